@@ -1,0 +1,3 @@
+from palinsesto.cli import main
+
+main()

@@ -1,0 +1,199 @@
+"""Tenants, admin users (with resellers and their credits), API keys and lines."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from palinsesto.db.base import Base, TenantScoped, utcnow
+
+
+class TenantStatus(enum.StrEnum):
+    active = "active"
+    suspended = "suspended"
+
+
+class ConnectionPolicy(enum.StrEnum):
+    """What admission does when a line is at its connection limit (reference §9)."""
+
+    refuse = "refuse"
+    kick_oldest = "kick_oldest"
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[TenantStatus] = mapped_column(
+        Enum(TenantStatus, native_enum=False, length=16), default=TenantStatus.active
+    )
+    max_channels: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_lines: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_nodes: Mapped[int | None] = mapped_column(Integer, default=None)
+    connection_policy: Mapped[ConnectionPolicy] = mapped_column(
+        Enum(ConnectionPolicy, native_enum=False, length=16), default=ConnectionPolicy.kick_oldest
+    )
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Role(enum.StrEnum):
+    platform_admin = "platform_admin"
+    owner = "owner"
+    admin = "admin"
+    reseller = "reseller"
+    support = "support"
+
+
+class AdminUser(Base):
+    """Someone who signs in to the panel: from the platform admin down to a reseller."""
+
+    __tablename__ = "admin_users"
+    __table_args__ = (
+        CheckConstraint("credits >= 0", name="credits_not_negative"),
+        CheckConstraint(
+            "(role = 'platform_admin') = (tenant_id IS NULL)", name="tenant_unless_platform"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_users.id", ondelete="SET NULL"), index=True
+    )
+    credits: Mapped[int] = mapped_column(Integer, default=0)
+    email: Mapped[str] = mapped_column(String(255), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ApiKey(Base):
+    """A long-lived key for automation; only its SHA-256 is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("admin_users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CreditEntry(Base, TenantScoped):
+    """One movement of a reseller's credits. Append-only: rows are never updated."""
+
+    __tablename__ = "credit_ledger"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("admin_users.id", ondelete="CASCADE"), index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id", ondelete="SET NULL"))
+    amount: Mapped[int] = mapped_column(Integer)
+    balance_after: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200))
+    line_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Package(Base, TenantScoped):
+    """What a reseller sells: a duration and connection count for a credit price."""
+
+    __tablename__ = "packages"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        CheckConstraint("credits >= 0", name="price_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    duration_days: Mapped[int] = mapped_column(Integer)
+    credits: Mapped[int] = mapped_column(Integer)
+    max_connections: Mapped[int] = mapped_column(Integer, default=1)
+    is_trial: Mapped[bool] = mapped_column(Boolean, default=False)
+    bouquet_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Line(Base, TenantScoped):
+    """A subscriber account, as the apps see it.
+
+    The password is stored as given: the Xtream API returns it in ``user_info`` and every
+    playlist URL carries it (reference §3.2, §6.3), so it cannot be a one-way hash.
+    """
+
+    __tablename__ = "lines"
+    __table_args__ = (
+        Index("ix_lines_tenant_reseller", "tenant_id", "reseller_id"),
+        Index("ix_lines_tenant_exp_date", "tenant_id", "exp_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Globally unique: player URLs (/live/U/P/ID) carry no tenant.
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password: Mapped[str] = mapped_column(String(64))
+    exp_date: Mapped[datetime | None] = mapped_column(default=None)
+    max_connections: Mapped[int] = mapped_column(Integer, default=1)
+    is_trial: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    banned: Mapped[bool] = mapped_column(Boolean, default=False)
+    allowed_outputs: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["m3u8", "ts"])
+    allowed_ips: Mapped[list[str]] = mapped_column(JSON, default=list)
+    allowed_user_agents: Mapped[list[str]] = mapped_column(JSON, default=list)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    reseller_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    bouquet_links: Mapped[list[LineBouquet]] = relationship(
+        order_by="LineBouquet.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def bouquet_ids(self) -> list[int]:
+        return [link.bouquet_id for link in self.bouquet_links]
+
+
+class LineBouquet(Base):
+    """A line's bouquets, in the order the line was given them (reference §4.1)."""
+
+    __tablename__ = "line_bouquets"
+
+    line_id: Mapped[int] = mapped_column(
+        ForeignKey("lines.id", ondelete="CASCADE"), primary_key=True
+    )
+    bouquet_id: Mapped[int] = mapped_column(
+        ForeignKey("bouquets.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,80 @@
+"""Admin passwords (argon2id), signed bearer tokens and API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+TOKEN_ALGORITHM = "HS256"
+TOKEN_AUDIENCE = "palinsesto-admin"
+API_KEY_PREFIX = "pal_"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def generate_password(length: int = 20) -> str:
+    return secrets.token_urlsafe(length)[:length]
+
+
+class InvalidToken(Exception):
+    """The bearer token is malformed, tampered with or expired."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: int
+    expires_at: datetime
+
+
+def issue_token(secret: str, user_id: int, ttl_seconds: int, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    payload = {
+        "sub": str(user_id),
+        "aud": TOKEN_AUDIENCE,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl_seconds)).timestamp()),
+    }
+    return jwt.encode(payload, secret, algorithm=TOKEN_ALGORITHM)
+
+
+def read_token(secret: str, token: str) -> TokenClaims:
+    try:
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[TOKEN_ALGORITHM],
+            audience=TOKEN_AUDIENCE,
+            options={"require": ["exp", "sub", "aud"]},
+        )
+        return TokenClaims(
+            user_id=int(payload["sub"]),
+            expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+        )
+    except (jwt.PyJWTError, ValueError, KeyError) as exc:
+        raise InvalidToken(str(exc)) from exc
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """A fresh API key: (the key to show once, its display prefix, its SHA-256 to store)."""
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, key[:12], hash_api_key(key)
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()

@@ -1,0 +1,133 @@
+"""Who is calling: bearer token or API key to a :class:`Principal`, and the DB session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from palinsesto.accounts.models import AdminUser, ApiKey, Role
+from palinsesto.accounts.security import (
+    API_KEY_PREFIX,
+    InvalidToken,
+    hash_api_key,
+    read_token,
+)
+from palinsesto.admin.api.errors import Forbidden, Unauthorized
+from palinsesto.context import AppContext
+
+WRITE_ROLES = frozenset({Role.platform_admin, Role.owner, Role.admin, Role.reseller})
+MANAGER_ROLES = frozenset({Role.platform_admin, Role.owner, Role.admin})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in admin user, reduced to what authorisation needs."""
+
+    user_id: int
+    username: str
+    role: Role
+    tenant_id: int | None
+    ip: str = ""
+
+    @property
+    def is_platform(self) -> bool:
+        return self.role is Role.platform_admin
+
+    @property
+    def is_reseller(self) -> bool:
+        return self.role is Role.reseller
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in WRITE_ROLES
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in MANAGER_ROLES
+
+
+def get_context(request: Request) -> AppContext:
+    return request.app.state.ctx
+
+
+Context = Annotated[AppContext, Depends(get_context)]
+
+
+def get_session(ctx: Context) -> Iterator[Session]:
+    """One write transaction per request: committed when the handler returns, else rolled back.
+
+    A handler that raises leaves nothing behind.
+    """
+    with ctx.db.transaction() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(get_session)]
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def get_principal(request: Request, ctx: Context) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() != "bearer" or not credential:
+        raise Unauthorized(
+            "Sign in first: send 'Authorization: Bearer <token>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    with ctx.db.session() as session:
+        if credential.startswith(API_KEY_PREFIX):
+            key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_api_key(credential)))
+            if key is None or key.revoked:
+                raise Unauthorized("Unknown or revoked API key.")
+            user_id = key.user_id
+            session.execute(
+                update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=datetime.now(UTC))
+            )
+            session.commit()
+        else:
+            try:
+                user_id = read_token(ctx.settings.secret_key, credential).user_id
+            except InvalidToken as exc:
+                raise Unauthorized(
+                    "The token is invalid or expired; sign in again.",
+                    headers={"WWW-Authenticate": "Bearer"},
+                ) from exc
+        user = session.get(AdminUser, user_id)
+        if user is None or not user.enabled:
+            raise Unauthorized("This account no longer exists or is disabled.")
+        return Principal(user.id, user.username, user.role, user.tenant_id, _client_ip(request))
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require_writer(principal: CurrentPrincipal) -> Principal:
+    if not principal.can_write:
+        raise Forbidden("This account is read-only.")
+    return principal
+
+
+def require_manager(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_manager:
+        raise Forbidden("Only tenant owners and admins may do this.")
+    return principal
+
+
+def require_platform(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_platform:
+        raise Forbidden("Only platform admins may do this.")
+    return principal
+
+
+Writer = Annotated[Principal, Depends(require_writer)]
+Manager = Annotated[Principal, Depends(require_manager)]
+PlatformAdmin = Annotated[Principal, Depends(require_platform)]

@@ -1,0 +1,122 @@
+"""Errors of the admin REST API and the one place that renders them as JSON.
+
+Every error body is ``{"error": {"code", "message", "fields"}}``: ``code`` is for
+machines, ``message`` for people, ``fields`` maps a field name to what is wrong with it.
+
+    ApiError
+    ├── BadRequest        400
+    ├── Unauthorized      401
+    ├── Forbidden         403  (the role may not do this at all)
+    ├── NotFound          404  (absent, or outside the caller's tenant or reseller scope)
+    ├── Conflict          409
+    ├── ValidationFailed  422
+    └── Throttled         429
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ApiError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fields: dict[str, str] | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        self.headers = headers
+        if code:
+            self.code = code
+
+
+class BadRequest(ApiError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(ApiError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(ApiError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ApiError):
+    status_code = 409
+    code = "conflict"
+
+
+class ValidationFailed(ApiError):
+    status_code = 422
+    code = "validation_error"
+
+
+class Throttled(ApiError):
+    status_code = 429
+    code = "too_many_attempts"
+
+
+def error_body(code: str, message: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    # ("body", "lines", 0, "username") -> "lines.0.username"; the request part is dropped.
+    parts = [str(p) for p in loc[1:]] if loc and loc[0] in {"body", "query", "path"} else loc
+    return ".".join(str(p) for p in parts) or str(loc[0] if loc else "request")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.fields),
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields: dict[str, str] = {}
+        for err in exc.errors():
+            fields.setdefault(_field_name(tuple(err.get("loc", ()))), str(err.get("msg", "")))
+        return JSONResponse(
+            error_body("validation_error", "Some fields are not valid.", fields), status_code=422
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
+        # Services check uniqueness first; this is the race-condition backstop.
+        return JSONResponse(
+            error_body("conflict", "The change conflicts with existing data."), status_code=409
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )

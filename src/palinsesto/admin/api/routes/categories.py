@@ -1,0 +1,95 @@
+"""Categories of live channels, movies and series, in their sort order."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from palinsesto.admin.api.changes import audited
+from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, Manager
+from palinsesto.admin.api.pagination import ListParams, Page, paginate
+from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
+from palinsesto.catalog.models import Category, CategoryKind
+from palinsesto.trust.audit import snapshot
+
+router = APIRouter(tags=["categories"])
+
+
+class CategoryIn(BaseModel):
+    kind: CategoryKind
+    name: str = Field(min_length=1, max_length=200)
+    sort_order: int = Field(default=0, ge=-1_000_000, le=1_000_000)
+    tenant_id: int | None = Field(default=None, description="platform admins only")
+
+
+class CategoryPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    sort_order: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
+
+
+class CategoryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    tenant_id: int
+    kind: CategoryKind
+    name: str
+    sort_order: int
+
+
+@router.get("/categories", response_model=Page[CategoryOut])
+def list_categories(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    params: Annotated[ListParams, Depends()],
+    kind: CategoryKind | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    tenant_id: int | None = None,
+) -> Page[CategoryOut]:
+    stmt = scoped_select(principal, Category, tenant_id)
+    if kind:
+        stmt = stmt.where(Category.kind == kind)
+    if q:
+        stmt = stmt.where(Category.name.contains(q))
+    sortable = {"id": Category.id, "name": Category.name, "sort_order": Category.sort_order}
+    rows, total = paginate(session, stmt, params, sortable, Category.sort_order)
+    return Page(
+        items=[CategoryOut.model_validate(r) for r in rows],
+        total=total,
+        page=params.page,
+        per_page=params.per_page,
+    )
+
+
+@router.post("/categories", response_model=CategoryOut, status_code=201)
+def create_category(body: CategoryIn, principal: Manager, session: DbSession) -> Category:
+    tenant_id = tenant_for_create(session, principal, body.tenant_id)
+    category = Category(tenant_id=tenant_id, **body.model_dump(exclude={"tenant_id"}))
+    session.add(category)
+    audited(session, principal, "create", "category", category)
+    return category
+
+
+@router.get("/categories/{category_id}", response_model=CategoryOut)
+def get_category(category_id: int, principal: CurrentPrincipal, session: DbSession) -> Category:
+    return get_scoped(session, principal, Category, category_id, label="Category")
+
+
+@router.patch("/categories/{category_id}", response_model=CategoryOut)
+def update_category(
+    category_id: int, body: CategoryPatch, principal: Manager, session: DbSession
+) -> Category:
+    category = get_scoped(session, principal, Category, category_id, label="Category")
+    before = snapshot(category)
+    for key, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(category, key, value)
+    audited(session, principal, "update", "category", category, before=before)
+    return category
+
+
+@router.delete("/categories/{category_id}", status_code=204)
+def delete_category(category_id: int, principal: Manager, session: DbSession) -> None:
+    category = get_scoped(session, principal, Category, category_id, label="Category")
+    audited(session, principal, "delete", "category", category)
+    session.delete(category)

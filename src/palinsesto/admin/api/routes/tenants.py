@@ -1,0 +1,117 @@
+"""Tenants (panels): platform admins manage all; a tenant's own users read their own."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from palinsesto.accounts.models import ConnectionPolicy, Tenant, TenantStatus
+from palinsesto.admin.api.changes import audited
+from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, PlatformAdmin, Principal
+from palinsesto.admin.api.errors import Conflict, NotFound
+from palinsesto.admin.api.pagination import ListParams, Page, paginate
+from palinsesto.trust.audit import snapshot
+
+router = APIRouter(tags=["tenants"])
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+
+class TenantIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    slug: str = Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and '-'")
+    status: TenantStatus = TenantStatus.active
+    max_channels: int | None = Field(default=None, ge=0, le=10_000_000)
+    max_lines: int | None = Field(default=None, ge=0, le=100_000_000)
+    max_nodes: int | None = Field(default=None, ge=0, le=100_000)
+    connection_policy: ConnectionPolicy = ConnectionPolicy.kick_oldest
+    timezone: str = Field(default="UTC", min_length=1, max_length=64)
+    message: str = Field(default="", max_length=2000)
+
+
+class TenantPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    status: TenantStatus | None = None
+    max_channels: int | None = Field(default=None, ge=0, le=10_000_000)
+    max_lines: int | None = Field(default=None, ge=0, le=100_000_000)
+    max_nodes: int | None = Field(default=None, ge=0, le=100_000)
+    connection_policy: ConnectionPolicy | None = None
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    message: str | None = Field(default=None, max_length=2000)
+
+
+class TenantOut(TenantIn):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    created_at: datetime
+
+
+def _get(session: DbSession, principal: Principal, tenant_id: int) -> Tenant:
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None or not (principal.is_platform or principal.tenant_id == tenant_id):
+        raise NotFound(f"Tenant {tenant_id} not found.")
+    return tenant
+
+
+@router.get("/tenants", response_model=Page[TenantOut])
+def list_tenants(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    params: Annotated[ListParams, Depends()],
+    q: Annotated[str | None, Query(max_length=100, description="name or slug contains")] = None,
+    status: TenantStatus | None = None,
+) -> Page[TenantOut]:
+    stmt = select(Tenant)
+    if not principal.is_platform:
+        stmt = stmt.where(Tenant.id == principal.tenant_id)
+    if q:
+        stmt = stmt.where(Tenant.name.contains(q) | Tenant.slug.contains(q))
+    if status:
+        stmt = stmt.where(Tenant.status == status)
+    sortable = {"id": Tenant.id, "name": Tenant.name, "slug": Tenant.slug}
+    rows, total = paginate(session, stmt, params, sortable, Tenant.id)
+    return Page(
+        items=[TenantOut.model_validate(r) for r in rows],
+        total=total,
+        page=params.page,
+        per_page=params.per_page,
+    )
+
+
+@router.post("/tenants", response_model=TenantOut, status_code=201)
+def create_tenant(body: TenantIn, principal: PlatformAdmin, session: DbSession) -> Tenant:
+    if session.scalar(select(Tenant.id).where(Tenant.slug == body.slug)) is not None:
+        raise Conflict("A tenant with this slug exists.", fields={"slug": "Already taken."})
+    tenant = Tenant(**body.model_dump())
+    session.add(tenant)
+    audited(session, principal, "create", "tenant", tenant)
+    return tenant
+
+
+@router.get("/tenants/{tenant_id}", response_model=TenantOut)
+def get_tenant(tenant_id: int, principal: CurrentPrincipal, session: DbSession) -> Tenant:
+    return _get(session, principal, tenant_id)
+
+
+@router.patch("/tenants/{tenant_id}", response_model=TenantOut)
+def update_tenant(
+    tenant_id: int, body: TenantPatch, principal: PlatformAdmin, session: DbSession
+) -> Tenant:
+    tenant = _get(session, principal, tenant_id)
+    before = snapshot(tenant)
+    for key, value in body.model_dump(exclude_unset=True).items():
+        if value is not None or key.startswith("max_"):
+            setattr(tenant, key, value)
+    audited(session, principal, "update", "tenant", tenant, before=before)
+    return tenant
+
+
+@router.delete("/tenants/{tenant_id}", status_code=204)
+def delete_tenant(tenant_id: int, principal: PlatformAdmin, session: DbSession) -> None:
+    tenant = _get(session, principal, tenant_id)
+    audited(session, principal, "delete", "tenant", tenant)
+    session.delete(tenant)

@@ -1,0 +1,237 @@
+"""What a tenant offers: categories, live channels, bouquets, movies and series."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from palinsesto.db.base import Base, TenantScoped, utcnow
+
+
+class CategoryKind(enum.StrEnum):
+    live = "live"
+    movie = "movie"
+    series = "series"
+
+
+class Category(Base, TenantScoped):
+    __tablename__ = "categories"
+    __table_args__ = (Index("ix_categories_tenant_kind_order", "tenant_id", "kind", "sort_order"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[CategoryKind] = mapped_column(Enum(CategoryKind, native_enum=False, length=8))
+    name: Mapped[str] = mapped_column(String(200))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ChannelMode(enum.StrEnum):
+    always_on = "always_on"
+    on_demand = "on_demand"
+
+
+class SourceKind(enum.StrEnum):
+    """Where a channel's feed comes from (the live engine picks the reader by kind)."""
+
+    hls = "hls"
+    http_ts = "http_ts"
+    rtsp = "rtsp"
+    rtmp = "rtmp"
+    udp = "udp"
+    srt = "srt"
+    file = "file"
+    test_pattern = "test_pattern"
+    push_rtmp = "push_rtmp"
+    push_srt = "push_srt"
+
+
+class Channel(Base, TenantScoped):
+    """A live stream. Its id is the ``stream_id`` the apps use."""
+
+    __tablename__ = "channels"
+    __table_args__ = (
+        Index("ix_channels_tenant_id_id", "tenant_id", "id"),
+        Index("ix_channels_tenant_number", "tenant_id", "number"),
+        Index("ix_channels_tenant_epg", "tenant_id", "epg_channel_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    number: Mapped[int | None] = mapped_column(Integer, default=None)
+    logo: Mapped[str] = mapped_column(String(1000), default="")
+    epg_channel_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Ordered failover list: [{"url": "...", "kind": "hls"}, ...]
+    sources: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    mode: Mapped[ChannelMode] = mapped_column(
+        Enum(ChannelMode, native_enum=False, length=16), default=ChannelMode.on_demand
+    )
+    transcode_profile: Mapped[str] = mapped_column(String(64), default="copy")
+    archive_days: Mapped[int] = mapped_column(Integer, default=0)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    stream_key: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    custom_sid: Mapped[str] = mapped_column(String(64), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    category_links: Mapped[list[ChannelCategory]] = relationship(
+        order_by="ChannelCategory.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def category_ids(self) -> list[int]:
+        return [link.category_id for link in self.category_links]
+
+
+class ChannelCategory(Base):
+    __tablename__ = "channel_categories"
+
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    category_id: Mapped[int] = mapped_column(
+        ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ItemType(enum.StrEnum):
+    channel = "channel"
+    movie = "movie"
+    series = "series"
+
+
+class Bouquet(Base, TenantScoped):
+    """An ordered package of channels, movies and series that lines subscribe to."""
+
+    __tablename__ = "bouquets"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BouquetItem(Base):
+    __tablename__ = "bouquet_items"
+    __table_args__ = (
+        Index("ix_bouquet_items_order", "bouquet_id", "item_type", "position"),
+        Index("ix_bouquet_items_item", "item_type", "item_id"),
+    )
+
+    bouquet_id: Mapped[int] = mapped_column(
+        ForeignKey("bouquets.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_type: Mapped[ItemType] = mapped_column(
+        Enum(ItemType, native_enum=False, length=8), primary_key=True
+    )
+    item_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Movie(Base, TenantScoped):
+    """A VOD title; fields follow reference §4.4–4.5."""
+
+    __tablename__ = "movies"
+    __table_args__ = (Index("ix_movies_tenant_category", "tenant_id", "category_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    year: Mapped[int | None] = mapped_column(Integer, default=None)
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL"), default=None
+    )
+    stream_icon: Mapped[str] = mapped_column(String(1000), default="")
+    rating: Mapped[float | None] = mapped_column(Float, default=None)
+    plot: Mapped[str] = mapped_column(Text, default="")
+    cast: Mapped[str] = mapped_column(Text, default="")
+    director: Mapped[str] = mapped_column(String(300), default="")
+    genre: Mapped[str] = mapped_column(String(300), default="")
+    release_date: Mapped[str] = mapped_column(String(10), default="")
+    youtube_trailer: Mapped[str] = mapped_column(String(100), default="")
+    duration_secs: Mapped[int] = mapped_column(Integer, default=0)
+    backdrop_path: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tmdb_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    container_extension: Mapped[str] = mapped_column(String(8), default="mp4")
+    source_url: Mapped[str] = mapped_column(String(2000), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Series(Base, TenantScoped):
+    """A series; fields follow reference §4.6–4.7."""
+
+    __tablename__ = "series"
+    __table_args__ = (Index("ix_series_tenant_category", "tenant_id", "category_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    year: Mapped[int | None] = mapped_column(Integer, default=None)
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL"), default=None
+    )
+    cover: Mapped[str] = mapped_column(String(1000), default="")
+    plot: Mapped[str] = mapped_column(Text, default="")
+    cast: Mapped[str] = mapped_column(Text, default="")
+    director: Mapped[str] = mapped_column(String(300), default="")
+    genre: Mapped[str] = mapped_column(String(300), default="")
+    release_date: Mapped[str] = mapped_column(String(10), default="")
+    rating: Mapped[float | None] = mapped_column(Float, default=None)
+    backdrop_path: Mapped[list[str]] = mapped_column(JSON, default=list)
+    youtube_trailer: Mapped[str] = mapped_column(String(100), default="")
+    episode_run_time: Mapped[int] = mapped_column(Integer, default=0)
+    tmdb_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Season(Base, TenantScoped):
+    __tablename__ = "seasons"
+    __table_args__ = (UniqueConstraint("series_id", "season_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    season_number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    overview: Mapped[str] = mapped_column(Text, default="")
+    air_date: Mapped[str] = mapped_column(String(10), default="")
+    cover: Mapped[str] = mapped_column(String(1000), default="")
+
+
+class Episode(Base, TenantScoped):
+    """An episode; its id is the stream id in ``/series/U/P/ID.ext``."""
+
+    __tablename__ = "episodes"
+    __table_args__ = (
+        Index("ix_episodes_series_order", "series_id", "season_number", "episode_num"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    season_number: Mapped[int] = mapped_column(Integer)
+    episode_num: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    plot: Mapped[str] = mapped_column(Text, default="")
+    duration_secs: Mapped[int] = mapped_column(Integer, default=0)
+    movie_image: Mapped[str] = mapped_column(String(1000), default="")
+    rating: Mapped[float | None] = mapped_column(Float, default=None)
+    release_date: Mapped[str] = mapped_column(String(10), default="")
+    container_extension: Mapped[str] = mapped_column(String(8), default="mp4")
+    source_url: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,161 @@
+"""Settings, loaded once from the environment and an optional TOML file.
+
+Every variable is ``PALINSESTO_<FIELD>`` (upper case). A file named by
+``PALINSESTO_CONFIG`` supplies defaults that the environment overrides. The
+result is one frozen :class:`Settings`; ``cli.py`` builds it and hands its
+pieces down. No other module reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ENV_PREFIX = "PALINSESTO_"
+SECRET_FIELDS = frozenset({"admin_password", "secret_key"})
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    redis_url: str = ""
+    listen: str = "127.0.0.1:8000"
+    public_url: str = ""
+    admin_password: str = ""
+    admin_username: str = "admin"
+    secret_key: str = ""
+    token_ttl_seconds: int = 3600
+    ffmpeg_path: str = ""
+    timezone: str = "UTC"
+    demo_tenant: str = "demo"
+    login_max_failures: int = 10
+    login_window_seconds: int = 300
+    log_level: str = "info"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'palinsesto.db').resolve()}"
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.listen}").rstrip("/")
+
+    def resolve_ffmpeg(self) -> str:
+        """The ffmpeg binary: the setting if given, else the one shipped by imageio-ffmpeg."""
+        if self.ffmpeg_path:
+            return self.ffmpeg_path
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+
+    def masked(self) -> dict[str, str]:
+        """Effective settings for display, secrets and URL passwords hidden."""
+        shown: dict[str, str] = {}
+        for f in fields(self):
+            if f.name == "extra":
+                continue
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS:
+                text = "********" if value else "(not set)"
+            elif f.name.endswith("_url"):
+                text = mask_url_password(str(value))
+            else:
+                text = str(value)
+            shown[f.name] = text
+        shown["database_url"] = mask_url_password(self.effective_database_url)
+        shown["public_url"] = self.effective_public_url
+        shown["ffmpeg_path"] = self.ffmpeg_path or "(imageio-ffmpeg)"
+        return shown
+
+
+def mask_url_password(url: str) -> str:
+    if not url or "@" not in url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":********@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _coerce(name: str, raw: Any, target: Any) -> Any:
+    try:
+        if isinstance(target, Path):
+            return Path(str(raw))
+        if isinstance(target, bool):
+            return str(raw).lower() in {"1", "true", "yes", "on"}
+        if isinstance(target, int):
+            return int(raw)
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}: cannot read {raw!r}: {exc}") from exc
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings from a TOML file (optional), the environment and overrides."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    defaults = Settings()
+    known = {f.name: getattr(defaults, f.name) for f in fields(Settings) if f.name != "extra"}
+    config_file = env.get(f"{ENV_PREFIX}CONFIG")
+    if config_file:
+        try:
+            with open(config_file, "rb") as fh:
+                data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{ENV_PREFIX}CONFIG: cannot read {config_file}: {exc}") from exc
+        for key, raw in data.items():
+            if key not in known:
+                raise ConfigError(f"{config_file}: unknown setting {key!r}")
+            values[key] = _coerce(key, raw, known[key])
+    for name, default in known.items():
+        raw = env.get(f"{ENV_PREFIX}{name.upper()}")
+        if raw is not None and raw != "":
+            values[name] = _coerce(name, raw, default)
+    values.update(overrides)
+    settings = replace(defaults, **values)
+    _validate(settings)
+    return settings
+
+
+def _validate(settings: Settings) -> None:
+    host, sep, port = settings.listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"{ENV_PREFIX}LISTEN: expected host:port, got {settings.listen!r}")
+    if settings.token_ttl_seconds <= 0:
+        raise ConfigError(f"{ENV_PREFIX}TOKEN_TTL_SECONDS: must be positive")
+    url = settings.effective_database_url
+    if not url.startswith(("sqlite", "postgresql")):
+        raise ConfigError(f"{ENV_PREFIX}DATABASE_URL: only sqlite and postgresql are supported")
+
+
+def ensure_secret_key(settings: Settings) -> Settings:
+    """Give the settings a signing key: the configured one, or one kept in the data dir."""
+    if settings.secret_key:
+        return settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / "secret.key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return replace(settings, secret_key=path.read_text().strip())

@@ -1,0 +1,1 @@
+"""Test support: real databases and real servers on ephemeral ports."""
