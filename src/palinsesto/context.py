@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from palinsesto.accounts.throttle import LoginThrottle
+from palinsesto.cluster.events import ChangeEvents
 from palinsesto.config import Settings
 from palinsesto.db import Database
 
@@ -15,6 +16,7 @@ class AppContext:
     settings: Settings
     db: Database
     login_throttle: LoginThrottle
+    events: ChangeEvents
     # Components that other packages attach at start-up (player caches, the live engine...).
     services: dict[str, Any] = field(default_factory=dict)
 
@@ -26,4 +28,5 @@ class AppContext:
             login_throttle=LoginThrottle(
                 settings.login_max_failures, settings.login_window_seconds
             ),
+            events=ChangeEvents(),
         )

@@ -9,6 +9,26 @@ from sqlalchemy.orm import Session
 from palinsesto.admin.api.deps import Principal
 from palinsesto.trust.audit import record, snapshot
 
+# Which change-event topics an edit of each entity touches.
+TOPICS: dict[str, tuple[str, ...]] = {
+    "category": ("catalog",),
+    "channel": ("catalog", "channels"),
+    "bouquet": ("catalog",),
+    "movie": ("catalog",),
+    "series": ("catalog",),
+    "season": ("catalog",),
+    "episode": ("catalog",),
+    "line": ("lines",),
+    "server": ("servers",),
+    "tenant": ("catalog", "lines", "channels"),
+}
+
+
+def mark_changed(session: Session, tenant_id: int | None, topic: str) -> None:
+    """Publish ``topic`` for ``tenant_id`` once this request's transaction commits."""
+    if tenant_id is not None:
+        session.info.setdefault("changed", set()).add((tenant_id, topic))
+
 
 def audited(
     session: Session,
@@ -19,8 +39,12 @@ def audited(
     *,
     before: dict[str, Any] | None = None,
 ) -> None:
-    """Record ``action`` on ``obj``; ``before`` is the snapshot taken ahead of an update."""
+    """Record ``action`` on ``obj`` (``before`` is the snapshot taken ahead of an update)
+    and mark the change-event topics the entity touches."""
     session.flush()
+    tenant_id = obj.id if entity == "tenant" else getattr(obj, "tenant_id", None)
+    for topic in TOPICS.get(entity, ()):
+        mark_changed(session, tenant_id, topic)
     after = None if action == "delete" else snapshot(obj)
     if action == "delete" and before is None:
         before = snapshot(obj)
@@ -28,7 +52,7 @@ def audited(
         session,
         actor_id=principal.user_id,
         actor=principal.username,
-        tenant_id=getattr(obj, "tenant_id", None) if entity != "tenant" else obj.id,
+        tenant_id=tenant_id,
         action=action,
         entity=entity,
         entity_id=obj.id,

@@ -62,10 +62,15 @@ Context = Annotated[AppContext, Depends(get_context)]
 def get_session(ctx: Context) -> Iterator[Session]:
     """One write transaction per request: committed when the handler returns, else rolled back.
 
-    A handler that raises leaves nothing behind.
+    A handler that raises leaves nothing behind. Topics marked with
+    :func:`palinsesto.admin.api.changes.mark_changed` are published after the commit.
     """
     with ctx.db.transaction() as session:
+        session.info["changed"] = set()
         yield session
+    # Committed: now tell caches and nodes (never before, or they could reload old rows).
+    for tenant_id, topic in session.info["changed"]:
+        ctx.events.publish(tenant_id, topic)
 
 
 DbSession = Annotated[Session, Depends(get_session)]

@@ -1,0 +1,197 @@
+"""Line authentication shared by every viewer-facing surface.
+
+Every surface (player_api.php, get.php, xmltv.php, /live/..., HLS, MAG) turns its request
+into plain values and calls :meth:`LineDirectory.authenticate`. It raises a
+:class:`LineRefused` subclass carrying the reference's reason code (§12 "client logs"),
+which each surface renders its own way (reference §3.3, §8.2).
+
+Lines are cached in memory by username: a player that sends credentials with every request
+costs a dict lookup, not a database query. The cache of a tenant is dropped when its
+``lines`` or ``catalog`` topic changes (see :mod:`palinsesto.cluster.events`), and entries
+also expire after ``ttl`` seconds as a backstop for changes made outside this process.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from palinsesto.accounts.models import Line, Tenant, TenantStatus
+from palinsesto.cluster.events import ChangeEvents
+from palinsesto.db import Database
+
+OUTPUT_ORDER = ("m3u8", "ts", "rtmp")  # reference §3.2: ordered by output id
+
+
+class LineRefused(Exception):
+    """Base of every refusal; ``code`` is the reference's log reason."""
+
+    code = "AUTH_FAILED"
+
+
+class BadCredentials(LineRefused):
+    """Unknown username or wrong password: the two look the same to the caller."""
+
+    code = "AUTH_FAILED"
+
+
+class LineInactive(LineRefused):
+    """Authenticated, but the line may not watch: ``status`` says why."""
+
+    def __init__(self, line: LineView, status: str, code: str) -> None:
+        super().__init__(status)
+        self.line = line
+        self.status = status
+        self.code = code
+
+
+class IpNotAllowed(LineRefused):
+    code = "NOT_IN_ALLOWED_IPS"
+
+
+class UserAgentNotAllowed(LineRefused):
+    code = "BLOCKED_USER_AGENT"
+
+
+class OutputNotAllowed(LineRefused):
+    code = "USER_DISALLOW_EXT"
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    """An immutable snapshot of a line, as playback needs it."""
+
+    id: int
+    tenant_id: int
+    username: str
+    password: str
+    exp_date: int | None  # unix seconds; None = never expires
+    created_at: int
+    max_connections: int  # 0 = unlimited
+    is_trial: bool
+    enabled: bool
+    banned: bool
+    tenant_active: bool
+    allowed_outputs: tuple[str, ...]
+    allowed_ips: frozenset[str]
+    allowed_user_agents: frozenset[str]
+    bouquet_ids: tuple[int, ...]
+
+    def status(self, now: float) -> str:
+        """Reference §3.2: Banned, then Disabled, then Active or Expired."""
+        if self.banned:
+            return "Banned"
+        if not self.enabled or not self.tenant_active:
+            return "Disabled"
+        if self.exp_date is None or self.exp_date > now:
+            return "Active"
+        return "Expired"
+
+    def allows_output(self, output: str) -> bool:
+        return output in self.allowed_outputs
+
+
+def _ts(value: datetime | None) -> int | None:
+    return int(value.timestamp()) if value is not None else None
+
+
+def line_view(line: Line, tenant_active: bool) -> LineView:
+    outputs = tuple(o for o in OUTPUT_ORDER if o in (line.allowed_outputs or []))
+    return LineView(
+        id=line.id,
+        tenant_id=line.tenant_id,
+        username=line.username,
+        password=line.password,
+        exp_date=_ts(line.exp_date),
+        created_at=_ts(line.created_at) or 0,
+        max_connections=line.max_connections,
+        is_trial=line.is_trial,
+        enabled=line.enabled,
+        banned=line.banned,
+        tenant_active=tenant_active,
+        allowed_outputs=outputs,
+        allowed_ips=frozenset(line.allowed_ips or ()),
+        allowed_user_agents=frozenset(line.allowed_user_agents or ()),
+        bouquet_ids=tuple(line.bouquet_ids),
+    )
+
+
+class LineDirectory:
+    """Looks lines up by username, through a per-process cache."""
+
+    def __init__(
+        self,
+        db: Database,
+        events: ChangeEvents,
+        ttl: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db = db
+        self._ttl = ttl
+        self._clock = clock
+        self._cache: dict[str, tuple[float, LineView | None]] = {}
+        self._lock = threading.Lock()
+        events.subscribe(self._on_change)
+
+    def _on_change(self, tenant_id: int, topic: str) -> None:
+        if topic not in {"lines", "catalog"}:
+            return
+        with self._lock:
+            stale = [
+                k for k, (_, v) in self._cache.items() if v is None or v.tenant_id == tenant_id
+            ]
+            for key in stale:
+                del self._cache[key]
+
+    def lookup(self, username: str) -> LineView | None:
+        now = self._clock()
+        hit = self._cache.get(username)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        with self._db.session() as session:
+            row = session.execute(
+                select(Line, Tenant.status)
+                .join(Tenant, Tenant.id == Line.tenant_id)
+                .where(Line.username == username)
+            ).first()
+            view = line_view(row[0], row[1] == TenantStatus.active) if row else None
+        with self._lock:
+            if len(self._cache) > 500_000:
+                self._cache.clear()
+            self._cache[username] = (now, view)
+        return view
+
+    def authenticate(
+        self,
+        username: str,
+        password: str,
+        *,
+        ip: str = "",
+        user_agent: str = "",
+        now: float | None = None,
+        require_active: bool = True,
+    ) -> LineView:
+        """The line, if the credentials are right and it may be used from here.
+
+        With ``require_active=False`` an Expired/Banned/Disabled line is returned rather
+        than refused (the account call shows the status, reference §3.3).
+        """
+        line = self.lookup(username) if username else None
+        if line is None or not hmac.compare_digest(line.password.encode(), password.encode()):
+            raise BadCredentials("invalid credentials")
+        now = time.time() if now is None else now
+        status = line.status(now)
+        if require_active and status != "Active":
+            code = {"Banned": "USER_BAN", "Disabled": "USER_DISABLED"}.get(status, "USER_EXPIRED")
+            raise LineInactive(line, status, code)
+        if line.allowed_ips and ip not in line.allowed_ips:
+            raise IpNotAllowed("address not allowed for this line")
+        if line.allowed_user_agents and user_agent not in line.allowed_user_agents:
+            raise UserAgentNotAllowed("user agent not allowed for this line")
+        return line
