@@ -10,8 +10,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_ruff_is_clean() -> None:
+    trees = [d for d in ("src", "tests", "bench", "tools") if (ROOT / d).is_dir()]
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "src", "tests", "bench", "tools"],
+        [sys.executable, "-m", "ruff", "check", *trees],
         cwd=ROOT,
         capture_output=True,
         text=True,
