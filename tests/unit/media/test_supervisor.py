@@ -1,0 +1,97 @@
+"""The supervisor with scripted ``python -c`` children (no ffmpeg needed)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+
+from palinsesto.media.supervisor import Backoff, Progress, Supervisor
+
+PY = sys.executable
+
+
+async def test_progress_lines_are_parsed_and_log_lines_kept() -> None:
+    script = (
+        "import sys\n"
+        "sys.stderr.write('frame=50\\nfps=25.0\\nbitrate= 800.5kbits/s\\nspeed=1.01x\\n"
+        "progress=continue\\n[tcp @ 0x1] Connection refused\\n')\n"
+        "sys.stdout.write('payload')\n"
+    )
+    seen: list[Progress] = []
+    sup = Supervisor()
+    child = await sup.spawn([PY, "-c", script], on_progress=lambda p: seen.append(p))
+    data = await child.stdout.read()
+    assert await child.wait() == 0
+    assert data == b"payload"
+    assert seen and seen[-1].frame == 50 and seen[-1].fps == 25.0
+    assert seen[-1].bitrate_kbps == 800.5 and seen[-1].speed == 1.01
+    assert child.last_message() == "[tcp @ 0x1] Connection refused"
+
+
+async def test_stop_kills_the_whole_group_even_if_term_is_ignored() -> None:
+    # The child ignores SIGTERM and starts a grandchild; both must be gone after stop().
+    script = (
+        "import signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        f"p = subprocess.Popen([{PY!r}, '-c', 'import time; time.sleep(60)'])\n"
+        "print(p.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    sup = Supervisor()
+    child = await sup.spawn([PY, "-c", script])
+    grandchild = int((await child.stdout.readline()).decode())
+    assert sup.running == 1
+    started = time.monotonic()
+    rc = await child.stop(grace=0.3)
+    assert rc != 0 and time.monotonic() - started < 3
+    await asyncio.sleep(0.1)
+    try:
+        os.kill(grandchild, 0)
+        # A zombie reparented to init may linger briefly; it must at least be dead soon.
+        await asyncio.sleep(0.5)
+        with open(f"/proc/{grandchild}/stat") as fh:
+            assert fh.read().split()[2] in {"Z", "X"}
+    except (ProcessLookupError, FileNotFoundError):
+        pass
+    assert sup.running == 0
+
+
+async def test_run_times_out_a_hanging_child_and_reports_exit_codes() -> None:
+    sup = Supervisor()
+    rc, _ = await sup.run([PY, "-c", "import time; time.sleep(30)"], timeout=0.3)
+    assert rc != 0
+    rc, message = await sup.run(
+        [PY, "-c", "import sys; sys.stderr.write('boom: bad input\\n'); sys.exit(3)"], 5
+    )
+    assert (rc, message) == (3, "boom: bad input")
+
+
+async def test_stdin_is_piped_when_asked() -> None:
+    sup = Supervisor()
+    child = await sup.spawn(
+        [PY, "-c", "import sys; sys.stdout.write(sys.stdin.read()[::-1])"], stdin=True
+    )
+    assert child.stdin is not None
+    child.stdin.write(b"abc")
+    await child.stdin.drain()
+    child.stdin.close()
+    assert await child.stdout.read() == b"cba"
+    await child.wait()
+
+
+async def test_stop_all_stops_every_child() -> None:
+    sup = Supervisor()
+    for _ in range(3):
+        await sup.spawn([PY, "-c", "import time; time.sleep(30)"])
+    assert sup.running == 3
+    await sup.stop_all(grace=0.5)
+    assert sup.running == 0
+
+
+def test_backoff_doubles_to_a_cap_and_resets() -> None:
+    b = Backoff(0.5, 3.0)
+    assert [b.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    b.reset()
+    assert b.next_delay() == 0.5

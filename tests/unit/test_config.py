@@ -1,0 +1,60 @@
+"""Settings: environment over file over defaults, validation naming the bad key, masking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from palinsesto.config import ConfigError, ensure_secret_key, load_settings
+
+
+def test_environment_overrides_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('listen = "0.0.0.0:9000"\ntimezone = "Europe/Rome"\n')
+    env = {"PALINSESTO_CONFIG": str(cfg), "PALINSESTO_LISTEN": "127.0.0.1:9001"}
+    settings = load_settings(env)
+    assert settings.listen == "127.0.0.1:9001"
+    assert settings.port == 9001
+    assert settings.timezone == "Europe/Rome"
+
+
+@pytest.mark.parametrize(
+    ("env", "key"),
+    [
+        ({"PALINSESTO_LISTEN": "nonsense"}, "PALINSESTO_LISTEN"),
+        ({"PALINSESTO_TOKEN_TTL_SECONDS": "soon"}, "PALINSESTO_TOKEN_TTL_SECONDS"),
+        ({"PALINSESTO_DATABASE_URL": "mysql://x"}, "PALINSESTO_DATABASE_URL"),
+    ],
+)
+def test_bad_values_name_their_key(env: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        load_settings(env)
+
+
+def test_unknown_key_in_file_is_refused(tmp_path: Path) -> None:
+    cfg = tmp_path / "p.toml"
+    cfg.write_text("lisen = 1\n")
+    with pytest.raises(ConfigError, match="lisen"):
+        load_settings({"PALINSESTO_CONFIG": str(cfg)})
+
+
+def test_masked_hides_secrets_and_url_passwords() -> None:
+    settings = load_settings(
+        {
+            "PALINSESTO_DATABASE_URL": "postgresql://app:hunter2@db/p",
+            "PALINSESTO_ADMIN_PASSWORD": "topsecret",
+            "PALINSESTO_SECRET_KEY": "k" * 40,
+        }
+    )
+    shown = "\n".join(f"{k}={v}" for k, v in settings.masked().items())
+    assert "hunter2" not in shown and "topsecret" not in shown and "k" * 40 not in shown
+    assert "postgresql://app:********@db/p" in shown
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
+    settings = load_settings({"PALINSESTO_DATA_DIR": str(tmp_path)})
+    first = ensure_secret_key(settings).secret_key
+    again = ensure_secret_key(settings).secret_key
+    assert first == again and len(first) >= 40
+    assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0
