@@ -9,15 +9,31 @@ from fastapi import FastAPI
 
 from palinsesto import __version__
 from palinsesto.admin.api import API_PREFIX, build_router, install_error_handlers
+from palinsesto.admin.live_stats import install_live_stats
+from palinsesto.admin.panel import mount_panel
 from palinsesto.context import AppContext
+from palinsesto.epg.service import install_epg
+from palinsesto.media.engine import install_live
+from palinsesto.playback.live_routes import install_live_routes
+from palinsesto.playback.routes import ViewerSurfaceDispatch, player_routes
 
 
 def create_app(ctx: AppContext) -> FastAPI:
     """Build the all-in-one application around an already-migrated database."""
+    epg = install_epg(ctx)  # ctx.services["guide"] before any surface reads it
+    live = install_live(ctx)  # ctx.services["live"] and ["sessions"] (active_cons)
+    live_stats = install_live_stats(ctx, live)  # ctx.services["viewer_history"] (dashboard)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        epg.start()
+        await live.start()
+        live_stats.start()
         yield
+        await live_stats.stop()
+        await live.stop()
+        epg.stop()
+        ctx.events.close()
         ctx.db.dispose()
 
     app = FastAPI(
@@ -31,9 +47,16 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     install_error_handlers(app)
     app.include_router(build_router())
+    # Viewer apps' surfaces: player_api.php, panel_api.php, get.php, xmltv.php (+ aliases),
+    # dispatched ahead of the admin API's stack (see ViewerSurfaceDispatch); servers run
+    # `viewer_first(app)`, which takes them before FastAPI's own per-request work too.
+    app.state.viewer_routes = player_routes(ctx)
+    app.add_middleware(ViewerSurfaceDispatch, routes=app.state.viewer_routes)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    mount_panel(app)  # last: its static mounts must not shadow the routes above
+    install_live_routes(app, ctx)  # after everything: /U/P/ID is a catch-all (reference §2)
     return app

@@ -29,6 +29,8 @@ class Settings:
     data_dir: Path = Path("./data")
     database_url: str = ""
     redis_url: str = ""
+    # Keys and the change-event channel in Redis start with this (several panels can share one).
+    redis_key_prefix: str = "palinsesto"
     listen: str = "127.0.0.1:8000"
     public_url: str = ""
     admin_password: str = ""
@@ -41,6 +43,33 @@ class Settings:
     login_max_failures: int = 10
     login_window_seconds: int = 300
     log_level: str = "info"
+    epg_max_bytes: int = 2 * 1024**3
+    epg_check_seconds: int = 300
+    # Player API typing choices the reference leaves open (xtream-api.md §14).
+    xtream_active_cons_as_string: bool = False
+    xtream_xui_fields: bool = False
+    # Live engine (media/): the data-plane listener serving /live, /hls and the short forms
+    # (the main app 302s there), the RTMP push port, and the pull-source policy.
+    live_listen: str = "127.0.0.1:8001"
+    rtmp_listen: str = "0.0.0.0:1935"
+    # What OBS is told to publish to (``rtmp://host:port/live``); empty = the host of
+    # public_url (or of the panel address the browser used) and the RTMP listener's port.
+    rtmp_public_url: str = ""
+    # Signed browser playback (watch page, panel preview): how long one token plays.
+    watch_token_ttl_seconds: int = 6 * 3600
+    preview_token_ttl_seconds: int = 900
+    live_allow_private_sources: bool = False
+    live_denied_hosts: str = ""
+    live_idle_stop_seconds: int = 10
+    live_gpu_encoder: str = ""
+    # Always-on channels start a few at a time, so a large catalogue cannot stampede the node.
+    live_max_concurrent_starts: int = 2
+    # SRT push: a push_srt channel listens on srt_port_base + its id (0 = only channels whose
+    # source names a port), on srt_listen_host, with its stream key as the passphrase.
+    srt_port_base: int = 10000
+    srt_listen_host: str = "0.0.0.0"
+    hls_token_ttl_seconds: int = 120
+    hls_session_timeout_seconds: int = 30
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -143,6 +172,18 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"{ENV_PREFIX}LISTEN: expected host:port, got {settings.listen!r}")
     if settings.token_ttl_seconds <= 0:
         raise ConfigError(f"{ENV_PREFIX}TOKEN_TTL_SECONDS: must be positive")
+    if settings.rtmp_public_url and not settings.rtmp_public_url.startswith(
+        ("rtmp://", "rtmps://")
+    ):
+        raise ConfigError(f"{ENV_PREFIX}RTMP_PUBLIC_URL: expected rtmp:// or rtmps://")
+    if settings.watch_token_ttl_seconds <= 0 or settings.preview_token_ttl_seconds <= 0:
+        raise ConfigError(f"{ENV_PREFIX}WATCH_TOKEN_TTL_SECONDS / PREVIEW_...: must be positive")
+    if settings.redis_url and not settings.redis_url.startswith(
+        ("redis://", "rediss://", "unix://")
+    ):
+        raise ConfigError(f"{ENV_PREFIX}REDIS_URL: expected redis://, rediss:// or unix://")
+    if not settings.redis_key_prefix or any(c.isspace() for c in settings.redis_key_prefix):
+        raise ConfigError(f"{ENV_PREFIX}REDIS_KEY_PREFIX: must be non-empty, without spaces")
     url = settings.effective_database_url
     if not url.startswith(("sqlite", "postgresql")):
         raise ConfigError(f"{ENV_PREFIX}DATABASE_URL: only sqlite and postgresql are supported")

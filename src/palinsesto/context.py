@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from palinsesto.accounts.throttle import LoginThrottle
-from palinsesto.cluster.events import ChangeEvents
+from palinsesto.cluster.events import ChangeEvents, make_change_events
 from palinsesto.config import Settings
 from palinsesto.db import Database
 
@@ -28,5 +28,5 @@ class AppContext:
             login_throttle=LoginThrottle(
                 settings.login_max_failures, settings.login_window_seconds
             ),
-            events=ChangeEvents(),
+            events=make_change_events(settings),
         )

@@ -20,6 +20,7 @@ from palinsesto.app import create_app
 from palinsesto.config import Settings
 from palinsesto.context import AppContext
 from palinsesto.db import Database, upgrade
+from palinsesto.playback.routes import viewer_first
 
 ADMIN_USER = "root"
 ADMIN_PASSWORD = "root-password-for-tests"
@@ -45,6 +46,9 @@ class RunningServer:
 def _free_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted sockets inherit it; without it every response written in two parts waits
+    # ~40 ms for a delayed ACK (Nagle), which hides real latencies in tests and benches.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     return sock
 
@@ -55,7 +59,7 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
         data_dir=tmp_path,
         database_url=database_url,
         secret_key="test-secret-key-" + "x" * 32,
-        **overrides,
+        **{"live_listen": "127.0.0.1:0", "rtmp_listen": "127.0.0.1:0", **overrides},
     )
 
 
@@ -72,7 +76,8 @@ def run_server(settings: Settings) -> Iterator[RunningServer]:
     port = sock.getsockname()[1]
     settings = replace(settings, listen=f"127.0.0.1:{port}")
     ctx.settings = settings
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    # As `palinsesto serve` runs it: viewer paths taken ahead of FastAPI.
+    config = uvicorn.Config(viewer_first(app), log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()

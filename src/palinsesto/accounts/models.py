@@ -49,6 +49,9 @@ class Tenant(Base):
     connection_policy: Mapped[ConnectionPolicy] = mapped_column(
         Enum(ConnectionPolicy, native_enum=False, length=16), default=ConnectionPolicy.kick_oldest
     )
+    # Expired / banned / offline TS plays get a short placeholder clip instead of a bare
+    # 403/503 (reference §8.2, §13.22): the viewer sees why inside any player.
+    playback_slates: Mapped[bool] = mapped_column(Boolean, default=False)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -109,15 +112,19 @@ class ApiKey(Base):
 
 
 class CreditEntry(Base, TenantScoped):
-    """One movement of a reseller's credits. Append-only: rows are never updated."""
+    """One movement of a reseller's credits. Append-only: rows are never updated or deleted.
+
+    Neither user reference cascades or is set to NULL: a user the ledger names cannot be
+    deleted (the database refuses, the API answers 409 first) and is disabled instead, so
+    every movement keeps saying whose credits moved and who moved them. Only deleting the
+    whole tenant removes its ledger.
+    """
 
     __tablename__ = "credit_ledger"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("admin_users.id", ondelete="CASCADE"), index=True
-    )
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id", ondelete="SET NULL"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("admin_users.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id"), index=True)
     amount: Mapped[int] = mapped_column(Integer)
     balance_after: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(200))

@@ -67,6 +67,7 @@ class Channel(Base, TenantScoped):
         Index("ix_channels_tenant_id_id", "tenant_id", "id"),
         Index("ix_channels_tenant_number", "tenant_id", "number"),
         Index("ix_channels_tenant_epg", "tenant_id", "epg_channel_id"),
+        Index("ix_channels_tenant_name", "tenant_id", "name"),  # the panel's sort by name
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -83,6 +84,8 @@ class Channel(Base, TenantScoped):
     archive_days: Mapped[int] = mapped_column(Integer, default=0)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     stream_key: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    # Anyone with the share link may watch in the browser, without a line.
+    public_watch: Mapped[bool] = mapped_column(Boolean, default=False)
     custom_sid: Mapped[str] = mapped_column(String(64), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -131,6 +134,10 @@ class BouquetItem(Base):
     __tablename__ = "bouquet_items"
     __table_args__ = (
         Index("ix_bouquet_items_order", "bouquet_id", "item_type", "position"),
+        # The admin API's pages of a bouquet, in order (catalog.bouquets.items_of).
+        Index(
+            "ix_bouquet_items_bouquet_position", "bouquet_id", "position", "item_type", "item_id"
+        ),
         Index("ix_bouquet_items_item", "item_type", "item_id"),
     )
 
@@ -148,7 +155,10 @@ class Movie(Base, TenantScoped):
     """A VOD title; fields follow reference §4.4–4.5."""
 
     __tablename__ = "movies"
-    __table_args__ = (Index("ix_movies_tenant_category", "tenant_id", "category_id"),)
+    __table_args__ = (
+        Index("ix_movies_tenant_category", "tenant_id", "category_id"),
+        Index("ix_movies_tenant_name", "tenant_id", "name"),  # the panel's sort by name
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(300))

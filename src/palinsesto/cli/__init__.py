@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from palinsesto.cli import admin, db, serve
+from palinsesto.cli import admin, db, imports, serve
+from palinsesto.cli import demo_data as demo_data_command
 
 app = typer.Typer(
     name="palinsesto",
@@ -16,6 +17,8 @@ app = typer.Typer(
 serve.register(app)
 db.register(app)
 admin.register(app)
+demo_data_command.register(app)
+imports.register(app)
 
 
 def main() -> None:

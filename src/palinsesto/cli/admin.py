@@ -8,7 +8,13 @@ from sqlalchemy import select
 from palinsesto.accounts.bootstrap import ensure_tenant
 from palinsesto.accounts.models import AdminUser, Role, Tenant
 from palinsesto.accounts.security import generate_password, hash_password
-from palinsesto.cli.common import console, err_console, open_database, settings_or_exit
+from palinsesto.cli.common import (
+    announce_changes,
+    console,
+    err_console,
+    open_database,
+    settings_or_exit,
+)
 from palinsesto.trust.audit import record
 
 admin_app = typer.Typer(help="Tenants and admin users.", no_args_is_help=True)
@@ -40,7 +46,10 @@ def create_tenant(
             raise typer.Exit(1)
         tenant = ensure_tenant(session, slug, name or None)
         _audit_cli(session, "create", "tenant", tenant.id, tenant.id)
+        tenant_id = tenant.id
         console.print(f"tenant {tenant.id} '{tenant.slug}' created")
+    # Servers cache "no such line" answers too; a new tenant's lines must not hit them.
+    announce_changes(settings, tenant_id, ("catalog", "lines", "channels"))
 
 
 @admin_app.command("create-user")

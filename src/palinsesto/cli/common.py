@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from palinsesto.config import ConfigError, Settings, ensure_secret_key, load_settings
 from palinsesto.db import Database, upgrade
@@ -26,3 +29,25 @@ def open_database(settings: Settings, migrate: bool = True) -> Database:
     if migrate:
         upgrade(url)
     return Database(url)
+
+
+def announce_changes(settings: Settings, tenant_id: int, topics: Iterable[str]) -> None:
+    """Tell running servers (through Redis, when configured) that this command changed data.
+
+    Without Redis there is no bus another process could hear. If Redis is unreachable the
+    command still succeeded: warn, and say when the servers will see the change.
+    """
+    if not settings.redis_url:
+        return
+    from palinsesto.cluster.events_redis import ChangeBusUnavailable, publish_changes
+
+    try:
+        publish_changes(
+            settings.redis_url, settings.redis_key_prefix, [(tenant_id, t) for t in topics]
+        )
+    except ChangeBusUnavailable as exc:
+        err_console.print(
+            f"[yellow]Warning:[/yellow] running servers were not told of this change "
+            f"({escape(str(exc))}); they see it after their next change event or restart.",
+            soft_wrap=True,
+        )

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -149,6 +150,15 @@ class LineDirectory:
             for key in stale:
                 del self._cache[key]
 
+    def is_cached(self, username: str) -> bool:
+        """True when :meth:`lookup` would answer from memory (no database query).
+
+        Async surfaces call :meth:`authenticate` inline on a hit and in a worker thread
+        on a miss, so the event loop never waits on the database.
+        """
+        hit = self._cache.get(username)
+        return hit is not None and self._clock() - hit[0] < self._ttl
+
     def lookup(self, username: str) -> LineView | None:
         now = self._clock()
         hit = self._cache.get(username)
@@ -195,3 +205,18 @@ class LineDirectory:
         if line.allowed_user_agents and user_agent not in line.allowed_user_agents:
             raise UserAgentNotAllowed("user agent not allowed for this line")
         return line
+
+
+def shared_line_directory(
+    services: dict[str, Any], db: Database, events: ChangeEvents
+) -> LineDirectory:
+    """The process's one :class:`LineDirectory`, kept in ``services["lines"]``.
+
+    Every surface (player API, playlists, /live/...) calls this at mount time so they
+    share one cache and one change-event subscription.
+    """
+    directory = services.get("lines")
+    if directory is None:
+        directory = LineDirectory(db, events)
+        services["lines"] = directory
+    return directory

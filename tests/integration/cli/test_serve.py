@@ -21,9 +21,29 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _wait_healthy(base: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{base} did not become healthy in {timeout} s")
+
+
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PALINSESTO_")}
-    env.update({"PALINSESTO_DATA_DIR": str(tmp_path / "data"), **extra})
+    env.update(
+        {
+            "PALINSESTO_DATA_DIR": str(tmp_path / "data"),
+            # Data plane and RTMP on ephemeral ports: tests never take the default ones.
+            "PALINSESTO_LIVE_LISTEN": "127.0.0.1:0",
+            "PALINSESTO_RTMP_LISTEN": "127.0.0.1:0",
+            **extra,
+        }
+    )
     return env
 
 
@@ -50,12 +70,7 @@ def test_serve_starts_with_demo_tenant_and_generated_admin_password(tmp_path: Pa
         password = re.search(r"password \(shown once\): (\S+)", output)
         assert password, output
         base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        _wait_healthy(base)
         token = httpx.post(
             f"{base}/api/v1/auth/token",
             data={"username": "admin", "password": password.group(1)},
@@ -74,13 +89,7 @@ def test_serve_starts_with_demo_tenant_and_generated_admin_password(tmp_path: Pa
         [str(BIN), "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        time.sleep(0.5)
-        for _ in range(200):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        _wait_healthy(f"http://127.0.0.1:{port}")
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=10)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import random
+from datetime import UTC, datetime
+
 import pytest
 
+from palinsesto.catalog import demo_rows
 from palinsesto.catalog.models import SourceKind
 from palinsesto.media.ffmpeg import (
     Source,
@@ -13,6 +17,7 @@ from palinsesto.media.ffmpeg import (
     parse_test_pattern,
     probe_argv,
     profile_for,
+    srt_ingest_argv,
     srt_listener_url,
 )
 
@@ -100,3 +105,30 @@ def test_progress_lines_are_told_apart_from_log_lines() -> None:
     assert parse_progress_line("fps=25.00") == ("fps", "25.00")
     assert parse_progress_line("[in#0 @ 0x1] Error opening input: x=1") is None
     assert parse_progress_line("unknown_key=3") is None
+
+
+def test_test_patterns_are_small_unless_asked_and_demo_channels_are_on_demand() -> None:
+    assert parse_test_pattern("") == parse_test_pattern("testsrc://")
+    default = parse_test_pattern("")
+    assert (default.width, default.height) == (320, 180)
+    assert parse_test_pattern("testsrc://1280x720@30").width == 1280
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    rows = [
+        demo_rows.channel(
+            rng, channel_id=i, tenant_id=1, number=i, name=f"C{i}", logo_name="c",
+            epg_channel_id="c", now=now,
+        )
+        for i in range(1, 400)
+    ]  # fmt: skip
+    assert {row["mode"] for row in rows} == {"on_demand"}
+    patterns = [s["url"] for row in rows for s in row["sources"] if s["kind"] == "test_pattern"]
+    assert patterns and all(parse_test_pattern(url).height <= 360 for url in patterns)
+
+
+def test_srt_ingest_relays_the_callers_ts_unchanged() -> None:
+    argv = srt_ingest_argv("ff", srt_listener_url(9002, "passphrase-0123"))
+    assert _after(argv, "-i").startswith("srt://0.0.0.0:9002?mode=listener")
+    assert _after(argv, "-c") == "copy" and argv[-1] == "pipe:1"
+    pushed = channel_argv("ff", Source(SourceKind.push_srt, ""), profile_for(""))
+    assert _after(pushed, "-i") == "pipe:0"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 import time
 
@@ -95,3 +96,42 @@ def test_backoff_doubles_to_a_cap_and_resets() -> None:
     assert [b.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
     b.reset()
     assert b.next_delay() == 0.5
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in {"Z", "X"}
+    except FileNotFoundError:
+        return True
+
+
+async def test_children_die_with_a_crashed_parent() -> None:
+    # A parent process runs a Supervisor with one long child, then is SIGKILLed: no stop(),
+    # no cleanup. The kernel must kill the child (PR_SET_PDEATHSIG), not leave it running.
+    parent_script = (
+        "import asyncio, sys\n"
+        "from palinsesto.media.supervisor import Supervisor\n"
+        "async def main():\n"
+        "    sup = Supervisor()\n"
+        "    child = await sup.spawn([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "    print(child.pid, flush=True)\n"
+        "    await asyncio.sleep(60)\n"
+        "asyncio.run(main())\n"
+    )
+    parent = await asyncio.create_subprocess_exec(
+        PY, "-c", parent_script, stdout=asyncio.subprocess.PIPE
+    )
+    assert parent.stdout is not None
+    child_pid = int((await asyncio.wait_for(parent.stdout.readline(), 20)).decode())
+    try:
+        assert not _gone(child_pid)
+        parent.kill()
+        await parent.wait()
+        deadline = time.monotonic() + 3
+        while not _gone(child_pid):
+            assert time.monotonic() < deadline, "the child outlived its parent"
+            await asyncio.sleep(0.05)
+    finally:
+        if not _gone(child_pid):
+            os.kill(child_pid, signal.SIGKILL)

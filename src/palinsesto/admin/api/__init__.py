@@ -5,14 +5,54 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from palinsesto.admin.api.errors import install_error_handlers
-from palinsesto.admin.api.routes import auth, categories, tenants
+from palinsesto.admin.api.routes import (
+    audit,
+    auth,
+    bouquets,
+    categories,
+    channels,
+    credits,
+    epg_review,
+    epg_sources,
+    episodes,
+    lines,
+    live,
+    movies,
+    packages,
+    schedule,
+    series,
+    servers,
+    tenants,
+    users,
+    watch,
+)
 
 API_PREFIX = "/api/v1"
 
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (auth, tenants, categories):
+    for module in (
+        auth,
+        tenants,
+        categories,
+        watch,
+        users,
+        packages,
+        credits,
+        channels,
+        bouquets,
+        lines,
+        live,
+        servers,
+        movies,
+        series,
+        episodes,
+        audit,
+        epg_sources,
+        epg_review,
+        schedule,
+    ):
         router.include_router(module.router)
     return router
 

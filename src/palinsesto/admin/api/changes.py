@@ -9,25 +9,40 @@ from sqlalchemy.orm import Session
 from palinsesto.admin.api.deps import Principal
 from palinsesto.trust.audit import record, snapshot
 
-# Which change-event topics an edit of each entity touches.
+# Which change-event topics an edit of each entity touches. "catalog.<kind>" is a
+# "catalog" change confined to live channels, movies or series (see mark_changed).
 TOPICS: dict[str, tuple[str, ...]] = {
     "category": ("catalog",),
-    "channel": ("catalog", "channels"),
+    "channel": ("catalog.live", "channels"),
     "bouquet": ("catalog",),
-    "movie": ("catalog",),
-    "series": ("catalog",),
-    "season": ("catalog",),
-    "episode": ("catalog",),
+    "movie": ("catalog.vod",),
+    "series": ("catalog.series",),
+    "season": ("catalog.series",),
+    "episode": ("catalog.series",),
     "line": ("lines",),
     "server": ("servers",),
     "tenant": ("catalog", "lines", "channels"),
 }
+CATALOG_KINDS = ("catalog.live", "catalog.vod", "catalog.series")
 
 
 def mark_changed(session: Session, tenant_id: int | None, topic: str) -> None:
-    """Publish ``topic`` for ``tenant_id`` once this request's transaction commits."""
-    if tenant_id is not None:
-        session.info.setdefault("changed", set()).add((tenant_id, topic))
+    """Publish ``topic`` for ``tenant_id`` once this request's transaction commits.
+
+    Catalogue changes go out as ``catalog`` (what most caches watch) plus
+    ``catalog.scoped`` and the ``catalog.<kind>`` topics they touch; a bare ``catalog``
+    touches every kind. The player API rebuilds only the kinds named, and treats a
+    ``catalog`` without ``catalog.scoped`` (published outside this API) as every kind
+    (palinsesto.playback.catalog_cache).
+    """
+    if tenant_id is None:
+        return
+    changed = session.info.setdefault("changed", set())
+    if topic == "catalog" or topic in CATALOG_KINDS:
+        kinds = CATALOG_KINDS if topic == "catalog" else (topic,)
+        changed.update((tenant_id, t) for t in ("catalog", "catalog.scoped", *kinds))
+    else:
+        changed.add((tenant_id, topic))
 
 
 def audited(
@@ -38,14 +53,17 @@ def audited(
     obj: Any,
     *,
     before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
 ) -> None:
-    """Record ``action`` on ``obj`` (``before`` is the snapshot taken ahead of an update)
+    """Record ``action`` on ``obj`` (``before`` is the snapshot taken ahead of an update,
+    ``after`` replaces the row's own snapshot when the change is to something it owns)
     and mark the change-event topics the entity touches."""
     session.flush()
     tenant_id = obj.id if entity == "tenant" else getattr(obj, "tenant_id", None)
     for topic in TOPICS.get(entity, ()):
         mark_changed(session, tenant_id, topic)
-    after = None if action == "delete" else snapshot(obj)
+    if after is None and action != "delete":
+        after = snapshot(obj)
     if action == "delete" and before is None:
         before = snapshot(obj)
     record(

@@ -73,7 +73,9 @@ def get_session(ctx: Context) -> Iterator[Session]:
         ctx.events.publish(tenant_id, topic)
 
 
-DbSession = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a client that got 201 reads
+# its own write, and a failing commit still turns into an error response.
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _client_ip(request: Request) -> str:
@@ -127,6 +129,13 @@ def require_manager(principal: CurrentPrincipal) -> Principal:
     return principal
 
 
+def require_staff(principal: CurrentPrincipal) -> Principal:
+    """Managers and support (read-only): everyone but resellers, who see only their lines."""
+    if principal.is_reseller:
+        raise Forbidden("Resellers may not see this.")
+    return principal
+
+
 def require_platform(principal: CurrentPrincipal) -> Principal:
     if not principal.is_platform:
         raise Forbidden("Only platform admins may do this.")
@@ -136,3 +145,4 @@ def require_platform(principal: CurrentPrincipal) -> Principal:
 Writer = Annotated[Principal, Depends(require_writer)]
 Manager = Annotated[Principal, Depends(require_manager)]
 PlatformAdmin = Annotated[Principal, Depends(require_platform)]
+Staff = Annotated[Principal, Depends(require_staff)]

@@ -23,6 +23,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from palinsesto import errors as rules
+
 
 class ApiError(Exception):
     status_code = 400
@@ -79,6 +81,18 @@ class Throttled(ApiError):
     code = "too_many_attempts"
 
 
+# How each domain rule (palinsesto.errors) is answered: status and machine code.
+RULE_STATUS: dict[type[rules.RuleBroken], tuple[int, str]] = {
+    rules.InvalidValue: (422, "validation_error"),
+    rules.AlreadyExists: (409, "conflict"),
+    rules.PlanLimitReached: (409, "plan_limit_reached"),
+    rules.InsufficientCredits: (409, "insufficient_credits"),
+    rules.NotPermitted: (403, "forbidden"),
+    rules.OutOfScope: (404, "not_found"),
+    rules.StillReferenced: (409, "still_referenced"),
+}
+
+
 def error_body(code: str, message: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
@@ -97,6 +111,13 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=exc.headers,
         )
+
+    @app.exception_handler(rules.RuleBroken)
+    async def _rule(_request: Request, exc: rules.RuleBroken) -> JSONResponse:
+        status, code = next(
+            (v for k, v in RULE_STATUS.items() if isinstance(exc, k)), (400, "bad_request")
+        )
+        return JSONResponse(error_body(code, exc.message, exc.fields), status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

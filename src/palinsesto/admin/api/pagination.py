@@ -59,3 +59,13 @@ def paginate(
         stmt.order_by(*order).offset((params.page - 1) * params.per_page).limit(params.per_page)
     ).all()
     return list(rows), total
+
+
+def page_of(rows: list[Any], total: int, params: ListParams, out: type[BaseModel]) -> Page[Any]:
+    """Wrap one page of rows in the ``Page`` envelope, each row rendered by ``out``."""
+    return Page(
+        items=[out.model_validate(r) for r in rows],
+        total=total,
+        page=params.page,
+        per_page=params.per_page,
+    )

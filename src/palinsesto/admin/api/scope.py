@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from palinsesto.accounts.models import AdminUser, Tenant
 from palinsesto.admin.api.deps import Principal
 from palinsesto.admin.api.errors import NotFound, ValidationFailed
+from palinsesto.admin.api.types import MAX_ID
 
 M = TypeVar("M")
 
@@ -34,7 +35,8 @@ def get_scoped(
 ) -> M:
     """The object if it exists *and* the caller may see it; otherwise 404 in both cases,
     so that another tenant's ids reveal nothing."""
-    obj = session.get(model, object_id)
+    # An id no column can hold names nothing (and must not reach the driver as an overflow).
+    obj = session.get(model, object_id) if 0 < object_id <= MAX_ID else None
     if obj is None or not (principal.is_platform or obj.tenant_id == principal.tenant_id):  # type: ignore[attr-defined]
         raise NotFound(f"{label} {object_id} not found.")
     return obj

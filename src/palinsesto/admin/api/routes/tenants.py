@@ -29,6 +29,9 @@ class TenantIn(BaseModel):
     max_lines: int | None = Field(default=None, ge=0, le=100_000_000)
     max_nodes: int | None = Field(default=None, ge=0, le=100_000)
     connection_policy: ConnectionPolicy = ConnectionPolicy.kick_oldest
+    playback_slates: bool = Field(
+        default=False, description="expired/banned/offline TS plays get a placeholder clip"
+    )
     timezone: str = Field(default="UTC", min_length=1, max_length=64)
     message: str = Field(default="", max_length=2000)
 
@@ -40,6 +43,7 @@ class TenantPatch(BaseModel):
     max_lines: int | None = Field(default=None, ge=0, le=100_000_000)
     max_nodes: int | None = Field(default=None, ge=0, le=100_000)
     connection_policy: ConnectionPolicy | None = None
+    playback_slates: bool | None = None
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
     message: str | None = Field(default=None, max_length=2000)
 

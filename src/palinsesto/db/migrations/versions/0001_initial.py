@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-22 12:23:15.719772
+Create Date: 2026-11-22 13:10:25.435101
 """
 
 from collections.abc import Sequence
@@ -38,6 +38,7 @@ def upgrade() -> None:
             sa.Enum("refuse", "kick_oldest", name="connectionpolicy", native_enum=False, length=16),
             nullable=False,
         ),
+        sa.Column("playback_slates", sa.Boolean(), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("created_at", palinsesto.db.base.UTCDateTime(timezone=True), nullable=False),
@@ -180,6 +181,7 @@ def upgrade() -> None:
         sa.Column("archive_days", sa.Integer(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("stream_key", sa.String(length=64), nullable=True),
+        sa.Column("public_watch", sa.Boolean(), nullable=False),
         sa.Column("custom_sid", sa.String(length=64), nullable=False),
         sa.Column("notes", sa.Text(), nullable=False),
         sa.Column("created_at", palinsesto.db.base.UTCDateTime(timezone=True), nullable=False),
@@ -200,7 +202,62 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_channels_tenant_id"), ["tenant_id"], unique=False)
         batch_op.create_index("ix_channels_tenant_id_id", ["tenant_id", "id"], unique=False)
+        batch_op.create_index("ix_channels_tenant_name", ["tenant_id", "name"], unique=False)
         batch_op.create_index("ix_channels_tenant_number", ["tenant_id", "number"], unique=False)
+
+    op.create_table(
+        "epg_programmes",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("xmltv_id", sa.String(length=200), nullable=False),
+        sa.Column("start", sa.BigInteger(), nullable=False),
+        sa.Column("stop", sa.BigInteger(), nullable=False),
+        sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("lang", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_epg_programmes_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_epg_programmes")),
+    )
+    with op.batch_alter_table("epg_programmes", schema=None) as batch_op:
+        batch_op.create_index("ix_epg_programmes_run", ["run_id"], unique=False)
+        batch_op.create_index(
+            "ix_epg_programmes_tenant_channel_start",
+            ["tenant_id", "xmltv_id", "start"],
+            unique=False,
+        )
+
+    op.create_table(
+        "epg_sources",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("url", sa.String(length=2000), nullable=False),
+        sa.Column("upload_path", sa.String(length=1000), nullable=False),
+        sa.Column("refresh_hours", sa.Integer(), nullable=False),
+        sa.Column("priority", sa.Integer(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("active_run_id", sa.Integer(), nullable=True),
+        sa.Column("last_import_at", palinsesto.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", palinsesto.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_epg_sources_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_epg_sources")),
+        sa.UniqueConstraint("tenant_id", "name", name=op.f("uq_epg_sources_tenant_id_name")),
+    )
+    with op.batch_alter_table("epg_sources", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_epg_sources_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
         "packages",
@@ -310,6 +367,11 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("bouquet_items", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_bouquet_items_bouquet_position",
+            ["bouquet_id", "position", "item_type", "item_id"],
+            unique=False,
+        )
         batch_op.create_index("ix_bouquet_items_item", ["item_type", "item_id"], unique=False)
         batch_op.create_index(
             "ix_bouquet_items_order", ["bouquet_id", "item_type", "position"], unique=False
@@ -351,10 +413,7 @@ def upgrade() -> None:
         sa.Column("created_at", palinsesto.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["actor_id"],
-            ["admin_users.id"],
-            name=op.f("fk_credit_ledger_actor_id_admin_users"),
-            ondelete="SET NULL",
+            ["actor_id"], ["admin_users.id"], name=op.f("fk_credit_ledger_actor_id_admin_users")
         ),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
@@ -363,16 +422,147 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["admin_users.id"],
-            name=op.f("fk_credit_ledger_user_id_admin_users"),
-            ondelete="CASCADE",
+            ["user_id"], ["admin_users.id"], name=op.f("fk_credit_ledger_user_id_admin_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_credit_ledger")),
     )
     with op.batch_alter_table("credit_ledger", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_credit_ledger_actor_id"), ["actor_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_credit_ledger_tenant_id"), ["tenant_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_credit_ledger_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "epg_channel_live",
+        sa.Column("channel_id", sa.Integer(), nullable=False),
+        sa.Column("live_since", sa.BigInteger(), nullable=True),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["channel_id"],
+            ["channels.id"],
+            name=op.f("fk_epg_channel_live_channel_id_channels"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_epg_channel_live_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("channel_id", name=op.f("pk_epg_channel_live")),
+    )
+    with op.batch_alter_table("epg_channel_live", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_epg_channel_live_tenant_id"), ["tenant_id"], unique=False
+        )
+
+    op.create_table(
+        "epg_guide_channels",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("xmltv_id", sa.String(length=200), nullable=False),
+        sa.Column("display_name", sa.String(length=300), nullable=False),
+        sa.Column("icon", sa.String(length=1000), nullable=False),
+        sa.Column("last_run_id", sa.Integer(), nullable=True),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["source_id"],
+            ["epg_sources.id"],
+            name=op.f("fk_epg_guide_channels_source_id_epg_sources"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_epg_guide_channels_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_epg_guide_channels")),
+        sa.UniqueConstraint(
+            "source_id", "xmltv_id", name=op.f("uq_epg_guide_channels_source_id_xmltv_id")
+        ),
+    )
+    with op.batch_alter_table("epg_guide_channels", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_epg_guide_channels_tenant_id"), ["tenant_id"], unique=False
+        )
+
+    op.create_table(
+        "epg_import_runs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "running", "succeeded", "failed", name="importstatus", native_enum=False, length=16
+            ),
+            nullable=False,
+        ),
+        sa.Column("started_at", palinsesto.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", palinsesto.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("duration_ms", sa.Integer(), nullable=False),
+        sa.Column("bytes_read", sa.BigInteger(), nullable=False),
+        sa.Column("channels", sa.Integer(), nullable=False),
+        sa.Column("programmes", sa.Integer(), nullable=False),
+        sa.Column("skipped", sa.Integer(), nullable=False),
+        sa.Column("skipped_reasons", sa.JSON(), nullable=False),
+        sa.Column("skipped_samples", sa.JSON(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=False),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["source_id"],
+            ["epg_sources.id"],
+            name=op.f("fk_epg_import_runs_source_id_epg_sources"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_epg_import_runs_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_epg_import_runs")),
+    )
+    with op.batch_alter_table("epg_import_runs", schema=None) as batch_op:
+        batch_op.create_index("ix_epg_import_runs_source", ["source_id", "id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_epg_import_runs_tenant_id"), ["tenant_id"], unique=False
+        )
+
+    op.create_table(
+        "epg_scheduled_shows",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("channel_id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("start", sa.BigInteger(), nullable=False),
+        sa.Column("stop", sa.BigInteger(), nullable=False),
+        sa.Column("weekly_days", sa.JSON(), nullable=False),
+        sa.Column("repeat_until", sa.BigInteger(), nullable=True),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("live", sa.Boolean(), nullable=False),
+        sa.Column("lang", sa.String(length=16), nullable=False),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["channel_id"],
+            ["channels.id"],
+            name=op.f("fk_epg_scheduled_shows_channel_id_channels"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_epg_scheduled_shows_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_epg_scheduled_shows")),
+    )
+    with op.batch_alter_table("epg_scheduled_shows", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_epg_scheduled_shows_channel", ["tenant_id", "channel_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_epg_scheduled_shows_tenant_id"), ["tenant_id"], unique=False
+        )
 
     op.create_table(
         "lines",
@@ -455,6 +645,7 @@ def upgrade() -> None:
             "ix_movies_tenant_category", ["tenant_id", "category_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_movies_tenant_id"), ["tenant_id"], unique=False)
+        batch_op.create_index("ix_movies_tenant_name", ["tenant_id", "name"], unique=False)
 
     op.create_table(
         "series",
@@ -496,6 +687,62 @@ def upgrade() -> None:
             "ix_series_tenant_category", ["tenant_id", "category_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_series_tenant_id"), ["tenant_id"], unique=False)
+
+    op.create_table(
+        "epg_channel_mappings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("channel_id", sa.Integer(), nullable=False),
+        sa.Column("guide_channel_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "method",
+            sa.Enum("exact", "name", "manual", name="matchmethod", native_enum=False, length=8),
+            nullable=False,
+        ),
+        sa.Column("confidence", sa.Float(), nullable=False),
+        sa.Column(
+            "state",
+            sa.Enum("accepted", "review", "rejected", name="mappingstate", native_enum=False),
+            nullable=False,
+        ),
+        sa.Column("updated_at", palinsesto.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["channel_id"],
+            ["channels.id"],
+            name=op.f("fk_epg_channel_mappings_channel_id_channels"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["guide_channel_id"],
+            ["epg_guide_channels.id"],
+            name=op.f("fk_epg_channel_mappings_guide_channel_id_epg_guide_channels"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_epg_channel_mappings_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_epg_channel_mappings")),
+        sa.UniqueConstraint(
+            "channel_id",
+            "guide_channel_id",
+            name=op.f("uq_epg_channel_mappings_channel_id_guide_channel_id"),
+        ),
+    )
+    with op.batch_alter_table("epg_channel_mappings", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_epg_channel_mappings_guide_channel_id"),
+            ["guide_channel_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_epg_channel_mappings_tenant_id"), ["tenant_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_epg_channel_mappings_tenant_state", ["tenant_id", "state"], unique=False
+        )
 
     op.create_table(
         "episodes",
@@ -605,12 +852,19 @@ def downgrade() -> None:
         batch_op.drop_index("ix_episodes_series_order")
 
     op.drop_table("episodes")
+    with op.batch_alter_table("epg_channel_mappings", schema=None) as batch_op:
+        batch_op.drop_index("ix_epg_channel_mappings_tenant_state")
+        batch_op.drop_index(batch_op.f("ix_epg_channel_mappings_tenant_id"))
+        batch_op.drop_index(batch_op.f("ix_epg_channel_mappings_guide_channel_id"))
+
+    op.drop_table("epg_channel_mappings")
     with op.batch_alter_table("series", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_series_tenant_id"))
         batch_op.drop_index("ix_series_tenant_category")
 
     op.drop_table("series")
     with op.batch_alter_table("movies", schema=None) as batch_op:
+        batch_op.drop_index("ix_movies_tenant_name")
         batch_op.drop_index(batch_op.f("ix_movies_tenant_id"))
         batch_op.drop_index("ix_movies_tenant_category")
 
@@ -621,9 +875,28 @@ def downgrade() -> None:
         batch_op.drop_index("ix_lines_tenant_exp_date")
 
     op.drop_table("lines")
+    with op.batch_alter_table("epg_scheduled_shows", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_epg_scheduled_shows_tenant_id"))
+        batch_op.drop_index("ix_epg_scheduled_shows_channel")
+
+    op.drop_table("epg_scheduled_shows")
+    with op.batch_alter_table("epg_import_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_epg_import_runs_tenant_id"))
+        batch_op.drop_index("ix_epg_import_runs_source")
+
+    op.drop_table("epg_import_runs")
+    with op.batch_alter_table("epg_guide_channels", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_epg_guide_channels_tenant_id"))
+
+    op.drop_table("epg_guide_channels")
+    with op.batch_alter_table("epg_channel_live", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_epg_channel_live_tenant_id"))
+
+    op.drop_table("epg_channel_live")
     with op.batch_alter_table("credit_ledger", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_credit_ledger_user_id"))
         batch_op.drop_index(batch_op.f("ix_credit_ledger_tenant_id"))
+        batch_op.drop_index(batch_op.f("ix_credit_ledger_actor_id"))
 
     op.drop_table("credit_ledger")
     with op.batch_alter_table("channel_categories", schema=None) as batch_op:
@@ -633,6 +906,7 @@ def downgrade() -> None:
     with op.batch_alter_table("bouquet_items", schema=None) as batch_op:
         batch_op.drop_index("ix_bouquet_items_order")
         batch_op.drop_index("ix_bouquet_items_item")
+        batch_op.drop_index("ix_bouquet_items_bouquet_position")
 
     op.drop_table("bouquet_items")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
@@ -647,8 +921,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_packages_tenant_id"))
 
     op.drop_table("packages")
+    with op.batch_alter_table("epg_sources", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_epg_sources_tenant_id"))
+
+    op.drop_table("epg_sources")
+    with op.batch_alter_table("epg_programmes", schema=None) as batch_op:
+        batch_op.drop_index("ix_epg_programmes_tenant_channel_start")
+        batch_op.drop_index("ix_epg_programmes_run")
+
+    op.drop_table("epg_programmes")
     with op.batch_alter_table("channels", schema=None) as batch_op:
         batch_op.drop_index("ix_channels_tenant_number")
+        batch_op.drop_index("ix_channels_tenant_name")
         batch_op.drop_index("ix_channels_tenant_id_id")
         batch_op.drop_index(batch_op.f("ix_channels_tenant_id"))
         batch_op.drop_index("ix_channels_tenant_epg")

@@ -1,0 +1,347 @@
+"""A streaming XMLTV reader: document bytes in, channels, programmes and skips out.
+
+Sans-I/O and constant memory: :meth:`XmltvReader.feed` takes any slice of the (possibly
+gzip or xz compressed) document and returns the entries completed by it; nothing of the
+document is kept once an entry is returned. The XML is read by expat with every entity
+declaration refused and no DTD or external entity loaded, so an entity-expansion bomb
+("billion laughs") or an external entity stops the import with a clear error instead of
+eating memory.
+
+Entries the guide cannot use are returned as :class:`Skipped` with a reason (no channel,
+stop not after start, a date out of range, an unreadable time), so the import can report
+them; the document itself only fails when it is not XMLTV at all.
+"""
+
+from __future__ import annotations
+
+import codecs
+import html.entities
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, tzinfo
+from typing import Any
+from xml.parsers import expat
+
+from palinsesto.epg.decompress import DecompressError, Decompressor, TooLarge
+from palinsesto.epg.xmltv_time import BadTime, parse_xmltv_time
+
+DAY = 86_400
+DEFAULT_MAX_BYTES = 2 * 1024**3
+
+
+class XmltvError(Exception):
+    """The document cannot be imported; the message says why, for the import record."""
+
+
+class MalformedXmltv(XmltvError):
+    """Not well-formed XML, an unknown encoding, or a damaged compressed stream."""
+
+
+class UnsafeXmltv(XmltvError):
+    """Entity declarations or external entities: refused (entity-expansion attacks)."""
+
+
+class XmltvTooLarge(XmltvError):
+    """Larger than the configured limit, declared or decompressed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderLimits:
+    """What the reader accepts; dates are checked against ``now``."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_past_days: int = 400
+    max_future_days: int = 400
+    max_programme_hours: int = 7 * 24
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEntry:
+    xmltv_id: str
+    display_name: str
+    icon: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProgrammeEntry:
+    channel: str
+    start: int
+    stop: int
+    title: str
+    description: str
+    lang: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    reason: str
+    channel: str
+    detail: str
+    line: int
+
+
+Entry = ChannelEntry | ProgrammeEntry | Skipped
+
+_DECLARED_ENCODING = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
+# Encodings expat reads itself; any other is decoded by Python and handed over as UTF-8.
+_EXPAT_NATIVE = frozenset({"utf-8", "utf-16", "utf-16-le", "utf-16-be", "iso8859-1", "ascii"})
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A programme being read (between its start and end tags)."""
+
+    channel: str
+    start_text: str
+    stop_text: str
+    line: int
+    title: str | None = None
+    description: str | None = None
+    lang: str = ""
+
+
+class XmltvReader:
+    """Feed bytes of an XMLTV document, get :data:`Entry` values back."""
+
+    def __init__(
+        self, *, now: int, default_zone: tzinfo = UTC, limits: ReaderLimits | None = None
+    ) -> None:
+        self.limits = limits or ReaderLimits()
+        self.default_zone = default_zone
+        self.earliest = now - self.limits.max_past_days * DAY
+        self.latest = now + self.limits.max_future_days * DAY
+        self.longest = self.limits.max_programme_hours * 3600
+        self.programme_elements = 0
+        self._decompressor = Decompressor(self.limits.max_bytes)
+        self._parser: Any = None
+        self._transcoder: codecs.IncrementalDecoder | None = None
+        self._head = b""
+        self._out: list[Entry] = []
+        self._text: list[str] | None = None
+        self._programme: _Pending | None = None
+        self._channel: dict[str, str] | None = None
+        # A programme without ``stop`` ends where the next one of its channel starts.
+        self._open_ended: dict[str, ProgrammeEntry] = {}
+        self._saw_root = False
+
+    @property
+    def kind(self) -> str:
+        """``plain``, ``gzip`` or ``xz`` once the first bytes were read."""
+        return self._decompressor.kind
+
+    @property
+    def document_bytes(self) -> int:
+        return self._decompressor.output_bytes
+
+    def feed(self, data: bytes) -> Iterator[Entry]:
+        """Entries completed by ``data``, yielded as each decompressed piece is parsed (so a
+        highly compressed chunk never piles up). Raises :class:`XmltvError` subclasses."""
+        try:
+            for piece in self._decompressor.feed(data):
+                self._parse(piece, final=False)
+                yield from self._drain()
+        except TooLarge as exc:
+            raise XmltvTooLarge(str(exc)) from exc
+        except DecompressError as exc:
+            raise MalformedXmltv(str(exc)) from exc
+
+    def close(self) -> Iterator[Entry]:
+        """The last entries; raises if the document was incomplete."""
+        try:
+            for piece in self._decompressor.close():
+                self._parse(piece, final=False)
+                yield from self._drain()
+        except TooLarge as exc:
+            raise XmltvTooLarge(str(exc)) from exc
+        except DecompressError as exc:
+            raise MalformedXmltv(str(exc)) from exc
+        self._parse(b"", final=True)
+        if not self._saw_root:
+            raise MalformedXmltv("the document has no <tv> root element: not XMLTV")
+        for entry in self._open_ended.values():
+            self._skip("no stop time", entry.channel, "last programme of its channel has no stop")
+        self._open_ended.clear()
+        yield from self._drain()
+
+    def _drain(self) -> list[Entry]:
+        out, self._out = self._out, []
+        return out
+
+    # -- expat plumbing -------------------------------------------------------------------
+
+    def _parse(self, data: bytes, *, final: bool) -> None:
+        if self._parser is None:
+            self._head += data
+            if len(self._head) < 1024 and not final:
+                return
+            data, self._head = self._head, b""
+            self._parser = self._make_parser(data)
+        if self._transcoder is not None:
+            data = self._transcoder.decode(data, final).encode("utf-8")
+        try:
+            self._parser.Parse(data, final)
+        except expat.ExpatError as exc:
+            message = expat.errors.messages.get(exc.code, str(exc))
+            if exc.code == expat.errors.codes.get(expat.errors.XML_ERROR_NO_ELEMENTS) and (
+                not self._saw_root
+            ):
+                raise MalformedXmltv("the document is empty: no XML element") from exc
+            raise MalformedXmltv(
+                f"not well-formed XML at line {exc.lineno}, column {exc.offset}: {message}"
+            ) from exc
+
+    def _make_parser(self, head: bytes) -> Any:
+        encoding = None
+        if not head.startswith(_BOMS):
+            declared = _DECLARED_ENCODING.search(head[:400])
+            if declared:
+                name = declared.group(1).decode("ascii")
+                try:
+                    codec = codecs.lookup(name)
+                except LookupError as exc:
+                    raise MalformedXmltv(f"unknown character encoding {name!r}") from exc
+                if codec.name not in _EXPAT_NATIVE:
+                    self._transcoder = codec.incrementaldecoder("replace")
+                    encoding = "UTF-8"  # overrides the declaration: we hand expat UTF-8
+        parser = expat.ParserCreate(encoding)
+        parser.buffer_text = True
+        parser.buffer_size = 1 << 16
+        # No DTD is read and no entity may be declared (reference: XML bombs).
+        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        parser.EntityDeclHandler = self._refuse_entity
+        parser.UnparsedEntityDeclHandler = self._refuse_unparsed
+        parser.ExternalEntityRefHandler = self._refuse_external
+        parser.SkippedEntityHandler = self._skipped_entity
+        parser.StartElementHandler = self._start
+        parser.EndElementHandler = self._end
+        parser.CharacterDataHandler = self._chars
+        return parser
+
+    def _refuse_entity(self, name: str, *_args: Any) -> None:
+        raise UnsafeXmltv(
+            f"the document declares the entity {name!r}; entity declarations are refused "
+            "(they allow entity-expansion attacks such as 'billion laughs')"
+        )
+
+    def _refuse_unparsed(self, name: str, *_args: Any) -> None:
+        self._refuse_entity(name)
+
+    def _refuse_external(self, *_args: Any) -> int:
+        raise UnsafeXmltv("the document refers to an external entity; refused")
+
+    def _skipped_entity(self, name: str, is_parameter: int) -> None:
+        # With a DOCTYPE naming an external DTD, expat leaves undeclared entities to us:
+        # feeds use HTML ones (&nbsp; &eacute;) as if xmltv.dtd declared them.
+        if self._text is not None and not is_parameter:
+            codepoint = html.entities.name2codepoint.get(name)
+            self._text.append(chr(codepoint) if codepoint else f"&{name};")
+
+    def _chars(self, data: str) -> None:
+        if self._text is not None:
+            self._text.append(data)
+
+    def _start(self, name: str, attrs: dict[str, str]) -> None:
+        if name == "programme":
+            self.programme_elements += 1
+            self._programme = _Pending(
+                channel=attrs.get("channel", "").strip(),
+                start_text=attrs.get("start", ""),
+                stop_text=attrs.get("stop", ""),
+                line=self._parser.CurrentLineNumber,
+            )
+        elif self._programme is not None:
+            if (name == "title" and self._programme.title is None) or (
+                name == "desc" and self._programme.description is None
+            ):
+                self._text = []
+                if name == "title":
+                    self._programme.lang = attrs.get("lang", "")[:16]
+        elif name == "channel":
+            self._channel = {"id": attrs.get("id", "").strip(), "name": "", "icon": ""}
+        elif self._channel is not None:
+            if name == "display-name" and not self._channel["name"]:
+                self._text = []
+            elif name == "icon" and not self._channel["icon"]:
+                self._channel["icon"] = attrs.get("src", "")
+        elif name == "tv":
+            self._saw_root = True
+        elif not self._saw_root:
+            raise MalformedXmltv(f"the root element is <{name}>, not <tv>: not XMLTV")
+
+    def _end(self, name: str) -> None:
+        programme = self._programme
+        if programme is not None:
+            if name == "programme":
+                self._programme = None
+                self._finish_programme(programme)
+            elif self._text is not None and name in ("title", "desc"):
+                text = "".join(self._text).strip()
+                self._text = None
+                if name == "title":
+                    programme.title = text
+                else:
+                    programme.description = text
+        elif self._channel is not None:
+            if name == "channel":
+                channel, self._channel = self._channel, None
+                if channel["id"]:
+                    self._out.append(ChannelEntry(channel["id"], channel["name"], channel["icon"]))
+                else:
+                    self._skip("channel without id", "", channel["name"])
+            elif name == "display-name" and self._text is not None:
+                self._channel["name"] = "".join(self._text).strip()
+                self._text = None
+
+    # -- programmes -----------------------------------------------------------------------
+
+    def _skip(self, reason: str, channel: str, detail: str, line: int = 0) -> None:
+        self._out.append(Skipped(reason, channel, detail, line))
+
+    def _finish_programme(self, p: _Pending) -> None:
+        if not p.channel:
+            self._skip("missing channel", "", f"start={p.start_text!r}", p.line)
+            return
+        try:
+            start = parse_xmltv_time(p.start_text, self.default_zone)
+            stop = parse_xmltv_time(p.stop_text, self.default_zone) if p.stop_text else None
+        except BadTime as exc:
+            self._skip("unreadable time", p.channel, str(exc), p.line)
+            return
+        if not (self.earliest <= start <= self.latest):
+            self._skip("date out of range", p.channel, f"start={p.start_text!r}", p.line)
+            return
+        entry = ProgrammeEntry(
+            p.channel, start, stop or start, p.title or "", p.description or "", p.lang
+        )
+        previous = self._open_ended.pop(p.channel, None)
+        if previous is not None:
+            if start > previous.start:
+                self._accept(
+                    ProgrammeEntry(
+                        previous.channel,
+                        previous.start,
+                        start,
+                        previous.title,
+                        previous.description,
+                        previous.lang,
+                    ),
+                    p.line,
+                )
+            else:
+                self._skip("no stop time", p.channel, "next programme does not start later")
+        if stop is None:
+            self._open_ended[p.channel] = entry
+            return
+        self._accept(entry, p.line)
+
+    def _accept(self, entry: ProgrammeEntry, line: int) -> None:
+        if entry.stop <= entry.start:
+            self._skip("stop not after start", entry.channel, f"{entry.title!r}", line)
+        elif entry.stop - entry.start > self.longest:
+            self._skip("absurd duration", entry.channel, f"{entry.title!r}", line)
+        elif not entry.title:
+            self._skip("missing title", entry.channel, "", line)
+        else:
+            self._out.append(entry)

@@ -1,0 +1,485 @@
+"""One owner task per running channel: its ffmpeg, its source failover, its outputs.
+
+Only the owner task touches the child process and the chunker; other code calls the
+runner's methods (start, stop, touch, attach_push...) and reads :meth:`status`. States
+form :class:`ChannelState`. Sources are tried in order; while a backup plays, the primary
+is probed and the runner returns to it once it answers (or once its publisher is back).
+
+A push source (RTMP or SRT) with no publisher connected is not a failure: the runner plays
+the next source meanwhile, or, when the push is all it has, waits (state ``waiting``)
+without spawning anything until a publisher arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from palinsesto.media.ffmpeg import Source, TranscodeProfile, channel_argv, probe_argv
+from palinsesto.media.mpegts import TsChunk, TsChunker
+from palinsesto.media.outputs.hls import HlsSegmenter
+from palinsesto.media.outputs.ts import TsFanout, TsViewer
+from palinsesto.media.supervisor import Backoff, Child, Supervisor
+
+log = logging.getLogger(__name__)
+
+
+class ChannelState(enum.StrEnum):
+    idle = "idle"
+    starting = "starting"
+    waiting = "waiting"  # a push source with no publisher yet, and nothing else to play
+    live = "live"
+    failing = "failing"
+    stopping = "stopping"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    """What to run, as loaded from the catalog (sources already checked by policy)."""
+
+    tenant_id: int
+    channel_id: int
+    name: str
+    sources: tuple[Source, ...]
+    profile: TranscodeProfile
+    on_demand: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    at: float  # unix time
+    source_index: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerTuning:
+    stall_timeout: float = 3.0  # no output for this long = the source failed
+    idle_stop: float = 10.0  # on-demand: stop this long after the last viewer left
+    probe_interval: float = 3.0  # while on a backup: how often to try the primary
+    batch_age: float = 0.15  # a pending chunk is written out after this long
+    chunk_bytes: int = 64 * 1024
+    ring_bytes: int = 8 << 20
+    max_backlog: int = 4 << 20
+
+
+class PushFeed:
+    """Bytes a publisher pushes (FLV for RTMP, TS for SRT), handed to whichever ffmpeg
+    currently reads them.
+
+    ``header`` (FLV header, metadata and codec configuration; empty for TS) is replayed to
+    every new ffmpeg, so a restart or a return from a backup can decode without a new
+    publish.
+    """
+
+    def __init__(self, max_queue: int = 2048) -> None:
+        self.header = b""
+        self._max = max_queue
+        self._queue: asyncio.Queue[bytes | None] | None = None
+        self.closed = False
+
+    def reader(self) -> asyncio.Queue[bytes | None]:
+        self._queue = asyncio.Queue(self._max)
+        if self.closed:
+            self._queue.put_nowait(None)
+        return self._queue
+
+    def write(self, data: bytes) -> None:
+        queue = self._queue
+        if queue is not None and not queue.full():
+            queue.put_nowait(data)
+
+    def close(self) -> None:
+        self.closed = True
+        if self._queue is not None:
+            with contextlib.suppress(asyncio.QueueFull):
+                self._queue.put_nowait(None)
+
+
+class _SourceEnded(Exception):
+    def __init__(self, message: str, *, failure: bool = True, skip: bool = False) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.skip = skip  # not a failure, but play the next source (a push with no publisher)
+
+
+class ChannelRunner:
+    """Runs one channel on this node; see the module docstring."""
+
+    def __init__(
+        self,
+        spec: ChannelSpec,
+        supervisor: Supervisor,
+        ffmpeg: str,
+        tuning: RunnerTuning | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.spec = spec
+        self.tuning = tuning or RunnerTuning()
+        self._supervisor = supervisor
+        self._ffmpeg = ffmpeg
+        self._clock, self._wall = clock, wall
+        self.fanout = TsFanout(max_backlog=self.tuning.max_backlog, clock=clock)
+        self.fanout.ring.max_bytes = self.tuning.ring_bytes
+        self.hls = HlsSegmenter(clock=clock)
+        self.state = ChannelState.idle
+        self.failures: deque[Failure] = deque(maxlen=10)
+        self.restarts = 0
+        self.active_index: int | None = None
+        self.live_since: float | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._child: Child | None = None
+        self._t0 = clock()
+        self._last_demand = clock()
+        self._want_primary = asyncio.Event()
+        self._stop_requested = False
+        self._keyframe_seen = asyncio.Event()
+        self._push: PushFeed | None = None
+        self._push_changed = asyncio.Event()
+        self._hls_sessions = 0
+        self.on_stopped: Callable[[ChannelRunner], None] | None = None
+
+    # ---- control (called by the engine, the ingest and the delivery servers) ----
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Start the owner task if it is not running."""
+        if self.running:
+            return
+        self.state = ChannelState.starting
+        self._stop_requested = False
+        self._last_demand = self._clock()
+        self._keyframe_seen.clear()
+        self._task = asyncio.create_task(self._own(), name=f"channel-{self.spec.channel_id}")
+
+    async def stop(self) -> None:
+        """Stop the channel: its ffmpeg, and every TS viewer."""
+        task = self._task
+        if task is not None and not task.done():
+            self.state = ChannelState.stopping
+            self._stop_requested = True
+            # Python 3.11's asyncio.wait_for returns the inner result when it completes
+            # at the moment of cancellation, swallowing the CancelledError (gh-86296). The
+            # owner reads its pipe with wait_for many times a second, so cancel until the
+            # task is really done; the flag also ends its loops.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.5)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                task.result()
+        self._finish()
+
+    @property
+    def ready(self) -> bool:
+        """Live with a keyframe buffered: a new viewer can start at once."""
+        return self.state is ChannelState.live and self.fanout.ring.has_keyframe
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """Wait until a keyframe is buffered (a viewer can start at once)."""
+        if self.fanout.ring.has_keyframe and self.state is ChannelState.live:
+            return True
+        # Also stop waiting when the owner task ends (no usable source, stopped): the
+        # viewer gets its "offline" answer at once instead of after the whole timeout.
+        keyframe = asyncio.ensure_future(self._keyframe_seen.wait())
+        waits: set[asyncio.Future[Any]] = {keyframe}
+        if self._task is not None and not self._task.done():
+            waits.add(self._task)
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            keyframe.cancel()
+        return self._keyframe_seen.is_set()
+
+    def touch(self) -> None:
+        """A viewer asked for something: keeps an on-demand channel running."""
+        self._last_demand = self._clock()
+
+    def set_hls_sessions(self, count: int) -> None:
+        self._hls_sessions = count
+
+    def add_viewer(self, viewer: TsViewer) -> None:
+        self.touch()
+        self.fanout.add(viewer)
+
+    def remove_viewer(self, viewer: TsViewer) -> None:
+        self.fanout.remove(viewer)
+        self.touch()
+
+    @property
+    def viewers(self) -> int:
+        return len(self.fanout.viewers) + self._hls_sessions
+
+    def attach_push(self, feed: PushFeed) -> None:
+        """A publisher connected: it becomes the feed of this channel's push source."""
+        if self._push is feed:
+            return
+        if self._push is not None:
+            self._push.close()
+        self._push = feed
+        self._push_changed.set()
+        index = self._push_index()
+        if index is not None and self.active_index not in (None, index):
+            self._want_primary.set()
+        self.start()
+
+    def detach_push(self, feed: PushFeed) -> None:
+        if self._push is feed:
+            feed.close()
+            self._push = None
+            self._push_changed.set()
+
+    @property
+    def has_publisher(self) -> bool:
+        return self._push is not None and not self._push.closed
+
+    def status(self) -> dict[str, object]:
+        """What the admin API shows for this channel."""
+        child = self._child
+        progress = child.progress if child is not None else None
+        index = self.active_index
+        source = self.spec.sources[index] if index is not None else None
+        running = self.state in (ChannelState.live, ChannelState.starting)
+        if self.state is ChannelState.failing:
+            summary = "failing"
+        elif self.state is ChannelState.waiting:
+            summary = "waiting"  # for its publisher
+        else:
+            summary = "running" if running else "stopped"
+        return {
+            "state": self.state.value,
+            "status": summary,
+            "publisher_connected": self.has_publisher,
+            "active_source": None
+            if source is None
+            else {"index": index, "kind": source.kind.value, "url": source.url},
+            "bitrate_kbps": progress.bitrate_kbps if progress else 0.0,
+            "fps": progress.fps if progress else 0.0,
+            "speed": progress.speed if progress else 0.0,
+            "uptime_seconds": round(self._clock() - self.live_since, 1)
+            if self.live_since is not None
+            else 0.0,
+            "restarts": self.restarts,
+            "viewers": self.viewers,
+            "dropped_viewers": self.fanout.dropped,
+            "failures": [
+                {"at": f.at, "source_index": f.source_index, "message": f.message}
+                for f in self.failures
+            ],
+        }
+
+    # ---- the owner task ----
+
+    def _push_index(self) -> int | None:
+        for i, source in enumerate(self.spec.sources):
+            if source.is_push:
+                return i
+        return None
+
+    def _idle(self) -> bool:
+        """Time to end the owner task: stop() was called, or nobody wants the channel."""
+        return self._stop_requested or (
+            self.spec.on_demand
+            and not self.fanout.viewers
+            and self._hls_sessions == 0
+            and self._clock() - self._last_demand > self.tuning.idle_stop
+        )
+
+    async def _own(self) -> None:
+        index = 0
+        backoff = Backoff(0.5, 5.0)
+        prober: asyncio.Task[None] | None = None
+        try:
+            while not self._idle():
+                if not self.spec.sources:
+                    raise _SourceEnded("the channel has no usable source")
+                self._want_primary.clear()
+                # One prober while a backup plays; none on the primary. A prober that
+                # found the primary back has finished: the next backup period needs a new one.
+                if prober is not None and (index == 0 or prober.done()):
+                    prober.cancel()
+                    prober = None
+                if index != 0 and prober is None:
+                    prober = asyncio.create_task(self._probe_primary())
+                try:
+                    await self._play(index, backoff)
+                except _SourceEnded as ended:
+                    if ended.skip:
+                        index = (index + 1) % len(self.spec.sources)
+                        if index == 0:  # every source is a push without its publisher
+                            await self._wait_for_publisher()
+                        continue
+                    if not ended.failure:
+                        if self._want_primary.is_set():
+                            index = 0
+                        continue
+                    self.failures.append(Failure(self._wall(), index, str(ended)))
+                    self.restarts += 1
+                    self.state = ChannelState.failing
+                    self.live_since = None
+                    log.warning("channel %s source %d: %s", self.spec.channel_id, index, ended)
+                    index = (index + 1) % len(self.spec.sources)
+                    if index == 0:
+                        await self._sleep_or_demand_ends(backoff.next_delay())
+        except _SourceEnded as ended:
+            self.failures.append(Failure(self._wall(), -1, str(ended)))
+        finally:
+            if prober is not None:
+                prober.cancel()
+            self._finish()
+
+    async def _wait_for_publisher(self) -> None:
+        """Nothing to play until a publisher connects: wait, spawning nothing, counting no
+        restarts, until one does or (on demand) nobody wants the channel any more."""
+        self.state = ChannelState.waiting
+        self.active_index = None
+        self.live_since = None
+        while not self.has_publisher and not self._idle():
+            self._push_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._push_changed.wait(), 0.5)
+
+    async def _sleep_or_demand_ends(self, delay: float) -> None:
+        deadline = self._clock() + delay
+        while self._clock() < deadline and not self._idle():
+            await asyncio.sleep(min(0.1, delay))
+
+    def _finish(self) -> None:
+        self.state = ChannelState.idle
+        self.active_index = None
+        self.live_since = None
+        self._child = None
+        self.fanout.close_all()
+        self.fanout.ring.clear()
+        self._keyframe_seen.clear()
+        if self.on_stopped is not None:
+            self.on_stopped(self)
+
+    async def _probe_primary(self) -> None:
+        primary = self.spec.sources[0]
+        while True:
+            await asyncio.sleep(self.tuning.probe_interval)
+            if primary.is_push:
+                back = self.has_publisher
+            else:
+                argv = probe_argv(self._ffmpeg, primary)
+                rc, _ = await self._supervisor.run(argv, timeout=self.tuning.probe_interval + 3)
+                back = rc == 0
+            if back:
+                self._want_primary.set()
+                return
+
+    async def _play(self, index: int, backoff: Backoff) -> None:
+        source = self.spec.sources[index]
+        push = source.is_push
+        if push and not self.has_publisher:
+            if len(self.spec.sources) == 1:
+                await self._wait_for_publisher()
+                if not self.has_publisher:
+                    raise _SourceEnded("idle", failure=False)
+            else:
+                raise _SourceEnded("no publisher connected", failure=False, skip=True)
+        offset = self._clock() - self._t0 + 1.0
+        argv = channel_argv(self._ffmpeg, source, self.spec.profile, ts_offset=offset)
+        self.active_index = index
+        if self.state is not ChannelState.live:
+            self.state = ChannelState.starting
+        self.hls.mark_discontinuity()
+        child = await self._supervisor.spawn(argv, stdin=push)
+        self._child = child
+        pump = asyncio.create_task(self._pump(child)) if push else None
+        chunker = TsChunker(self.tuning.chunk_bytes)
+        try:
+            await self._read(child, chunker, index, backoff)
+        except _SourceEnded as ended:
+            if push and ended.failure and not self.has_publisher:
+                raise _SourceEnded("publisher disconnected") from None
+            raise
+        finally:
+            if pump is not None:
+                pump.cancel()
+            await child.stop(grace=1.0)
+
+    async def _pump(self, child: Child) -> None:
+        feed, stdin = self._push, child.stdin
+        if feed is None or stdin is None:
+            return
+        queue = feed.reader()
+        try:
+            stdin.write(feed.header)
+            while (data := await queue.get()) is not None:
+                stdin.write(data)
+                await stdin.drain()
+        except (ConnectionError, BrokenPipeError):
+            return
+        with contextlib.suppress(ConnectionError, BrokenPipeError):
+            stdin.close()
+
+    async def _read(self, child: Child, chunker: TsChunker, index: int, backoff: Backoff) -> None:
+        tick = 0.25
+        silent = 0.0
+        last_emit = self._clock()
+        while True:
+            if self._want_primary.is_set() and index != 0:
+                raise _SourceEnded("returning to the primary source", failure=False)
+            if self._idle():
+                raise _SourceEnded("idle", failure=False)
+            try:
+                data = await asyncio.wait_for(child.stdout.read(256 * 1024), tick)
+            except TimeoutError:
+                silent += tick
+                if silent >= self.tuning.stall_timeout:
+                    detail = child.last_message()
+                    raise _SourceEnded(
+                        f"stalled: no output for {silent:.1f} s"
+                        + (f" ({detail})" if detail else "")
+                    ) from None
+                if chunker.pending_bytes and self._clock() - last_emit >= self.tuning.batch_age:
+                    self._publish(chunker.flush(), chunker.psi, backoff)
+                    last_emit = self._clock()
+                continue
+            if not data:
+                rc = await child.wait()
+                raise _SourceEnded(
+                    f"ffmpeg exited ({rc}): {child.last_message() or 'end of input'}"
+                )
+            silent = 0.0
+            for chunk in chunker.feed(data):
+                self._publish(chunk, chunker.psi, backoff)
+                last_emit = self._clock()
+            if chunker.pending_bytes and self._clock() - last_emit >= self.tuning.batch_age:
+                self._publish(chunker.flush(), chunker.psi, backoff)
+                last_emit = self._clock()
+
+    def _publish(self, chunk: TsChunk | None, psi: bytes, backoff: Backoff) -> None:
+        if chunk is None:
+            return
+        if chunk.keyframe and self.state is not ChannelState.live:
+            self.state = ChannelState.live
+            self.live_since = self._clock()
+            backoff.reset()
+        self.fanout.publish(chunk, psi)
+        self.hls.push(chunk, psi)
+        if chunk.keyframe:
+            self._keyframe_seen.set()
+
+
+__all__ = [
+    "ChannelRunner",
+    "ChannelSpec",
+    "ChannelState",
+    "Failure",
+    "PushFeed",
+    "RunnerTuning",
+]

@@ -1,0 +1,268 @@
+"""The delivery surface: a request path to a play, with the HTTP outcomes of §8.2 / §9.
+
+``/live/U/P/ID.ts`` (and the short and extension-less forms) becomes a continuous TS
+response fed by the channel's fan-out; ``.m3u8`` becomes a per-session playlist whose
+segment URLs carry a signed token; ``/hls/TOKEN/SEQ.ts`` is served from RAM.
+Authorization answers from memory on the loop when every lookup is cached, and moves to a
+worker thread otherwise. When the tenant asks for them, expired / banned / disabled /
+offline TS plays get a placeholder clip instead of the bare status (§8.2, §13.22).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from palinsesto.media.dataplane import Connection, HttpRequest, Outcome, Reply
+from palinsesto.media.outputs.ts import TsViewer
+from palinsesto.media.slate import SlateKind
+from palinsesto.playback.access import (
+    Grant,
+    NotCached,
+    NotInBouquet,
+    PlaybackRequest,
+    UnknownChannel,
+)
+from palinsesto.playback.admission import SessionKicked, TooManyConnections
+from palinsesto.playback.hls_tokens import TokenRefused
+from palinsesto.playback.lines import (
+    BadCredentials,
+    IpNotAllowed,
+    LineInactive,
+    LineRefused,
+    OutputNotAllowed,
+    UserAgentNotAllowed,
+)
+from palinsesto.playback.stream_paths import (
+    BadPath,
+    LivePath,
+    SegmentPath,
+    UnknownPath,
+    UnsupportedExtension,
+    parse_delivery_path,
+)
+
+if TYPE_CHECKING:
+    from palinsesto.media.channel import ChannelRunner
+    from palinsesto.media.engine import LiveEngine
+    from palinsesto.playback.admission import ViewingSession
+
+# Reference §8.2 (XC 2.x column) and §9 (refuse mode answers 429).
+REFUSAL_STATUS: list[tuple[type[Exception], int]] = [
+    (BadCredentials, 401),
+    (LineInactive, 403),
+    (IpNotAllowed, 403),
+    (UserAgentNotAllowed, 403),
+    (OutputNotAllowed, 405),
+    (UnknownChannel, 404),
+    (NotInBouquet, 406),
+    (TooManyConnections, 429),
+    (SessionKicked, 403),
+    (TokenRefused, 403),
+    (LineRefused, 403),
+]
+SLATE_FOR_STATUS = {
+    "Expired": SlateKind.expired,
+    "Banned": SlateKind.banned,
+    "Disabled": SlateKind.disabled,
+}
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+# Browsers play from the panel's page (another origin: the data plane has its own port).
+# The URLs carry their own tokens and no cookies, so any origin may read them.
+CORS = (("Access-Control-Allow-Origin", "*"),)
+NO_CACHE = (("Cache-Control", "no-cache"), *CORS)
+
+
+def refusal(exc: Exception) -> Reply:
+    for cls, status in REFUSAL_STATUS:
+        if isinstance(exc, cls):
+            return Reply(status, f"{getattr(exc, 'code', 'REFUSED')}\n".encode(), headers=CORS)
+    raise exc
+
+
+class Delivery:
+    """Callable handler for :class:`palinsesto.media.dataplane.Connection`."""
+
+    def __init__(self, engine: LiveEngine, cold_start_timeout: float = 12.0) -> None:
+        self.engine = engine
+        self.cold_start_timeout = cold_start_timeout
+
+    def __call__(self, request: HttpRequest, conn: Connection) -> Outcome:
+        if request.method not in ("GET", "HEAD"):
+            return Reply(405, b"method not allowed\n")
+        try:
+            target = parse_delivery_path(request.path)
+        except BadPath as exc:
+            return Reply(400, f"{exc}\n".encode())
+        except UnknownPath:
+            return Reply(404, b"not found\n")
+        except UnsupportedExtension:
+            return Reply(405, b"USER_DISALLOW_EXT\n")
+        if isinstance(target, SegmentPath):
+            return self.segment(target)
+        return self.live(target, request, conn)
+
+    # ---- HLS second hop: token check and a segment from RAM, no database ----
+
+    def segment(self, target: SegmentPath) -> Reply:
+        engine = self.engine
+        try:
+            grant = engine.tokens.verify(target.token, time.time())
+        except TokenRefused as exc:
+            return refusal(exc)
+        session = engine.sessions.get(grant.session_id)
+        if (
+            session is None
+            or session.line_id != grant.line_id
+            or session.channel_id != grant.channel_id
+        ):
+            return Reply(403, b"SESSION_ENDED\n")
+        engine.sessions.touch(session)
+        runner = engine.running(grant.channel_id)
+        segment = runner.hls.get(target.seq) if runner is not None else None
+        if segment is None:
+            return Reply(404, b"no such segment\n")
+        runner.touch()  # type: ignore[union-attr]
+        session.bytes_sent += len(segment.data)
+        return Reply(200, segment.data, "video/mp2t", CORS)
+
+    # ---- /live/U/P/ID.ext and the short forms ----
+
+    def live(self, target: LivePath, request: HttpRequest, conn: Connection) -> Outcome:
+        play = PlaybackRequest(
+            target.username,
+            target.password,
+            target.stream_id,
+            target.output,
+            request.ip,
+            request.user_agent,
+            time.time(),
+        )
+        try:
+            grant = self.engine.access.authorize(play, cached_only=True)
+        except NotCached:
+            return self._authorize_then_play(play, conn)
+        except Exception as exc:  # noqa: BLE001 - mapped by the refusal table
+            return self._refuse(exc, play)
+        return self._admitted(grant, play, conn)
+
+    async def _authorize_then_play(self, play: PlaybackRequest, conn: Connection) -> Reply | None:
+        try:
+            grant = await asyncio.to_thread(self.engine.access.authorize, play)
+        except Exception as exc:  # noqa: BLE001 - mapped by the refusal table
+            refused = self._refuse(exc, play)
+            return refused if isinstance(refused, Reply) else await refused
+        outcome = self._admitted(grant, play, conn)
+        if outcome is None or isinstance(outcome, Reply):
+            return outcome
+        return await outcome
+
+    def _admitted(self, grant: Grant, play: PlaybackRequest, conn: Connection) -> Outcome:
+        output = "hls" if play.output == "m3u8" else "ts"
+        try:
+            session = self.engine.sessions.admit(
+                grant.line, grant.channel.id, play.ip, play.user_agent, output, grant.policy
+            )
+        except (TooManyConnections, SessionKicked) as exc:
+            return refusal(exc)
+        runner = self.engine.runner(grant.channel)
+        runner.start()
+        if output == "hls":
+            return self._playlist(grant, session.id, runner)
+        # Until streaming starts, a kick must still close this socket.
+        session.cut = conn.close
+        conn.on_lost = lambda: self.engine.sessions.end(session, "viewer left")
+        if runner.ready:
+            self._attach(session, runner, conn)  # warm channel: no task, no wait
+            return None
+        return self._stream(grant, session, runner, conn)
+
+    async def _playlist(self, grant: Grant, session_id: int, runner: ChannelRunner) -> Reply:
+        runner.touch()
+        deadline = asyncio.get_running_loop().time() + self.cold_start_timeout
+        while not runner.hls.ready:
+            if asyncio.get_running_loop().time() > deadline:
+                return Reply(503, b"STREAM_OFFLINE\n")
+            await asyncio.sleep(0.05)
+        listed = self._listed_segments(grant, session_id)
+        body = runner.hls.playlist(lambda seq: f"/hls/{listed(seq)}/{seq}.ts")
+        return Reply(200, body.encode(), PLAYLIST_TYPE, NO_CACHE)
+
+    def _listed_segments(self, grant: Grant, session_id: int) -> Callable[[int], str]:
+        """The token for each listed segment, fixed the first time it is listed.
+
+        RFC 8216 §6.2.1: a reload must not change the URI of a segment already in the
+        playlist (hls.js stops with "media sequence mismatch" when it does). Each segment
+        keeps the token it was first listed with (a token lives hls_token_ttl_seconds, far
+        longer than a segment stays listed); new ones get a fresh token every ttl/2.
+        """
+        tokens = self.engine.tokens
+        session = self.engine.sessions.get(session_id)
+        state: dict[str, Any] = session.extra if session is not None else {}
+        now = time.time()
+        current = state.get("hls_token")
+        if current is None or now - current[1] > tokens.ttl / 2:
+            token = tokens.issue(grant.line.id, grant.channel.id, session_id, now)
+            current = state["hls_token"] = (token, now)
+        by_seq: dict[int, str] = state.setdefault("hls_listed", {})
+        shown: list[int] = []
+
+        def token_for(seq: int) -> str:
+            shown.append(seq)
+            if len(shown) == 1:  # first of this playlist: forget segments no longer listed
+                for old in [k for k in by_seq if k < seq]:
+                    del by_seq[old]
+            return by_seq.setdefault(seq, current[0])
+
+        return token_for
+
+    async def _stream(
+        self, grant: Grant, session: ViewingSession, runner: ChannelRunner, conn: Connection
+    ) -> Reply | None:
+        sessions = self.engine.sessions
+        if not await runner.wait_ready(self.cold_start_timeout):
+            session.cut = None  # the answer below still goes out on this socket
+            sessions.end(session, "channel did not start")
+            offline = Reply(503, b"STREAM_OFFLINE\n")
+            return await self._slate_or(offline, grant.line.tenant_id, SlateKind.offline)
+        if session.ended or conn.closed:
+            return None
+        self._attach(session, runner, conn)
+        return None
+
+    # ---- placeholder clips (§8.2, §13.22) ----
+
+    def _refuse(self, exc: Exception, play: PlaybackRequest) -> Reply | Awaitable[Reply]:
+        reply = refusal(exc)
+        if play.output == "ts" and isinstance(exc, LineInactive):
+            kind = SLATE_FOR_STATUS.get(exc.status)
+            if kind is not None:
+                return self._slate_or(reply, exc.line.tenant_id, kind)
+        return reply
+
+    async def _slate_or(self, reply: Reply, tenant_id: int, kind: SlateKind) -> Reply:
+        """The tenant's placeholder clip of ``kind`` if it wants them, else ``reply``."""
+        access = self.engine.access
+        try:
+            settings = access.tenant(tenant_id, cached_only=True)
+        except NotCached:
+            settings = await asyncio.to_thread(access.tenant, tenant_id)
+        if not settings.slates:
+            return reply
+        clip = await self.engine.slates.clip(kind)
+        return Reply(200, clip, "video/mp2t", NO_CACHE) if clip else reply
+
+    def _attach(self, session: ViewingSession, runner: ChannelRunner, conn: Connection) -> None:
+        sessions = self.engine.sessions
+        conn.start_stream("video/mp2t")
+        viewer = TsViewer(conn)
+        session.bytes_fn = lambda: viewer.bytes_sent
+
+        def lost() -> None:
+            runner.remove_viewer(viewer)
+            sessions.end(session, "viewer left")
+
+        conn.on_lost = lost
+        runner.add_viewer(viewer)

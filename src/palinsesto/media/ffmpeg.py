@@ -1,0 +1,308 @@
+"""The one place that builds ffmpeg command lines.
+
+A channel's ffmpeg reads one source and writes one continuous MPEG-TS to stdout; the engine
+packages that single stream into the TS ring and the HLS segments (mux once, copy many).
+Everything here is pure: a profile and a source in, ``list[str]`` out, so tests assert on it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from palinsesto.catalog.models import SourceKind
+
+# Keys ffmpeg writes with ``-progress``; anything else on stderr is a log line.
+PROGRESS_KEYS = frozenset(
+    {
+        "frame",
+        "fps",
+        "bitrate",
+        "total_size",
+        "out_time_us",
+        "out_time_ms",
+        "out_time",
+        "dup_frames",
+        "drop_frames",
+        "speed",
+        "progress",
+    }
+)
+GPU_ENCODERS = {"nvenc": "h264_nvenc", "vaapi": "h264_vaapi", "qsv": "h264_qsv"}
+
+
+class SourceError(ValueError):
+    """A source description that cannot be turned into ffmpeg input arguments."""
+
+
+@dataclass(frozen=True, slots=True)
+class TranscodeProfile:
+    """How a channel's video and audio are (re)encoded; ``copy`` remuxes only."""
+
+    name: str = "copy"
+    video_codec: str = "copy"  # "copy", "libx264" or a GPU encoder such as "h264_nvenc"
+    audio_codec: str = "copy"  # "copy" or "aac"
+    preset: str = "veryfast"
+    video_bitrate_kbps: int = 0  # 0 = encoder default (CRF)
+    audio_bitrate_kbps: int = 128
+    height: int = 0  # 0 = keep the source size
+    gop_seconds: float = 2.0  # keyframe interval: matches the 2 s HLS target
+
+    @property
+    def transcodes(self) -> bool:
+        return self.video_codec != "copy"
+
+
+PROFILES: dict[str, TranscodeProfile] = {
+    "copy": TranscodeProfile(),
+    "h264_360p": TranscodeProfile("h264_360p", "libx264", "aac", "veryfast", 800, 96, 360),
+    "h264_480p": TranscodeProfile("h264_480p", "libx264", "aac", "veryfast", 1200, 128, 480),
+    "h264_720p": TranscodeProfile("h264_720p", "libx264", "aac", "veryfast", 2500, 128, 720),
+    "h264_1080p": TranscodeProfile("h264_1080p", "libx264", "aac", "veryfast", 4500, 160, 1080),
+}
+
+
+def profile_for(name: str, gpu: str = "") -> TranscodeProfile:
+    """The named profile; with ``gpu`` ("nvenc", "vaapi", "qsv") libx264 becomes that encoder."""
+    try:
+        profile = PROFILES[name or "copy"]
+    except KeyError:
+        raise SourceError(f"unknown transcode profile {name!r}") from None
+    if gpu and profile.video_codec == "libx264":
+        if gpu not in GPU_ENCODERS:
+            raise SourceError(f"unknown GPU encoder family {gpu!r}")
+        profile = replace(profile, video_codec=GPU_ENCODERS[gpu])
+    return profile
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One entry of a channel's ordered source list."""
+
+    kind: SourceKind
+    url: str
+    options: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Source:
+        """From a ``Channel.sources`` item: ``{"kind": "hls", "url": "...", ...}``."""
+        try:
+            kind = SourceKind(str(data.get("kind", "")))
+        except ValueError:
+            raise SourceError(f"unknown source kind {data.get('kind')!r}") from None
+        url = str(data.get("url", ""))
+        options = {k: str(v) for k, v in data.items() if k not in {"kind", "url"}}
+        return cls(kind, url, options)
+
+    @property
+    def is_push(self) -> bool:
+        return self.kind in (SourceKind.push_rtmp, SourceKind.push_srt)
+
+
+@dataclass(frozen=True, slots=True)
+class TestPattern:
+    # Small and cheap unless the URL asks for more: a demo catalogue may run many of them.
+    width: int = 320
+    height: int = 180
+    rate: int = 25
+
+
+_PATTERN = re.compile(r"^testsrc://(\d{2,4})x(\d{2,4})(?:@(\d{1,3}))?$")
+
+
+def parse_test_pattern(url: str) -> TestPattern:
+    """``testsrc://WxH@FPS`` (the form the demo channel uses); empty means the default."""
+    if url in ("", "testsrc://"):
+        return TestPattern()
+    match = _PATTERN.match(url)
+    if not match:
+        raise SourceError(f"test pattern URL must look like testsrc://1280x720@25, got {url!r}")
+    width, height, rate = int(match[1]), int(match[2]), int(match[3] or 25)
+    if not (16 <= width <= 3840 and 16 <= height <= 2160 and 1 <= rate <= 60):
+        raise SourceError(f"test pattern size or rate out of range: {url!r}")
+    return TestPattern(width, height, rate)
+
+
+def _srt_url(url: str, extra: dict[str, str]) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.update(extra)
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def input_args(source: Source, *, fast_probe: bool = True) -> list[str]:
+    """ffmpeg input options and ``-i`` for one source (reference: ingest-notes.md)."""
+    probe = ["-probesize", "500000", "-analyzeduration", "1000000"] if fast_probe else []
+    kind, url = source.kind, source.url
+    # Network reads time out after 3 s so that a dead upstream fails over quickly.
+    timeout = ["-rw_timeout", "3000000"]
+    if kind is SourceKind.test_pattern:
+        p = parse_test_pattern(url)
+        return [
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={p.width}x{p.height}:rate={p.rate}",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+        ]
+    if kind is SourceKind.file:
+        return ["-re", "-stream_loop", "-1", *probe, "-i", url]
+    if kind is SourceKind.hls:
+        return [*timeout, *probe, "-live_start_index", "-3", "-i", url]
+    if kind is SourceKind.http_ts:
+        return [*timeout, *probe, "-f", "mpegts", "-i", url]
+    if kind is SourceKind.rtsp:
+        return ["-rtsp_transport", "tcp", "-timeout", "3000000", *probe, "-i", url]
+    if kind is SourceKind.rtmp:
+        return [*timeout, *probe, "-i", url]
+    if kind is SourceKind.udp:
+        return ["-timeout", "3000000", *probe, "-i", url]
+    if kind is SourceKind.srt:
+        return [*probe, "-i", _srt_url(url, {"mode": "caller"})]
+    if kind is SourceKind.push_rtmp:
+        return [*probe, "-f", "flv", "-i", "pipe:0"]
+    if kind is SourceKind.push_srt:
+        # The SRT listener (media/ingest/srt.py) relays the caller's TS into a PushFeed.
+        return [*probe, "-f", "mpegts", "-i", "pipe:0"]
+    raise SourceError(f"unsupported source kind {kind}")
+
+
+def srt_listener_url(port: int, passphrase: str, host: str = "0.0.0.0") -> str:
+    """The listener URL a push_srt channel's ingest waits on (one port per channel).
+
+    It waits for a caller as long as it takes; once one is connected, 3 s without data
+    (``timeout``, in microseconds) means the publisher is gone (ingest-notes.md, SRT push).
+    """
+    query = {"mode": "listener", "passphrase": passphrase, "pbkeylen": "16", "timeout": "3000000"}
+    return f"srt://{host}:{port}?{urlencode(query)}"
+
+
+def srt_ingest_argv(ffmpeg: str, listener_url: str) -> list[str]:
+    """An SRT listener that relays the publisher's MPEG-TS to stdout, unchanged.
+
+    A caller with a wrong passphrase is refused by libsrt (``BADSECRET``) and the listener
+    keeps waiting; when the publisher leaves, ffmpeg exits and the ingest starts a new one.
+    """
+    return [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "warning",
+        "-probesize",
+        "500000",
+        "-analyzeduration",
+        "1000000",
+        "-f",
+        "mpegts",
+        "-i",
+        listener_url,
+        "-map",
+        "0",
+        "-c",
+        "copy",
+        "-f",
+        "mpegts",
+        "-flush_packets",
+        "1",
+        "pipe:1",
+    ]
+
+
+def codec_args(profile: TranscodeProfile, *, must_encode: bool) -> list[str]:
+    """Encoder options; ``must_encode`` for raw sources (test pattern) that cannot be copied."""
+    if not profile.transcodes and not must_encode:
+        return ["-c:v", "copy", "-c:a", "copy"]
+    if not profile.transcodes:
+        profile = TranscodeProfile("pattern", "libx264", "aac", "ultrafast", 0, 64)
+    args = ["-c:v", profile.video_codec]
+    if profile.video_codec == "libx264":
+        args += ["-preset", profile.preset, "-tune", "zerolatency", "-pix_fmt", "yuv420p"]
+    if profile.video_bitrate_kbps:
+        kbps = profile.video_bitrate_kbps
+        args += ["-b:v", f"{kbps}k", "-maxrate", f"{kbps}k", "-bufsize", f"{2 * kbps}k"]
+    if profile.height:
+        args += ["-vf", f"scale=-2:{profile.height}"]
+    # A keyframe every gop_seconds, whatever the scene: HLS segments and TS joins cut there.
+    args += [
+        "-force_key_frames",
+        f"expr:gte(t,n_forced*{profile.gop_seconds:g})",
+        "-sc_threshold",
+        "0",
+    ]
+    args += ["-c:a", profile.audio_codec, "-b:a", f"{profile.audio_bitrate_kbps}k"]
+    return args
+
+
+def channel_argv(
+    ffmpeg: str,
+    source: Source,
+    profile: TranscodeProfile,
+    *,
+    ts_offset: float = 0.0,
+    fast_probe: bool = True,
+) -> list[str]:
+    """The whole command of a channel's ffmpeg: one source in, MPEG-TS on stdout.
+
+    ``ts_offset`` shifts output timestamps so that a restart or a failover keeps them
+    increasing, and viewers' decoders carry on over the switch.
+    """
+    pattern = source.kind is SourceKind.test_pattern
+    maps = ["-map", "0:v:0", "-map", "1:a:0"] if pattern else ["-map", "0:v:0?", "-map", "0:a:0?"]
+    return [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "warning",
+        "-nostats",
+        "-progress",
+        "pipe:2",
+        "-stats_period",
+        "1",
+        "-fflags",
+        "+genpts",
+        *input_args(source, fast_probe=fast_probe),
+        *maps,
+        *codec_args(profile, must_encode=pattern),
+        "-output_ts_offset",
+        f"{ts_offset:.3f}",
+        "-f",
+        "mpegts",
+        "-mpegts_flags",
+        "+resend_headers",
+        "-flush_packets",
+        "1",
+        "pipe:1",
+    ]
+
+
+def probe_argv(ffmpeg: str, source: Source, seconds: float = 0.5) -> list[str]:
+    """A short read of ``source`` to learn whether it is back (failover return check)."""
+    return [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        *[a for a in input_args(source) if a != "-re"],
+        "-t",
+        f"{seconds:g}",
+        "-f",
+        "null",
+        "-",
+    ]
+
+
+def parse_progress_line(line: str) -> tuple[str, str] | None:
+    """``key=value`` from a ``-progress`` line, or None for an ordinary log line."""
+    key, sep, value = line.partition("=")
+    if not sep or key not in PROGRESS_KEYS or " " in key:
+        return None
+    return key, value.strip()

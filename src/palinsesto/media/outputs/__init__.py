@@ -1,0 +1,1 @@
+"""What a running channel offers viewers: continuous MPEG-TS and HLS, both from RAM."""

@@ -1,0 +1,83 @@
+"""Stream delivery URLs, parsed sans I/O (reference §2 routing notes, §8.1, §8.4).
+
+Accepted live forms: ``/live/U/P/ID.ext``, ``/live/U/P/ID`` (XUI, TS), ``/U/P/ID`` (short
+form, TS), ``/U/P/ID.ts`` / ``/U/P/ID.m3u8`` (XUI) and ``/U/P/ID.ch`` (XC, TS). HLS second
+hop: ``/hls/TOKEN/SEQ.ts``. The short form is a three-segment catch-all with a numeric last
+segment, so it is tried last. Anything with traversal, encoded separators, control
+characters or a non-numeric id is refused before any lookup.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+LIVE_EXTENSIONS = {"ts": "ts", "m3u8": "m3u8", "ch": "ts", "": "ts"}
+_ID = re.compile(r"^(\d{1,10})(?:\.([a-z0-9]{1,5}))?$")
+_SEGMENT = re.compile(r"^(\d{1,12})\.ts$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,200}$")
+
+
+class BadPath(ValueError):
+    """The path is malformed or hostile (400)."""
+
+
+class UnknownPath(LookupError):
+    """Not a delivery path at all (404)."""
+
+
+class UnsupportedExtension(ValueError):
+    """A live path with an output the server does not offer (reference §8.2: 405/404)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LivePath:
+    username: str
+    password: str
+    stream_id: int
+    output: str  # "ts" or "m3u8"
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentPath:
+    token: str
+    seq: int
+
+
+def _segments(raw_path: str) -> list[str]:
+    if len(raw_path) > 1024 or not raw_path.startswith("/"):
+        raise BadPath("bad path")
+    lowered = raw_path.lower()
+    if "%2f" in lowered or "%5c" in lowered or "%00" in lowered or "\\" in raw_path:
+        raise BadPath("encoded separators are not allowed")
+    parts = [unquote(p) for p in raw_path[1:].split("/")]
+    for part in parts:
+        if part in ("", ".", "..") or any(ord(c) < 0x20 or c == "\x7f" for c in part):
+            raise BadPath("empty, dot or control segments are not allowed")
+    return parts
+
+
+def _live(username: str, password: str, last: str) -> LivePath:
+    match = _ID.match(last)
+    if not match:
+        raise UnknownPath("stream id must be numeric")
+    ext = match[2] or ""
+    if ext not in LIVE_EXTENSIONS:
+        raise UnsupportedExtension(ext)
+    return LivePath(username, password, int(match[1]), LIVE_EXTENSIONS[ext])
+
+
+def parse_delivery_path(raw_path: str) -> LivePath | SegmentPath:
+    """Turn a request path into what it asks for; raises BadPath / UnknownPath."""
+    parts = _segments(raw_path)
+    if len(parts) == 4 and parts[0] == "live":
+        return _live(parts[1], parts[2], parts[3])
+    if len(parts) == 3 and parts[0] == "hls":
+        seg = _SEGMENT.match(parts[2])
+        if not _TOKEN.match(parts[1]) or not seg:
+            raise BadPath("malformed segment URL")
+        return SegmentPath(parts[1], int(seg[1]))
+    if len(parts) == 3:  # the short form, matched last (reference §2)
+        return _live(parts[0], parts[1], parts[2])
+    raise UnknownPath("not a stream URL")

@@ -1,0 +1,146 @@
+"""What every viewer surface shares: request → plain credentials, throttled line sign-in,
+the catalogue cache, the guide and the session counter.
+
+Surfaces (player API, playlists, XMLTV, panel API) turn a request into a
+:class:`ViewerRequest` and call :meth:`ViewerSurfaces.authenticate`; refusals come back as
+:class:`~palinsesto.playback.lines.LineRefused` subclasses or :class:`LoginThrottled`,
+which each surface renders its own way (reference §3.3, §6.1, §7.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.types import Scope
+
+from palinsesto.accounts.throttle import LoginThrottle
+from palinsesto.context import AppContext
+from palinsesto.playback.catalog_cache import CatalogCache
+from palinsesto.playback.guide import EmptyGuide, Guide
+from palinsesto.playback.lines import (
+    BadCredentials,
+    LineView,
+    shared_line_directory,
+)
+from palinsesto.playback.raw_http import parse_query, scope_headers
+from palinsesto.playback.xtream import ServerIdentity
+
+
+class LoginThrottled(Exception):
+    """Too many failed line logins from this address (reference §3.3 "flood")."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+class SessionCounter(Protocol):
+    def active_count(self, line_id: int) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ViewerRequest:
+    """A viewer app's request reduced to plain values."""
+
+    username: str
+    password: str
+    ip: str
+    user_agent: str
+    params: dict[str, str]
+
+
+def plain_headers(request: Request) -> dict[str, str]:
+    """The request headers as a plain dict (lower-case names), built once per request."""
+    return scope_headers(request.scope)
+
+
+def viewer_values(scope: Scope, params: dict[str, str]) -> ViewerRequest:
+    """Credentials from the path, else from ``params`` (query or form), §2, §3.1."""
+    path = scope.get("path_params") or {}
+    client = scope.get("client")
+    return ViewerRequest(
+        username=path.get("username") or params.get("username", ""),
+        password=path.get("password") or params.get("password", ""),
+        ip=client[0] if client else "",
+        user_agent=scope_headers(scope).get("user-agent", ""),
+        params=params,
+    )
+
+
+async def viewer_request(request: Request) -> ViewerRequest:
+    """Credentials from the path, the query or (POST) the form, in that order (§2, §3.1)."""
+    params = parse_query(request.scope["query_string"])
+    if request.method == "POST":
+        form = await request.form()
+        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    return viewer_values(request.scope, params)
+
+
+class ViewerSurfaces:
+    """The shared machinery, built once per application and kept in ``ctx.services``."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.lines = shared_line_directory(ctx.services, ctx.db, ctx.events)
+        self.catalogs = CatalogCache(ctx.db, ctx.events)
+        # Separate from the admin sign-in throttle: a viewer's typos never lock out an
+        # operator at the same address, and vice versa.
+        self.throttle = LoginThrottle(
+            ctx.settings.login_max_failures, ctx.settings.login_window_seconds
+        )
+
+    @property
+    def server(self) -> ServerIdentity:
+        # Read each time: tests and `serve` set the listen port after start-up.
+        s = self.ctx.settings
+        key = (s.effective_public_url, s.timezone)
+        cached: tuple[tuple[str, str], ServerIdentity] | None = getattr(self, "_server", None)
+        if cached is None or cached[0] != key:
+            cached = (key, ServerIdentity.from_public_url(*key))
+            self._server = cached
+        return cached[1]
+
+    @property
+    def public_url(self) -> str:
+        return self.ctx.settings.effective_public_url
+
+    def guide(self) -> Guide:
+        return self.ctx.services.get("guide", EmptyGuide())
+
+    def active_cons(self, line_id: int) -> int:
+        """Open connections of a line (§9), from the live engine's session counter."""
+        sessions: SessionCounter | None = self.ctx.services.get("sessions")
+        return sessions.active_count(line_id) if sessions is not None else 0
+
+    async def authenticate(self, viewer: ViewerRequest, *, require_active: bool) -> LineView:
+        """The viewer's line, or a refusal. Failed logins count against the client address."""
+        wait = self.throttle.retry_after(viewer.ip)
+        if wait:
+            raise LoginThrottled(wait)
+        kwargs: dict[str, Any] = {
+            "ip": viewer.ip,
+            "user_agent": viewer.user_agent,
+            "require_active": require_active,
+        }
+        try:
+            if self.lines.is_cached(viewer.username):
+                return self.lines.authenticate(viewer.username, viewer.password, **kwargs)
+            return await run_in_threadpool(
+                self.lines.authenticate, viewer.username, viewer.password, **kwargs
+            )
+        except BadCredentials:
+            self.throttle.failed(viewer.ip)
+            raise
+
+
+def viewer_surfaces(ctx: AppContext) -> ViewerSurfaces:
+    """The application's one :class:`ViewerSurfaces` (created on first use)."""
+    surfaces = ctx.services.get("viewer_surfaces")
+    if surfaces is None:
+        surfaces = ViewerSurfaces(ctx)
+        ctx.services["viewer_surfaces"] = surfaces
+    return surfaces

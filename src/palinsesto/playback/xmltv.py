@@ -1,0 +1,161 @@
+"""``xmltv.php`` and ``/epg/U/P[/gz]``: the line's guide as XMLTV (reference §7).
+
+Channels first, then programmes (DTD order), times as ``YYYYMMDDhhmmss +0000`` (§14).
+Programmes come from the :class:`~palinsesto.playback.guide.Guide` channel by channel and
+are written out as they arrive: the document is streamed, never built whole.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from xml.sax.saxutils import escape, quoteattr
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from palinsesto.playback.bodies import entity_tag, gzip_stream, stream
+from palinsesto.playback.catalog_view import LiveSection
+from palinsesto.playback.guide import Guide, ProgrammeRow
+from palinsesto.playback.lines import BadCredentials, LineInactive, LineRefused
+from palinsesto.playback.viewer import LoginThrottled, ViewerSurfaces, plain_headers, viewer_request
+
+FLUSH_BYTES = 64 * 1024
+MAX_DAYS = 31
+
+
+def xmltv_time(ts: int) -> str:
+    # §7.2/§14: always seconds and an explicit offset; UTC.
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y%m%d%H%M%S +0000")
+
+
+def guide_channels(live: LiveSection) -> list[tuple[str, str, str]]:
+    """``(epg_channel_id, display name, icon)`` for each distinct mapped channel, in order."""
+    seen: set[str] = set()
+    out = []
+    for ch in live.items:
+        if ch.epg_channel_id and ch.epg_channel_id not in seen:
+            seen.add(ch.epg_channel_id)
+            out.append((ch.epg_channel_id, ch.name, ch.logo))
+    return out
+
+
+def render_document(
+    channels: list[tuple[str, str, str]],
+    programmes: Iterable[ProgrammeRow],
+    *,
+    generator_name: str,
+    generator_url: str,
+) -> Iterator[bytes]:
+    """The XMLTV document, in chunks of about ``FLUSH_BYTES``."""
+    parts = [
+        '<?xml version="1.0" encoding="utf-8" ?>\n<!DOCTYPE tv SYSTEM "xmltv.dtd">\n',
+        f"<tv generator-info-name={quoteattr(generator_name)} "
+        f"generator-info-url={quoteattr(generator_url)}>\n",
+    ]
+    for channel_id, name, icon in channels:
+        parts.append(f"  <channel id={quoteattr(channel_id)}>\n")
+        parts.append(f"    <display-name>{escape(name)}</display-name>\n")
+        if icon:
+            parts.append(f"    <icon src={quoteattr(icon)}/>\n")
+        parts.append("  </channel>\n")
+    size = sum(map(len, parts))
+    for row in programmes:
+        text = (
+            f"  <programme start={quoteattr(xmltv_time(row.start))} "
+            f"stop={quoteattr(xmltv_time(row.stop))} channel={quoteattr(row.channel_id)}>\n"
+            # §7.2: title then desc (DTD order), decoded text, XML-escaped.
+            f"    <title>{escape(row.title)}</title>\n"
+            + (f"    <desc>{escape(row.description)}</desc>\n" if row.description else "")
+            + "  </programme>\n"
+        )
+        parts.append(text)
+        size += len(text)
+        if size >= FLUSH_BYTES:
+            yield "".join(parts).encode()
+            parts, size = [], 0
+    parts.append("</tv>\n")
+    yield "".join(parts).encode()
+
+
+def _days(raw: str, name: str, default: int) -> int:
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    if not 0 <= value <= MAX_DAYS:
+        raise ValueError(f"{name} must be between 0 and {MAX_DAYS}")
+    return value
+
+
+class XmltvGuide:
+    """The ``xmltv.php`` endpoint."""
+
+    def __init__(self, surfaces: ViewerSurfaces) -> None:
+        self.surfaces = surfaces
+
+    async def handle(self, request: Request) -> Response:
+        viewer = await viewer_request(request)
+        try:
+            line = await self.surfaces.authenticate(viewer, require_active=True)
+        except LoginThrottled as exc:
+            return Response(status_code=429, headers={"Retry-After": str(exc.retry_after)})
+        except (BadCredentials, LineInactive):
+            # §7.1: XC answers 401 with an empty body.
+            return Response(status_code=401)
+        except LineRefused as exc:
+            return Response(exc.code, status_code=403, media_type="text/plain")
+        params = viewer.params
+        try:
+            # §7.1: XC's window parameters, one day either side by default.
+            prev_days = _days(params.get("prev_days", ""), "prev_days", 1)
+            next_days = _days(params.get("next_days", "") or params.get("days", ""), "next_days", 1)
+        except ValueError as exc:
+            return Response(str(exc), status_code=400, media_type="text/plain")
+        gz_file = request.path_params.get("gz") == "gz" or params.get("gzip") == "1"
+        # The window moves by whole hours so that ETags (and caches) stay useful.
+        hour = int(time.time()) // 3600 * 3600
+        start, stop = hour - prev_days * 86400, hour + (next_days + 1) * 86400
+        cache = self.surfaces.catalogs
+        live = await run_in_threadpool(cache.live, line.tenant_id, line.bouquet_ids)
+        tenant = cache.peek_tenant(line.tenant_id) or await run_in_threadpool(
+            cache.tenant, line.tenant_id
+        )
+        guide: Guide = self.surfaces.guide()
+        channels = guide_channels(live)
+        etag = entity_tag(
+            repr(
+                (
+                    line.tenant_id,
+                    line.bouquet_ids,
+                    cache.stamp(line.tenant_id, "live"),
+                    tenant,
+                    guide.version(line.tenant_id),
+                    start,
+                    stop,
+                    gz_file,
+                    type(guide).__name__,
+                )
+            ).encode()
+        )
+        chunks = render_document(
+            channels,
+            guide.stream(line.tenant_id, [c[0] for c in channels], start, stop),
+            generator_name=tenant[0] or "Palinsesto",
+            generator_url=f"{self.surfaces.public_url}/",
+        )
+        if gz_file:
+            # §7.1/§7.2: XUI's gzip file variant, a download rather than an encoding.
+            return stream(
+                plain_headers(request),
+                gzip_stream(chunks),
+                "application/octet-stream",
+                etag=etag,
+                compress=False,
+                extra_headers={"Content-Disposition": 'attachment; filename="epg.xml.gz"'},
+            )
+        return stream(plain_headers(request), chunks, "application/xml; charset=utf-8", etag=etag)

@@ -1,0 +1,60 @@
+// The one way the panel talks to the admin REST API: fetch with the bearer token.
+
+export const API = "/api/v1";
+const TOKEN_KEY = "palinsesto.token";
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const error = (body && body.error) || {};
+    super(error.message || `Request failed (${status}).`);
+    this.status = status;
+    this.code = error.code || "http_error";
+    this.fields = error.fields || {};
+  }
+}
+
+export const session = {
+  get token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  },
+  set token(value) {
+    if (value) sessionStorage.setItem(TOKEN_KEY, value);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  },
+  onUnauthorized: () => {},
+};
+
+export function query(params = {}) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null || value === "") continue;
+    search.set(key, value);
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+export async function api(method, path, { json, form, params, signal } = {}) {
+  const headers = { Accept: "application/json" };
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  let body;
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  } else if (form) {
+    body = new URLSearchParams(form);
+  }
+  const response = await fetch(`${API}${path}${query(params)}`, { method, headers, body, signal });
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = new ApiError(response.status, data);
+    if (response.status === 401 && session.token && !path.startsWith("/auth/token")) {
+      session.onUnauthorized(error);
+    }
+    throw error;
+  }
+  return data;
+}
+
+export const get = (path, params, signal) => api("GET", path, { params, signal });

@@ -1,0 +1,176 @@
+// A channel's detail: live status (refreshed while open) with start/stop, the OBS settings
+// (the server's real RTMP address and the stream key), the share link and a preview player.
+
+import { api, get } from "../api.js";
+import { clear, copyText, h, toast } from "../dom.js";
+import { has } from "../openapi.js";
+import { playHls } from "../player.js";
+
+const STATUS_POLL_MS = 3000;
+
+export function channelStatusCell(row) {
+  // Filled in by liveColumn() once the table is drawn (one request for the whole page).
+  return h("span", { class: "badge", "data-live-channel": row.id }, "…");
+}
+
+let liveRound = 0;
+
+/** After the channels table renders: the live state of its rows, in one request, again
+ * every few seconds while this rendering of the table is on screen. */
+export async function liveColumn(items, table, _ctx, round = ++liveRound) {
+  if (!items.length || !has("/live/channels")) return;
+  let states = [];
+  try {
+    states = (await get("/live/channels", { ids: items.map((r) => r.id).join(",") })).items;
+  } catch {
+    states = [];
+  }
+  if (round !== liveRound || !table.isConnected) return;
+  setTimeout(() => liveColumn(items, table, _ctx, round), STATUS_POLL_MS);
+  for (const s of states) {
+    const cell = table.querySelector(`[data-live-channel="${s.channel_id}"]`);
+    if (!cell) continue;
+    cell.className = `badge state-${s.status}`;
+    cell.textContent = s.status === "running" ? `running · ${s.viewers} watching` : s.status;
+  }
+}
+
+let ingestCache = null;
+
+/** The RTMP server URL for OBS, as the server computes it (GET /live/ingest). */
+export async function ingestUrl() {
+  if (ingestCache) return ingestCache;
+  if (!has("/live/ingest")) return null;
+  try {
+    ingestCache = (await get("/live/ingest")).rtmp_url;
+  } catch {
+    ingestCache = null;
+  }
+  return ingestCache;
+}
+
+export async function liveStatus(channelId) {
+  if (!has("/live/channels/{channel_id}")) return null;
+  try {
+    return await get(`/live/channels/${channelId}`);
+  } catch {
+    return null;
+  }
+}
+
+/** A short-lived signed preview URL (no admin token in it; see routes/live.py). */
+export async function previewUrl(channelId) {
+  return (await api("POST", `/live/channels/${channelId}/preview`)).url;
+}
+
+export async function shareLink(channelId) {
+  try {
+    return (await get(`/channels/${channelId}/share-link`)).url;
+  } catch {
+    return null;
+  }
+}
+
+function duration(seconds) {
+  const s = Math.round(seconds || 0);
+  if (!s) return "—";
+  const hh = Math.floor(s / 3600);
+  const mm = Math.floor((s % 3600) / 60);
+  return hh ? `${hh} h ${mm} min` : mm ? `${mm} min ${s % 60} s` : `${s} s`;
+}
+
+export const when = (unix) => new Date(unix * 1000).toLocaleString();
+
+function statusBlock(status) {
+  const src = status.active_source;
+  const rows = [
+    ["State", h("span", { class: `badge state-${status.status}`, "data-testid": "live-state" }, status.status)],
+    ["Source", src ? `#${src.index + 1} ${src.kind}${src.url ? ` (${src.url})` : ""}` : "—"],
+    ["Bitrate", status.bitrate_kbps ? `${Math.round(status.bitrate_kbps)} kbit/s` : "—"],
+    ["Frame rate", status.fps ? `${status.fps} fps` : "—"],
+    ["Viewers", String(status.viewers ?? 0)],
+    ["Uptime", duration(status.uptime_seconds)],
+    ["Restarts", String(status.restarts ?? 0)],
+  ];
+  const failures = (status.failures || []).slice().reverse().slice(0, 5);
+  return [
+    h("dl", { class: "props" }, rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+    h("h4", {}, "Last failures"),
+    failures.length
+      ? h("ul", { class: "plain failures" }, failures.map((f) => h("li", {}, h("time", {}, when(f.at)), " ", f.source_index >= 0 ? `source #${f.source_index + 1}: ` : "", h("code", {}, f.message))))
+      : h("p", { class: "muted" }, "None."),
+  ];
+}
+
+function liveSection(channel, { dialog, writable }) {
+  const body = h("div", { "aria-live": "polite" }, h("p", { class: "muted" }, "Loading…"));
+  const control = (verb) => async () => {
+    try {
+      const status = await api("POST", `/live/channels/${channel.id}/${verb}`);
+      toast(verb === "start" ? "Channel starting." : "Channel stopped.");
+      clear(body, ...statusBlock(status));
+    } catch (error) {
+      toast(error.message, "error");
+    }
+  };
+  const buttons = writable
+    ? h("div", { class: "toolbar" },
+      h("button", { type: "button", class: "secondary", onclick: control("start") }, "Start channel"),
+      h("button", { type: "button", class: "secondary", onclick: control("stop") }, "Stop channel"))
+    : null;
+  let timer = null;
+  let open = true;
+  let first = true;
+  const refresh = async () => {
+    const status = await liveStatus(channel.id);
+    // Closed, or replaced by a fresh rendering of the item (after an action): stop polling.
+    if (!open || (!first && !body.isConnected)) return;
+    first = false;
+    if (status) clear(body, ...statusBlock(status));
+    else clear(body, h("p", { class: "muted" }, "The live engine is not running on this server."));
+    timer = setTimeout(refresh, STATUS_POLL_MS);
+  };
+  dialog.addEventListener("closed", () => { open = false; clearTimeout(timer); });
+  refresh();
+  return h("section", { class: "action" }, h("h3", {}, "Live status"), buttons, body);
+}
+
+function copyRow(label, value, what, attrs = {}) {
+  return h("div", { class: "copy-row" }, h("span", {}, label), h("code", attrs, value), h("button", { type: "button", onclick: () => copyText(value, `${what} copied`) }, `Copy ${what.toLowerCase()}`));
+}
+
+export async function channelDetail(channel, ctx, { dialog, writable }) {
+  const sections = [];
+  if (has("/live/channels/{channel_id}")) sections.push(liveSection(channel, { dialog, writable }));
+  if (channel.stream_key) {
+    const server = await ingestUrl();
+    sections.push(h("section", { class: "action" }, h("h3", {}, "Publish from OBS"),
+      server ? copyRow("Server", server, "Server URL") : h("p", { class: "muted" }, "RTMP ingest is turned off on this server."),
+      copyRow("Stream key", channel.stream_key, "Stream key", { class: "secret", "data-testid": "stream-key" })));
+  }
+  const link = await shareLink(channel.id);
+  if (link) {
+    sections.push(h("section", { class: "action" }, h("h3", {}, "Share"),
+      h("div", { class: "copy-row" }, h("a", { href: link, target: "_blank", rel: "noopener" }, link), h("button", { type: "button", onclick: () => copyText(link, "Share link copied") }, "Copy share link")),
+      h("p", { class: "muted" }, channel.public_watch ? "Public: anyone with the link watches in the browser." : "Viewers sign in with a line's username and password (tick “Public watch” to open it to anyone with the link).")));
+  }
+  if (has("/live/channels/{channel_id}/preview", "post")) {
+    const video = h("video", { controls: true, muted: true, playsinline: true, class: "preview", "aria-label": `Preview of ${channel.name}`, hidden: true });
+    const note = h("p", { class: "muted", role: "status" });
+    let stop = null;
+    const button = h("button", { type: "button", class: "secondary", onclick: async () => {
+      button.disabled = true;
+      note.textContent = "Connecting…";
+      video.addEventListener("playing", () => { note.textContent = "Playing."; }, { once: true });
+      try {
+        stop = await playHls(video, await previewUrl(channel.id), { onError: (m) => { note.textContent = m; }, refresh: () => previewUrl(channel.id) });
+      } catch (error) {
+        note.textContent = error.message;
+        button.disabled = false;
+      }
+    } }, "Play preview");
+    dialog.addEventListener("closed", () => { if (stop) stop(); });
+    sections.push(h("section", { class: "action" }, h("h3", {}, "Preview"), button, note, video));
+  }
+  return sections;
+}

@@ -1,0 +1,125 @@
+// The dashboard: viewers now and over 24 h, bandwidth, channels running and failing, nodes,
+// expiring lines, recent failures. It polls the API every few seconds while it is shown;
+// the live figures and the 24 h history come from the live engine (GET /live/overview,
+// GET /live/history: one point a minute, kept in the server's memory).
+
+import { get } from "../api.js";
+import { lineChart } from "../chart.js";
+import { clear, formatValue, h } from "../dom.js";
+import { findGet, has, queryParams } from "../openapi.js";
+import { when } from "./channel.js";
+
+const POLL_MS = 3000;
+const HISTORY_KEY = "palinsesto.viewers";
+
+function bits(value) {
+  if (value === undefined || value === null) return "—";
+  const units = ["bit/s", "kbit/s", "Mbit/s", "Gbit/s"];
+  let v = Number(value);
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) { v /= 1000; i += 1; }
+  return `${v.toFixed(v < 10 && i ? 1 : 0)} ${units[i]}`;
+}
+
+function card(title, value, note) {
+  return h("section", { class: "card stat", "aria-label": title }, h("h2", {}, title), h("p", { class: "value" }, value), note ? h("p", { class: "muted" }, note) : null);
+}
+
+async function total(path, params = {}) {
+  if (!has(path)) return null;
+  try {
+    return (await get(path, { per_page: 1, ...params })).total;
+  } catch {
+    return null;
+  }
+}
+
+// The sessions/lines filter that narrows to lines expiring within days, whatever it is named.
+function expiringParam() {
+  const names = queryParams("/lines").map((p) => p.name);
+  return ["expiring_before", "expiring_within_days", "expires_within_days", "expiring_days", "expiring"].find((n) => names.includes(n));
+}
+
+async function gather() {
+  const overviewPath = findGet([/^\/live\/(overview|status|stats|dashboard)$/, /^\/(dashboard|stats|overview)$/]);
+  const overview = overviewPath ? await get(overviewPath).catch(() => null) : null;
+  const historyPath = findGet([/^\/live\/(history|viewers)(\/history)?$/, /^\/stats\/viewers$/]);
+  const history = historyPath ? await get(historyPath, { hours: 24 }).catch(() => null) : null;
+  const sessionsPath = findGet([/^\/sessions$/, /^\/live\/sessions$/]);
+  const expiring = expiringParam();
+  const [channels, lines, sessions, expiringLines, servers] = await Promise.all([
+    total("/channels"),
+    total("/lines"),
+    sessionsPath && !overview ? total(sessionsPath) : null,
+    expiring ? total("/lines", { [expiring]: expiring === "expiring_before" ? new Date(Date.now() + 7 * 86400000).toISOString() : 7 }) : null,
+    has("/servers") ? get("/servers", { per_page: 50 }).catch(() => null) : null,
+  ]);
+  return { overview, history, channels, lines, sessions, expiringLines, servers };
+}
+
+function viewerSeries(data) {
+  const raw = (data.history && (data.history.points || data.history.items || data.history)) || (data.overview && data.overview.history) || null;
+  if (Array.isArray(raw) && raw.length) {
+    // Unix seconds (the live API) or anything Date understands.
+    const ms = (t) => (typeof t === "number" && t < 1e12 ? t * 1000 : new Date(t).getTime());
+    const points = raw.map((p) => (Array.isArray(p) ? [ms(p[0]), p[1]] : [ms(p.at ?? p.time ?? p.t), p.viewers ?? p.value ?? 0]));
+    return { points, kept: "server" };
+  }
+  return null;
+}
+
+export async function dashboardPage(main, ctx) {
+  const body = h("div", { class: "dashboard" });
+  const updated = h("p", { class: "muted", role: "status" });
+  clear(main, h("h1", {}, "Dashboard"), updated, body);
+  let local = JSON.parse(sessionStorage.getItem(HISTORY_KEY) || "[]");
+  let timer = null;
+  let stopped = false;
+
+  async function tick() {
+    const data = await gather();
+    if (stopped) return;
+    const o = data.overview || {};
+    const viewers = o.viewers ?? o.viewers_now ?? o.sessions ?? data.sessions;
+    if (viewers !== null && viewers !== undefined) {
+      local.push([Date.now(), viewers]);
+      local = local.filter((p) => p[0] > Date.now() - 24 * 3600 * 1000).slice(-2000);
+      sessionStorage.setItem(HISTORY_KEY, JSON.stringify(local));
+    }
+    const series = viewerSeries(data) || { points: local, kept: "browser" };
+    if (series.kept === "server" && viewers !== null && viewers !== undefined) series.points.push([Date.now(), viewers]);
+    const running = o.channels_running ?? o.running;
+    const failing = o.channels_failing ?? o.failing;
+    const nodes = (o.nodes && o.nodes.length ? o.nodes : null) || (data.servers && data.servers.items) || [];
+    const failures = o.recent_failures || o.failures || [];
+    clear(body,
+      h("div", { class: "stats" },
+        card("Viewers now", formatValue(viewers ?? "—")),
+        card("Bandwidth out", bits(o.bandwidth_out_bps ?? o.bandwidth_bps ?? o.bandwidth)),
+        card("Channels", running !== undefined ? `${running} running` : formatValue(data.channels ?? "—"), failing !== undefined ? `${failing} failing` : running === undefined ? "live status appears with the live engine" : null),
+        card("Lines", formatValue(data.lines ?? "—"), data.expiringLines !== null ? `${data.expiringLines} expire within 7 days` : null)),
+      h("section", { class: "card", "data-testid": "viewer-chart" }, h("h2", {}, "Viewers, last 24 hours"),
+        lineChart(series.points, { label: "Viewers over the last 24 hours" }),
+        series.kept === "browser" ? h("p", { class: "muted" }, "Sampled by this browser since you opened the panel.") : null),
+      h("div", { class: "two" },
+        h("section", { class: "card" }, h("h2", {}, "Nodes"), nodes.length
+          ? h("ul", { class: "plain" }, nodes.map((n) => h("li", {}, h("strong", {}, n.name || `#${n.id}`), " ", h("span", { class: `badge state-${n.status}` }, n.status || "?"),
+            n.load !== undefined ? ` load ${Math.round(n.load * 100)}%` : n.viewers !== undefined ? ` ${n.viewers}/${n.capacity} viewers` : n.capacity ? ` capacity ${n.capacity}` : "")))
+          : h("p", { class: "muted" }, "No nodes attached yet.")),
+        h("section", { class: "card" }, h("h2", {}, "Recent failures"), failures.length
+          ? h("ul", { class: "plain failures" }, failures.slice(0, 8).map((f) => h("li", {}, h("time", {}, typeof f.at === "number" ? when(f.at) : formatValue(f.at || f.time)), " ", h("strong", {}, f.channel || f.name || f.channel_id || ""), " ", h("code", {}, f.reason || f.message || ""))))
+          : h("p", { class: "muted" }, "None."))));
+    updated.textContent = `Updated ${new Date().toLocaleTimeString()}; refreshes every ${POLL_MS / 1000} s.`;
+  }
+
+  const loop = async () => {
+    try {
+      await tick();
+    } catch (error) {
+      updated.textContent = error.message;
+    }
+    if (!stopped) timer = setTimeout(loop, POLL_MS);
+  };
+  await loop();
+  return { leave: () => { stopped = true; clearTimeout(timer); } };
+}

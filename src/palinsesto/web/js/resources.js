@@ -1,0 +1,123 @@
+// Every resource page, declared. A declaration names candidate API paths (the first one the
+// OpenAPI document has wins, so a page appears as soon as its route lands), who sees it,
+// and hints for its table and form. Anything undeclared comes from the schemas.
+
+import { EVERYONE, MANAGERS, READERS, WRITERS } from "./roles.js";
+import { bouquetItems } from "./pages/bouquet.js";
+import { channelDetail, channelStatusCell, liveColumn } from "./pages/channel.js";
+import { lineButtons, lineDetail } from "./pages/lines.js";
+import { sessionsPage } from "./pages/sessions.js";
+
+const catRef = (kind) => ({ widget: "ref", ref: { path: "/categories", params: { kind }, label: "name" } });
+const catRefs = (kind) => ({ widget: "refs", ref: { path: "/categories", params: { kind }, label: "name" }, label: "Categories" });
+const packageRef = { widget: "ref", ref: { path: "/packages", label: "name" }, label: "Package" };
+const userRef = { widget: "ref", ref: { path: "/users", params: { role: "reseller" }, label: "username" }, label: "Reseller" };
+const bouquetRefs = { widget: "refs", ref: { path: "/bouquets", label: "name" }, label: "Bouquets" };
+
+export const RESOURCES = [
+  {
+    key: "channels", title: "Channels", singular: "channel", group: "Catalog",
+    paths: ["/channels"], read: READERS, write: MANAGERS,
+    columns: ["id", "number", "name", "mode", { name: "status", label: "Live", render: channelStatusCell }, "enabled"],
+    sortable: ["id", "number", "name"],
+    formHints: {
+      category_ids: catRefs("live"),
+      sources: { itemLabel: "source", help: "Tried in order; the next one takes over when one fails." },
+      stream_key: { hidden: true },
+      public_watch: { label: "Public watch", help: "Anyone with the share link watches in the browser, without a line." },
+    },
+    detail: channelDetail,
+    afterRender: liveColumn,
+    actionLabels: { "stream-key": "Rotate stream key" },
+    confirmActions: ["stream-key"],
+  },
+  {
+    key: "categories", title: "Categories", singular: "category", group: "Catalog",
+    paths: ["/categories"], read: READERS, write: MANAGERS,
+    columns: ["id", "kind", "name", "sort_order"], sortable: ["id", "name", "sort_order"],
+  },
+  {
+    key: "bouquets", title: "Bouquets", singular: "bouquet", group: "Catalog",
+    paths: ["/bouquets"], read: READERS, write: MANAGERS,
+    columns: ["id", "name", "sort_order"], sortable: ["id", "name", "sort_order"],
+    formHints: { items: { hidden: true } },
+    detail: bouquetItems,
+  },
+  {
+    key: "movies", title: "Movies", singular: "movie", group: "Catalog",
+    paths: ["/movies"], read: READERS, write: MANAGERS,
+    columns: ["id", "name", "year", "category_id", "rating", "enabled"], sortable: ["id", "name", "year"],
+    formHints: { category_id: catRef("movie") },
+  },
+  {
+    key: "series", title: "Series", singular: "series", group: "Catalog",
+    paths: ["/series"], read: READERS, write: MANAGERS,
+    columns: ["id", "name", "year", "category_id", "enabled"], sortable: ["id", "name", "year"],
+    formHints: { category_id: catRef("series") },
+  },
+  {
+    key: "epg-sources", title: "EPG sources", singular: "EPG source", group: "Catalog",
+    paths: ["/epg/sources", "/epg-sources"], read: READERS, write: MANAGERS,
+  },
+  {
+    key: "epg-matches", title: "EPG matches", singular: "EPG match", group: "Catalog",
+    paths: ["/epg/matches", "/epg/match-review", "/epg/review", "/epg-matches"], read: READERS, write: MANAGERS, create: false,
+  },
+  {
+    key: "lines", title: "Lines", singular: "line", group: "Subscribers", labelField: "username",
+    paths: ["/lines"], read: EVERYONE, write: WRITERS,
+    columns: ["id", "username", "exp_date", "max_connections", "enabled", "reseller_id"],
+    sortable: ["id", "username", "exp_date"],
+    formHints: { bouquet_ids: bouquetRefs, reseller_id: { widget: "ref", ref: { path: "/users", params: { role: "reseller" }, label: "username" }, label: "Reseller", nullable: true } },
+    rowButtons: lineButtons,
+    detail: lineDetail,
+    actions: ["/lines/purchase"],
+    actionLabels: { "/lines/purchase": "Buy a line with credits", extend: "Extend with credits" },
+    actionHints: { "/lines/purchase": { package_id: packageRef }, extend: { package_id: packageRef } },
+    bulkLabel: "Apply to selected…",
+  },
+  {
+    key: "users", title: "Resellers & users", singular: "user", group: "Subscribers", labelField: "username",
+    paths: ["/users", "/resellers"], read: [...MANAGERS, "reseller"], write: WRITERS,
+    columns: ["id", "username", "role", "credits", "enabled", "parent_id"], sortable: ["id", "username", "credits"],
+    formHints: { password: { inputType: "password", autocomplete: "new-password" } },
+  },
+  {
+    key: "credits", title: "Credits", singular: "credit movement", group: "Subscribers",
+    paths: ["/credits", "/credit-ledger", "/credits/ledger"], read: [...MANAGERS, "reseller"], write: MANAGERS,
+    columns: ["id", "user_id", "amount", "balance_after", "reason", "created_at"], sortable: ["id", "created_at"],
+    actions: ["/credits/grants", "/credits/transfers"],
+    actionLabels: { "/credits/grants": "Grant credits", "/credits/transfers": "Transfer credits" },
+    actionHints: { "/credits/grants": { user_id: userRef }, "/credits/transfers": { to_user_id: userRef } },
+  },
+  {
+    key: "packages", title: "Packages", singular: "package", group: "Subscribers",
+    paths: ["/packages"], read: READERS, write: MANAGERS,
+    formHints: { bouquet_ids: bouquetRefs },
+  },
+  {
+    key: "servers", title: "Servers", singular: "server", group: "Operations",
+    paths: ["/servers"], read: READERS, write: MANAGERS,
+    columns: ["id", "name", "role", "status", "capacity", "last_heartbeat_at"],
+  },
+  {
+    key: "sessions", title: "Live sessions", singular: "session", group: "Operations",
+    paths: ["/live/sessions", "/sessions"], read: READERS, write: MANAGERS, create: false,
+    page: sessionsPage,
+  },
+  {
+    key: "audit", title: "Audit log", singular: "entry", group: "Operations",
+    paths: ["/audit", "/audit-log", "/audit/entries"], read: MANAGERS, write: [], create: false,
+    columns: ["created_at", "actor", "action", "entity", "entity_id", "ip"], sortable: ["id", "created_at"],
+  },
+  {
+    key: "tenants", title: "Tenants", singular: "tenant", group: "Platform",
+    paths: ["/tenants"], read: ["platform_admin"], write: ["platform_admin"],
+    columns: ["id", "name", "slug", "status", "max_channels", "max_lines"], sortable: ["id", "name", "slug"],
+  },
+];
+
+for (const res of RESOURCES) {
+  res.canRead = (me) => res.read.includes(me.role);
+  res.canWrite = (me) => res.write.includes(me.role);
+}

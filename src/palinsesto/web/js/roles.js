@@ -1,0 +1,8 @@
+// What each role sees. The server enforces it; the panel only mirrors it.
+
+export const MANAGERS = ["platform_admin", "owner", "admin"];
+export const WRITERS = [...MANAGERS, "reseller"];
+export const READERS = [...MANAGERS, "support"];
+export const EVERYONE = [...READERS, "reseller"];
+
+export const canSee = (roles, me) => roles.includes(me.role);
