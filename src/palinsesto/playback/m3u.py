@@ -21,8 +21,8 @@ from palinsesto.db import Database
 from palinsesto.playback.bodies import entity_tag, stream
 from palinsesto.playback.catalog_cache import Sections
 from palinsesto.playback.catalog_view import load_episodes
-from palinsesto.playback.lines import BadCredentials, LineInactive, LineRefused, LineView
-from palinsesto.playback.viewer import LoginThrottled, ViewerSurfaces, plain_headers, viewer_request
+from palinsesto.playback.lines import LineView
+from palinsesto.playback.viewer import ViewerSurfaces, plain_headers, viewer_request
 
 PATH_CREDENTIALS = b"\x00P\x00"  # becomes U/P in stream URLs
 QUERY_CREDENTIALS = b"\x00Q\x00"  # becomes username=U&password=P
@@ -282,16 +282,10 @@ class Playlists:
 
     async def handle(self, request: Request) -> Response:
         viewer = await viewer_request(request)
-        try:
-            line = await self.surfaces.authenticate(viewer, require_active=True)
-        except LoginThrottled as exc:
-            return Response(status_code=429, headers={"Retry-After": str(exc.retry_after)})
-        except (BadCredentials, LineInactive):
-            # §6.1: XC answers 404 with an empty body for bad credentials or an
-            # inactive line.
-            return Response(status_code=404)
-        except LineRefused as exc:
-            return Response(exc.code, status_code=403, media_type="text/plain")
+        # §6.1: XC answers 404 with an empty body for bad credentials or an inactive line.
+        line = await self.surfaces.authenticate_download(viewer, bad_login_status=404)
+        if isinstance(line, Response):
+            return line
         params = viewer.params
         kind = request.path_params.get("kind") or params.get("type", "")
         try:

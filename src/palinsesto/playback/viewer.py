@@ -4,7 +4,8 @@ the catalogue cache, the guide and the session counter.
 Surfaces (player API, playlists, XMLTV, panel API) turn a request into a
 :class:`ViewerRequest` and call :meth:`ViewerSurfaces.authenticate`; refusals come back as
 :class:`~palinsesto.playback.lines.LineRefused` subclasses or :class:`LoginThrottled`,
-which each surface renders its own way (reference §3.3, §6.1, §7.1).
+which each surface renders its own way (reference §3.3, §6.1, §7.1); the two file
+downloads (playlist, guide) share :meth:`ViewerSurfaces.authenticate_download`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import Scope
 
 from palinsesto.accounts.throttle import LoginThrottle
@@ -22,6 +24,8 @@ from palinsesto.playback.catalog_cache import CatalogCache
 from palinsesto.playback.guide import EmptyGuide, Guide
 from palinsesto.playback.lines import (
     BadCredentials,
+    LineInactive,
+    LineRefused,
     LineView,
     shared_line_directory,
 )
@@ -135,6 +139,22 @@ class ViewerSurfaces:
         except BadCredentials:
             self.throttle.failed(viewer.ip)
             raise
+
+    async def authenticate_download(
+        self, viewer: ViewerRequest, *, bad_login_status: int
+    ) -> LineView | Response:
+        """The viewer's active line, or the response a file download (playlist, guide)
+        answers a refusal with: 429 when throttled, ``bad_login_status`` with an empty body
+        for bad credentials or an inactive line (XC: 404 for ``get.php``, §6.1; 401 for
+        ``xmltv.php``, §7.1), 403 with the reason code for any other refusal."""
+        try:
+            return await self.authenticate(viewer, require_active=True)
+        except LoginThrottled as exc:
+            return Response(status_code=429, headers={"Retry-After": str(exc.retry_after)})
+        except (BadCredentials, LineInactive):
+            return Response(status_code=bad_login_status)
+        except LineRefused as exc:
+            return Response(exc.code, status_code=403, media_type="text/plain")
 
 
 def viewer_surfaces(ctx: AppContext) -> ViewerSurfaces:

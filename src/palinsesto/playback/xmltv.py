@@ -19,8 +19,7 @@ from starlette.responses import Response
 from palinsesto.playback.bodies import entity_tag, gzip_stream, stream
 from palinsesto.playback.catalog_view import LiveSection
 from palinsesto.playback.guide import Guide, ProgrammeRow
-from palinsesto.playback.lines import BadCredentials, LineInactive, LineRefused
-from palinsesto.playback.viewer import LoginThrottled, ViewerSurfaces, plain_headers, viewer_request
+from palinsesto.playback.viewer import ViewerSurfaces, plain_headers, viewer_request
 
 FLUSH_BYTES = 64 * 1024
 MAX_DAYS = 31
@@ -100,15 +99,10 @@ class XmltvGuide:
 
     async def handle(self, request: Request) -> Response:
         viewer = await viewer_request(request)
-        try:
-            line = await self.surfaces.authenticate(viewer, require_active=True)
-        except LoginThrottled as exc:
-            return Response(status_code=429, headers={"Retry-After": str(exc.retry_after)})
-        except (BadCredentials, LineInactive):
-            # §7.1: XC answers 401 with an empty body.
-            return Response(status_code=401)
-        except LineRefused as exc:
-            return Response(exc.code, status_code=403, media_type="text/plain")
+        # §7.1: XC answers 401 with an empty body.
+        line = await self.surfaces.authenticate_download(viewer, bad_login_status=401)
+        if isinstance(line, Response):
+            return line
         params = viewer.params
         try:
             # §7.1: XC's window parameters, one day either side by default.

@@ -59,12 +59,21 @@ def get_context(request: Request) -> AppContext:
 Context = Annotated[AppContext, Depends(get_context)]
 
 
-def get_session(ctx: Context) -> Iterator[Session]:
-    """One write transaction per request: committed when the handler returns, else rolled back.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_session(request: Request, ctx: Context) -> Iterator[Session]:
+    """One transaction per request: committed when the handler returns, else rolled back.
 
     A handler that raises leaves nothing behind. Topics marked with
     :func:`palinsesto.admin.api.changes.mark_changed` are published after the commit.
+    Reads get a plain transaction: on SQLite only writes take the write lock up front, so
+    the panel's polling never queues behind (or blocks) a writer.
     """
+    if request.method in READ_METHODS:
+        with ctx.db.session() as session:
+            yield session
+        return
     with ctx.db.transaction() as session:
         session.info["changed"] = set()
         yield session

@@ -63,9 +63,9 @@ def paginate(
 
 def page_of(rows: list[Any], total: int, params: ListParams, out: type[BaseModel]) -> Page[Any]:
     """Wrap one page of rows in the ``Page`` envelope, each row rendered by ``out``."""
-    return Page(
-        items=[out.model_validate(r) for r in rows],
-        total=total,
-        page=params.page,
-        per_page=params.per_page,
-    )
+    return rendered_page([out.model_validate(r) for r in rows], total, params)
+
+
+def rendered_page(items: list[Any], total: int, params: ListParams) -> Page[Any]:
+    """Wrap one page of already rendered items in the ``Page`` envelope."""
+    return Page(items=items, total=total, page=params.page, per_page=params.per_page)

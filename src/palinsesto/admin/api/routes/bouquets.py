@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, Manager, Staff
 from palinsesto.admin.api.pagination import MAX_PER_PAGE, ListParams, Page, page_of, paginate
+from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
 from palinsesto.admin.api.types import ObjectId, PathId
 from palinsesto.catalog import bouquets as service
@@ -94,11 +95,10 @@ def update_bouquet(
 ) -> Bouquet:
     bouquet = get_scoped(session, principal, Bouquet, bouquet_id, label="Bouquet")
     before = snapshot(bouquet)
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    changes = patch_changes(body)
     if "name" in changes:
         service.name_taken(session, bouquet.tenant_id, changes["name"], bouquet.id)
-    for key, value in changes.items():
-        setattr(bouquet, key, value)
+    apply_changes(bouquet, changes)
     audited(session, principal, "update", "bouquet", bouquet, before=before)
     return bouquet
 

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, Manager
-from palinsesto.admin.api.pagination import ListParams, Page, paginate
+from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
+from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
 from palinsesto.catalog.models import Category, CategoryKind
 from palinsesto.trust.audit import snapshot
@@ -54,12 +55,7 @@ def list_categories(
         stmt = stmt.where(Category.name.contains(q))
     sortable = {"id": Category.id, "name": Category.name, "sort_order": Category.sort_order}
     rows, total = paginate(session, stmt, params, sortable, Category.sort_order)
-    return Page(
-        items=[CategoryOut.model_validate(r) for r in rows],
-        total=total,
-        page=params.page,
-        per_page=params.per_page,
-    )
+    return page_of(rows, total, params, CategoryOut)
 
 
 @router.post("/categories", response_model=CategoryOut, status_code=201)
@@ -82,8 +78,7 @@ def update_category(
 ) -> Category:
     category = get_scoped(session, principal, Category, category_id, label="Category")
     before = snapshot(category)
-    for key, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
-        setattr(category, key, value)
+    apply_changes(category, patch_changes(body))
     audited(session, principal, "update", "category", category, before=before)
     return category
 

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import DbSession, Manager, Principal, Staff
-from palinsesto.admin.api.pagination import ListParams, Page, paginate
+from palinsesto.admin.api.pagination import ListParams, Page, paginate, rendered_page
+from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
 from palinsesto.admin.api.types import ObjectId, PathId
 from palinsesto.catalog import channels as service
@@ -146,12 +147,7 @@ def list_channels(
         stmt = stmt.where(Channel.mode == mode)
     sortable = {"id": Channel.id, "name": Channel.name, "number": Channel.number}
     rows, total = paginate(session, stmt, params, sortable, Channel.id)
-    return Page(
-        items=[render(r, principal) for r in rows],
-        total=total,
-        page=params.page,
-        per_page=params.per_page,
-    )
+    return rendered_page([render(r, principal) for r in rows], total, params)
 
 
 @router.post("/channels", response_model=ChannelOut, status_code=201)
@@ -183,20 +179,18 @@ def update_channel(
 ) -> ChannelOut:
     channel = get_scoped(session, principal, Channel, channel_id, label="Channel")
     before = snapshot(channel)
-    changes = body.model_dump(exclude_unset=True)
-    if changes.get("sources") is not None:
+    changes = patch_changes(body, nullable={"number", "epg_channel_id"})
+    if "sources" in changes:
         channel.sources = _sources(body.sources or [])
         if service.has_push_source(channel.sources) and not channel.stream_key:
             channel.stream_key = service.new_stream_key()
-    if changes.get("transcode_profile") is not None:
+    if "transcode_profile" in changes:
         service.check_profile(changes["transcode_profile"])
-    if changes.get("category_ids") is not None:
+    if "category_ids" in changes:
         service.set_categories(session, channel, changes["category_ids"])
-    for key, value in changes.items():
-        if key in {"sources", "category_ids"}:
-            continue
-        if value is not None or key in {"number", "epg_channel_id"}:
-            setattr(channel, key, value)
+    apply_changes(
+        channel, {k: v for k, v in changes.items() if k not in {"sources", "category_ids"}}
+    )
     audited(session, principal, "update", "channel", channel, before=before)
     return render(channel, principal)
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from palinsesto.admin.api.changes import audited, mark_changed
 from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, Manager, Principal
 from palinsesto.admin.api.errors import ValidationFailed
-from palinsesto.admin.api.pagination import ListParams, Page, paginate
+from palinsesto.admin.api.pagination import ListParams, Page, paginate, rendered_page
 from palinsesto.admin.api.routes.epg_schemas import GuideChannelOut
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
 from palinsesto.catalog.models import Channel
@@ -68,12 +68,7 @@ def list_mappings(
         stmt = stmt.where(ChannelMapping.channel_id == channel_id)
     sortable = {"confidence": ChannelMapping.confidence, "channel_id": ChannelMapping.channel_id}
     rows, total = paginate(session, stmt, params, sortable, ChannelMapping.id)
-    return Page(
-        items=[_mapping_out(session, r) for r in rows],
-        total=total,
-        page=params.page,
-        per_page=params.per_page,
-    )
+    return rendered_page([_mapping_out(session, r) for r in rows], total, params)
 
 
 @router.post("/match", response_model=dict[str, int])

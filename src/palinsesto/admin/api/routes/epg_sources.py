@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from palinsesto.admin.api.changes import audited, mark_changed
 from palinsesto.admin.api.deps import Context, CurrentPrincipal, DbSession, Manager
 from palinsesto.admin.api.errors import Conflict, ValidationFailed
-from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
+from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate, rendered_page
+from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.routes.epg_schemas import GuideChannelOut, RunOut, check_zone
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
 from palinsesto.epg.guide import EPG_TOPIC
@@ -115,12 +116,7 @@ def list_sources(
     stmt = scoped_select(principal, EpgSource, tenant_id)
     sortable = {"id": EpgSource.id, "name": EpgSource.name, "priority": EpgSource.priority}
     rows, total = paginate(session, stmt, params, sortable, EpgSource.id)
-    return Page(
-        items=[_source_out(r) for r in rows],
-        total=total,
-        page=params.page,
-        per_page=params.per_page,
-    )
+    return rendered_page([_source_out(r) for r in rows], total, params)
 
 
 @router.post("/sources", response_model=SourceOut, status_code=201)
@@ -144,11 +140,10 @@ def update_source(
 ) -> SourceOut:
     source = get_scoped(session, principal, EpgSource, source_id, label="EPG source")
     before = snapshot(source)
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    changes = patch_changes(body)
     if "name" in changes:
         _unique_name(session, source.tenant_id, changes["name"], exclude=source.id)
-    for key, value in changes.items():
-        setattr(source, key, value)
+    apply_changes(source, changes)
     audited(session, principal, "update", "epg_source", source, before=before)
     mark_changed(session, source.tenant_id, EPG_TOPIC)
     return _source_out(source)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import DbSession, Manager, Staff
+from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped
 from palinsesto.admin.api.types import PathId
 from palinsesto.catalog.models import Episode, Series
@@ -103,11 +104,7 @@ def update_episode(
 ) -> Episode:
     episode = get_scoped(session, principal, Episode, episode_id, label="Episode")
     before = snapshot(episode)
-    changes = {
-        k: v
-        for k, v in body.model_dump(exclude_unset=True).items()
-        if v is not None or k == "rating"
-    }
+    changes = patch_changes(body, nullable={"rating"})
     if "season_number" in changes or "episode_num" in changes:
         check_episode_free(
             session,
@@ -116,8 +113,7 @@ def update_episode(
             changes.get("episode_num", episode.episode_num),
             episode.id,
         )
-    for key, value in changes.items():
-        setattr(episode, key, value)
+    apply_changes(episode, changes)
     audited(session, principal, "update", "episode", episode, before=before)
     return episode
 

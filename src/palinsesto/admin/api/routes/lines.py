@@ -15,7 +15,8 @@ from palinsesto.accounts.users import CREDENTIAL_PATTERN, subtree
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, Manager, Principal, Writer
 from palinsesto.admin.api.errors import Forbidden, NotFound, ValidationFailed
-from palinsesto.admin.api.pagination import ListParams, Page, paginate
+from palinsesto.admin.api.pagination import ListParams, Page, paginate, rendered_page
+from palinsesto.admin.api.patching import patch_changes
 from palinsesto.admin.api.routes.credits import LedgerEntryOut
 from palinsesto.admin.api.scope import tenant_clause, tenant_for_create
 from palinsesto.admin.api.types import ObjectId, PathId
@@ -184,12 +185,7 @@ def list_lines(
         "max_connections": Line.max_connections,
     }
     rows, total = paginate(session, stmt, params, sortable, Line.id)
-    return Page(
-        items=[render(r, now) for r in rows],
-        total=total,
-        page=params.page,
-        per_page=params.per_page,
-    )
+    return rendered_page([render(r, now) for r in rows], total, params)
 
 
 @router.post("/lines", response_model=LineOut, status_code=201)
@@ -251,11 +247,7 @@ def get_line(line_id: PathId, principal: CurrentPrincipal, session: DbSession) -
 @router.patch("/lines/{line_id}", response_model=LineOut)
 def update_line(line_id: PathId, body: LinePatch, principal: Writer, session: DbSession) -> LineOut:
     line = get_visible(session, principal, line_id)
-    changes = {
-        k: v
-        for k, v in body.model_dump(exclude_unset=True).items()
-        if v is not None or k in NULLABLE
-    }
+    changes = patch_changes(body, NULLABLE)
     if principal.is_reseller:
         refused = sorted(set(changes) - RESELLER_EDITABLE)
         if refused:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import DbSession, Manager, Staff
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
+from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
 from palinsesto.admin.api.types import ObjectId, PathId
 from palinsesto.catalog.bouquets import forget_item
@@ -138,15 +139,10 @@ def update_movie(
 ) -> Movie:
     movie = get_scoped(session, principal, Movie, movie_id, label="Movie")
     before = snapshot(movie)
-    changes = {
-        k: v
-        for k, v in body.model_dump(exclude_unset=True).items()
-        if v is not None or k in NULLABLE
-    }
+    changes = patch_changes(body, NULLABLE)
     if changes.get("category_id") is not None:
         check_category(session, movie.tenant_id, changes["category_id"], CategoryKind.movie)
-    for key, value in changes.items():
-        setattr(movie, key, value)
+    apply_changes(movie, changes)
     audited(session, principal, "update", "movie", movie, before=before)
     return movie
 

@@ -13,6 +13,7 @@ from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, Manager
 from palinsesto.admin.api.errors import Conflict
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
+from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
 from palinsesto.admin.api.types import ObjectId, PathId
 from palinsesto.catalog.bouquets import check_bouquet_ids
@@ -104,13 +105,12 @@ def update_package(
 ) -> Package:
     package = get_scoped(session, principal, Package, package_id, label="Package")
     before = snapshot(package)
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    changes = patch_changes(body)
     if "name" in changes:
         _check_name(session, package.tenant_id, changes["name"], package.id)
     if "bouquet_ids" in changes:
         check_bouquet_ids(session, package.tenant_id, changes["bouquet_ids"], "bouquet_ids")
-    for key, value in changes.items():
-        setattr(package, key, value)
+    apply_changes(package, changes)
     audited(session, principal, "update", "package", package, before=before)
     return package
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from palinsesto.admin.api.changes import audited, mark_changed
 from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, Manager, Principal
 from palinsesto.admin.api.errors import NotFound
+from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.routes.epg_schemas import check_zone
 from palinsesto.admin.api.scope import get_scoped
 from palinsesto.catalog.models import Channel
@@ -146,8 +147,7 @@ def update_show(
 ) -> ShowOut:
     show = _own_show(session, principal, channel_id, show_id)
     before = snapshot(show)
-    for key, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
-        setattr(show, key, value)
+    apply_changes(show, patch_changes(body))
     audited(session, principal, "update", "epg_show", show, before=before)
     mark_changed(session, show.tenant_id, EPG_TOPIC)
     return _show_out(show)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import DbSession, Manager, Staff
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
+from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
 from palinsesto.admin.api.types import ObjectId, PathId
 from palinsesto.catalog.bouquets import forget_item
@@ -155,15 +156,10 @@ def update_series(
 ) -> Series:
     series = get_scoped(session, principal, Series, series_id, label="Series")
     before = snapshot(series)
-    changes = {
-        k: v
-        for k, v in body.model_dump(exclude_unset=True).items()
-        if v is not None or k in NULLABLE
-    }
+    changes = patch_changes(body, NULLABLE)
     if changes.get("category_id") is not None:
         check_category(session, series.tenant_id, changes["category_id"], CategoryKind.series)
-    for key, value in changes.items():
-        setattr(series, key, value)
+    apply_changes(series, changes)
     audited(session, principal, "update", "series", series, before=before)
     return series
 
@@ -209,11 +205,10 @@ def update_season(
 ) -> Season:
     season = get_scoped(session, principal, Season, season_id, label="Season")
     before = snapshot(season)
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    changes = patch_changes(body)
     if "season_number" in changes:
         check_season_free(session, season.series_id, changes["season_number"], season.id)
-    for key, value in changes.items():
-        setattr(season, key, value)
+    apply_changes(season, changes)
     audited(session, principal, "update", "season", season, before=before)
     return season
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import DbSession, Manager, Staff
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
+from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
 from palinsesto.admin.api.types import ObjectId, PathId
 from palinsesto.cluster import servers as service
@@ -114,8 +115,7 @@ def update_server(
 ) -> Server:
     server = get_scoped(session, principal, Server, server_id, label="Server")
     before = snapshot(server)
-    for key, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
-        setattr(server, key, value)
+    apply_changes(server, patch_changes(body))
     audited(session, principal, "update", "server", server, before=before)
     return server
 

@@ -13,7 +13,8 @@ from palinsesto.accounts.models import ConnectionPolicy, Tenant, TenantStatus
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, PlatformAdmin, Principal
 from palinsesto.admin.api.errors import Conflict, NotFound
-from palinsesto.admin.api.pagination import ListParams, Page, paginate
+from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
+from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.trust.audit import snapshot
 
 router = APIRouter(tags=["tenants"])
@@ -48,6 +49,10 @@ class TenantPatch(BaseModel):
     message: str | None = Field(default=None, max_length=2000)
 
 
+# The plan limits a null clears (no limit); any other field keeps its value on a null.
+LIMITS = frozenset({"max_channels", "max_lines", "max_nodes"})
+
+
 class TenantOut(TenantIn):
     model_config = ConfigDict(from_attributes=True)
     id: int
@@ -78,12 +83,7 @@ def list_tenants(
         stmt = stmt.where(Tenant.status == status)
     sortable = {"id": Tenant.id, "name": Tenant.name, "slug": Tenant.slug}
     rows, total = paginate(session, stmt, params, sortable, Tenant.id)
-    return Page(
-        items=[TenantOut.model_validate(r) for r in rows],
-        total=total,
-        page=params.page,
-        per_page=params.per_page,
-    )
+    return page_of(rows, total, params, TenantOut)
 
 
 @router.post("/tenants", response_model=TenantOut, status_code=201)
@@ -107,9 +107,7 @@ def update_tenant(
 ) -> Tenant:
     tenant = _get(session, principal, tenant_id)
     before = snapshot(tenant)
-    for key, value in body.model_dump(exclude_unset=True).items():
-        if value is not None or key.startswith("max_"):
-            setattr(tenant, key, value)
+    apply_changes(tenant, patch_changes(body, nullable=LIMITS))
     audited(session, principal, "update", "tenant", tenant, before=before)
     return tenant
 
