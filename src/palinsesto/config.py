@@ -85,6 +85,13 @@ class Settings:
         return self.database_url or f"sqlite:///{(self.data_dir / 'palinsesto.db').resolve()}"
 
     @property
+    def rtmp_public_port(self) -> int:
+        """The RTMP port apps are told about (``server_info.rtmp_port``, reference §3.2)."""
+        if self.rtmp_public_url:
+            return urlsplit(self.rtmp_public_url).port or 1935
+        return int(self.rtmp_listen.rsplit(":", 1)[1]) or 1935
+
+    @property
     def effective_public_url(self) -> str:
         return (self.public_url or f"http://{self.listen}").rstrip("/")
 

@@ -58,3 +58,20 @@ def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
     again = ensure_secret_key(settings).secret_key
     assert first == again and len(first) >= 40
     assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0
+
+
+def test_rtmp_port_told_to_apps_follows_the_ingest_settings() -> None:
+    from palinsesto.playback.xtream import ServerIdentity, server_info
+
+    listen_only = load_settings({"PALINSESTO_RTMP_LISTEN": "0.0.0.0:8880"})
+    assert listen_only.rtmp_public_port == 8880
+    public = load_settings(
+        {
+            "PALINSESTO_RTMP_LISTEN": "0.0.0.0:8880",
+            "PALINSESTO_RTMP_PUBLIC_URL": "rtmp://live.example.net:25462/live",
+        }
+    )
+    assert public.rtmp_public_port == 25462
+    server = ServerIdentity.from_public_url("http://tv.example.net:8080", "UTC", 25462)
+    info = server_info(server, now=1_750_000_000)
+    assert info["rtmp_port"] == "25462" and info["port"] == "8080"  # str(int), §3.2

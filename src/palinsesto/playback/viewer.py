@@ -101,8 +101,8 @@ class ViewerSurfaces:
     def server(self) -> ServerIdentity:
         # Read each time: tests and `serve` set the listen port after start-up.
         s = self.ctx.settings
-        key = (s.effective_public_url, s.timezone)
-        cached: tuple[tuple[str, str], ServerIdentity] | None = getattr(self, "_server", None)
+        key = (s.effective_public_url, s.timezone, s.rtmp_public_port)
+        cached: tuple[tuple[str, str, int], ServerIdentity] | None = getattr(self, "_server", None)
         if cached is None or cached[0] != key:
             cached = (key, ServerIdentity.from_public_url(*key))
             self._server = cached

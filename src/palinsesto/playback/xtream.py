@@ -44,9 +44,12 @@ class ServerIdentity:
     https_port: str
     protocol: str
     timezone: str
+    rtmp_port: str = DEFAULT_RTMP_PORT
 
     @classmethod
-    def from_public_url(cls, public_url: str, timezone: str) -> ServerIdentity:
+    def from_public_url(
+        cls, public_url: str, timezone: str, rtmp_port: int | None = None
+    ) -> ServerIdentity:
         parts = urlsplit(public_url)
         protocol = parts.scheme or "http"
         default = "443" if protocol == "https" else "80"
@@ -57,6 +60,7 @@ class ServerIdentity:
             https_port=port if protocol == "https" else DEFAULT_HTTPS_PORT,
             protocol=protocol,
             timezone=timezone,
+            rtmp_port=str(rtmp_port) if rtmp_port else DEFAULT_RTMP_PORT,
         )
 
 
@@ -105,7 +109,7 @@ def server_info(server: ServerIdentity, *, now: float, xui_fields: bool = False)
         "port": server.port,
         "https_port": server.https_port,
         "server_protocol": server.protocol,
-        "rtmp_port": DEFAULT_RTMP_PORT,
+        "rtmp_port": server.rtmp_port,
         "timezone": server.timezone,
         "timestamp_now": int(now),
         "time_now": format_local(int(now), zone),
