@@ -86,3 +86,21 @@ def test_every_change_is_audited(server: RunningServer) -> None:
     assert [e.action for e in entries] == ["create", "update"]
     assert entries[1].before["name"] == "Films" and entries[1].after["name"] == "Cinema"
     assert entries[1].actor == "owner-delta"
+
+
+def test_api_key_signs_in_and_records_its_use(server: RunningServer) -> None:
+    root = server.token()
+    with server.client(root) as c:
+        created = c.post("/api/v1/auth/api-keys", json={"name": "billing"})
+        assert created.status_code == 201
+        key = created.json()["key"]
+        assert created.json()["last_used_at"] is None
+    with server.client(key) as k:
+        assert k.get("/api/v1/auth/me").json()["username"] == "root"
+        assert k.get("/api/v1/tenants").status_code == 200
+    with server.client(root) as c:
+        listed = c.get("/api/v1/auth/api-keys").json()
+        assert listed[0]["last_used_at"] is not None
+        assert c.delete(f"/api/v1/auth/api-keys/{listed[0]['id']}").status_code == 204
+    with server.client(key) as k:
+        assert k.get("/api/v1/auth/me").status_code == 401
