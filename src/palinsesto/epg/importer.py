@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -219,12 +219,7 @@ def run_import(
         reader = XmltvReader(
             now=now,
             default_zone=_zone(zone_name),
-            limits=ReaderLimits(
-                max_bytes=limits.max_bytes,
-                max_past_days=limits.reader.max_past_days,
-                max_future_days=limits.reader.max_future_days,
-                max_programme_hours=limits.reader.max_programme_hours,
-            ),
+            limits=replace(limits.reader, max_bytes=limits.max_bytes),
         )
         channels: dict[str, ChannelEntry] = {}
         first_start: dict[str, int] = {}

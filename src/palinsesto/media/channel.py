@@ -188,7 +188,7 @@ class ChannelRunner:
 
     async def wait_ready(self, timeout: float) -> bool:
         """Wait until a keyframe is buffered (a viewer can start at once)."""
-        if self.fanout.ring.has_keyframe and self.state is ChannelState.live:
+        if self.ready:
             return True
         # Also stop waiting when the owner task ends (no usable source, stopped): the
         # viewer gets its "offline" answer at once instead of after the whole timeout.
@@ -445,9 +445,7 @@ class ChannelRunner:
                         f"stalled: no output for {silent:.1f} s"
                         + (f" ({detail})" if detail else "")
                     ) from None
-                if chunker.pending_bytes and self._clock() - last_emit >= self.tuning.batch_age:
-                    self._publish(chunker.flush(), chunker.psi, backoff)
-                    last_emit = self._clock()
+                last_emit = self._flush_aged(chunker, last_emit, backoff)
                 continue
             if not data:
                 rc = await child.wait()
@@ -458,9 +456,14 @@ class ChannelRunner:
             for chunk in chunker.feed(data):
                 self._publish(chunk, chunker.psi, backoff)
                 last_emit = self._clock()
-            if chunker.pending_bytes and self._clock() - last_emit >= self.tuning.batch_age:
-                self._publish(chunker.flush(), chunker.psi, backoff)
-                last_emit = self._clock()
+            last_emit = self._flush_aged(chunker, last_emit, backoff)
+
+    def _flush_aged(self, chunker: TsChunker, last_emit: float, backoff: Backoff) -> float:
+        """Write out a pending chunk older than ``batch_age``; the new last-emit time."""
+        if chunker.pending_bytes and self._clock() - last_emit >= self.tuning.batch_age:
+            self._publish(chunker.flush(), chunker.psi, backoff)
+            return self._clock()
+        return last_emit
 
     def _publish(self, chunk: TsChunk | None, psi: bytes, backoff: Backoff) -> None:
         if chunk is None:

@@ -131,9 +131,9 @@ def _srt_url(url: str, extra: dict[str, str]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def input_args(source: Source, *, fast_probe: bool = True) -> list[str]:
+def input_args(source: Source) -> list[str]:
     """ffmpeg input options and ``-i`` for one source (reference: ingest-notes.md)."""
-    probe = ["-probesize", "500000", "-analyzeduration", "1000000"] if fast_probe else []
+    probe = ["-probesize", "500000", "-analyzeduration", "1000000"]
     kind, url = source.kind, source.url
     # Network reads time out after 3 s so that a dead upstream fails over quickly.
     timeout = ["-rw_timeout", "3000000"]
@@ -246,7 +246,6 @@ def channel_argv(
     profile: TranscodeProfile,
     *,
     ts_offset: float = 0.0,
-    fast_probe: bool = True,
 ) -> list[str]:
     """The whole command of a channel's ffmpeg: one source in, MPEG-TS on stdout.
 
@@ -268,7 +267,7 @@ def channel_argv(
         "1",
         "-fflags",
         "+genpts",
-        *input_args(source, fast_probe=fast_probe),
+        *input_args(source),
         *maps,
         *codec_args(profile, must_encode=pattern),
         "-output_ts_offset",

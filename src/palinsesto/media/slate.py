@@ -58,9 +58,6 @@ class Slates:
         self._clips: dict[SlateKind, bytes] = {}
         self._lock = asyncio.Lock()
 
-    def cached(self, kind: SlateKind) -> bytes | None:
-        return self._clips.get(kind)
-
     async def clip(self, kind: SlateKind) -> bytes:
         """The clip of ``kind`` (empty bytes if ffmpeg cannot make one here)."""
         found = self._clips.get(kind)

@@ -48,10 +48,6 @@ class Body:
                     self._gzipped = gzip.compress(self.content, GZIP_LEVEL, mtime=0)
         return self._gzipped
 
-    @property
-    def gzip_ready(self) -> bool:
-        return self._gzipped is not None
-
 
 def accepts_gzip(headers: Mapping[str, str]) -> bool:
     return "gzip" in headers.get("accept-encoding", "")

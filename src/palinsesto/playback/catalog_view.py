@@ -191,6 +191,23 @@ def _categories(session: Session, tenant_id: int, kind: CategoryKind) -> dict[in
     }
 
 
+def _section(
+    session: Session,
+    tenant_id: int,
+    kind: CategoryKind,
+    items: list[ItemT],
+    used: Iterable[int | None],
+) -> Section[ItemT]:
+    """The :class:`Section` of ``items``; ``used`` are their category ids (None skipped)."""
+    return Section(
+        kind,
+        items,
+        _categories(session, tenant_id, kind),
+        frozenset(c for c in used if c is not None),
+        {item.id: item for item in items},
+    )
+
+
 def _in_bouquet_order(rows: list[Any], bouquet_ids: Sequence[int]) -> list[Any]:
     """Rows starting ``(bouquet_id, position, item_id, ...)``, ordered as §4.1 asks:
     bouquets in the line's order, then each bouquet's stored position; the first
@@ -269,14 +286,8 @@ def load_live(session: Session, tenant_id: int, bouquet_ids: Sequence[int]) -> L
         )  # fmt: skip
         for _bid, _pos, cid, name, logo, epg, archive, sid, added in rows
     ]
-    used = frozenset(c for item in items for c in item.category_ids)
-    return Section(
-        CategoryKind.live,
-        items,
-        _categories(session, tenant_id, CategoryKind.live),
-        used,
-        {c.id: c for c in items},
-    )
+    used = (c for item in items for c in item.category_ids)
+    return _section(session, tenant_id, CategoryKind.live, items, used)
 
 
 def load_vod(session: Session, tenant_id: int, bouquet_ids: Sequence[int]) -> VodSection:
@@ -328,13 +339,8 @@ def load_vod(session: Session, tenant_id: int, bouquet_ids: Sequence[int]) -> Vo
         )  # fmt: skip
         for r in rows
     ]
-    return Section(
-        CategoryKind.movie,
-        items,
-        _categories(session, tenant_id, CategoryKind.movie),
-        frozenset(m.category_id for m in items if m.category_id is not None),
-        {m.id: m for m in items},
-    )
+    used = (m.category_id for m in items)
+    return _section(session, tenant_id, CategoryKind.movie, items, used)
 
 
 def load_series(session: Session, tenant_id: int, bouquet_ids: Sequence[int]) -> SeriesSection:
@@ -384,13 +390,8 @@ def load_series(session: Session, tenant_id: int, bouquet_ids: Sequence[int]) ->
         )  # fmt: skip
         for r in rows
     ]
-    return Section(
-        CategoryKind.series,
-        items,
-        _categories(session, tenant_id, CategoryKind.series),
-        frozenset(s.category_id for s in items if s.category_id is not None),
-        {s.id: s for s in items},
-    )
+    used = (s.category_id for s in items)
+    return _section(session, tenant_id, CategoryKind.series, items, used)
 
 
 def load_seasons(session: Session, tenant_id: int, series_id: int) -> list[SeasonView]:

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, select, true
 from sqlalchemy.orm import Session
 
-from palinsesto.accounts.models import AdminUser, Tenant
+from palinsesto.accounts.models import Tenant
 from palinsesto.admin.api.deps import Principal
 from palinsesto.admin.api.errors import NotFound, ValidationFailed
 from palinsesto.admin.api.types import MAX_ID
@@ -56,16 +56,3 @@ def tenant_for_create(session: Session, principal: Principal, requested: int | N
             )
         return requested
     return principal.tenant_id  # type: ignore[return-value]
-
-
-def reseller_subtree(session: Session, root_id: int) -> list[int]:
-    """The reseller and every sub-reseller below it, breadth first."""
-    found = [root_id]
-    frontier = [root_id]
-    while frontier:
-        children = session.scalars(
-            select(AdminUser.id).where(AdminUser.parent_id.in_(frontier))
-        ).all()
-        frontier = [c for c in children if c not in found]
-        found.extend(frontier)
-    return found

@@ -53,10 +53,6 @@ class SrtListener:
         self._feed: PushFeed | None = None
         self._task: asyncio.Task[None] | None = None
 
-    @property
-    def connected(self) -> bool:
-        return self._feed is not None
-
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"srt-{self.endpoint.channel_id}")
 

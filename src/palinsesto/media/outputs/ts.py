@@ -30,14 +30,13 @@ class Sink(Protocol):
 class TsViewer:
     """One viewer's position and counters; the fan-out writes, the server reads counters."""
 
-    __slots__ = ("sink", "bytes_sent", "lagging_since", "skipped_chunks", "on_close", "closed")
+    __slots__ = ("sink", "bytes_sent", "lagging_since", "skipped_chunks", "closed")
 
-    def __init__(self, sink: Sink, on_close: Callable[[TsViewer], None] | None = None) -> None:
+    def __init__(self, sink: Sink) -> None:
         self.sink = sink
         self.bytes_sent = 0
         self.lagging_since: float | None = None
         self.skipped_chunks = 0
-        self.on_close = on_close
         self.closed = False
 
     def send(self, data: bytes) -> None:
@@ -48,8 +47,6 @@ class TsViewer:
         if not self.closed:
             self.closed = True
             self.sink.close()
-            if self.on_close is not None:
-                self.on_close(self)
 
 
 class TsRing:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from palinsesto.admin.api.deps import DbSession, Staff
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
+from palinsesto.admin.api.types import QueryId
 from palinsesto.trust.models import AuditEntry
 
 router = APIRouter(tags=["audit"])
@@ -42,7 +43,7 @@ def list_audit(
     action: Annotated[str | None, Query(max_length=32)] = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
-    tenant_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    tenant_id: QueryId = None,
 ) -> Page[AuditEntryOut]:
     """Managers and support see their tenant's entries; platform admins see all."""
     stmt = select(AuditEntry)

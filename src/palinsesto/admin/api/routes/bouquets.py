@@ -13,7 +13,7 @@ from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, Manager, Staf
 from palinsesto.admin.api.pagination import MAX_PER_PAGE, ListParams, Page, page_of, paginate
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
-from palinsesto.admin.api.types import ObjectId, PathId
+from palinsesto.admin.api.types import ObjectId, PathId, QueryId
 from palinsesto.catalog import bouquets as service
 from palinsesto.catalog.models import Bouquet, BouquetItem, ItemType
 from palinsesto.trust.audit import snapshot
@@ -63,7 +63,7 @@ def list_bouquets(
     session: DbSession,
     params: Annotated[ListParams, Depends()],
     q: Annotated[str | None, Query(max_length=100)] = None,
-    tenant_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    tenant_id: QueryId = None,
 ) -> Page[BouquetOut]:
     """Every role may list bouquets (resellers pick them by name); contents are staff-only."""
     stmt = scoped_select(principal, Bouquet, tenant_id)

@@ -14,7 +14,7 @@ from palinsesto.admin.api.deps import DbSession, Manager, Principal, Staff
 from palinsesto.admin.api.pagination import ListParams, Page, paginate, rendered_page
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
-from palinsesto.admin.api.types import ObjectId, PathId
+from palinsesto.admin.api.types import ObjectId, PathId, QueryId
 from palinsesto.catalog import channels as service
 from palinsesto.catalog.bouquets import forget_item
 from palinsesto.catalog.models import Channel, ChannelCategory, ChannelMode, ItemType, SourceKind
@@ -127,10 +127,10 @@ def list_channels(
     session: DbSession,
     params: Annotated[ListParams, Depends()],
     q: Annotated[str | None, Query(max_length=100, description="name contains")] = None,
-    category_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    category_id: QueryId = None,
     enabled: bool | None = None,
     mode: ChannelMode | None = None,
-    tenant_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    tenant_id: QueryId = None,
 ) -> Page[ChannelOut]:
     stmt = scoped_select(principal, Channel, tenant_id)
     if q:

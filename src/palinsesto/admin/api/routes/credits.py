@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -17,7 +17,7 @@ from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, Manager, Writ
 from palinsesto.admin.api.errors import Forbidden, NotFound
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.scope import tenant_clause
-from palinsesto.admin.api.types import ObjectId
+from palinsesto.admin.api.types import ObjectId, QueryId
 
 router = APIRouter(tags=["credits"])
 
@@ -100,8 +100,8 @@ def credit_ledger(
     principal: CurrentPrincipal,
     session: DbSession,
     params: Annotated[ListParams, Depends()],
-    user_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
-    tenant_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    user_id: QueryId = None,
+    tenant_id: QueryId = None,
 ) -> Page[LedgerEntryOut]:
     """Movements, newest first; a reseller sees those of itself and its sub-resellers."""
     stmt = select(CreditEntry).where(tenant_clause(principal, CreditEntry, tenant_id))

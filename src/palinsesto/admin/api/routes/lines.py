@@ -19,7 +19,7 @@ from palinsesto.admin.api.pagination import ListParams, Page, paginate, rendered
 from palinsesto.admin.api.patching import patch_changes
 from palinsesto.admin.api.routes.credits import LedgerEntryOut
 from palinsesto.admin.api.scope import tenant_clause, tenant_for_create
-from palinsesto.admin.api.types import ObjectId, PathId
+from palinsesto.admin.api.types import ObjectId, PathId, QueryId
 from palinsesto.trust.audit import snapshot
 
 router = APIRouter(tags=["lines"])
@@ -156,10 +156,10 @@ def list_lines(
     params: Annotated[ListParams, Depends()],
     q: Annotated[str | None, Query(max_length=100, description="username or notes contain")] = None,
     status: service.LineStatus | None = None,
-    reseller_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    reseller_id: QueryId = None,
     expiring_before: AwareDatetime | None = None,
-    bouquet_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
-    tenant_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    bouquet_id: QueryId = None,
+    tenant_id: QueryId = None,
 ) -> Page[LineOut]:
     now = _now()
     stmt = select(Line).where(scope_clause(session, principal))

@@ -13,7 +13,7 @@ from palinsesto.admin.api.deps import DbSession, Manager, Staff
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
-from palinsesto.admin.api.types import ObjectId, PathId
+from palinsesto.admin.api.types import MAX_ID, ObjectId, PathId, QueryId
 from palinsesto.catalog.bouquets import forget_item
 from palinsesto.catalog.models import CategoryKind, ItemType, Movie
 from palinsesto.catalog.vod import CONTAINER_PATTERN, DATE_PATTERN, check_category
@@ -37,7 +37,7 @@ class MovieFields(BaseModel):
     backdrop_path: list[Annotated[str, Field(max_length=1000)]] = Field(
         default_factory=list, max_length=50
     )
-    tmdb_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    tmdb_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     container_extension: str = Field(default="mp4", pattern=CONTAINER_PATTERN)
     source_url: str = Field(default="", max_length=2000)
     enabled: bool = True
@@ -64,7 +64,7 @@ class MoviePatch(BaseModel):
     backdrop_path: list[Annotated[str, Field(max_length=1000)]] | None = Field(
         default=None, max_length=50
     )
-    tmdb_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    tmdb_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     container_extension: str | None = Field(default=None, pattern=CONTAINER_PATTERN)
     source_url: str | None = Field(default=None, max_length=2000)
     enabled: bool | None = None
@@ -105,8 +105,8 @@ def list_movies(
     session: DbSession,
     params: Annotated[ListParams, Depends()],
     q: Annotated[str | None, Query(max_length=100, description="name contains")] = None,
-    category_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
-    tenant_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    category_id: QueryId = None,
+    tenant_id: QueryId = None,
 ) -> Page[MovieOut]:
     stmt = scoped_select(principal, Movie, tenant_id)
     if q:

@@ -15,7 +15,7 @@ from palinsesto.admin.api.errors import Conflict
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
-from palinsesto.admin.api.types import ObjectId, PathId
+from palinsesto.admin.api.types import ObjectId, PathId, QueryId
 from palinsesto.catalog.bouquets import check_bouquet_ids
 from palinsesto.trust.audit import snapshot
 
@@ -71,7 +71,7 @@ def list_packages(
     params: Annotated[ListParams, Depends()],
     q: Annotated[str | None, Query(max_length=100)] = None,
     is_trial: bool | None = None,
-    tenant_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    tenant_id: QueryId = None,
 ) -> Page[PackageOut]:
     stmt = scoped_select(principal, Package, tenant_id)
     if q:

@@ -14,7 +14,7 @@ from palinsesto.admin.api.deps import DbSession, Manager, Staff
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
-from palinsesto.admin.api.types import ObjectId, PathId
+from palinsesto.admin.api.types import MAX_ID, ObjectId, PathId, QueryId
 from palinsesto.catalog.bouquets import forget_item
 from palinsesto.catalog.models import CategoryKind, ItemType, Season, Series
 from palinsesto.catalog.vod import DATE_PATTERN, check_category, check_season_free
@@ -39,7 +39,7 @@ class SeriesIn(BaseModel):
     backdrop_path: Backdrops = Field(default_factory=list, max_length=50)
     youtube_trailer: str = Field(default="", max_length=100)
     episode_run_time: int = Field(default=0, ge=0, le=100_000)
-    tmdb_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    tmdb_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     enabled: bool = True
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 
@@ -58,7 +58,7 @@ class SeriesPatch(BaseModel):
     backdrop_path: Backdrops | None = Field(default=None, max_length=50)
     youtube_trailer: str | None = Field(default=None, max_length=100)
     episode_run_time: int | None = Field(default=None, ge=0, le=100_000)
-    tmdb_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    tmdb_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     enabled: bool | None = None
 
 
@@ -122,8 +122,8 @@ def list_series(
     session: DbSession,
     params: Annotated[ListParams, Depends()],
     q: Annotated[str | None, Query(max_length=100, description="name contains")] = None,
-    category_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
-    tenant_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    category_id: QueryId = None,
+    tenant_id: QueryId = None,
 ) -> Page[SeriesOut]:
     stmt = scoped_select(principal, Series, tenant_id)
     if q:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from palinsesto.admin.api.changes import audited
@@ -14,7 +14,7 @@ from palinsesto.admin.api.deps import DbSession, Manager, Staff
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
-from palinsesto.admin.api.types import ObjectId, PathId
+from palinsesto.admin.api.types import ObjectId, PathId, QueryId
 from palinsesto.cluster import servers as service
 from palinsesto.cluster.models import Server, ServerRole, ServerStatus
 from palinsesto.trust.audit import snapshot
@@ -79,7 +79,7 @@ def list_servers(
     params: Annotated[ListParams, Depends()],
     status: ServerStatus | None = None,
     role: ServerRole | None = None,
-    tenant_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    tenant_id: QueryId = None,
 ) -> Page[ServerOut]:
     stmt = scoped_select(principal, Server, tenant_id)
     if status:

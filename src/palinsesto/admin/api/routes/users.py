@@ -16,7 +16,7 @@ from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, Principal, Wr
 from palinsesto.admin.api.errors import Forbidden, NotFound, ValidationFailed
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.scope import tenant_for_create
-from palinsesto.admin.api.types import ObjectId, PathId
+from palinsesto.admin.api.types import ObjectId, PathId, QueryId
 from palinsesto.trust.audit import snapshot
 
 router = APIRouter(tags=["users"])
@@ -97,8 +97,8 @@ def list_users(
         str | None, Query(max_length=100, description="username or email contains")
     ] = None,
     role: Role | None = None,
-    parent_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
-    tenant_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    parent_id: QueryId = None,
+    tenant_id: QueryId = None,
 ) -> Page[UserOut]:
     stmt = _select_users(session, principal)
     if q:
@@ -168,7 +168,7 @@ def get_user(user_id: PathId, principal: CurrentPrincipal, session: DbSession) -
     return get_visible(session, principal, user_id)
 
 
-def _check_may_manage(session: DbSession, principal: Principal, user: AdminUser) -> None:
+def _check_may_manage(principal: Principal, user: AdminUser) -> None:
     if user.id == principal.user_id:
         raise Forbidden("Change your own account with /users/me/password.")
     if user.role not in service.ASSIGNABLE[principal.role]:
@@ -180,7 +180,7 @@ def update_user(
     user_id: PathId, body: UserPatch, principal: Writer, session: DbSession
 ) -> AdminUser:
     user = get_visible(session, principal, user_id)
-    _check_may_manage(session, principal, user)
+    _check_may_manage(principal, user)
     before = snapshot(user)
     changes = body.model_dump(exclude_unset=True)
     if changes.get("role") is not None and changes["role"] is not user.role:
@@ -211,6 +211,6 @@ def update_user(
 @router.delete("/users/{user_id}", status_code=204)
 def delete_user(user_id: PathId, principal: Writer, session: DbSession) -> None:
     user = get_visible(session, principal, user_id)
-    _check_may_manage(session, principal, user)
+    _check_may_manage(principal, user)
     audited(session, principal, "delete", "user", user)
     service.delete_user(session, user)
