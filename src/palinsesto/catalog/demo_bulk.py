@@ -10,7 +10,7 @@ import itertools
 import random
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
@@ -28,7 +28,7 @@ from palinsesto.catalog.models import (
     Season,
     Series,
 )
-from palinsesto.db import Database
+from palinsesto.db import Base, Database
 
 ProgressCallback = Callable[[str, int, int], None]
 """Called as ``progress(table, rows_done, rows_total)`` after each committed chunk."""
@@ -40,6 +40,11 @@ def chunks(count: int, size: int) -> Iterator[tuple[int, int]]:
     """``(start, size)`` of each chunk of at most ``size`` out of ``count``."""
     for start in range(0, count, size):
         yield start, min(size, count - start)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class (typed as a plain FromClause by the ORM)."""
+    return cast(Table, model.__table__)
 
 
 def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
@@ -116,7 +121,7 @@ class BulkWriter:
         self.progress("channels", 0, count)
         for start, size in chunks(count, self.chunk_rows):
             with self.db.transaction() as session:
-                ids = reserve_ids(session, Channel.__table__, size)
+                ids = reserve_ids(session, table_of(Channel), size)
                 channels: list[dict[str, Any]] = []
                 links: list[dict[str, Any]] = []
                 for channel_id in ids:
@@ -142,8 +147,8 @@ class BulkWriter:
                         if extra != category:
                             links.append({"channel_id": channel_id, "category_id": live[extra]})
                 self._fix_link_positions(links)
-                self._bulk(session, Channel.__table__, channels)
-                self._bulk(session, ChannelCategory.__table__, links)
+                self._bulk(session, table_of(Channel), channels)
+                self._bulk(session, table_of(ChannelCategory), links)
             self.progress("channels", start + size, count)
 
     @staticmethod
@@ -162,7 +167,7 @@ class BulkWriter:
         self.progress("movies", 0, count)
         for start, size in chunks(count, self.chunk_rows):
             with self.db.transaction() as session:
-                ids = reserve_ids(session, Movie.__table__, size)
+                ids = reserve_ids(session, table_of(Movie), size)
                 batch: list[dict[str, Any]] = []
                 for movie_id in ids:
                     category = rng.choice(category_names)
@@ -179,7 +184,7 @@ class BulkWriter:
                         )
                     )
                     self.movie_ids_by_category.setdefault(category, []).append(movie_id)
-                self._bulk(session, Movie.__table__, batch)
+                self._bulk(session, table_of(Movie), batch)
             self.progress("movies", start + size, count)
 
     def series(self, categories: dict[str, int], count: int, episodes_per_series: int) -> None:
@@ -196,7 +201,7 @@ class BulkWriter:
         seasons_done = episodes_done = 0
         for start, size in chunks(count, self.chunk_rows):
             with self.db.transaction() as session:
-                ids = reserve_ids(session, Series.__table__, size)
+                ids = reserve_ids(session, table_of(Series), size)
                 made: list[dict[str, Any]] = []
                 for series_id in ids:
                     category = rng.choice(category_names)
@@ -212,7 +217,7 @@ class BulkWriter:
                         )
                     )
                     self.series_ids_by_category.setdefault(category, []).append(series_id)
-                self._bulk(session, Series.__table__, made)
+                self._bulk(session, table_of(Series), made)
             self.progress("series", start + size, count)
             # Seasons and episodes of this chunk's series, each in chunks of their own.
             season_rows: list[dict[str, Any]] = []
@@ -225,24 +230,24 @@ class BulkWriter:
                 with self.db.transaction() as session:
                     batch = season_rows[part_start : part_start + part]
                     for row, season_id in zip(
-                        batch, reserve_ids(session, Season.__table__, part), strict=True
+                        batch, reserve_ids(session, table_of(Season), part), strict=True
                     ):
                         row["id"] = season_id
-                    self._bulk(session, Season.__table__, batch)
+                    self._bulk(session, table_of(Season), batch)
                 seasons_done += part
                 self.progress("seasons", seasons_done, total_seasons)
             for part_start, part in chunks(len(episode_rows), self.chunk_rows):
                 with self.db.transaction() as session:
                     batch = episode_rows[part_start : part_start + part]
                     for row, episode_id in zip(
-                        batch, reserve_ids(session, Episode.__table__, part), strict=True
+                        batch, reserve_ids(session, table_of(Episode), part), strict=True
                     ):
                         row["id"] = episode_id
                         row["source_url"] = (
                             f"http://vod.example.net/episodes/{episode_id}."
                             f"{row['container_extension']}"
                         )
-                    self._bulk(session, Episode.__table__, batch)
+                    self._bulk(session, table_of(Episode), batch)
                 episodes_done += part
                 self.progress("episodes", episodes_done, total_episodes)
 
@@ -301,7 +306,7 @@ class BulkWriter:
         self.progress("bouquet_items", 0, len(rows))
         for start, size in chunks(len(rows), self.chunk_rows):
             with self.db.transaction() as session:
-                self._bulk(session, BouquetItem.__table__, rows[start : start + size])
+                self._bulk(session, table_of(BouquetItem), rows[start : start + size])
             self.progress("bouquet_items", start + size, len(rows))
 
     def lines(self, count: int, bouquets: dict[str, int], resellers: list[int]) -> None:
@@ -313,7 +318,7 @@ class BulkWriter:
         for start, size in chunks(count, self.chunk_rows):
             with self.db.transaction() as session:
                 usernames = self._fresh_usernames(session, size, taken)
-                ids = reserve_ids(session, Line.__table__, size)
+                ids = reserve_ids(session, table_of(Line), size)
                 lines: list[dict[str, Any]] = []
                 links: list[dict[str, Any]] = []
                 for line_id, username in zip(ids, usernames, strict=True):
@@ -328,8 +333,8 @@ class BulkWriter:
                         )
                     )
                     links.extend(rows.line_bouquets(rng, line_id, bouquets["Full"], extras))
-                self._bulk(session, Line.__table__, lines)
-                self._bulk(session, LineBouquet.__table__, links)
+                self._bulk(session, table_of(Line), lines)
+                self._bulk(session, table_of(LineBouquet), links)
                 if self.sample_line is None:
                     active = next(
                         (

@@ -26,7 +26,7 @@ def tenant_clause(
 
 def scoped_select(
     principal: Principal, model: type[M], tenant_id: int | None = None
-) -> Select[tuple[M]]:
+) -> Select[Any]:
     return select(model).where(tenant_clause(principal, model, tenant_id))
 
 

@@ -71,14 +71,14 @@ class RtmpIngest:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         session = Publisher(self, writer)
         try:
             await session.run(reader)
         except (ConnectionError, asyncio.IncompleteReadError, ProtocolError) as exc:
             log.info("RTMP client %s: %s", session.peer, exc)
         finally:
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
             session.finish()
             writer.close()
 

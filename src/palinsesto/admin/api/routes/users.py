@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -84,7 +84,7 @@ def get_visible(session: DbSession, principal: Principal, user_id: int) -> Admin
     return user
 
 
-def _select_users(session: DbSession, principal: Principal) -> Select[tuple[AdminUser]]:
+def _select_users(session: DbSession, principal: Principal) -> Select[Any]:
     return select(AdminUser).where(visible_clause(session, principal))
 
 

@@ -1,0 +1,1 @@
+"""Tenants, admin users, resellers and their credits, lines, sign-in throttling."""

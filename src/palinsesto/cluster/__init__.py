@@ -1,0 +1,1 @@
+"""State shared between processes: change events (in-process or Redis) and the server registry."""

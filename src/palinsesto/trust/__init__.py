@@ -1,0 +1,1 @@
+"""Proof and accountability: the audit log."""
