@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from palinsesto.cli import admin, db, imports, serve
+from palinsesto.cli import admin, audit, db, imports, serve
 from palinsesto.cli import demo_data as demo_data_command
 
 app = typer.Typer(
@@ -17,6 +17,7 @@ app = typer.Typer(
 serve.register(app)
 db.register(app)
 admin.register(app)
+audit.register(app)
 demo_data_command.register(app)
 imports.register(app)
 

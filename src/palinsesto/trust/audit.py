@@ -1,15 +1,30 @@
-"""Write audit entries for changes made through the API."""
+"""Write audit entries for changes made through the API, each chained to the one before.
+
+Appending takes the chain's head row with ``SELECT … FOR UPDATE`` (PostgreSQL) inside the
+caller's write transaction (SQLite's writers are serialised already), so concurrent changes
+line up one after another and the chain never forks.
+"""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from palinsesto.trust.models import AuditEntry
+from palinsesto.db.base import utcnow
+from palinsesto.trust.audit_chain import (
+    CHAINED_FIELDS,
+    ChainHead,
+    ChainReport,
+    canonical_json,
+    entry_digest,
+    verify_chain,
+)
+from palinsesto.trust.models import AuditChainHead, AuditEntry
 
 # Never copied into the log, whatever the entity.
 SECRET_COLUMNS = frozenset({"password_hash", "key_hash", "token_hash", "stream_key", "password"})
@@ -44,16 +59,58 @@ def record(
     ip: str = "",
 ) -> None:
     """Add an audit entry to the caller's transaction: it commits or rolls back with the change."""
-    session.add(
-        AuditEntry(
-            tenant_id=tenant_id,
-            actor_id=actor_id,
-            actor=actor,
-            action=action,
-            entity=entity,
-            entity_id=str(entity_id),
-            before=before,
-            after=after,
-            ip=ip,
-        )
+    head = session.scalars(
+        select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
+    ).one()  # made by the migration that introduced the chain
+    entry = AuditEntry(
+        tenant_id=tenant_id,
+        tenant_ref=tenant_id,
+        actor_id=actor_id,
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=str(entity_id),
+        before=canonical_json(before),
+        after=canonical_json(after),
+        ip=ip,
+        created_at=utcnow(),
+        seq=head.seq + 1,
+        prev_hash=head.row_hash,
     )
+    entry.row_hash = entry_digest(head.row_hash, _chained_values(entry))
+    head.seq, head.row_hash = entry.seq, entry.row_hash
+    session.add(entry)
+
+
+def _chained_values(entry: AuditEntry) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in CHAINED_FIELDS}
+
+
+def verify(session: Session, batch: int = 5000) -> ChainReport:
+    """Check the whole chain, reading entries in sequence order ``batch`` at a time."""
+    head_row = session.get(AuditChainHead, 1)
+    head = ChainHead(head_row.seq, head_row.row_hash) if head_row is not None else None
+    columns = [
+        getattr(AuditEntry, name) for name in (*CHAINED_FIELDS, "id", "prev_hash", "row_hash")
+    ]
+
+    def entries() -> Iterator[dict[str, Any]]:
+        last = 0
+        while True:
+            rows = (
+                session.execute(
+                    select(*columns)
+                    .where(AuditEntry.seq > last)
+                    .order_by(AuditEntry.seq)
+                    .limit(batch)
+                )
+                .mappings()
+                .all()
+            )
+            if not rows:
+                return
+            for row in rows:
+                yield dict(row)
+            last = rows[-1]["seq"]
+
+    return verify_chain(entries(), head)
