@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from palinsesto.db.base import Base, utcnow
@@ -50,3 +50,54 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Notice(Base):
+    """A notice about content (DSA Art. 16 or DMCA 512(c)(3)), to a tenant or the platform.
+
+    ``targets`` is what its locations name here (see :func:`palinsesto.trust.notices.locate`).
+    The notifier's contact details stay with the notice and are shown only to the staff who
+    decide on it.
+    """
+
+    __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_tenant_received", "tenant_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="SET NULL"), default=None
+    )
+    receipt: Mapped[str] = mapped_column(String(32), unique=True)
+    regime: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    trusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    notifier_name: Mapped[str] = mapped_column(String(200), default="")
+    notifier_email: Mapped[str] = mapped_column(String(254), default="")
+    notifier_address: Mapped[str] = mapped_column(String(500), default="")
+    notifier_phone: Mapped[str] = mapped_column(String(40), default="")
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    work: Mapped[str] = mapped_column(Text, default="")
+    locations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    targets: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    good_faith: Mapped[bool] = mapped_column(Boolean, default=False)
+    accurate: Mapped[bool] = mapped_column(Boolean, default=False)
+    authorised: Mapped[bool] = mapped_column(Boolean, default=False)
+    signature: Mapped[str] = mapped_column(String(200), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class NoticeAction(Base):
+    """A decision on a notice, with its statement of reasons (DSA Art. 17)."""
+
+    __tablename__ = "notice_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    targets: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    statement: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

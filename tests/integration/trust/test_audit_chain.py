@@ -135,5 +135,5 @@ def test_upgrade_chains_entries_written_before_the_chain(sqlite_url: str, tmp_pa
     code, out = _verify(tmp_path, url)
     assert code == 0, out
     assert "3 entries" in out
-    _sql(url, "UPDATE audit_log SET after = '{\"slug\": \"forged\", \"n\": 1}' WHERE seq = 2")
+    _sql(url, 'UPDATE audit_log SET after = \'{"slug": "forged", "n": 1}\' WHERE seq = 2')
     assert _verify(tmp_path, url)[0] == 1

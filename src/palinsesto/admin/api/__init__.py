@@ -18,6 +18,7 @@ from palinsesto.admin.api.routes import (
     lines,
     live,
     movies,
+    notices,
     packages,
     schedule,
     series,
@@ -52,6 +53,7 @@ def build_router() -> APIRouter:
         epg_sources,
         epg_review,
         schedule,
+        notices,
     ):
         router.include_router(module.router)
     return router
