@@ -42,6 +42,11 @@ def mount_panel(app: FastAPI, player_dir: Path = PLAYER_DIR) -> None:
     def panel_no_slash() -> RedirectResponse:
         return RedirectResponse(f"{PANEL_PREFIX}/", status_code=307)
 
+    @app.get("/notice", include_in_schema=False)
+    def notice_page() -> FileResponse:
+        # The public notice form (DSA Art. 16 / DMCA 512(c)(3)); ?service=<slug> preselects.
+        return FileResponse(STATIC_DIR / "notice.html", headers={"Cache-Control": "no-cache"})
+
     @app.get("/watch/{channel_ref}", include_in_schema=False)
     def watch_page(channel_ref: str) -> FileResponse:
         return FileResponse(STATIC_DIR / "watch.html", headers={"Cache-Control": "no-cache"})
