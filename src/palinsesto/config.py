@@ -70,6 +70,8 @@ class Settings:
     srt_listen_host: str = "0.0.0.0"
     hls_token_ttl_seconds: int = 120
     hls_session_timeout_seconds: int = 30
+    # Where security reports go (security.txt's Contact): a mailto: or https: URI.
+    security_contact: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -7,13 +7,21 @@ served as they are. Browser HLS playback uses hls.js, installed from the npm reg
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi import FastAPI, Request
+from fastapi.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 
 from palinsesto.admin.api.errors import error_body
+from palinsesto.config import Settings
 
 PANEL_PREFIX = "/panel"
 PLAYER_PREFIX = "/panel/vendor/hls"
@@ -31,6 +39,22 @@ class PanelFiles(StaticFiles):
         return response
 
 
+def security_txt_body(settings: Settings, now: datetime) -> str:
+    """RFC 9116's security.txt: where to report vulnerabilities and abuse, valid for a year."""
+    base = settings.effective_public_url
+    contacts = [settings.security_contact] if settings.security_contact else []
+    contacts.append(f"{base}/notice")  # the notice form also reaches the operator
+    expires = (now + timedelta(days=365)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    lines = [f"Contact: {c}" for c in contacts]
+    lines += [
+        f"Expires: {expires}",
+        f"Policy: {base}/notice",
+        f"Canonical: {base}/.well-known/security.txt",
+        "Preferred-Languages: en",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def mount_panel(app: FastAPI, player_dir: Path = PLAYER_DIR) -> None:
     """Serve the panel, the player library and ``/watch/<channel>`` on ``app``."""
 
@@ -41,6 +65,13 @@ def mount_panel(app: FastAPI, player_dir: Path = PLAYER_DIR) -> None:
     @app.get(PANEL_PREFIX, include_in_schema=False)
     def panel_no_slash() -> RedirectResponse:
         return RedirectResponse(f"{PANEL_PREFIX}/", status_code=307)
+
+    @app.get("/.well-known/security.txt", include_in_schema=False)
+    def security_txt(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(
+            security_txt_body(request.app.state.ctx.settings, datetime.now(UTC)),
+            headers={"Cache-Control": "max-age=86400"},
+        )
 
     @app.get("/notice", include_in_schema=False)
     def notice_page() -> FileResponse:

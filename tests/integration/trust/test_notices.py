@@ -4,6 +4,7 @@ owner decides, the viewer's app feels the decision, and the figures add up.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -228,3 +229,16 @@ def test_act_on_nothing_is_refused_and_changes_nothing(server: RunningServer) ->
         assert r.status_code == 400
         assert c.get(f"/api/v1/notices/{notice['id']}").json()["status"] == "received"
         assert c.get(f"/api/v1/notices/{notice['id']}/actions").json() == []
+
+
+def test_security_txt_names_where_to_report(sqlite_server: RunningServer) -> None:
+    r = httpx.get(f"{sqlite_server.base_url}/.well-known/security.txt")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
+    fields = [line.split(": ", 1) for line in r.text.splitlines()]
+    names = [name for name, _ in fields]
+    assert names.count("Contact") >= 1 and names.count("Expires") == 1  # RFC 9116 §2.5
+    assert dict(fields)["Contact"].endswith("/notice")
+    assert httpx.get(f"{sqlite_server.base_url}/notice").status_code == 200
+    expires = datetime.fromisoformat(dict(fields)["Expires"].replace("Z", "+00:00"))
+    assert timedelta(days=300) < expires - datetime.now(UTC) <= timedelta(days=366)
