@@ -71,6 +71,9 @@ class Notice(Base):
     regime: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16), default="received")
     trusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    notifier_id: Mapped[int | None] = mapped_column(
+        ForeignKey("trusted_notifiers.id", ondelete="SET NULL"), default=None
+    )
     notifier_name: Mapped[str] = mapped_column(String(200), default="")
     notifier_email: Mapped[str] = mapped_column(String(254), default="")
     notifier_address: Mapped[str] = mapped_column(String(500), default="")
@@ -100,4 +103,23 @@ class NoticeAction(Base):
     actor: Mapped[str] = mapped_column(String(64), default="")
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     statement: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrustedNotifier(Base):
+    """A rights holder or agency whose notices take the fast path (DSA Art. 22 spirit).
+
+    Its key is shown once and stored as SHA-256. A tenant's notifier files to that tenant;
+    a platform notifier (no tenant) to any.
+    """
+
+    __tablename__ = "trusted_notifiers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), default=None, index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,6 +4,8 @@ owner decides, the viewer's app feels the decision, and the figures add up.
 
 from __future__ import annotations
 
+import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +13,7 @@ import httpx
 import pytest
 
 from support.admin_api import TenantWorld, created, make_tenant
+from support.media import FFMPEG
 from support.server import RunningServer
 
 DSA_REQUIRED = {"explanation", "locations", "notifier_name", "notifier_email", "good_faith"}
@@ -34,13 +37,14 @@ STATEMENT_ELEMENTS = {  # DSA Art. 17(3) (a)–(f)
 }
 
 
-def _catalogue(world: TenantWorld) -> tuple[int, str, str]:
+def _catalogue(world: TenantWorld, live: bool = False) -> tuple[int, str, str]:
     """A channel in a bouquet and a line that plays it: (channel id, username, password)."""
+    sources = [{"kind": "test_pattern", "url": "testsrc://160x90@25"}] if live else []
     with world.client() as c:
         channel = created(
             c.post(
                 "/api/v1/channels",
-                json={"name": "Match", "mode": "on_demand", "sources": []},
+                json={"name": "Match", "mode": "on_demand", "sources": sources},
             )
         )
         bouquet = created(c.post("/api/v1/bouquets", json={"name": "All"}))
@@ -242,3 +246,62 @@ def test_security_txt_names_where_to_report(sqlite_server: RunningServer) -> Non
     assert httpx.get(f"{sqlite_server.base_url}/notice").status_code == 200
     expires = datetime.fromisoformat(dict(fields)["Expires"].replace("Z", "+00:00"))
     assert timedelta(days=300) < expires - datetime.now(UTC) <= timedelta(days=366)
+
+
+def test_trusted_notifier_fast_path_cuts_a_running_player(server: RunningServer) -> None:
+    """A pirate restreams a line's TS URL; a trusted notifier reports it; the player is cut."""
+    world = make_tenant(server, "acme")
+    other = make_tenant(server, "other")
+    channel_id, username, password = _catalogue(world, live=True)
+    with world.client() as c:
+        key = created(c.post("/api/v1/trusted-notifiers", json={"name": "League"}))["key"]
+    with other.client() as c:  # another service's notifier key does not file here
+        foreign = created(c.post("/api/v1/trusted-notifiers", json={"name": "X"}))["key"]
+
+    url = f"{server.base_url}/live/{username}/{password}/{channel_id}.ts"
+    player = subprocess.Popen(
+        [FFMPEG, "-hide_banner", "-nostdin", "-i", url, "-map", "0:v:0", "-f", "null", "-"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        _wait_for_viewer(world, username)
+        notice = _dsa(world, url)
+        with server.client() as c:
+            r = c.post("/api/v1/public/notices", json=notice, headers={"X-Notifier-Key": foreign})
+            assert r.status_code == 403, r.text
+            r = c.post("/api/v1/public/notices", json=notice, headers={"X-Notifier-Key": "nope"})
+            assert r.status_code == 401, r.text
+            assert player.poll() is None  # refused notices changed nothing
+            filed = time.monotonic()
+            r = c.post("/api/v1/public/notices", json=notice, headers={"X-Notifier-Key": key})
+            assert r.status_code == 201, r.text
+            assert r.json()["status"] == "actioned"
+        player.wait(timeout=60)
+        cut = time.monotonic() - filed
+    finally:
+        if player.poll() is None:
+            player.kill()
+        stderr = player.stderr.read().decode("utf-8", "replace") if player.stderr else ""
+        player.wait()
+    print(f"\nnotice-to-cut (trusted notifier fast path): {cut:.2f} s")
+    assert cut <= 60, stderr[-2000:]
+    with world.client() as c:
+        notice_row = c.get("/api/v1/notices").json()["items"][0]
+        assert notice_row["trusted"] is True and notice_row["status"] == "actioned"
+        action = c.get(f"/api/v1/notices/{notice_row['id']}/actions").json()[0]
+        assert action["statement"]["automated_means"]["used_for_decision"] is True
+        assert action["actor"] == "notifier:League"
+    assert _account(server, username, password)["user_info"]["status"] == "Disabled"
+
+
+def _wait_for_viewer(world: TenantWorld, username: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    with world.client() as c:
+        while time.monotonic() < deadline:
+            sessions = c.get("/api/v1/live/sessions").json()
+            if any(s["username"] == username and s["bytes"] > 0 for s in sessions):
+                return
+            time.sleep(0.2)
+    raise AssertionError("the player never started")

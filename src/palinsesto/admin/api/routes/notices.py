@@ -14,21 +14,28 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from palinsesto.accounts.models import Line, Tenant
+from palinsesto.accounts.models import Line, Role, Tenant
+from palinsesto.accounts.security import generate_password, hash_api_key
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import Context, DbSession, Manager, Principal, Staff
-from palinsesto.admin.api.errors import BadRequest, NotFound, ValidationFailed
+from palinsesto.admin.api.errors import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+)
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.types import MAX_ID, PathId, QueryId
 from palinsesto.catalog.models import Channel, Movie
 from palinsesto.db.base import utcnow
 from palinsesto.trust.audit import record, snapshot
-from palinsesto.trust.models import Notice, NoticeAction
+from palinsesto.trust.models import Notice, NoticeAction, TrustedNotifier
 from palinsesto.trust.notices import (
     ActionKind,
     Decision,
@@ -137,12 +144,22 @@ class ActionOut(BaseModel):
 
 
 @router.post("/public/notices", response_model=ReceiptOut, status_code=201)
-def file_notice(body: NoticeIn, session: DbSession, request: Request) -> ReceiptOut:
+def file_notice(
+    body: NoticeIn,
+    session: DbSession,
+    request: Request,
+    ctx: Context,
+    notifier_key: Annotated[str | None, Header(alias="X-Notifier-Key", max_length=200)] = None,
+) -> ReceiptOut:
     """File a notice about content on a service of this platform (no account needed).
 
     Every element the chosen regime requires is checked; what is missing comes back per
-    field (422) and nothing is stored.
+    field (422) and nothing is stored. A trusted notifier sends its key in
+    ``X-Notifier-Key``; when its notice names both a line and what that line plays on the
+    service (the stream URL a pirate restream uses), the line is suspended at once as the
+    automatic first action, pending review (the fast path for live events).
     """
+    notifier = _trusted_notifier(session, notifier_key) if notifier_key is not None else None
     submission = NoticeSubmission(
         regime=body.regime,
         notifier_name=body.notifier_name,
@@ -163,6 +180,8 @@ def file_notice(body: NoticeIn, session: DbSession, request: Request) -> Receipt
         tenant_id = session.scalar(select(Tenant.id).where(Tenant.slug == body.tenant))
         if tenant_id is None:
             missing.append(FieldProblem("tenant", "No service has this name on the platform."))
+    if notifier is not None and notifier.tenant_id not in (None, tenant_id):
+        raise Forbidden("This notifier's key is for another service.")
     if missing:
         raise ValidationFailed(
             "The notice lacks elements the law requires.",
@@ -173,6 +192,8 @@ def file_notice(body: NoticeIn, session: DbSession, request: Request) -> Receipt
         tenant_id=tenant_id,
         receipt=secrets.token_urlsafe(12),
         regime=body.regime.value,
+        trusted=notifier is not None,
+        notifier_id=notifier.id if notifier is not None else None,
         status=NoticeStatus.received.value,
         notifier_name=body.notifier_name.strip(),
         notifier_email=body.notifier_email.strip(),
@@ -199,13 +220,26 @@ def file_notice(body: NoticeIn, session: DbSession, request: Request) -> Receipt
         action="create",
         entity="notice",
         entity_id=notice.id,
-        after={"regime": notice.regime, "targets": notice.targets, "receipt": "********"},
+        after={"regime": notice.regime, "targets": notice.targets, "trusted": notice.trusted},
         ip=notice.ip,
     )
+    if notifier is not None and _fast_path_applies(session, notice, targets):
+        _decide(
+            session,
+            _notifier_principal(notifier, notice),
+            ctx,
+            notice,
+            ActionKind.suspend_line,
+            facts=(
+                f"Trusted notifier '{notifier.name}' named this line's own stream address "
+                "for content on this service; the line is suspended pending review."
+            ),
+            automated=True,
+        )
     return ReceiptOut(
         receipt=notice.receipt,
         received_at=notice.received_at,
-        status=NoticeStatus.received,
+        status=NoticeStatus(notice.status),
         regime=body.regime,
         targets_found=len(targets),
     )
@@ -291,22 +325,49 @@ def act_on_notice(
     notice = _get(session, principal, notice_id)
     if notice.tenant_id is None and body.kind is not ActionKind.reject:
         raise BadRequest("A platform-wide notice names no service: reject it or file it anew.")
-    targets = [Target(TargetKind(t["kind"]), t["ref"]) for t in notice.targets]
-    acted = _carry_out(session, principal, ctx, notice, body.kind, targets)
-    now = utcnow()
-    expires = now + timedelta(days=body.days) if body.days else None
-    decision = Decision(
-        action=body.kind,
-        targets=acted,
+    return _decide(
+        session,
+        principal,
+        ctx,
+        notice,
+        body.kind,
         facts=body.facts,
         legal_ground=body.legal_ground,
         contractual_ground=body.contractual_ground,
+        days=body.days,
+    )
+
+
+def _decide(
+    session: Session,
+    principal: Principal,
+    ctx: Any,
+    notice: Notice,
+    kind: ActionKind,
+    *,
+    facts: str,
+    legal_ground: str = "",
+    contractual_ground: str = "",
+    days: int | None = None,
+    automated: bool = False,
+) -> NoticeAction:
+    targets = [Target(TargetKind(t["kind"]), t["ref"]) for t in notice.targets]
+    acted = _carry_out(session, principal, ctx, notice, kind, targets)
+    now = utcnow()
+    expires = now + timedelta(days=days) if days else None
+    decision = Decision(
+        action=kind,
+        targets=acted,
+        facts=facts,
+        legal_ground=legal_ground,
+        contractual_ground=contractual_ground,
+        automated=automated,
         expires_at=expires,
         decided_at=now,
     )
     action = NoticeAction(
         notice_id=notice.id,
-        kind=body.kind.value,
+        kind=kind.value,
         targets=[{"kind": t.kind.value, "ref": t.ref} for t in acted],
         actor=principal.username,
         expires_at=expires,
@@ -315,12 +376,45 @@ def act_on_notice(
     )
     session.add(action)
     notice.status = (
-        NoticeStatus.rejected if body.kind is ActionKind.reject else NoticeStatus.actioned
+        NoticeStatus.rejected if kind is ActionKind.reject else NoticeStatus.actioned
     ).value
     notice.decided_at = notice.decided_at or now
     session.flush()
-    audited(session, principal, body.kind.value, "notice", notice, after=snapshot(action))
+    audited(session, principal, kind.value, "notice", notice, after=snapshot(action))
     return action
+
+
+def _trusted_notifier(session: Session, key: str) -> TrustedNotifier:
+    notifier = session.scalar(
+        select(TrustedNotifier).where(TrustedNotifier.key_hash == hash_api_key(key))
+    )
+    if notifier is None or not notifier.enabled:
+        raise Unauthorized("This notifier key is not valid.")
+    return notifier
+
+
+def _fast_path_applies(session: Session, notice: Notice, targets: list[Target]) -> bool:
+    """An exact match: the notice names a line of its service and an item that line plays."""
+    if notice.tenant_id is None:
+        return False
+    names = [t.ref for t in targets if t.kind is TargetKind.line]
+    items = [t for t in targets if t.kind is not TargetKind.line]
+    if not names or not items:
+        return False
+    found = session.scalar(
+        select(Line.id).where(Line.tenant_id == notice.tenant_id, Line.username.in_(names))
+    )
+    return found is not None
+
+
+def _notifier_principal(notifier: TrustedNotifier, notice: Notice) -> Principal:
+    # Audit entries of the fast path name the notifier as the actor (no admin user acted).
+    return Principal(
+        user_id=0,
+        username=f"notifier:{notifier.name}"[:64],
+        role=Role.owner,
+        tenant_id=notice.tenant_id,
+    )
 
 
 def _carry_out(
@@ -420,3 +514,85 @@ def transparency(
         for n in notices
     ]
     return transparency_report(facts, start, end)
+
+
+# ---- trusted notifiers ----
+
+
+class NotifierIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200, description="who the key belongs to")
+    tenant_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="platform admins: a tenant, or none for all"
+    )
+
+
+class NotifierOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    tenant_id: int | None
+    name: str
+    enabled: bool
+    created_at: datetime
+
+
+class NotifierCreated(NotifierOut):
+    key: str = Field(description="shown once: send it as X-Notifier-Key")
+
+
+def _notifiers(principal: Principal) -> Select[Any]:
+    if principal.is_platform:
+        return select(TrustedNotifier)
+    return select(TrustedNotifier).where(TrustedNotifier.tenant_id == principal.tenant_id)
+
+
+@router.post("/trusted-notifiers", response_model=NotifierCreated, status_code=201)
+def create_notifier(body: NotifierIn, principal: Manager, session: DbSession) -> NotifierCreated:
+    """A key for a rights holder whose notices take the fast path; shown only in this answer."""
+    tenant_id = body.tenant_id if principal.is_platform else principal.tenant_id
+    key = "ntf_" + generate_password(32)
+    notifier = TrustedNotifier(tenant_id=tenant_id, name=body.name, key_hash=hash_api_key(key))
+    session.add(notifier)
+    session.flush()
+    record(
+        session,
+        actor_id=principal.user_id,
+        actor=principal.username,
+        tenant_id=tenant_id,
+        action="create",
+        entity="trusted_notifier",
+        entity_id=notifier.id,
+        after={"name": notifier.name},
+        ip=principal.ip,
+    )
+    return NotifierCreated(
+        id=notifier.id,
+        tenant_id=notifier.tenant_id,
+        name=notifier.name,
+        enabled=notifier.enabled,
+        created_at=notifier.created_at,
+        key=key,
+    )
+
+
+@router.get("/trusted-notifiers", response_model=list[NotifierOut])
+def list_notifiers(principal: Manager, session: DbSession) -> list[TrustedNotifier]:
+    return list(session.scalars(_notifiers(principal).order_by(TrustedNotifier.id)))
+
+
+@router.delete("/trusted-notifiers/{notifier_id}", status_code=204)
+def revoke_notifier(notifier_id: PathId, principal: Manager, session: DbSession) -> None:
+    """Revoke a notifier's key (its past notices stay, marked as trusted)."""
+    notifier = session.scalar(_notifiers(principal).where(TrustedNotifier.id == notifier_id))
+    if notifier is None:
+        raise NotFound(f"Trusted notifier {notifier_id} not found.")
+    notifier.enabled = False
+    record(
+        session,
+        actor_id=principal.user_id,
+        actor=principal.username,
+        tenant_id=notifier.tenant_id,
+        action="revoke",
+        entity="trusted_notifier",
+        entity_id=notifier.id,
+        ip=principal.ip,
+    )

@@ -1,4 +1,4 @@
-"""notices and the actions taken on them
+"""notices, the actions taken on them, trusted notifiers
 
 Revision ID: 0003_notices
 Revises: 0002_audit_chain
@@ -22,6 +22,24 @@ _TIME = palinsesto.db.base.UTCDateTime(timezone=True)
 
 def upgrade() -> None:
     op.create_table(
+        "trusted_notifiers",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("tenant_id", sa.Integer(), nullable=True),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("key_hash", sa.String(length=64), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("created_at", _TIME, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_trusted_notifiers_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_trusted_notifiers")),
+        sa.UniqueConstraint("key_hash", name=op.f("uq_trusted_notifiers_key_hash")),
+    )
+    op.create_index(op.f("ix_trusted_notifiers_tenant_id"), "trusted_notifiers", ["tenant_id"])
+    op.create_table(
         "notices",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=True),
@@ -29,6 +47,7 @@ def upgrade() -> None:
         sa.Column("regime", sa.String(length=8), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("trusted", sa.Boolean(), nullable=False),
+        sa.Column("notifier_id", sa.Integer(), nullable=True),
         sa.Column("notifier_name", sa.String(length=200), nullable=False),
         sa.Column("notifier_email", sa.String(length=254), nullable=False),
         sa.Column("notifier_address", sa.String(length=500), nullable=False),
@@ -48,6 +67,12 @@ def upgrade() -> None:
             ["tenant_id"],
             ["tenants.id"],
             name=op.f("fk_notices_tenant_id_tenants"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["notifier_id"],
+            ["trusted_notifiers.id"],
+            name=op.f("fk_notices_notifier_id_trusted_notifiers"),
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notices")),
@@ -78,3 +103,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("notice_actions")
     op.drop_table("notices")
+    op.drop_table("trusted_notifiers")
