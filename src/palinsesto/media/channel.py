@@ -385,13 +385,13 @@ class ChannelRunner:
                     index = await self._failed(index, str(ended))
         except _SourceEnded as ended:
             self.failures.append(Failure(self._wall(), -1, str(ended)))
-            self._round_failed.set()
+            self._signal_round_failed()
         except Exception as exc:
             # Nothing may escape the owner task unseen ("Task exception was never
             # retrieved"): the reason goes to the channel's failures, the trace to the log.
             log.exception("channel %s: owner task failed", self.spec.channel_id)
             self.failures.append(Failure(self._wall(), -1, f"internal error: {exc!r}"))
-            self._round_failed.set()
+            self._signal_round_failed()
         finally:
             if prober is not None:
                 prober.cancel()
@@ -423,11 +423,15 @@ class ChannelRunner:
             "retrying in %.0f s",
             self.spec.channel_id, index, message, self.failed_rounds, delay,
         )  # fmt: skip
-        # Waiting viewers get their "offline" answer now, not after their whole timeout.
-        self._round_failed.set()
-        self._round_failed = asyncio.Event()
+        self._signal_round_failed()
         await self._sleep_until_retry()
         return following
+
+    def _signal_round_failed(self) -> None:
+        """Waiting viewers get their "offline" answer now, not after their whole timeout;
+        later waiters wait for the next round."""
+        self._round_failed.set()
+        self._round_failed = asyncio.Event()
 
     async def _wait_for_publisher(self) -> None:
         """Nothing to play until a publisher connects: wait, spawning nothing, counting no
@@ -468,7 +472,10 @@ class ChannelRunner:
             if primary.is_push:
                 back = self.has_publisher
             else:
-                argv = probe_argv(self._ffmpeg, primary)
+                try:
+                    argv = probe_argv(self._ffmpeg, primary)
+                except SourceError:
+                    return  # cannot come back (its failure is already recorded)
                 rc, _ = await self._supervisor.run(argv, timeout=self.tuning.probe_interval + 3)
                 back = rc == 0
             if back:

@@ -80,10 +80,18 @@ async def test_old_spellings_are_read_and_unknown_profiles_refused(live: LiveWor
         )
         assert c.get(f"/api/v1/channels/{channel_id}").json()["transcode_profile"] == "h264_480p"
         assert await decoded_frame_size(live.url(channel_id, "ts")) == (854, 480)
+        # A row an older database still holds (not migrated yet): the engine reads it too.
+        with live.server.ctx.db.transaction() as session:
+            session.get(Channel, channel_id).transcode_profile = "h264-360p"
+        live.server.ctx.events.publish(live.tenant_id, "catalog")
+        live.server.ctx.events.publish(live.tenant_id, "channels")
+        assert c.get(f"/api/v1/channels/{channel_id}").json()["transcode_profile"] == "h264_360p"
+        c.post(f"/api/v1/live/channels/{channel_id}/stop").raise_for_status()
+        assert await decoded_frame_size(live.url(channel_id, "ts")) == (640, 360)
         r = c.patch(f"/api/v1/channels/{channel_id}", json={"transcode_profile": "h265_8k"})
         assert r.status_code == 422, r.text
         assert "transcode_profile" in r.json()["error"]["fields"], r.text
-        assert c.get(f"/api/v1/channels/{channel_id}").json()["transcode_profile"] == "h264_480p"
+        assert c.get(f"/api/v1/channels/{channel_id}").json()["transcode_profile"] == "h264_360p"
 
 
 def test_the_migration_renames_stored_profiles(database_url: str) -> None:
