@@ -78,6 +78,9 @@ class RunnerTuning:
     # next round (reset once a source plays). Failover between sources is immediate.
     retry_initial: float = 1.0
     retry_max: float = 60.0
+    # The back-off starts over only after a source played this long: one that plays a
+    # few seconds and dies again (flapping) keeps backing off.
+    stable_after: float = 30.0
 
 
 class PushFeed:
@@ -406,6 +409,7 @@ class ChannelRunner:
         """
         self.failures.append(Failure(self._wall(), index, message))
         self.restarts += 1
+        self._forget_backoff_if_stable()
         self.state = ChannelState.failing
         self.live_since = None
         following = (index + 1) % len(self.spec.sources)
@@ -426,6 +430,13 @@ class ChannelRunner:
         self._signal_round_failed()
         await self._sleep_until_retry()
         return following
+
+    def _forget_backoff_if_stable(self) -> None:
+        if self.live_since is not None and (
+            self._clock() - self.live_since >= self.tuning.stable_after
+        ):
+            self._backoff.reset()
+            self.failed_rounds = 0
 
     def _signal_round_failed(self) -> None:
         """Waiting viewers get their "offline" answer now, not after their whole timeout;
@@ -452,6 +463,7 @@ class ChannelRunner:
             self.retry_at = None
 
     def _finish(self) -> None:
+        self._forget_backoff_if_stable()
         self.state = ChannelState.idle
         self.active_index = None
         self.live_since = None
@@ -573,9 +585,7 @@ class ChannelRunner:
         if chunk.keyframe and self.state is not ChannelState.live:
             self.state = ChannelState.live
             self.live_since = self._clock()
-            self._backoff.reset()
             self.retry_at = None
-            self.failed_rounds = 0
         self.fanout.publish(chunk, psi)
         self.hls.push(chunk, psi)
         if chunk.keyframe:
