@@ -160,3 +160,24 @@ class CollectingSink:
 
     def close(self) -> None:
         self.closed = True
+
+
+async def decoded_frame_size(url: str, timeout: float = 40) -> tuple[int, int]:
+    """ffmpeg as a player: decode the first video frame of ``url`` to PNG; its width and
+    height (read from the PNG's IHDR chunk, so it is what the decoder produced)."""
+    proc = await asyncio.create_subprocess_exec(
+        FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-i", url,
+        "-map", "0:v:0", "-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "pipe:1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    if out[:8] != b"\x89PNG\r\n\x1a\n" or out[12:16] != b"IHDR":
+        raise AssertionError(f"no frame decoded from {url}: {err.decode(errors='replace')[-800:]}")
+    return int.from_bytes(out[16:20], "big"), int.from_bytes(out[20:24], "big")

@@ -4,66 +4,26 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from palinsesto.accounts.models import Tenant
 from palinsesto.catalog.models import Category, CategoryKind, Channel, ChannelCategory, SourceKind
+from palinsesto.catalog.sources import PUSH_KINDS, InvalidSource, SourceSpec
 from palinsesto.errors import InvalidValue, PlanLimitReached
-
-# "copy" remuxes; the others name libx264 ladders the live engine knows.
-TRANSCODE_PROFILES = ("copy", "h264-480p", "h264-720p", "h264-1080p")
-PUSH_KINDS = frozenset({SourceKind.push_rtmp, SourceKind.push_srt})
-
-# The URL schemes each pulled source kind accepts.
-SOURCE_SCHEMES: dict[SourceKind, frozenset[str]] = {
-    SourceKind.hls: frozenset({"http", "https"}),
-    SourceKind.http_ts: frozenset({"http", "https"}),
-    SourceKind.rtsp: frozenset({"rtsp", "rtsps"}),
-    SourceKind.rtmp: frozenset({"rtmp", "rtmps"}),
-    SourceKind.udp: frozenset({"udp", "rtp"}),
-    SourceKind.srt: frozenset({"srt"}),
-}
 
 
 def check_source(index: int, kind: SourceKind, url: str) -> dict[str, str]:
     """One source as stored: ``{"url", "kind"}``; 422 on ``sources.<index>.url`` if wrong."""
-    field = f"sources.{index}.url"
-    if kind in PUSH_KINDS:
-        if url:
-            raise InvalidValue("Push sources take no URL: the feed is pushed to a node.", field)
-        return {"url": "", "kind": kind.value}
-    if kind is SourceKind.test_pattern:
-        return {"url": url, "kind": kind.value}
-    if kind is SourceKind.file:
-        if not url.startswith("/") or "\x00" in url:
-            raise InvalidValue("A file source needs an absolute path.", field)
-        return {"url": url, "kind": kind.value}
-    schemes = SOURCE_SCHEMES[kind]
     try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        host = None
-        parts = None
-    if parts is None or parts.scheme.lower() not in schemes or not host:
-        wanted = " or ".join(f"{s}://" for s in sorted(schemes))
-        raise InvalidValue(f"A {kind.value} source needs a {wanted} URL with a host.", field)
-    return {"url": url, "kind": kind.value}
+        return SourceSpec.checked(kind, url).to_json()
+    except InvalidSource as exc:
+        raise InvalidValue(str(exc), f"sources.{index}.url") from None
 
 
 def check_sources(sources: Sequence[tuple[SourceKind, str]]) -> list[dict[str, str]]:
     return [check_source(i, kind, url) for i, (kind, url) in enumerate(sources)]
-
-
-def check_profile(profile: str) -> str:
-    if profile not in TRANSCODE_PROFILES:
-        raise InvalidValue(
-            f"Unknown profile; one of: {', '.join(TRANSCODE_PROFILES)}.", "transcode_profile"
-        )
-    return profile
 
 
 def has_push_source(sources: Sequence[dict[str, str]]) -> bool:

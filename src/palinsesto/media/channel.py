@@ -22,7 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from palinsesto.media.ffmpeg import Source, TranscodeProfile, channel_argv, probe_argv
+from palinsesto.media.ffmpeg import (
+    Source,
+    SourceError,
+    TranscodeProfile,
+    channel_argv,
+    probe_argv,
+)
 from palinsesto.media.mpegts import TsChunk, TsChunker
 from palinsesto.media.outputs.hls import HlsSegmenter
 from palinsesto.media.outputs.ts import TsFanout, TsViewer
@@ -68,6 +74,13 @@ class RunnerTuning:
     chunk_bytes: int = 64 * 1024
     ring_bytes: int = 8 << 20
     max_backlog: int = 4 << 20
+    # After every source failed: wait retry_initial, doubling up to retry_max, before the
+    # next round (reset once a source plays). Failover between sources is immediate.
+    retry_initial: float = 1.0
+    retry_max: float = 60.0
+    # The back-off starts over only after a source played this long: one that plays a
+    # few seconds and dies again (flapping) keeps backing off.
+    stable_after: float = 30.0
 
 
 class PushFeed:
@@ -136,6 +149,12 @@ class ChannelRunner:
         self.restarts = 0
         self.active_index: int | None = None
         self.live_since: float | None = None
+        # Back-off outlives the owner task: an on-demand restart by the next viewer waits
+        # for the pending retry instead of hammering a dead source.
+        self._backoff = Backoff(self.tuning.retry_initial, self.tuning.retry_max)
+        self.retry_at: float | None = None  # clock time of the next attempt, while backing off
+        self.failed_rounds = 0  # rounds in a row in which every source failed
+        self._round_failed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._child: Child | None = None
         self._t0 = clock()
@@ -154,8 +173,12 @@ class ChannelRunner:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def start(self) -> None:
-        """Start the owner task if it is not running."""
+    def start(self, *, retry_now: bool = False) -> None:
+        """Start the owner task if it is not running. A pending back-off is kept unless
+        ``retry_now`` (an operator's explicit start)."""
+        if retry_now:
+            self._backoff.reset()
+            self.retry_at = None
         if self.running:
             return
         self.state = ChannelState.starting
@@ -190,17 +213,40 @@ class ChannelRunner:
         """Wait until a keyframe is buffered (a viewer can start at once)."""
         if self.ready:
             return True
-        # Also stop waiting when the owner task ends (no usable source, stopped): the
-        # viewer gets its "offline" answer at once instead of after the whole timeout.
+        if self._backing_off_beyond(timeout):
+            return False
+        # Also stop waiting when the owner task ends (no usable source, stopped) or every
+        # source failed once: the viewer gets its "offline" answer at once instead of
+        # after the whole timeout.
         keyframe = asyncio.ensure_future(self._keyframe_seen.wait())
-        waits: set[asyncio.Future[Any]] = {keyframe}
+        failed = asyncio.ensure_future(self._round_failed.wait())
+        waits: set[asyncio.Future[Any]] = {keyframe, failed}
         if self._task is not None and not self._task.done():
             waits.add(self._task)
         try:
             await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             keyframe.cancel()
+            failed.cancel()
         return self._keyframe_seen.is_set()
+
+    async def wait_hls(self, timeout: float) -> bool:
+        """Wait until the HLS window has a segment; False as soon as the channel failed."""
+        deadline = self._clock() + timeout
+        failed = self._round_failed
+        while not self.hls.ready:
+            if (
+                failed.is_set()
+                or not self.running
+                or self._clock() > deadline
+                or self._backing_off_beyond(deadline - self._clock())
+            ):
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
+    def _backing_off_beyond(self, seconds: float) -> bool:
+        return self.retry_at is not None and self.retry_at - self._clock() > seconds
 
     def touch(self) -> None:
         """A viewer asked for something: keeps an on-demand channel running."""
@@ -271,6 +317,14 @@ class ChannelRunner:
             if self.live_since is not None
             else 0.0,
             "restarts": self.restarts,
+            "failed_rounds": self.failed_rounds,
+            # While backing off: when the next attempt is due (unix time) and the delay.
+            "retry_at": None
+            if self.retry_at is None
+            else round(self._wall() + self.retry_at - self._clock(), 3),
+            "retry_in_seconds": None
+            if self.retry_at is None
+            else round(max(0.0, self.retry_at - self._clock()), 1),
             "viewers": self.viewers,
             "dropped_viewers": self.fanout.dropped,
             "failures": [
@@ -298,9 +352,11 @@ class ChannelRunner:
 
     async def _own(self) -> None:
         index = 0
-        backoff = Backoff(0.5, 5.0)
         prober: asyncio.Task[None] | None = None
         try:
+            if self.retry_at is not None:  # restarted while backing off: keep the wait
+                self.state = ChannelState.failing
+                await self._sleep_until_retry()
             while not self._idle():
                 if not self.spec.sources:
                     raise _SourceEnded("the channel has no usable source")
@@ -313,7 +369,12 @@ class ChannelRunner:
                 if index != 0 and prober is None:
                     prober = asyncio.create_task(self._probe_primary())
                 try:
-                    await self._play(index, backoff)
+                    await self._play(index)
+                except (SourceError, OSError) as exc:
+                    # A source the engine cannot even start (a stored URL from before the
+                    # API checked them, a missing binary): a failure like any other.
+                    index = await self._failed(index, str(exc))
+                    continue
                 except _SourceEnded as ended:
                     if ended.skip:
                         index = (index + 1) % len(self.spec.sources)
@@ -324,20 +385,64 @@ class ChannelRunner:
                         if self._want_primary.is_set():
                             index = 0
                         continue
-                    self.failures.append(Failure(self._wall(), index, str(ended)))
-                    self.restarts += 1
-                    self.state = ChannelState.failing
-                    self.live_since = None
-                    log.warning("channel %s source %d: %s", self.spec.channel_id, index, ended)
-                    index = (index + 1) % len(self.spec.sources)
-                    if index == 0:
-                        await self._sleep_or_demand_ends(backoff.next_delay())
+                    index = await self._failed(index, str(ended))
         except _SourceEnded as ended:
             self.failures.append(Failure(self._wall(), -1, str(ended)))
+            self._signal_round_failed()
+        except Exception as exc:
+            # Nothing may escape the owner task unseen ("Task exception was never
+            # retrieved"): the reason goes to the channel's failures, the trace to the log.
+            log.exception("channel %s: owner task failed", self.spec.channel_id)
+            self.failures.append(Failure(self._wall(), -1, f"internal error: {exc!r}"))
+            self._signal_round_failed()
         finally:
             if prober is not None:
                 prober.cancel()
             self._finish()
+
+    async def _failed(self, index: int, message: str) -> int:
+        """Record a failed attempt of source ``index``; the index to try next.
+
+        Failover to the next source is immediate; once every source failed in a row, the
+        next round waits an exponentially growing delay (the status shows when). One log
+        line per attempt.
+        """
+        self.failures.append(Failure(self._wall(), index, message))
+        self.restarts += 1
+        self._forget_backoff_if_stable()
+        self.state = ChannelState.failing
+        self.live_since = None
+        following = (index + 1) % len(self.spec.sources)
+        if following != 0:
+            log.warning(
+                "channel %s source %d failed: %s; trying source %d",
+                self.spec.channel_id, index, message, following,
+            )  # fmt: skip
+            return following
+        delay = self._backoff.next_delay()
+        self.failed_rounds += 1
+        self.retry_at = self._clock() + delay
+        log.warning(
+            "channel %s source %d failed: %s; every source failed %d time(s) in a row, "
+            "retrying in %.0f s",
+            self.spec.channel_id, index, message, self.failed_rounds, delay,
+        )  # fmt: skip
+        self._signal_round_failed()
+        await self._sleep_until_retry()
+        return following
+
+    def _forget_backoff_if_stable(self) -> None:
+        if self.live_since is not None and (
+            self._clock() - self.live_since >= self.tuning.stable_after
+        ):
+            self._backoff.reset()
+            self.failed_rounds = 0
+
+    def _signal_round_failed(self) -> None:
+        """Waiting viewers get their "offline" answer now, not after their whole timeout;
+        later waiters wait for the next round."""
+        self._round_failed.set()
+        self._round_failed = asyncio.Event()
 
     async def _wait_for_publisher(self) -> None:
         """Nothing to play until a publisher connects: wait, spawning nothing, counting no
@@ -350,18 +455,24 @@ class ChannelRunner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._push_changed.wait(), 0.5)
 
-    async def _sleep_or_demand_ends(self, delay: float) -> None:
-        deadline = self._clock() + delay
-        while self._clock() < deadline and not self._idle():
-            await asyncio.sleep(min(0.1, delay))
+    async def _sleep_until_retry(self) -> None:
+        """Wait for ``retry_at``, unless demand ends or an operator asks to retry now."""
+        while self.retry_at is not None and self._clock() < self.retry_at and not self._idle():
+            await asyncio.sleep(min(0.1, self.retry_at - self._clock()))
+        if self.retry_at is not None and self._clock() >= self.retry_at:
+            self.retry_at = None
 
     def _finish(self) -> None:
+        self._forget_backoff_if_stable()
         self.state = ChannelState.idle
         self.active_index = None
         self.live_since = None
         self._child = None
         self.fanout.close_all()
         self.fanout.ring.clear()
+        # A restart starts a fresh HLS window: segments from before the stop would be
+        # served as live footage as old as the idle gap.
+        self.hls.reset()
         self._keyframe_seen.clear()
         if self.on_stopped is not None:
             self.on_stopped(self)
@@ -373,14 +484,17 @@ class ChannelRunner:
             if primary.is_push:
                 back = self.has_publisher
             else:
-                argv = probe_argv(self._ffmpeg, primary)
+                try:
+                    argv = probe_argv(self._ffmpeg, primary)
+                except SourceError:
+                    return  # cannot come back (its failure is already recorded)
                 rc, _ = await self._supervisor.run(argv, timeout=self.tuning.probe_interval + 3)
                 back = rc == 0
             if back:
                 self._want_primary.set()
                 return
 
-    async def _play(self, index: int, backoff: Backoff) -> None:
+    async def _play(self, index: int) -> None:
         source = self.spec.sources[index]
         push = source.is_push
         if push and not self.has_publisher:
@@ -401,7 +515,7 @@ class ChannelRunner:
         pump = asyncio.create_task(self._pump(child)) if push else None
         chunker = TsChunker(self.tuning.chunk_bytes)
         try:
-            await self._read(child, chunker, index, backoff)
+            await self._read(child, chunker, index)
         except _SourceEnded as ended:
             if push and ended.failure and not self.has_publisher:
                 raise _SourceEnded("publisher disconnected") from None
@@ -426,7 +540,7 @@ class ChannelRunner:
         with contextlib.suppress(ConnectionError, BrokenPipeError):
             stdin.close()
 
-    async def _read(self, child: Child, chunker: TsChunker, index: int, backoff: Backoff) -> None:
+    async def _read(self, child: Child, chunker: TsChunker, index: int) -> None:
         tick = 0.25
         silent = 0.0
         last_emit = self._clock()
@@ -445,7 +559,7 @@ class ChannelRunner:
                         f"stalled: no output for {silent:.1f} s"
                         + (f" ({detail})" if detail else "")
                     ) from None
-                last_emit = self._flush_aged(chunker, last_emit, backoff)
+                last_emit = self._flush_aged(chunker, last_emit)
                 continue
             if not data:
                 rc = await child.wait()
@@ -454,24 +568,24 @@ class ChannelRunner:
                 )
             silent = 0.0
             for chunk in chunker.feed(data):
-                self._publish(chunk, chunker.psi, backoff)
+                self._publish(chunk, chunker.psi)
                 last_emit = self._clock()
-            last_emit = self._flush_aged(chunker, last_emit, backoff)
+            last_emit = self._flush_aged(chunker, last_emit)
 
-    def _flush_aged(self, chunker: TsChunker, last_emit: float, backoff: Backoff) -> float:
+    def _flush_aged(self, chunker: TsChunker, last_emit: float) -> float:
         """Write out a pending chunk older than ``batch_age``; the new last-emit time."""
         if chunker.pending_bytes and self._clock() - last_emit >= self.tuning.batch_age:
-            self._publish(chunker.flush(), chunker.psi, backoff)
+            self._publish(chunker.flush(), chunker.psi)
             return self._clock()
         return last_emit
 
-    def _publish(self, chunk: TsChunk | None, psi: bytes, backoff: Backoff) -> None:
+    def _publish(self, chunk: TsChunk | None, psi: bytes) -> None:
         if chunk is None:
             return
         if chunk.keyframe and self.state is not ChannelState.live:
             self.state = ChannelState.live
             self.live_since = self._clock()
-            backoff.reset()
+            self.retry_at = None
         self.fanout.publish(chunk, psi)
         self.hls.push(chunk, psi)
         if chunk.keyframe:

@@ -11,6 +11,7 @@ offline TS plays get a placeholder clip instead of the bare status (§8.2, §13.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,8 @@ from palinsesto.playback.stream_paths import (
     parse_delivery_path,
 )
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from palinsesto.media.channel import ChannelRunner
     from palinsesto.media.engine import LiveEngine
@@ -70,15 +73,24 @@ SLATE_FOR_STATUS = {
 }
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 # Browsers play from the panel's page (another origin: the data plane has its own port).
-# The URLs carry their own tokens and no cookies, so any origin may read them.
+# The URLs carry their own tokens and no cookies, so any origin may read them. Error
+# replies carry it too: without it the browser hides the status and the reason (the
+# panel's preview said only "status 0").
 CORS = (("Access-Control-Allow-Origin", "*"),)
 NO_CACHE = (("Cache-Control", "no-cache"), *CORS)
+# A viewer is told only that the channel is down; why is in the channel's failures.
+OFFLINE_BODY = b"STREAM_OFFLINE\n"
+
+
+def error(status: int, body: bytes) -> Reply:
+    """A plain-text error reply a browser on another origin can read."""
+    return Reply(status, body, headers=CORS)
 
 
 def refusal(exc: Exception) -> Reply:
     for cls, status in REFUSAL_STATUS:
         if isinstance(exc, cls):
-            return Reply(status, f"{getattr(exc, 'code', 'REFUSED')}\n".encode(), headers=CORS)
+            return error(status, f"{getattr(exc, 'code', 'REFUSED')}\n".encode())
     raise exc
 
 
@@ -91,18 +103,32 @@ class Delivery:
 
     def __call__(self, request: HttpRequest, conn: Connection) -> Outcome:
         if request.method not in ("GET", "HEAD"):
-            return Reply(405, b"method not allowed\n")
+            return error(405, b"method not allowed\n")
         try:
             target = parse_delivery_path(request.path)
         except BadPath as exc:
-            return Reply(400, f"{exc}\n".encode())
+            return error(400, f"{exc}\n".encode())
         except UnknownPath:
-            return Reply(404, b"not found\n")
+            return error(404, b"not found\n")
         except UnsupportedExtension:
-            return Reply(405, b"USER_DISALLOW_EXT\n")
-        if isinstance(target, SegmentPath):
-            return self.segment(target)
-        return self.live(target, request, conn)
+            return error(405, b"USER_DISALLOW_EXT\n")
+        try:
+            if isinstance(target, SegmentPath):
+                return self.segment(target)
+            outcome = self.live(target, request, conn)
+        except Exception:
+            log.exception("delivery of %s failed", request.path.split("/", 2)[1])
+            return error(500, b"internal error\n")
+        if outcome is None or isinstance(outcome, Reply):
+            return outcome
+        return self._guarded(outcome)
+
+    async def _guarded(self, outcome: Awaitable[Reply | None]) -> Reply | None:
+        try:
+            return await outcome
+        except Exception:
+            log.exception("delivery failed")
+            return error(500, b"internal error\n")
 
     # ---- HLS second hop: token check and a segment from RAM, no database ----
 
@@ -118,12 +144,12 @@ class Delivery:
             or session.line_id != grant.line_id
             or session.channel_id != grant.channel_id
         ):
-            return Reply(403, b"SESSION_ENDED\n")
+            return error(403, b"SESSION_ENDED\n")
         engine.sessions.touch(session)
         runner = engine.running(grant.channel_id)
         segment = runner.hls.get(target.seq) if runner is not None else None
         if segment is None:
-            return Reply(404, b"no such segment\n")
+            return error(404, b"no such segment\n")
         runner.touch()  # type: ignore[union-attr]
         session.bytes_sent += len(segment.data)
         return Reply(200, segment.data, "video/mp2t", CORS)
@@ -170,7 +196,7 @@ class Delivery:
         runner = self.engine.runner(grant.channel)
         runner.start()
         if output == "hls":
-            return self._playlist(grant, session.id, runner)
+            return self._playlist(grant, session, runner)
         # Until streaming starts, a kick must still close this socket.
         session.cut = conn.close
         conn.on_lost = lambda: self.engine.sessions.end(session, "viewer left")
@@ -179,14 +205,16 @@ class Delivery:
             return None
         return self._stream(grant, session, runner, conn)
 
-    async def _playlist(self, grant: Grant, session_id: int, runner: ChannelRunner) -> Reply:
+    async def _playlist(
+        self, grant: Grant, session: ViewingSession, runner: ChannelRunner
+    ) -> Reply:
         runner.touch()
-        deadline = asyncio.get_running_loop().time() + self.cold_start_timeout
-        while not runner.hls.ready:
-            if asyncio.get_running_loop().time() > deadline:
-                return Reply(503, b"STREAM_OFFLINE\n")
-            await asyncio.sleep(0.05)
-        listed = self._listed_segments(grant, session_id)
+        if not await runner.wait_hls(self.cold_start_timeout):
+            # A session that never played is not a viewer. Ended as idle, not kicked: the
+            # player may ask again at once (admission refuses a kicked HLS key a while).
+            self.engine.sessions.end(session, "idle: the channel did not start")
+            return error(503, OFFLINE_BODY)
+        listed = self._listed_segments(grant, session.id)
         body = runner.hls.playlist(lambda seq: f"/hls/{listed(seq)}/{seq}.ts")
         return Reply(200, body.encode(), PLAYLIST_TYPE, NO_CACHE)
 
@@ -225,7 +253,7 @@ class Delivery:
         if not await runner.wait_ready(self.cold_start_timeout):
             session.cut = None  # the answer below still goes out on this socket
             sessions.end(session, "channel did not start")
-            offline = Reply(503, b"STREAM_OFFLINE\n")
+            offline = error(503, OFFLINE_BODY)
             return await self._slate_or(offline, grant.line.tenant_id, SlateKind.offline)
         if session.ended or conn.closed:
             return None

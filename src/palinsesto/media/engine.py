@@ -228,8 +228,9 @@ class LiveEngine:
             self._queued_starts.discard(info.id)
 
     async def start_channel(self, info: ChannelInfo) -> ChannelRunner:
+        """An operator's start: tries now, even while the channel is backing off."""
         runner = self.runner(info)
-        runner.start()
+        runner.start(retry_now=True)
         return runner
 
     async def stop_channel(self, channel_id: int) -> None:
@@ -253,6 +254,9 @@ class LiveEngine:
             "speed": 0.0,
             "uptime_seconds": 0.0,
             "restarts": 0,
+            "failed_rounds": 0,
+            "retry_at": None,
+            "retry_in_seconds": None,
             "viewers": 0,
             "dropped_viewers": 0,
             "failures": [],

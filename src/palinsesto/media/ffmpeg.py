@@ -7,11 +7,13 @@ Everything here is pure: a profile and a source in, ``list[str]`` out, so tests 
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from palinsesto.catalog.models import SourceKind
+from palinsesto.catalog.profiles import PROFILES as PROFILE_LADDERS
+from palinsesto.catalog.profiles import ProfileLadder, TranscodeProfileName, profile_name
+from palinsesto.catalog.sources import InvalidSource, SourceSpec, parse_test_pattern
 
 # Keys ffmpeg writes with ``-progress``; anything else on stderr is a log line.
 PROGRESS_KEYS = frozenset(
@@ -32,8 +34,10 @@ PROGRESS_KEYS = frozenset(
 GPU_ENCODERS = {"nvenc": "h264_nvenc", "vaapi": "h264_vaapi", "qsv": "h264_qsv"}
 
 
-class SourceError(ValueError):
-    """A source description that cannot be turned into ffmpeg input arguments."""
+# A source description that cannot be turned into ffmpeg input arguments.
+SourceError = InvalidSource
+# A channel's source: the typed spec the admin API checked before storing it.
+Source = SourceSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,74 +58,33 @@ class TranscodeProfile:
         return self.video_codec != "copy"
 
 
-PROFILES: dict[str, TranscodeProfile] = {
-    "copy": TranscodeProfile(),
-    "h264_360p": TranscodeProfile("h264_360p", "libx264", "aac", "veryfast", 800, 96, 360),
-    "h264_480p": TranscodeProfile("h264_480p", "libx264", "aac", "veryfast", 1200, 128, 480),
-    "h264_720p": TranscodeProfile("h264_720p", "libx264", "aac", "veryfast", 2500, 128, 720),
-    "h264_1080p": TranscodeProfile("h264_1080p", "libx264", "aac", "veryfast", 4500, 160, 1080),
+def _from_ladder(name: TranscodeProfileName, ladder: ProfileLadder) -> TranscodeProfile:
+    if name is TranscodeProfileName.copy:
+        return TranscodeProfile()
+    return TranscodeProfile(
+        name.value, "libx264", "aac", "veryfast", ladder.video_kbps, ladder.audio_kbps,
+        ladder.height,
+    )  # fmt: skip
+
+
+# Built from the one registry the admin API and the panel read (catalog/profiles.py).
+PROFILES: dict[TranscodeProfileName, TranscodeProfile] = {
+    name: _from_ladder(name, ladder) for name, ladder in PROFILE_LADDERS.items()
 }
 
 
 def profile_for(name: str, gpu: str = "") -> TranscodeProfile:
-    """The named profile; with ``gpu`` ("nvenc", "vaapi", "qsv") libx264 becomes that encoder."""
+    """The named profile (current or legacy spelling); with ``gpu`` ("nvenc", "vaapi",
+    "qsv") libx264 becomes that encoder."""
     try:
-        profile = PROFILES[name or "copy"]
-    except KeyError:
+        profile = PROFILES[profile_name(name)]
+    except ValueError:
         raise SourceError(f"unknown transcode profile {name!r}") from None
     if gpu and profile.video_codec == "libx264":
         if gpu not in GPU_ENCODERS:
             raise SourceError(f"unknown GPU encoder family {gpu!r}")
         profile = replace(profile, video_codec=GPU_ENCODERS[gpu])
     return profile
-
-
-@dataclass(frozen=True, slots=True)
-class Source:
-    """One entry of a channel's ordered source list."""
-
-    kind: SourceKind
-    url: str
-    options: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, data: dict[str, object]) -> Source:
-        """From a ``Channel.sources`` item: ``{"kind": "hls", "url": "...", ...}``."""
-        try:
-            kind = SourceKind(str(data.get("kind", "")))
-        except ValueError:
-            raise SourceError(f"unknown source kind {data.get('kind')!r}") from None
-        url = str(data.get("url", ""))
-        options = {k: str(v) for k, v in data.items() if k not in {"kind", "url"}}
-        return cls(kind, url, options)
-
-    @property
-    def is_push(self) -> bool:
-        return self.kind in (SourceKind.push_rtmp, SourceKind.push_srt)
-
-
-@dataclass(frozen=True, slots=True)
-class TestPattern:
-    # Small and cheap unless the URL asks for more: a demo catalogue may run many of them.
-    width: int = 320
-    height: int = 180
-    rate: int = 25
-
-
-_PATTERN = re.compile(r"^testsrc://(\d{2,4})x(\d{2,4})(?:@(\d{1,3}))?$")
-
-
-def parse_test_pattern(url: str) -> TestPattern:
-    """``testsrc://WxH@FPS`` (the form the demo channel uses); empty means the default."""
-    if url in ("", "testsrc://"):
-        return TestPattern()
-    match = _PATTERN.match(url)
-    if not match:
-        raise SourceError(f"test pattern URL must look like testsrc://1280x720@25, got {url!r}")
-    width, height, rate = int(match[1]), int(match[2]), int(match[3] or 25)
-    if not (16 <= width <= 3840 and 16 <= height <= 2160 and 1 <= rate <= 60):
-        raise SourceError(f"test pattern size or rate out of range: {url!r}")
-    return TestPattern(width, height, rate)
 
 
 def _srt_url(url: str, extra: dict[str, str]) -> str:

@@ -49,6 +49,16 @@ class HlsSegmenter:
         self._parts, self._start_pts = [], None
         self._discontinuity = True
 
+    def reset(self) -> None:
+        """The channel stopped: forget the window, so a restart serves only fresh segments.
+
+        Sequence numbers go on from where they were and the first new segment carries a
+        discontinuity, so a player that kept the playlist sees the jump (RFC 8216 §6.2.2).
+        """
+        self._discontinuities_dropped += sum(1 for s in self._segments if s.discontinuity)
+        self._segments.clear()
+        self.mark_discontinuity()
+
     def push(self, chunk: TsChunk, psi: bytes) -> Segment | None:
         """Add a chunk; returns the segment it completed, if any."""
         now = self._clock()

@@ -33,7 +33,8 @@ export function fieldsFromSchema(schema, hints = {}) {
 }
 
 function widgetFor(name, s) {
-  if (s.enum) return { widget: "select", options: s.enum.map((v) => [v, humanize(v)]) };
+  // x-enum-labels: readable names the API gives its values (transcode profiles, say).
+  if (s.enum) return { widget: "select", options: s.enum.map((v) => [v, (s["x-enum-labels"] || {})[v] || humanize(v)]) };
   if (s.type === "boolean") return { widget: "checkbox" };
   if (s.type === "integer" || s.type === "number") return { widget: "number", step: s.type === "integer" ? 1 : "any", min: s.minimum, max: s.maximum };
   if (s.type === "array") {

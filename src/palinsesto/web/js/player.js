@@ -5,6 +5,13 @@
 const PLAYER_URL = "/panel/vendor/hls/hls.min.mjs";
 const REFUSED = new Set([401, 403, 406]);
 
+// The data plane's error replies carry CORS, so the status is known; say what it means.
+function answered(code) {
+  if (code === 503) return "The channel is offline: it did not start (see its last failures).";
+  if (REFUSED.has(code)) return `The stream refused this player (${code}).`;
+  return `The stream answered ${code}.`;
+}
+
 /**
  * Play an HLS URL in a <video>; returns a stop() function.
  * refresh: optional async () => new URL, asked when the stream refuses the current one
@@ -19,7 +26,18 @@ export async function playHls(video, url, { onError, refresh } = {}) {
   }
   video.hidden = false;
   if (Hls && Hls.isSupported()) {
-    const hls = new Hls({ liveSyncDurationCount: 2, manifestLoadingMaxRetry: 6, levelLoadingMaxRetry: 6 });
+    // hls.js retries a failed playlist inside its loader, silently; an offline channel's
+    // 503 is said at once, while it keeps retrying (1 s doubling to 8 s, six times).
+    const offline = (_config, _count, _timeout, response, retry) => {
+      if (response && response.code === 503 && onError) onError(`${answered(503)} Retrying…`);
+      return retry;
+    };
+    const manifestLoadPolicy = { default: {
+      maxTimeToFirstByteMs: Infinity, maxLoadTimeMs: 20000,
+      timeoutRetry: { maxNumRetry: 2, retryDelayMs: 0, maxRetryDelayMs: 0 },
+      errorRetry: { maxNumRetry: 6, retryDelayMs: 1000, maxRetryDelayMs: 8000, shouldRetry: offline },
+    } };
+    const hls = new Hls({ liveSyncDurationCount: 2, manifestLoadPolicy, levelLoadingMaxRetry: 6 });
     let retries = 0;
     video.addEventListener("playing", () => { retries = 0; });
     hls.on(Hls.Events.ERROR, async (_event, data) => {
@@ -34,7 +52,7 @@ export async function playHls(video, url, { onError, refresh } = {}) {
           // fall through to the message below
         }
       }
-      if (onError) onError(code ? `The stream answered ${code}.` : `Playback failed (${data.details}${data.error ? `: ${data.error.message}` : ""}).`);
+      if (onError) onError(code ? answered(code) : `Playback failed (${data.details}${data.error ? `: ${data.error.message}` : ""}).`);
     });
     hls.loadSource(url);
     hls.attachMedia(video);

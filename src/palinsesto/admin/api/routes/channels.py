@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 from sqlalchemy import select
 
 from palinsesto.admin.api.changes import audited
@@ -18,9 +19,41 @@ from palinsesto.admin.api.types import ObjectId, PathId, QueryId
 from palinsesto.catalog import channels as service
 from palinsesto.catalog.bouquets import forget_item
 from palinsesto.catalog.models import Channel, ChannelCategory, ChannelMode, ItemType, SourceKind
+from palinsesto.catalog.profiles import TranscodeProfileName, profile_labels, profile_name
 from palinsesto.trust.audit import snapshot
 
 router = APIRouter(tags=["channels"])
+
+
+def _profile_alias(value: object) -> object:
+    """Old spellings (``h264-480p``) still name their profile."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return profile_name(value)
+    return value
+
+
+# An enum in the OpenAPI document, with readable names the panel shows in its select.
+ProfileChoice = Annotated[
+    TranscodeProfileName,
+    BeforeValidator(_profile_alias),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "title": "Transcode profile",
+            "enum": [p.value for p in TranscodeProfileName],
+            "x-enum-labels": profile_labels(),
+            "description": "copy remuxes; the others re-encode to H.264 at that height",
+        }
+    ),
+]
+
+
+def _stored_profile(value: str) -> str:
+    try:
+        return profile_name(value).value
+    except ValueError:
+        return value
 
 
 class Source(BaseModel):
@@ -41,9 +74,7 @@ class ChannelIn(BaseModel):
     sources: list[Source] = Field(default_factory=list, max_length=50)
     category_ids: list[ObjectId] = Field(default_factory=list, max_length=100)
     mode: ChannelMode = ChannelMode.on_demand
-    transcode_profile: str = Field(
-        default="copy", max_length=64, description=", ".join(service.TRANSCODE_PROFILES)
-    )
+    transcode_profile: ProfileChoice = TranscodeProfileName.copy
     archive_days: int = Field(default=0, ge=0, le=365)
     enabled: bool = True
     public_watch: bool = Field(
@@ -62,7 +93,7 @@ class ChannelPatch(BaseModel):
     sources: list[Source] | None = Field(default=None, max_length=50)
     category_ids: list[ObjectId] | None = Field(default=None, max_length=100)
     mode: ChannelMode | None = None
-    transcode_profile: str | None = Field(default=None, max_length=64)
+    transcode_profile: ProfileChoice | None = None
     archive_days: int | None = Field(default=None, ge=0, le=365)
     enabled: bool | None = None
     public_watch: bool | None = None
@@ -105,7 +136,7 @@ def render(channel: Channel, principal: Principal) -> ChannelOut:
         ],
         category_ids=channel.category_ids,
         mode=channel.mode,
-        transcode_profile=channel.transcode_profile,
+        transcode_profile=_stored_profile(channel.transcode_profile),
         archive_days=channel.archive_days,
         enabled=channel.enabled,
         public_watch=bool(channel.public_watch),
@@ -154,7 +185,6 @@ def list_channels(
 def create_channel(body: ChannelIn, principal: Manager, session: DbSession) -> ChannelOut:
     tenant_id = tenant_for_create(session, principal, body.tenant_id)
     sources = _sources(body.sources)
-    service.check_profile(body.transcode_profile)
     service.check_channel_limit(session, tenant_id)
     channel = Channel(
         tenant_id=tenant_id,
@@ -184,8 +214,6 @@ def update_channel(
         channel.sources = _sources(body.sources or [])
         if service.has_push_source(channel.sources) and not channel.stream_key:
             channel.stream_key = service.new_stream_key()
-    if "transcode_profile" in changes:
-        service.check_profile(changes["transcode_profile"])
     if "category_ids" in changes:
         service.set_categories(session, channel, changes["category_ids"])
     apply_changes(

@@ -92,6 +92,10 @@ function statusBlock(status) {
     ["Uptime", duration(status.uptime_seconds)],
     ["Restarts", String(status.restarts ?? 0)],
   ];
+  if (status.retry_at) {
+    // Backing off after every source failed: when the engine tries again.
+    rows.push(["Next retry", h("span", { "data-testid": "next-retry" }, `${when(status.retry_at)} (in ${Math.round(status.retry_in_seconds)} s, failed ${status.failed_rounds} times in a row)`)]);
+  }
   const failures = (status.failures || []).slice().reverse().slice(0, 5);
   return [
     h("dl", { class: "props" }, rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
