@@ -50,6 +50,8 @@ class ChannelSpec:
     sources: tuple[Source, ...]
     profile: TranscodeProfile
     on_demand: bool = True
+    # The pull proxy HTTP sources go through (outbound/pull_proxy.py); empty = direct.
+    http_proxy: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,7 +375,7 @@ class ChannelRunner:
             if primary.is_push:
                 back = self.has_publisher
             else:
-                argv = probe_argv(self._ffmpeg, primary)
+                argv = probe_argv(self._ffmpeg, primary, http_proxy=self.spec.http_proxy)
                 rc, _ = await self._supervisor.run(argv, timeout=self.tuning.probe_interval + 3)
                 back = rc == 0
             if back:
@@ -391,7 +393,13 @@ class ChannelRunner:
             else:
                 raise _SourceEnded("no publisher connected", failure=False, skip=True)
         offset = self._clock() - self._t0 + 1.0
-        argv = channel_argv(self._ffmpeg, source, self.spec.profile, ts_offset=offset)
+        argv = channel_argv(
+            self._ffmpeg,
+            source,
+            self.spec.profile,
+            ts_offset=offset,
+            http_proxy=self.spec.http_proxy,
+        )
         self.active_index = index
         if self.state is not ChannelState.live:
             self.state = ChannelState.starting
