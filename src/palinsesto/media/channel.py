@@ -253,7 +253,8 @@ class ChannelRunner:
         index = self.active_index
         source = self.spec.sources[index] if index is not None else None
         running = self.state in (ChannelState.live, ChannelState.starting)
-        if self.state is ChannelState.failing:
+        # Every source refused (by policy, or unusable) is failing too, though nothing runs.
+        if self.state is ChannelState.failing or (not self.spec.sources and self.failures):
             summary = "failing"
         elif self.state is ChannelState.waiting:
             summary = "waiting"  # for its publisher
@@ -265,7 +266,12 @@ class ChannelRunner:
             "publisher_connected": self.has_publisher,
             "active_source": None
             if source is None
-            else {"index": index, "kind": source.kind.value, "url": source.url},
+            else {
+                "index": index,
+                "kind": source.kind.value,
+                # A file source runs from its real path; its owner sees the path they gave.
+                "url": source.options.get("tenant_path", source.url),
+            },
             "bitrate_kbps": progress.bitrate_kbps if progress else 0.0,
             "fps": progress.fps if progress else 0.0,
             "speed": progress.speed if progress else 0.0,

@@ -26,6 +26,7 @@ NETWORK_SCHEMES = {
     SourceKind.udp: {"udp", "rtp"},
     SourceKind.srt: {"srt"},
 }
+SHOWN_PATH = "tenant_path"  # option of an admitted file source: the path its owner gave
 DEFAULT_PORTS = {"http": 80, "https": 443, "rtsp": 554, "rtsps": 322, "rtmp": 1935, "rtmps": 443}
 
 
@@ -45,7 +46,8 @@ class SourcePolicy:
                 real = tenant_file(self.media_root, tenant_id, source.url)
             except FileRefused as exc:
                 raise SourceRefused(str(exc)) from None
-            return Source(source.kind, str(real), source.options)
+            # ffmpeg reads the real path; the panel keeps showing the tenant's own path.
+            return Source(source.kind, str(real), {**source.options, SHOWN_PATH: source.url})
         schemes = NETWORK_SCHEMES.get(source.kind)
         if schemes is None:
             return source

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,3 +136,14 @@ def live_world(settings: Settings) -> Iterator[LiveWorld]:
             session.add(LineBouquet(line_id=line.id, bouquet_id=bouquet.id))
             world = LiveWorld(server, tenant.id, pattern.id, hidden.id, push.id, push.stream_key)
         yield world
+
+
+@pytest.fixture
+def start_live(sqlite_url: str, tmp_path: Path) -> Callable[..., AbstractContextManager[LiveWorld]]:
+    """``start_live(**settings)``: the seeded world on settings a test chooses (e.g. its own
+    ``outbound_allow_networks``, once its stand-in servers have ports)."""
+
+    def start(**overrides: object) -> AbstractContextManager[LiveWorld]:
+        return live_world(make_settings(tmp_path, sqlite_url, **overrides))
+
+    return start
