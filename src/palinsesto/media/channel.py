@@ -332,7 +332,7 @@ class ChannelRunner:
                         if self._want_primary.is_set():
                             index = 0
                         continue
-                    self.failures.append(Failure(self._wall(), index, str(ended)))
+                    self.failures.append(Failure(self._wall(), index, self._shown(index, ended)))
                     self.restarts += 1
                     self.state = ChannelState.failing
                     self.live_since = None
@@ -346,6 +346,14 @@ class ChannelRunner:
             if prober is not None:
                 prober.cancel()
             self._finish()
+
+    def _shown(self, index: int, ended: _SourceEnded) -> str:
+        """The failure as the channel's owner sees it: ffmpeg names a file source by its real
+        path, the owner knows it by the path they gave (where the server keeps it is not
+        theirs to learn)."""
+        source = self.spec.sources[index]
+        given = source.options.get("tenant_path")
+        return str(ended).replace(source.url, given) if given else str(ended)
 
     async def _wait_for_publisher(self) -> None:
         """Nothing to play until a publisher connects: wait, spawning nothing, counting no

@@ -30,7 +30,7 @@ def panel(database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
 
 
 def _refusal(c: httpx.Client, name: str, path: str) -> str:
-    """What the owner is told about a file source: at save time, or when it starts."""
+    """What the owner is told about a file source: at save time, or its first failure."""
     r = c.post("/api/v1/channels", json={"name": name, "sources": [{"kind": "file", "url": path}]})
     if r.status_code == 422:
         return r.text
@@ -41,7 +41,6 @@ def _refusal(c: httpx.Client, name: str, path: str) -> str:
     while True:
         status = c.get(f"/api/v1/live/channels/{channel_id}").json()
         if status["failures"]:
-            assert status["active_source"] is None
             return str(status["failures"][0]["message"])
         assert time.monotonic() < deadline, status
         time.sleep(0.2)
@@ -106,3 +105,11 @@ async def test_file_sources_read_only_the_tenants_folder(
     assert status["active_source"]["url"] == "/loop.ts"
     assert str(panel.ctx.settings.effective_media_root) not in str(status)
     assert os.access("/etc/passwd", os.R_OK)  # the refusal was the policy, not the OS
+
+
+    # A broken file in the folder: ffmpeg's own message, with the path the owner gave.
+    (mine / "broken.ts").write_bytes(b"not a video\n" * 1000)
+    with acme.client() as c:
+        message = _refusal(c, "Broken", "/broken.ts")
+    assert "/broken.ts" in message and FILE_REFUSED not in message, message
+    assert str(panel.ctx.settings.effective_media_root) not in message
