@@ -26,6 +26,7 @@ from palinsesto.media.ffmpeg import Source, TranscodeProfile, channel_argv, prob
 from palinsesto.media.mpegts import TsChunk, TsChunker
 from palinsesto.media.outputs.hls import HlsSegmenter
 from palinsesto.media.outputs.ts import TsFanout, TsViewer
+from palinsesto.media.source_policy import SHOWN_PATH
 from palinsesto.media.supervisor import Backoff, Child, Supervisor
 
 log = logging.getLogger(__name__)
@@ -270,7 +271,7 @@ class ChannelRunner:
                 "index": index,
                 "kind": source.kind.value,
                 # A file source runs from its real path; its owner sees the path they gave.
-                "url": source.options.get("tenant_path", source.url),
+                "url": source.options.get(SHOWN_PATH, source.url),
             },
             "bitrate_kbps": progress.bitrate_kbps if progress else 0.0,
             "fps": progress.fps if progress else 0.0,
@@ -352,7 +353,7 @@ class ChannelRunner:
         path, the owner knows it by the path they gave (where the server keeps it is not
         theirs to learn)."""
         source = self.spec.sources[index]
-        given = source.options.get("tenant_path")
+        given = source.options.get(SHOWN_PATH)
         return str(ended).replace(source.url, given) if given else str(ended)
 
     async def _wait_for_publisher(self) -> None:

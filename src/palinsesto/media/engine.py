@@ -28,7 +28,6 @@ from palinsesto.media.ingest.srt import SrtEndpoint, SrtIngest
 from palinsesto.media.slate import Slates
 from palinsesto.media.source_policy import SourcePolicy, SourceRefused
 from palinsesto.media.supervisor import Supervisor
-from palinsesto.outbound import policy_from_settings
 from palinsesto.outbound.pull_proxy import PullProxy
 from palinsesto.playback.access import ChannelInfo, PlaybackAccess
 from palinsesto.playback.admission import SessionRegistry
@@ -58,9 +57,8 @@ class LiveEngine:
         self.access = PlaybackAccess(db, events, lines, WatchTokens(settings.secret_key or "unset"))
         self.sessions = SessionRegistry(settings.hls_session_timeout_seconds)
         self.tokens = SegmentTokens(settings.secret_key or "unset", settings.hls_token_ttl_seconds)
-        outbound = policy_from_settings(settings)
-        self.policy = SourcePolicy(outbound, settings.effective_media_root)
-        self.pull_proxy = PullProxy(outbound)
+        self.policy = SourcePolicy.from_settings(settings)
+        self.pull_proxy = PullProxy(self.policy.outbound)
         self.tuning = tuning or RunnerTuning(idle_stop=float(settings.live_idle_stop_seconds))
         self.supervisor = Supervisor()
         self.runners: dict[int, ChannelRunner] = {}

@@ -14,8 +14,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from palinsesto.catalog.models import SourceKind
+from palinsesto.config import Settings
 from palinsesto.media.ffmpeg import Source
-from palinsesto.outbound import OutboundPolicy, OutboundRefused
+from palinsesto.outbound import OutboundPolicy, OutboundRefused, policy_from_settings
 from palinsesto.outbound.media_files import FileRefused, tenant_file
 
 NETWORK_SCHEMES = {
@@ -35,9 +36,15 @@ class SourceRefused(ValueError):
 
 
 class SourcePolicy:
+    """One check for a channel's sources, at start (the engine) or when saved (the API)."""
+
     def __init__(self, policy: OutboundPolicy, media_root: Path) -> None:
         self.outbound = policy
         self.media_root = media_root
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SourcePolicy:
+        return cls(policy_from_settings(settings), settings.effective_media_root)
 
     def admit(self, tenant_id: int, source: Source) -> Source:
         """``source`` as it may run (a file source by its real path), or :class:`SourceRefused`."""
