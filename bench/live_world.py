@@ -53,6 +53,20 @@ def make_sample(path: Path, seconds: int = 10, bps: int = 0, size: str = "640x36
     return path
 
 
+def _in_media(folder: Path, sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """File sources are read inside the tenant's media folder: link each file there."""
+    found = []
+    for source in sources:
+        if source.get("kind") == "file":
+            folder.mkdir(parents=True, exist_ok=True)
+            original = Path(source["url"])
+            if not (folder / original.name).exists():
+                os.link(original, folder / original.name)
+            source = {**source, "url": f"/{original.name}"}
+        found.append(source)
+    return found
+
+
 @dataclass
 class LiveServer:
     data_dir: Path
@@ -93,7 +107,11 @@ class LiveServer:
             session.flush()
             bouquet = Bouquet(tenant_id=tenant.id, name="All")
             session.add(bouquet)
-            rows = [Channel(tenant_id=tenant.id, **c) for c in self.channels]
+            media = self.data_dir / "media" / str(tenant.id)
+            rows = [
+                Channel(tenant_id=tenant.id, **{**c, "sources": _in_media(media, c["sources"])})
+                for c in self.channels
+            ]
             session.add_all(rows)
             session.flush()
             for row in rows:

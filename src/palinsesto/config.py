@@ -58,8 +58,18 @@ class Settings:
     # Signed browser playback (watch page, panel preview): how long one token plays.
     watch_token_ttl_seconds: int = 6 * 3600
     preview_token_ttl_seconds: int = 900
+    # Outbound fetches (EPG, M3U, pull sources, HLS segments) reach only public addresses;
+    # the platform admin allows non-public ranges here (outbound/policy.py), e.g.
+    # "10.0.0.0/8, 192.168.1.20:554". Denied host names are refused whatever they resolve to.
+    outbound_allow_networks: str = ""
+    outbound_denied_hosts: str = ""
+    # Deprecated spellings kept for old environments: the first allows every address, the
+    # second adds to outbound_denied_hosts.
     live_allow_private_sources: bool = False
     live_denied_hosts: str = ""
+    # File sources: each tenant's files live in <media_root>/<tenant id>/ and a file
+    # source's path is read inside that folder (empty = <data_dir>/media).
+    media_root: Path = Path("")
     live_idle_stop_seconds: int = 10
     live_gpu_encoder: str = ""
     # Always-on channels start a few at a time, so a large catalogue cannot stampede the node.
@@ -92,6 +102,12 @@ class Settings:
         if self.rtmp_public_url:
             return urlsplit(self.rtmp_public_url).port or 1935
         return int(self.rtmp_listen.rsplit(":", 1)[1]) or 1935
+
+    @property
+    def effective_media_root(self) -> Path:
+        """Where file sources live: ``media_root``, or ``<data_dir>/media`` when unset."""
+        unset = str(self.media_root) in ("", ".")
+        return self.data_dir / "media" if unset else self.media_root
 
     @property
     def effective_public_url(self) -> str:
@@ -193,6 +209,12 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"{ENV_PREFIX}REDIS_URL: expected redis://, rediss:// or unix://")
     if not settings.redis_key_prefix or any(c.isspace() for c in settings.redis_key_prefix):
         raise ConfigError(f"{ENV_PREFIX}REDIS_KEY_PREFIX: must be non-empty, without spaces")
+    from palinsesto.outbound.policy import AllowRuleError, parse_allow_rules
+
+    try:
+        parse_allow_rules(settings.outbound_allow_networks)
+    except AllowRuleError as exc:
+        raise ConfigError(f"{ENV_PREFIX}OUTBOUND_ALLOW_NETWORKS: {exc}") from None
     url = settings.effective_database_url
     if not url.startswith(("sqlite", "postgresql")):
         raise ConfigError(f"{ENV_PREFIX}DATABASE_URL: only sqlite and postgresql are supported")

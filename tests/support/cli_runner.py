@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import text
@@ -21,6 +21,8 @@ class Cli:
 
     data_dir: Path
     database_url: str
+    # More PALINSESTO_* settings for the command, e.g. the outbound allow list.
+    settings: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PALINSESTO_")}
@@ -30,6 +32,7 @@ class Cli:
             PALINSESTO_SECRET_KEY="cli-test-secret-" + "x" * 32,
             COLUMNS="200",
         )
+        env.update(self.settings)
         return env
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

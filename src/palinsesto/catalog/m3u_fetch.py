@@ -1,10 +1,15 @@
-"""Get a playlist's text from a file or an http(s) URL, with a size limit and clear errors."""
+"""Get a playlist's text from a file or an http(s) URL, with a size limit and clear errors.
+
+URLs are fetched under the outbound policy (outbound/policy.py): a playlist URL, or any
+redirect it answers with, that points at a non-public address is refused unless the
+platform admin allowed that range. Paths are for the operator's command line only.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
+from palinsesto.outbound import FetchFailed, OutboundPolicy, open_url
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_TIMEOUT = 30.0
@@ -29,11 +34,15 @@ def decode_playlist(data: bytes, origin: str) -> str:
 
 
 def fetch_playlist(
-    location: str, *, timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES
+    location: str,
+    policy: OutboundPolicy,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> str:
     """The text of the playlist at ``location`` (a path or an http/https URL)."""
     if is_url(location):
-        return _fetch_url(location, timeout, max_bytes)
+        return _fetch_url(location, policy, timeout, max_bytes)
     path = Path(location)
     try:
         size = path.stat().st_size
@@ -49,25 +58,15 @@ def fetch_playlist(
     return decode_playlist(data, location)
 
 
-def _fetch_url(url: str, timeout: float, max_bytes: int) -> str:
+def _fetch_url(url: str, policy: OutboundPolicy, timeout: float, max_bytes: int) -> str:
     try:
-        with (
-            httpx.Client(timeout=timeout, follow_redirects=True) as client,
-            client.stream("GET", url, headers={"Accept": "*/*"}) as response,
-        ):
-            if response.status_code >= 400:
-                raise PlaylistUnavailable(
-                    f"{url}: HTTP {response.status_code} {response.reason_phrase}".rstrip()
-                )
-            chunks: list[bytes] = []
-            received = 0
-            for chunk in response.iter_bytes():
-                received += len(chunk)
-                if received > max_bytes:
-                    raise PlaylistUnavailable(f"{url}: larger than the {max_bytes} byte limit")
-                chunks.append(chunk)
-    except httpx.TimeoutException as exc:
-        raise PlaylistUnavailable(f"{url}: no answer within {timeout:g} s") from exc
-    except httpx.HTTPError as exc:
-        raise PlaylistUnavailable(f"{url}: {exc}") from exc
-    return decode_playlist(b"".join(chunks), url)
+        with open_url(
+            url, policy, timeout=timeout, max_bytes=max_bytes, headers=[("Accept", "*/*")]
+        ) as response:
+            if response.status >= 400:
+                status = f"HTTP {response.status} {response.reason}".rstrip()
+                raise PlaylistUnavailable(f"{url}: {status}")
+            data = b"".join(response.iter_bytes())
+    except FetchFailed as exc:
+        raise PlaylistUnavailable(f"{url}: {exc}") from None
+    return decode_playlist(data, url)

@@ -26,6 +26,7 @@ from palinsesto.cli.common import (
     open_database,
     settings_or_exit,
 )
+from palinsesto.outbound import policy_from_settings
 
 import_app = typer.Typer(help="Import playlists into a tenant.", no_args_is_help=True)
 
@@ -58,7 +59,8 @@ def import_m3u(
     """
     settings = settings_or_exit()
     try:
-        text = fetch_playlist(source, timeout=timeout, max_bytes=max_bytes)
+        policy = policy_from_settings(settings)
+        text = fetch_playlist(source, policy, timeout=timeout, max_bytes=max_bytes)
     except PlaylistUnavailable as exc:
         _fail(str(exc))
     playlist = read_m3u(playlist_lines(text))

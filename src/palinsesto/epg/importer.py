@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
@@ -42,6 +41,7 @@ from palinsesto.epg.xmltv_reader import (
     XmltvReader,
     XmltvTooLarge,
 )
+from palinsesto.outbound import FetchFailed, OutboundPolicy, open_url
 
 READ_SIZE = 1 << 20
 MAX_SAMPLES = 20
@@ -69,6 +69,9 @@ class ImportLimits:
     max_skipped_ratio: float = 0.5
     chunk_rows: int = 5_000
     fetch_timeout: float = 60.0
+    # Who the document may be fetched from: public addresses only unless the platform
+    # admin allowed a range (outbound/policy.py).
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
     reader: ReaderLimits = field(default_factory=ReaderLimits)
 
 
@@ -91,29 +94,27 @@ def upload_path(data_dir: Path, tenant_id: int, source_id: int) -> Path:
     return data_dir / "epg" / f"tenant-{tenant_id}" / f"source-{source_id}.xmltv"
 
 
-def fetch_url(url: str, max_bytes: int, timeout: float) -> Iterator[bytes]:
-    """The bytes of ``url``, refused up front when the provider declares too many."""
+def fetch_url(
+    url: str, max_bytes: int, timeout: float, policy: OutboundPolicy
+) -> Iterator[bytes]:
+    """The bytes of ``url``, refused up front when the provider declares too many.
+
+    Fetched under the outbound policy: the URL and every redirect hop must be public
+    addresses (or ranges the platform admin allowed).
+    """
     try:
-        with (
-            httpx.Client(timeout=timeout, follow_redirects=True) as client,
-            client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response,
-        ):
-            if response.status_code != 200:
-                raise ImportFailed(f"the provider answered HTTP {response.status_code} for {url}")
+        with open_url(url, policy, timeout=timeout, max_bytes=max_bytes) as response:
+            if response.status != 200:
+                raise ImportFailed(f"the provider answered HTTP {response.status} for {url}")
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
                 raise XmltvTooLarge(
                     f"the provider declares {int(declared):,} bytes, over the limit of "
                     f"{max_bytes:,} bytes"
                 )
-            received = 0
-            for chunk in response.iter_bytes(READ_SIZE):
-                received += len(chunk)
-                if received > max_bytes:
-                    raise XmltvTooLarge(f"the download exceeds the limit of {max_bytes:,} bytes")
-                yield chunk
-    except httpx.HTTPError as exc:
-        raise ImportFailed(f"cannot download {url}: {exc}") from exc
+            yield from response.iter_bytes()
+    except FetchFailed as exc:
+        raise ImportFailed(f"cannot download {url}: {exc}") from None
 
 
 def read_file(path: Path) -> Iterator[bytes]:
@@ -213,7 +214,7 @@ def run_import(
             if stored:
                 chunks = read_file(data_dir / stored)
             elif url:
-                chunks = fetch_url(url, limits.max_bytes, limits.fetch_timeout)
+                chunks = fetch_url(url, limits.max_bytes, limits.fetch_timeout, limits.outbound)
             else:
                 raise ImportFailed("the source has neither a URL nor an uploaded document")
         reader = XmltvReader(

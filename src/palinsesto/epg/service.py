@@ -20,6 +20,7 @@ from palinsesto.epg.matching import match_channels
 from palinsesto.epg.models import EpgSource, ImportStatus
 from palinsesto.epg.retention import prune
 from palinsesto.epg.schedule import mark_live
+from palinsesto.outbound import policy_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,9 @@ def install_epg(ctx: AppContext) -> EpgService:
         ctx.events.publish,
         guide,
         ctx.settings.data_dir,
-        ImportLimits(max_bytes=ctx.settings.epg_max_bytes),
+        ImportLimits(
+            max_bytes=ctx.settings.epg_max_bytes, outbound=policy_from_settings(ctx.settings)
+        ),
         check_seconds=ctx.settings.epg_check_seconds,
     )
     ctx.services["guide"] = guide

@@ -32,6 +32,7 @@ from palinsesto.media.ffmpeg import (
 from palinsesto.media.mpegts import TsChunk, TsChunker
 from palinsesto.media.outputs.hls import HlsSegmenter
 from palinsesto.media.outputs.ts import TsFanout, TsViewer
+from palinsesto.media.source_policy import SHOWN_PATH
 from palinsesto.media.supervisor import Backoff, Child, Supervisor
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class ChannelSpec:
     sources: tuple[Source, ...]
     profile: TranscodeProfile
     on_demand: bool = True
+    # The pull proxy HTTP sources go through (outbound/pull_proxy.py); empty = direct.
+    http_proxy: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +300,8 @@ class ChannelRunner:
         index = self.active_index
         source = self.spec.sources[index] if index is not None else None
         running = self.state in (ChannelState.live, ChannelState.starting)
-        if self.state is ChannelState.failing:
+        # Every source refused (by policy, or unusable) is failing too, though nothing runs.
+        if self.state is ChannelState.failing or (not self.spec.sources and self.failures):
             summary = "failing"
         elif self.state is ChannelState.waiting:
             summary = "waiting"  # for its publisher
@@ -309,7 +313,12 @@ class ChannelRunner:
             "publisher_connected": self.has_publisher,
             "active_source": None
             if source is None
-            else {"index": index, "kind": source.kind.value, "url": source.url},
+            else {
+                "index": index,
+                "kind": source.kind.value,
+                # A file source runs from its real path; its owner sees the path they gave.
+                "url": source.options.get(SHOWN_PATH, source.url),
+            },
             "bitrate_kbps": progress.bitrate_kbps if progress else 0.0,
             "fps": progress.fps if progress else 0.0,
             "speed": progress.speed if progress else 0.0,
@@ -385,7 +394,7 @@ class ChannelRunner:
                         if self._want_primary.is_set():
                             index = 0
                         continue
-                    index = await self._failed(index, str(ended))
+                    index = await self._failed(index, self._shown(index, ended))
         except _SourceEnded as ended:
             self.failures.append(Failure(self._wall(), -1, str(ended)))
             self._signal_round_failed()
@@ -444,6 +453,14 @@ class ChannelRunner:
         self._round_failed.set()
         self._round_failed = asyncio.Event()
 
+    def _shown(self, index: int, ended: _SourceEnded) -> str:
+        """The failure as the channel's owner sees it: ffmpeg names a file source by its real
+        path, the owner knows it by the path they gave (where the server keeps it is not
+        theirs to learn)."""
+        source = self.spec.sources[index]
+        given = source.options.get(SHOWN_PATH)
+        return str(ended).replace(source.url, given) if given else str(ended)
+
     async def _wait_for_publisher(self) -> None:
         """Nothing to play until a publisher connects: wait, spawning nothing, counting no
         restarts, until one does or (on demand) nobody wants the channel any more."""
@@ -485,7 +502,7 @@ class ChannelRunner:
                 back = self.has_publisher
             else:
                 try:
-                    argv = probe_argv(self._ffmpeg, primary)
+                    argv = probe_argv(self._ffmpeg, primary, http_proxy=self.spec.http_proxy)
                 except SourceError:
                     return  # cannot come back (its failure is already recorded)
                 rc, _ = await self._supervisor.run(argv, timeout=self.tuning.probe_interval + 3)
@@ -505,7 +522,13 @@ class ChannelRunner:
             else:
                 raise _SourceEnded("no publisher connected", failure=False, skip=True)
         offset = self._clock() - self._t0 + 1.0
-        argv = channel_argv(self._ffmpeg, source, self.spec.profile, ts_offset=offset)
+        argv = channel_argv(
+            self._ffmpeg,
+            source,
+            self.spec.profile,
+            ts_offset=offset,
+            http_proxy=self.spec.http_proxy,
+        )
         self.active_index = index
         if self.state is not ChannelState.live:
             self.state = ChannelState.starting

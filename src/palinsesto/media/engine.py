@@ -28,6 +28,7 @@ from palinsesto.media.ingest.srt import SrtEndpoint, SrtIngest
 from palinsesto.media.slate import Slates
 from palinsesto.media.source_policy import SourcePolicy, SourceRefused
 from palinsesto.media.supervisor import Supervisor
+from palinsesto.outbound.pull_proxy import PullProxy
 from palinsesto.playback.access import ChannelInfo, PlaybackAccess
 from palinsesto.playback.admission import SessionRegistry
 from palinsesto.playback.hls_tokens import SegmentTokens
@@ -56,7 +57,8 @@ class LiveEngine:
         self.access = PlaybackAccess(db, events, lines, WatchTokens(settings.secret_key or "unset"))
         self.sessions = SessionRegistry(settings.hls_session_timeout_seconds)
         self.tokens = SegmentTokens(settings.secret_key or "unset", settings.hls_token_ttl_seconds)
-        self.policy = SourcePolicy(settings.live_allow_private_sources, settings.live_denied_hosts)
+        self.policy = SourcePolicy.from_settings(settings)
+        self.pull_proxy = PullProxy(self.policy.outbound)
         self.tuning = tuning or RunnerTuning(idle_stop=float(settings.live_idle_stop_seconds))
         self.supervisor = Supervisor()
         self.runners: dict[int, ChannelRunner] = {}
@@ -87,6 +89,7 @@ class LiveEngine:
         self._loop = asyncio.get_running_loop()
         self._ffmpeg = self.settings.resolve_ffmpeg()
         self.slates.ffmpeg = self._ffmpeg
+        await self.pull_proxy.start()
         host, port = _split_listen(self.settings.live_listen)
         # A busy port must not take the panel down with it: log it and serve without.
         try:
@@ -120,6 +123,7 @@ class LiveEngine:
         for session in self.sessions.all():
             self.sessions.end(session, "server stopping")
         await self.supervisor.stop_all()
+        await self.pull_proxy.stop()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
@@ -173,7 +177,7 @@ class LiveEngine:
                     self.srt_endpoint(info, source)
                 elif source.kind is SourceKind.push_rtmp and not info.stream_key:
                     raise SourceError("push_rtmp needs the channel's stream key")
-                self.policy.check(source)
+                source = self.policy.admit(info.tenant_id, source)
             except (SourceError, SourceRefused, ValueError) as exc:
                 problems.append(f"source {index} refused: {exc}")
                 continue
@@ -184,7 +188,13 @@ class LiveEngine:
             problems.append(str(exc))
             profile = profile_for("copy")
         spec = ChannelSpec(
-            info.tenant_id, info.id, info.name, tuple(sources), profile, info.on_demand
+            info.tenant_id,
+            info.id,
+            info.name,
+            tuple(sources),
+            profile,
+            info.on_demand,
+            http_proxy=self.pull_proxy.url,
         )
         return spec, problems
 

@@ -94,9 +94,29 @@ def _srt_url(url: str, extra: dict[str, str]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def input_args(source: Source) -> list[str]:
+# What an HTTP pull may open: a playlist must not make ffmpeg read file: or other URLs.
+HTTP_PULL_PROTOCOLS = "http,https,tls,tcp,crypto,httpproxy"
+
+
+def pull_guard_args(source: Source, http_proxy: str) -> list[str]:
+    """Options that keep a source's reads where the outbound policy allows.
+
+    HTTP pulls may open only HTTP(S) (HLS segments included) and, with ``http_proxy`` (the
+    pull proxy, outbound/pull_proxy.py), make every connection through it; file sources
+    may open only the file.
+    """
+    if source.kind in (SourceKind.hls, SourceKind.http_ts):
+        proxy = ["-http_proxy", http_proxy] if http_proxy else []
+        return ["-protocol_whitelist", HTTP_PULL_PROTOCOLS, *proxy]
+    if source.kind is SourceKind.file:
+        return ["-protocol_whitelist", "file"]
+    return []
+
+
+def input_args(source: Source, http_proxy: str = "") -> list[str]:
     """ffmpeg input options and ``-i`` for one source (reference: ingest-notes.md)."""
     probe = ["-probesize", "500000", "-analyzeduration", "1000000"]
+    guard = pull_guard_args(source, http_proxy)
     kind, url = source.kind, source.url
     # Network reads time out after 3 s so that a dead upstream fails over quickly.
     timeout = ["-rw_timeout", "3000000"]
@@ -115,11 +135,11 @@ def input_args(source: Source) -> list[str]:
             "sine=frequency=440:sample_rate=48000",
         ]
     if kind is SourceKind.file:
-        return ["-re", "-stream_loop", "-1", *probe, "-i", url]
+        return ["-re", "-stream_loop", "-1", *guard, *probe, "-i", url]
     if kind is SourceKind.hls:
-        return [*timeout, *probe, "-live_start_index", "-3", "-i", url]
+        return [*guard, *timeout, *probe, "-live_start_index", "-3", "-i", url]
     if kind is SourceKind.http_ts:
-        return [*timeout, *probe, "-f", "mpegts", "-i", url]
+        return [*guard, *timeout, *probe, "-f", "mpegts", "-i", url]
     if kind is SourceKind.rtsp:
         return ["-rtsp_transport", "tcp", "-timeout", "3000000", *probe, "-i", url]
     if kind is SourceKind.rtmp:
@@ -209,11 +229,13 @@ def channel_argv(
     profile: TranscodeProfile,
     *,
     ts_offset: float = 0.0,
+    http_proxy: str = "",
 ) -> list[str]:
     """The whole command of a channel's ffmpeg: one source in, MPEG-TS on stdout.
 
     ``ts_offset`` shifts output timestamps so that a restart or a failover keeps them
-    increasing, and viewers' decoders carry on over the switch.
+    increasing, and viewers' decoders carry on over the switch. ``http_proxy``: see
+    :func:`pull_guard_args`.
     """
     pattern = source.kind is SourceKind.test_pattern
     maps = ["-map", "0:v:0", "-map", "1:a:0"] if pattern else ["-map", "0:v:0?", "-map", "0:a:0?"]
@@ -230,7 +252,7 @@ def channel_argv(
         "1",
         "-fflags",
         "+genpts",
-        *input_args(source),
+        *input_args(source, http_proxy),
         *maps,
         *codec_args(profile, must_encode=pattern),
         "-output_ts_offset",
@@ -245,7 +267,9 @@ def channel_argv(
     ]
 
 
-def probe_argv(ffmpeg: str, source: Source, seconds: float = 0.5) -> list[str]:
+def probe_argv(
+    ffmpeg: str, source: Source, seconds: float = 0.5, http_proxy: str = ""
+) -> list[str]:
     """A short read of ``source`` to learn whether it is back (failover return check)."""
     return [
         ffmpeg,
@@ -253,7 +277,7 @@ def probe_argv(ffmpeg: str, source: Source, seconds: float = 0.5) -> list[str]:
         "-nostdin",
         "-loglevel",
         "error",
-        *[a for a in input_args(source) if a != "-re"],
+        *[a for a in input_args(source, http_proxy) if a != "-re"],
         "-t",
         f"{seconds:g}",
         "-f",

@@ -1,83 +1,75 @@
-"""Which upstream addresses a channel may pull from.
+"""Which sources a channel may pull from, under the one outbound policy.
 
-By default a node never pulls from loopback, private, link-local or otherwise
-non-public addresses (a channel URL must not become a way to read the node's own
-services); ``live_allow_private_sources`` lifts that, ``live_denied_hosts`` adds names.
-UDP multicast is allowed: it is how hotels and campuses carry TV.
+A network source's host is resolved and every address checked (outbound/policy.py):
+loopback, private, link-local and metadata addresses are refused unless the platform admin
+allowed the range. UDP multicast is allowed: it is how hotels and campuses carry TV. HTTP
+sources are checked again on every connection ffmpeg makes, through the pull proxy
+(outbound/pull_proxy.py). A file source is read only inside its tenant's media folder
+(outbound/media_files.py) and runs from its real path.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from palinsesto.catalog.models import SourceKind
+from palinsesto.config import Settings
 from palinsesto.media.ffmpeg import Source
+from palinsesto.outbound import OutboundPolicy, OutboundRefused, policy_from_settings
+from palinsesto.outbound.media_files import FileRefused, tenant_file
 
-Resolver = Callable[[str], list[str]]
+NETWORK_SCHEMES = {
+    SourceKind.hls: {"http", "https"},
+    SourceKind.http_ts: {"http", "https"},
+    SourceKind.rtsp: {"rtsp", "rtsps"},
+    SourceKind.rtmp: {"rtmp", "rtmps"},
+    SourceKind.udp: {"udp", "rtp"},
+    SourceKind.srt: {"srt"},
+}
+SHOWN_PATH = "tenant_path"  # option of an admitted file source: the path its owner gave
+DEFAULT_PORTS = {"http": 80, "https": 443, "rtsp": 554, "rtsps": 322, "rtmp": 1935, "rtmps": 443}
 
 
 class SourceRefused(ValueError):
-    """The source's address is not allowed by policy."""
-
-
-def _resolve(host: str) -> list[str]:
-    try:
-        return sorted({info[4][0] for info in socket.getaddrinfo(host, None)})
-    except OSError:
-        return []
+    """The source may not be pulled; the message says why without probing the target."""
 
 
 class SourcePolicy:
-    NEEDS_HOST = {
-        SourceKind.hls,
-        SourceKind.http_ts,
-        SourceKind.rtsp,
-        SourceKind.rtmp,
-        SourceKind.udp,
-        SourceKind.srt,
-    }
-    SCHEMES = {
-        SourceKind.hls: {"http", "https"},
-        SourceKind.http_ts: {"http", "https"},
-        SourceKind.rtsp: {"rtsp", "rtsps"},
-        SourceKind.rtmp: {"rtmp", "rtmps"},
-        SourceKind.udp: {"udp", "rtp"},
-        SourceKind.srt: {"srt"},
-    }
+    """One check for a channel's sources, at start (the engine) or when saved (the API)."""
 
-    def __init__(
-        self, allow_private: bool, denied_hosts: str = "", resolver: Resolver = _resolve
-    ) -> None:
-        self.allow_private = allow_private
-        self.denied = {h.strip().lower() for h in denied_hosts.split(",") if h.strip()}
-        self._resolve = resolver
+    def __init__(self, policy: OutboundPolicy, media_root: Path) -> None:
+        self.outbound = policy
+        self.media_root = media_root
 
-    def check(self, source: Source) -> None:
-        """Raise :class:`SourceRefused` unless ``source`` may be pulled."""
-        if source.kind not in self.NEEDS_HOST:
-            return
-        parts = urlsplit(source.url)
-        if parts.scheme.lower() not in self.SCHEMES[source.kind]:
-            raise SourceRefused(f"{source.kind.value} sources need a {self.SCHEMES[source.kind]}")
-        host = (parts.hostname or "").lower()
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SourcePolicy:
+        return cls(policy_from_settings(settings), settings.effective_media_root)
+
+    def admit(self, tenant_id: int, source: Source) -> Source:
+        """``source`` as it may run (a file source by its real path), or :class:`SourceRefused`."""
+        if source.kind is SourceKind.file:
+            try:
+                real = tenant_file(self.media_root, tenant_id, source.url)
+            except FileRefused as exc:
+                raise SourceRefused(str(exc)) from None
+            # ffmpeg reads the real path; the panel keeps showing the tenant's own path.
+            return Source(source.kind, str(real), {**source.options, SHOWN_PATH: source.url})
+        schemes = NETWORK_SCHEMES.get(source.kind)
+        if schemes is None:
+            return source
+        try:
+            parts = urlsplit(source.url)
+            scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
+        except ValueError:
+            raise SourceRefused("the source URL cannot be read") from None
+        if scheme not in schemes:
+            raise SourceRefused(f"{source.kind.value} sources need one of {sorted(schemes)}")
         if not host:
             raise SourceRefused("the source URL has no host")
-        if host in self.denied:
-            raise SourceRefused(f"host {host} is denied")
-        if self.allow_private:
-            return
+        multicast = source.kind is SourceKind.udp
         try:
-            addresses = [host] if ipaddress.ip_address(host) else []
-        except ValueError:
-            addresses = self._resolve(host)
-        if not addresses:
-            raise SourceRefused(f"host {host} does not resolve")
-        for address in addresses:
-            ip = ipaddress.ip_address(address)
-            if ip.is_multicast and source.kind is SourceKind.udp:
-                continue
-            if not ip.is_global:
-                raise SourceRefused(f"{host} ({address}) is not a public address")
+            self.outbound.addresses(host, port or DEFAULT_PORTS.get(scheme, 0), multicast=multicast)
+        except OutboundRefused as exc:
+            raise SourceRefused(str(exc)) from None
+        return source

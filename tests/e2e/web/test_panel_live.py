@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from palinsesto.accounts.models import Line, LineBouquet, Role, Tenant
 from palinsesto.catalog.models import Bouquet, BouquetItem, Channel, ChannelMode, ItemType
+from palinsesto.outbound.media_files import FILE_REFUSED
 from support.server import RunningServer
 
 PATTERN = [{"kind": "test_pattern", "url": "testsrc://320x180@25"}]
@@ -142,7 +143,7 @@ def test_dashboard_sessions_and_every_page_with_the_engine_running(
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     viewers = page.get_by_role("region", name="Viewers now")
     expect(viewers).to_contain_text("0")
-    expect(page.get_by_text("No such file or directory").first).to_be_visible(timeout=8_000)
+    expect(page.get_by_text(FILE_REFUSED).first).to_be_visible(timeout=8_000)
 
     reader = TsReader(engine.port, f"/live/viewer-tv/pw-viewer-tv/{channel_id}.ts").start()
     try:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from palinsesto.accounts.bootstrap import ensure_tenant
 from palinsesto.db import Database, upgrade
+from palinsesto.outbound import REFUSED
 from support.cli_runner import Cli
+from support.stand_ins import stand_in
 
 PLAYLIST = "\n".join(
     [
@@ -199,7 +201,6 @@ def _http_server(routes: dict[str, tuple[int, str, bytes]]) -> Iterator[str]:
 
 def test_import_from_url_and_clear_errors_for_bad_sources(sqlite_url: str, tmp_path: Path) -> None:
     _tenant(sqlite_url)
-    cli = Cli(tmp_path / "data", sqlite_url)
     html = b"<!doctype html>\n<html><head><title>Login</title></head><body>Sign in</body></html>\n"
     routes = {
         "/get.php": (200, "audio/x-mpegurl", PLAYLIST.encode()),
@@ -207,6 +208,9 @@ def test_import_from_url_and_clear_errors_for_bad_sources(sqlite_url: str, tmp_p
         "/huge.m3u": (200, "audio/x-mpegurl", b"#EXTM3U\n" + b"#" * 5000),
     }
     with _http_server(routes) as base:
+        # The local server stands in for the provider on the internet: allow its port.
+        allow = base.removeprefix("http://")
+        cli = Cli(tmp_path / "data", sqlite_url, {"PALINSESTO_OUTBOUND_ALLOW_NETWORKS": allow})
         missing = cli.run("import", "m3u", f"{base}/gone.m3u", "--tenant", "acme")
         assert missing.returncode == 1
         assert "HTTP 404" in missing.stderr
@@ -259,3 +263,33 @@ def test_bad_files_and_unknown_tenant_change_nothing(sqlite_url: str, tmp_path: 
         ("Some Movie (2019)", "mkv", "http://img.example.net/m.jpg")
     ]
     assert cli.rows("SELECT name, kind FROM categories") == [("Movies | Action", "movie")]
+
+
+def test_playlist_urls_are_fetched_under_the_outbound_policy(
+    database_url: str, tmp_path: Path
+) -> None:
+    _tenant(database_url)
+    with stand_in() as private_service, stand_in() as provider:
+        provider.routes["/get.php"] = (200, {}, PLAYLIST.encode())
+        provider.routes["/moved.m3u"] = (302, {"Location": f"{private_service.base}/x.m3u"}, b"")
+        provider.routes["/meta.m3u"] = (302, {"Location": "http://169.254.169.254/"}, b"")
+        settings = {"PALINSESTO_OUTBOUND_ALLOW_NETWORKS": f"127.0.0.1:{provider.port}"}
+        cli = Cli(tmp_path / "data", database_url, settings)
+        before = _snapshot(cli)
+        denied = {
+            f"http://127.0.0.1:{private_service.port}/x.m3u": "",
+            "http://169.254.169.254/latest/meta-data/": "",
+            "http://192.168.1.1/get.php": "",
+            f"{provider.base}/moved.m3u": " (redirected to",
+            f"{provider.base}/meta.m3u": " (redirected to",
+        }
+        for url, extra in denied.items():
+            result = cli.run("import", "m3u", url, "--tenant", "acme")
+            assert result.returncode == 1, result.stdout
+            assert f"{url}: {REFUSED}{extra}" in " ".join(result.stderr.split()), result.stderr
+        assert _snapshot(cli) == before  # nothing imported
+        assert private_service.seen == []
+        # The same command reaches what the platform admin allowed.
+        allowed = cli.run("import", "m3u", f"{provider.base}/get.php", "--tenant", "acme")
+        assert allowed.returncode == 0, allowed.stderr
+        assert f"{VALID} created" in allowed.stdout

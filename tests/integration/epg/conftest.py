@@ -13,6 +13,7 @@ from palinsesto.db import Database, upgrade
 from palinsesto.epg.guide import StoredGuide
 from palinsesto.epg.importer import ImportLimits
 from palinsesto.epg.service import EpgService
+from palinsesto.outbound import policy_from_text
 from support.epg_world import NOW, EpgWorld
 
 
@@ -23,9 +24,9 @@ def world(database_url: str, tmp_path: Path) -> Iterator[EpgWorld]:
     events = ChangeEvents()
     clock = [float(NOW)]
     guide = StoredGuide(db, events, clock=lambda: clock[0])
-    service = EpgService(
-        db, events.publish, guide, tmp_path, ImportLimits(chunk_rows=700), clock=lambda: clock[0]
-    )
+    # The providers these tests start listen on 127.0.0.1: the stand-in for the internet.
+    limits = ImportLimits(chunk_rows=700, outbound=policy_from_text("127.0.0.1/32"))
+    service = EpgService(db, events.publish, guide, tmp_path, limits, clock=lambda: clock[0])
     with db.transaction() as session:
         tenant = Tenant(name="Alpha", slug="alpha")
         session.add(tenant)

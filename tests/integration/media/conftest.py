@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from palinsesto.accounts.bootstrap import ensure_tenant
 from palinsesto.accounts.models import ConnectionPolicy, Line, LineBouquet, Tenant
 from palinsesto.catalog.models import Bouquet, BouquetItem, Channel, ChannelMode, ItemType
+from palinsesto.config import Settings
 from support.server import RunningServer, make_settings, run_server
 
 
@@ -83,10 +85,17 @@ def live(sqlite_url: str, tmp_path: Path) -> Iterator[LiveWorld]:
     settings = make_settings(
         tmp_path,
         sqlite_url,
-        live_allow_private_sources=True,
+        outbound_allow_networks="127.0.0.1/32",  # local stand-ins for upstream servers
         live_idle_stop_seconds=2,
         hls_session_timeout_seconds=4,
     )
+    with live_world(settings) as world:
+        yield world
+
+
+@contextmanager
+def live_world(settings: Settings) -> Iterator[LiveWorld]:
+    """A running server on ``settings`` with the seeded tenant, channels, bouquet and line."""
     with run_server(settings) as server:
         with server.ctx.db.transaction() as session:
             tenant = ensure_tenant(session, "livetest", "Live Test")
@@ -127,3 +136,14 @@ def live(sqlite_url: str, tmp_path: Path) -> Iterator[LiveWorld]:
             session.add(LineBouquet(line_id=line.id, bouquet_id=bouquet.id))
             world = LiveWorld(server, tenant.id, pattern.id, hidden.id, push.id, push.stream_key)
         yield world
+
+
+@pytest.fixture
+def start_live(sqlite_url: str, tmp_path: Path) -> Callable[..., AbstractContextManager[LiveWorld]]:
+    """``start_live(**settings)``: the seeded world on settings a test chooses (e.g. its own
+    ``outbound_allow_networks``, once its stand-in servers have ports)."""
+
+    def start(**overrides: object) -> AbstractContextManager[LiveWorld]:
+        return live_world(make_settings(tmp_path, sqlite_url, **overrides))
+
+    return start
