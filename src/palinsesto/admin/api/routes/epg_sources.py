@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from palinsesto.admin.api.changes import audited, mark_changed
 from palinsesto.admin.api.deps import Context, CurrentPrincipal, DbSession, Manager
 from palinsesto.admin.api.errors import Conflict, ValidationFailed
+from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate, rendered_page
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.routes.epg_schemas import GuideChannelOut, RunOut, check_zone
@@ -38,7 +39,7 @@ def _check_url(value: str | None) -> str | None:
 
 
 class SourceIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Label = Field(min_length=1, max_length=200)
     url: str = Field(default="", max_length=2000, description="empty for an uploaded document")
     refresh_hours: int = Field(default=24, ge=1, le=24 * 30)
     priority: int = Field(default=100, ge=0, le=1_000_000, description="lower wins")
@@ -51,7 +52,7 @@ class SourceIn(BaseModel):
 
 
 class SourcePatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Label | None = Field(default=None, min_length=1, max_length=200)
     url: str | None = Field(default=None, max_length=2000)
     refresh_hours: int | None = Field(default=None, ge=1, le=24 * 30)
     priority: int | None = Field(default=None, ge=0, le=1_000_000)
