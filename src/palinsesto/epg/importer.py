@@ -230,7 +230,7 @@ def run_import(
         channels: dict[str, ChannelEntry] = {}
         first_start: dict[str, int] = {}
 
-        def consume(entries: list[Any]) -> None:
+        def consume(entries: Iterable[Any]) -> None:
             for entry in entries:
                 if type(entry) is ProgrammeEntry:
                     writer.add(
