@@ -32,7 +32,6 @@ from palinsesto.catalog.bouquets import check_bouquet_ids
 from palinsesto.errors import AlreadyExists, InvalidValue, OutOfScope, PlanLimitReached
 
 
-
 class LineOutput(enum.StrEnum):
     """What a line may play (reference §3.2 ``allowed_output_formats``), in output-id order."""
 

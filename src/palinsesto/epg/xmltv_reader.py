@@ -169,6 +169,7 @@ class XmltvReader:
         # Document bytes handed to expat since its last callback: expat holds an unfinished
         # token (a start tag with a huge attribute, a comment) whole in memory.
         self._quiet_bytes = 0
+        self._loose_chars = 0  # text outside a kept field, since the last tag
         self._per_channel: dict[str, int] = {}
         self._channels_seen = 0
         self._programme: _Pending | None = None
@@ -300,6 +301,14 @@ class XmltvReader:
         self._quiet_bytes = 0
         if self._text is not None:
             self._text.append(data)
+            return
+        # Text the guide does not keep (<category>, <credits>, stray text) is bounded too.
+        self._loose_chars += len(data)
+        if self._loose_chars > self.limits.max_element_chars:
+            raise XmltvTooLarge(
+                f"an element near line {self._parser.CurrentLineNumber} holds more than "
+                f"{self.limits.max_element_chars:,} characters; the document is refused"
+            )
 
     def _capture(self, element: str, keep: int) -> None:
         """Collect the text of ``element`` (its stored size ``keep``) until its end tag."""
@@ -307,7 +316,7 @@ class XmltvReader:
         self._text = _Text(element, keep, self.limits.max_element_chars, line)
 
     def _start(self, name: str, attrs: dict[str, str]) -> None:
-        self._quiet_bytes = 0
+        self._quiet_bytes = self._loose_chars = 0
         if name == "programme":
             self.programme_elements += 1
             self._programme = _Pending(
@@ -335,7 +344,7 @@ class XmltvReader:
             raise MalformedXmltv(f"the root element is <{name}>, not <tv>: not XMLTV")
 
     def _end(self, name: str) -> None:
-        self._quiet_bytes = 0
+        self._quiet_bytes = self._loose_chars = 0
         programme = self._programme
         if programme is not None:
             if name == "programme":

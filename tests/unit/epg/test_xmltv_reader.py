@@ -217,3 +217,12 @@ def test_programmes_per_channel_and_channel_ids_are_bounded() -> None:
         read(b"<tv>" + many + b"</tv>", limits=ReaderLimits(max_programmes_per_channel=3))
     entries = read(_one_programme(channel="c" * 300))
     assert [(e.reason, e.channel) for e in entries] == [("channel id too long", "c" * 60)]  # type: ignore[attr-defined]
+
+
+def test_text_the_guide_does_not_keep_is_bounded_too() -> None:
+    head = b'<tv><programme start="20260301100000 +0000" channel="a"><title>x</title><category>'
+    reader = XmltvReader(now=NOW, limits=ReaderLimits(max_element_chars=1_000_000))
+    with pytest.raises(XmltvTooLarge, match="element near line 1 holds more than 1,000,000"):
+        list(reader.feed(head))
+        for _ in range(20):
+            list(reader.feed(b"C" * 100_000))

@@ -35,9 +35,7 @@ class MovieFields(BaseModel):
     release_date: str = Field(default="", pattern=DATE_PATTERN, description="YYYY-MM-DD")
     youtube_trailer: str = Field(default="", max_length=100)
     duration_secs: int = Field(default=0, ge=0, le=10_000_000)
-    backdrop_path: list[Annotated[str, Field(max_length=1000)]] = Field(
-        default=[], max_length=50
-    )
+    backdrop_path: list[Annotated[str, Field(max_length=1000)]] = Field(default=[], max_length=50)
     tmdb_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     container_extension: str = Field(default="mp4", pattern=CONTAINER_PATTERN)
     source_url: str = Field(default="", max_length=2000)
