@@ -51,15 +51,17 @@ def create_app(ctx: AppContext) -> FastAPI:
     install_error_handlers(app)
     app.include_router(build_router())
     app.add_middleware(SecurityHeaders)
-    # JSON bodies are small; an XMLTV document may be as large as the EPG limit allows.
-    uploads = [
+    # JSON bodies are small; an XMLTV document may be as large as the EPG limit allows, and
+    # a bouquet's contents hold up to 100,000 items of ~50 bytes.
+    larger_bodies = [
         RouteLimit(
             "PUT",
             re.compile(f"{API_PREFIX}/epg/sources/[0-9]+/document"),
             ctx.settings.epg_max_bytes,
-        )
+        ),
+        RouteLimit("PUT", re.compile(f"{API_PREFIX}/bouquets/[0-9]+/items"), 8 * 1024 * 1024),
     ]
-    app.add_middleware(BodyLimit, routes=uploads)
+    app.add_middleware(BodyLimit, routes=larger_bodies)
     # Viewer apps' surfaces: player_api.php, panel_api.php, get.php, xmltv.php (+ aliases),
     # dispatched ahead of the admin API's stack (see ViewerSurfaceDispatch); servers run
     # `viewer_first(app)`, which takes them before FastAPI's own per-request work too.

@@ -132,6 +132,11 @@ def test_a_50_mb_body_is_refused_quickly_without_being_read(
         files = {"file": ("guide.xml", b"<tv>" + b" " * (3 * 1024 * 1024) + b"</tv>")}
         r = c.put(f"/api/v1/epg/sources/{source['id']}/document", files=files)
         assert r.status_code == 200, r.text
+        # So does a bouquet's full contents (the schema allows 100,000 items).
+        bouquet = c.post("/api/v1/bouquets", json={"name": "Huge"}).json()
+        items = [{"item_type": "channel", "item_id": 2_000_000 + i} for i in range(60_000)]
+        r = c.put(f"/api/v1/bouquets/{bouquet['id']}/items", json={"items": items})
+        assert r.status_code == 422 and "items.0" in r.json()["error"]["fields"], r.text[:300]
         assert c.get("/api/v1/channels", params={"q": "xxxx"}).json()["total"] == 0
 
 
