@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,8 +10,10 @@ from fastapi import FastAPI
 
 from palinsesto import __version__
 from palinsesto.admin.api import API_PREFIX, build_router, install_error_handlers
+from palinsesto.admin.body_limit import BodyLimit, RouteLimit
 from palinsesto.admin.live_stats import install_live_stats
 from palinsesto.admin.panel import mount_panel
+from palinsesto.admin.security_headers import SecurityHeaders
 from palinsesto.context import AppContext
 from palinsesto.epg.service import install_epg
 from palinsesto.media.engine import install_live
@@ -47,6 +50,18 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     install_error_handlers(app)
     app.include_router(build_router())
+    app.add_middleware(SecurityHeaders)
+    # JSON bodies are small; an XMLTV document may be as large as the EPG limit allows, and
+    # a bouquet's contents hold up to 100,000 items of ~50 bytes.
+    larger_bodies = [
+        RouteLimit(
+            "PUT",
+            re.compile(f"{API_PREFIX}/epg/sources/[0-9]+/document"),
+            ctx.settings.epg_max_bytes,
+        ),
+        RouteLimit("PUT", re.compile(f"{API_PREFIX}/bouquets/[0-9]+/items"), 8 * 1024 * 1024),
+    ]
+    app.add_middleware(BodyLimit, routes=larger_bodies)
     # Viewer apps' surfaces: player_api.php, panel_api.php, get.php, xmltv.php (+ aliases),
     # dispatched ahead of the admin API's stack (see ViewerSurfaceDispatch); servers run
     # `viewer_first(app)`, which takes them before FastAPI's own per-request work too.

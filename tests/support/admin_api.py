@@ -67,7 +67,9 @@ def add_user(
         session.add(user)
         session.flush()
         user_id = user.id
-    token = issue_token(server.ctx.settings.secret_key, user_id, 3600)
+    token = issue_token(
+        server.ctx.settings.secret_key, user_id, 3600, password_hash=password_hash()
+    )
     return Staff(user_id, username, token)
 
 
@@ -91,9 +93,11 @@ def make_tenant(server: RunningServer, slug: str, **limits: Any) -> TenantWorld:
 def root_client(server: RunningServer) -> httpx.Client:
     """A client signed in as the platform admin."""
     with server.ctx.db.session() as session:
-        root_id = session.scalar(select(AdminUser.id).where(AdminUser.role == Role.platform_admin))
-    assert root_id is not None
-    return server.client(issue_token(server.ctx.settings.secret_key, root_id, 3600))
+        root = session.scalar(select(AdminUser).where(AdminUser.role == Role.platform_admin))
+        assert root is not None
+        root_id, root_hash = root.id, root.password_hash
+    secret = server.ctx.settings.secret_key
+    return server.client(issue_token(secret, root_id, 3600, password_hash=root_hash))
 
 
 def created(response: httpx.Response) -> dict[str, Any]:

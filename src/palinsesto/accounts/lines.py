@@ -31,7 +31,16 @@ from palinsesto.accounts.users import check_credential
 from palinsesto.catalog.bouquets import check_bouquet_ids
 from palinsesto.errors import AlreadyExists, InvalidValue, OutOfScope, PlanLimitReached
 
-OUTPUT_ORDER = ("m3u8", "ts", "rtmp")  # reference §3.2: ordered by output id
+
+class LineOutput(enum.StrEnum):
+    """What a line may play (reference §3.2 ``allowed_output_formats``), in output-id order."""
+
+    m3u8 = "m3u8"
+    ts = "ts"
+    rtmp = "rtmp"
+
+
+OUTPUT_ORDER = tuple(o.value for o in LineOutput)  # reference §3.2: ordered by output id
 
 
 class LineStatus(enum.StrEnum):
@@ -80,7 +89,11 @@ def generate_line_password(length: int = 12) -> str:
 
 
 def check_outputs(outputs: Iterable[str]) -> list[str]:
+    """Known outputs in output-id order. An empty list is refused: a line that may play
+    nothing is a mistake (players are told ``USER_DISALLOW_EXT`` for every stream)."""
     wanted = list(outputs)
+    if not wanted:
+        raise InvalidValue("Choose at least one output: m3u8, ts or rtmp.", "allowed_outputs")
     for index, output in enumerate(wanted):
         if output not in OUTPUT_ORDER:
             raise InvalidValue(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,12 +41,37 @@ class InvalidToken(Exception):
 class TokenClaims:
     user_id: int
     expires_at: datetime
+    password_stamp: str
 
 
-def issue_token(secret: str, user_id: int, ttl_seconds: int, now: datetime | None = None) -> str:
+def password_stamp(secret: str, password_hash: str) -> str:
+    """A short keyed digest of the stored password hash, carried in each bearer token.
+
+    Every new password gets a new argon2 salt, so a change or a reset changes the stamp and
+    every token issued before it stops matching (revoked) without a token table. Keyed, so a
+    token reveals nothing about the hash.
+    """
+    digest = hmac.new(secret.encode(), password_hash.encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+def stamp_matches(claims: TokenClaims, secret: str, password_hash: str) -> bool:
+    return hmac.compare_digest(claims.password_stamp, password_stamp(secret, password_hash))
+
+
+def issue_token(
+    secret: str,
+    user_id: int,
+    ttl_seconds: int,
+    *,
+    password_hash: str,
+    now: datetime | None = None,
+) -> str:
+    """A bearer token for ``user_id``, valid ``ttl_seconds`` or until the password changes."""
     now = now or datetime.now(UTC)
     payload = {
         "sub": str(user_id),
+        "pwd": password_stamp(secret, password_hash),
         "aud": TOKEN_AUDIENCE,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=ttl_seconds)).timestamp()),
@@ -65,6 +91,7 @@ def read_token(secret: str, token: str) -> TokenClaims:
         return TokenClaims(
             user_id=int(payload["sub"]),
             expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+            password_stamp=str(payload["pwd"]),
         )
     except (jwt.PyJWTError, ValueError, KeyError) as exc:
         raise InvalidToken(str(exc)) from exc

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import typer
 from sqlalchemy import select
 
 from palinsesto.accounts.bootstrap import ensure_tenant
 from palinsesto.accounts.models import AdminUser, Role, Tenant
 from palinsesto.accounts.security import generate_password, hash_password
+from palinsesto.accounts.users import CREDENTIAL_PATTERN
+from palinsesto.admin.api.identifiers import hidden_character
+from palinsesto.admin.api.routes.tenants import SLUG_PATTERN
 from palinsesto.cli.common import (
     announce_changes,
     console,
@@ -38,6 +43,16 @@ def create_tenant(
     name: str = typer.Option("", help="display name"),
 ) -> None:
     """Create a tenant (panel)."""
+    # The same rules as the admin API: a URL-safe slug, a name without hidden characters.
+    if not re.fullmatch(SLUG_PATTERN, slug):
+        err_console.print("The slug takes lower-case letters, digits and '-' only.")
+        raise typer.Exit(2)
+    hidden = hidden_character(name)
+    if hidden is not None:
+        err_console.print(
+            f"The name contains an invisible or direction-changing character ({hidden})."
+        )
+        raise typer.Exit(2)
     settings = settings_or_exit()
     db = open_database(settings)
     with db.transaction() as session:
@@ -60,6 +75,9 @@ def create_user(
     password: str = typer.Option("", help="leave empty to generate one", hide_input=True),
 ) -> None:
     """Create an admin user; prints a generated password once."""
+    if not re.fullmatch(CREDENTIAL_PATTERN, username):
+        err_console.print("The username takes letters, digits and . _ @ - only.")
+        raise typer.Exit(2)
     settings = settings_or_exit()
     db = open_database(settings)
     with db.transaction() as session:

@@ -68,6 +68,9 @@ class ImportLimits:
     # More skipped programmes than this share means the dates (or the feed) are wrong.
     max_skipped_ratio: float = 0.5
     chunk_rows: int = 5_000
+    # Rows are also written once their text passes this many characters, so a chunk of long
+    # descriptions never piles up in memory.
+    chunk_chars: int = 4 << 20
     fetch_timeout: float = 60.0
     # Who the document may be fetched from: public addresses only unless the platform
     # admin allowed a range (outbound/policy.py).
@@ -137,21 +140,24 @@ class _ProgrammeWriter:
     """Bulk inserts in chunks, each in its own short transaction (rows are not served yet,
     and short transactions keep SQLite's write lock free for the rest of the panel)."""
 
-    def __init__(self, db: Database, chunk_rows: int) -> None:
+    def __init__(self, db: Database, chunk_rows: int, chunk_chars: int) -> None:
         self.db = db
         self.chunk_rows = chunk_rows
+        self.chunk_chars = chunk_chars
         self.rows: list[tuple[Any, ...]] = []
+        self.chars = 0
         self.written = 0
 
-    def add(self, row: tuple[Any, ...]) -> None:
+    def add(self, row: tuple[Any, ...], chars: int) -> None:
         self.rows.append(row)
-        if len(self.rows) >= self.chunk_rows:
+        self.chars += chars
+        if len(self.rows) >= self.chunk_rows or self.chars >= self.chunk_chars:
             self.flush()
 
     def flush(self) -> None:
         if not self.rows:
             return
-        rows, self.rows = self.rows, []
+        rows, self.rows, self.chars = self.rows, [], 0
         with self.db.engine.begin() as conn:
             write_programmes(conn, rows)
         self.written += len(rows)
@@ -205,7 +211,7 @@ def run_import(
             session.flush()
             run_id = run.id
     result = ImportResult(run_id, source_id, tenant_id, ImportStatus.running)
-    writer = _ProgrammeWriter(db, limits.chunk_rows)
+    writer = _ProgrammeWriter(db, limits.chunk_rows, limits.chunk_chars)
     reasons: Counter[str] = Counter()
     samples: list[dict[str, Any]] = []
     bytes_read = 0
@@ -225,7 +231,7 @@ def run_import(
         channels: dict[str, ChannelEntry] = {}
         first_start: dict[str, int] = {}
 
-        def consume(entries: list[Any]) -> None:
+        def consume(entries: Iterable[Any]) -> None:
             for entry in entries:
                 if type(entry) is ProgrammeEntry:
                     writer.add(
@@ -239,7 +245,8 @@ def run_import(
                             entry.title,
                             entry.description,
                             entry.lang,
-                        )
+                        ),
+                        len(entry.title) + len(entry.description),
                     )
                     known = first_start.get(entry.channel)
                     if known is None or entry.start < known:

@@ -7,13 +7,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
 
 from palinsesto.context import AppContext
 from palinsesto.db import Database
+from palinsesto.epg.backoff import next_attempt, source_health
 from palinsesto.epg.guide import EPG_TOPIC, StoredGuide
 from palinsesto.epg.importer import ImportLimits, ImportResult, run_import
 from palinsesto.epg.matching import match_channels
@@ -44,6 +45,8 @@ class EpgService:
         self.data_dir = data_dir
         self.limits = limits
         self.check_seconds = check_seconds
+        # A failing source waits this long, then twice as long, and so on (see backoff).
+        self.retry_base_seconds = max(1, check_seconds)
         self.clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -96,25 +99,37 @@ class EpgService:
         moment = datetime.fromtimestamp(now, UTC)
         with self.db.session() as session:
             sources = session.scalars(select(EpgSource).where(EpgSource.enabled.is_(True))).all()
-            due = [
-                s.id
-                for s in sources
-                if (s.url or s.upload_path)
-                and (
-                    s.last_import_at is None
-                    or s.last_import_at + timedelta(hours=max(1, s.refresh_hours)) <= moment
-                )
-            ]
+            health = source_health(session, [s.id for s in sources])
+            due = []
+            for s in sources:
+                when = next_attempt(s, health[s.id], self.retry_base_seconds)
+                if when is not None and when <= moment:
+                    due.append(s.id)
         for source_id in due:
             if self._stop.is_set():
                 return
             try:
                 result = self.import_source(source_id)
                 if result.status is ImportStatus.failed:
-                    log.warning("EPG import of source %s failed: %s", source_id, result.error)
+                    self._log_failure(source_id, result.error)
             except Exception:  # keep the job alive; the run records the error
                 log.exception("EPG import of source %s crashed", source_id)
         prune(self.db, now)
+
+    def _log_failure(self, source_id: int, error: str) -> None:
+        with self.db.session() as session:
+            source = session.get(EpgSource, source_id)
+            if source is None:
+                return
+            health = source_health(session, [source_id])[source_id]
+            when = next_attempt(source, health, self.retry_base_seconds)
+        log.warning(
+            "EPG import of source %s failed (%d in a row; next attempt %s): %s",
+            source_id,
+            health.consecutive_failures,
+            when.isoformat(timespec="seconds") if when else "never",
+            error,
+        )
 
     def start(self) -> None:
         """Run :meth:`tick` every ``check_seconds`` in a daemon thread."""

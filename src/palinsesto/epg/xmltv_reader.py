@@ -7,6 +7,11 @@ declaration refused and no DTD or external entity loaded, so an entity-expansion
 ("billion laughs") or an external entity stops the import with a clear error instead of
 eating memory.
 
+Every text the reader keeps is bounded: a field longer than its stored size is cut, a
+text element, an XML token or a channel's programme list beyond :class:`ReaderLimits`
+refuses the document (a few kilobytes of gzip can unpack into one 400 MB ``<desc>``), so
+memory stays flat whatever the document holds.
+
 Entries the guide cannot use are returned as :class:`Skipped` with a reason (no channel,
 stop not after start, a date out of range, an unreadable time), so the import can report
 them; the document itself only fails when it is not XMLTV at all.
@@ -54,6 +59,47 @@ class ReaderLimits:
     max_past_days: int = 400
     max_future_days: int = 400
     max_programme_hours: int = 7 * 24
+    # Stored sizes: longer text is cut to these (the columns and the players' screens).
+    max_title_chars: int = 1_000
+    max_desc_chars: int = 10_000
+    max_name_chars: int = 300
+    max_id_chars: int = 200
+    max_icon_chars: int = 1_000
+    # Beyond these the document is refused: no real guide comes near them.
+    max_element_chars: int = 1 << 20
+    max_token_bytes: int = 8 << 20
+    max_programmes_per_channel: int = 50_000
+    max_channels: int = 100_000
+
+
+class _Text:
+    """The text of one element, kept up to ``keep`` characters and counted to ``limit``."""
+
+    __slots__ = ("element", "keep", "limit", "parts", "kept", "total", "line")
+
+    def __init__(self, element: str, keep: int, limit: int, line: int) -> None:
+        self.element = element
+        self.keep = keep
+        self.limit = limit
+        self.parts: list[str] = []
+        self.kept = 0
+        self.total = 0
+        self.line = line
+
+    def append(self, data: str) -> None:
+        self.total += len(data)
+        if self.total > self.limit:
+            raise XmltvTooLarge(
+                f"the <{self.element}> at line {self.line} holds more than {self.limit:,} "
+                "characters; the document is refused (no programme guide has such text)"
+            )
+        if self.kept < self.keep:
+            piece = data[: self.keep - self.kept]
+            self.parts.append(piece)
+            self.kept += len(piece)
+
+    def value(self) -> str:
+        return "".join(self.parts).strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +165,13 @@ class XmltvReader:
         self._transcoder: codecs.IncrementalDecoder | None = None
         self._head = b""
         self._out: list[Entry] = []
-        self._text: list[str] | None = None
+        self._text: _Text | None = None
+        # Document bytes handed to expat since its last callback: expat holds an unfinished
+        # token (a start tag with a huge attribute, a comment) whole in memory.
+        self._quiet_bytes = 0
+        self._loose_chars = 0  # text outside a kept field, since the last tag
+        self._per_channel: dict[str, int] = {}
+        self._channels_seen = 0
         self._programme: _Pending | None = None
         self._channel: dict[str, str] | None = None
         # A programme without ``stop`` ends where the next one of its channel starts.
@@ -180,6 +232,7 @@ class XmltvReader:
             self._parser = self._make_parser(data)
         if self._transcoder is not None:
             data = self._transcoder.decode(data, final).encode("utf-8")
+        self._quiet_bytes += len(data)
         try:
             self._parser.Parse(data, final)
         except expat.ExpatError as exc:
@@ -191,6 +244,11 @@ class XmltvReader:
             raise MalformedXmltv(
                 f"not well-formed XML at line {exc.lineno}, column {exc.offset}: {message}"
             ) from exc
+        if self._quiet_bytes > self.limits.max_token_bytes:
+            raise XmltvTooLarge(
+                f"an XML token near line {self._parser.CurrentLineNumber} is longer than "
+                f"{self.limits.max_token_bytes:,} bytes; the document is refused"
+            )
 
     def _make_parser(self, head: bytes) -> Any:
         encoding = None
@@ -234,15 +292,31 @@ class XmltvReader:
     def _skipped_entity(self, name: str, is_parameter: int) -> None:
         # With a DOCTYPE naming an external DTD, expat leaves undeclared entities to us:
         # feeds use HTML ones (&nbsp; &eacute;) as if xmltv.dtd declared them.
+        self._quiet_bytes = 0
         if self._text is not None and not is_parameter:
             codepoint = html.entities.name2codepoint.get(name)
             self._text.append(chr(codepoint) if codepoint else f"&{name};")
 
     def _chars(self, data: str) -> None:
+        self._quiet_bytes = 0
         if self._text is not None:
             self._text.append(data)
+            return
+        # Text the guide does not keep (<category>, <credits>, stray text) is bounded too.
+        self._loose_chars += len(data)
+        if self._loose_chars > self.limits.max_element_chars:
+            raise XmltvTooLarge(
+                f"an element near line {self._parser.CurrentLineNumber} holds more than "
+                f"{self.limits.max_element_chars:,} characters; the document is refused"
+            )
+
+    def _capture(self, element: str, keep: int) -> None:
+        """Collect the text of ``element`` (its stored size ``keep``) until its end tag."""
+        line = self._parser.CurrentLineNumber
+        self._text = _Text(element, keep, self.limits.max_element_chars, line)
 
     def _start(self, name: str, attrs: dict[str, str]) -> None:
+        self._quiet_bytes = self._loose_chars = 0
         if name == "programme":
             self.programme_elements += 1
             self._programme = _Pending(
@@ -252,32 +326,32 @@ class XmltvReader:
                 line=self._parser.CurrentLineNumber,
             )
         elif self._programme is not None:
-            if (name == "title" and self._programme.title is None) or (
-                name == "desc" and self._programme.description is None
-            ):
-                self._text = []
-                if name == "title":
-                    self._programme.lang = attrs.get("lang", "")[:16]
+            if name == "title" and self._programme.title is None:
+                self._capture(name, self.limits.max_title_chars)
+                self._programme.lang = attrs.get("lang", "")[:16]
+            elif name == "desc" and self._programme.description is None:
+                self._capture(name, self.limits.max_desc_chars)
         elif name == "channel":
             self._channel = {"id": attrs.get("id", "").strip(), "name": "", "icon": ""}
         elif self._channel is not None:
             if name == "display-name" and not self._channel["name"]:
-                self._text = []
+                self._capture(name, self.limits.max_name_chars)
             elif name == "icon" and not self._channel["icon"]:
-                self._channel["icon"] = attrs.get("src", "")
+                self._channel["icon"] = attrs.get("src", "")[: self.limits.max_icon_chars]
         elif name == "tv":
             self._saw_root = True
         elif not self._saw_root:
             raise MalformedXmltv(f"the root element is <{name}>, not <tv>: not XMLTV")
 
     def _end(self, name: str) -> None:
+        self._quiet_bytes = self._loose_chars = 0
         programme = self._programme
         if programme is not None:
             if name == "programme":
                 self._programme = None
                 self._finish_programme(programme)
             elif self._text is not None and name in ("title", "desc"):
-                text = "".join(self._text).strip()
+                text = self._text.value()
                 self._text = None
                 if name == "title":
                     programme.title = text
@@ -286,12 +360,17 @@ class XmltvReader:
         elif self._channel is not None:
             if name == "channel":
                 channel, self._channel = self._channel, None
-                if channel["id"]:
+                if len(channel["id"]) > self.limits.max_id_chars:
+                    self._skip("channel id too long", channel["id"][:60], channel["name"])
+                elif channel["id"]:
+                    self._channels_seen += 1
+                    if self._channels_seen > self.limits.max_channels:
+                        self._too_many_channels()
                     self._out.append(ChannelEntry(channel["id"], channel["name"], channel["icon"]))
                 else:
                     self._skip("channel without id", "", channel["name"])
             elif name == "display-name" and self._text is not None:
-                self._channel["name"] = "".join(self._text).strip()
+                self._channel["name"] = self._text.value()
                 self._text = None
 
     # -- programmes -----------------------------------------------------------------------
@@ -301,7 +380,10 @@ class XmltvReader:
 
     def _finish_programme(self, p: _Pending) -> None:
         if not p.channel:
-            self._skip("missing channel", "", f"start={p.start_text!r}", p.line)
+            self._skip("missing channel", "", f"start={p.start_text[:40]!r}", p.line)
+            return
+        if len(p.channel) > self.limits.max_id_chars:
+            self._skip("channel id too long", p.channel[:60], "", p.line)
             return
         try:
             start = parse_xmltv_time(p.start_text, self.default_zone)
@@ -333,6 +415,8 @@ class XmltvReader:
                 self._skip("no stop time", p.channel, "next programme does not start later")
         if stop is None:
             self._open_ended[p.channel] = entry
+            if len(self._open_ended) > self.limits.max_channels:
+                self._too_many_channels()
             return
         self._accept(entry, p.line)
 
@@ -344,4 +428,21 @@ class XmltvReader:
         elif not entry.title:
             self._skip("missing title", entry.channel, "", line)
         else:
+            self._count(entry.channel, line)
             self._out.append(entry)
+
+    def _too_many_channels(self) -> None:
+        raise XmltvTooLarge(
+            f"the document has more than {self.limits.max_channels:,} channels; refused"
+        )
+
+    def _count(self, channel: str, line: int) -> None:
+        count = self._per_channel.get(channel, 0) + 1
+        if count == 1 and len(self._per_channel) >= self.limits.max_channels:
+            self._too_many_channels()
+        if count > self.limits.max_programmes_per_channel:
+            raise XmltvTooLarge(
+                f"channel {channel!r} has more than {self.limits.max_programmes_per_channel:,} "
+                f"programmes (line {line}); the document is refused"
+            )
+        self._per_channel[channel] = count

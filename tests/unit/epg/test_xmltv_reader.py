@@ -168,3 +168,61 @@ def test_memory_stays_flat_on_a_big_document() -> None:
     assert count == programme_count(spec) == 10_080
     # The document unpacks to ~4 MB and yields 10,080 entries; none of it is kept.
     assert peak < 2 * 1024 * 1024, peak
+
+
+def _one_programme(title: str = "T", desc: str = "", channel: str = "a") -> bytes:
+    return (
+        f'<tv><programme start="20260301100000 +0000" stop="20260301110000 +0000" '
+        f'channel="{channel}"><title>{title}</title><desc>{desc}</desc></programme></tv>'
+    ).encode()
+
+
+def test_long_text_is_cut_to_its_stored_size() -> None:
+    limits = ReaderLimits(max_title_chars=10, max_desc_chars=20)
+    (p,) = read(_one_programme("t" * 500, "d" * 5000), piece=64, limits=limits)
+    assert isinstance(p, ProgrammeEntry)
+    assert p.title == "t" * 10 and p.description == "d" * 20
+
+
+def test_a_giant_text_element_refuses_the_document_with_flat_memory() -> None:
+    import tracemalloc
+
+    head = b'<tv><programme start="20260301100000 +0000" stop="20260301110000 +0000" channel="a">'
+    reader = XmltvReader(now=NOW, limits=ReaderLimits(max_element_chars=1_000_000))
+    tracemalloc.start()
+    with pytest.raises(XmltvTooLarge, match=r"<desc> at line 1 holds more than 1,000,000"):
+        list(reader.feed(head + b"<title>x</title><desc>"))
+        for _ in range(100):  # up to 100 MB of one description
+            list(reader.feed(b"A" * 1_000_000))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024, peak
+
+
+def test_a_giant_attribute_is_refused() -> None:
+    reader = XmltvReader(now=NOW, limits=ReaderLimits(max_token_bytes=2_000_000))
+    with pytest.raises(XmltvTooLarge, match="XML token .* longer than 2,000,000 bytes"):
+        list(reader.feed(b'<tv><channel id="'))
+        for _ in range(100):
+            list(reader.feed(b"i" * 100_000))
+
+
+def test_programmes_per_channel_and_channel_ids_are_bounded() -> None:
+    many = b"".join(
+        f'<programme start="202603011{i:01d}0000 +0000" stop="202603011{i:01d}3000 +0000" '
+        f'channel="a"><title>P{i}</title></programme>'.encode()
+        for i in range(4)
+    )
+    with pytest.raises(XmltvTooLarge, match="channel 'a' has more than 3 programmes"):
+        read(b"<tv>" + many + b"</tv>", limits=ReaderLimits(max_programmes_per_channel=3))
+    entries = read(_one_programme(channel="c" * 300))
+    assert [(e.reason, e.channel) for e in entries] == [("channel id too long", "c" * 60)]  # type: ignore[attr-defined]
+
+
+def test_text_the_guide_does_not_keep_is_bounded_too() -> None:
+    head = b'<tv><programme start="20260301100000 +0000" channel="a"><title>x</title><category>'
+    reader = XmltvReader(now=NOW, limits=ReaderLimits(max_element_chars=1_000_000))
+    with pytest.raises(XmltvTooLarge, match="element near line 1 holds more than 1,000,000"):
+        list(reader.feed(head))
+        for _ in range(20):
+            list(reader.feed(b"C" * 100_000))

@@ -15,8 +15,10 @@ from palinsesto.accounts.models import AdminUser, ApiKey, Role
 from palinsesto.accounts.security import (
     API_KEY_PREFIX,
     InvalidToken,
+    TokenClaims,
     hash_api_key,
     read_token,
+    stamp_matches,
 )
 from palinsesto.admin.api.errors import Forbidden, Unauthorized
 from palinsesto.context import AppContext
@@ -100,6 +102,7 @@ def get_principal(request: Request, ctx: Context) -> Principal:
             "Sign in first: send 'Authorization: Bearer <token>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    claims: TokenClaims | None = None
     with ctx.db.session() as session:
         if credential.startswith(API_KEY_PREFIX):
             key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_api_key(credential)))
@@ -114,7 +117,8 @@ def get_principal(request: Request, ctx: Context) -> Principal:
                 session.commit()
         else:
             try:
-                user_id = read_token(ctx.settings.secret_key, credential).user_id
+                claims = read_token(ctx.settings.secret_key, credential)
+                user_id = claims.user_id
             except InvalidToken as exc:
                 raise Unauthorized(
                     "The token is invalid or expired; sign in again.",
@@ -123,6 +127,13 @@ def get_principal(request: Request, ctx: Context) -> Principal:
         user = session.get(AdminUser, user_id)
         if user is None or not user.enabled:
             raise Unauthorized("This account no longer exists or is disabled.")
+        if claims is not None and not stamp_matches(
+            claims, ctx.settings.secret_key, user.password_hash
+        ):
+            raise Unauthorized(
+                "The password changed after this token was issued; sign in again.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return Principal(user.id, user.username, user.role, user.tenant_id, _client_ip(request))
 
 

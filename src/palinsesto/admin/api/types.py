@@ -10,7 +10,8 @@ from pydantic import Field
 
 MAX_ID = 2_147_483_647
 
-ObjectId = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Strict: an id in a JSON body is a JSON integer (true, "5" and 5.0 are refused).
+ObjectId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 # An optional id filter in a query string: ``tenant_id: QueryId = None``.
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]

@@ -73,7 +73,7 @@ function control(field, value, id) {
     }
     case "multiselect":
     case "refs": {
-      const chosen = (value || []).map(String);
+      const chosen = (value ?? field.default ?? []).map(String);
       const select = h("select", { ...common, multiple: true, size: 5 });
       for (const [v, label] of field.options || []) select.append(h("option", { value: v, selected: chosen.includes(String(v)) }, label));
       if (field.widget === "refs") loadOptions(field, select, value || []);

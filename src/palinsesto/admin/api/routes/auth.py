@@ -59,7 +59,12 @@ def sign_in(
         ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
         if ok and user is not None and user.enabled:
             user.last_login_at = datetime.now(UTC)
-            token = issue_token(ctx.settings.secret_key, user.id, ctx.settings.token_ttl_seconds)
+            token = issue_token(
+                ctx.settings.secret_key,
+                user.id,
+                ctx.settings.token_ttl_seconds,
+                password_hash=user.password_hash,
+            )
         else:
             token = None
             record(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, Manager
+from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
@@ -20,13 +21,13 @@ router = APIRouter(tags=["categories"])
 
 class CategoryIn(BaseModel):
     kind: CategoryKind
-    name: str = Field(min_length=1, max_length=200)
+    name: Label = Field(min_length=1, max_length=200)
     sort_order: int = Field(default=0, ge=-1_000_000, le=1_000_000)
     tenant_id: int | None = Field(default=None, description="platform admins only")
 
 
 class CategoryPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Label | None = Field(default=None, min_length=1, max_length=200)
     sort_order: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
 
 

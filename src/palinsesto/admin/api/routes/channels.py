@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import DbSession, Manager, Principal, Staff
+from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.pagination import ListParams, Page, paginate, rendered_page
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
@@ -67,12 +68,12 @@ class SourceOut(BaseModel):
 
 
 class ChannelIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Label = Field(min_length=1, max_length=200)
     number: int | None = Field(default=None, ge=0, le=1_000_000)
     logo: str = Field(default="", max_length=1000)
     epg_channel_id: str | None = Field(default=None, max_length=200)
-    sources: list[Source] = Field(default_factory=list, max_length=50)
-    category_ids: list[ObjectId] = Field(default_factory=list, max_length=100)
+    sources: list[Source] = Field(default=[], max_length=50)
+    category_ids: list[ObjectId] = Field(default=[], max_length=100)
     mode: ChannelMode = ChannelMode.on_demand
     transcode_profile: ProfileChoice = TranscodeProfileName.copy
     archive_days: int = Field(default=0, ge=0, le=365)
@@ -86,7 +87,7 @@ class ChannelIn(BaseModel):
 
 
 class ChannelPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Label | None = Field(default=None, min_length=1, max_length=200)
     number: int | None = Field(default=None, ge=0, le=1_000_000)
     logo: str | None = Field(default=None, max_length=1000)
     epg_channel_id: str | None = Field(default=None, max_length=200)

@@ -21,7 +21,8 @@ from palinsesto.admin.api.types import ObjectId, QueryId
 
 router = APIRouter(tags=["credits"])
 
-Amount = Annotated[int, Field(ge=-1_000_000_000, le=1_000_000_000)]
+# Money is strict: JSON true, "5" or 5.0 is refused, never read as a number of credits.
+Amount = Annotated[int, Field(strict=True, ge=-1_000_000_000, le=1_000_000_000)]
 
 
 class Grant(BaseModel):
@@ -32,7 +33,7 @@ class Grant(BaseModel):
 
 class Transfer(BaseModel):
     to_user_id: ObjectId
-    amount: int = Field(ge=1, le=1_000_000_000)
+    amount: int = Field(strict=True, ge=1, le=1_000_000_000)
     reason: str = Field(default="", max_length=200)
 
 

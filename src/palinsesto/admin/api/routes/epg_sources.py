@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session
 from palinsesto.admin.api.changes import audited, mark_changed
 from palinsesto.admin.api.deps import Context, CurrentPrincipal, DbSession, Manager
 from palinsesto.admin.api.errors import Conflict, ValidationFailed
+from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate, rendered_page
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.routes.epg_schemas import GuideChannelOut, RunOut, check_zone
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
+from palinsesto.epg.backoff import SourceHealth, next_attempt, source_health
 from palinsesto.epg.guide import EPG_TOPIC
 from palinsesto.epg.importer import upload_path
 from palinsesto.epg.models import EpgImportRun, EpgSource, GuideChannel, ImportStatus, Programme
@@ -37,7 +39,7 @@ def _check_url(value: str | None) -> str | None:
 
 
 class SourceIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Label = Field(min_length=1, max_length=200)
     url: str = Field(default="", max_length=2000, description="empty for an uploaded document")
     refresh_hours: int = Field(default=24, ge=1, le=24 * 30)
     priority: int = Field(default=100, ge=0, le=1_000_000, description="lower wins")
@@ -50,7 +52,7 @@ class SourceIn(BaseModel):
 
 
 class SourcePatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Label | None = Field(default=None, min_length=1, max_length=200)
     url: str | None = Field(default=None, max_length=2000)
     refresh_hours: int | None = Field(default=None, ge=1, le=24 * 30)
     priority: int | None = Field(default=None, ge=0, le=1_000_000)
@@ -74,13 +76,19 @@ class SourceOut(BaseModel):
     timezone: str
     active_run_id: int | None
     last_import_at: datetime | None
+    consecutive_failures: int = Field(description="failed imports since the last success")
+    last_error: str = Field(description="why the latest of those failed")
+    next_attempt_at: datetime | None = Field(
+        description="when the periodic job reads the source again: its refresh interval "
+        "after a success, an exponential back-off after failures; none when disabled"
+    )
 
 
 def _service(ctx: Any) -> EpgService:
     return ctx.services["epg"]
 
 
-def _source_out(source: EpgSource) -> SourceOut:
+def _source_out(source: EpgSource, health: SourceHealth, retry_base_seconds: int) -> SourceOut:
     return SourceOut(
         id=source.id,
         tenant_id=source.tenant_id,
@@ -93,7 +101,17 @@ def _source_out(source: EpgSource) -> SourceOut:
         timezone=source.timezone,
         active_run_id=source.active_run_id,
         last_import_at=source.last_import_at,
+        consecutive_failures=health.consecutive_failures,
+        last_error=health.last_error,
+        next_attempt_at=next_attempt(source, health, retry_base_seconds),
     )
+
+
+def _render(session: Session, ctx: Any, sources: list[EpgSource]) -> list[SourceOut]:
+    session.flush()  # a new source needs its id and created_at
+    health = source_health(session, [s.id for s in sources])
+    base = _service(ctx).retry_base_seconds
+    return [_source_out(s, health[s.id], base) for s in sources]
 
 
 def _unique_name(session: Session, tenant_id: int, name: str, exclude: int | None = None) -> None:
@@ -110,33 +128,39 @@ def _unique_name(session: Session, tenant_id: int, name: str, exclude: int | Non
 def list_sources(
     principal: CurrentPrincipal,
     session: DbSession,
+    ctx: Context,
     params: Annotated[ListParams, Depends()],
     tenant_id: int | None = None,
 ) -> Page[SourceOut]:
     stmt = scoped_select(principal, EpgSource, tenant_id)
     sortable = {"id": EpgSource.id, "name": EpgSource.name, "priority": EpgSource.priority}
     rows, total = paginate(session, stmt, params, sortable, EpgSource.id)
-    return rendered_page([_source_out(r) for r in rows], total, params)
+    return rendered_page(_render(session, ctx, list(rows)), total, params)
 
 
 @router.post("/sources", response_model=SourceOut, status_code=201)
-def create_source(body: SourceIn, principal: Manager, session: DbSession) -> SourceOut:
+def create_source(
+    body: SourceIn, principal: Manager, session: DbSession, ctx: Context
+) -> SourceOut:
     tenant_id = tenant_for_create(session, principal, body.tenant_id)
     _unique_name(session, tenant_id, body.name)
     source = EpgSource(tenant_id=tenant_id, **body.model_dump(exclude={"tenant_id"}))
     session.add(source)
     audited(session, principal, "create", "epg_source", source)
-    return _source_out(source)
+    return _render(session, ctx, [source])[0]
 
 
 @router.get("/sources/{source_id}", response_model=SourceOut)
-def get_source(source_id: int, principal: CurrentPrincipal, session: DbSession) -> SourceOut:
-    return _source_out(get_scoped(session, principal, EpgSource, source_id, label="EPG source"))
+def get_source(
+    source_id: int, principal: CurrentPrincipal, session: DbSession, ctx: Context
+) -> SourceOut:
+    source = get_scoped(session, principal, EpgSource, source_id, label="EPG source")
+    return _render(session, ctx, [source])[0]
 
 
 @router.patch("/sources/{source_id}", response_model=SourceOut)
 def update_source(
-    source_id: int, body: SourcePatch, principal: Manager, session: DbSession
+    source_id: int, body: SourcePatch, principal: Manager, session: DbSession, ctx: Context
 ) -> SourceOut:
     source = get_scoped(session, principal, EpgSource, source_id, label="EPG source")
     before = snapshot(source)
@@ -146,7 +170,7 @@ def update_source(
     apply_changes(source, changes)
     audited(session, principal, "update", "epg_source", source, before=before)
     mark_changed(session, source.tenant_id, EPG_TOPIC)
-    return _source_out(source)
+    return _render(session, ctx, [source])[0]
 
 
 @router.delete("/sources/{source_id}", status_code=204)
@@ -189,7 +213,7 @@ def upload_document(
     before = snapshot(source)
     source.upload_path = str(target.relative_to(ctx.settings.data_dir))
     audited(session, principal, "update", "epg_source", source, before=before)
-    return _source_out(source)
+    return _render(session, ctx, [source])[0]
 
 
 @router.post("/sources/{source_id}/import", response_model=RunOut)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import DbSession, Manager, Staff
+from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped
 from palinsesto.admin.api.types import PathId
@@ -24,7 +25,7 @@ router = APIRouter(tags=["series"])
 class EpisodeIn(BaseModel):
     season_number: int = Field(ge=0, le=10_000)
     episode_num: int = Field(ge=0, le=100_000)
-    title: str = Field(min_length=1, max_length=300)
+    title: Label = Field(min_length=1, max_length=300)
     plot: str = Field(default="", max_length=20_000)
     duration_secs: int = Field(default=0, ge=0, le=10_000_000)
     movie_image: str = Field(default="", max_length=1000)
@@ -37,7 +38,7 @@ class EpisodeIn(BaseModel):
 class EpisodePatch(BaseModel):
     season_number: int | None = Field(default=None, ge=0, le=10_000)
     episode_num: int | None = Field(default=None, ge=0, le=100_000)
-    title: str | None = Field(default=None, min_length=1, max_length=300)
+    title: Label | None = Field(default=None, min_length=1, max_length=300)
     plot: str | None = Field(default=None, max_length=20_000)
     duration_secs: int | None = Field(default=None, ge=0, le=10_000_000)
     movie_image: str | None = Field(default=None, max_length=1000)

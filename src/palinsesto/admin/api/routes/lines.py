@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import ColumnElement, and_, select
 
 from palinsesto.accounts import lines as service
+from palinsesto.accounts.lines import LineOutput
 from palinsesto.accounts.models import Line, LineBouquet
 from palinsesto.accounts.users import CREDENTIAL_PATTERN, subtree
 from palinsesto.admin.api.changes import audited
@@ -26,7 +27,10 @@ router = APIRouter(tags=["lines"])
 
 # Reference §13.20: credentials travel in URL paths, so only these characters.
 Credential = Annotated[str, Field(min_length=1, max_length=64, pattern=CREDENTIAL_PATTERN)]
-Output = Annotated[str, Field(description="m3u8, ts or rtmp", max_length=8)]
+# Defaults are written out (not default_factory) so the OpenAPI schema, and every client
+# generated from it (the web panel's forms too), shows them.
+DEFAULT_OUTPUTS = [LineOutput.m3u8, LineOutput.ts]
+OUTPUTS_HELP = "what the line may play; at least one (an empty list is refused)"
 IpAddress = Annotated[str, Field(max_length=45)]
 UserAgent = Annotated[str, Field(max_length=500)]
 
@@ -37,11 +41,13 @@ class LineFields(BaseModel):
     is_trial: bool = False
     enabled: bool = True
     banned: bool = False
-    allowed_outputs: list[Output] = Field(default_factory=lambda: ["m3u8", "ts"], max_length=3)
-    allowed_ips: list[IpAddress] = Field(default_factory=list, max_length=100)
-    allowed_user_agents: list[UserAgent] = Field(default_factory=list, max_length=100)
+    allowed_outputs: list[LineOutput] = Field(
+        default=DEFAULT_OUTPUTS, min_length=1, max_length=3, description=OUTPUTS_HELP
+    )
+    allowed_ips: list[IpAddress] = Field(default=[], max_length=100)
+    allowed_user_agents: list[UserAgent] = Field(default=[], max_length=100)
     notes: str = Field(default="", max_length=10_000)
-    bouquet_ids: list[ObjectId] = Field(default_factory=list, max_length=1000)
+    bouquet_ids: list[ObjectId] = Field(default=[], max_length=1000)
 
 
 class LineIn(LineFields):
@@ -59,7 +65,9 @@ class LinePatch(BaseModel):
     is_trial: bool | None = None
     enabled: bool | None = None
     banned: bool | None = None
-    allowed_outputs: list[Output] | None = Field(default=None, max_length=3)
+    allowed_outputs: list[LineOutput] | None = Field(
+        default=None, min_length=1, max_length=3, description=OUTPUTS_HELP
+    )
     allowed_ips: list[IpAddress] | None = Field(default=None, max_length=100)
     allowed_user_agents: list[UserAgent] | None = Field(default=None, max_length=100)
     notes: str | None = Field(default=None, max_length=10_000)
@@ -100,9 +108,11 @@ class Purchase(BaseModel):
     username: Credential
     password: Credential | None = Field(default=None, description="generated when absent")
     notes: str = Field(default="", max_length=10_000)
-    allowed_outputs: list[Output] = Field(default_factory=lambda: ["m3u8", "ts"], max_length=3)
-    allowed_ips: list[IpAddress] = Field(default_factory=list, max_length=100)
-    allowed_user_agents: list[UserAgent] = Field(default_factory=list, max_length=100)
+    allowed_outputs: list[LineOutput] = Field(
+        default=DEFAULT_OUTPUTS, min_length=1, max_length=3, description=OUTPUTS_HELP
+    )
+    allowed_ips: list[IpAddress] = Field(default=[], max_length=100)
+    allowed_user_agents: list[UserAgent] = Field(default=[], max_length=100)
 
 
 class Extension(BaseModel):

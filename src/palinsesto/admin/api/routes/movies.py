@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import DbSession, Manager, Staff
+from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
@@ -34,9 +35,7 @@ class MovieFields(BaseModel):
     release_date: str = Field(default="", pattern=DATE_PATTERN, description="YYYY-MM-DD")
     youtube_trailer: str = Field(default="", max_length=100)
     duration_secs: int = Field(default=0, ge=0, le=10_000_000)
-    backdrop_path: list[Annotated[str, Field(max_length=1000)]] = Field(
-        default_factory=list, max_length=50
-    )
+    backdrop_path: list[Annotated[str, Field(max_length=1000)]] = Field(default=[], max_length=50)
     tmdb_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     container_extension: str = Field(default="mp4", pattern=CONTAINER_PATTERN)
     source_url: str = Field(default="", max_length=2000)
@@ -44,12 +43,12 @@ class MovieFields(BaseModel):
 
 
 class MovieIn(MovieFields):
-    name: str = Field(min_length=1, max_length=300)
+    name: Label = Field(min_length=1, max_length=300)
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 
 
 class MoviePatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=300)
+    name: Label | None = Field(default=None, min_length=1, max_length=300)
     year: int | None = Field(default=None, ge=1800, le=3000)
     category_id: ObjectId | None = None
     stream_icon: str | None = Field(default=None, max_length=1000)

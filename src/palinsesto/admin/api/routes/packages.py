@@ -12,6 +12,7 @@ from palinsesto.accounts.models import Package
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, Manager
 from palinsesto.admin.api.errors import Conflict
+from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
@@ -23,20 +24,20 @@ router = APIRouter(tags=["packages"])
 
 
 class PackageIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: Label = Field(min_length=1, max_length=100)
     duration_days: int = Field(ge=1, le=36_500)
-    credits: int = Field(ge=0, le=1_000_000_000)
+    credits: int = Field(strict=True, ge=0, le=1_000_000_000)
     max_connections: int = Field(default=1, ge=0, le=10_000, description="0 = unlimited")
     is_trial: bool = False
-    bouquet_ids: list[ObjectId] = Field(default_factory=list, max_length=1000)
+    bouquet_ids: list[ObjectId] = Field(default=[], max_length=1000)
     enabled: bool = True
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 
 
 class PackagePatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: Label | None = Field(default=None, min_length=1, max_length=100)
     duration_days: int | None = Field(default=None, ge=1, le=36_500)
-    credits: int | None = Field(default=None, ge=0, le=1_000_000_000)
+    credits: int | None = Field(default=None, strict=True, ge=0, le=1_000_000_000)
     max_connections: int | None = Field(default=None, ge=0, le=10_000)
     is_trial: bool | None = None
     bouquet_ids: list[ObjectId] | None = Field(default=None, max_length=1000)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from palinsesto.admin.api.changes import audited, mark_changed
 from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, Manager, Principal
 from palinsesto.admin.api.errors import NotFound
+from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.routes.epg_schemas import check_zone
 from palinsesto.admin.api.scope import get_scoped
@@ -26,11 +27,11 @@ MAX_SHOW = timedelta(hours=24)
 
 
 class ShowIn(BaseModel):
-    title: str = Field(min_length=1, max_length=300)
+    title: Label = Field(min_length=1, max_length=300)
     description: str = Field(default="", max_length=10_000)
     start: AwareDatetime
     end: AwareDatetime
-    weekly_days: list[int] = Field(default_factory=list, description="ISO weekdays, 1 = Monday")
+    weekly_days: list[int] = Field(default=[], description="ISO weekdays, 1 = Monday")
     repeat_until: AwareDatetime | None = None
     timezone: str = Field(default="UTC", max_length=64, description="keeps the local time")
     live: bool = True
@@ -55,7 +56,7 @@ class ShowIn(BaseModel):
 
 
 class ShowPatch(BaseModel):
-    title: str | None = Field(default=None, min_length=1, max_length=300)
+    title: Label | None = Field(default=None, min_length=1, max_length=300)
     description: str | None = Field(default=None, max_length=10_000)
     live: bool | None = None
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import DbSession, Manager, Staff
+from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
@@ -26,7 +27,7 @@ Backdrops = list[Annotated[str, Field(max_length=1000)]]
 
 
 class SeriesIn(BaseModel):
-    name: str = Field(min_length=1, max_length=300)
+    name: Label = Field(min_length=1, max_length=300)
     year: int | None = Field(default=None, ge=1800, le=3000)
     category_id: ObjectId | None = None
     cover: str = Field(default="", max_length=1000)
@@ -36,7 +37,7 @@ class SeriesIn(BaseModel):
     genre: str = Field(default="", max_length=300)
     release_date: str = Field(default="", pattern=DATE_PATTERN, description="YYYY-MM-DD")
     rating: float | None = Field(default=None, ge=0, le=10)
-    backdrop_path: Backdrops = Field(default_factory=list, max_length=50)
+    backdrop_path: Backdrops = Field(default=[], max_length=50)
     youtube_trailer: str = Field(default="", max_length=100)
     episode_run_time: int = Field(default=0, ge=0, le=100_000)
     tmdb_id: int | None = Field(default=None, ge=1, le=MAX_ID)
@@ -45,7 +46,7 @@ class SeriesIn(BaseModel):
 
 
 class SeriesPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=300)
+    name: Label | None = Field(default=None, min_length=1, max_length=300)
     year: int | None = Field(default=None, ge=1800, le=3000)
     category_id: ObjectId | None = None
     cover: str | None = Field(default=None, max_length=1000)
@@ -90,7 +91,7 @@ class SeriesOut(BaseModel):
 
 class SeasonIn(BaseModel):
     season_number: int = Field(ge=0, le=10_000)
-    name: str = Field(default="", max_length=200)
+    name: Label = Field(default="", max_length=200)
     overview: str = Field(default="", max_length=20_000)
     air_date: str = Field(default="", pattern=DATE_PATTERN)
     cover: str = Field(default="", max_length=1000)
@@ -98,7 +99,7 @@ class SeasonIn(BaseModel):
 
 class SeasonPatch(BaseModel):
     season_number: int | None = Field(default=None, ge=0, le=10_000)
-    name: str | None = Field(default=None, max_length=200)
+    name: Label | None = Field(default=None, max_length=200)
     overview: str | None = Field(default=None, max_length=20_000)
     air_date: str | None = Field(default=None, pattern=DATE_PATTERN)
     cover: str | None = Field(default=None, max_length=1000)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import DbSession, Manager, Staff
+from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
@@ -36,7 +37,7 @@ def _http_url(value: str | None) -> str | None:
 
 
 class ServerIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: Label = Field(min_length=1, max_length=100)
     public_url: str = Field(max_length=500, description="where viewers reach this node")
     role: ServerRole = ServerRole.edge
     capacity: int = Field(default=1000, ge=0, le=10_000_000, description="max viewers")
@@ -46,7 +47,7 @@ class ServerIn(BaseModel):
 
 
 class ServerPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: Label | None = Field(default=None, min_length=1, max_length=100)
     public_url: str | None = Field(default=None, max_length=500)
     role: ServerRole | None = None
     status: ServerStatus | None = Field(default=None, description="set disabled to drain it")

@@ -13,6 +13,7 @@ from palinsesto.accounts.models import ConnectionPolicy, Tenant, TenantStatus
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, PlatformAdmin, Principal
 from palinsesto.admin.api.errors import Conflict, NotFound
+from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.trust.audit import snapshot
@@ -23,7 +24,7 @@ SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
 
 class TenantIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Label = Field(min_length=1, max_length=200)
     slug: str = Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and '-'")
     status: TenantStatus = TenantStatus.active
     max_channels: int | None = Field(default=None, ge=0, le=10_000_000)
@@ -38,7 +39,7 @@ class TenantIn(BaseModel):
 
 
 class TenantPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Label | None = Field(default=None, min_length=1, max_length=200)
     status: TenantStatus | None = None
     max_channels: int | None = Field(default=None, ge=0, le=10_000_000)
     max_lines: int | None = Field(default=None, ge=0, le=100_000_000)
