@@ -30,6 +30,7 @@ from palinsesto.admin.api.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.types import MAX_ID, PathId, QueryId
 from palinsesto.catalog.models import Channel, Movie
@@ -70,9 +71,7 @@ class NoticeIn(BaseModel):
     notifier_phone: str = Field(default="", max_length=40)
     explanation: str = Field(default="", max_length=_TEXT)
     work: str = Field(default="", max_length=_TEXT, description="DMCA: the copyrighted work")
-    locations: list[Annotated[str, Field(max_length=2000)]] = Field(
-        default_factory=list, max_length=100, json_schema_extra={"default": []}
-    )
+    locations: list[Annotated[str, Field(max_length=2000)]] = Field(default=[], max_length=100)
     good_faith: bool = False
     accurate: bool = False
     authorised: bool = Field(default=False, description="DMCA: under penalty of perjury")
@@ -520,7 +519,7 @@ def transparency(
 
 
 class NotifierIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200, description="who the key belongs to")
+    name: Label = Field(min_length=1, max_length=200, description="who the key belongs to")
     tenant_id: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="platform admins: a tenant, or none for all"
     )
