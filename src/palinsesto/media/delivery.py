@@ -32,6 +32,7 @@ from palinsesto.playback.lines import (
     IpNotAllowed,
     LineInactive,
     LineRefused,
+    LoginThrottled,
     OutputNotAllowed,
     UserAgentNotAllowed,
 )
@@ -43,6 +44,7 @@ from palinsesto.playback.stream_paths import (
     UnsupportedExtension,
     parse_delivery_path,
 )
+from palinsesto.proxies import TrustedProxies
 
 if TYPE_CHECKING:
     from palinsesto.media.channel import ChannelRunner
@@ -59,6 +61,7 @@ REFUSAL_STATUS: list[tuple[type[Exception], int]] = [
     (UnknownChannel, 404),
     (NotInBouquet, 406),
     (TooManyConnections, 429),
+    (LoginThrottled, 429),
     (SessionKicked, 403),
     (TokenRefused, 403),
     (LineRefused, 403),
@@ -78,7 +81,10 @@ NO_CACHE = (("Cache-Control", "no-cache"), *CORS)
 def refusal(exc: Exception) -> Reply:
     for cls, status in REFUSAL_STATUS:
         if isinstance(exc, cls):
-            return Reply(status, f"{getattr(exc, 'code', 'REFUSED')}\n".encode(), headers=CORS)
+            headers: tuple[tuple[str, str], ...] = CORS
+            if isinstance(exc, LoginThrottled):
+                headers = (*CORS, ("Retry-After", str(exc.retry_after)))
+            return Reply(status, f"{getattr(exc, 'code', 'REFUSED')}\n".encode(), headers=headers)
     raise exc
 
 
@@ -88,6 +94,7 @@ class Delivery:
     def __init__(self, engine: LiveEngine, cold_start_timeout: float = 12.0) -> None:
         self.engine = engine
         self.cold_start_timeout = cold_start_timeout
+        self.proxies = TrustedProxies.parse(engine.settings.trusted_proxies)
 
     def __call__(self, request: HttpRequest, conn: Connection) -> Outcome:
         if request.method not in ("GET", "HEAD"):
@@ -136,7 +143,8 @@ class Delivery:
             target.password,
             target.stream_id,
             target.output,
-            request.ip,
+            # Line locks and the sign-in throttle key on the client, not on a proxy.
+            self.proxies.client_address(request.ip, request.headers.get("x-forwarded-for")),
             request.user_agent,
             time.time(),
         )
