@@ -38,6 +38,7 @@ from typing import TypeVar
 _KNOWN_FOR = 24 * 3600.0
 _MAX_KEYS = 100_000  # bound memory under a spray of addresses or account names
 K = TypeVar("K", bound=Hashable)
+_NONE: deque[tuple[float, str]] = deque(maxlen=0)  # no failures (never appended to)
 
 
 def _close(open_attempts: Counter[K], key: K) -> None:
@@ -123,28 +124,48 @@ class LoginThrottle:
 
     def reserve(self, address: str, account: str) -> Attempt:
         """An attempt for ``account`` from ``address``, or :class:`LockedOut`."""
+        pair = (address, account)
         with self._lock:
             now = self.clock()
             by_address = self._recent(self._by_address, address, now)
             by_account = self._recent(self._by_account, account, now)
-            pair = (address, account)
-            known = now - self._known.get(pair, -self.known_for - 1) <= self.known_for
-            pair_failures = [t for t, a in by_address if a == account]
-            waits = []
-            if len(pair_failures) + self._open_pair[pair] >= self.max_failures:
-                waits.append(self._wait(pair_failures, self.max_failures, now))
-            if not known:
-                if len(by_address) + self._open_address[address] >= self.max_failures:
-                    waits.append(self._wait([t for t, _ in by_address], self.max_failures, now))
-                if len(by_account) + self._open_account[account] >= self.account_max_failures:
-                    times = [t for t, _ in by_account]
-                    waits.append(self._wait(times, self.account_max_failures, now))
-            if waits:
-                raise LockedOut(max(waits))
-            self._open_address[address] += 1
-            self._open_account[account] += 1
-            self._open_pair[pair] += 1
+            open_address = self._open_address[address]
+            open_account = self._open_account[account]
+            open_pair = self._open_pair[pair]
+            # The common case (a player's every request): nothing failed, little in flight.
+            if (
+                by_address
+                or by_account
+                or open_address + 1 >= self.max_failures
+                or open_account + 1 >= self.account_max_failures
+            ):
+                self._check(pair, by_address, by_account, now)
+            self._open_address[address] = open_address + 1
+            self._open_account[account] = open_account + 1
+            self._open_pair[pair] = open_pair + 1
             return Attempt(self, address, account)
+
+    def _check(
+        self,
+        pair: tuple[str, str],
+        by_address: deque[tuple[float, str]],
+        by_account: deque[tuple[float, str]],
+        now: float,
+    ) -> None:
+        address, account = pair
+        known = now - self._known.get(pair, -self.known_for - 1) <= self.known_for
+        pair_failures = [t for t, a in by_address if a == account]
+        waits = []
+        if len(pair_failures) + self._open_pair[pair] >= self.max_failures:
+            waits.append(self._wait(pair_failures, self.max_failures, now))
+        if not known:
+            if len(by_address) + self._open_address[address] >= self.max_failures:
+                waits.append(self._wait([t for t, _ in by_address], self.max_failures, now))
+            if len(by_account) + self._open_account[account] >= self.account_max_failures:
+                times = [t for t, _ in by_account]
+                waits.append(self._wait(times, self.account_max_failures, now))
+        if waits:
+            raise LockedOut(max(waits))
 
     def _settle(self, attempt: Attempt, *, failed: bool | None) -> None:
         address, account = attempt.address, attempt.account
@@ -162,7 +183,11 @@ class LoginThrottle:
             elif failed is False:
                 self._forget_pair(address, account)
                 if len(self._known) >= _MAX_KEYS:
-                    self._known.clear()
+                    self._known = {
+                        p: t for p, t in self._known.items() if now - t <= self.known_for
+                    }
+                    if len(self._known) >= _MAX_KEYS:
+                        self._known.clear()
                 self._known[pair] = now
 
     def _forget_pair(self, address: str, account: str) -> None:
@@ -184,7 +209,7 @@ class LoginThrottle:
     ) -> deque[tuple[float, str]]:
         entries = table.get(key)
         if entries is None:
-            return deque()
+            return _NONE
         while entries and now - entries[0][0] > self.window:
             entries.popleft()
         if not entries:
