@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from palinsesto.proxies import TrustedProxies, entries
+
 ENV_PREFIX = "PALINSESTO_"
 SECRET_FIELDS = frozenset({"admin_password", "secret_key"})
 
@@ -40,8 +42,14 @@ class Settings:
     ffmpeg_path: str = ""
     timezone: str = "UTC"
     demo_tenant: str = "demo"
+    # Sign-in throttle (accounts/throttle.py): failures per client address, and per account
+    # from all addresses together, within the window (README, "Sign-in throttling").
     login_max_failures: int = 10
+    login_account_max_failures: int = 20
     login_window_seconds: int = 300
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR ranges, comma
+    # separated); empty = the connecting peer is always the client.
+    trusted_proxies: str = ""
     log_level: str = "info"
     epg_max_bytes: int = 2 * 1024**3
     epg_check_seconds: int = 300
@@ -91,6 +99,11 @@ class Settings:
     @property
     def port(self) -> int:
         return int(self.listen.rsplit(":", 1)[1])
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """The trusted proxies, one entry each (uvicorn's ``forwarded_allow_ips``)."""
+        return entries(self.trusted_proxies)
 
     @property
     def effective_database_url(self) -> str:
@@ -215,6 +228,14 @@ def _validate(settings: Settings) -> None:
         parse_allow_rules(settings.outbound_allow_networks)
     except AllowRuleError as exc:
         raise ConfigError(f"{ENV_PREFIX}OUTBOUND_ALLOW_NETWORKS: {exc}") from None
+    if settings.login_max_failures <= 0 or settings.login_account_max_failures <= 0:
+        raise ConfigError(f"{ENV_PREFIX}LOGIN_MAX_FAILURES / LOGIN_ACCOUNT_...: must be positive")
+    if settings.login_window_seconds <= 0:
+        raise ConfigError(f"{ENV_PREFIX}LOGIN_WINDOW_SECONDS: must be positive")
+    try:
+        TrustedProxies.parse(settings.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_PREFIX}TRUSTED_PROXIES: {exc}") from None
     url = settings.effective_database_url
     if not url.startswith(("sqlite", "postgresql")):
         raise ConfigError(f"{ENV_PREFIX}DATABASE_URL: only sqlite and postgresql are supported")

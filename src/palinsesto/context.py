@@ -15,7 +15,11 @@ from palinsesto.db import Database
 class AppContext:
     settings: Settings
     db: Database
+    # Admin sign-in, and viewer lines' sign-in on every surface (player API, playlists,
+    # guide, stream URLs): separate, so a viewer's typos never lock out an operator at the
+    # same address, and vice versa.
     login_throttle: LoginThrottle
+    line_throttle: LoginThrottle
     events: ChangeEvents
     # Components that other packages attach at start-up (player caches, the live engine...).
     services: dict[str, Any] = field(default_factory=dict)
@@ -25,8 +29,15 @@ class AppContext:
         return cls(
             settings=settings,
             db=db,
-            login_throttle=LoginThrottle(
-                settings.login_max_failures, settings.login_window_seconds
-            ),
+            login_throttle=login_throttle(settings),
+            line_throttle=login_throttle(settings),
             events=make_change_events(settings),
         )
+
+
+def login_throttle(settings: Settings) -> LoginThrottle:
+    return LoginThrottle(
+        settings.login_max_failures,
+        settings.login_window_seconds,
+        settings.login_account_max_failures,
+    )

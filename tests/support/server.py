@@ -77,7 +77,14 @@ def run_server(settings: Settings) -> Iterator[RunningServer]:
     settings = replace(settings, listen=f"127.0.0.1:{port}")
     ctx.settings = settings
     # As `palinsesto serve` runs it: viewer paths taken ahead of FastAPI.
-    config = uvicorn.Config(viewer_first(app), log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        viewer_first(app),
+        log_level="warning",
+        lifespan="on",
+        # As serve does: forwarded headers only from the configured proxies.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxy_list,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()

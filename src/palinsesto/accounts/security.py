@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -13,18 +15,24 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Each hash takes tens of milliseconds of a core and 64 MiB of memory. A storm of sign-ins
+# (from many addresses, past the per-address throttle) queues here instead of taking every
+# core and a few GiB, so the rest of the panel keeps answering while it lasts.
+_hash_slots = threading.BoundedSemaphore(os.cpu_count() or 1)
 TOKEN_ALGORITHM = "HS256"
 TOKEN_AUDIENCE = "palinsesto-admin"
 API_KEY_PREFIX = "pal_"
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _hash_slots:
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        with _hash_slots:
+            return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -50,7 +50,10 @@ def serve(
         # One access line per request costs ~3 % of the player API's throughput and would
         # write viewers' passwords (they travel in query strings) to the log: debug only.
         access_log=settings.log_level == "debug",
+        # X-Forwarded-For/-Proto only from the configured proxies; uvicorn's default would
+        # believe any local peer, and let anyone on the machine pick their own address.
         proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxy_list,
         server_header=False,
     )
 

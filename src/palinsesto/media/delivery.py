@@ -33,6 +33,7 @@ from palinsesto.playback.lines import (
     IpNotAllowed,
     LineInactive,
     LineRefused,
+    LoginThrottled,
     OutputNotAllowed,
     UserAgentNotAllowed,
 )
@@ -44,6 +45,7 @@ from palinsesto.playback.stream_paths import (
     UnsupportedExtension,
     parse_delivery_path,
 )
+from palinsesto.proxies import TrustedProxies
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ REFUSAL_STATUS: list[tuple[type[Exception], int]] = [
     (UnknownChannel, 404),
     (NotInBouquet, 406),
     (TooManyConnections, 429),
+    (LoginThrottled, 429),
     (SessionKicked, 403),
     (TokenRefused, 403),
     (LineRefused, 403),
@@ -90,7 +93,11 @@ def error(status: int, body: bytes) -> Reply:
 def refusal(exc: Exception) -> Reply:
     for cls, status in REFUSAL_STATUS:
         if isinstance(exc, cls):
-            return error(status, f"{getattr(exc, 'code', 'REFUSED')}\n".encode())
+            reply = error(status, f"{getattr(exc, 'code', 'REFUSED')}\n".encode())
+            if isinstance(exc, LoginThrottled):
+                retry = (("Retry-After", str(exc.retry_after)),)
+                reply = Reply(reply.status, reply.body, headers=(*reply.headers, *retry))
+            return reply
     raise exc
 
 
@@ -100,6 +107,7 @@ class Delivery:
     def __init__(self, engine: LiveEngine, cold_start_timeout: float = 12.0) -> None:
         self.engine = engine
         self.cold_start_timeout = cold_start_timeout
+        self.proxies = TrustedProxies.parse(engine.settings.trusted_proxies)
 
     def __call__(self, request: HttpRequest, conn: Connection) -> Outcome:
         if request.method not in ("GET", "HEAD"):
@@ -162,7 +170,8 @@ class Delivery:
             target.password,
             target.stream_id,
             target.output,
-            request.ip,
+            # Line locks and the sign-in throttle key on the client, not on a proxy.
+            self.proxies.client_address(request.ip, request.headers.get("x-forwarded-for")),
             request.user_agent,
             time.time(),
         )

@@ -360,7 +360,7 @@ def install_live(ctx: Any) -> LiveEngine:
     ``services["live"]`` and, for the player API's ``active_cons``, ``services["sessions"]``."""
     from palinsesto.playback.lines import shared_line_directory
 
-    lines = shared_line_directory(ctx.services, ctx.db, ctx.events)
+    lines = shared_line_directory(ctx.services, ctx.db, ctx.events, ctx.line_throttle)
     engine = LiveEngine(ctx.settings, ctx.db, ctx.events, lines)
     ctx.services["live"] = engine
     ctx.services["sessions"] = engine

@@ -1,9 +1,11 @@
 """Line authentication shared by every viewer-facing surface.
 
-Every surface (player_api.php, get.php, xmltv.php, /live/..., HLS, MAG) turns its request
-into plain values and calls :meth:`LineDirectory.authenticate`. It raises a
-:class:`LineRefused` subclass carrying the reference's reason code (§12 "client logs"),
-which each surface renders its own way (reference §3.3, §8.2).
+Every surface (player_api.php, panel_api.php, get.php, xmltv.php, /live/... on both
+ports, HLS, MAG) turns its request into plain values and calls
+:meth:`LineDirectory.authenticate`, the one place a line's password is checked, with the
+sign-in throttle (accounts/throttle.py) inside it. It raises a :class:`LineRefused`
+subclass carrying the reference's reason code (§12 "client logs"), which each surface
+renders its own way (reference §3.3, §8.2).
 
 Lines are cached in memory by username: a player that sends credentials with every request
 costs a dict lookup, not a database query. The cache of a tenant is dropped when its
@@ -24,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 
 from palinsesto.accounts.models import Line, Tenant, TenantStatus
+from palinsesto.accounts.throttle import LockedOut, LoginThrottle
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.db import Database
 
@@ -40,6 +43,17 @@ class BadCredentials(LineRefused):
     """Unknown username or wrong password: the two look the same to the caller."""
 
     code = "AUTH_FAILED"
+
+
+class LoginThrottled(LineRefused):
+    """Too many failed sign-ins from this address or at this account (reference §3.3
+    "flood"); refused before the password was looked at. Surfaces answer 429."""
+
+    code = "AUTH_FLOOD"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after}s")
+        self.retry_after = retry_after
 
 
 class LineInactive(LineRefused):
@@ -130,10 +144,12 @@ class LineDirectory:
         self,
         db: Database,
         events: ChangeEvents,
+        throttle: LoginThrottle,
         ttl: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = db
+        self.throttle = throttle
         self._ttl = ttl
         self._clock = clock
         self._cache: dict[str, tuple[float, LineView | None]] = {}
@@ -187,14 +203,25 @@ class LineDirectory:
         now: float | None = None,
         require_active: bool = True,
     ) -> LineView:
-        """The line, if the credentials are right and it may be used from here.
+        """The line, if the credentials are right and it may be used from ``ip``.
 
-        With ``require_active=False`` an Expired/Banned/Disabled line is returned rather
-        than refused (the account call shows the status, reference §3.3).
+        The attempt is reserved with the throttle first (:class:`LoginThrottled` when the
+        address or the account is locked out), then the password is checked: wrong
+        credentials count as a failure, a right password (whatever the line's status)
+        clears that (address, username) pair's failures. With ``require_active=False`` an
+        Expired/Banned/Disabled line is returned rather than refused (the account call
+        shows the status, reference §3.3).
         """
-        line = self.lookup(username) if username else None
-        if line is None or not hmac.compare_digest(line.password.encode(), password.encode()):
-            raise BadCredentials("invalid credentials")
+        try:
+            attempt = self.throttle.reserve(ip, username)
+        except LockedOut as exc:
+            raise LoginThrottled(exc.retry_after) from None
+        with attempt:  # released uncounted if the lookup fails (database down)
+            line = self.lookup(username) if username else None
+            if line is None or not hmac.compare_digest(line.password.encode(), password.encode()):
+                attempt.failed()
+                raise BadCredentials("invalid credentials")
+            attempt.succeeded()
         now = time.time() if now is None else now
         status = line.status(now)
         if require_active and status != "Active":
@@ -208,15 +235,15 @@ class LineDirectory:
 
 
 def shared_line_directory(
-    services: dict[str, Any], db: Database, events: ChangeEvents
+    services: dict[str, Any], db: Database, events: ChangeEvents, throttle: LoginThrottle
 ) -> LineDirectory:
     """The process's one :class:`LineDirectory`, kept in ``services["lines"]``.
 
     Every surface (player API, playlists, /live/...) calls this at mount time so they
-    share one cache and one change-event subscription.
+    share one cache, one change-event subscription and one sign-in throttle.
     """
     directory = services.get("lines")
     if directory is None:
-        directory = LineDirectory(db, events)
+        directory = LineDirectory(db, events, throttle)
         services["lines"] = directory
     return directory

@@ -1,10 +1,11 @@
-"""What every viewer surface shares: request → plain credentials, throttled line sign-in,
-the catalogue cache, the guide and the session counter.
+"""What every viewer surface shares: request → plain credentials, line sign-in (throttled
+inside :meth:`~palinsesto.playback.lines.LineDirectory.authenticate`), the catalogue
+cache, the guide and the session counter.
 
 Surfaces (player API, playlists, XMLTV, panel API) turn a request into a
 :class:`ViewerRequest` and call :meth:`ViewerSurfaces.authenticate`; refusals come back as
-:class:`~palinsesto.playback.lines.LineRefused` subclasses or :class:`LoginThrottled`,
-which each surface renders its own way (reference §3.3, §6.1, §7.1); the two file
+:class:`~palinsesto.playback.lines.LineRefused` subclasses (``LoginThrottled`` among
+them), which each surface renders its own way (reference §3.3, §6.1, §7.1); the two file
 downloads (playlist, guide) share :meth:`ViewerSurfaces.authenticate_download`.
 """
 
@@ -18,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
-from palinsesto.accounts.throttle import LoginThrottle
 from palinsesto.context import AppContext
 from palinsesto.playback.catalog_cache import CatalogCache
 from palinsesto.playback.guide import EmptyGuide, Guide
@@ -27,18 +27,11 @@ from palinsesto.playback.lines import (
     LineInactive,
     LineRefused,
     LineView,
+    LoginThrottled,
     shared_line_directory,
 )
 from palinsesto.playback.raw_http import parse_query, scope_headers
 from palinsesto.playback.xtream import ServerIdentity
-
-
-class LoginThrottled(Exception):
-    """Too many failed line logins from this address (reference §3.3 "flood")."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"retry after {retry_after}s")
-        self.retry_after = retry_after
 
 
 class SessionCounter(Protocol):
@@ -89,13 +82,8 @@ class ViewerSurfaces:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self.settings = ctx.settings
-        self.lines = shared_line_directory(ctx.services, ctx.db, ctx.events)
+        self.lines = shared_line_directory(ctx.services, ctx.db, ctx.events, ctx.line_throttle)
         self.catalogs = CatalogCache(ctx.db, ctx.events)
-        # Separate from the admin sign-in throttle: a viewer's typos never lock out an
-        # operator at the same address, and vice versa.
-        self.throttle = LoginThrottle(
-            ctx.settings.login_max_failures, ctx.settings.login_window_seconds
-        )
 
     @property
     def server(self) -> ServerIdentity:
@@ -121,24 +109,17 @@ class ViewerSurfaces:
         return sessions.active_count(line_id) if sessions is not None else 0
 
     async def authenticate(self, viewer: ViewerRequest, *, require_active: bool) -> LineView:
-        """The viewer's line, or a refusal. Failed logins count against the client address."""
-        wait = self.throttle.retry_after(viewer.ip)
-        if wait:
-            raise LoginThrottled(wait)
+        """The viewer's line, or a refusal (:class:`LoginThrottled` when locked out)."""
         kwargs: dict[str, Any] = {
             "ip": viewer.ip,
             "user_agent": viewer.user_agent,
             "require_active": require_active,
         }
-        try:
-            if self.lines.is_cached(viewer.username):
-                return self.lines.authenticate(viewer.username, viewer.password, **kwargs)
-            return await run_in_threadpool(
-                self.lines.authenticate, viewer.username, viewer.password, **kwargs
-            )
-        except BadCredentials:
-            self.throttle.failed(viewer.ip)
-            raise
+        if self.lines.is_cached(viewer.username):
+            return self.lines.authenticate(viewer.username, viewer.password, **kwargs)
+        return await run_in_threadpool(
+            self.lines.authenticate, viewer.username, viewer.password, **kwargs
+        )
 
     async def authenticate_download(
         self, viewer: ViewerRequest, *, bad_login_status: int

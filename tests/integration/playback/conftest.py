@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from support.player_catalog import Catalog, populate
-from support.server import RunningServer
+from support.server import RunningServer, make_settings, run_server
 
 
 @dataclass
@@ -30,3 +32,12 @@ def player(sqlite_server: RunningServer) -> Player:
 def player_on_each_db(server: RunningServer) -> Player:
     """Storage-sensitive tests: once on SQLite, once on PostgreSQL."""
     return Player(server, populate(server.ctx.db))
+
+
+@pytest.fixture
+def player_behind_proxy(sqlite_url: str, tmp_path: Path) -> Iterator[Player]:
+    """As ``player``, with 127.0.0.1 configured as a trusted reverse proxy, so a test can
+    speak for many client addresses through X-Forwarded-For."""
+    settings = make_settings(tmp_path, sqlite_url, trusted_proxies="127.0.0.1")
+    with run_server(settings) as server:
+        yield Player(server, populate(server.ctx.db))

@@ -45,7 +45,8 @@ def test_bad_credentials_look_the_same_for_unknown_user_and_wrong_password(playe
     assert get(player, "/xmltv.php", "nobody").status_code == 401
 
 
-def test_ip_lock_refuses_other_addresses(player) -> None:
+def test_ip_lock_refuses_other_addresses(player_behind_proxy) -> None:
+    player = player_behind_proxy
     refused = get(player, "/player_api.php", "iplocked", headers={"X-Forwarded-For": "10.1.1.1"})
     assert refused.status_code == 403
     assert refused.json() == {"user_info": {"auth": 0}, "error": "NOT_IN_ALLOWED_IPS"}
@@ -74,7 +75,8 @@ def test_output_not_allowed_is_refused_for_playlists(player) -> None:
     assert ".m3u8" in default.text and ".ts\r\n" not in default.text
 
 
-def test_failed_logins_are_throttled_per_address(player) -> None:
+def test_failed_logins_are_throttled_per_address(player_behind_proxy) -> None:
+    player = player_behind_proxy
     limit = player.server.ctx.settings.login_max_failures
     attacker = {"X-Forwarded-For": "192.0.2.66"}
     for _ in range(limit):

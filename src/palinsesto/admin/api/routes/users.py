@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, select
 
 from palinsesto.accounts import users as service
 from palinsesto.accounts.models import AdminUser, Role
+from palinsesto.accounts.security import hash_password
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, Principal, Writer
 from palinsesto.admin.api.errors import Forbidden, NotFound, ValidationFailed
@@ -122,6 +123,9 @@ def list_users(
 
 @router.post("/users", response_model=UserOut, status_code=201)
 def create_user(body: UserIn, principal: Writer, session: DbSession) -> AdminUser:
+    # First, before the session's first statement begins the write transaction (and on
+    # SQLite takes the write lock): argon2 must not hold other writers up.
+    password_hash = hash_password(body.password)
     if body.role is Role.platform_admin:
         raise ValidationFailed(
             "Platform admins are made with the CLI.", fields={"role": "Not allowed."}
@@ -140,7 +144,7 @@ def create_user(body: UserIn, principal: Writer, session: DbSession) -> AdminUse
         tenant_id=tenant_id,
         actor_role=principal.role,
         username=body.username,
-        password=body.password,
+        password_hash=password_hash,
         role=body.role,
         parent_id=parent_id,
         email=body.email,
