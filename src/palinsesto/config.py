@@ -50,6 +50,9 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR ranges, comma
     # separated); empty = the connecting peer is always the client.
     trusted_proxies: str = ""
+    # Roles that must sign in with a second factor (TOTP), comma separated, e.g.
+    # "platform_admin,owner"; until they set it up, their tokens reach only the set-up.
+    totp_required_roles: str = ""
     log_level: str = "info"
     epg_max_bytes: int = 2 * 1024**3
     epg_check_seconds: int = 300
@@ -99,6 +102,10 @@ class Settings:
     @property
     def port(self) -> int:
         return int(self.listen.rsplit(":", 1)[1])
+
+    @property
+    def totp_required(self) -> frozenset[str]:
+        return frozenset(entries(self.totp_required_roles))
 
     @property
     def trusted_proxy_list(self) -> list[str]:

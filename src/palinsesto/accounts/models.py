@@ -92,6 +92,12 @@ class AdminUser(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Two-factor sign-in (palinsesto.accounts.totp): the confirmed secret, one waiting for
+    # its first code, the last step used (no replays) and digests of unused recovery codes.
+    totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, default=None)
+    recovery_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class ApiKey(Base):

@@ -94,6 +94,10 @@ def _client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
+# What an account that must use two-factor sign-in may reach before it has set it up.
+SECOND_FACTOR_PATHS = ("/api/v1/auth/totp", "/api/v1/auth/me")
+
+
 def get_principal(request: Request, ctx: Context) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
@@ -133,6 +137,15 @@ def get_principal(request: Request, ctx: Context) -> Principal:
             raise Unauthorized(
                 "The password changed after this token was issued; sign in again.",
                 headers={"WWW-Authenticate": "Bearer"},
+            )
+        if (
+            user.role in ctx.totp_roles
+            and user.totp_secret is None
+            and not request.url.path.startswith(SECOND_FACTOR_PATHS)
+        ):
+            raise Forbidden(
+                "Set up two-factor sign-in first (POST /api/v1/auth/totp/setup, then /confirm).",
+                code="totp_setup_required",
             )
         return Principal(user.id, user.username, user.role, user.tenant_id, _client_ip(request))
 
