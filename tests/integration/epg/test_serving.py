@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from lxml import etree
 
@@ -238,7 +239,9 @@ def test_scheduled_weekly_show_and_live_mark(server: RunningServer) -> None:
     now = int(time.time())
     begin = datetime.fromtimestamp(now - 600, UTC)
     end = datetime.fromtimestamp(now + 3000, UTC)
-    weekday = begin.isoweekday()
+    # Weekly days are the show's own days, in its time zone (Rome is a day ahead of UTC
+    # for an hour or two every night).
+    weekday = begin.astimezone(ZoneInfo("Europe/Rome")).isoweekday()
     with server.client(setup.token) as c:
         r = c.post(
             f"/api/v1/epg/channels/{studio}/shows",
