@@ -95,7 +95,7 @@ async def test_old_spellings_are_read_and_unknown_profiles_refused(live: LiveWor
 
 
 def test_the_migration_renames_stored_profiles(database_url: str) -> None:
-    """0002_h2 on each backend: rows saved with the first wave's spelling get today's."""
+    """0004_profile_names on each backend: rows in the first wave's spelling get today's."""
     db = Database(database_url)
     with db.transaction() as session:
         tenant = ensure_tenant(session, "migrated", "Migrated")
@@ -103,8 +103,8 @@ def test_the_migration_renames_stored_profiles(database_url: str) -> None:
         for spelling in ("h264-720p", "h264-1080p", "copy"):
             session.add(Channel(tenant_id=tenant.id, name=spelling, transcode_profile=spelling))
     # Run the migration's own code (it may not stay the last one once branches merge).
-    path = MIGRATIONS / "versions" / "0002_h2.py"
-    spec = importlib.util.spec_from_file_location("migration_0002_h2", path)
+    path = MIGRATIONS / "versions" / "0004_profile_names.py"
+    spec = importlib.util.spec_from_file_location("migration_0004_profile_names", path)
     assert spec is not None and spec.loader is not None
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)

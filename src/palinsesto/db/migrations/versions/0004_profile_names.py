@@ -4,8 +4,8 @@ The admin API stored ``h264-480p`` while the live engine knew only ``h264_480p``
 (catalog/profiles.py is now the one registry). Rows are rewritten; the readers still
 accept the old spellings for a node that reads an older database.
 
-Revision ID: 0002_h2
-Revises: 0001_initial
+Revision ID: 0004_profile_names
+Revises: 0003_notices
 """
 
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_h2"
-down_revision: str | Sequence[str] | None = "0001_initial"
+revision: str = "0004_profile_names"
+down_revision: str | Sequence[str] | None = "0003_notices"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """two-factor sign-in for admin users
 
-Revision ID: 0002_h10
-Revises: 0001_initial
+Revision ID: 0005_totp
+Revises: 0004_profile_names
 Create Date: 2026-11-29 01:00:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_h10"
-down_revision: str | Sequence[str] | None = "0001_initial"
+revision: str = "0005_totp"
+down_revision: str | Sequence[str] | None = "0004_profile_names"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
