@@ -75,3 +75,20 @@ def test_rtmp_port_told_to_apps_follows_the_ingest_settings() -> None:
     server = ServerIdentity.from_public_url("http://tv.example.net:8080", "UTC", 25462)
     info = server_info(server, now=1_750_000_000)
     assert info["rtmp_port"] == "25462" and info["port"] == "8080"  # str(int), §3.2
+
+
+def test_readme_lists_every_setting() -> None:
+    # The README's configuration table is the settings' documentation: a new field of
+    # Settings without its row (or a row for a setting that is gone) fails here.
+    import dataclasses
+    import re
+
+    from palinsesto.config import Settings
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    documented = {
+        name.lower() for name in re.findall(r"^\| `PALINSESTO_([A-Z0-9_]+)`", readme, re.M)
+    }
+    fields = {f.name for f in dataclasses.fields(Settings)} - {"extra"}
+    assert sorted(fields - documented) == [], "settings without a README row"
+    assert sorted(documented - fields - {"config"}) == [], "README rows for no setting"
