@@ -75,3 +75,42 @@ def test_rtmp_port_told_to_apps_follows_the_ingest_settings() -> None:
     server = ServerIdentity.from_public_url("http://tv.example.net:8080", "UTC", 25462)
     info = server_info(server, now=1_750_000_000)
     assert info["rtmp_port"] == "25462" and info["port"] == "8080"  # str(int), §3.2
+
+
+@pytest.mark.parametrize(
+    ("env", "live"),
+    [
+        ({}, "127.0.0.1:8001"),
+        ({"PALINSESTO_LISTEN": "0.0.0.0:9000"}, "0.0.0.0:8001"),
+        ({"PALINSESTO_LISTEN": "[::]:9000"}, "[::]:8001"),
+        ({"PALINSESTO_LISTEN": "0.0.0.0:0"}, "0.0.0.0:0"),
+        (
+            {"PALINSESTO_LISTEN": "0.0.0.0:9000", "PALINSESTO_LIVE_LISTEN": "127.0.0.1:9101"},
+            "127.0.0.1:9101",
+        ),
+    ],
+)
+def test_live_listener_follows_the_panel_host_unless_set(env: dict[str, str], live: str) -> None:
+    settings = load_settings(env)
+    assert settings.effective_live_listen == live
+    assert settings.masked()["live_listen"] == live
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LIVE_LISTEN", "8001"),
+        ("LIVE_LISTEN", "::1:8001"),
+        ("RTMP_LISTEN", "host:port"),
+        ("LIVE_PUBLIC_URL", "tv.example.com:8001"),
+        ("PUBLIC_URL", "ftp://tv.example.com"),
+    ],
+)
+def test_bad_listen_and_public_addresses_name_their_key(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"PALINSESTO_{name}"):
+        load_settings({f"PALINSESTO_{name}": value})
+
+
+def test_rtmp_ingest_can_be_turned_off_from_the_environment() -> None:
+    settings = load_settings({"PALINSESTO_RTMP_LISTEN": "off"})
+    assert settings.rtmp_listen == "" and settings.rtmp_public_port == 1935
