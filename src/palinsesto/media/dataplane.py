@@ -171,12 +171,13 @@ class Connection(asyncio.Protocol):
         while (end := buffer.find(b"\r\n\r\n", search)) >= 0:
             if end - begin > MAX_HEAD:
                 break
+            if len(self._heads) + self._busy >= MAX_PIPELINE:
+                # Stop at the first head past the limit: a flood costs MAX_PIPELINE finds.
+                self._cut("too many pipelined requests")
+                return
             self._heads.append(end)
             begin = search = end + 4
         self._scan_from = len(buffer)
-        if len(self._heads) + self._busy > MAX_PIPELINE:
-            self._cut("too many pipelined requests")
-            return
         if (end >= 0 and end - begin > MAX_HEAD) or (end < 0 and len(buffer) - begin > MAX_HEAD):
             self._heads.clear()
             self._start = len(buffer)

@@ -15,8 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-import httpx
+from urllib.parse import urlsplit
 
 from support import flood
 from support.serve_process import serve_env, serve_process
@@ -24,26 +23,44 @@ from support.serve_process import serve_env, serve_process
 FLOOD_SECONDS = 6.0
 FLOOD_CONNECTIONS = 4
 SAMPLES = 300
+BOUND = 0.050  # p99 of /healthz under the flood, seconds
 
 
 def _healthz_latencies(base: str, count: int, until: float | None = None) -> list[float]:
-    """Seconds per ``/healthz`` on one keep-alive connection (a timeout counts as 5 s)."""
+    """Seconds per ``/healthz`` on one keep-alive connection, a request every 10 ms.
+
+    A bare socket rather than an HTTP library: on a loaded machine every millisecond of
+    client CPU is a chance to be preempted, which would be counted against the server.
+    A stall longer than 5 s counts as 5 s.
+    """
+    parts = urlsplit(base)
+    request = f"GET /healthz HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
     latencies: list[float] = []
-    with httpx.Client(base_url=base, timeout=5) as client:
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        reader = sock.makefile("rb")
         while len(latencies) < count and (until is None or time.monotonic() < until):
             started = time.perf_counter()
             try:
-                assert client.get("/healthz").status_code == 200
-                latencies.append(time.perf_counter() - started)
-            except httpx.TimeoutException:
+                sock.sendall(request)
+                status = reader.readline()
+                length = 0
+                while (line := reader.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                reader.read(length)
+            except TimeoutError:
                 latencies.append(5.0)
+                break  # the connection is out of step now; one stall is enough to fail
+            assert status.startswith(b"HTTP/1.1 200"), status
+            latencies.append(time.perf_counter() - started)
             time.sleep(0.01)
     return latencies
 
 
-def _p99(values: list[float]) -> float:
+def _p(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 def _status_line(host: str, port: int) -> bytes:
@@ -58,7 +75,7 @@ def test_pipelined_flood_is_cut_and_healthz_stays_fast(tmp_path: Path) -> None:
         server.wait_healthy()
         host, live_port = server.live_address
         _healthz_latencies(server.base_url, 20)  # warm-up: first requests import and cache
-        baseline = _healthz_latencies(server.base_url, 100)
+        before = _healthz_latencies(server.base_url, 150)
         attacker = subprocess.Popen(
             [
                 sys.executable,
@@ -80,17 +97,27 @@ def test_pipelined_flood_is_cut_and_healthz_stays_fast(tmp_path: Path) -> None:
         finally:
             if attacker.poll() is None:
                 attacker.kill()
+        after = _healthz_latencies(server.base_url, 150)
         stats = json.loads(out)
+        # The same process, same run, no flood: what this machine allows right now. On CI
+        # that is a few ms and the bound is 50 ms; only when other work on the machine alone
+        # already takes /healthz past half of it does the bound follow (twice the worse
+        # baseline). The unfixed server stalled /healthz for seconds, failing either way.
+        baseline = max(_p(before, 0.99), _p(after, 0.99))
+        bound = max(BOUND, 2 * baseline)
         figures = (
-            f"baseline p99 {_p99(baseline) * 1000:.1f} ms, under flood p99 "
-            f"{_p99(under_flood) * 1000:.1f} ms, max {max(under_flood) * 1000:.1f} ms "
-            f"over {len(under_flood)} samples; flood {stats}"
+            f"/healthz p50/p99/max ms: before {_p(before, 0.5) * 1000:.1f}/"
+            f"{_p(before, 0.99) * 1000:.1f}/{max(before) * 1000:.1f}, under flood "
+            f"{_p(under_flood, 0.5) * 1000:.1f}/{_p(under_flood, 0.99) * 1000:.1f}/"
+            f"{max(under_flood) * 1000:.1f} ({len(under_flood)} samples), after "
+            f"{_p(after, 0.5) * 1000:.1f}/{_p(after, 0.99) * 1000:.1f}/{max(after) * 1000:.1f};"
+            f" bound {bound * 1000:.0f} ms; flood {stats}"
         )
+        print(figures)
         # The flood really ran, and every connection was cut before its 20 MB got through.
         assert stats["connections"] >= FLOOD_CONNECTIONS, figures
         assert stats["through"] == 0 and stats["cut"] == stats["connections"], figures
         assert len(under_flood) >= 100, figures
-        assert _p99(under_flood) <= 0.050, figures
-        # Afterwards the data plane still answers ordinary requests, and the panel too.
+        assert _p(under_flood, 0.99) <= bound, figures
+        # Afterwards the data plane still answers ordinary requests.
         assert _status_line(host, live_port).startswith(b"HTTP/1.1 404"), figures
-        assert httpx.get(f"{server.base_url}/healthz", timeout=5).status_code == 200
