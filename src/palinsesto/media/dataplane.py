@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 from collections import deque
@@ -263,7 +264,7 @@ class Connection(asyncio.Protocol):
                 continue
             self._busy = True
             task = asyncio.ensure_future(outcome)
-            task.add_done_callback(lambda t, r=request: self._resumed(t, r))
+            task.add_done_callback(functools.partial(self._resumed, request=request))
             return
 
     def _resumed(self, task: asyncio.Future[Reply | None], request: HttpRequest) -> None:
