@@ -20,6 +20,8 @@ from palinsesto.proxies import TrustedProxies, entries
 
 ENV_PREFIX = "PALINSESTO_"
 SECRET_FIELDS = frozenset({"admin_password", "secret_key"})
+DEFAULT_LIVE_PORT = 8001
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 
 
 class ConfigError(ValueError):
@@ -61,8 +63,12 @@ class Settings:
     xtream_xui_fields: bool = False
     # Live engine (media/): the data-plane listener serving /live, /hls and the short forms
     # (the main app 302s there), the RTMP push port, and the pull-source policy.
-    live_listen: str = "127.0.0.1:8001"
-    rtmp_listen: str = "0.0.0.0:1935"
+    # Empty live_listen = LISTEN's host (all interfaces if LISTEN binds them) and port 8001.
+    live_listen: str = ""
+    # Where the panel's /live redirect sends players; empty = http://<host of public_url,
+    # else the address the player reached>:<live port> (see playback/live_routes.py).
+    live_public_url: str = ""
+    rtmp_listen: str = "0.0.0.0:1935"  # "off" (or empty in the file): no RTMP ingest
     # What OBS is told to publish to (``rtmp://host:port/live``); empty = the host of
     # public_url (or of the panel address the browser used) and the RTMP listener's port.
     rtmp_public_url: str = ""
@@ -100,6 +106,15 @@ class Settings:
         return self.listen.rsplit(":", 1)[0]
 
     @property
+    def effective_live_listen(self) -> str:
+        """The data plane's host:port: the setting, else LISTEN's host and port 8001 (0 when
+        LISTEN's port is 0, so a test server on port 0 takes no fixed port)."""
+        if self.live_listen:
+            return self.live_listen
+        host, port = split_host_port(self.listen)
+        return f"{join_host(host)}:{DEFAULT_LIVE_PORT if port else 0}"
+
+    @property
     def port(self) -> int:
         return int(self.listen.rsplit(":", 1)[1])
 
@@ -121,6 +136,8 @@ class Settings:
         """The RTMP port apps are told about (``server_info.rtmp_port``, reference §3.2)."""
         if self.rtmp_public_url:
             return urlsplit(self.rtmp_public_url).port or 1935
+        if not self.rtmp_listen:
+            return 1935
         return int(self.rtmp_listen.rsplit(":", 1)[1]) or 1935
 
     @property
@@ -156,9 +173,35 @@ class Settings:
                 text = str(value)
             shown[f.name] = text
         shown["database_url"] = mask_url_password(self.effective_database_url)
+        shown["live_listen"] = self.effective_live_listen
         shown["public_url"] = self.effective_public_url
         shown["ffmpeg_path"] = self.ffmpeg_path or "(imageio-ffmpeg)"
         return shown
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """``host:port`` (IPv6 in brackets: ``[::]:8000``) to a bindable host and a port.
+
+    Raises ``ValueError`` if it is not one.
+    """
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"expected host:port, got {address!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host or (":" in host and not address.startswith("[")):
+        raise ValueError(f"expected host:port (IPv6 in brackets), got {address!r}")
+    return host, int(port)
+
+
+def join_host(host: str) -> str:
+    """A host as written before ``:port`` in an address or a URL (IPv6 in brackets)."""
+    return f"[{host}]" if ":" in host else host
+
+
+def is_wildcard(host: str) -> bool:
+    """Whether binding ``host`` listens on every interface."""
+    return host in WILDCARD_HOSTS
 
 
 def mask_url_password(url: str) -> str:
@@ -206,15 +249,26 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         if raw is not None and raw != "":
             values[name] = _coerce(name, raw, default)
     values.update(overrides)
+    if str(values.get("rtmp_listen", "")).lower() == "off":
+        values["rtmp_listen"] = ""  # an empty variable means "the default", so a word says off
     settings = replace(defaults, **values)
     _validate(settings)
     return settings
 
 
 def _validate(settings: Settings) -> None:
-    host, sep, port = settings.listen.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ConfigError(f"{ENV_PREFIX}LISTEN: expected host:port, got {settings.listen!r}")
+    for name in ("listen", "live_listen", "rtmp_listen"):
+        value = getattr(settings, name)
+        if value or name == "listen":  # empty: derived (live) or turned off (RTMP)
+            try:
+                split_host_port(value)
+            except ValueError as exc:
+                raise ConfigError(f"{ENV_PREFIX}{name.upper()}: {exc}") from None
+    for name in ("public_url", "live_public_url"):
+        url = getattr(settings, name)
+        parts = urlsplit(url)
+        if url and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()}: expected http(s)://host[:port]")
     if settings.token_ttl_seconds <= 0:
         raise ConfigError(f"{ENV_PREFIX}TOKEN_TTL_SECONDS: must be positive")
     if settings.rtmp_public_url and not settings.rtmp_public_url.startswith(

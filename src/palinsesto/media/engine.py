@@ -20,6 +20,7 @@ from palinsesto.catalog.models import ChannelMode, SourceKind
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.config import Settings
 from palinsesto.db import Database
+from palinsesto.listeners import NodeSockets, address_of, bind_node
 from palinsesto.media import dataplane
 from palinsesto.media.channel import ChannelRunner, ChannelSpec, Failure, PushFeed, RunnerTuning
 from palinsesto.media.delivery import Delivery
@@ -38,11 +39,6 @@ from palinsesto.playback.watch_tokens import WatchTokens, is_signed_line
 log = logging.getLogger(__name__)
 
 
-def _split_listen(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    return host, int(port)
-
-
 class LiveEngine:
     def __init__(
         self,
@@ -51,8 +47,12 @@ class LiveEngine:
         events: ChangeEvents,
         lines: LineDirectory,
         tuning: RunnerTuning | None = None,
+        sockets: NodeSockets | None = None,
     ) -> None:
+        """``sockets``: listeners bound beforehand (``palinsesto serve`` binds them before
+        touching the database); without them :meth:`start` binds its own."""
         self.settings = settings
+        self._sockets = sockets
         self.events = events
         self.access = PlaybackAccess(db, events, lines, WatchTokens(settings.secret_key or "unset"))
         self.sessions = SessionRegistry(settings.hls_session_timeout_seconds)
@@ -90,26 +90,24 @@ class LiveEngine:
         self._ffmpeg = self.settings.resolve_ffmpeg()
         self.slates.ffmpeg = self._ffmpeg
         await self.pull_proxy.start()
-        host, port = _split_listen(self.settings.live_listen)
-        # A busy port must not take the panel down with it: log it and serve without.
-        try:
-            self._server = await dataplane.serve(self.delivery, host, port)
-            self.port = self._server.sockets[0].getsockname()[1]
-        except OSError as exc:
-            log.error("live data plane cannot listen on %s: %s", self.settings.live_listen, exc)
-        if self.settings.rtmp_listen:
-            rhost, rport = _split_listen(self.settings.rtmp_listen)
+        # A port that cannot be bound stops the start (ListenError): a server that would
+        # answer /healthz and refuse every play with 503 hides the problem.
+        sockets, self._sockets = self._sockets or bind_node(self.settings), None
+        self._server = await dataplane.serve(self.delivery, sock=sockets.live)
+        self.port = sockets.live.getsockname()[1]
+        if sockets.rtmp is not None:
             self._rtmp = RtmpIngest(self)
-            try:
-                self.rtmp_port = await self._rtmp.start(rhost, rport)
-            except OSError as exc:
-                log.error("RTMP ingest cannot listen on %s: %s", self.settings.rtmp_listen, exc)
+            self.rtmp_port = await self._rtmp.start(sockets.rtmp)
         self._spawn(self._reaper())
         always_on = await asyncio.to_thread(self.access.tenant_channels, ChannelMode.always_on)
         self.start_gradually(always_on)
         pushed = await asyncio.to_thread(self.access.push_channels, SourceKind.push_srt, None)
         await self.srt.sync(self._srt_endpoints(pushed), None)
-        log.info("live data plane on %s:%d, RTMP on %d", host, self.port, self.rtmp_port)
+        log.info(
+            "live data plane on %s, RTMP on %s",
+            address_of(sockets.live),
+            address_of(sockets.rtmp) if sockets.rtmp is not None else "(off)",
+        )
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -355,13 +353,14 @@ class LiveEngine:
                 runner.set_hls_sessions(self.sessions.hls_sessions_of(channel_id))
 
 
-def install_live(ctx: Any) -> LiveEngine:
+def install_live(ctx: Any, sockets: NodeSockets | None = None) -> LiveEngine:
     """Build the engine for an :class:`~palinsesto.context.AppContext` and register it as
-    ``services["live"]`` and, for the player API's ``active_cons``, ``services["sessions"]``."""
+    ``services["live"]`` and, for the player API's ``active_cons``, ``services["sessions"]``.
+    ``sockets``: the data plane's and RTMP's listeners, if bound already."""
     from palinsesto.playback.lines import shared_line_directory
 
     lines = shared_line_directory(ctx.services, ctx.db, ctx.events, ctx.line_throttle)
-    engine = LiveEngine(ctx.settings, ctx.db, ctx.events, lines)
+    engine = LiveEngine(ctx.settings, ctx.db, ctx.events, lines, sockets=sockets)
     ctx.services["live"] = engine
     ctx.services["sessions"] = engine
     return engine
