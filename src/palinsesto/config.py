@@ -70,6 +70,11 @@ class Settings:
     srt_listen_host: str = "0.0.0.0"
     hls_token_ttl_seconds: int = 120
     hls_session_timeout_seconds: int = 30
+    # VOD files: a movie's or episode's local source lies under <this>/<tenant id>/
+    # (empty = <data_dir>/media); media/vod_files.py refuses anything outside it.
+    vod_media_root: str = ""
+    # How long probing one VOD file (ffmpeg reading its header) may take.
+    vod_probe_timeout_seconds: int = 20
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -90,6 +95,10 @@ class Settings:
         if self.rtmp_public_url:
             return urlsplit(self.rtmp_public_url).port or 1935
         return int(self.rtmp_listen.rsplit(":", 1)[1]) or 1935
+
+    @property
+    def effective_vod_media_root(self) -> Path:
+        return Path(self.vod_media_root) if self.vod_media_root else self.data_dir / "media"
 
     @property
     def effective_public_url(self) -> str:

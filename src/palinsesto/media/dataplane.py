@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 MAX_HEAD = 8192
 REASONS = {
     200: "OK",
+    206: "Partial Content",
     302: "Found",
     400: "Bad Request",
     401: "Unauthorized",
@@ -30,6 +32,7 @@ REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     406: "Not Acceptable",
+    416: "Range Not Satisfiable",
     429: "Too Many Requests",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
@@ -103,7 +106,15 @@ def render(reply: Reply, keep_alive: bool, head_only: bool = False) -> bytes:
     return head if head_only else head + reply.body
 
 
-Outcome = Reply | Awaitable[Reply | None] | None
+@dataclass(frozen=True, slots=True)
+class Written:
+    """The handler wrote a complete response itself (a file sent by the kernel); the
+    connection goes on to the next request unless ``keep_alive`` is False."""
+
+    keep_alive: bool = True
+
+
+Outcome = Reply | Awaitable[Reply | Written | None] | None
 Handler = Callable[[HttpRequest, "Connection"], Outcome]
 
 
@@ -193,11 +204,11 @@ class Connection(asyncio.Protocol):
                 self._finish(outcome, request.keep_alive, request.method == "HEAD")
                 continue
             self._busy = True
-            task = asyncio.ensure_future(outcome)
-            task.add_done_callback(lambda t, r=request: self._resumed(t, r))
+            task: asyncio.Future[Reply | Written | None] = asyncio.ensure_future(outcome)
+            task.add_done_callback(functools.partial(self._resumed, request=request))
             return
 
-    def _resumed(self, task: asyncio.Future[Reply | None], request: HttpRequest) -> None:
+    def _resumed(self, task: asyncio.Future[Reply | Written | None], request: HttpRequest) -> None:
         self._busy = False
         if task.cancelled():
             self.close()
@@ -205,10 +216,16 @@ class Connection(asyncio.Protocol):
         exc = task.exception()
         if exc is not None:
             log.error("delivery handler failed", exc_info=exc)
-            reply: Reply | None = Reply(500, b"internal error\n")
+            reply: Reply | Written | None = Reply(500, b"internal error\n")
         else:
             reply = task.result()
         if reply is None:
+            return
+        if isinstance(reply, Written):
+            if reply.keep_alive and request.keep_alive:
+                self._process()
+            else:
+                self.close()
             return
         self._finish(reply, request.keep_alive, request.method == "HEAD")
         self._process()

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from palinsesto.media.dataplane import Connection, HttpRequest, Outcome, Reply
+from palinsesto.media.dataplane import Connection, HttpRequest, Outcome, Reply, Written
 from palinsesto.media.outputs.ts import TsViewer
 from palinsesto.media.slate import SlateKind
 from palinsesto.playback.access import (
@@ -41,6 +41,7 @@ from palinsesto.playback.stream_paths import (
     SegmentPath,
     UnknownPath,
     UnsupportedExtension,
+    VodPath,
     parse_delivery_path,
 )
 
@@ -102,6 +103,8 @@ class Delivery:
             return Reply(405, b"USER_DISALLOW_EXT\n")
         if isinstance(target, SegmentPath):
             return self.segment(target)
+        if isinstance(target, VodPath):
+            return self.engine.vod(target, request, conn)
         return self.live(target, request, conn)
 
     # ---- HLS second hop: token check and a segment from RAM, no database ----
@@ -148,7 +151,9 @@ class Delivery:
             return self._refuse(exc, play)
         return self._admitted(grant, play, conn)
 
-    async def _authorize_then_play(self, play: PlaybackRequest, conn: Connection) -> Reply | None:
+    async def _authorize_then_play(
+        self, play: PlaybackRequest, conn: Connection
+    ) -> Reply | Written | None:
         try:
             grant = await asyncio.to_thread(self.engine.access.authorize, play)
         except Exception as exc:  # noqa: BLE001 - mapped by the refusal table

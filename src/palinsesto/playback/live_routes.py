@@ -4,6 +4,10 @@ The live engine serves ``/live/...``, ``/hls/...`` and the short ``/U/P/ID`` for
 own lean listener (see media/dataplane.py for why). Players that were given the panel's
 address follow this redirect, as XC's load balancing makes them do; the path, and with it
 the extension, is kept so players that sniff the type still see it (§8.3).
+
+VOD (``/movie/...``, ``/series/...``) is redirected the same way rather than served here:
+its bytes go out with ``sendfile(2)``, which needs the socket, and an ASGI app never sees
+one (Starlette's FileResponse on uvicorn reads the file through Python in 64 KiB chunks).
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ def install_live_routes(app: FastAPI, ctx: AppContext) -> None:
         [
             Route("/live/{username}/{password}/{stream}", redirect, methods=methods),
             Route("/hls/{token}/{segment}", redirect, methods=methods),
+            Route("/movie/{username}/{password}/{stream}", redirect, methods=methods),
+            Route("/series/{username}/{password}/{stream}", redirect, methods=methods),
             Route("/{username}/{password}/{stream}", short_form, methods=methods),
         ]
     )
