@@ -56,11 +56,11 @@ def _one_spec(spec: str, size: int) -> tuple[int, int] | None:
     if not first.isdigit() or (last and not last.isdigit()):
         raise ValueError(spec)
     start = int(first)
-    end = int(last) if last else size - 1
-    if end < start:
+    if last and int(last) < start:
         raise ValueError(spec)  # §14.1.1: an invalid range-spec; ignore the header
     if start >= size:
         return None
+    end = int(last) if last else size - 1
     return start, min(end, size - 1)
 
 
