@@ -74,12 +74,27 @@ def _codec(details: str) -> tuple[str, str]:
     return match[1], (match[2] or "")
 
 
+def _fields(details: str) -> list[str]:
+    """The comma-separated parts of a stream line, commas inside parentheses kept
+    (``yuv420p(tv, progressive)`` is one part)."""
+    parts, depth, current = [], 0, ""
+    for char in details:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    parts.append(current.strip())
+    return parts
+
+
 def _video(index: int, details: str) -> dict[str, Any]:
     codec, profile = _codec(details)
     stream: dict[str, Any] = {"index": index, "codec_name": codec, "codec_type": "video"}
     if profile and "/" not in profile:
         stream["profile"] = profile
-    parts = [p.strip() for p in details.split(", ")]
+    parts = _fields(details)
     if len(parts) > 1 and _PIX_FMT.match(parts[1]):
         stream["pix_fmt"] = parts[1].split("(")[0]
     if size := _SIZE.search(details):
