@@ -49,16 +49,33 @@ async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
         loop.remove_writer(fd)
 
 
+async def _write_all(loop: asyncio.AbstractEventLoop, fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            await _writable(loop, fd)
+        except OSError as exc:
+            raise SendAborted(str(exc)) from None
+
+
 async def send_file(
     socket_fd: int,
     file_fd: int,
     offset: int,
     count: int,
     on_sent: Callable[[int], None] | None = None,
+    head: bytes = b"",
 ) -> int:
-    """Send ``count`` bytes of ``file_fd`` from ``offset`` to the non-blocking socket
-    ``socket_fd`` (which the caller owns); returns the bytes sent. ``on_sent`` hears of
-    every burst, so a viewer's byte count is right even when the send is cut short.
+    """Send ``head``, then ``count`` bytes of ``file_fd`` from ``offset``, to the
+    non-blocking socket ``socket_fd`` (whose transport must have nothing queued); returns
+    the file bytes sent. ``on_sent`` hears of every burst, so a viewer's byte count is
+    right even when the send is cut short.
+
+    The head is written here rather than through the transport: uvloop queues a
+    transport's writes until the end of the loop iteration, so the body would have to
+    wait for it.
 
     Raises :class:`SendAborted` when the peer resets the connection, :class:`Shrunk` when
     the file is shorter than the range; cancelling the task stops it at once.
@@ -67,6 +84,8 @@ async def send_file(
     out = os.dup(socket_fd)
     sent = burst = 0
     try:
+        if head:
+            await _write_all(loop, out, head)
         while sent < count:
             try:
                 n = os.sendfile(out, file_fd, offset + sent, min(count - sent, CALL_BYTES))

@@ -164,15 +164,18 @@ class VodDelivery:
         try:
             if conn.closed or conn.transport is None:
                 return None
-            conn.write(head)
-            while conn.buffered():  # an earlier reply still queued (rare): body after it
+            for _ in range(1000):  # an earlier reply still queued (rare): after it
+                if not conn.buffered():
+                    break
                 await asyncio.sleep(0.002)
+            else:
+                return Written(keep_alive=False)  # the peer reads nothing: give up
             sock = conn.transport.get_extra_info("socket")
 
             def counted(n: int) -> None:
                 session.bytes_sent += n
 
-            await send_file(sock.fileno(), fd, span.start, span.length, counted)
+            await send_file(sock.fileno(), fd, span.start, span.length, counted, head)
         except (SendAborted, Shrunk) as exc:
             log.info("%s %d: send ended early: %s", grant.item.kind, grant.item.id, exc)
             conn.close()

@@ -25,12 +25,12 @@ def _handler(path: Path, done: list[int]):  # noqa: ANN202
             try:
                 start = int(request.query.get("start", "0"))
                 count = SIZE - start
-                conn.write(f"HTTP/1.1 200 OK\r\nContent-Length: {count}\r\n\r\n".encode())
+                head = f"HTTP/1.1 200 OK\r\nContent-Length: {count}\r\n\r\n".encode()
                 task = asyncio.current_task()
                 conn.on_lost = task.cancel  # type: ignore[union-attr]
                 try:
                     sock = conn.transport.get_extra_info("socket")  # type: ignore[union-attr]
-                    done.append(await send_file(sock.fileno(), fd, start, count))
+                    done.append(await send_file(sock.fileno(), fd, start, count, head=head))
                 except SendAborted:  # the reset reached sendfile first
                     done.append(-1)
                     return Written(keep_alive=False)
