@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from palinsesto.playback.admission import SessionRegistry, ViewingSession
 from palinsesto.playback.vod_access import VodGrant
 
-VOD_OUTPUT = "vod"
 PlayKey = tuple[int, str, int, str, str]
 
 
@@ -55,8 +54,10 @@ class VodPlays:
         key = (grant.line.id, grant.item.kind.value, grant.item.id, ip, user_agent)
         play = self._plays.get(key)
         if play is None or play.session.ended:
+            # The session's output names the URL family ("movie" or "series"), so its
+            # channel_id (here the movie or episode id) is read against the right table.
             session = self._sessions.admit(
-                grant.line, grant.item.id, ip, user_agent, VOD_OUTPUT, grant.policy
+                grant.line, grant.item.id, ip, user_agent, grant.item.kind.value, grant.policy
             )
             play = _Play(key, session)
             self._plays[key] = play

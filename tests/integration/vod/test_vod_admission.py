@@ -74,7 +74,7 @@ async def test_a_vod_play_counts_against_max_connections_with_live(vod: VodWorld
     status, tv_reader, tv_writer = await _open(vod, movie, "tv")
     assert status == 200
     await tv_reader.readexactly(10_000)
-    assert [s.output for s in sessions.all()] == ["vod"]
+    assert [s.output for s in sessions.all()] == ["movie"]
     # The same player seeking (a second request before the first closes) is the same play.
     seek = await _open(vod, movie, "tv", "Range: bytes=2000000-\r\n")
     assert seek[0] == 206
@@ -101,7 +101,7 @@ async def test_a_vod_play_counts_against_max_connections_with_live(vod: VodWorld
     status, reader, writer = await _open(vod, movie, "tv")
     assert status == 200
     assert await _closed_within(live_reader, 3.0)
-    assert [s.output for s in sessions.all()] == ["vod"]
+    assert [s.output for s in sessions.all()] == ["movie"]
     live_writer.close()
     writer.close()
     await _until(lambda: not sessions.all())
@@ -113,6 +113,10 @@ async def test_kicking_a_vod_session_closes_its_connections(vod: VodWorld) -> No
     await reader.readexactly(10_000)
     (session,) = vod.engine.sessions.all()
     assert session.bytes >= 10_000
+    with vod.admin() as c:  # the panel lists it as a movie play, not as a channel's
+        (listed,) = c.get("/api/v1/live/sessions").json()
+    assert (listed["output"], listed["channel_id"]) == ("movie", vod.movies["mp4"]["id"])
+    assert listed["channel_name"] == ""
     vod.engine.sessions.end(session, "ended by an administrator")
     assert await _closed_within(reader, 3.0)
     writer.close()
