@@ -130,6 +130,9 @@ class Connection(asyncio.Protocol):
         self.ip = ""
         self.closed = False
         self.on_lost: Callable[[], None] | None = None
+        # What the connection holds beyond one response (a VOD play's slot), released
+        # when it closes, whatever ``on_lost`` is set to by then.
+        self.on_closed: list[Callable[[], None]] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Not an isinstance check: uvloop's TCPTransport (used by `serve`) does not derive
@@ -156,6 +159,9 @@ class Connection(asyncio.Protocol):
         if self.on_lost is not None:
             callback, self.on_lost = self.on_lost, None
             callback()
+        hooks, self.on_closed = self.on_closed, []
+        for hook in hooks:
+            hook()
 
     # ---- the Sink interface used by the TS fan-out ----
 

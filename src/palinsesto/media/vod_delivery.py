@@ -26,7 +26,7 @@ from palinsesto.playback.access import NotCached
 from palinsesto.playback.admission import SessionKicked, TooManyConnections
 from palinsesto.playback.stream_paths import VodPath
 from palinsesto.playback.vod_access import VodAccess, VodGrant, VodRequest
-from palinsesto.playback.vod_plays import VodPlays
+from palinsesto.playback.vod_plays import VodPlays, VodTicket
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class VodDelivery:
         self.access = access
         self.plays = plays
         self.media_root = media_root
+        self._held: dict[Connection, VodTicket] = {}
 
     async def __call__(
         self, target: VodPath, request: HttpRequest, conn: Connection
@@ -150,7 +151,7 @@ class VodDelivery:
         span: ByteSpan,
     ) -> Reply | Written | None:
         try:
-            ticket = self.plays.open(grant, request.ip, request.user_agent, conn.close)
+            ticket = self._hold(grant, request, conn)
         except (TooManyConnections, SessionKicked) as exc:
             return refusal(exc)
         session = ticket.session
@@ -182,5 +183,25 @@ class VodDelivery:
             return Written(keep_alive=False)
         finally:
             conn.on_lost = None
-            self.plays.close(ticket)
         return Written(request.keep_alive)
+
+    def _hold(self, grant: VodGrant, request: HttpRequest, conn: Connection) -> VodTicket:
+        """This connection's share of the play, admitted on its first request for the
+        item and held until the connection closes (§8.6: a connection row lives as long
+        as the socket), so a player that pauses between range requests keeps its slot;
+        asking for another item on the same connection moves it to that play."""
+        key = self.plays.key_of(grant, request.ip, request.user_agent)
+        held = self._held.get(conn)
+        if held is not None:
+            if held.play.key == key and not held.session.ended:
+                return held
+            self._release(conn)
+        ticket = self.plays.open(grant, request.ip, request.user_agent, conn.close)
+        self._held[conn] = ticket
+        conn.on_closed.append(lambda: self._release(conn))
+        return ticket
+
+    def _release(self, conn: Connection) -> None:
+        ticket = self._held.pop(conn, None)
+        if ticket is not None:
+            self.plays.close(ticket)

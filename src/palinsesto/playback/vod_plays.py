@@ -4,7 +4,7 @@ A player seeking in a movie sends a new ``Range`` request, often on a new connec
 and closes the old one only after the new one answers (ffmpeg does). Counting each
 request would make a ``max_connections=1`` line refuse its own seek, so the requests of
 one play, the same (line, item, IP, user agent), share one session; it ends when the last
-of them closes. Kicking the session (connection limit, a disabled line, an
+of their connections closes. Kicking the session (connection limit, a disabled line, an
 administrator) closes every one of its connections.
 
 :meth:`VodPlays.open` is the one place VOD admission happens; it goes through
@@ -51,7 +51,7 @@ class VodPlays:
         """Admit this request (joining the play already open for the same viewer and
         item); raises TooManyConnections under the refuse policy. ``cut`` closes this
         request's connection when the session is ended."""
-        key = (grant.line.id, grant.item.kind.value, grant.item.id, ip, user_agent)
+        key = self.key_of(grant, ip, user_agent)
         play = self._plays.get(key)
         if play is None or play.session.ended:
             # The session's output names the URL family ("movie" or "series"), so its
@@ -64,6 +64,10 @@ class VodPlays:
             session.cut = lambda p=play: self._cut_all(p)
         play.cuts.add(cut)
         return VodTicket(play, cut)
+
+    @staticmethod
+    def key_of(grant: VodGrant, ip: str, user_agent: str) -> PlayKey:
+        return (grant.line.id, grant.item.kind.value, grant.item.id, ip, user_agent)
 
     def close(self, ticket: VodTicket, reason: str = "viewer left") -> None:
         play = ticket.play
