@@ -99,6 +99,8 @@ class Settings:
     hls_session_timeout_seconds: int = 30
     # Where security reports go (security.txt's Contact): a mailto: or https: URI.
     security_contact: str = ""
+    # How long probing one VOD file (ffmpeg reading its header) may take.
+    vod_probe_timeout_seconds: int = 20
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

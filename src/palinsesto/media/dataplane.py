@@ -30,6 +30,7 @@ MAX_PIPELINE = 16
 RECEIVE_BUFFER = MAX_PENDING_INPUT  # the kernel's, per socket (Linux doubles it)
 REASONS = {
     200: "OK",
+    206: "Partial Content",
     302: "Found",
     400: "Bad Request",
     401: "Unauthorized",
@@ -37,6 +38,7 @@ REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     406: "Not Acceptable",
+    416: "Range Not Satisfiable",
     429: "Too Many Requests",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
@@ -110,7 +112,15 @@ def render(reply: Reply, keep_alive: bool, head_only: bool = False) -> bytes:
     return head if head_only else head + reply.body
 
 
-Outcome = Reply | Awaitable[Reply | None] | None
+@dataclass(frozen=True, slots=True)
+class Written:
+    """The handler wrote a complete response itself (a file sent by the kernel); the
+    connection goes on to the next request unless ``keep_alive`` is False."""
+
+    keep_alive: bool = True
+
+
+Outcome = Reply | Awaitable[Reply | Written | None] | None
 Handler = Callable[[HttpRequest, "Connection"], Outcome]
 
 
@@ -140,6 +150,9 @@ class Connection(asyncio.Protocol):
         self.ip = ""
         self.closed = False
         self.on_lost: Callable[[], None] | None = None
+        # What the connection holds beyond one response (a VOD play's slot), released
+        # when it closes, whatever ``on_lost`` is set to by then.
+        self.on_closed: list[Callable[[], None]] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Not an isinstance check: uvloop's TCPTransport (used by `serve`) does not derive
@@ -194,6 +207,9 @@ class Connection(asyncio.Protocol):
         if self.on_lost is not None:
             callback, self.on_lost = self.on_lost, None
             callback()
+        hooks, self.on_closed = self.on_closed, []
+        for hook in hooks:
+            hook()
 
     def pause_writing(self) -> None:
         # The client is not reading its answers: stop answering and reading until it does
@@ -263,11 +279,11 @@ class Connection(asyncio.Protocol):
                 self._finish(outcome, request.keep_alive, request.method == "HEAD")
                 continue
             self._busy = True
-            task = asyncio.ensure_future(outcome)
+            task: asyncio.Future[Reply | Written | None] = asyncio.ensure_future(outcome)
             task.add_done_callback(functools.partial(self._resumed, request=request))
             return
 
-    def _resumed(self, task: asyncio.Future[Reply | None], request: HttpRequest) -> None:
+    def _resumed(self, task: asyncio.Future[Reply | Written | None], request: HttpRequest) -> None:
         self._busy = False
         if self._done:
             return  # the client left or was cut meanwhile
@@ -277,10 +293,16 @@ class Connection(asyncio.Protocol):
         exc = task.exception()
         if exc is not None:
             log.error("delivery handler failed", exc_info=exc)
-            reply: Reply | None = Reply(500, b"internal error\n")
+            reply: Reply | Written | None = Reply(500, b"internal error\n")
         else:
             reply = task.result()
         if reply is None:
+            return
+        if isinstance(reply, Written):
+            if reply.keep_alive and request.keep_alive:
+                self._process()
+            else:
+                self.close()
             return
         self._finish(reply, request.keep_alive, request.method == "HEAD")
         self._process()

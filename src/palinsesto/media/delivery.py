@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from palinsesto.media.dataplane import Connection, HttpRequest, Outcome, Reply
+from palinsesto.media.dataplane import Connection, HttpRequest, Outcome, Reply, Written
 from palinsesto.media.outputs.ts import TsViewer
 from palinsesto.media.slate import SlateKind
 from palinsesto.playback.access import (
@@ -43,6 +43,7 @@ from palinsesto.playback.stream_paths import (
     SegmentPath,
     UnknownPath,
     UnsupportedExtension,
+    VodPath,
     parse_delivery_path,
 )
 from palinsesto.proxies import TrustedProxies
@@ -123,6 +124,8 @@ class Delivery:
         try:
             if isinstance(target, SegmentPath):
                 return self.segment(target)
+            if isinstance(target, VodPath):
+                return self.engine.vod(target, request, conn)
             outcome = self.live(target, request, conn)
         except Exception:
             log.exception("delivery of %s failed", request.path.split("/", 2)[1])
@@ -183,7 +186,9 @@ class Delivery:
             return self._refuse(exc, play)
         return self._admitted(grant, play, conn)
 
-    async def _authorize_then_play(self, play: PlaybackRequest, conn: Connection) -> Reply | None:
+    async def _authorize_then_play(
+        self, play: PlaybackRequest, conn: Connection
+    ) -> Reply | Written | None:
         try:
             grant = await asyncio.to_thread(self.engine.access.authorize, play)
         except Exception as exc:  # noqa: BLE001 - mapped by the refusal table

@@ -29,11 +29,15 @@ from palinsesto.media.ingest.srt import SrtEndpoint, SrtIngest
 from palinsesto.media.slate import Slates
 from palinsesto.media.source_policy import SourcePolicy, SourceRefused
 from palinsesto.media.supervisor import Supervisor
+from palinsesto.media.vod_delivery import VodDelivery
+from palinsesto.media.vod_library import VodLibrary
 from palinsesto.outbound.pull_proxy import PullProxy
 from palinsesto.playback.access import ChannelInfo, PlaybackAccess
 from palinsesto.playback.admission import SessionRegistry
 from palinsesto.playback.hls_tokens import SegmentTokens
 from palinsesto.playback.lines import LineDirectory
+from palinsesto.playback.vod_access import VodAccess
+from palinsesto.playback.vod_plays import VodPlays
 from palinsesto.playback.watch_tokens import WatchTokens, is_signed_line
 
 log = logging.getLogger(__name__)
@@ -64,6 +68,16 @@ class LiveEngine:
         self.runners: dict[int, ChannelRunner] = {}
         self._infos: dict[int, ChannelInfo] = {}
         self.delivery = Delivery(self)
+        self.vod_plays = VodPlays(self.sessions)
+        self.vod_library = VodLibrary(
+            settings.effective_media_root,
+            self.supervisor,
+            lambda: self._ffmpeg or settings.resolve_ffmpeg(),
+            float(settings.vod_probe_timeout_seconds),
+        )
+        self.vod = VodDelivery(
+            VodAccess(db, events, self.access), self.vod_plays, settings.effective_media_root
+        )
         self.port = 0
         self.rtmp_port = 0
         self._server: asyncio.Server | None = None
@@ -363,4 +377,5 @@ def install_live(ctx: Any, sockets: NodeSockets | None = None) -> LiveEngine:
     engine = LiveEngine(ctx.settings, ctx.db, ctx.events, lines, sockets=sockets)
     ctx.services["live"] = engine
     ctx.services["sessions"] = engine
+    ctx.services["vod_library"] = engine.vod_library  # the admin API probes VOD files
     return engine

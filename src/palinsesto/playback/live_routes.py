@@ -8,6 +8,10 @@ the extension, is kept so players that sniff the type still see it (§8.3).
 Where the redirect points never comes from the request's ``Host`` header: anyone can send
 ``Host: evil.example`` and the player would follow (security review #10). It is
 :func:`data_plane_base`: the configured public addresses, else an address of this machine.
+
+VOD (``/movie/...``, ``/series/...``) is redirected the same way rather than served here:
+its bytes go out with ``sendfile(2)``, which needs the socket, and an ASGI app never sees
+one (Starlette's FileResponse on uvicorn reads the file through Python in 64 KiB chunks).
 """
 
 from __future__ import annotations
@@ -75,6 +79,8 @@ def install_live_routes(app: FastAPI, ctx: AppContext) -> None:
         [
             Route("/live/{username}/{password}/{stream}", redirect, methods=methods),
             Route("/hls/{token}/{segment}", redirect, methods=methods),
+            Route("/movie/{username}/{password}/{stream}", redirect, methods=methods),
+            Route("/series/{username}/{password}/{stream}", redirect, methods=methods),
             Route("/{username}/{password}/{stream}", short_form, methods=methods),
         ]
     )

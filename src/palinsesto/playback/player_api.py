@@ -17,11 +17,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from palinsesto.catalog.models import Episode, Movie
 from palinsesto.playback import xtream
 from palinsesto.playback.account_call import AccountBodies
 from palinsesto.playback.bodies import Body, respond, send
 from palinsesto.playback.catalog_cache import Sections
-from palinsesto.playback.catalog_view import LiveSection, load_episodes, load_seasons
+from palinsesto.playback.catalog_view import (
+    LiveSection,
+    load_episodes,
+    load_media_info,
+    load_seasons,
+)
 from palinsesto.playback.lines import BadCredentials, LineRefused, LineView
 from palinsesto.playback.raw_http import parse_query, scope_headers
 from palinsesto.playback.viewer import (
@@ -231,7 +237,12 @@ class PlayerApi:
         if action == "get_vod_info":
             vod_id = _int_param(params, "vod_id")
             movies = cache.vod(tenant_id, bouquet_ids).by_id
-            return xtream.vod_info(movies.get(vod_id) if vod_id else None)
+            movie = movies.get(vod_id) if vod_id else None
+            if movie is None:
+                return xtream.vod_info(None)
+            with self.surfaces.ctx.db.session() as session:
+                media = load_media_info(session, tenant_id, Movie, [movie.id])
+            return xtream.vod_info(movie, media.get(movie.id))
         if action == "get_series_info":
             series_id = _int_param(params, "series_id")
             by_id = cache.series(tenant_id, bouquet_ids).by_id
@@ -241,7 +252,8 @@ class PlayerApi:
             with self.surfaces.ctx.db.session() as session:
                 seasons = load_seasons(session, line.tenant_id, series.id)
                 episodes = load_episodes(session, line.tenant_id, [series.id]).get(series.id, [])
-            return xtream.series_info(series, seasons, episodes)
+                media = load_media_info(session, tenant_id, Episode, [e.id for e in episodes])
+            return xtream.series_info(series, seasons, episodes, media)
         return self.epg(cache.live(tenant_id, bouquet_ids), line, action, params, int(now))
 
     def epg(

@@ -164,7 +164,8 @@ async def list_sessions(principal: CurrentPrincipal, ctx: Context) -> list[Sessi
             output=s.output,
             started_at=s.started_at,
             bytes=s.bytes,
-            channel_name=_channel_name(engine, s.channel_id),
+            # VOD sessions ("movie"/"series") carry a movie or episode id, not a channel's.
+            channel_name=_channel_name(engine, s.channel_id) if s.output in ("ts", "hls") else "",
         )
         for s in engine.sessions.all()
         if _visible(principal, s.tenant_id)
