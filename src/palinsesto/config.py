@@ -70,6 +70,10 @@ class Settings:
     srt_listen_host: str = "0.0.0.0"
     hls_token_ttl_seconds: int = 120
     hls_session_timeout_seconds: int = 30
+    # Viewer responses built per bouquet set (player API lists, playlists): at most this
+    # many, holding at most this many bytes, least recently used dropped first.
+    response_cache_max_entries: int = 2048
+    response_cache_max_bytes: int = 256 * 1024**2
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -174,6 +178,8 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
 
 
 def _validate(settings: Settings) -> None:
+    if settings.response_cache_max_entries < 1 or settings.response_cache_max_bytes < 1:
+        raise ConfigError(f"{ENV_PREFIX}RESPONSE_CACHE_MAX_ENTRIES / _BYTES: must be positive")
     host, sep, port = settings.listen.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ConfigError(f"{ENV_PREFIX}LISTEN: expected host:port, got {settings.listen!r}")

@@ -84,6 +84,10 @@ class Template:
         self.chunks = chunks
         self.digest = entity_tag(*chunks).encode()
 
+    @property
+    def nbytes(self) -> int:
+        return sum(map(len, self.chunks))
+
     def render(self, username: str, password: str) -> Iterator[bytes]:
         path = f"{quote(username, safe='@._-')}/{quote(password, safe='@._-')}".encode()
         query = urlencode({"username": username, "password": password}).encode()

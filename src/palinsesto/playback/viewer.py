@@ -90,7 +90,12 @@ class ViewerSurfaces:
         self.ctx = ctx
         self.settings = ctx.settings
         self.lines = shared_line_directory(ctx.services, ctx.db, ctx.events)
-        self.catalogs = CatalogCache(ctx.db, ctx.events)
+        self.catalogs = CatalogCache(
+            ctx.db,
+            ctx.events,
+            max_entries=ctx.settings.response_cache_max_entries,
+            max_bytes=ctx.settings.response_cache_max_bytes,
+        )
         # Separate from the admin sign-in throttle: a viewer's typos never lock out an
         # operator at the same address, and vice versa.
         self.throttle = LoginThrottle(

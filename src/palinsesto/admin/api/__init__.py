@@ -22,6 +22,7 @@ from palinsesto.admin.api.routes import (
     schedule,
     series,
     servers,
+    system,
     tenants,
     users,
     watch,
@@ -52,6 +53,7 @@ def build_router() -> APIRouter:
         epg_sources,
         epg_review,
         schedule,
+        system,
     ):
         router.include_router(module.router)
     return router
