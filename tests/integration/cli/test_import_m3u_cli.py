@@ -259,3 +259,71 @@ def test_bad_files_and_unknown_tenant_change_nothing(sqlite_url: str, tmp_path: 
         ("Some Movie (2019)", "mkv", "http://img.example.net/m.jpg")
     ]
     assert cli.rows("SELECT name, kind FROM categories") == [("Movies | Action", "movie")]
+
+
+# Security #12: values the admin API would refuse, each on its own entry.
+OUT_OF_BOUNDS = "\n".join(
+    [
+        "#EXTM3U",
+        '#EXTINF:-1 tvg-chno="١٢" group-title="News",Arabic-Indic Digits',  # 2
+        "http://tv.example.net/a.ts",
+        '#EXTINF:-1 tvg-chno="²" group-title="News",Superscript Two',  # 4
+        "http://tv.example.net/b.ts",
+        '#EXTINF:-1 tvg-chno="12345678901234567890" group-title="News",Twenty Digits',  # 6
+        "http://tv.example.net/c.ts",
+        '#EXTINF:-1 catchup-days="99999" group-title="News",Forever Archive',  # 8
+        "http://tv.example.net/d.ts",
+        '#EXTINF:-1 tvg-rec="12345678901234567890" group-title="News",Huge Rec',  # 10
+        "http://tv.example.net/e.ts",
+        '#EXTINF:-1 tvg-chno="1000001" group-title="News",Number Too High',  # 12
+        "http://tv.example.net/f.ts",
+        f'#EXTINF:-1 group-title="News",{"N" * 201}',  # 14
+        "http://tv.example.net/g.ts",
+        '#EXTINF:-1 tvg-chno="7" catchup-days="365" group-title="News",Good Seven',  # 16
+        "http://tv.example.net/good7.ts",
+        '#EXTINF:-1 tvg-chno="abc" group-title="News",Letters',  # 18
+        "http://tv.example.net/h.ts",
+        '#EXTINF:-1 tvg-chno="" catchup-days="0" group-title="News",Good Plain',  # 20
+        "http://tv.example.net/good.ts",
+        "",
+    ]
+)
+REFUSED = [
+    (2, "tvg-chno must be a whole number from 0 to 1000000, got '١٢'"),
+    (4, "tvg-chno must be a whole number from 0 to 1000000, got '²'"),
+    (6, "tvg-chno must be a whole number from 0 to 1000000, got '12345678901234567890'"),
+    (8, "catchup-days must be a whole number from 0 to 365, got '99999'"),
+    (10, "tvg-rec must be a whole number from 0 to 365, got '12345678901234567890'"),
+    (12, "tvg-chno must be a whole number from 0 to 1000000, got '1000001'"),
+    (14, "name longer than 200 characters"),
+    (18, "tvg-chno must be a whole number from 0 to 1000000, got 'abc'"),
+]
+
+
+def test_values_out_of_the_api_bounds_cost_only_their_entry(
+    database_url: str, tmp_path: Path
+) -> None:
+    tenant = _tenant(database_url)
+    cli = Cli(tmp_path / "data", database_url)
+    playlist = tmp_path / "bounds.m3u"
+    playlist.write_text(OUT_OF_BOUNDS, encoding="utf-8")
+    result = cli.run("import", "m3u", str(playlist), "--tenant", "acme")
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    for number, message in REFUSED:
+        assert f"line {number}: {message}" in result.stderr, result.stderr
+    assert "2 created, 0 updated, 0 unchanged" in result.stdout
+    assert f"malformed entries skipped: {len(REFUSED)}" in result.stdout
+    assert cli.rows(
+        "SELECT name, number, archive_days FROM channels WHERE tenant_id = :t ORDER BY id",
+        t=tenant,
+    ) == [("Good Seven", 7, 365), ("Good Plain", 8, 0)]
+
+    # All refused: nothing imported, nothing stored, a clear error.
+    only_bad = tmp_path / "only-bad.m3u"
+    only_bad.write_text(OUT_OF_BOUNDS.split('#EXTINF:-1 tvg-chno="7"')[0], encoding="utf-8")
+    before = _snapshot(cli)
+    refused = cli.run("import", "m3u", str(only_bad), "--tenant", "acme")
+    assert refused.returncode == 1
+    assert "no valid entries" in refused.stderr and "Traceback" not in refused.stderr
+    assert _snapshot(cli) == before
