@@ -55,6 +55,7 @@ PROGRAMME_COLUMNS = (
     "title",
     "description",
     "lang",
+    "details",
 )
 
 
@@ -238,6 +239,7 @@ def run_import(
                             entry.title,
                             entry.description,
                             entry.lang,
+                            entry.details.to_json() if entry.details else None,
                         )
                     )
                     known = first_start.get(entry.channel)
