@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support.peak_rss import run_measured  # noqa: E402
 
 BIN = Path(sys.executable).with_name("palinsesto")
 
@@ -54,17 +57,11 @@ def write_playlist(path: Path, entries: int) -> None:
 
 
 def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run ``argv``; return (seconds, peak RSS in MB, stdout)."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    output = proc.stdout.read().decode()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    elapsed = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"{argv[0]} failed ({proc.returncode}): {output[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024, output.strip()
+    """Run ``argv``; return (seconds, its own peak RSS in MB, stdout)."""
+    code, seconds, rss, out, err = run_measured(argv, env)
+    if code != 0:
+        raise SystemExit(f"{argv[0]} failed ({code}): {err[-2000:]}")
+    return seconds, rss, out.strip()
 
 
 def main() -> None:

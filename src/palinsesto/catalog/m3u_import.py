@@ -26,13 +26,13 @@ the caller's transaction, with one audit entry per import.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from palinsesto.accounts.models import Tenant
@@ -61,6 +61,7 @@ from palinsesto.trust.audit import record
 
 VOD_EXTENSIONS = frozenset({"mp4", "mkv", "avi", "mov", "m4v", "ts", "webm", "flv", "mpg"})
 BATCH_SIZE = 1000
+STREAM_ROWS = 5000  # stored items are read in slices this size (a server-side cursor on PG)
 
 
 class ImportRefused(ValueError):
@@ -180,6 +181,31 @@ class _Draft:
 Ref = int | _Draft  # a stored item's id, or an item this import creates
 
 
+class _KeyIndex:
+    """Items by URL, or by (name, first category), for matching entries.
+
+    Keyed by the key's 64-bit hash rather than the key: at the 50 MB size limit that is
+    over 200,000 URLs and names not kept twice in memory. Two different keys with the same
+    hash (odds about 1 in 10^9 for such a playlist) would match one item.
+    """
+
+    __slots__ = ("_refs",)
+
+    def __init__(self) -> None:
+        self._refs: dict[int, Ref] = {}
+
+    def get(self, key: Hashable) -> Ref | None:
+        return self._refs.get(hash(key))
+
+    def setdefault(self, key: Hashable, ref: Ref) -> None:
+        self._refs.setdefault(hash(key), ref)
+
+    def replace(self, key: Hashable, old: Ref, new: Ref) -> None:
+        hashed = hash(key)
+        if self._refs.get(hashed) is old:
+            self._refs[hashed] = new
+
+
 def import_entries(
     session: Session,
     tenant_id: int,
@@ -278,8 +304,8 @@ class _Batch:
 
     def __init__(self, session: Session, tenant_id: int, categories: _CategoryIndex) -> None:
         self.session, self.tenant_id, self.categories = session, tenant_id, categories
-        self.by_url: dict[str, Ref] = {}
-        self.by_name_group: dict[tuple[str, int | None], Ref] = {}
+        self.by_url = _KeyIndex()
+        self.by_name_group = _KeyIndex()
         self.drafts: list[_Draft] = []
         self.updates: dict[int, list[tuple[M3UEntry, list[int]]]] = {}
         # Ids above this were created by this import (every stored item it can match was
@@ -319,14 +345,13 @@ class _Batch:
             self.insert(self.drafts)
             for draft in self.drafts:
                 assert draft.id is not None
-                if self.by_url.get(draft.url) is draft:
-                    self.by_url[draft.url] = draft.id
-                if self.by_name_group.get(draft.key) is draft:
-                    self.by_name_group[draft.key] = draft.id
+                self.by_url.replace(draft.url, draft, draft.id)
+                self.by_name_group.replace(draft.key, draft, draft.id)
                 draft.values, draft.category_ids = {}, []
             self.drafts = []
         if self.updates:
-            for item in self.load(list(self.updates)):
+            items = self.load(list(self.updates))
+            for item in items:
                 changed = False
                 for entry, category_ids in self.updates[item.id]:
                     changed = self.update(item, entry, category_ids) or changed
@@ -334,7 +359,7 @@ class _Batch:
                     self.outcome[item.id] = self.outcome.get(item.id, False) or changed
                 self.updated(item)
             self.updates = {}
-            self.session.flush()
+            self.write(items)
         # Nothing loaded as an object is needed again: keep the identity map small.
         self.session.expunge_all()
 
@@ -365,6 +390,10 @@ class _Batch:
     def updated(self, item: Any) -> None:
         """Called after an item's updates are applied."""
 
+    def write(self, items: Sequence[Any]) -> None:
+        """Store what :meth:`update` changed in ``items`` (ORM objects: flush them)."""
+        self.session.flush()
+
 
 class _ChannelBatch(_Batch):
     table = Channel
@@ -378,11 +407,14 @@ class _ChannelBatch(_Batch):
             .join(Channel, Channel.id == ChannelCategory.channel_id)
             .where(tenant)
             .order_by(ChannelCategory.channel_id, ChannelCategory.position)
+            .execution_options(yield_per=STREAM_ROWS)
         ):
             first_category.setdefault(channel_id, category_id)
         self.stored = 0
         for channel_id, name, sources in session.execute(
-            select(Channel.id, Channel.name, Channel.sources).where(tenant)
+            select(Channel.id, Channel.name, Channel.sources)
+            .where(tenant)
+            .execution_options(yield_per=STREAM_ROWS)
         ):
             self.stored += 1
             for item in sources or []:
@@ -435,15 +467,54 @@ class _ChannelBatch(_Batch):
         if links:
             self.session.connection().execute(insert(_table(ChannelCategory)), links)
 
-    def load(self, ids: list[int]) -> Sequence[Channel]:
-        return self.session.scalars(select(Channel).where(Channel.id.in_(ids))).all()
+    def load(self, ids: list[int]) -> Sequence[_StoredChannel]:
+        """The matched channels' importable fields, read as plain rows (no ORM objects:
+        a re-import of 100,000 unchanged entries compares, it does not hydrate)."""
+        links: dict[int, list[int]] = {}
+        for channel_id, category_id in self.session.execute(
+            select(ChannelCategory.channel_id, ChannelCategory.category_id)
+            .where(ChannelCategory.channel_id.in_(ids))
+            .order_by(ChannelCategory.channel_id, ChannelCategory.position)
+        ):
+            links.setdefault(channel_id, []).append(category_id)
+        return [
+            _StoredChannel(row, links.get(row[0], []))
+            for row in self.session.execute(
+                select(
+                    Channel.id,
+                    Channel.sources,
+                    Channel.logo,
+                    Channel.epg_channel_id,
+                    Channel.number,
+                    Channel.archive_days,
+                ).where(Channel.id.in_(ids))
+            )
+        ]
 
-    def update(self, item: Channel, entry: M3UEntry, category_ids: list[int]) -> bool:
-        return _update_channel(item, entry, category_ids)
+    def update(self, item: _StoredChannel, entry: M3UEntry, category_ids: list[int]) -> bool:
+        return item.apply(entry, category_ids)
 
-    def updated(self, item: Channel) -> None:
-        if item.id > self.floor and item.number is not None:
+    def updated(self, item: _StoredChannel) -> None:
+        if item.id > self.floor and item.values["number"] is not None:
             self.numbered_later.add(item.id)
+
+    def write(self, items: Sequence[_StoredChannel]) -> None:
+        changed = [item for item in items if item.changed]
+        if changed:
+            table = _table(Channel)
+            self.session.connection().execute(
+                update(table)
+                .where(table.c.id == bindparam("channel_id"))
+                .values({name: bindparam(name) for name in _StoredChannel.FIELDS}),
+                [{"channel_id": item.id, **item.values} for item in changed],
+            )
+        links = [
+            {"channel_id": item.id, "category_id": category_id, "position": position}
+            for item in items
+            for position, category_id in item.new_links
+        ]
+        if links:
+            self.session.connection().execute(insert(_table(ChannelCategory)), links)
 
     def finish(self) -> ImportReport:
         report = super().finish()
@@ -483,26 +554,37 @@ def _channel_updates(entry: M3UEntry) -> dict[str, Any]:
     return updates
 
 
-def _update_channel(channel: Channel, entry: M3UEntry, category_ids: list[int]) -> bool:
-    changed = False
-    urls = [str(item.get("url", "")) for item in channel.sources or []]
-    if entry.url not in urls:
-        new = {"url": entry.url, "kind": source_kind(entry.url).value}
-        channel.sources = [new, *list(channel.sources or [])[1:]]
-        changed = True
-    for attribute, value in _channel_updates(entry).items():
-        if getattr(channel, attribute) != value:
-            setattr(channel, attribute, value)
+class _StoredChannel:
+    """A matched channel's importable fields, and what the playlist changes in them."""
+
+    FIELDS = ("sources", "logo", "epg_channel_id", "number", "archive_days")
+    __slots__ = ("id", "values", "category_ids", "new_links", "changed")
+
+    def __init__(self, row: Any, category_ids: list[int]) -> None:
+        self.id: int = row[0]
+        self.values: dict[str, Any] = dict(zip(self.FIELDS, row[1:], strict=True))
+        self.category_ids = category_ids
+        self.new_links: list[tuple[int, int]] = []  # (position, category id)
+        self.changed = False
+
+    def apply(self, entry: M3UEntry, category_ids: list[int]) -> bool:
+        changed = False
+        sources = list(self.values["sources"] or [])
+        if entry.url not in [str(item.get("url", "")) for item in sources]:
+            new = {"url": entry.url, "kind": source_kind(entry.url).value}
+            self.values["sources"] = [new, *sources[1:]]
             changed = True
-    have = set(channel.category_ids)
-    for category_id in category_ids:
-        if category_id not in have:
-            channel.category_links.append(
-                ChannelCategory(category_id=category_id, position=len(channel.category_links))
-            )
-            have.add(category_id)
-            changed = True
-    return changed
+        for name, value in _channel_updates(entry).items():
+            if self.values[name] != value:
+                self.values[name] = value
+                changed = True
+        self.changed = self.changed or changed
+        for category_id in category_ids:
+            if category_id not in self.category_ids:
+                self.new_links.append((len(self.category_ids), category_id))
+                self.category_ids.append(category_id)
+                changed = True
+        return changed
 
 
 class _MovieBatch(_Batch):

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from palinsesto.accounts.bootstrap import ensure_tenant
 from palinsesto.db import Database, upgrade
-from support.cli_runner import Cli
+from support.cli_runner import BIN, Cli
+from support.peak_rss import run_measured
 
 PLAYLIST = "\n".join(
     [
@@ -327,3 +328,42 @@ def test_values_out_of_the_api_bounds_cost_only_their_entry(
     assert refused.returncode == 1
     assert "no valid entries" in refused.stderr and "Traceback" not in refused.stderr
     assert _snapshot(cli) == before
+
+
+def _provider_playlist(path: Path, entries: int) -> None:
+    """A provider-like playlist: 200 groups, numbers on half the entries."""
+    with path.open("w", encoding="utf-8") as out:
+        out.write('#EXTM3U x-tvg-url="http://epg.example.net/guide.xml"\n')
+        for i in range(entries):
+            chno = f' tvg-chno="{i + 1}"' if i % 2 == 0 else ""
+            out.write(
+                f'#EXTINF:-1 tvg-id="ch{i}.example" tvg-logo="http://img.example.net/{i}.png"'
+                f'{chno} group-title="Group {i % 200:03d}" catchup-days="{i % 8}",Channel {i}\n'
+                f"http://tv.example.net:8080/live/user/pass/{i}.ts\n"
+            )
+
+
+def test_import_memory_grows_little_with_the_playlist(sqlite_url: str, tmp_path: Path) -> None:
+    """Security #12: 100,000 entries took 981 MB (about 9 KB an entry, every entry and an
+    ORM object per channel held at once). Ten times the entries must now cost only the
+    text and a few index dictionaries: well under 1.5 KB an entry (the peak of a small
+    import is the command's start-up: migrations, imports)."""
+    small, large = 10_000, 100_000
+    figures = {}
+    for count in (small, large):
+        database = tmp_path / f"db{count}.sqlite"
+        url = f"sqlite:///{database}"
+        _tenant(url)
+        cli = Cli(tmp_path / f"data{count}", url)
+        playlist = tmp_path / f"list{count}.m3u"
+        _provider_playlist(playlist, count)
+        command = [str(BIN), "import", "m3u", str(playlist), "--tenant", "acme"]
+        code, seconds, peak, out, err = run_measured(command, cli.env())
+        assert code == 0, err[-2000:]
+        assert f"{count} created, 0 updated, 0 unchanged" in out, out
+        assert cli.count("channels") == count
+        figures[count] = (seconds, peak)
+    growth_kb_per_entry = (figures[large][1] - figures[small][1]) * 1024 / (large - small)
+    print(f"import figures (s, peak MB): {figures}; growth {growth_kb_per_entry:.2f} KB/entry")
+    assert growth_kb_per_entry < 1.5, figures
+    assert figures[large][1] < 250, figures  # 981 MB before
