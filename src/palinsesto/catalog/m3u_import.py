@@ -400,26 +400,24 @@ class _ChannelBatch(_Batch):
 
     def __init__(self, session: Session, tenant_id: int, categories: _CategoryIndex) -> None:
         super().__init__(session, tenant_id, categories)
-        tenant = Channel.tenant_id == tenant_id
-        first_category: dict[int, int] = {}
-        for channel_id, category_id in session.execute(
-            select(ChannelCategory.channel_id, ChannelCategory.category_id)
-            .join(Channel, Channel.id == ChannelCategory.channel_id)
-            .where(tenant)
-            .order_by(ChannelCategory.channel_id, ChannelCategory.position)
-            .execution_options(yield_per=STREAM_ROWS)
-        ):
-            first_category.setdefault(channel_id, category_id)
+        # One streamed pass over the tenant's channels, each row with one of its categories
+        # in position order: the first row of a channel names its first category.
         self.stored = 0
-        for channel_id, name, sources in session.execute(
-            select(Channel.id, Channel.name, Channel.sources)
-            .where(tenant)
+        previous = None
+        for channel_id, name, sources, category_id in session.execute(
+            select(Channel.id, Channel.name, Channel.sources, ChannelCategory.category_id)
+            .outerjoin(ChannelCategory, ChannelCategory.channel_id == Channel.id)
+            .where(Channel.tenant_id == tenant_id)
+            .order_by(Channel.id, ChannelCategory.position)
             .execution_options(yield_per=STREAM_ROWS)
         ):
+            if channel_id == previous:
+                continue
+            previous = channel_id
             self.stored += 1
             for item in sources or []:
                 self.by_url.setdefault(str(item.get("url", "")), channel_id)
-            self.by_name_group.setdefault((name, first_category.get(channel_id)), channel_id)
+            self.by_name_group.setdefault((name, category_id), channel_id)
         self.limit = session.scalar(select(Tenant.max_channels).where(Tenant.id == tenant_id))
         # Created without tvg-chno, in playlist order: numbered at the end (unless a later
         # duplicate entry gave one a number).
