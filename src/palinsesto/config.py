@@ -101,6 +101,10 @@ class Settings:
     security_contact: str = ""
     # How long probing one VOD file (ffmpeg reading its header) may take.
     vod_probe_timeout_seconds: int = 20
+    # Viewer responses built per bouquet set (player API lists, playlists): at most this
+    # many, holding at most this many bytes, least recently used dropped first.
+    response_cache_max_entries: int = 2048
+    response_cache_max_bytes: int = 256 * 1024**2
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -271,6 +275,8 @@ def _validate(settings: Settings) -> None:
         parts = urlsplit(url)
         if url and (parts.scheme not in ("http", "https") or not parts.hostname):
             raise ConfigError(f"{ENV_PREFIX}{name.upper()}: expected http(s)://host[:port]")
+    if settings.response_cache_max_entries < 1 or settings.response_cache_max_bytes < 1:
+        raise ConfigError(f"{ENV_PREFIX}RESPONSE_CACHE_MAX_ENTRIES / _BYTES: must be positive")
     if settings.token_ttl_seconds <= 0:
         raise ConfigError(f"{ENV_PREFIX}TOKEN_TTL_SECONDS: must be positive")
     if settings.rtmp_public_url and not settings.rtmp_public_url.startswith(

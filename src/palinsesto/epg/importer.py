@@ -55,6 +55,7 @@ PROGRAMME_COLUMNS = (
     "title",
     "description",
     "lang",
+    "details",
 )
 
 
@@ -245,6 +246,7 @@ def run_import(
                             entry.title,
                             entry.description,
                             entry.lang,
+                            entry.details.to_json() if entry.details else None,
                         ),
                         len(entry.title) + len(entry.description),
                     )

@@ -56,6 +56,7 @@ class ChannelView:
     archive_days: int
     custom_sid: str
     added: int
+    number: int | None = None  # the operator's channel number (M3U tvg-chno)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +266,7 @@ def load_live(session: Session, tenant_id: int, bouquet_ids: Sequence[int]) -> L
             Channel.archive_days,
             Channel.custom_sid,
             epoch_seconds(Channel.created_at),
+            Channel.number,
         ),
     )
     links: defaultdict[int, list[int]] = defaultdict(list)
@@ -286,8 +288,9 @@ def load_live(session: Session, tenant_id: int, bouquet_ids: Sequence[int]) -> L
             archive or 0,
             sid or "",
             added or 0,
+            number,
         )  # fmt: skip
-        for _bid, _pos, cid, name, logo, epg, archive, sid, added in rows
+        for _bid, _pos, cid, name, logo, epg, archive, sid, added, number in rows
     ]
     used = (c for item in items for c in item.category_ids)
     return _section(session, tenant_id, CategoryKind.live, items, used)

@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 from palinsesto.catalog.models import Episode, Movie
 from palinsesto.playback import xtream
 from palinsesto.playback.account_call import AccountBodies
-from palinsesto.playback.bodies import Body, respond, send
+from palinsesto.playback.bodies import EMPTY_ARRAY, Body, JsonArray, respond, send
 from palinsesto.playback.catalog_cache import Sections
 from palinsesto.playback.catalog_view import (
     LiveSection,
@@ -125,21 +125,29 @@ def refusal(request_headers: Mapping[str, str], exc: Exception) -> Response:
     )
 
 
-def _list_builder(
-    action: str, category_id: int | None, offset: int, limit: int | None
-) -> Callable[[Sections], bytes]:
-    def build(sections: Sections) -> bytes:
+CATEGORY_ACTIONS = frozenset({"get_live_categories", "get_vod_categories", "get_series_categories"})
+
+
+def _list_builder(action: str, category_id: int | None) -> Callable[[Sections], JsonArray]:
+    """The whole list an action answers (optionally under one category), serialised once
+    element by element: every page of it is cut from these bytes (§4.1's ``num`` counts
+    over the whole list, so an element's bytes do not depend on the page)."""
+
+    def build(sections: Sections) -> JsonArray:
+        dumps = orjson.dumps
         if action == "get_live_categories":
-            return orjson.dumps(xtream.categories(sections.live.used_categories()))
-        if action == "get_vod_categories":
-            return orjson.dumps(xtream.categories(sections.vod.used_categories()))
-        if action == "get_series_categories":
-            return orjson.dumps(xtream.categories(sections.series.used_categories()))
-        if action == "get_live_streams":
-            return orjson.dumps(xtream.live_items(sections.live, category_id, offset, limit))
-        if action == "get_vod_streams":
-            return orjson.dumps(xtream.vod_items(sections.vod, category_id, offset, limit))
-        return orjson.dumps(xtream.series_items(sections.series, category_id, offset, limit))
+            items = xtream.categories(sections.live.used_categories())
+        elif action == "get_vod_categories":
+            items = xtream.categories(sections.vod.used_categories())
+        elif action == "get_series_categories":
+            items = xtream.categories(sections.series.used_categories())
+        elif action == "get_live_streams":
+            items = xtream.live_items(sections.live, category_id)
+        elif action == "get_vod_streams":
+            items = xtream.vod_items(sections.vod, category_id)
+        else:
+            items = xtream.series_items(sections.series, category_id)
+        return JsonArray(dumps(item) for item in items)
 
     return build
 
@@ -215,21 +223,45 @@ class PlayerApi:
         cache = self.surfaces.catalogs
         kind = LIST_KINDS.get(action)
         if kind is not None:
+            if action in CATEGORY_ACTIONS:
+                listing = await self._listing(line, action, None, kind)
+                return send(plain_headers(request), listing.body, JSON)
             category_id = _int_param(params, "category_id", zero_is_none=True)
             # §4.1: rarely used pagination, with bracketed query names.
             offset = _int_param(params, "params[offset]") or 0
             limit = _int_param(params, "params[items_per_page]")
-            name = (action, category_id, offset, limit)
-            kinds = (kind,)
-            body = cache.peek(line.tenant_id, line.bouquet_ids, name, kinds)
-            if body is None:
-                build = _list_builder(action, category_id, max(offset, 0), limit)
-                body = await run_in_threadpool(
-                    cache.body, line.tenant_id, line.bouquet_ids, name, kinds, build
-                )
-            return send(plain_headers(request), body, JSON)
+            if category_id is not None:
+                # Only categories the set uses get a list of their own: any other id is
+                # an empty list, not one more cache entry.
+                section = cache.peek_section(line.tenant_id, line.bouquet_ids, kind)
+                if section is None:
+                    section = await run_in_threadpool(
+                        cache.section, line.tenant_id, line.bouquet_ids, kind
+                    )
+                if category_id not in section.used_category_ids:
+                    return send(plain_headers(request), EMPTY_ARRAY, JSON)
+            listing = await self._listing(line, action, category_id, kind)
+            return send(plain_headers(request), listing.page(offset, limit), JSON)
         result = await run_in_threadpool(self.details, line, action, params, now)
         return json_response(plain_headers(request), result)
+
+    async def _listing(
+        self, line: LineView, action: str, category_id: int | None, kind: str
+    ) -> JsonArray:
+        cache = self.surfaces.catalogs
+        name, kinds = (action, category_id), (kind,)
+        found: JsonArray | None = cache.peek(line.tenant_id, line.bouquet_ids, name, kinds)
+        if found is not None:
+            return found
+        listing: JsonArray = await run_in_threadpool(
+            cache.built,
+            line.tenant_id,
+            line.bouquet_ids,
+            name,
+            kinds,
+            _list_builder(action, category_id),
+        )
+        return listing
 
     def details(self, line: LineView, action: str, params: dict[str, str], now: float) -> Any:
         """Per-item actions: VOD and series info, EPG (runs in a worker thread)."""

@@ -23,6 +23,7 @@ from palinsesto.admin.api.routes import (
     schedule,
     series,
     servers,
+    system,
     tenants,
     users,
     watch,
@@ -54,6 +55,7 @@ def build_router() -> APIRouter:
         epg_review,
         schedule,
         notices,
+        system,
     ):
         router.include_router(module.router)
     return router
