@@ -8,8 +8,15 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from palinsesto.config import ConfigError, Settings, ensure_secret_key, load_settings
+from palinsesto.config import (
+    ConfigError,
+    Settings,
+    ensure_data_dir,
+    ensure_secret_key,
+    load_settings,
+)
 from palinsesto.db import Database, upgrade
+from palinsesto.db.engine import restrict_sqlite_file
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -24,8 +31,9 @@ def settings_or_exit() -> Settings:
 
 
 def open_database(settings: Settings, migrate: bool = True) -> Database:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_data_dir(settings)
     url = settings.effective_database_url
+    restrict_sqlite_file(url)  # before the migration creates it with the umask's mode
     if migrate:
         upgrade(url)
     return Database(url)

@@ -21,7 +21,9 @@ def serve(
     db = open_database(settings)
     with db.transaction() as session:
         first = ensure_platform_admin(session, settings.admin_username, settings.admin_password)
-        demo_result = ensure_demo(session, settings.demo_tenant) if demo else None
+        # Only on the very first start (the platform admin was just made): a demo tenant
+        # deleted later stays deleted, and its line's password is printed once.
+        demo_result = ensure_demo(session, settings.demo_tenant) if demo and first else None
     if first is not None:
         console.print(f"Created platform admin [bold]{first.admin_username}[/bold].")
         if first.generated_password:

@@ -42,6 +42,7 @@ from palinsesto.epg.xmltv_reader import (
     XmltvReader,
     XmltvTooLarge,
 )
+from palinsesto.trust.redaction import redact_urls_in
 
 READ_SIZE = 1 << 20
 MAX_SAMPLES = 20
@@ -390,6 +391,8 @@ def _fail(
     bytes_read: int,
 ) -> None:
     result.status = ImportStatus.failed
+    # Stored, shown in the panel and logged: a source URL's credentials stay out of it.
+    error = redact_urls_in(error)
     result.error = error
     with db.engine.begin() as conn:
         conn.execute(delete(Programme).where(Programme.run_id == result.run_id))

@@ -27,6 +27,7 @@ from palinsesto.media.mpegts import TsChunk, TsChunker
 from palinsesto.media.outputs.hls import HlsSegmenter
 from palinsesto.media.outputs.ts import TsFanout, TsViewer
 from palinsesto.media.supervisor import Backoff, Child, Supervisor
+from palinsesto.trust.redaction import redact_urls_in
 
 log = logging.getLogger(__name__)
 
@@ -324,11 +325,13 @@ class ChannelRunner:
                         if self._want_primary.is_set():
                             index = 0
                         continue
-                    self.failures.append(Failure(self._wall(), index, str(ended)))
+                    # ffmpeg names the source URL: its credentials stay out of logs and API.
+                    reason = redact_urls_in(str(ended))
+                    self.failures.append(Failure(self._wall(), index, reason))
                     self.restarts += 1
                     self.state = ChannelState.failing
                     self.live_since = None
-                    log.warning("channel %s source %d: %s", self.spec.channel_id, index, ended)
+                    log.warning("channel %s source %d: %s", self.spec.channel_id, index, reason)
                     index = (index + 1) % len(self.spec.sources)
                     if index == 0:
                         await self._sleep_or_demand_ends(backoff.next_delay())
