@@ -26,6 +26,7 @@ from palinsesto.cli.common import (
     open_database,
     settings_or_exit,
 )
+from palinsesto.trust.redaction import redact_urls_in
 
 import_app = typer.Typer(help="Import playlists into a tenant.", no_args_is_help=True)
 
@@ -36,7 +37,8 @@ class ImportKind(enum.StrEnum):
 
 
 def _fail(message: str) -> NoReturn:
-    err_console.print(f"[red]Error:[/red] {escape(message)}", soft_wrap=True)
+    # Provider playlist URLs carry the account's password (get.php?password=...).
+    err_console.print(f"[red]Error:[/red] {escape(redact_urls_in(message))}", soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -63,7 +65,8 @@ def import_m3u(
         _fail(str(exc))
     playlist = read_m3u(playlist_lines(text))
     for error in playlist.errors:
-        err_console.print(f"[yellow]{escape(f'{source}: {error}')}[/yellow]", soft_wrap=True)
+        shown = redact_urls_in(f"{source}: {error}")
+        err_console.print(f"[yellow]{escape(shown)}[/yellow]", soft_wrap=True)
     if not playlist.entries:
         why = "" if playlist.has_header else " (no #EXTM3U header: is it a playlist at all?)"
         _fail(f"{source}: no valid entries{why}; nothing imported")

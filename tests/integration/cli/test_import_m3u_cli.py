@@ -259,3 +259,20 @@ def test_bad_files_and_unknown_tenant_change_nothing(sqlite_url: str, tmp_path: 
         ("Some Movie (2019)", "mkv", "http://img.example.net/m.jpg")
     ]
     assert cli.rows("SELECT name, kind FROM categories") == [("Movies | Action", "movie")]
+
+
+def test_errors_do_not_print_the_provider_password(sqlite_url: str, tmp_path: Path) -> None:
+    """Provider playlist URLs carry the account's password; error messages mask it."""
+    _tenant(sqlite_url)
+    cli = Cli(tmp_path / "data", sqlite_url)
+    routes = {"/login": (200, "text/html", b"<html>Sign in</html>\n")}
+    with _http_server(routes) as base:
+        host = base.split("://", 1)[1]
+        for url in (
+            f"{base}/get.php?username=alice&password=Pr0viderPw&type=m3u_plus",  # 404
+            f"http://alice:Pr0viderPw@{host}/login?password=Pr0viderPw",  # not a playlist
+        ):
+            failed = cli.run("import", "m3u", url, "--tenant", "acme")
+            assert failed.returncode == 1
+            assert "Pr0viderPw" not in failed.stdout + failed.stderr, failed.stderr
+            assert "password=***" in failed.stderr
