@@ -310,14 +310,23 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"{ENV_PREFIX}DATABASE_URL: only sqlite and postgresql are supported")
 
 
+def ensure_data_dir(settings: Settings) -> Path:
+    """The data directory, made (or narrowed) to 0700: it holds the database, with line
+    passwords and stream keys in clear, the signing key and uploaded guides."""
+    path = settings.data_dir
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
 def ensure_secret_key(settings: Settings) -> Settings:
     """Give the settings a signing key: the configured one, or one kept in the data dir."""
     if settings.secret_key:
         return settings
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.data_dir / "secret.key"
+    path = ensure_data_dir(settings) / "secret.key"
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))
+    path.chmod(0o600)  # also a key written by an older version, or by hand
     return replace(settings, secret_key=path.read_text().strip())

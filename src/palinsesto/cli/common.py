@@ -13,11 +13,13 @@ from palinsesto.config import (
     ENV_PREFIX,
     ConfigError,
     Settings,
+    ensure_data_dir,
     ensure_secret_key,
     load_settings,
     mask_url_password,
 )
 from palinsesto.db import Database, upgrade
+from palinsesto.db.engine import restrict_sqlite_file
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -34,8 +36,9 @@ def settings_or_exit() -> Settings:
 def open_database(settings: Settings, migrate: bool = True) -> Database:
     """The database, migrated; one line naming the setting (not a traceback) and exit 1 if
     it cannot be reached."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_data_dir(settings)
     url = settings.effective_database_url
+    restrict_sqlite_file(url)  # before the migration creates it with the umask's mode
     try:
         if migrate:
             upgrade(url)

@@ -28,6 +28,7 @@ from palinsesto.cli.common import (
     settings_or_exit,
 )
 from palinsesto.outbound import policy_from_settings
+from palinsesto.trust.redaction import redact_urls_in
 
 import_app = typer.Typer(help="Import playlists into a tenant.", no_args_is_help=True)
 
@@ -42,7 +43,8 @@ class ImportKind(enum.StrEnum):
 
 
 def _fail(message: str) -> NoReturn:
-    err_console.print(f"[red]Error:[/red] {escape(message)}", soft_wrap=True)
+    # Provider playlist URLs carry the account's password (get.php?password=...).
+    err_console.print(f"[red]Error:[/red] {escape(redact_urls_in(message))}", soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -74,7 +76,8 @@ def import_m3u(
     def report_error(error: M3UError) -> None:
         nonlocal skipped
         skipped += 1
-        err_console.print(f"[yellow]{escape(f'{source}: {error}')}[/yellow]", soft_wrap=True)
+        shown = redact_urls_in(f"{source}: {error}")
+        err_console.print(f"[yellow]{escape(shown)}[/yellow]", soft_wrap=True)
 
     def entries() -> Iterator[M3UEntry]:
         # Read as the import goes: entries are applied in batches, never all held at once.

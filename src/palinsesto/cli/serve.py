@@ -39,7 +39,9 @@ def serve(
     with db.transaction() as session:
         first = ensure_platform_admin(session, settings.admin_username, settings.admin_password)
         admin_name = first.admin_username if first else platform_admin_username(session)
-        demo_result = ensure_demo(session, settings.demo_tenant) if demo else None
+        # Only on the very first start (the platform admin was just made): a demo tenant
+        # deleted later stays deleted, and its line's password is printed once.
+        demo_result = ensure_demo(session, settings.demo_tenant) if demo and first else None
     # soft_wrap everywhere: a URL broken over two lines of a narrow terminal cannot be copied.
     say = console.print
     if first is not None:

@@ -42,6 +42,7 @@ from palinsesto.epg.xmltv_reader import (
     XmltvTooLarge,
 )
 from palinsesto.outbound import FetchFailed, OutboundPolicy, open_url
+from palinsesto.trust.redaction import redact_urls_in
 
 READ_SIZE = 1 << 20
 MAX_SAMPLES = 20
@@ -400,6 +401,8 @@ def _fail(
     bytes_read: int,
 ) -> None:
     result.status = ImportStatus.failed
+    # Stored, shown in the panel and logged: a source URL's credentials stay out of it.
+    error = redact_urls_in(error)
     result.error = error
     with db.engine.begin() as conn:
         conn.execute(delete(Programme).where(Programme.run_id == result.run_id))

@@ -6,6 +6,7 @@ GET and POST alike. The account call answers any request without a known action
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -78,6 +79,10 @@ EMPTY_RESULTS: dict[str, Any] = {
 }
 
 
+INT4_MAX = 2_147_483_647
+_INTEGER = re.compile(r"-?[0-9]{1,20}")
+
+
 class BadParameter(ValueError):
     """A parameter the action needs is malformed; the message names it."""
 
@@ -96,10 +101,13 @@ def _int_param(params: dict[str, str], name: str, *, zero_is_none: bool = False)
     raw = params.get(name, "").strip()
     if raw == "":
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadParameter(f"{name} must be an integer, got {raw!r}") from None
+    # ASCII digits only (int() also reads "١٢" and "1_0"), and no more than an int4 column
+    # holds: every id and limit here ends up compared with one, and PostgreSQL refuses more.
+    if not _INTEGER.fullmatch(raw):
+        raise BadParameter(f"{name} must be an integer, got {raw!r}")
+    value = int(raw)
+    if not -INT4_MAX <= value <= INT4_MAX:
+        raise BadParameter(f"{name} must be between {-INT4_MAX} and {INT4_MAX}")
     return None if zero_is_none and value == 0 else value
 
 

@@ -295,6 +295,8 @@ def test_playlist_urls_are_fetched_under_the_outbound_policy(
         allowed = cli.run("import", "m3u", f"{provider.base}/get.php", "--tenant", "acme")
         assert allowed.returncode == 0, allowed.stderr
         assert f"{VALID} created" in allowed.stdout
+
+
 # Security #12: values the admin API would refuse, each on its own entry.
 OUT_OF_BOUNDS = "\n".join(
     [
@@ -400,3 +402,21 @@ def test_import_memory_grows_little_with_the_playlist(sqlite_url: str, tmp_path:
     print(f"import figures (s, peak MB): {figures}; growth {growth_kb_per_entry:.2f} KB/entry")
     assert growth_kb_per_entry < 1.5, figures
     assert figures[large][1] < 250, figures  # 981 MB before
+
+
+def test_errors_do_not_print_the_provider_password(sqlite_url: str, tmp_path: Path) -> None:
+    """Provider playlist URLs carry the account's password; error messages mask it."""
+    _tenant(sqlite_url)
+    # Loopback stands in for the provider: allowed explicitly (the outbound policy).
+    cli = Cli(tmp_path / "data", sqlite_url, {"PALINSESTO_OUTBOUND_ALLOW_NETWORKS": "127.0.0.1/32"})
+    routes = {"/login": (200, "text/html", b"<html>Sign in</html>\n")}
+    with _http_server(routes) as base:
+        host = base.split("://", 1)[1]
+        for url in (
+            f"{base}/get.php?username=alice&password=Pr0viderPw&type=m3u_plus",  # 404
+            f"http://alice:Pr0viderPw@{host}/login?password=Pr0viderPw",  # not a playlist
+        ):
+            failed = cli.run("import", "m3u", url, "--tenant", "acme")
+            assert failed.returncode == 1
+            assert "Pr0viderPw" not in failed.stdout + failed.stderr, failed.stderr
+            assert "password=***" in failed.stderr

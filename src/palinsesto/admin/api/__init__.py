@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from palinsesto.admin.api.errors import install_error_handlers
 from palinsesto.admin.api.routes import (
@@ -28,12 +28,14 @@ from palinsesto.admin.api.routes import (
     users,
     watch,
 )
+from palinsesto.admin.api.types import refuse_nul
 
 API_PREFIX = "/api/v1"
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX)
+    # Every route, present and future, refuses NUL in its text before its own code runs.
+    router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(refuse_nul)])
     for module in (
         auth,
         tenants,

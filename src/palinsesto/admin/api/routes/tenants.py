@@ -16,6 +16,7 @@ from palinsesto.admin.api.errors import Conflict, NotFound
 from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.patching import apply_changes, patch_changes
+from palinsesto.admin.api.types import PathId
 from palinsesto.trust.audit import snapshot
 
 router = APIRouter(tags=["tenants"])
@@ -98,13 +99,13 @@ def create_tenant(body: TenantIn, principal: PlatformAdmin, session: DbSession) 
 
 
 @router.get("/tenants/{tenant_id}", response_model=TenantOut)
-def get_tenant(tenant_id: int, principal: CurrentPrincipal, session: DbSession) -> Tenant:
+def get_tenant(tenant_id: PathId, principal: CurrentPrincipal, session: DbSession) -> Tenant:
     return _get(session, principal, tenant_id)
 
 
 @router.patch("/tenants/{tenant_id}", response_model=TenantOut)
 def update_tenant(
-    tenant_id: int, body: TenantPatch, principal: PlatformAdmin, session: DbSession
+    tenant_id: PathId, body: TenantPatch, principal: PlatformAdmin, session: DbSession
 ) -> Tenant:
     tenant = _get(session, principal, tenant_id)
     before = snapshot(tenant)
@@ -114,7 +115,7 @@ def update_tenant(
 
 
 @router.delete("/tenants/{tenant_id}", status_code=204)
-def delete_tenant(tenant_id: int, principal: PlatformAdmin, session: DbSession) -> None:
+def delete_tenant(tenant_id: PathId, principal: PlatformAdmin, session: DbSession) -> None:
     tenant = _get(session, principal, tenant_id)
     audited(session, principal, "delete", "tenant", tenant)
     session.delete(tenant)
