@@ -50,6 +50,9 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR ranges, comma
     # separated); empty = the connecting peer is always the client.
     trusted_proxies: str = ""
+    # A MaxMind DB file (GeoIP2/GeoLite2 Country or City) for territory rules; empty = the
+    # viewer's country is unknown (items with deny-on-unknown are then refused).
+    geoip_db: str = ""
     # Roles that must sign in with a second factor (TOTP), comma separated, e.g.
     # "platform_admin,owner"; until they set it up, their tokens reach only the set-up.
     totp_required_roles: str = ""
@@ -243,6 +246,8 @@ def _validate(settings: Settings) -> None:
         TrustedProxies.parse(settings.trusted_proxies)
     except ValueError as exc:
         raise ConfigError(f"{ENV_PREFIX}TRUSTED_PROXIES: {exc}") from None
+    if settings.geoip_db and not Path(settings.geoip_db).is_file():
+        raise ConfigError(f"{ENV_PREFIX}GEOIP_DB: no such file: {settings.geoip_db}")
     url = settings.effective_database_url
     if not url.startswith(("sqlite", "postgresql")):
         raise ConfigError(f"{ENV_PREFIX}DATABASE_URL: only sqlite and postgresql are supported")

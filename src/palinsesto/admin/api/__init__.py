@@ -20,6 +20,7 @@ from palinsesto.admin.api.routes import (
     movies,
     notices,
     packages,
+    rights,
     schedule,
     series,
     servers,
@@ -54,6 +55,7 @@ def build_router() -> APIRouter:
         epg_review,
         schedule,
         notices,
+        rights,
     ):
         router.include_router(module.router)
     return router

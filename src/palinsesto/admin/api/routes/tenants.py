@@ -36,6 +36,9 @@ class TenantIn(BaseModel):
     )
     timezone: str = Field(default="UTC", min_length=1, max_length=64)
     message: str = Field(default="", max_length=2000)
+    rights_required: bool = Field(
+        default=True, description="content plays and is listed only with a current rights record"
+    )
 
 
 class TenantPatch(BaseModel):
@@ -46,6 +49,7 @@ class TenantPatch(BaseModel):
     max_nodes: int | None = Field(default=None, ge=0, le=100_000)
     connection_policy: ConnectionPolicy | None = None
     playback_slates: bool | None = None
+    rights_required: bool | None = None
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
     message: str | None = Field(default=None, max_length=2000)
 
