@@ -8,6 +8,7 @@ pieces down. No other module reads ``os.environ``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -131,6 +132,19 @@ class Settings:
         """Where file sources live: ``media_root``, or ``<data_dir>/media`` when unset."""
         unset = str(self.media_root) in ("", ".")
         return self.data_dir / "media" if unset else self.media_root
+
+    @property
+    def public_panel(self) -> bool:
+        """Whether viewers reach this panel on a public address (``public_url`` names a host
+        that is not loopback, private or ``localhost``): new tenants then require rights."""
+        host = urlsplit(self.public_url).hostname or ""
+        if not host or host == "localhost" or host.endswith((".localhost", ".local")):
+            return False
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return True  # a DNS name
+        return ip.is_global
 
     @property
     def effective_public_url(self) -> str:

@@ -18,7 +18,7 @@ import pytest
 from palinsesto.catalog.models import Channel
 from support.admin_api import root_client
 from support.media import FFMPEG, play
-from support.server import make_settings
+from support.server import make_settings, run_server
 
 from .conftest import LiveWorld, live_world
 
@@ -119,9 +119,7 @@ async def test_rights_gate_lists_and_stream_urls(rights_live: LiveWorld) -> None
 async def test_geoip_allowed_denied_and_unknown_through_a_trusted_proxy(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    settings = make_settings(
-        tmp_path, sqlite_url, trusted_proxies="127.0.0.1", geoip_db=str(GEOIP)
-    )
+    settings = make_settings(tmp_path, sqlite_url, trusted_proxies="127.0.0.1", geoip_db=str(GEOIP))
     with live_world(settings) as live:
         rule = {"tenant_id": live.tenant_id, "item_type": "channel", "item_id": live.pattern_id}
         r = _admin(live, "PUT", "/territory-rules", **rule, allowed=["gb"], deny_unknown=True)
@@ -184,3 +182,20 @@ async def test_a_blackout_starting_during_a_play_switches_the_picture_to_the_sla
         r = await c.get(live.url(live.pattern_id))
     assert r.status_code == 200 and r.headers["x-refusal-reason"] == "BLACKOUT"
     assert await _answer(live.url(live.pattern_id, "m3u8")) == (451, b"BLACKOUT\n")
+
+
+@pytest.mark.parametrize(
+    ("public_url", "required"),
+    [("https://tv.example.com", True), ("", False), ("http://192.168.1.5:8000", False)],
+)
+def test_new_tenants_of_a_public_panel_require_rights(
+    sqlite_url: str, tmp_path: Path, public_url: str, required: bool
+) -> None:
+    with run_server(make_settings(tmp_path, sqlite_url, public_url=public_url)) as server:
+        with root_client(server) as c:
+            made = c.post("/api/v1/tenants", json={"name": "New", "slug": "new-one"})
+            assert made.status_code == 201, made.text
+            assert made.json()["rights_required"] is required
+            chosen = c.post("/api/v1/tenants", json={"name": "Own", "slug": "own-choice",
+                                                     "rights_required": not required})  # fmt: skip
+            assert chosen.json()["rights_required"] is (not required)
