@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from palinsesto.catalog.models import Channel
+from palinsesto.catalog.models import Bouquet, BouquetItem, Channel, ItemType, Movie
 from support.admin_api import root_client
 from support.media import FFMPEG, play
 from support.server import make_settings, run_server
@@ -60,11 +60,30 @@ def _listed(live: LiveWorld) -> dict[str, bool]:
     }
 
 
+def _movies(live: LiveWorld) -> list[str]:
+    auth = {"username": live.username, "password": live.password}
+    return [
+        m["name"]
+        for m in httpx.get(
+            f"{live.server.base_url}/player_api.php",
+            params={**auth, "action": "get_vod_streams"},
+            timeout=30,
+        ).json()
+    ]
+
+
 @pytest.fixture
 def rights_live(database_url: str, tmp_path: Path) -> Any:
     with live_world(make_settings(tmp_path, database_url, live_idle_stop_seconds=2)) as world:
         with world.server.ctx.db.transaction() as session:
             session.get(Channel, world.pattern_id).epg_channel_id = "pattern.test"
+            bouquet = session.query(Bouquet).filter_by(tenant_id=world.tenant_id).one()
+            for name in ("Licensed Film", "Unlicensed Film"):
+                movie = Movie(tenant_id=world.tenant_id, name=name)
+                session.add(movie)
+                session.flush()
+                session.add(BouquetItem(bouquet_id=bouquet.id, item_type=ItemType.movie,
+                                        item_id=movie.id))  # fmt: skip
         world.server.ctx.events.publish(world.tenant_id, "catalog")
         yield world
 
@@ -74,16 +93,17 @@ async def test_rights_gate_lists_and_stream_urls(rights_live: LiveWorld) -> None
     everywhere = {"player_api": True, "get.php": True, "xmltv": True}
     nowhere = {"player_api": False, "get.php": False, "xmltv": False}
     assert _listed(live) == everywhere  # the tenant predates the setting: off
+    assert sorted(_movies(live)) == ["Licensed Film", "Unlicensed Film"]
     r = _admin(live, "PATCH", f"/tenants/{live.tenant_id}", rights_required=True)
     assert r.status_code == 200 and r.json()["rights_required"] is True, r.text
     assert _listed(live) == nowhere
     assert await _answer(live.url(live.pattern_id)) == (451, b"RIGHTS_MISSING\n")
 
-    # Bad input changes nothing: an unknown country code, an item of another kind.
+    # Bad input changes nothing: an unknown country code, no such item, an end before the start.
     base = {"tenant_id": live.tenant_id, "item_type": "channel", "item_id": live.pattern_id,
             "holder": "Acme Rights", "starts_at": _iso(-60)}  # fmt: skip
     assert _admin(live, "POST", "/rights", **base, territories=["XXX"]).status_code == 422
-    assert _admin(live, "POST", "/rights", **{**base, "item_type": "movie"}).status_code == 422
+    assert _admin(live, "POST", "/rights", **{**base, "item_id": 99999}).status_code == 422
     assert _admin(live, "POST", "/rights", **base, ends_at=_iso(-120)).status_code == 422
     assert _listed(live) == nowhere
 
@@ -102,6 +122,12 @@ async def test_rights_gate_lists_and_stream_urls(rights_live: LiveWorld) -> None
     assert [(a["record"]["id"], a["alert_days"]) for a in alerts] == [(record["id"], 1)]
 
     assert _listed(live) == everywhere
+    assert _movies(live) == []  # movies too: neither has a record yet
+    with live.server.ctx.db.session() as session:
+        film = session.query(Movie).filter_by(name="Licensed Film").one().id
+    movie_rights = {**base, "item_type": "movie", "item_id": film, "territories": ["IT"]}
+    assert _admin(live, "POST", "/rights", **movie_rights).status_code == 201
+    assert _movies(live) == ["Licensed Film"]
     frames, err = await play(live.url(live.pattern_id), 1.0)
     assert frames >= 10, err[-1500:]
 
