@@ -62,6 +62,7 @@ class LiveEngine:
     ) -> None:
         self.settings = settings
         self.events = events
+        self._db = db
         geo = CountryLookup(settings.geoip_db) if settings.geoip_db else None
         self.rights = RightsGate(db, events, geo)
         self.access = PlaybackAccess(
@@ -371,7 +372,7 @@ class LiveEngine:
         """Rights, territory and blackouts apply to viewers already watching: a play that
         admission would now refuse is switched to the blackout slate (TS) or ended (HLS).
         A tenant's catalogue whose validity changed with time alone is republished."""
-        for tenant_id in CATALOG_CLOCK.due(now):
+        for tenant_id in CATALOG_CLOCK.due(self._db.engine, now):
             self.events.publish(tenant_id, "catalog")
         missing: set[int] = set()
         for session in self.sessions.all():

@@ -121,27 +121,30 @@ def load_tenant_rights(session: Session, tenant_id: int) -> TenantRights:
 
 
 class CatalogClock:
-    """When each tenant's cached catalogue next goes stale because of time alone."""
+    """When each tenant's cached catalogue next goes stale because of time alone.
+
+    Keyed by the database (its engine) as well as the tenant: tests run several servers,
+    each with its own tenant 1, in one process."""
 
     def __init__(self) -> None:
-        self._due: dict[int, float] = {}
+        self._due: dict[tuple[object, int], float] = {}
         self._lock = threading.Lock()
 
-    def note(self, tenant_id: int, when: float | None) -> None:
+    def note(self, database: object, tenant_id: int, when: float | None) -> None:
         if when is None:
             return
         with self._lock:
-            current = self._due.get(tenant_id)
+            current = self._due.get((database, tenant_id))
             if current is None or when < current:
-                self._due[tenant_id] = when
+                self._due[(database, tenant_id)] = when
 
-    def due(self, now: float) -> list[int]:
+    def due(self, database: object, now: float) -> list[int]:
         """Tenants whose next change has passed (forgotten: the rebuild notes the next)."""
         with self._lock:
-            passed = [t for t, when in self._due.items() if when <= now]
-            for tenant_id in passed:
-                del self._due[tenant_id]
-        return passed
+            passed = [k for k, when in self._due.items() if k[0] is database and when <= now]
+            for key in passed:
+                del self._due[key]
+        return [tenant_id for _, tenant_id in passed]
 
 
 CATALOG_CLOCK = CatalogClock()
@@ -152,7 +155,7 @@ def gated_section(kind: str, session: Session, tenant_id: int, section: Any) -> 
     call this on every section they load)."""
     rights = load_tenant_rights(session, tenant_id)
     now = time.time()
-    CATALOG_CLOCK.note(tenant_id, rights.next_change(now))
+    CATALOG_CLOCK.note(session.get_bind(), tenant_id, rights.next_change(now))
     item = KIND_ITEMS[kind]
     if not rights.required and not rights.items:
         return section
