@@ -39,13 +39,13 @@ from palinsesto.trust.rights import (
 
 router = APIRouter(tags=["rights"])
 
-MAX_EVIDENCE_BYTES = 10 << 20
+MAX_EVIDENCE_BYTES = 1536 << 10  # base64 of it fits the 2 MiB request body limit
 ITEM_MODELS: dict[RightsItem, Any] = {
     RightsItem.channel: Channel,
     RightsItem.movie: Movie,
     RightsItem.series: Series,
 }
-Countries = Annotated[list[str], Field(default_factory=list, max_length=300)]
+Countries = Annotated[list[str], Field(default=[], max_length=300)]
 
 
 class _ItemRef(BaseModel):
@@ -71,7 +71,7 @@ class RightsIn(_ItemRef):
     ends_at: AwareDatetime | None = None
     territories: Countries
     status: RightsStatus = RightsStatus.active
-    evidence: list[EvidenceIn] = Field(default_factory=list, max_length=20)
+    evidence: list[EvidenceIn] = Field(default=[], max_length=20)
 
     _norm = field_validator("territories")(_countries)
 
@@ -174,7 +174,7 @@ def _evidence(files: list[EvidenceIn]) -> list[RightsEvidence]:
             ) from None
         if not data or len(data) > MAX_EVIDENCE_BYTES:
             raise ValidationFailed(
-                "Evidence files hold 1 byte to 10 MiB.", fields={f"evidence.{n}": "Bad size."}
+                "Evidence files hold 1 byte to 1.5 MiB.", fields={f"evidence.{n}": "Bad size."}
             )
         found.append(
             RightsEvidence(
