@@ -8,6 +8,7 @@ pieces down. No other module reads ``os.environ``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -52,6 +53,9 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR ranges, comma
     # separated); empty = the connecting peer is always the client.
     trusted_proxies: str = ""
+    # A MaxMind DB file (GeoIP2/GeoLite2 Country or City) for territory rules; empty = the
+    # viewer's country is unknown (items with deny-on-unknown are then refused).
+    geoip_db: str = ""
     # Roles that must sign in with a second factor (TOTP), comma separated, e.g.
     # "platform_admin,owner"; until they set it up, their tokens reach only the set-up.
     totp_required_roles: str = ""
@@ -151,6 +155,19 @@ class Settings:
         """Where file sources live: ``media_root``, or ``<data_dir>/media`` when unset."""
         unset = str(self.media_root) in ("", ".")
         return self.data_dir / "media" if unset else self.media_root
+
+    @property
+    def public_panel(self) -> bool:
+        """Whether viewers reach this panel on a public address (``public_url`` names a host
+        that is not loopback, private or ``localhost``): new tenants then require rights."""
+        host = urlsplit(self.public_url).hostname or ""
+        if not host or host == "localhost" or host.endswith((".localhost", ".local")):
+            return False
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return True  # a DNS name
+        return ip.is_global
 
     @property
     def effective_public_url(self) -> str:
@@ -305,6 +322,8 @@ def _validate(settings: Settings) -> None:
         TrustedProxies.parse(settings.trusted_proxies)
     except ValueError as exc:
         raise ConfigError(f"{ENV_PREFIX}TRUSTED_PROXIES: {exc}") from None
+    if settings.geoip_db and not Path(settings.geoip_db).is_file():
+        raise ConfigError(f"{ENV_PREFIX}GEOIP_DB: no such file: {settings.geoip_db}")
     url = settings.effective_database_url
     if not url.startswith(("sqlite", "postgresql")):
         raise ConfigError(f"{ENV_PREFIX}DATABASE_URL: only sqlite and postgresql are supported")

@@ -25,6 +25,7 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         ({"PALINSESTO_LISTEN": "nonsense"}, "PALINSESTO_LISTEN"),
         ({"PALINSESTO_TOKEN_TTL_SECONDS": "soon"}, "PALINSESTO_TOKEN_TTL_SECONDS"),
         ({"PALINSESTO_DATABASE_URL": "mysql://x"}, "PALINSESTO_DATABASE_URL"),
+        ({"PALINSESTO_GEOIP_DB": "/nonexistent/GeoLite2.mmdb"}, "PALINSESTO_GEOIP_DB"),
     ],
 )
 def test_bad_values_name_their_key(env: dict[str, str], key: str) -> None:

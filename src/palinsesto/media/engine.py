@@ -26,19 +26,27 @@ from palinsesto.media.channel import ChannelRunner, ChannelSpec, Failure, PushFe
 from palinsesto.media.delivery import Delivery
 from palinsesto.media.ffmpeg import Source, SourceError, profile_for
 from palinsesto.media.ingest.srt import SrtEndpoint, SrtIngest
-from palinsesto.media.slate import Slates
+from palinsesto.media.slate import SlateKind, Slates
 from palinsesto.media.source_policy import SourcePolicy, SourceRefused
 from palinsesto.media.supervisor import Supervisor
 from palinsesto.media.vod_delivery import VodDelivery
 from palinsesto.media.vod_library import VodLibrary
 from palinsesto.outbound.pull_proxy import PullProxy
 from palinsesto.playback.access import ChannelInfo, PlaybackAccess
-from palinsesto.playback.admission import SessionRegistry
+from palinsesto.playback.admission import SessionRegistry, ViewingSession
 from palinsesto.playback.hls_tokens import SegmentTokens
 from palinsesto.playback.lines import LineDirectory
+from palinsesto.playback.rights_gate import (
+    CATALOG_CLOCK,
+    ContentRefused,
+    NotLoaded,
+    RightsGate,
+)
 from palinsesto.playback.vod_access import VodAccess
 from palinsesto.playback.vod_plays import VodPlays
 from palinsesto.playback.watch_tokens import WatchTokens, is_signed_line
+from palinsesto.trust.geo import CountryLookup
+from palinsesto.trust.rights import RightsItem
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +66,12 @@ class LiveEngine:
         self.settings = settings
         self._sockets = sockets
         self.events = events
-        self.access = PlaybackAccess(db, events, lines, WatchTokens(settings.secret_key or "unset"))
+        self._db = db
+        geo = CountryLookup(settings.geoip_db) if settings.geoip_db else None
+        self.rights = RightsGate(db, events, geo)
+        self.access = PlaybackAccess(
+            db, events, lines, WatchTokens(settings.secret_key or "unset"), self.rights
+        )
         self.sessions = SessionRegistry(settings.hls_session_timeout_seconds)
         self.tokens = SegmentTokens(settings.secret_key or "unset", settings.hls_token_ttl_seconds)
         self.policy = SourcePolicy.from_settings(settings)
@@ -365,6 +378,40 @@ class LiveEngine:
             self.sessions.expire_idle()
             for channel_id, runner in self.runners.items():
                 runner.set_hls_sessions(self.sessions.hls_sessions_of(channel_id))
+            await self._enforce_rights(time.time())
+
+    async def _enforce_rights(self, now: float) -> None:
+        """Rights, territory and blackouts apply to viewers already watching: a play that
+        admission would now refuse is switched to the blackout slate (TS) or ended (HLS).
+        A tenant's catalogue whose validity changed with time alone is republished."""
+        for tenant_id in CATALOG_CLOCK.due(self._db.engine, now):
+            self.events.publish(tenant_id, "catalog")
+        missing: set[int] = set()
+        for session in self.sessions.all():
+            try:
+                self.rights.check(
+                    session.tenant_id,
+                    RightsItem.channel,
+                    session.channel_id,
+                    session.ip,
+                    now,
+                    cached_only=True,
+                )
+            except NotLoaded:
+                missing.add(session.tenant_id)
+            except ContentRefused as exc:
+                await self._refuse_running(session, exc)
+        for tenant_id in missing:  # checked on the next tick, from memory
+            await asyncio.to_thread(self.rights.tenant, tenant_id)
+
+    async def _refuse_running(self, session: ViewingSession, exc: ContentRefused) -> None:
+        switch = session.extra.pop("to_slate", None)
+        if callable(switch) and not session.ended:
+            clip = await self.slates.clip(SlateKind.blackout)
+            if clip and not session.ended:
+                switch(clip, exc.code)
+                return
+        self.sessions.end(session, exc.code)
 
 
 def install_live(ctx: Any, sockets: NodeSockets | None = None) -> LiveEngine:

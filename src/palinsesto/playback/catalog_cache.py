@@ -43,6 +43,7 @@ from palinsesto.playback.catalog_view import (
     load_series,
     load_vod,
 )
+from palinsesto.playback.rights_gate import gated_section
 
 CatalogKey = tuple[int, tuple[int, ...]]
 Stamp = tuple[int, int]
@@ -229,7 +230,8 @@ class CatalogCache:
             if hit is not None and hit[0] == stamp:
                 return hit[1]
             with self._db.session() as session:
-                section = LOADERS[kind](session, tenant_id, bouquet_ids)
+                loaded = LOADERS[kind](session, tenant_id, bouquet_ids)
+                section = gated_section(kind, session, tenant_id, loaded)
             self.loads[kind] += 1
             entry.sections[kind] = (stamp, section)
             # Drop what was built from the old section rather than wait for a request.

@@ -20,6 +20,7 @@ from palinsesto.admin.api.routes import (
     movies,
     notices,
     packages,
+    rights,
     schedule,
     series,
     servers,
@@ -58,6 +59,7 @@ def build_router() -> APIRouter:
         schedule,
         notices,
         system,
+        rights,
     ):
         router.include_router(module.router)
     return router

@@ -11,7 +11,13 @@ from sqlalchemy import select
 
 from palinsesto.accounts.models import ConnectionPolicy, Tenant, TenantStatus
 from palinsesto.admin.api.changes import audited
-from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, PlatformAdmin, Principal
+from palinsesto.admin.api.deps import (
+    Context,
+    CurrentPrincipal,
+    DbSession,
+    PlatformAdmin,
+    Principal,
+)
 from palinsesto.admin.api.errors import Conflict, NotFound
 from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
@@ -37,6 +43,11 @@ class TenantIn(BaseModel):
     )
     timezone: str = Field(default="UTC", min_length=1, max_length=64)
     message: str = Field(default="", max_length=2000)
+    rights_required: bool | None = Field(
+        default=None,
+        description="content plays and is listed only with a current rights record; "
+        "unset: on when the panel has a public PALINSESTO_PUBLIC_URL",
+    )
 
 
 class TenantPatch(BaseModel):
@@ -47,6 +58,7 @@ class TenantPatch(BaseModel):
     max_nodes: int | None = Field(default=None, ge=0, le=100_000)
     connection_policy: ConnectionPolicy | None = None
     playback_slates: bool | None = None
+    rights_required: bool | None = None
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
     message: str | None = Field(default=None, max_length=2000)
 
@@ -59,6 +71,7 @@ class TenantOut(TenantIn):
     model_config = ConfigDict(from_attributes=True)
     id: int
     created_at: datetime
+    rights_required: bool | None = None  # always set on a stored tenant
 
 
 def _get(session: DbSession, principal: Principal, tenant_id: int) -> Tenant:
@@ -89,10 +102,15 @@ def list_tenants(
 
 
 @router.post("/tenants", response_model=TenantOut, status_code=201)
-def create_tenant(body: TenantIn, principal: PlatformAdmin, session: DbSession) -> Tenant:
+def create_tenant(
+    body: TenantIn, principal: PlatformAdmin, session: DbSession, ctx: Context
+) -> Tenant:
     if session.scalar(select(Tenant.id).where(Tenant.slug == body.slug)) is not None:
         raise Conflict("A tenant with this slug exists.", fields={"slug": "Already taken."})
-    tenant = Tenant(**body.model_dump())
+    values = body.model_dump()
+    if values["rights_required"] is None:  # a public panel distributes only what it may
+        values["rights_required"] = ctx.settings.public_panel
+    tenant = Tenant(**values)
     session.add(tenant)
     audited(session, principal, "create", "tenant", tenant)
     return tenant
