@@ -52,7 +52,13 @@ class Provider:
 
 @pytest.fixture
 def fast_server(database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
-    settings = make_settings(tmp_path, database_url, epg_check_seconds=CHECK_SECONDS)
+    # The local provider stands in for one on the internet: loopback allowed explicitly.
+    settings = make_settings(
+        tmp_path,
+        database_url,
+        epg_check_seconds=CHECK_SECONDS,
+        outbound_allow_networks="127.0.0.1/32",
+    )
     with run_server(settings) as running:
         yield running
 
