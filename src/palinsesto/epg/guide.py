@@ -223,7 +223,7 @@ class StoredGuide:
                 )
                 .order_by(EpgSource.priority, EpgSource.id)
             ).all()
-            runs = {source_id: run_id for source_id, run_id in sources}
+            runs = {source_id: run_id for source_id, run_id in sources if run_id is not None}
             order = {source_id: i for i, (source_id, _) in enumerate(sources)}
             guide_channels: dict[int, Target] = {}
             direct: dict[str, tuple[int, Target]] = {}
@@ -251,13 +251,13 @@ class StoredGuide:
                     ChannelMapping.state == MappingState.accepted,
                 )
             ):
-                target = guide_channels.get(gc_id)
-                if target is None:
+                found = guide_channels.get(gc_id)
+                if found is None:
                     continue
                 rank = 0 if method is MatchMethod.manual else 1
                 best = mapped.get(channel_id)
                 if best is None or (rank, -confidence) < (best[0], -best[1]):
-                    mapped[channel_id] = (rank, confidence, target)
+                    mapped[channel_id] = (rank, confidence, found)
             epg_ids: dict[int, str] = {}
             for channel_id, epg_id, name in session.execute(
                 select(Channel.id, Channel.epg_channel_id, Channel.name)
@@ -279,7 +279,7 @@ class StoredGuide:
                 )
             ).all()
         for channel_id, since in live:
-            if channel_id in epg_ids:
+            if channel_id in epg_ids and since is not None:
                 state.live_since.setdefault(epg_ids[channel_id], since)
         shows: defaultdict[str, list[ShowRule]] = defaultdict(list)
         for rule in load_rules(self.db, tenant_id):

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
 from palinsesto.db import Database
@@ -356,7 +356,7 @@ def _swap(
             old_channels = session.scalars(
                 select(Programme.xmltv_id).where(Programme.run_id == previous_run).distinct()
             ).all()
-            table = Programme.__table__
+            table = cast(Table, Programme.__table__)
             if old_channels:
                 session.connection().execute(
                     update(table)

@@ -138,7 +138,9 @@ class Delivery:
             return outcome
         return self._guarded(outcome)
 
-    async def _guarded(self, outcome: Awaitable[Reply | None]) -> Reply | None:
+    async def _guarded(
+        self, outcome: Awaitable[Reply | Written | None]
+    ) -> Reply | Written | None:
         try:
             return await outcome
         except Exception:

@@ -26,7 +26,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,6 +47,8 @@ from palinsesto.playback.rights_gate import gated_section
 
 CatalogKey = tuple[int, tuple[int, ...]]
 Stamp = tuple[int, int]
+
+BuiltT = TypeVar("BuiltT")  # what a caller builds from sections (bytes, a template)
 
 DEFAULT_MAX_ENTRIES = 2048
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
@@ -282,8 +284,8 @@ class CatalogCache:
         bouquet_ids: tuple[int, ...],
         name: Any,
         kinds: tuple[str, ...],
-        build: Callable[[Sections], Any],
-    ) -> Any:
+        build: Callable[[Sections], BuiltT],
+    ) -> BuiltT:
         """``build(sections)`` once per version of the ``kinds`` sections it reads,
         remembered under ``name``."""
         value = self.peek(tenant_id, bouquet_ids, name, kinds)

@@ -318,7 +318,7 @@ class Playlists:
         cache = self.surfaces.catalogs
         name = ("playlist", spec, base)
         kinds = spec_kinds(spec)
-        template = cache.peek(line.tenant_id, line.bouquet_ids, name, kinds)
+        template: Template | None = cache.peek(line.tenant_id, line.bouquet_ids, name, kinds)
         if template is None:
             db = self.surfaces.ctx.db
 

@@ -82,11 +82,13 @@ class PanelApi:
             )
             return json_response(headers, rows)
         cache = self.surfaces.catalogs
-        tenant = cache.peek_tenant(line.tenant_id) or await run_in_threadpool(
-            cache.tenant, line.tenant_id
-        )
+        tenant = cache.peek_tenant(line.tenant_id)
+        if tenant is None:
+            tenant = await run_in_threadpool(cache.tenant, line.tenant_id)
         if active:
-            fragment = cache.peek(line.tenant_id, line.bouquet_ids, "panel_api", KINDS)
+            fragment: bytes | None = cache.peek(
+                line.tenant_id, line.bouquet_ids, "panel_api", KINDS
+            )
             if fragment is None:
                 fragment = await run_in_threadpool(
                     cache.built,

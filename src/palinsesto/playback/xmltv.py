@@ -144,9 +144,9 @@ class XmltvGuide:
         start, stop = hour - prev_days * 86400, hour + (next_days + 1) * 86400
         cache = self.surfaces.catalogs
         live = await run_in_threadpool(cache.live, line.tenant_id, line.bouquet_ids)
-        tenant = cache.peek_tenant(line.tenant_id) or await run_in_threadpool(
-            cache.tenant, line.tenant_id
-        )
+        tenant = cache.peek_tenant(line.tenant_id)
+        if tenant is None:
+            tenant = await run_in_threadpool(cache.tenant, line.tenant_id)
         guide: Guide = self.surfaces.guide()
         channels = guide_channels(live)
         etag = entity_tag(

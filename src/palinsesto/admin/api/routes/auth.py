@@ -153,7 +153,7 @@ def _use_second_factor(ctx: Any, user_id: int, second: SecondFactor, code: str) 
                 .where(AdminUser.id == user_id, (last.is_(None)) | (last < step))
                 .values(totp_last_step=step)
             )
-            return bool(spent.rowcount)  # type: ignore[attr-defined]
+            return bool(spent.rowcount)
         digest = totp.recovery_digest(code)
         user = session.get(AdminUser, user_id, with_for_update=True)
         if user is None or digest not in (user.recovery_codes or []):
