@@ -27,7 +27,6 @@ from sqlalchemy import select, text
 from palinsesto.catalog.models import Channel
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.db import Database
-from palinsesto.epg.details import ProgrammeDetails
 from palinsesto.epg.models import (
     ChannelLiveState,
     ChannelMapping,
@@ -38,6 +37,7 @@ from palinsesto.epg.models import (
 )
 from palinsesto.epg.schedule import Occurrence, ShowRule, expand, load_rules, with_live_mark
 from palinsesto.playback.guide import ProgrammeRow
+from palinsesto.playback.programme_details import ProgrammeDetails
 
 # Programmes longer than this are refused at import, so a range scan may start this early.
 LONGEST_PROGRAMME = 7 * 86_400

@@ -29,8 +29,8 @@ from typing import Any
 from xml.parsers import expat
 
 from palinsesto.epg.decompress import DecompressError, Decompressor, TooLarge
-from palinsesto.epg.details import MAX_REPEATS, MAX_TEXT, ProgrammeDetails
 from palinsesto.epg.xmltv_time import BadTime, parse_xmltv_time
+from palinsesto.playback.programme_details import MAX_REPEATS, MAX_TEXT, ProgrammeDetails
 
 DAY = 86_400
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -148,7 +148,7 @@ class _Pending:
     title: str | None = None
     description: str | None = None
     lang: str = ""
-    # The extra elements (epg.details), collected as they come.
+    # The extra elements (playback.programme_details), collected as they come.
     sub_title: tuple[str, str] | None = None
     desc_lang: str = ""
     categories: list[tuple[str, str]] = field(default_factory=list)
@@ -413,7 +413,7 @@ class XmltvReader:
 
     def _end_detail(self, programme: _Pending, name: str) -> None:
         """Keep a sub-title (the first), categories, episode numbers and ratings, each
-        bounded in length and count (epg.details)."""
+        bounded in length and count (playback.programme_details)."""
         if name == "rating":
             programme.reading = ("", "")
             return

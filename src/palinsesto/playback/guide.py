@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from palinsesto.epg.details import ProgrammeDetails
+from palinsesto.playback.programme_details import ProgrammeDetails
 
 
 @dataclass(frozen=True, slots=True)
