@@ -11,6 +11,7 @@ downloads (playlist, guide) share :meth:`ViewerSurfaces.authenticate_download`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -107,6 +108,14 @@ class ViewerSurfaces:
         """Open connections of a line (§9), from the live engine's session counter."""
         sessions: SessionCounter | None = self.ctx.services.get("sessions")
         return sessions.active_count(line_id) if sessions is not None else 0
+
+    def archive_holds(self, tenant_id: int, channel_id: int) -> Callable[[int, int], bool]:
+        """Whether this node's catch-up archive holds a channel's [start, stop] (§4.8
+        ``has_archive``); nothing is held where no archive runs."""
+        archive = self.ctx.services.get("archive")
+        if archive is None:
+            return lambda start, stop: False
+        return lambda start, stop: bool(archive.holds((tenant_id, channel_id), start, stop))
 
     async def authenticate(self, viewer: ViewerRequest, *, require_active: bool) -> LineView:
         """The viewer's line, or a refusal (:class:`LoginThrottled` when locked out)."""

@@ -7,6 +7,7 @@ import time
 
 import httpx
 
+from palinsesto.catalog.models import Channel
 from palinsesto.playback.guide import ProgrammeRow
 from support.player_checks import ListGuide
 
@@ -237,6 +238,18 @@ def test_epg_actions_with_no_guide_are_empty_but_well_shaped(player) -> None:
     assert call(player, "get_short_epg", stream_id="999") == {"epg_listings": []}
 
 
+def _recorded(player, channel_id: int, start: int, end: int) -> None:
+    """An archive file on disk for [start, end], as the recorder writes it."""
+    with player.server.ctx.db.session() as session:
+        tenant_id = session.get(Channel, channel_id).tenant_id
+    archive = player.server.ctx.services["archive"]
+    folder = archive.folder((tenant_id, channel_id))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{start * 1000}.ts").write_bytes(b"\x47" + b"\xff" * 187)
+    (folder / f"{start * 1000}.idx").write_text(f"K {start * 1000} 0\nE {end * 1000} 188\n")
+    archive.forget((tenant_id, channel_id))  # as a restart would: read the folder again
+
+
 def test_epg_rows_base64_strings_and_archive_flags(player) -> None:
     now = int(time.time())
     rows = [
@@ -259,7 +272,11 @@ def test_epg_rows_base64_strings_and_archive_flags(player) -> None:
     table = call(player, "get_simple_data_table", stream_id=sid)["epg_listings"]
     assert [base64.b64decode(r["title"]).decode() for r in table] == ["Früh", "Now", "Later"]
     assert [r["now_playing"] for r in table] == [0, 1, 0]
-    assert [r["has_archive"] for r in table] == [1, 0, 0]  # news keeps 3 days
+    # News keeps 3 days of archive, but nothing is recorded: never advertise it (§4.8).
+    assert [r["has_archive"] for r in table] == [0, 0, 0]
+    _recorded(player, int(sid), now - 7300, now - 3500)  # now the archive holds "Früh"
+    table = call(player, "get_simple_data_table", stream_id=sid)["epg_listings"]
+    assert [r["has_archive"] for r in table] == [1, 0, 0]
     sports_id = str(player.catalog.channels["sports"])
     sports = call(player, "get_simple_data_table", stream_id=sports_id)
     assert [r["has_archive"] for r in sports["epg_listings"]] == [0]  # no archive
