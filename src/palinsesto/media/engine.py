@@ -65,6 +65,8 @@ class LiveEngine:
         self.archive = ArchiveStore(
             settings.effective_archive_root, settings.archive_quota_mb * 1024 * 1024
         )
+        # Catch-up is advertised only while recorded: refresh the player API's lists.
+        self.archive.on_change = lambda tenant_id: events.publish(tenant_id, "catalog.live")
         self.runners: dict[int, ChannelRunner] = {}
         self._infos: dict[int, ChannelInfo] = {}
         self.delivery = Delivery(self)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -38,6 +39,7 @@ from palinsesto.playback.catalog_view import (
     load_live,
     load_series,
     load_vod,
+    with_recorded_archive,
 )
 
 CatalogKey = tuple[int, tuple[int, ...]]
@@ -100,8 +102,17 @@ class _SetEntry:
 class CatalogCache:
     """Bouquet-set sections and what is built from them, bounded to ``max_sets`` sets."""
 
-    def __init__(self, db: Database, events: ChangeEvents, max_sets: int = 64) -> None:
+    def __init__(
+        self,
+        db: Database,
+        events: ChangeEvents,
+        max_sets: int = 64,
+        recorded: Callable[[int, int], bool] | None = None,
+    ) -> None:
         self._db = db
+        # (tenant, channel) -> whether its catch-up archive holds anything; the archive
+        # announces a change of that answer as a "catalog.live" event.
+        self._recorded = recorded
         self._events = events
         self._max_sets = max_sets
         self._entries: OrderedDict[CatalogKey, _SetEntry] = OrderedDict()
@@ -147,6 +158,8 @@ class CatalogCache:
                 return hit[1]
             with self._db.session() as session:
                 section = LOADERS[kind](session, tenant_id, bouquet_ids)
+            if kind == "live" and self._recorded is not None:
+                section = with_recorded_archive(section, partial(self._recorded, tenant_id))
             self.loads[kind] += 1
             entry.sections[kind] = (stamp, section)
             # Drop what was built from the old section rather than wait for a request.

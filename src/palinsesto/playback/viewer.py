@@ -84,7 +84,7 @@ class ViewerSurfaces:
         self.ctx = ctx
         self.settings = ctx.settings
         self.lines = shared_line_directory(ctx.services, ctx.db, ctx.events, ctx.line_throttle)
-        self.catalogs = CatalogCache(ctx.db, ctx.events)
+        self.catalogs = CatalogCache(ctx.db, ctx.events, recorded=self._archive_recorded)
 
     @property
     def server(self) -> ServerIdentity:
@@ -108,6 +108,10 @@ class ViewerSurfaces:
         """Open connections of a line (§9), from the live engine's session counter."""
         sessions: SessionCounter | None = self.ctx.services.get("sessions")
         return sessions.active_count(line_id) if sessions is not None else 0
+
+    def _archive_recorded(self, tenant_id: int, channel_id: int) -> bool:
+        archive = self.ctx.services.get("archive")
+        return archive is not None and bool(archive.recorded_any((tenant_id, channel_id)))
 
     def archive_holds(self, tenant_id: int, channel_id: int) -> Callable[[int, int], bool]:
         """Whether this node's catch-up archive holds a channel's [start, stop] (§4.8

@@ -7,9 +7,8 @@ import time
 
 import httpx
 
-from palinsesto.catalog.models import Channel
 from palinsesto.playback.guide import ProgrammeRow
-from support.player_checks import ListGuide
+from support.player_checks import ListGuide, record_archive
 
 ALICE = {"username": "alice", "password": "pw123"}
 
@@ -104,7 +103,8 @@ def test_live_streams_fields_types_and_bouquet_order(player) -> None:
     assert isinstance(news["added"], str) and news["added"].isdigit()
     assert news["category_id"] == str(cats["news"])
     assert news["category_ids"] == [cats["news"]]
-    assert news["tv_archive"] == 1 and news["tv_archive_duration"] == 3
+    # News keeps 3 days of archive but nothing is recorded yet: not advertised (§4.3).
+    assert news["tv_archive"] == 0 and news["tv_archive_duration"] == 0
     assert news["custom_sid"] == ":0:1:ABC:1:1:0:0:0:0:"
     assert news["direct_source"] == ""
     assert sports["name"] == 'Sports "One"'
@@ -112,6 +112,10 @@ def test_live_streams_fields_types_and_bouquet_order(player) -> None:
     assert sports["tv_archive"] == 0 and sports["tv_archive_duration"] == 0
     assert radio["category_id"] is None and radio["category_ids"] == []
     assert radio["epg_channel_id"] is None
+    now = int(time.time())
+    record_archive(player.server, ch["news"], now - 600, now - 60)
+    news = call(player, "get_live_streams")[1]
+    assert news["tv_archive"] == 1 and news["tv_archive_duration"] == 3
 
 
 def test_category_filter_restarts_num_and_matches_any_category(player) -> None:
@@ -238,18 +242,6 @@ def test_epg_actions_with_no_guide_are_empty_but_well_shaped(player) -> None:
     assert call(player, "get_short_epg", stream_id="999") == {"epg_listings": []}
 
 
-def _recorded(player, channel_id: int, start: int, end: int) -> None:
-    """An archive file on disk for [start, end], as the recorder writes it."""
-    with player.server.ctx.db.session() as session:
-        tenant_id = session.get(Channel, channel_id).tenant_id
-    archive = player.server.ctx.services["archive"]
-    folder = archive.folder((tenant_id, channel_id))
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{start * 1000}.ts").write_bytes(b"\x47" + b"\xff" * 187)
-    (folder / f"{start * 1000}.idx").write_text(f"K {start * 1000} 0\nE {end * 1000} 188\n")
-    archive.forget((tenant_id, channel_id))  # as a restart would: read the folder again
-
-
 def test_epg_rows_base64_strings_and_archive_flags(player) -> None:
     now = int(time.time())
     rows = [
@@ -274,7 +266,7 @@ def test_epg_rows_base64_strings_and_archive_flags(player) -> None:
     assert [r["now_playing"] for r in table] == [0, 1, 0]
     # News keeps 3 days of archive, but nothing is recorded: never advertise it (§4.8).
     assert [r["has_archive"] for r in table] == [0, 0, 0]
-    _recorded(player, int(sid), now - 7300, now - 3500)  # now the archive holds "Früh"
+    record_archive(player.server, int(sid), now - 7300, now - 3500)  # now the archive holds "Früh"
     table = call(player, "get_simple_data_table", stream_id=sid)["epg_listings"]
     assert [r["has_archive"] for r in table] == [1, 0, 0]
     sports_id = str(player.catalog.channels["sports"])

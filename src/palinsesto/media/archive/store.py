@@ -61,6 +61,9 @@ class ArchiveStore:
         self._files: dict[ChannelKey, list[ArchiveFile]] = {}
         self._open: set[tuple[ChannelKey, str]] = set()
         self.pruned_files = 0
+        # Called with a tenant id when one of its channels' archive goes from empty to
+        # holding something or back (the player API advertises catch-up only then).
+        self.on_change: Callable[[int], None] | None = None
 
     def folder(self, key: ChannelKey) -> Path:
         return self.root / str(key[0]) / str(key[1])
@@ -99,6 +102,13 @@ class ArchiveStore:
         """Recorded stretches (start, end), unix seconds, oldest first."""
         return spans(self.files(key))
 
+    def recorded_any(self, key: ChannelKey) -> bool:
+        return bool(self._load(key))
+
+    def _changed(self, key: ChannelKey) -> None:
+        if self.on_change is not None:
+            self.on_change(key[0])
+
     def holds(self, key: ChannelKey, start: float, end: float) -> bool:
         """Whether the archive really holds all of [start, end] (no gap inside)."""
         return covers(self.spans(key), start, end)
@@ -132,6 +142,7 @@ class ArchiveStore:
         files = self._load(key)
         with self._lock:
             entry = next((f for f in reversed(files) if f.name == batch.name), None)
+            first = not files
             if entry is None:
                 entry = ArchiveFile(batch.name)
                 files.append(entry)
@@ -141,6 +152,8 @@ class ArchiveStore:
                 self._open.discard((key, batch.name))
             else:
                 self._open.add((key, batch.name))
+        if first:
+            self._changed(key)
 
     # ---- pruning ----
 
@@ -191,6 +204,9 @@ class ArchiveStore:
         with self._lock:
             if f in files:
                 files.remove(f)
+            emptied = not files
+        if emptied:
+            self._changed(key)
         for suffix in (".ts", ".idx"):
             with contextlib.suppress(FileNotFoundError):
                 (self.folder(key) / f"{f.name}{suffix}").unlink()
