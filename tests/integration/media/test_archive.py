@@ -176,8 +176,16 @@ async def test_a_past_window_plays_from_the_requested_time_for_its_duration(
             params={"username": u, "password": p, "action": "get_simple_data_table",
                     "stream_id": str(channel_id)},
         )  # fmt: skip
-    flags = [row["has_archive"] for row in r.json()["epg_listings"]]
-    assert flags == [0, 1]
+        flags = [row["has_archive"] for row in r.json()["epg_listings"]]
+        assert flags == [0, 1]
+        r = await client.get(
+            f"{live.server.base_url}/player_api.php",
+            params={"username": u, "password": p, "action": "get_live_streams"},
+        )
+        listed = {i["stream_id"]: i for i in r.json()}
+        assert listed[channel_id]["tv_archive"] == 1
+        assert listed[channel_id]["tv_archive_duration"] == 1
+        assert listed[live.pattern_id]["tv_archive"] == 0
 
     # 6. The admin API's archive status.
     admin = live.server.client(live.server.token())
