@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from palinsesto.accounts.models import ConnectionPolicy
 from palinsesto.catalog.models import Bouquet, BouquetItem, Channel, ChannelMode, ItemType
 from palinsesto.media.mpegts import TsChunker
 from palinsesto.playback.guide import ProgrammeRow
@@ -67,6 +68,26 @@ async def _live_clock(url: str, samples: list[tuple[float, float]], stop: asynci
                     samples.append((time.time(), chunk.pts))
     finally:
         writer.close()
+
+
+async def _hold(url: str) -> tuple[int, asyncio.StreamWriter]:
+    """Open a play and keep it open without reading: (status, the socket)."""
+    rest = url.split("://", 1)[1]
+    hostport, _, path = rest.partition("/")
+    host, port = hostport.split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(f"GET /{path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    line = await asyncio.wait_for(reader.readline(), 20)
+    return int(line.split()[1]), writer
+
+
+async def _release(live: LiveWorld, held: list[tuple[int, asyncio.StreamWriter]]) -> None:
+    for _, writer in held:
+        writer.close()
+    deadline = time.monotonic() + 10
+    while live.engine.sessions.all():
+        assert time.monotonic() < deadline, "sessions did not end"
+        await asyncio.sleep(0.1)
 
 
 def _frames(data: bytes, path: Path) -> list[float]:
@@ -150,7 +171,23 @@ async def test_a_past_window_plays_from_the_requested_time_for_its_duration(
     frames, err = await play(m3u8, 2.0)
     assert frames >= 40, err[-1500:]
 
-    # 4. Nothing recorded there, bad input, wrong password: clear refusals.
+    # 4. Admission: a timeshift play holds one of the line's 3 connections, as live does.
+    live.set_policy(ConnectionPolicy.refuse)
+    await asyncio.sleep(0.3)
+    ts_url = f"{live.live_base}/timeshift/{u}/{p}/1/{start}/{channel_id}.ts"
+    held = [await _hold(live.url(channel_id)) for _ in range(2)]
+    held.append(await _hold(ts_url))
+    assert [h[0] for h in held] == [200, 200, 200]
+    assert sorted(s.output for s in engine.sessions.all()) == ["timeshift", "ts", "ts"]
+    refused = await _hold(live.url(channel_id))
+    await _release(live, [*held, refused])
+    assert refused[0] == 429
+    held = [await _hold(live.url(channel_id)) for _ in range(3)]
+    refused = await _hold(ts_url)
+    await _release(live, [*held, refused])
+    assert refused[0] == 429
+
+    # 5. Nothing recorded there, bad input, wrong password: clear refusals.
     async with httpx.AsyncClient(timeout=30) as client:
         before = _start(recording_from - 3600, False)
         r = await client.get(f"{live.live_base}/timeshift/{u}/{p}/1/{before}/{channel_id}.ts")
@@ -164,7 +201,7 @@ async def test_a_past_window_plays_from_the_requested_time_for_its_duration(
         r = await client.get(f"{live.live_base}/timeshift/{u}/{p}/1/{start}/{live.hidden_id}.ts")
         assert r.status_code == 406
 
-    # 5. has_archive: a programme inside the recording, one before it.
+    # 6. has_archive: a programme inside the recording, one before it.
     now = int(time.time())
     held = int(window_start)
     inside = ProgrammeRow(1, 7, "archived.example", held, held + 30, "In", "")
@@ -187,7 +224,7 @@ async def test_a_past_window_plays_from_the_requested_time_for_its_duration(
         assert listed[channel_id]["tv_archive_duration"] == 1
         assert listed[live.pattern_id]["tv_archive"] == 0
 
-    # 6. The admin API's archive status.
+    # 7. The admin API's archive status.
     admin = live.server.client(live.server.token())
     status = admin.get(f"/api/v1/live/channels/{channel_id}").json()["archive"]
     assert status["recording"] is True and status["bytes"] > 0 and status["gaps"] == 0

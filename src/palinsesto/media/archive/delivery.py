@@ -93,7 +93,7 @@ class TimeshiftDelivery:
             pieces = [pieces[piece]]
         try:
             session = engine.sessions.admit(
-                grant.line, grant.channel.id, play.ip, play.user_agent, "ts", grant.policy
+                grant.line, grant.channel.id, play.ip, play.user_agent, "timeshift", grant.policy
             )
         except Exception as exc:  # noqa: BLE001 - TooManyConnections / SessionKicked
             return self._refusal(exc)
