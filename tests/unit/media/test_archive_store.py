@@ -100,6 +100,15 @@ async def test_writer_files_per_minute_rebuilt_after_a_restart(tmp_path: Path) -
     assert len(again.spans((1, 5))) == 2
     assert not again.holds((1, 5), T0 + 110, T0 + 145)
     assert again.holds((1, 5), T0 + 60, T0 + 100)
+    # A source silent for 10 s in the middle of a minute: the file closes, a gap shows.
+    writer = again.writer(1, 6)
+    clock.now = T0 + 600
+    for i in range(20):
+        clock.now += 10 if i == 10 else 0.5
+        writer.push(_chunk(i, i % 4 == 0 or i == 10), b"")
+    await writer.aclose()
+    [(a, b), (c, _d)] = again.spans((1, 6))
+    assert b == pytest.approx(T0 + 605) and c == pytest.approx(T0 + 615)
 
 
 async def test_pruning_by_age_and_by_tenant_quota(tmp_path: Path) -> None:

@@ -36,6 +36,9 @@ from palinsesto.media.mpegts import TsChunk
 log = logging.getLogger(__name__)
 
 ChannelKey = tuple[int, int]  # (tenant id, channel id)
+# No output for this long (a stalled source, a failover) closes the file: the index shows
+# a gap instead of a file that seems to span the silence.
+SILENCE_SECONDS = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +254,7 @@ class ArchiveWriter:
         self._written = 0  # bytes of the open file, including queued batches
         self._parts: list[bytes] = []
         self._pending_keyframes: list[tuple[float, int]] = []
+        self._last_data = 0.0  # wall clock of the last chunk written
         self._queue: asyncio.Queue[_Batch | None] = asyncio.Queue()
         self._backlog = 0
         self._task: asyncio.Task[None] | None = None
@@ -259,8 +263,10 @@ class ArchiveWriter:
 
     def push(self, chunk: TsChunk, psi: bytes) -> None:
         """One chunk of the channel's output (called by the runner's owner task)."""
+        now = self._wall()
+        if self._name is not None and now - self._last_data > SILENCE_SECONDS:
+            self._flush(self._last_data, closing=True)
         if chunk.keyframe:
-            now = self._wall()
             period = int(now // self.rotate_seconds)
             if self._name is not None and period != self._period:
                 self._flush(now, closing=True)
@@ -275,11 +281,12 @@ class ArchiveWriter:
         elif self._name is None:
             return  # a file starts at a keyframe
         self._parts.append(chunk.data)
+        self._last_data = now
 
     def close(self) -> None:
         """The channel stopped (or failed over to nothing): close the file; a gap follows."""
         if self._name is not None:
-            self._flush(self._wall(), closing=True)
+            self._flush(self._last_data, closing=True)
 
     async def aclose(self) -> None:
         """Close and wait until everything queued is on disk."""
