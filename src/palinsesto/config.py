@@ -91,6 +91,12 @@ class Settings:
     # File sources: each tenant's files live in <media_root>/<tenant id>/ and a file
     # source's path is read inside that folder (empty = <data_dir>/media).
     media_root: Path = Path("")
+    # Catch-up archive: channels with archive_days > 0 are recorded under archive_root
+    # (empty = <data_dir>/archive/<tenant id>/<channel id>/); each tenant may use up to
+    # archive_quota_mb (0 = no quota) before its oldest recordings are pruned.
+    archive_root: Path = Path("")
+    archive_quota_mb: int = 20480
+    archive_prune_seconds: int = 60
     live_idle_stop_seconds: int = 10
     live_gpu_encoder: str = ""
     # Always-on channels start a few at a time, so a large catalogue cannot stampede the node.
@@ -168,6 +174,12 @@ class Settings:
         except ValueError:
             return True  # a DNS name
         return ip.is_global
+
+    @property
+    def effective_archive_root(self) -> Path:
+        """Where catch-up recordings live: ``archive_root``, or ``<data_dir>/archive``."""
+        unset = str(self.archive_root) in ("", ".")
+        return self.data_dir / "archive" if unset else self.archive_root
 
     @property
     def effective_public_url(self) -> str:
@@ -316,6 +328,10 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"{ENV_PREFIX}OUTBOUND_ALLOW_NETWORKS: {exc}") from None
     if settings.login_max_failures <= 0 or settings.login_account_max_failures <= 0:
         raise ConfigError(f"{ENV_PREFIX}LOGIN_MAX_FAILURES / LOGIN_ACCOUNT_...: must be positive")
+    if settings.archive_quota_mb < 0 or settings.archive_prune_seconds <= 0:
+        raise ConfigError(
+            f"{ENV_PREFIX}ARCHIVE_QUOTA_MB must be >= 0, ARCHIVE_PRUNE_SECONDS positive"
+        )
     if settings.login_window_seconds <= 0:
         raise ConfigError(f"{ENV_PREFIX}LOGIN_WINDOW_SECONDS: must be positive")
     try:

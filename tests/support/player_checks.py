@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from palinsesto.playback.guide import ProgrammeRow
 
@@ -58,3 +59,19 @@ def m3u_entries(text: str) -> tuple[dict[str, str], list[dict[str, str]]]:
         entries.append(attrs)
         i += 2
     return header, entries
+
+
+def record_archive(server: Any, channel_id: int, start: int, end: int) -> None:
+    """An archive file on disk for [start, end] of a channel, as the recorder writes it,
+    read in and announced as the recorder does."""
+    from palinsesto.catalog.models import Channel
+
+    with server.ctx.db.session() as session:
+        tenant_id = session.get(Channel, channel_id).tenant_id
+    archive = server.ctx.services["archive"]
+    folder = archive.folder((tenant_id, channel_id))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{start * 1000}.ts").write_bytes(b"\x47" + b"\xff" * 187)
+    (folder / f"{start * 1000}.idx").write_text(f"K {start * 1000} 0\nE {end * 1000} 188\n")
+    archive.forget((tenant_id, channel_id))  # as a restart would: read the folder again
+    server.ctx.events.publish(tenant_id, "catalog.live")

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from palinsesto.media.archive.store import ArchiveWriter
 from palinsesto.media.ffmpeg import (
     Source,
     SourceError,
@@ -170,6 +171,7 @@ class ChannelRunner:
         self._push_changed = asyncio.Event()
         self._hls_sessions = 0
         self.on_stopped: Callable[[ChannelRunner], None] | None = None
+        self.archive: ArchiveWriter | None = None  # set by the engine when it records
 
     # ---- control (called by the engine, the ingest and the delivery servers) ----
 
@@ -492,6 +494,8 @@ class ChannelRunner:
         # A restart starts a fresh HLS window: segments from before the stop would be
         # served as live footage as old as the idle gap.
         self.hls.reset()
+        if self.archive is not None:
+            self.archive.close()  # a gap until the channel runs again
         self._keyframe_seen.clear()
         if self.on_stopped is not None:
             self.on_stopped(self)
@@ -613,6 +617,8 @@ class ChannelRunner:
             self.retry_at = None
         self.fanout.publish(chunk, psi)
         self.hls.push(chunk, psi)
+        if self.archive is not None:
+            self.archive.push(chunk, psi)
         if chunk.keyframe:
             self._keyframe_seen.set()
 

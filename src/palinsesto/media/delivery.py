@@ -15,7 +15,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
+from palinsesto.media.archive.delivery import TimeshiftDelivery
+from palinsesto.media.archive.paths import TIMESHIFT_PREFIXES
 from palinsesto.media.dataplane import Connection, HttpRequest, Outcome, Reply, Written
 from palinsesto.media.outputs.ts import TsViewer
 from palinsesto.media.slate import SlateKind
@@ -113,10 +116,17 @@ class Delivery:
         self.engine = engine
         self.cold_start_timeout = cold_start_timeout
         self.proxies = TrustedProxies.parse(engine.settings.trusted_proxies)
+        self.timeshift = TimeshiftDelivery(
+            engine, engine.archive, ZoneInfo(engine.settings.timezone), refusal,
+            lambda r: self.proxies.client_address(r.ip, r.headers.get("x-forwarded-for")),
+        )  # fmt: skip
 
     def __call__(self, request: HttpRequest, conn: Connection) -> Outcome:
         if request.method not in ("GET", "HEAD"):
             return error(405, b"method not allowed\n")
+        if request.path.startswith(TIMESHIFT_PREFIXES):  # the catch-up archive (§8.5)
+            played = self.timeshift(request, conn)
+            return played if isinstance(played, Reply) else self._guarded(played)
         try:
             target = parse_delivery_path(request.path)
         except BadPath as exc:

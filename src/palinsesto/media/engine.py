@@ -22,6 +22,7 @@ from palinsesto.config import Settings
 from palinsesto.db import Database
 from palinsesto.listeners import NodeSockets, address_of, bind_node
 from palinsesto.media import dataplane
+from palinsesto.media.archive import ArchiveStore
 from palinsesto.media.channel import ChannelRunner, ChannelSpec, Failure, PushFeed, RunnerTuning
 from palinsesto.media.delivery import Delivery
 from palinsesto.media.ffmpeg import Source, SourceError, profile_for
@@ -78,6 +79,11 @@ class LiveEngine:
         self.pull_proxy = PullProxy(self.policy.outbound)
         self.tuning = tuning or RunnerTuning(idle_stop=float(settings.live_idle_stop_seconds))
         self.supervisor = Supervisor()
+        self.archive = ArchiveStore(
+            settings.effective_archive_root, settings.archive_quota_mb * 1024 * 1024
+        )
+        # Catch-up is advertised only while recorded: refresh the player API's lists.
+        self.archive.on_change = lambda tenant_id: events.publish(tenant_id, "catalog.live")
         self.runners: dict[int, ChannelRunner] = {}
         self._infos: dict[int, ChannelInfo] = {}
         self.delivery = Delivery(self)
@@ -126,8 +132,10 @@ class LiveEngine:
             self._rtmp = RtmpIngest(self)
             self.rtmp_port = await self._rtmp.start(sockets.rtmp)
         self._spawn(self._reaper())
+        self._spawn(self._archive_pruner())
         always_on = await asyncio.to_thread(self.access.tenant_channels, ChannelMode.always_on)
-        self.start_gradually(always_on)
+        archived = await asyncio.to_thread(self.access.archived_channels)
+        self.start_gradually(always_on + archived)
         pushed = await asyncio.to_thread(self.access.push_channels, SourceKind.push_srt, None)
         await self.srt.sync(self._srt_endpoints(pushed), None)
         log.info(
@@ -145,6 +153,8 @@ class LiveEngine:
             await self._rtmp.stop()
         await self.srt.stop()
         await asyncio.gather(*(r.stop() for r in self.runners.values()), return_exceptions=True)
+        writers = [r.archive.aclose() for r in self.runners.values() if r.archive is not None]
+        await asyncio.gather(*writers, return_exceptions=True)  # recordings reach the disk
         for session in self.sessions.all():
             self.sessions.end(session, "server stopping")
         await self.supervisor.stop_all()
@@ -218,7 +228,8 @@ class LiveEngine:
             info.name,
             tuple(sources),
             profile,
-            info.on_demand,
+            # A recorded channel runs always: the archive holds what it broadcast.
+            info.on_demand and info.archive_days <= 0,
             http_proxy=self.pull_proxy.url,
         )
         return spec, problems
@@ -232,6 +243,8 @@ class LiveEngine:
             self._spawn(runner.stop())
         spec, problems = self.spec_for(info)
         runner = ChannelRunner(spec, self.supervisor, self._ffmpeg, self.tuning)
+        if info.archive_days > 0:
+            runner.archive = self.archive.writer(info.tenant_id, info.id)
         for problem in problems:
             runner.failures.append(Failure(time.time(), -1, problem))
         self.runners[info.id] = runner
@@ -276,10 +289,12 @@ class LiveEngine:
     def channel_status(self, info: ChannelInfo) -> dict[str, Any]:
         runner = self.runners.get(info.id)
         ingest = {"rtmp_port": self.rtmp_port, "srt_port": self.srt.port_of(info.id)}
+        archive = {"days": info.archive_days, **self.archive.status((info.tenant_id, info.id))}
         if runner is not None:
-            return {**runner.status(), "ingest": ingest}
+            return {**runner.status(), "ingest": ingest, "archive": archive}
         return {
             "ingest": ingest,
+            "archive": archive,
             "publisher_connected": False,
             "state": "idle",
             "status": "stopped",
@@ -370,7 +385,8 @@ class LiveEngine:
         always_on = await asyncio.to_thread(
             access.tenant_channels, ChannelMode.always_on, tenant_id
         )
-        self.start_gradually(always_on)
+        archived = await asyncio.to_thread(access.archived_channels, tenant_id)
+        self.start_gradually(always_on + archived)
 
     async def _reaper(self) -> None:
         while True:
@@ -414,6 +430,18 @@ class LiveEngine:
         self.sessions.end(session, exc.code)
 
 
+    async def _archive_pruner(self) -> None:
+        """Prune recordings by age and by tenant quota, every archive_prune_seconds."""
+        while True:
+            await asyncio.sleep(self.settings.archive_prune_seconds)
+            try:
+                archived = await asyncio.to_thread(self.access.archived_channels)
+                days = {(i.tenant_id, i.id): i.archive_days for i in archived}
+                await asyncio.to_thread(self.archive.prune, days)
+            except Exception:
+                log.exception("archive pruning failed")
+
+
 def install_live(ctx: Any, sockets: NodeSockets | None = None) -> LiveEngine:
     """Build the engine for an :class:`~palinsesto.context.AppContext` and register it as
     ``services["live"]`` and, for the player API's ``active_cons``, ``services["sessions"]``.
@@ -425,4 +453,5 @@ def install_live(ctx: Any, sockets: NodeSockets | None = None) -> LiveEngine:
     ctx.services["live"] = engine
     ctx.services["sessions"] = engine
     ctx.services["vod_library"] = engine.vod_library  # the admin API probes VOD files
+    ctx.services["archive"] = engine.archive  # the player API's has_archive
     return engine

@@ -51,6 +51,7 @@ class ChannelInfo:
     # May be watched from its share link without a line (admin/api/routes/watch.py). Not
     # compared: toggling it must not restart a running channel.
     public_watch: bool = field(default=False, compare=False)
+    archive_days: int = 0  # > 0: recorded for catch-up, and therefore always on
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,7 @@ def channel_info(row: Channel) -> ChannelInfo:
         row.enabled,
         row.stream_key,
         bool(row.public_watch),
+        row.archive_days or 0,
     )
 
 
@@ -249,6 +251,14 @@ class PlaybackAccess:
         """Every enabled channel in ``mode``, of one tenant or of all (the engine starts
         always-on ones at boot and after catalog changes)."""
         query = select(Channel).where(Channel.mode == mode, Channel.enabled.is_(True))
+        if tenant_id is not None:
+            query = query.where(Channel.tenant_id == tenant_id)
+        with self._db.session() as session:
+            return [channel_info(r) for r in session.scalars(query).all()]
+
+    def archived_channels(self, tenant_id: int | None = None) -> list[ChannelInfo]:
+        """Every enabled channel with a catch-up archive (recorded, so always running)."""
+        query = select(Channel).where(Channel.archive_days > 0, Channel.enabled.is_(True))
         if tenant_id is not None:
             query = query.where(Channel.tenant_id == tenant_id)
         with self._db.session() as session:

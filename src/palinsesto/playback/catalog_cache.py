@@ -26,6 +26,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -42,6 +43,7 @@ from palinsesto.playback.catalog_view import (
     load_live,
     load_series,
     load_vod,
+    with_recorded_archive,
 )
 from palinsesto.playback.rights_gate import gated_section
 
@@ -138,8 +140,12 @@ class CatalogCache:
         *,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        recorded: Callable[[int, int], bool] | None = None,
     ) -> None:
         self._db = db
+        # (tenant, channel) -> whether its catch-up archive holds anything; the archive
+        # announces a change of that answer as a "catalog.live" event.
+        self._recorded = recorded
         self._events = events
         self._max_sets = max_sets
         self._max_entries = max_entries
@@ -234,6 +240,8 @@ class CatalogCache:
             with self._db.session() as session:
                 loaded = LOADERS[kind](session, tenant_id, bouquet_ids)
                 section = gated_section(kind, session, tenant_id, loaded)
+            if kind == "live" and self._recorded is not None:
+                section = with_recorded_archive(section, partial(self._recorded, tenant_id))
             self.loads[kind] += 1
             entry.sections[kind] = (stamp, section)
             # Drop what was built from the old section rather than wait for a request.

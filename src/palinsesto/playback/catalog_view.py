@@ -13,8 +13,8 @@ here knows about HTTP.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -151,6 +151,25 @@ class Section(Generic[ItemT]):
 
 
 LiveSection = Section[ChannelView]
+
+
+def with_recorded_archive(section: LiveSection, recorded: Callable[[int], bool]) -> LiveSection:
+    """The section with ``archive_days`` kept only on channels whose archive really holds
+    something (``recorded(channel id)``): tv_archive, catch-up attributes and has_archive
+    are never advertised for time that cannot be played (§4.3, §8.5)."""
+    items = [
+        c if c.archive_days <= 0 or recorded(c.id) else replace(c, archive_days=0)
+        for c in section.items
+    ]
+    return Section(
+        section.kind,
+        items,
+        section.categories,
+        section.used_category_ids,
+        {item.id: item for item in items},
+    )
+
+
 VodSection = Section[MovieView]
 SeriesSection = Section[SeriesView]
 

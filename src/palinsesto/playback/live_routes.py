@@ -81,6 +81,9 @@ def install_live_routes(app: FastAPI, ctx: AppContext) -> None:
             Route("/hls/{token}/{segment}", redirect, methods=methods),
             Route("/movie/{username}/{password}/{stream}", redirect, methods=methods),
             Route("/series/{username}/{password}/{stream}", redirect, methods=methods),
+            Route("/timeshift/{rest:path}", redirect, methods=methods),  # catch-up, §8.5
+            Route("/timeshifts/{rest:path}", redirect, methods=methods),
+            Route("/streaming/timeshift.php", redirect, methods=methods),
             Route("/{username}/{password}/{stream}", short_form, methods=methods),
         ]
     )

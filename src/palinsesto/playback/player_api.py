@@ -322,9 +322,11 @@ class PlayerApi:
             rows = guide.upcoming(line.tenant_id, channel.epg_channel_id, now, max(1, limit))
             return {"epg_listings": [xtream.epg_row(r, zone) for r in rows]}
         rows = guide.programmes(line.tenant_id, channel.epg_channel_id, 0, 2**31 - 1)
+        held = self.surfaces.archive_holds(line.tenant_id, channel.id)
         return {
             "epg_listings": [
-                xtream.epg_row(r, zone, now=now, archive_days=channel.archive_days) for r in rows
+                xtream.epg_row(r, zone, now=now, archive_days=channel.archive_days, recorded=held)
+                for r in rows
             ]
         }
 

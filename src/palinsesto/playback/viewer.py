@@ -11,6 +11,7 @@ downloads (playlist, guide) share :meth:`ViewerSurfaces.authenticate_download`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -88,6 +89,7 @@ class ViewerSurfaces:
             ctx.events,
             max_entries=ctx.settings.response_cache_max_entries,
             max_bytes=ctx.settings.response_cache_max_bytes,
+            recorded=self._archive_recorded,
         )
 
     @property
@@ -112,6 +114,18 @@ class ViewerSurfaces:
         """Open connections of a line (§9), from the live engine's session counter."""
         sessions: SessionCounter | None = self.ctx.services.get("sessions")
         return sessions.active_count(line_id) if sessions is not None else 0
+
+    def _archive_recorded(self, tenant_id: int, channel_id: int) -> bool:
+        archive = self.ctx.services.get("archive")
+        return archive is not None and bool(archive.recorded_any((tenant_id, channel_id)))
+
+    def archive_holds(self, tenant_id: int, channel_id: int) -> Callable[[int, int], bool]:
+        """Whether this node's catch-up archive holds a channel's [start, stop] (§4.8
+        ``has_archive``); nothing is held where no archive runs."""
+        archive = self.ctx.services.get("archive")
+        if archive is None:
+            return lambda start, stop: False
+        return lambda start, stop: bool(archive.holds((tenant_id, channel_id), start, stop))
 
     async def authenticate(self, viewer: ViewerRequest, *, require_active: bool) -> LineView:
         """The viewer's line, or a refusal (:class:`LoginThrottled` when locked out)."""

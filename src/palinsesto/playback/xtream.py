@@ -8,7 +8,7 @@ PHP panels did: strict client deserialisers break when a panel "fixes" them (§1
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -401,9 +401,11 @@ def epg_row(
     *,
     now: int | None = None,
     archive_days: int = 0,
+    recorded: Callable[[int, int], bool] | None = None,
 ) -> dict[str, Any]:
     """One EPG listing (§4.8). With ``now`` it carries the ``get_simple_data_table``
-    fields ``now_playing`` and ``has_archive``."""
+    fields ``now_playing`` and ``has_archive``; ``recorded(start, stop)`` says whether the
+    archive really holds that time (never advertise what cannot be played)."""
     out: dict[str, Any] = {
         "id": str(row.id),
         "epg_id": str(row.epg_source_id),
@@ -421,7 +423,8 @@ def epg_row(
         out["now_playing"] = 1 if row.start <= now < row.stop else 0
         # §4.8: ended, the channel keeps archive, and the end lies inside the window.
         ended_in_window = row.stop <= now and row.stop > now - archive_days * 86400
-        out["has_archive"] = 1 if archive_days > 0 and ended_in_window else 0
+        held = archive_days > 0 and ended_in_window
+        out["has_archive"] = 1 if held and recorded and recorded(row.start, row.stop) else 0
     return out
 
 

@@ -8,7 +8,7 @@ import time
 import httpx
 
 from palinsesto.playback.guide import ProgrammeRow
-from support.player_checks import ListGuide
+from support.player_checks import ListGuide, record_archive
 
 ALICE = {"username": "alice", "password": "pw123"}
 
@@ -103,7 +103,8 @@ def test_live_streams_fields_types_and_bouquet_order(player) -> None:
     assert isinstance(news["added"], str) and news["added"].isdigit()
     assert news["category_id"] == str(cats["news"])
     assert news["category_ids"] == [cats["news"]]
-    assert news["tv_archive"] == 1 and news["tv_archive_duration"] == 3
+    # News keeps 3 days of archive but nothing is recorded yet: not advertised (§4.3).
+    assert news["tv_archive"] == 0 and news["tv_archive_duration"] == 0
     assert news["custom_sid"] == ":0:1:ABC:1:1:0:0:0:0:"
     assert news["direct_source"] == ""
     assert sports["name"] == 'Sports "One"'
@@ -111,6 +112,10 @@ def test_live_streams_fields_types_and_bouquet_order(player) -> None:
     assert sports["tv_archive"] == 0 and sports["tv_archive_duration"] == 0
     assert radio["category_id"] is None and radio["category_ids"] == []
     assert radio["epg_channel_id"] is None
+    now = int(time.time())
+    record_archive(player.server, ch["news"], now - 600, now - 60)
+    news = call(player, "get_live_streams")[1]
+    assert news["tv_archive"] == 1 and news["tv_archive_duration"] == 3
 
 
 def test_category_filter_restarts_num_and_matches_any_category(player) -> None:
@@ -259,7 +264,11 @@ def test_epg_rows_base64_strings_and_archive_flags(player) -> None:
     table = call(player, "get_simple_data_table", stream_id=sid)["epg_listings"]
     assert [base64.b64decode(r["title"]).decode() for r in table] == ["Früh", "Now", "Later"]
     assert [r["now_playing"] for r in table] == [0, 1, 0]
-    assert [r["has_archive"] for r in table] == [1, 0, 0]  # news keeps 3 days
+    # News keeps 3 days of archive, but nothing is recorded: never advertise it (§4.8).
+    assert [r["has_archive"] for r in table] == [0, 0, 0]
+    record_archive(player.server, int(sid), now - 7300, now - 3500)  # now the archive holds "Früh"
+    table = call(player, "get_simple_data_table", stream_id=sid)["epg_listings"]
+    assert [r["has_archive"] for r in table] == [1, 0, 0]
     sports_id = str(player.catalog.channels["sports"])
     sports = call(player, "get_simple_data_table", stream_id=sports_id)
     assert [r["has_archive"] for r in sports["epg_listings"]] == [0]  # no archive

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import m3u8
 import pytest
 
-from support.player_checks import m3u_entries
+from support.player_checks import m3u_entries, record_archive
 
 
 def playlist(player, **params) -> httpx.Response:
@@ -41,6 +43,11 @@ def test_plain_m3u_parses_with_m3u8_and_has_every_url_form(player, output: str) 
 
 
 def test_m3u_plus_attributes_header_and_catchup(player) -> None:
+    cid = player.catalog.channels["news"]
+    nothing_yet = m3u_entries(playlist(player, type="m3u_plus", output="ts").text)[1]
+    assert "catchup" not in nothing_yet[1]  # archive_days 3, nothing recorded: not advertised
+    now = int(time.time())
+    record_archive(player.server, cid, now - 600, now - 60)
     r = playlist(player, type="m3u_plus", output="ts")
     assert "#EXT-X-SESSION-DATA" not in r.text  # §13.25
     header, entries = m3u_entries(r.text)
@@ -54,7 +61,6 @@ def test_m3u_plus_attributes_header_and_catchup(player) -> None:
     assert sports["group-title"] == "Sports;News"  # every category, Kodi's ';' list
     assert sports["tvg-logo"] == "http://img.example/sports.png"
     assert "catchup" not in sports
-    cid = player.catalog.channels["news"]
     assert news["catchup"] == "default" and news["catchup-days"] == "3"
     assert news["catchup-source"] == (
         f"{player.base}/timeshift/alice/pw123/{{duration:60}}/{{Y}}-{{m}}-{{d}}:{{H}}-{{M}}/{cid}.ts"
