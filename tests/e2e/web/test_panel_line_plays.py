@@ -50,7 +50,7 @@ def test_line_created_in_the_form_plays_its_playlist(
     expect(outputs.locator("option:checked")).to_have_text(["m3u8", "ts"])
     dialog.get_by_label("Username").fill("form-viewer")
     dialog.get_by_label("Password").fill("form-pass-1")
-    dialog.get_by_label("Bouquets").select_option(label="Main")
+    dialog.get_by_label("Bouquets", exact=True).select_option(label="Main")
     dialog.get_by_role("button", name="Create").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     expect(page.locator("tbody")).to_contain_text("form-viewer")

@@ -8,6 +8,7 @@ import { lineChart } from "../chart.js";
 import { clear, formatValue, h } from "../dom.js";
 import { findGet, has, queryParams } from "../openapi.js";
 import { when } from "./channel.js";
+import { firstHourChecklist } from "./checklist.js";
 
 const POLL_MS = 3000;
 const HISTORY_KEY = "palinsesto.viewers";
@@ -71,7 +72,8 @@ function viewerSeries(data) {
 export async function dashboardPage(main, ctx) {
   const body = h("div", { class: "dashboard" });
   const updated = h("p", { class: "muted", role: "status" });
-  clear(main, h("h1", {}, "Dashboard"), updated, body);
+  const checklist = ctx.me.role === "support" ? null : await firstHourChecklist();
+  clear(main, h("h1", {}, "Dashboard"), checklist, updated, body);
   let local = JSON.parse(sessionStorage.getItem(HISTORY_KEY) || "[]");
   let timer = null;
   let stopped = false;
