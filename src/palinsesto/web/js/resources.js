@@ -2,7 +2,8 @@
 // OpenAPI document has wins, so a page appears as soon as its route lands), who sees it,
 // and hints for its table and form. Anything undeclared comes from the schemas.
 
-import { EVERYONE, MANAGERS, READERS, WRITERS } from "./roles.js";
+import { ASSIGNABLE, EVERYONE, MANAGERS, READERS, WRITERS } from "./roles.js";
+import { valueLabel } from "./labels.js";
 import { bouquetItems } from "./pages/bouquet.js";
 import { channelDetail, channelStatusCell, liveColumn } from "./pages/channel.js";
 import { lineButtons, lineDetail } from "./pages/lines.js";
@@ -23,6 +24,8 @@ const packageRef = { widget: "ref", ref: { path: "/packages", label: "name", for
 const RESELLER_EDITABLE = new Set(["password", "enabled", "allowed_outputs", "allowed_ips", "allowed_user_agents", "notes"]);
 const userRef = { widget: "ref", ref: { path: "/users", params: { role: "reseller" }, label: "username" }, label: "Reseller" };
 const bouquetRefs = { widget: "refs", ref: { path: "/bouquets", label: "name" }, label: "Bouquets" };
+
+const roleOptions = (me) => (ASSIGNABLE[me.role] || []).map((r) => [r, valueLabel(r)]);
 
 export const RESOURCES = [
   {
@@ -97,8 +100,10 @@ export const RESOURCES = [
     key: "users", title: "Resellers & users", singular: "user", group: "Subscribers", labelField: "username",
     paths: ["/users", "/resellers"], read: [...MANAGERS, "reseller"], write: WRITERS,
     columns: ["id", "username", "role", "credits", "enabled", "parent_id"], sortable: ["id", "username", "credits"],
-    // No role is preselected: an owner picks one on purpose (and never gets a platform admin).
-    createHints: { role: { choose: "Choose a role…" } },
+    // No role is preselected: an owner picks one on purpose, among those it may hand out
+    // (never a platform admin).
+    createHintsFor: (me) => ({ role: { choose: "Choose a role…", options: roleOptions(me) } }),
+    editHintsFor: (me) => ({ role: { options: roleOptions(me) } }),
   },
   {
     key: "credits", title: "Credits", singular: "credit movement", group: "Subscribers",

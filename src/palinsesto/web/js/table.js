@@ -181,7 +181,7 @@ export async function tablePage(main, res, ctx, state) {
 
   function openCreate() {
     const schema = requestSchema(res.path, "post");
-    const fields = fieldsFromSchema(schema, { tenant_id: tenantHint(me), ...res.formHints, ...(res.createHints || {}) });
+    const fields = fieldsFromSchema(schema, { tenant_id: tenantHint(me), ...res.formHints, ...(res.createHints || {}), ...(res.createHintsFor ? res.createHintsFor(me) : {}) });
     const dlg = dialog(`New ${res.singular}`, renderForm({ fields, submitLabel: "Create", onSubmit: async (values) => {
       const created = await api("POST", res.path, { json: values });
       dlg.close();

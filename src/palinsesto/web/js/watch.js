@@ -14,7 +14,8 @@ const unmute = document.getElementById("unmute");
 
 // Live video that has not moved for this long is a broadcast that stopped.
 const STALL_MS = 8000;
-const RETRY_MS = 4000;
+// A fresh player needs a few seconds to fetch and buffer: give each attempt this long.
+const RETRY_MS = 10000;
 const OFFLINE = "Offline: the channel is not broadcasting right now. This page resumes by itself when it returns.";
 
 unmute.addEventListener("click", () => {
@@ -37,6 +38,7 @@ function start(getUrl) {
 
   const connect = async () => {
     stop();
+    lastTime = -1;
     const url = await getUrl();
     stop = await playHls(video, url, { onError: () => goOffline(), refresh: getUrl });
   };
@@ -54,8 +56,11 @@ function start(getUrl) {
   // and while offline a fresh player every few seconds until one plays.
   setInterval(() => {
     const now = Date.now();
-    if (video.currentTime !== lastTime && !video.paused) {
-      lastTime = video.currentTime;
+    // Moving means forward from a known position (a new player starts again from 0).
+    const t = video.currentTime;
+    const moved = lastTime >= 0 && t > lastTime && !video.paused;
+    lastTime = t;
+    if (moved) {
       lastMove = now;
       if (offline || status.textContent !== "Live") {
         offline = false;
