@@ -214,6 +214,20 @@ def test_reseller_buys_a_line_and_sees_the_balance_change_in_the_header(
     with sqlite_server.ctx.db.session() as session:
         assert session.get(AdminUser, rita).credits == 30
 
+    # What a reseller may not do is not offered: its own id, paid-for fields, bulk extend/ban.
+    expect(page.get_by_role("columnheader", name="Reseller")).to_have_count(0)
+    page.get_by_role("button", name="Edit customer-1").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_label("Notes")).to_be_visible()
+    expect(dialog.get_by_label("Expires")).to_have_count(0)
+    expect(dialog.get_by_label("Devices at once")).to_have_count(0)
+    dialog.get_by_role("button", name="Close").click()
+    page.get_by_role("checkbox", name="Select customer-1").check()
+    page.get_by_role("button", name="Apply to selected…").click()
+    actions = page.get_by_role("dialog").get_by_label("Action").locator("option").all_inner_texts()
+    assert actions == ["Enable", "Disable", "Delete"], actions
+    expect(page.get_by_role("dialog").get_by_label("Days")).to_have_count(0)
+
 
 def test_an_empty_panel_guides_the_first_hour(panel: Panel, sqlite_server: RunningServer) -> None:
     make_user(sqlite_server, "olivia", Role.owner, tenant_slug="fresh")

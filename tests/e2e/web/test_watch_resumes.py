@@ -90,4 +90,3 @@ def test_watch_page_shows_offline_and_resumes_when_the_publisher_returns(
         _plays_on(page, 2.0)
     finally:
         _stop(publisher)
-

@@ -89,6 +89,12 @@ export const RESOURCES = [
     rowButtons: lineButtons,
     // Resellers sell lines with credits: "Buy a line" replaces "New line" for them.
     create: (me) => me.role !== "reseller",
+    // A reseller's own id as a column or filter says nothing; extend/ban in bulk are refused.
+    hideFor: (me) => (me.role === "reseller" ? ["reseller_id"] : []),
+    bulkHintsFor: (me) => (me.role === "reseller" ? {
+      action: { options: ["enable", "disable", "delete"].map((v) => [v, valueLabel(v)]) },
+      days: { hidden: true },
+    } : {}),
     editHintsFor: (me, fields) => (me.role === "reseller" ? Object.fromEntries(fields.filter((f) => !RESELLER_EDITABLE.has(f)).map((f) => [f, { hidden: true }])) : {}),
     detail: lineDetail,
     actions: ["/lines/purchase"],

@@ -23,8 +23,9 @@ export async function tablePage(main, res, ctx, state) {
   const { me } = ctx;
   const writable = res.canWrite(me);
   const rowSchema = itemSchema(res.path) || { properties: {} };
-  const columns = (res.columns || Object.keys(rowSchema.properties).slice(0, 6)).map((c) => (typeof c === "string" ? { name: c } : c));
-  const filters = queryParams(res.path).filter((p) => !RESERVED.has(p.name) && !(p.name === "tenant_id" && me.role !== "platform_admin"));
+  const hidden = new Set(res.hideFor ? res.hideFor(me) : []);
+  const columns = (res.columns || Object.keys(rowSchema.properties).slice(0, 6)).map((c) => (typeof c === "string" ? { name: c } : c)).filter((c) => !hidden.has(c.name));
+  const filters = queryParams(res.path).filter((p) => !RESERVED.has(p.name) && !hidden.has(p.name) && !(p.name === "tenant_id" && me.role !== "platform_admin"));
   const sortable = new Set(res.sortable || ["id", "name"]);
   const detailPath = itemPath(res.path);
   const patchable = Boolean(detailPath && has(detailPath, "patch"));
@@ -165,7 +166,7 @@ export async function tablePage(main, res, ctx, state) {
     bulkBar.hidden = selected.size === 0;
     clear(bulkBar, h("span", {}, `${selected.size} selected`), bulk.map((action) => {
       const schema = requestSchema(action.path, "post");
-      const fields = fieldsFromSchema(schema, { ids: { hidden: true }, line_ids: { hidden: true }, ...(res.bulkHints || {}) });
+      const fields = fieldsFromSchema(schema, { ids: { hidden: true }, line_ids: { hidden: true }, ...(res.bulkHints || {}), ...(res.bulkHintsFor ? res.bulkHintsFor(me) : {}) });
       return h("button", { type: "button", onclick: () => {
         const dlg = dialog(res.bulkLabel || action.op.summary || humanize(action.verb), renderForm({ fields, submitLabel: "Apply", onSubmit: async (values) => {
           const idsKey = schema && schema.properties && schema.properties.line_ids ? "line_ids" : "ids";
