@@ -46,8 +46,8 @@ def test_line_created_in_the_form_plays_its_playlist(
     page.get_by_role("button", name="New line").click()
     dialog = page.get_by_role("dialog")
     # The schema's defaults reach the form: both outputs are chosen before anyone clicks.
-    outputs = dialog.get_by_label("Allowed outputs")
-    expect(outputs.locator("option:checked")).to_have_text(["m3u8", "ts"])
+    outputs = dialog.get_by_label("Stream formats")
+    expect(outputs.locator("option:checked")).to_have_text(["HLS (.m3u8)", "MPEG-TS (.ts)"])
     dialog.get_by_label("Username").fill("form-viewer")
     dialog.get_by_label("Password").fill("form-pass-1")
     dialog.get_by_label("Bouquets", exact=True).select_option(label="Main")

@@ -38,7 +38,7 @@ export const FIELDS = {
   amount: { label: "Credits", example: "50" },
   duration_days: { label: "Duration (days)", example: "30" },
   status: { label: "Status" },
-  url: { label: "Address", example: "https://example.com/live.m3u8" },
+  url: { label: "Stream address", example: "https://example.com/live.m3u8" },
   transcode: { label: "Quality" },
   public_watch: { label: "Public watch" },
   epg_channel_id: { label: "Guide channel ID", example: "sportshd.it" },
