@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
-from panel_browser import PASSWORD, Panel, make_user
+from panel_browser import PASSWORD, Panel, axe_serious, make_user
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from palinsesto.accounts.models import AdminUser, Line, Role, Tenant
 from support.server import ADMIN_PASSWORD, ADMIN_USER, RunningServer
 
-AXE = Path(__file__).resolve().parents[3] / "web" / "node_modules" / "axe-core" / "axe.min.js"
 # What pydantic and JSON Schema say, which an operator should never read.
 RAW_PHRASES = [
     "String should",
@@ -54,18 +52,6 @@ def _leaks(page: Page, forbidden: set[str]) -> list[str]:
     return found
 
 
-def _axe_serious(page: Page) -> list[str]:
-    # evaluate() runs through the debugging protocol, outside the page's CSP.
-    if not page.evaluate("() => Boolean(window.axe)"):
-        page.evaluate(AXE.read_text() + "\n;undefined")
-    result = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
-        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))"
-    )
-    return list(result)
-
-
 def _openapi_url_ok(sqlite_server: RunningServer) -> str:
     r = httpx.get(f"{sqlite_server.base_url}/api/v1/openapi.json")
     if r.status_code == 200:
@@ -88,7 +74,7 @@ def test_no_page_or_form_shows_schema_names_regexes_or_raw_validation_errors(
         page.wait_for_load_state("networkidle")
         if leaks := _leaks(page, forbidden):
             problems[title] = leaks
-        if violations := _axe_serious(page):
+        if violations := axe_serious(page):
             problems[f"{title} (axe)"] = violations
         create = page.get_by_role("button", name=re.compile(r"^New "))
         if create.count() == 0:
@@ -104,7 +90,7 @@ def test_no_page_or_form_shows_schema_names_regexes_or_raw_validation_errors(
         page.wait_for_load_state("networkidle")
         if leaks := _leaks(page, forbidden):
             problems[f"{title} form"] = leaks
-        if violations := _axe_serious(page):
+        if violations := axe_serious(page):
             problems[f"{title} form (axe)"] = violations
         dialog.get_by_role("button", name="Close").click()
     assert problems == {}, problems
@@ -257,6 +243,9 @@ def test_the_platform_admin_pages_pass_the_scanner_too(
     panel: Panel, sqlite_server: RunningServer
 ) -> None:
     forbidden = _schema_names(sqlite_server.base_url)
+    panel.page.goto(f"{sqlite_server.base_url}/panel/")
+    panel.page.get_by_role("button", name="Sign in").wait_for()
+    assert axe_serious(panel.page) == [], "sign-in page"
     panel.sign_in(ADMIN_USER, ADMIN_PASSWORD)
     problems: dict[str, list[str]] = {}
     for title in ("Tenants", "Resellers & users", "Servers"):
@@ -264,6 +253,6 @@ def test_the_platform_admin_pages_pass_the_scanner_too(
         panel.page.wait_for_load_state("networkidle")
         if leaks := _leaks(panel.page, forbidden):
             problems[title] = leaks
-        if violations := _axe_serious(panel.page):
+        if violations := axe_serious(panel.page):
             problems[f"{title} (axe)"] = violations
     assert problems == {}, problems

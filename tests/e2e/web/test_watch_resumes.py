@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 
-from panel_browser import PASSWORD, Panel, make_user
+from panel_browser import PASSWORD, Panel, axe_serious, make_user
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
@@ -75,6 +75,7 @@ def test_watch_page_shows_offline_and_resumes_when_the_publisher_returns(
         expect(page.get_by_role("heading", name="Studio B")).to_be_visible()
         expect(status).to_have_text("Live", timeout=PLAY_TIMEOUT_MS)
         _plays_on(page, 2.0)
+        assert axe_serious(page) == []
         unmute = page.get_by_role("button", name="Unmute")
         assert page.eval_on_selector("#video", "v => v.muted")
         unmute.click()
