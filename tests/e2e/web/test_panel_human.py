@@ -256,3 +256,31 @@ def test_the_platform_admin_pages_pass_the_scanner_too(
         if violations := axe_serious(panel.page):
             problems[f"{title} (axe)"] = violations
     assert problems == {}, problems
+
+
+def test_reference_fields_are_search_pickers(panel: Panel, sqlite_server: RunningServer) -> None:
+    make_user(sqlite_server, "olivia", Role.owner)
+    with sqlite_server.client(sqlite_server.token("olivia", PASSWORD)) as c:
+        for name in ("Sports", "Cinema", "Kids"):
+            assert c.post("/api/v1/bouquets", json={"name": name}).status_code == 201
+    panel.sign_in("olivia")
+    panel.open("Lines")
+    page = panel.page
+    page.get_by_role("button", name="Create the first line").click()
+    dialog = page.get_by_role("dialog")
+    bouquets = dialog.get_by_label("Bouquets", exact=True)
+    expect(bouquets.locator("option")).to_have_text(["Sports", "Cinema", "Kids"])
+    bouquets.select_option(label="Kids")
+    # The search asks the API; what is already chosen stays chosen.
+    with page.expect_response(lambda r: "/api/v1/bouquets" in r.url and "q=Spo" in r.url):
+        dialog.get_by_role("searchbox", name="Search bouquets").fill("Spo")
+    expect(bouquets.locator("option")).to_have_text(["Kids", "Sports"])
+    bouquets.select_option(label=["Kids", "Sports"])
+    dialog.get_by_label("Username").fill("picker-line")
+    dialog.get_by_role("button", name="Generate").click()
+    dialog.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    with sqlite_server.client(sqlite_server.token("olivia", PASSWORD)) as c:
+        line = c.get("/api/v1/lines", params={"q": "picker-line"}).json()["items"][0]
+        names = {b["id"]: b["name"] for b in c.get("/api/v1/bouquets").json()["items"]}
+    assert sorted(names[i] for i in line["bouquet_ids"]) == ["Kids", "Sports"]

@@ -4,7 +4,7 @@
 import { get } from "./api.js";
 import { clear, copyText, debounce, h, humanize, nextId } from "./dom.js";
 import { FIELDS, generatePassword, humanMessage, valueLabel } from "./labels.js";
-import { resolve } from "./openapi.js";
+import { queryParams, resolve } from "./openapi.js";
 
 const LONG_TEXT = /^(notes|plot|cast|message|description|overview)$/;
 
@@ -148,6 +148,8 @@ async function loadOptions(field, select, chosen, q = "") {
 
 // A reference picker: a search box that asks the API (?q=) and the list of matches.
 function searchPicker(field, select, chosen, id) {
+  // Only lists the API can search (?q=) get a search box.
+  if (!queryParams(field.ref.path).some((p) => p.name === "q")) return select;
   const search = h("input", { type: "search", id: `${id}-q`, class: "picker-search", "aria-label": `Search ${field.label.toLowerCase()}`, placeholder: "Type to search…", autocomplete: "off" });
   search.addEventListener("input", debounce(() => {
     const keep = [...select.selectedOptions].map((o) => o.value).filter(Boolean);
