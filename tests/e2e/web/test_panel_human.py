@@ -213,6 +213,19 @@ def test_reseller_buys_a_line_and_sees_the_balance_change_in_the_header(
     actions = page.get_by_role("dialog").get_by_label("Action").locator("option").all_inner_texts()
     assert actions == ["Enable", "Disable", "Delete"], actions
     expect(page.get_by_role("dialog").get_by_label("Days")).to_have_count(0)
+    page.get_by_role("dialog").get_by_role("button", name="Close").click()
+
+    # A reseller's pages pass the same scanner and axe.
+    forbidden = _schema_names(sqlite_server.base_url)
+    problems: dict[str, list[str]] = {}
+    for title in panel.nav_links():
+        panel.open(title)
+        page.wait_for_load_state("networkidle")
+        if leaks := _leaks(page, forbidden):
+            problems[title] = leaks
+        if violations := axe_serious(page):
+            problems[f"{title} (axe)"] = violations
+    assert problems == {}, problems
 
 
 def test_an_empty_panel_guides_the_first_hour(panel: Panel, sqlite_server: RunningServer) -> None:
