@@ -112,6 +112,7 @@ def make_user(
 def axe_serious(page: Page) -> list[str]:
     """axe-core's serious and critical violations on the page as it is now."""
     # evaluate() runs through the debugging protocol, outside the page's CSP.
+    assert AXE.exists(), f"{AXE} is missing: run `npm ci` in web/ (./dev setup does)"
     if not page.evaluate("() => Boolean(window.axe)"):
         page.evaluate(AXE.read_text() + "\n;undefined")
     result = page.evaluate(
