@@ -72,8 +72,10 @@ function viewerSeries(data) {
 export async function dashboardPage(main, ctx) {
   const body = h("div", { class: "dashboard" });
   const updated = h("p", { class: "muted", role: "status" });
-  const checklist = ctx.me.role === "support" ? null : await firstHourChecklist();
+  // Rendered at once, filled when ready: the user may already have gone to another page.
+  const checklist = h("div", {});
   clear(main, h("h1", {}, "Dashboard"), checklist, updated, body);
+  if (ctx.me.role !== "support") firstHourChecklist().then((box) => clear(checklist, box)).catch(() => {});
   let local = JSON.parse(sessionStorage.getItem(HISTORY_KEY) || "[]");
   let timer = null;
   let stopped = false;

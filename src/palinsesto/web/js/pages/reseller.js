@@ -8,14 +8,17 @@ import { packageText } from "../resources.js";
 const WEEK_MS = 7 * 86400000;
 
 export async function resellerHomePage(main, ctx) {
-  clear(main, h("h1", {}, "My business"), h("p", { class: "muted" }, "Loading…"));
+  // Everything goes into this page's own box: if the user has moved on by the time the
+  // answers arrive, the box is detached and the other page stays.
+  const box = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  clear(main, h("h1", {}, "My business"), box);
   const [me, packages, expiring] = await Promise.all([
     get(`/users/${ctx.me.id}`).catch(() => null),
     has("/packages") ? get("/packages", { per_page: 50 }).catch(() => null) : null,
     get("/lines", { per_page: 10, sort: "exp_date", expiring_before: new Date(Date.now() + WEEK_MS).toISOString() }).catch(() => null),
   ]);
   const soon = expiring ? expiring.items : [];
-  clear(main, h("h1", {}, "My business"),
+  clear(box,
     h("div", { class: "stats" },
       h("section", { class: "card stat", "aria-label": "Balance" }, h("h2", {}, "Balance"), h("p", { class: "value" }, me ? `${me.credits} credits` : "—")),
       h("section", { class: "card stat", "aria-label": "Expiring this week" }, h("h2", {}, "Expiring this week"), h("p", { class: "value" }, expiring ? String(expiring.total) : "—"))),
