@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from panel_browser import PASSWORD, Panel, axe_serious, make_user
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 from sqlalchemy import select
 
 from palinsesto.accounts.models import AdminUser, Line, Role, Tenant
@@ -297,3 +297,30 @@ def test_reference_fields_are_search_pickers(panel: Panel, sqlite_server: Runnin
         line = c.get("/api/v1/lines", params={"q": "picker-line"}).json()["items"][0]
         names = {b["id"]: b["name"] for b in c.get("/api/v1/bouquets").json()["items"]}
     assert sorted(names[i] for i in line["bouquet_ids"]) == ["Kids", "Sports"]
+
+
+def test_a_slow_checklist_never_overwrites_the_page_the_user_moved_to(
+    panel: Panel, sqlite_server: RunningServer
+) -> None:
+    make_user(sqlite_server, "olivia", Role.owner)
+    page = panel.page
+    held: list[Route] = []
+
+    # The checklist's bouquet count waits until the user is on another page.
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route(re.compile(r"/api/v1/bouquets\?per_page=1$"), hold)
+    panel.sign_in("olivia")
+    page.wait_for_function("() => document.querySelector('h1')?.textContent === 'Dashboard'")
+    panel.open("Categories")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the checklist never asked"
+    with page.expect_response(re.compile(r"/api/v1/bouquets\?per_page=1$")):
+        held[0].continue_()
+    page.wait_for_timeout(300)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Categories")
+    expect(page.get_by_role("region", name="Getting started")).to_have_count(0)
