@@ -24,6 +24,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+# axe-core, from npm (web/package.json's devDependencies, installed by ./dev's npm ci).
+AXE = Path(__file__).resolve().parents[3] / "web" / "node_modules" / "axe-core" / "axe.min.js"
 PASSWORD = "panel-test-password"
 
 
@@ -105,3 +107,17 @@ def make_user(
         session.add(user)
         session.flush()
         return user.id
+
+
+def axe_serious(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    # evaluate() runs through the debugging protocol, outside the page's CSP.
+    assert AXE.exists(), f"{AXE} is missing: run `npm ci` in web/ (./dev setup does)"
+    if not page.evaluate("() => Boolean(window.axe)"):
+        page.evaluate(AXE.read_text() + "\n;undefined")
+    result = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))"
+    )
+    return list(result)

@@ -40,7 +40,7 @@ def test_profile_select_source_check_and_a_failing_preview(
     profile.select_option(label="H.264 480p (1.2 Mbit/s)")
     dialog.get_by_role("button", name="Add source").click()
     dialog.get_by_label("Kind").select_option("test_pattern")
-    dialog.get_by_label("Url").fill("testsrc://99999x1@500")
+    dialog.get_by_label("Stream address").fill("testsrc://99999x1@500")
     dialog.get_by_role("button", name="Create").click()
     # Refused beside the field, nothing stored, the typed values stay.
     expect(dialog.locator(".field-error", has_text="testsrc://1280x720@25")).to_be_visible()
@@ -48,7 +48,7 @@ def test_profile_select_source_check_and_a_failing_preview(
         assert session.scalar(select(Channel).where(Channel.name == "Ladder")) is None
     # A directory passes the check (it is an absolute path) and fails at run time.
     dialog.get_by_label("Kind").select_option("file")
-    dialog.get_by_label("Url").fill(str(tmp_path))
+    dialog.get_by_label("Stream address").fill(str(tmp_path))
     dialog.get_by_role("button", name="Create").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     with sqlite_server.ctx.db.session() as session:

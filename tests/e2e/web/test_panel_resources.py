@@ -29,7 +29,7 @@ def test_owner_creates_a_push_channel_and_rotates_its_stream_key(
     dialog.get_by_label("Name", exact=True).fill("Drum lessons")
     dialog.get_by_role("button", name="Add source").click()
     dialog.get_by_label("Kind").select_option("push_rtmp")
-    dialog.get_by_label("Mode").select_option("always_on")
+    dialog.get_by_label("When it runs").select_option("always_on")
     dialog.get_by_role("button", name="Create").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     expect(page.locator("tbody")).to_contain_text("Drum lessons")
@@ -96,7 +96,7 @@ def test_owner_builds_a_bouquet_and_sells_a_line_on_it(
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Username").fill("viewer-one")
     dialog.get_by_label("Password").fill("s3cret-pass")
-    dialog.get_by_label("Bouquets").select_option(label="Sports")
+    dialog.get_by_label("Bouquets", exact=True).select_option(label="Sports")
     dialog.get_by_role("button", name="Create").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     expect(page.locator("tbody")).to_contain_text("viewer-one")
@@ -116,7 +116,7 @@ def test_reseller_sees_only_its_own_lines(panel: Panel, sqlite_server: RunningSe
         session.flush()
         session.scalar(select(Line).where(Line.username == "ritas-customer")).reseller_id = rita
     panel.sign_in("rita")
-    assert set(panel.nav_links()) <= {"Lines", "Resellers & users", "Credits"}
+    assert set(panel.nav_links()) <= {"My business", "Lines", "Resellers & users", "Credits"}
     assert "Lines" in panel.nav_links()
     panel.open("Lines")
     page = panel.page

@@ -67,16 +67,16 @@ def test_owner_creates_edits_and_filters_categories_with_field_errors(
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Kind").select_option("live")
     dialog.get_by_label("Name").fill("News")
-    dialog.get_by_label("Sort order").fill("99999999")
+    dialog.get_by_label("Position").fill("99999999")
     panel.expected_statuses.add(422)
     with page.expect_response(re.compile(r"/api/v1/categories$")) as response:
         dialog.get_by_role("button", name="Create").click()
     assert response.value.status == 422
     # The API's message sits beside the field, and what was typed is still there.
-    sort_field = dialog.get_by_label("Sort order")
+    sort_field = dialog.get_by_label("Position")
     expect(sort_field).to_have_attribute("aria-invalid", "")
     error_id = sort_field.get_attribute("aria-describedby").split()[0]
-    expect(page.locator(f"#{error_id}")).to_contain_text("less than or equal")
+    expect(page.locator(f"#{error_id}")).to_contain_text("Use a number no larger than")
     expect(dialog.get_by_label("Name")).to_have_value("News")
     panel.screenshot("form-errors")
     sort_field.fill("3")

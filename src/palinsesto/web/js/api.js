@@ -54,6 +54,8 @@ export async function api(method, path, { json, form, params, signal } = {}) {
     }
     throw error;
   }
+  // Anything that changed data may have moved a balance: the header listens.
+  if (method !== "GET" && !path.startsWith("/auth/")) window.dispatchEvent(new Event("palinsesto:changed"));
   return data;
 }
 

@@ -5,6 +5,7 @@ import { clear, h, toast } from "./dom.js";
 import { has, loadSpec } from "./openapi.js";
 import { dashboardPage } from "./pages/dashboard.js";
 import { quickStartPage } from "./pages/quickstart.js";
+import { resellerHomePage } from "./pages/reseller.js";
 import { RESOURCES } from "./resources.js";
 import { MANAGERS, READERS } from "./roles.js";
 import { tablePage } from "./table.js";
@@ -16,12 +17,29 @@ const signOutButton = document.getElementById("sign-out");
 const menuToggle = document.getElementById("menu-toggle");
 
 const ROLE_NAMES = { platform_admin: "platform admin", owner: "owner", admin: "admin", reseller: "reseller", support: "support (read-only)" };
+const balance = document.getElementById("balance");
+
+// A reseller's credit balance, in the header; refreshed after every change it makes.
+async function refreshBalance() {
+  if (!ctx.me || ctx.me.role !== "reseller") {
+    balance.hidden = true;
+    return;
+  }
+  try {
+    const me = await get(`/users/${ctx.me.id}`);
+    balance.textContent = `${me.credits} ${me.credits === 1 ? "credit" : "credits"}`;
+    balance.hidden = false;
+  } catch {
+    balance.hidden = true;
+  }
+}
 
 const ctx = { me: null, current: null, navigate };
 
 function pages(me) {
   const list = [];
   if (READERS.includes(me.role)) list.push({ key: "dashboard", title: "Dashboard", group: "", render: dashboardPage });
+  if (me.role === "reseller") list.push({ key: "home", title: "My business", group: "", render: resellerHomePage });
   if (MANAGERS.includes(me.role) && has("/channels", "post")) list.push({ key: "go-live", title: "Go live", group: "", render: quickStartPage });
   for (const res of RESOURCES) {
     res.path = res.paths.find((p) => has(p));
@@ -117,6 +135,7 @@ async function start() {
   ctx.pages = pages(ctx.me);
   who.textContent = `${ctx.me.username} · ${ROLE_NAMES[ctx.me.role] || ctx.me.role}`;
   signOutButton.hidden = false;
+  refreshBalance();
   renderNav(ctx.pages);
   await route();
 }
@@ -124,6 +143,7 @@ async function start() {
 function signOut(message) {
   session.token = null;
   ctx.me = null;
+  balance.hidden = true;
   if (ctx.current && ctx.current.leave) ctx.current.leave();
   history.replaceState(null, "", "#/");
   signInPage(message);
@@ -135,6 +155,7 @@ menuToggle.addEventListener("click", () => {
   const open = document.body.classList.toggle("nav-open");
   menuToggle.setAttribute("aria-expanded", String(open));
 });
+window.addEventListener("palinsesto:changed", refreshBalance);
 window.addEventListener("popstate", route);
 window.addEventListener("hashchange", route);
 

@@ -2,7 +2,8 @@
 // OpenAPI document has wins, so a page appears as soon as its route lands), who sees it,
 // and hints for its table and form. Anything undeclared comes from the schemas.
 
-import { EVERYONE, MANAGERS, READERS, WRITERS } from "./roles.js";
+import { ASSIGNABLE, EVERYONE, MANAGERS, READERS, WRITERS } from "./roles.js";
+import { valueLabel } from "./labels.js";
 import { bouquetItems } from "./pages/bouquet.js";
 import { channelDetail, channelStatusCell, liveColumn } from "./pages/channel.js";
 import { lineButtons, lineDetail } from "./pages/lines.js";
@@ -10,15 +11,28 @@ import { sessionsPage } from "./pages/sessions.js";
 
 const catRef = (kind) => ({ widget: "ref", ref: { path: "/categories", params: { kind }, label: "name" } });
 const catRefs = (kind) => ({ widget: "refs", ref: { path: "/categories", params: { kind }, label: "name" }, label: "Categories" });
-const packageRef = { widget: "ref", ref: { path: "/packages", label: "name" }, label: "Package" };
+// "Gold · 1 month · 10 credits": what a reseller compares when choosing.
+export function term(days) {
+  if (days % 365 === 0) return days === 365 ? "1 year" : `${days / 365} years`;
+  if (days % 30 === 0) return days === 30 ? "1 month" : `${days / 30} months`;
+  if (days % 7 === 0) return days === 7 ? "1 week" : `${days / 7} weeks`;
+  return days === 1 ? "1 day" : `${days} days`;
+}
+export const packageText = (p) => `${p.name} · ${term(p.duration_days)} · ${p.credits} ${p.credits === 1 ? "credit" : "credits"}`;
+const packageRef = { widget: "ref", ref: { path: "/packages", label: "name", format: packageText }, label: "Package" };
+// What a reseller may change on its own lines (the API refuses the rest): the form shows only these.
+const RESELLER_EDITABLE = new Set(["password", "enabled", "allowed_outputs", "allowed_ips", "allowed_user_agents", "notes"]);
 const userRef = { widget: "ref", ref: { path: "/users", params: { role: "reseller" }, label: "username" }, label: "Reseller" };
 const bouquetRefs = { widget: "refs", ref: { path: "/bouquets", label: "name" }, label: "Bouquets" };
+
+const roleOptions = (me) => (ASSIGNABLE[me.role] || []).map((r) => [r, valueLabel(r)]);
 
 export const RESOURCES = [
   {
     key: "channels", title: "Channels", singular: "channel", group: "Catalog",
     paths: ["/channels"], read: READERS, write: MANAGERS,
     columns: ["id", "number", "name", "mode", { name: "status", label: "Live", render: channelStatusCell }, "enabled"],
+    emptyHelp: "A channel is one stream: pulled from an address, or pushed from OBS. There is no M3U import yet; create channels one by one.",
     sortable: ["id", "number", "name"],
     formHints: {
       category_ids: catRefs("live"),
@@ -35,11 +49,13 @@ export const RESOURCES = [
     key: "categories", title: "Categories", singular: "category", group: "Catalog",
     paths: ["/categories"], read: READERS, write: MANAGERS,
     columns: ["id", "kind", "name", "sort_order"], sortable: ["id", "name", "sort_order"],
+    emptyHelp: "Categories group channels, movies and series in players (News, Sports…). Start with one.",
   },
   {
     key: "bouquets", title: "Bouquets", singular: "bouquet", group: "Catalog",
     paths: ["/bouquets"], read: READERS, write: MANAGERS,
     columns: ["id", "name", "sort_order"], sortable: ["id", "name", "sort_order"],
+    emptyHelp: "A bouquet is a pack of channels a line can watch (Basic, Sports…).",
     formHints: { items: { hidden: true } },
     detail: bouquetItems,
   },
@@ -68,8 +84,18 @@ export const RESOURCES = [
     paths: ["/lines"], read: EVERYONE, write: WRITERS,
     columns: ["id", "username", "exp_date", "max_connections", "enabled", "reseller_id"],
     sortable: ["id", "username", "exp_date"],
+    emptyHelp: "A line is a customer's subscription: a username and password for players, a playlist address, and an expiry date.",
     formHints: { bouquet_ids: bouquetRefs, reseller_id: { widget: "ref", ref: { path: "/users", params: { role: "reseller" }, label: "username" }, label: "Reseller", nullable: true } },
     rowButtons: lineButtons,
+    // Resellers sell lines with credits: "Buy a line" replaces "New line" for them.
+    create: (me) => me.role !== "reseller",
+    // A reseller's own id as a column or filter says nothing; extend/ban in bulk are refused.
+    hideFor: (me) => (me.role === "reseller" ? ["reseller_id"] : []),
+    bulkHintsFor: (me) => (me.role === "reseller" ? {
+      action: { options: ["enable", "disable", "delete"].map((v) => [v, valueLabel(v)]) },
+      days: { hidden: true },
+    } : {}),
+    editHintsFor: (me, fields) => (me.role === "reseller" ? Object.fromEntries(fields.filter((f) => !RESELLER_EDITABLE.has(f)).map((f) => [f, { hidden: true }])) : {}),
     detail: lineDetail,
     actions: ["/lines/purchase"],
     actionLabels: { "/lines/purchase": "Buy a line with credits", extend: "Extend with credits" },
@@ -80,7 +106,10 @@ export const RESOURCES = [
     key: "users", title: "Resellers & users", singular: "user", group: "Subscribers", labelField: "username",
     paths: ["/users", "/resellers"], read: [...MANAGERS, "reseller"], write: WRITERS,
     columns: ["id", "username", "role", "credits", "enabled", "parent_id"], sortable: ["id", "username", "credits"],
-    formHints: { password: { inputType: "password", autocomplete: "new-password" } },
+    // No role is preselected: an owner picks one on purpose, among those it may hand out
+    // (never a platform admin).
+    createHintsFor: (me) => ({ role: { choose: "Choose a role…", options: roleOptions(me) } }),
+    editHintsFor: (me) => ({ role: { options: roleOptions(me) } }),
   },
   {
     key: "credits", title: "Credits", singular: "credit movement", group: "Subscribers",
@@ -93,6 +122,7 @@ export const RESOURCES = [
   {
     key: "packages", title: "Packages", singular: "package", group: "Subscribers",
     paths: ["/packages"], read: READERS, write: MANAGERS,
+    columns: ["id", "name", { name: "term", label: "Term", render: (p) => term(p.duration_days) }, "credits", "max_connections", "enabled"],
     formHints: { bouquet_ids: bouquetRefs },
   },
   {

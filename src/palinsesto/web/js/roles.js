@@ -6,3 +6,12 @@ export const READERS = [...MANAGERS, "support"];
 export const EVERYONE = [...READERS, "reseller"];
 
 export const canSee = (roles, me) => roles.includes(me.role);
+
+// The roles each role may hand out (the server's ASSIGNABLE; it refuses the others).
+export const ASSIGNABLE = {
+  platform_admin: ["owner", "admin", "reseller", "support"],
+  owner: ["owner", "admin", "reseller", "support"],
+  admin: ["admin", "reseller", "support"],
+  reseller: ["reseller"],
+  support: [],
+};

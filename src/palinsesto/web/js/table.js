@@ -4,7 +4,8 @@
 import { api, get } from "./api.js";
 import { clear, debounce, formatValue, h, humanize, nextId, toast } from "./dom.js";
 import { dialog, fieldsFromSchema, renderForm } from "./form.js";
-import { collectionActions, has, itemActions, itemPath, itemSchema, operation, queryParams, requestSchema } from "./openapi.js";
+import { fieldLabel, valueLabel } from "./labels.js";
+import { collectionActions, has, itemActions, itemPath, itemSchema, operation, queryParams, requestSchema, resolve } from "./openapi.js";
 
 const RESERVED = new Set(["page", "per_page", "sort"]);
 
@@ -22,17 +23,21 @@ export async function tablePage(main, res, ctx, state) {
   const { me } = ctx;
   const writable = res.canWrite(me);
   const rowSchema = itemSchema(res.path) || { properties: {} };
-  const columns = (res.columns || Object.keys(rowSchema.properties).slice(0, 6)).map((c) => (typeof c === "string" ? { name: c } : c));
-  const filters = queryParams(res.path).filter((p) => !RESERVED.has(p.name) && !(p.name === "tenant_id" && me.role !== "platform_admin"));
+  const hidden = new Set(res.hideFor ? res.hideFor(me) : []);
+  const columns = (res.columns || Object.keys(rowSchema.properties).slice(0, 6)).map((c) => (typeof c === "string" ? { name: c } : c)).filter((c) => !hidden.has(c.name));
+  const filters = queryParams(res.path).filter((p) => !RESERVED.has(p.name) && !hidden.has(p.name) && !(p.name === "tenant_id" && me.role !== "platform_admin"));
   const sortable = new Set(res.sortable || ["id", "name"]);
   const detailPath = itemPath(res.path);
   const patchable = Boolean(detailPath && has(detailPath, "patch"));
   const bulk = writable ? collectionActions(res.path).filter((a) => /bulk/.test(a.verb)) : [];
   const selected = new Set();
+  // Columns whose values are an enum show readable names ("Always on", not always_on).
+  const enumColumns = new Set(Object.entries(rowSchema.properties || {}).filter(([, s]) => resolve(s).enum).map(([n]) => n));
 
   const heading = h("h1", {}, res.title);
   const toolbar = h("div", { class: "toolbar" });
-  if (writable && has(res.path, "post") && res.create !== false) {
+  const creatable = writable && has(res.path, "post") && res.create !== false && !(typeof res.create === "function" && !res.create(me));
+  if (creatable) {
     toolbar.append(h("button", { type: "button", onclick: () => openCreate() }, `New ${res.singular}`));
   }
   for (const path of writable ? res.actions || [] : []) {
@@ -60,10 +65,10 @@ export async function tablePage(main, res, ctx, state) {
   };
   for (const p of filters) {
     const id = nextId("flt");
-    const label = p.name === "q" ? "Search" : humanize(p.name);
+    const label = p.name === "q" ? "Search" : fieldLabel(p.name);
     let el;
     if (p.schema.enum) {
-      el = h("select", { id, name: p.name, onchange: apply }, h("option", { value: "" }, "any"), p.schema.enum.map((v) => h("option", { value: v, selected: state.params[p.name] === v }, humanize(v))));
+      el = h("select", { id, name: p.name, onchange: apply }, h("option", { value: "" }, "any"), p.schema.enum.map((v) => h("option", { value: v, selected: state.params[p.name] === v }, valueLabel(v))));
     } else if (p.schema.type === "boolean") {
       el = h("select", { id, name: p.name, onchange: apply }, h("option", { value: "" }, "any"), h("option", { value: "true", selected: state.params[p.name] === "true" }, "yes"), h("option", { value: "false", selected: state.params[p.name] === "false" }, "no"));
     } else if (p.schema.format === "date-time" || p.schema.format === "date") {
@@ -78,7 +83,10 @@ export async function tablePage(main, res, ctx, state) {
   const table = h("table", { class: "data" });
   const pager = h("nav", { class: "pager", "aria-label": "Pages" });
   const bulkBar = h("div", { class: "bulk", hidden: true });
-  clear(main, heading, toolbar, filters.length ? filterForm : null, bulkBar, status, h("div", { class: "table-wrap" }, table), pager);
+  // An empty list (with no filter on) says what to do next instead of showing an empty grid.
+  const empty = h("section", { class: "card empty", hidden: true, "aria-label": `No ${res.title.toLowerCase()} yet` });
+  const tableWrap = h("div", { class: "table-wrap" }, table);
+  clear(main, heading, toolbar, filters.length ? filterForm : null, bulkBar, status, empty, tableWrap, pager);
 
   let controller;
   async function load() {
@@ -107,7 +115,7 @@ export async function tablePage(main, res, ctx, state) {
       head.append(h("th", { scope: "col", class: "pick" }, all));
     }
     for (const col of columns) {
-      const label = col.label || humanize(col.name);
+      const label = col.label || fieldLabel(col.name);
       if (!sortable.has(col.name)) {
         head.append(h("th", { scope: "col" }, label));
         continue;
@@ -124,8 +132,8 @@ export async function tablePage(main, res, ctx, state) {
         tr.append(h("td", { class: "pick" }, h("input", { type: "checkbox", "aria-label": `Select ${row[res.labelField || "name"] ?? row.id}`, checked: selected.has(row.id), onchange: (e) => { e.target.checked ? selected.add(row.id) : selected.delete(row.id); renderBulk(); } })));
       }
       for (const col of columns) {
-        const value = col.render ? col.render(row, ctx) : formatValue(row[col.name]);
-        tr.append(h("td", { "data-label": col.label || humanize(col.name) }, value));
+        const value = col.render ? col.render(row, ctx) : enumColumns.has(col.name) && row[col.name] ? valueLabel(row[col.name]) : formatValue(row[col.name]);
+        tr.append(h("td", { "data-label": col.label || fieldLabel(col.name) }, value));
       }
       const open = h("button", { type: "button", class: "link", onclick: () => openItem(row) }, writable && patchable ? "Edit" : "View", h("span", { class: "sr-only" }, ` ${row[res.labelField || "name"] ?? row.id}`));
       tr.append(h("td", { class: "actions" }, open, res.rowButtons ? res.rowButtons(row, ctx, load) : null));
@@ -135,6 +143,16 @@ export async function tablePage(main, res, ctx, state) {
     if (res.afterRender) res.afterRender(data.items, table, ctx);
     const pages = Math.max(1, Math.ceil(data.total / data.per_page));
     status.textContent = data.total ? `${data.total.toLocaleString()} ${data.total === 1 ? res.singular : res.title.toLowerCase()}` : `No ${res.title.toLowerCase()} yet.`;
+    const filtered = filters.some((p) => state.params[p.name]);
+    const isEmpty = !data.total && !filtered;
+    empty.hidden = !isEmpty;
+    tableWrap.hidden = isEmpty;
+    pager.hidden = isEmpty;
+    if (isEmpty) {
+      clear(empty, h("h2", {}, `No ${res.title.toLowerCase()} yet`),
+        res.emptyHelp ? h("p", {}, res.emptyHelp) : null,
+        creatable ? h("button", { type: "button", onclick: () => openCreate() }, `Create the first ${res.singular}`) : h("p", { class: "muted" }, "Nothing to show here yet."));
+    }
     const go = (page) => ctx.navigate(res.key, { ...state.params, page }, { replace: true });
     clear(pager,
       h("button", { type: "button", disabled: data.page <= 1, onclick: () => go(data.page - 1) }, "Previous"),
@@ -148,7 +166,7 @@ export async function tablePage(main, res, ctx, state) {
     bulkBar.hidden = selected.size === 0;
     clear(bulkBar, h("span", {}, `${selected.size} selected`), bulk.map((action) => {
       const schema = requestSchema(action.path, "post");
-      const fields = fieldsFromSchema(schema, { ids: { hidden: true }, line_ids: { hidden: true }, ...(res.bulkHints || {}) });
+      const fields = fieldsFromSchema(schema, { ids: { hidden: true }, line_ids: { hidden: true }, ...(res.bulkHints || {}), ...(res.bulkHintsFor ? res.bulkHintsFor(me) : {}) });
       return h("button", { type: "button", onclick: () => {
         const dlg = dialog(res.bulkLabel || action.op.summary || humanize(action.verb), renderForm({ fields, submitLabel: "Apply", onSubmit: async (values) => {
           const idsKey = schema && schema.properties && schema.properties.line_ids ? "line_ids" : "ids";
@@ -164,7 +182,7 @@ export async function tablePage(main, res, ctx, state) {
 
   function openCreate() {
     const schema = requestSchema(res.path, "post");
-    const fields = fieldsFromSchema(schema, { tenant_id: tenantHint(me), ...res.formHints, ...(res.createHints || {}) });
+    const fields = fieldsFromSchema(schema, { tenant_id: tenantHint(me), ...res.formHints, ...(res.createHints || {}), ...(res.createHintsFor ? res.createHintsFor(me) : {}) });
     const dlg = dialog(`New ${res.singular}`, renderForm({ fields, submitLabel: "Create", onSubmit: async (values) => {
       const created = await api("POST", res.path, { json: values });
       dlg.close();
@@ -190,7 +208,8 @@ export async function tablePage(main, res, ctx, state) {
     if (existing) sections.push(h("p", { class: "notice", role: "status" }, existing.notice || ""));
     const patchSchema = detailPath && requestSchema(detailPath, "patch");
     if (patchSchema) {
-      const fields = fieldsFromSchema(patchSchema, { ...res.formHints, ...(res.editHints || {}) });
+      const own = res.editHintsFor ? res.editHintsFor(me, Object.keys(patchSchema.properties || {})) : {};
+      const fields = fieldsFromSchema(patchSchema, { ...res.formHints, ...(res.editHints || {}), ...own });
       const extra = [];
       if (writable && has(detailPath, "delete") && res.deletable !== false) {
         extra.push(h("button", { type: "button", class: "danger", onclick: async () => {
@@ -213,7 +232,7 @@ export async function tablePage(main, res, ctx, state) {
         load();
       } }));
     } else {
-      sections.push(h("dl", { class: "props" }, Object.entries(item).flatMap(([k, v]) => [h("dt", {}, humanize(k)), h("dd", {}, formatValue(v))])));
+      sections.push(h("dl", { class: "props" }, Object.entries(item).flatMap(([k, v]) => [h("dt", {}, fieldLabel(k)), h("dd", {}, formatValue(v))])));
     }
     if (writable) {
       for (const action of itemActions(res.path)) {

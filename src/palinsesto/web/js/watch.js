@@ -1,5 +1,6 @@
 // The public watch page: /watch/<share ref>. Plays the channel in the browser for anyone
-// with the link, with a line's credentials when the channel requires them.
+// with the link, with a line's credentials when the channel requires them. When the
+// broadcast stops the page says so and keeps trying, so it resumes by itself.
 
 import { playHls } from "./player.js";
 
@@ -8,11 +9,74 @@ const title = document.getElementById("title");
 const status = document.getElementById("status");
 const form = document.getElementById("credentials");
 const video = document.getElementById("video");
+const controls = document.getElementById("controls");
+const unmute = document.getElementById("unmute");
 
-function start(url, refresh) {
+// Live video that has not moved for this long is a broadcast that stopped.
+const STALL_MS = 8000;
+// A fresh player needs a few seconds to fetch and buffer: give each attempt this long.
+const RETRY_MS = 10000;
+const OFFLINE = "Offline: the channel is not broadcasting right now. This page resumes by itself when it returns.";
+
+unmute.addEventListener("click", () => {
+  video.muted = !video.muted;
+  if (!video.muted) video.play().catch(() => {});
+});
+video.addEventListener("volumechange", () => {
+  unmute.textContent = video.muted ? "Unmute" : "Mute";
+  unmute.setAttribute("aria-pressed", String(!video.muted));
+});
+
+function start(getUrl) {
+  let stop = () => {};
+  let lastTime = -1;
+  let lastMove = Date.now();
+  let offline = false;
+  let nextTry = 0;
   status.textContent = "Connecting…";
-  video.addEventListener("playing", () => { status.textContent = "Live"; }, { once: true });
-  playHls(video, url, { onError: (message) => { status.textContent = message; }, refresh });
+  controls.hidden = false;
+
+  const connect = async () => {
+    stop();
+    lastTime = -1;
+    const url = await getUrl();
+    stop = await playHls(video, url, { onError: () => goOffline(), refresh: getUrl });
+  };
+  const goOffline = () => {
+    if (offline) return;
+    offline = true;
+    status.textContent = OFFLINE;
+    document.body.dataset.state = "offline";
+    nextTry = Date.now() + RETRY_MS;
+  };
+  video.addEventListener("playing", () => {
+    lastMove = Date.now();
+  });
+  // One watchdog: live when the picture moves, offline when it has stood still too long,
+  // and while offline a fresh player every few seconds until one plays.
+  setInterval(() => {
+    const now = Date.now();
+    // Moving means forward from a known position (a new player starts again from 0).
+    const t = video.currentTime;
+    const moved = lastTime >= 0 && t > lastTime && !video.paused;
+    lastTime = t;
+    if (moved) {
+      lastMove = now;
+      if (offline || status.textContent !== "Live") {
+        offline = false;
+        status.textContent = "Live";
+        document.body.dataset.state = "live";
+      }
+      return;
+    }
+    if (!offline && now - lastMove > STALL_MS) goOffline();
+    if (offline && now >= nextTry) {
+      nextTry = now + RETRY_MS;
+      lastMove = now;
+      connect().catch(() => {});
+    }
+  }, 1000);
+  connect().catch((error) => { status.textContent = error.message; });
 }
 
 async function watchInfo() {
@@ -30,21 +94,31 @@ async function main() {
   title.textContent = info.name;
   document.title = `${info.name} — Palinsesto`;
   if (info.access === "public" && info.hls_url) {
-    // A signed URL for this channel only; when it expires, ask for a fresh one.
-    start(info.hls_url, async () => (await watchInfo()).info.hls_url);
+    // A signed URL for this channel only; each reconnect asks for a fresh one.
+    let first = info.hls_url;
+    start(async () => {
+      if (first) {
+        const url = first;
+        first = null;
+        return url;
+      }
+      return (await watchInfo()).info.hls_url;
+    });
     return;
   }
   const params = new URLSearchParams(location.search);
   const fill = (u, p) => info.hls_path.replace("{username}", encodeURIComponent(u)).replace("{password}", encodeURIComponent(p));
   if (params.get("username") && params.get("password")) {
-    start(fill(params.get("username"), params.get("password")));
+    const url = fill(params.get("username"), params.get("password"));
+    start(async () => url);
     return;
   }
   form.hidden = false;
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     form.hidden = true;
-    start(fill(form.elements.username.value, form.elements.password.value));
+    const url = fill(form.elements.username.value, form.elements.password.value);
+    start(async () => url);
   });
 }
 

@@ -8,6 +8,7 @@ import { lineChart } from "../chart.js";
 import { clear, formatValue, h } from "../dom.js";
 import { findGet, has, queryParams } from "../openapi.js";
 import { when } from "./channel.js";
+import { firstHourChecklist } from "./checklist.js";
 
 const POLL_MS = 3000;
 const HISTORY_KEY = "palinsesto.viewers";
@@ -71,7 +72,10 @@ function viewerSeries(data) {
 export async function dashboardPage(main, ctx) {
   const body = h("div", { class: "dashboard" });
   const updated = h("p", { class: "muted", role: "status" });
-  clear(main, h("h1", {}, "Dashboard"), updated, body);
+  // Rendered at once, filled when ready: the user may already have gone to another page.
+  const checklist = h("div", {});
+  clear(main, h("h1", {}, "Dashboard"), checklist, updated, body);
+  if (ctx.me.role !== "support") firstHourChecklist().then((box) => clear(checklist, box)).catch(() => {});
   let local = JSON.parse(sessionStorage.getItem(HISTORY_KEY) || "[]");
   let timer = null;
   let stopped = false;
