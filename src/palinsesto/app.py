@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from palinsesto import __version__
+from palinsesto.accounts.plans import plan_named
 from palinsesto.admin.api import API_PREFIX, build_router, install_error_handlers
 from palinsesto.admin.body_limit import BodyLimit, RouteLimit
 from palinsesto.admin.live_stats import install_live_stats
@@ -23,6 +24,7 @@ from palinsesto.playback.routes import ViewerSurfaceDispatch, player_routes
 
 def create_app(ctx: AppContext) -> FastAPI:
     """Build the all-in-one application around an already-migrated database."""
+    plan_named(ctx.settings.signup_plan)  # an unknown PALINSESTO_SIGNUP_PLAN stops start-up
     epg = install_epg(ctx)  # ctx.services["guide"] before any surface reads it
     live = install_live(ctx)  # ctx.services["live"] and ["sessions"] (active_cons)
     live_stats = install_live_stats(ctx, live)  # ctx.services["viewer_history"] (dashboard)

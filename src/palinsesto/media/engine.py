@@ -16,6 +16,7 @@ import logging
 import time
 from typing import Any
 
+from palinsesto.accounts.usage import add_usage
 from palinsesto.catalog.models import ChannelMode, SourceKind
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.config import Settings
@@ -33,6 +34,7 @@ from palinsesto.playback.access import ChannelInfo, PlaybackAccess
 from palinsesto.playback.admission import SessionRegistry
 from palinsesto.playback.hls_tokens import SegmentTokens
 from palinsesto.playback.lines import LineDirectory
+from palinsesto.playback.metering import UsageMeter, UsageSample
 from palinsesto.playback.watch_tokens import WatchTokens, is_signed_line
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,8 @@ class LiveEngine:
         self.events = events
         self.access = PlaybackAccess(db, events, lines, WatchTokens(settings.secret_key or "unset"))
         self.sessions = SessionRegistry(settings.hls_session_timeout_seconds)
+        self.meter = UsageMeter(self.sessions)
+        self._db = db
         self.tokens = SegmentTokens(settings.secret_key or "unset", settings.hls_token_ttl_seconds)
         self.policy = SourcePolicy.from_settings(settings)
         self.pull_proxy = PullProxy(self.policy.outbound)
@@ -105,6 +109,7 @@ class LiveEngine:
             except OSError as exc:
                 log.error("RTMP ingest cannot listen on %s: %s", self.settings.rtmp_listen, exc)
         self._spawn(self._reaper())
+        self._spawn(self._meter_usage())
         always_on = await asyncio.to_thread(self.access.tenant_channels, ChannelMode.always_on)
         self.start_gradually(always_on)
         pushed = await asyncio.to_thread(self.access.push_channels, SourceKind.push_srt, None)
@@ -122,6 +127,7 @@ class LiveEngine:
         await asyncio.gather(*(r.stop() for r in self.runners.values()), return_exceptions=True)
         for session in self.sessions.all():
             self.sessions.end(session, "server stopping")
+        await self._record_usage()  # what the stopped sessions used since the last sample
         await self.supervisor.stop_all()
         await self.pull_proxy.stop()
         if self._server is not None:
@@ -310,7 +316,11 @@ class LiveEngine:
     async def _recheck_lines(self, tenant_id: int) -> None:
         now = time.time()
         lines = self.access.lines
+        tenant = await asyncio.to_thread(self.access.tenant, tenant_id)
         for session in [s for s in self.sessions.all() if s.tenant_id == tenant_id]:
+            if not tenant.active:
+                self.sessions.end(session, "service suspended")
+                continue
             if is_signed_line(session.line_id):
                 continue  # a signed browser play (playback/watch_tokens.py), not a line
             line = await asyncio.to_thread(lines.lookup, session.username)
@@ -353,6 +363,24 @@ class LiveEngine:
             self.sessions.expire_idle()
             for channel_id, runner in self.runners.items():
                 runner.set_hls_sessions(self.sessions.hls_sessions_of(channel_id))
+
+    async def _meter_usage(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.usage_sample_seconds)
+            await self._record_usage()
+
+    async def _record_usage(self) -> None:
+        samples = self.meter.sample()
+        if not samples:
+            return
+        try:
+            await asyncio.to_thread(self._write_usage, samples)
+        except Exception:  # noqa: BLE001 - the database may be away; viewers keep watching
+            log.exception("usage sample of %d tenants not recorded", len(samples))
+
+    def _write_usage(self, samples: list[UsageSample]) -> None:
+        with self._db.transaction() as session:
+            add_usage(session, samples)
 
 
 def install_live(ctx: Any) -> LiveEngine:

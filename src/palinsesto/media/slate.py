@@ -22,6 +22,7 @@ class SlateKind(enum.StrEnum):
     banned = "banned"
     disabled = "disabled"
     offline = "offline"
+    suspended = "suspended"  # the whole panel (tenant) is suspended by the platform
 
 
 # What each clip says, on which background colour.
@@ -30,6 +31,7 @@ _LOOK: dict[SlateKind, tuple[str, str]] = {
     SlateKind.banned: ("Account suspended", "0x301010"),
     SlateKind.disabled: ("Account disabled", "0x303030"),
     SlateKind.offline: ("Channel offline", "0x202040"),
+    SlateKind.suspended: ("Service suspended", "0x403010"),
 }
 
 

@@ -23,7 +23,9 @@ from palinsesto.admin.api.routes import (
     schedule,
     series,
     servers,
+    signup,
     tenants,
+    usage,
     users,
     watch,
 )
@@ -35,7 +37,9 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     for module in (
         auth,
+        signup,
         tenants,
+        usage,
         categories,
         watch,
         users,
