@@ -96,7 +96,8 @@ def test_open_sign_up_gives_a_panel_limited_by_its_plan(start) -> None:  # noqa:
             assert len(owner.get("/api/v1/channels").json()["items"]) == 2
             # The owner cannot change its own plan's limits nor approve itself.
             tid = made["tenant_id"]
-            assert owner.patch(f"/api/v1/tenants/{tid}", json={"max_channels": 99}).status_code == 403
+            raised = owner.patch(f"/api/v1/tenants/{tid}", json={"max_channels": 99})
+            assert raised.status_code == 403
             assert owner.post(f"/api/v1/tenants/{tid}/suspend").status_code == 403
         with root_client(server) as root:
             tenant = root.get(f"/api/v1/tenants/{made['tenant_id']}").json()

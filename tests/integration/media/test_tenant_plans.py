@@ -17,7 +17,6 @@ import pytest
 
 from support.admin_api import root_client
 from support.media import play
-
 from support.server import make_settings
 
 from .conftest import LiveWorld, live_world
@@ -25,9 +24,7 @@ from .conftest import LiveWorld, live_world
 
 @pytest.fixture
 def metered(sqlite_url: str, tmp_path: Path) -> Iterator[LiveWorld]:
-    settings = make_settings(
-        tmp_path, sqlite_url, live_idle_stop_seconds=5, usage_sample_seconds=1
-    )
+    settings = make_settings(tmp_path, sqlite_url, live_idle_stop_seconds=5, usage_sample_seconds=1)
     with live_world(settings) as world:
         yield world
 
@@ -162,4 +159,3 @@ async def test_usage_export_matches_what_was_played(metered: LiveWorld) -> None:
         assert row2["egress_bytes"] >= row["egress_bytes"] + more
         assert row2["viewer_seconds"] >= row["viewer_seconds"] + 2
         assert row2["peak_viewers"] == 3
-
