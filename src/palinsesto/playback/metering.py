@@ -32,6 +32,9 @@ class UsageMeter:
     def __init__(self, registry: SessionRegistry, wall: Callable[[], float] = time.time) -> None:
         self._registry = registry
         self._wall = wall
+        # Whole seconds go out; each tenant's fraction waits for the next sample, so a day's
+        # figure is not skewed by rounding thousands of samples.
+        self._carry: dict[int, float] = {}
 
     def sample(self) -> list[UsageSample]:
         """What each tenant used since the last call (tenants with no viewers left out)."""
@@ -53,7 +56,11 @@ class UsageMeter:
         peaks = registry.peaks
         registry.peaks = {t: registry.tenant_count(t) for t in peaks if registry.tenant_count(t)}
         day = datetime.fromtimestamp(now, UTC).date()
-        return [
-            UsageSample(tid, day, seconds.get(tid, 0.0), peaks.get(tid, 0), sent.get(tid, 0))
-            for tid in sorted(set(seconds) | set(peaks))
-        ]
+        samples = []
+        for tid in sorted(set(seconds) | set(peaks)):
+            exact = seconds.get(tid, 0.0) + self._carry.pop(tid, 0.0)
+            whole = float(int(exact))
+            if exact - whole > 0:
+                self._carry[tid] = exact - whole
+            samples.append(UsageSample(tid, day, whole, peaks.get(tid, 0), sent.get(tid, 0)))
+        return samples

@@ -80,3 +80,15 @@ def test_meter_counts_seconds_peaks_and_bytes_of_live_and_ended_sessions() -> No
     registry.end(s2, "viewer left")
     assert meter.sample()[0].viewer_seconds == 0  # ended at the sample's time
     assert meter.sample() == []  # nobody watching, nothing to add
+
+
+def test_fractions_of_seconds_are_carried_not_rounded_away() -> None:
+    wall = Clock(DAY)
+    registry = SessionRegistry(wall=wall)
+    meter = UsageMeter(registry, wall=wall)
+    registry.admit(_line(1, tenant_id=10), 5, "1.1.1.1", "tv", "ts", ConnectionPolicy.refuse)
+    total = 0.0
+    for _ in range(100):
+        wall.now += 0.4  # rounding each sample would count 0 every time
+        total += meter.sample()[0].viewer_seconds
+    assert total in (39, 40)  # short of 40 s only by the fraction still carried
