@@ -1,8 +1,7 @@
 """Metered usage per tenant per day (``usage_days``): adding samples, reading ranges.
 
 Rows only grow: a sample adds its viewer-seconds and egress to the day's row and raises its
-peak. Viewer-seconds are stored whole; the fraction of each sample is rounded, which keeps
-a day's figure within a second per sample of the exact sum.
+peak. Viewer-seconds are stored whole (the meter carries fractions to its next sample).
 """
 
 from __future__ import annotations
