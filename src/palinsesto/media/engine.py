@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
+from palinsesto.accounts.trials import end_trials
 from palinsesto.accounts.usage import add_usage
 from palinsesto.catalog.models import ChannelMode, SourceKind
 from palinsesto.cluster.events import ChangeEvents
@@ -368,6 +370,18 @@ class LiveEngine:
         while True:
             await asyncio.sleep(self.settings.usage_sample_seconds)
             await self._record_usage()
+            try:
+                ended = await asyncio.to_thread(self._end_trials)
+            except Exception:  # noqa: BLE001 - the database may be away; try next time
+                log.exception("trial sweep failed")
+                continue
+            for tenant_id in ended:  # cuts the panel's viewers (see _recheck_lines)
+                log.info("tenant %d suspended: its trial is over", tenant_id)
+                self.events.publish(tenant_id, "lines")
+
+    def _end_trials(self) -> list[int]:
+        with self._db.transaction() as session:
+            return end_trials(session, datetime.now(UTC))
 
     async def _record_usage(self) -> None:
         samples = self.meter.sample()

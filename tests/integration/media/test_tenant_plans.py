@@ -9,7 +9,7 @@ import csv
 import io
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -159,3 +159,29 @@ async def test_usage_export_matches_what_was_played(metered: LiveWorld) -> None:
         assert row2["egress_bytes"] >= row["egress_bytes"] + more
         assert row2["viewer_seconds"] >= row["viewer_seconds"] + 2
         assert row2["peak_viewers"] == 3
+
+
+async def test_a_trial_that_ends_suspends_the_panel_and_cuts_its_viewers(
+    metered: LiveWorld,
+) -> None:
+    url = metered.url(metered.pattern_id)
+    running = asyncio.create_task(play(url, 40))
+    await _sessions(metered, 1)
+    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    started = time.monotonic()
+    with _root(metered) as root:
+        path = f"/api/v1/tenants/{metered.tenant_id}"
+        assert root.patch(path, json={"trial_ends_at": past}).status_code == 200
+        frames, _ = await asyncio.wait_for(running, 15)
+        assert frames > 0 and time.monotonic() - started < 6, "the trial's end did not cut"
+        tenant = root.get(path).json()
+        assert tenant["status"] == "suspended"
+        audit = root.get("/api/v1/audit", params={"action": "trial_ended"}).json()["items"]
+        assert [e["entity_id"] for e in audit] == [str(metered.tenant_id)]
+        refused = root.post(f"{path}/resume")
+        assert refused.status_code == 409 and "trial_ends_at" in refused.json()["error"]["fields"]
+        assert root.patch(path, json={"trial_ends_at": None}).status_code == 200
+        assert root.post(f"{path}/resume").status_code == 200
+    await asyncio.sleep(1.5)  # a sweep passes and leaves the resumed panel alone
+    frames, _ = await play(url, 3)
+    assert frames > 20

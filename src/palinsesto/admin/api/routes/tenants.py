@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from palinsesto.accounts.models import ConnectionPolicy, Tenant, TenantStatus
 from palinsesto.accounts.plans import PLANS
+from palinsesto.accounts.trials import trial_over
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, PlatformAdmin, Principal
 from palinsesto.admin.api.errors import Conflict, NotFound
@@ -160,6 +161,11 @@ def _move(session: DbSession, principal: Principal, tenant_id: int, move: str) -
     sources, target = MOVES[move]
     if tenant.status not in sources:
         raise Conflict(f"A {tenant.status.value} tenant cannot be {move}d.")
+    if target is TenantStatus.active and trial_over(tenant, datetime.now(UTC)):
+        raise Conflict(
+            "The trial is over: extend trial_ends_at or clear it (a paid plan) first.",
+            fields={"trial_ends_at": "In the past."},
+        )
     before = snapshot(tenant)
     tenant.status = target
     # Publishes the tenant's "lines" topic: the live engine cuts (or lets back) its viewers.
