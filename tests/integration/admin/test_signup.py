@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from palinsesto.accounts.models import AdminUser, Tenant
+from palinsesto.config import ConfigError
 from support.admin_api import root_client
 from support.server import RunningServer, make_settings, run_server
 
@@ -165,3 +166,9 @@ def test_suspended_panel_is_read_only_and_resumes_intact(start) -> None:  # noqa
         with server.client(token) as owner:
             assert owner.get(f"/api/v1/channels/{channel['id']}").status_code == 200
             assert owner.post("/api/v1/channels", json={"name": "Spa"}).status_code == 201
+
+
+def test_an_unknown_sign_up_plan_stops_start_up(sqlite_url: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="PALINSESTO_SIGNUP_PLAN: unknown plan 'gold'"):
+        with run_server(make_settings(tmp_path, sqlite_url, signup="open", signup_plan="gold")):
+            pass
