@@ -94,7 +94,7 @@ class LiveServer:
             PALINSESTO_ADMIN_PASSWORD=ADMIN_PASSWORD,
             PALINSESTO_LISTEN=f"127.0.0.1:{self.port}",
             PALINSESTO_LIVE_LISTEN=f"127.0.0.1:{self.live_port}",
-            PALINSESTO_RTMP_LISTEN="",
+            PALINSESTO_RTMP_LISTEN="off",
             PALINSESTO_LOG_LEVEL="warning",
             PALINSESTO_LIVE_IDLE_STOP_SECONDS=str(self.idle_stop),
             PALINSESTO_LIVE_ALLOW_PRIVATE_SOURCES="true",

@@ -313,7 +313,7 @@ def main() -> None:
         PALINSESTO_LOG_LEVEL="warning",
         # The live engine's listeners on free ports: other servers may run on this machine.
         PALINSESTO_LIVE_LISTEN="127.0.0.1:0",
-        PALINSESTO_RTMP_LISTEN="",
+        PALINSESTO_RTMP_LISTEN="off",
     )
     server = start([PYTHON, "-m", "palinsesto", "serve", "--no-demo"], env_server, port, cpu=0)
     creds = urlencode({"username": USER, "password": PASSWORD})

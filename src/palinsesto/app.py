@@ -18,19 +18,24 @@ from palinsesto.admin.security_headers import SecurityHeaders
 from palinsesto.config import ENV_PREFIX, ConfigError
 from palinsesto.context import AppContext
 from palinsesto.epg.service import install_epg
+from palinsesto.listeners import NodeSockets
 from palinsesto.media.engine import install_live
 from palinsesto.playback.live_routes import install_live_routes
 from palinsesto.playback.routes import ViewerSurfaceDispatch, player_routes
 
 
-def create_app(ctx: AppContext) -> FastAPI:
-    """Build the all-in-one application around an already-migrated database."""
+def create_app(ctx: AppContext, node_sockets: NodeSockets | None = None) -> FastAPI:
+    """Build the all-in-one application around an already-migrated database.
+
+    ``node_sockets``: the live engine's listeners, when the caller bound them already
+    (``palinsesto serve`` does, before anything else); else the engine binds them at start.
+    """
     try:
         plan_named(ctx.settings.signup_plan)
     except UnknownPlan as exc:  # the plans live above config.py, so they are checked here
         raise ConfigError(f"{ENV_PREFIX}SIGNUP_PLAN: {exc}") from None
     epg = install_epg(ctx)  # ctx.services["guide"] before any surface reads it
-    live = install_live(ctx)  # ctx.services["live"] and ["sessions"] (active_cons)
+    live = install_live(ctx, node_sockets)  # ctx.services["live"] and ["sessions"]
     live_stats = install_live_stats(ctx, live)  # ctx.services["viewer_history"] (dashboard)
 
     @asynccontextmanager

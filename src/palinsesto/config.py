@@ -8,6 +8,7 @@ pieces down. No other module reads ``os.environ``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -21,6 +22,8 @@ from palinsesto.proxies import TrustedProxies, entries
 ENV_PREFIX = "PALINSESTO_"
 SECRET_FIELDS = frozenset({"admin_password", "secret_key"})
 SIGNUP_MODES = ("off", "open", "approval")
+DEFAULT_LIVE_PORT = 8001
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 
 
 class ConfigError(ValueError):
@@ -51,6 +54,9 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR ranges, comma
     # separated); empty = the connecting peer is always the client.
     trusted_proxies: str = ""
+    # A MaxMind DB file (GeoIP2/GeoLite2 Country or City) for territory rules; empty = the
+    # viewer's country is unknown (items with deny-on-unknown are then refused).
+    geoip_db: str = ""
     # Roles that must sign in with a second factor (TOTP), comma separated, e.g.
     # "platform_admin,owner"; until they set it up, their tokens reach only the set-up.
     totp_required_roles: str = ""
@@ -62,8 +68,12 @@ class Settings:
     xtream_xui_fields: bool = False
     # Live engine (media/): the data-plane listener serving /live, /hls and the short forms
     # (the main app 302s there), the RTMP push port, and the pull-source policy.
-    live_listen: str = "127.0.0.1:8001"
-    rtmp_listen: str = "0.0.0.0:1935"
+    # Empty live_listen = LISTEN's host (all interfaces if LISTEN binds them) and port 8001.
+    live_listen: str = ""
+    # Where the panel's /live redirect sends players; empty = http://<host of public_url,
+    # else the address the player reached>:<live port> (see playback/live_routes.py).
+    live_public_url: str = ""
+    rtmp_listen: str = "0.0.0.0:1935"  # "off" (or empty in the file): no RTMP ingest
     # What OBS is told to publish to (``rtmp://host:port/live``); empty = the host of
     # public_url (or of the panel address the browser used) and the RTMP listener's port.
     rtmp_public_url: str = ""
@@ -103,11 +113,26 @@ class Settings:
     signup_per_hour: int = 5
     # How often the live engine adds its viewers to the daily usage table (usage_days).
     usage_sample_seconds: int = 30
+    # How long probing one VOD file (ffmpeg reading its header) may take.
+    vod_probe_timeout_seconds: int = 20
+    # Viewer responses built per bouquet set (player API lists, playlists): at most this
+    # many, holding at most this many bytes, least recently used dropped first.
+    response_cache_max_entries: int = 2048
+    response_cache_max_bytes: int = 256 * 1024**2
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def host(self) -> str:
         return self.listen.rsplit(":", 1)[0]
+
+    @property
+    def effective_live_listen(self) -> str:
+        """The data plane's host:port: the setting, else LISTEN's host and port 8001 (0 when
+        LISTEN's port is 0, so a test server on port 0 takes no fixed port)."""
+        if self.live_listen:
+            return self.live_listen
+        host, port = split_host_port(self.listen)
+        return f"{join_host(host)}:{DEFAULT_LIVE_PORT if port else 0}"
 
     @property
     def port(self) -> int:
@@ -131,6 +156,8 @@ class Settings:
         """The RTMP port apps are told about (``server_info.rtmp_port``, reference §3.2)."""
         if self.rtmp_public_url:
             return urlsplit(self.rtmp_public_url).port or 1935
+        if not self.rtmp_listen:
+            return 1935
         return int(self.rtmp_listen.rsplit(":", 1)[1]) or 1935
 
     @property
@@ -138,6 +165,19 @@ class Settings:
         """Where file sources live: ``media_root``, or ``<data_dir>/media`` when unset."""
         unset = str(self.media_root) in ("", ".")
         return self.data_dir / "media" if unset else self.media_root
+
+    @property
+    def public_panel(self) -> bool:
+        """Whether viewers reach this panel on a public address (``public_url`` names a host
+        that is not loopback, private or ``localhost``): new tenants then require rights."""
+        host = urlsplit(self.public_url).hostname or ""
+        if not host or host == "localhost" or host.endswith((".localhost", ".local")):
+            return False
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return True  # a DNS name
+        return ip.is_global
 
     @property
     def effective_public_url(self) -> str:
@@ -166,9 +206,35 @@ class Settings:
                 text = str(value)
             shown[f.name] = text
         shown["database_url"] = mask_url_password(self.effective_database_url)
+        shown["live_listen"] = self.effective_live_listen
         shown["public_url"] = self.effective_public_url
         shown["ffmpeg_path"] = self.ffmpeg_path or "(imageio-ffmpeg)"
         return shown
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """``host:port`` (IPv6 in brackets: ``[::]:8000``) to a bindable host and a port.
+
+    Raises ``ValueError`` if it is not one.
+    """
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"expected host:port, got {address!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host or (":" in host and not address.startswith("[")):
+        raise ValueError(f"expected host:port (IPv6 in brackets), got {address!r}")
+    return host, int(port)
+
+
+def join_host(host: str) -> str:
+    """A host as written before ``:port`` in an address or a URL (IPv6 in brackets)."""
+    return f"[{host}]" if ":" in host else host
+
+
+def is_wildcard(host: str) -> bool:
+    """Whether binding ``host`` listens on every interface."""
+    return host in WILDCARD_HOSTS
 
 
 def mask_url_password(url: str) -> str:
@@ -216,15 +282,28 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         if raw is not None and raw != "":
             values[name] = _coerce(name, raw, default)
     values.update(overrides)
+    if str(values.get("rtmp_listen", "")).lower() == "off":
+        values["rtmp_listen"] = ""  # an empty variable means "the default", so a word says off
     settings = replace(defaults, **values)
     _validate(settings)
     return settings
 
 
 def _validate(settings: Settings) -> None:
-    host, sep, port = settings.listen.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ConfigError(f"{ENV_PREFIX}LISTEN: expected host:port, got {settings.listen!r}")
+    for name in ("listen", "live_listen", "rtmp_listen"):
+        value = getattr(settings, name)
+        if value or name == "listen":  # empty: derived (live) or turned off (RTMP)
+            try:
+                split_host_port(value)
+            except ValueError as exc:
+                raise ConfigError(f"{ENV_PREFIX}{name.upper()}: {exc}") from None
+    for name in ("public_url", "live_public_url"):
+        url = getattr(settings, name)
+        parts = urlsplit(url)
+        if url and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()}: expected http(s)://host[:port]")
+    if settings.response_cache_max_entries < 1 or settings.response_cache_max_bytes < 1:
+        raise ConfigError(f"{ENV_PREFIX}RESPONSE_CACHE_MAX_ENTRIES / _BYTES: must be positive")
     if settings.token_ttl_seconds <= 0:
         raise ConfigError(f"{ENV_PREFIX}TOKEN_TTL_SECONDS: must be positive")
     if settings.rtmp_public_url and not settings.rtmp_public_url.startswith(
@@ -257,19 +336,30 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"{ENV_PREFIX}SIGNUP: expected one of {', '.join(SIGNUP_MODES)}")
     if settings.signup_per_hour <= 0 or settings.usage_sample_seconds <= 0:
         raise ConfigError(f"{ENV_PREFIX}SIGNUP_PER_HOUR / USAGE_SAMPLE_SECONDS: must be positive")
+    if settings.geoip_db and not Path(settings.geoip_db).is_file():
+        raise ConfigError(f"{ENV_PREFIX}GEOIP_DB: no such file: {settings.geoip_db}")
     url = settings.effective_database_url
     if not url.startswith(("sqlite", "postgresql")):
         raise ConfigError(f"{ENV_PREFIX}DATABASE_URL: only sqlite and postgresql are supported")
+
+
+def ensure_data_dir(settings: Settings) -> Path:
+    """The data directory, made (or narrowed) to 0700: it holds the database, with line
+    passwords and stream keys in clear, the signing key and uploaded guides."""
+    path = settings.data_dir
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
 
 
 def ensure_secret_key(settings: Settings) -> Settings:
     """Give the settings a signing key: the configured one, or one kept in the data dir."""
     if settings.secret_key:
         return settings
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.data_dir / "secret.key"
+    path = ensure_data_dir(settings) / "secret.key"
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))
+    path.chmod(0o600)  # also a key written by an older version, or by hand
     return replace(settings, secret_key=path.read_text().strip())

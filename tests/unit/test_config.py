@@ -28,6 +28,7 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         ({"PALINSESTO_SIGNUP": "maybe"}, "PALINSESTO_SIGNUP"),
         ({"PALINSESTO_SIGNUP_PER_HOUR": "0"}, "PALINSESTO_SIGNUP_PER_HOUR"),
         ({"PALINSESTO_USAGE_SAMPLE_SECONDS": "-1"}, "USAGE_SAMPLE_SECONDS"),
+        ({"PALINSESTO_GEOIP_DB": "/nonexistent/GeoLite2.mmdb"}, "PALINSESTO_GEOIP_DB"),
     ],
 )
 def test_bad_values_name_their_key(env: dict[str, str], key: str) -> None:
@@ -78,3 +79,57 @@ def test_rtmp_port_told_to_apps_follows_the_ingest_settings() -> None:
     server = ServerIdentity.from_public_url("http://tv.example.net:8080", "UTC", 25462)
     info = server_info(server, now=1_750_000_000)
     assert info["rtmp_port"] == "25462" and info["port"] == "8080"  # str(int), §3.2
+
+
+def test_readme_lists_every_setting() -> None:
+    # The README's configuration table is the settings' documentation: a new field of
+    # Settings without its row (or a row for a setting that is gone) fails here.
+    import dataclasses
+    import re
+
+    from palinsesto.config import Settings
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    documented = {
+        name.lower() for name in re.findall(r"^\| `PALINSESTO_([A-Z0-9_]+)`", readme, re.M)
+    }
+    fields = {f.name for f in dataclasses.fields(Settings)} - {"extra"}
+    assert sorted(fields - documented) == [], "settings without a README row"
+    assert sorted(documented - fields - {"config"}) == [], "README rows for no setting"
+@pytest.mark.parametrize(
+    ("env", "live"),
+    [
+        ({}, "127.0.0.1:8001"),
+        ({"PALINSESTO_LISTEN": "0.0.0.0:9000"}, "0.0.0.0:8001"),
+        ({"PALINSESTO_LISTEN": "[::]:9000"}, "[::]:8001"),
+        ({"PALINSESTO_LISTEN": "0.0.0.0:0"}, "0.0.0.0:0"),
+        (
+            {"PALINSESTO_LISTEN": "0.0.0.0:9000", "PALINSESTO_LIVE_LISTEN": "127.0.0.1:9101"},
+            "127.0.0.1:9101",
+        ),
+    ],
+)
+def test_live_listener_follows_the_panel_host_unless_set(env: dict[str, str], live: str) -> None:
+    settings = load_settings(env)
+    assert settings.effective_live_listen == live
+    assert settings.masked()["live_listen"] == live
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LIVE_LISTEN", "8001"),
+        ("LIVE_LISTEN", "::1:8001"),
+        ("RTMP_LISTEN", "host:port"),
+        ("LIVE_PUBLIC_URL", "tv.example.com:8001"),
+        ("PUBLIC_URL", "ftp://tv.example.com"),
+    ],
+)
+def test_bad_listen_and_public_addresses_name_their_key(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"PALINSESTO_{name}"):
+        load_settings({f"PALINSESTO_{name}": value})
+
+
+def test_rtmp_ingest_can_be_turned_off_from_the_environment() -> None:
+    settings = load_settings({"PALINSESTO_RTMP_LISTEN": "off"})
+    assert settings.rtmp_listen == "" and settings.rtmp_public_port == 1935

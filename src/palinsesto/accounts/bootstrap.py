@@ -36,6 +36,16 @@ def ensure_platform_admin(session: Session, username: str, password: str) -> Boo
     return BootstrapResult(username, generated)
 
 
+def platform_admin_username(session: Session) -> str | None:
+    """The first platform admin's username (the one the start-up banner names)."""
+    return session.scalar(
+        select(AdminUser.username)
+        .where(AdminUser.role == Role.platform_admin)
+        .order_by(AdminUser.id)
+        .limit(1)
+    )
+
+
 def ensure_tenant(session: Session, slug: str, name: str | None = None) -> Tenant:
     tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
     if tenant is None:

@@ -62,6 +62,9 @@ class Tenant(Base):
     # Expired / banned / offline TS plays get a short placeholder clip instead of a bare
     # 403/503 (reference §8.2, §13.22): the viewer sees why inside any player.
     playback_slates: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Distribution needs a current rights record (trust/rights.py). Off for tenants that
+    # predate the setting; the admin API turns it on for new tenants.
+    rights_required: Mapped[bool] = mapped_column(Boolean, default=False)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -10,7 +10,7 @@ entry never costs the rest of the playlist.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -53,9 +53,12 @@ class M3UEntry:
         return self.groups[0] if self.groups else ""
 
     @property
+    def tvg_chno_text(self) -> str:
+        return self.attributes.get("tvg-chno", "").strip()
+
+    @property
     def tvg_chno(self) -> int | None:
-        raw = self.attributes.get("tvg-chno", "").strip()
-        return int(raw) if raw.isdigit() else None
+        return _whole_number(self.tvg_chno_text)
 
     @property
     def catchup(self) -> str:
@@ -66,13 +69,26 @@ class M3UEntry:
         return self.attributes.get("catchup-source", "")
 
     @property
-    def catchup_days(self) -> int | None:
-        # tvg-rec and SIPTV's timeshift mean the same as catchup-days (reference §6.4).
+    def catchup_days_text(self) -> tuple[str, str]:
+        """``(attribute, value)`` of the first archive-depth attribute given, or
+        ``("", "")``; tvg-rec and SIPTV's timeshift mean the same as catchup-days (§6.4)."""
         for key in ("catchup-days", "tvg-rec", "timeshift"):
             raw = self.attributes.get(key, "").strip()
-            if raw.isdigit():
-                return int(raw)
-        return None
+            if raw:
+                return key, raw
+        return "", ""
+
+    @property
+    def catchup_days(self) -> int | None:
+        return _whole_number(self.catchup_days_text[1])
+
+
+def _whole_number(text: str) -> int | None:
+    """ASCII digits only: ``str.isdigit`` also accepts "²" or Arabic-Indic digits, which
+    ``int`` then refuses or reads as a number nobody typed."""
+    if text and len(text) <= 18 and text.isascii() and text.isdigit():
+        return int(text)
+    return None
 
 
 @dataclass(frozen=True)
@@ -200,82 +216,120 @@ def playlist_lines(text: str) -> list[str]:
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
+def iter_playlist_lines(text: str) -> Iterator[str]:
+    """The lines of :func:`playlist_lines`, one at a time: a 50 MB playlist is not copied
+    into a list of a million strings before reading starts."""
+    start, size = 0, len(text)
+    while start <= size:
+        end = text.find("\n", start)
+        if end < 0:
+            end = size
+        piece = text[start:end]
+        if end < size and piece.endswith("\r"):  # CRLF
+            piece = piece[:-1]
+        start = end + 1
+        if "\r" in piece:  # old Mac line ends inside
+            yield from piece.split("\r")
+        else:
+            yield piece
+
+
 def read_m3u(lines: Iterable[str]) -> M3UPlaylist:
-    """Read a playlist from its text lines (line endings may be left on)."""
+    """Read a whole playlist from its text lines (line endings may be left on)."""
+    reader = M3UReader()
     playlist = M3UPlaylist()
-    pending: _Pending | None = None
-    seen_content = False
-    for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if number == 1:
-            line = line.lstrip("\ufeff")
-        if not line:
-            continue
-        if not seen_content:
-            seen_content = True
-            if line.upper().startswith("#EXTM3U"):
-                playlist.has_header = True
-                try:
-                    playlist.header_attributes, _ = parse_attributes(line[7:])
-                except MalformedAttributes as exc:
-                    playlist.errors.append(M3UError(number, f"malformed #EXTM3U: {exc}"))
-                continue
-        upper = line.upper()
-        if upper.startswith("#EXTINF:"):
-            if pending is not None and not pending.broken:
-                playlist.errors.append(M3UError(pending.line_number, "#EXTINF without a URL"))
-            parsed = _read_extinf(number, line[8:])
-            if isinstance(parsed, M3UError):
-                playlist.errors.append(parsed)
-                # The URL that follows belongs to the broken entry: swallow it quietly.
-                pending = _Pending(number, 0.0, {}, "", broken=True)
-            else:
-                pending = parsed
-            continue
-        if line.startswith("#"):
-            if pending is not None:
-                if upper.startswith("#EXTGRP:"):
-                    pending.extgrp = line[8:].strip()
-                elif upper.startswith("#EXTVLCOPT:"):
-                    key, _, value = line[11:].partition("=")
-                    pending.vlc_options[key.strip().lower()] = value.strip()
-            continue  # other directives and comments are ignored
-        if pending is None:
-            problem = _check_url(_split_url(line)[0])
-            if problem is None:
-                playlist.errors.append(M3UError(number, "URL without #EXTINF"))
-            else:
-                playlist.errors.append(M3UError(number, f"{problem} (and no #EXTINF before it)"))
-            continue
-        entry_pending, pending = pending, None
-        if entry_pending.broken:
-            continue
-        url, headers = _split_url(line)
-        problem = _check_url(url)
-        if problem is not None:
-            playlist.errors.append(M3UError(number, problem))
-            continue
-        name = entry_pending.title or entry_pending.attributes.get("tvg-name", "").strip()
-        if not name:
-            playlist.errors.append(
-                M3UError(entry_pending.line_number, "#EXTINF without a name (nothing after ',')")
-            )
-            continue
-        group_text = entry_pending.attributes.get("group-title", "") or entry_pending.extgrp
-        groups = tuple(part.strip() for part in group_text.split(";") if part.strip())
-        playlist.entries.append(
-            M3UEntry(
-                line_number=entry_pending.line_number,
-                url_line_number=number,
-                name=name,
-                url=url,
-                duration=entry_pending.duration,
-                attributes=entry_pending.attributes,
-                groups=groups,
-                http_headers=headers,
-                vlc_options=entry_pending.vlc_options,
-            )
-        )
-    if pending is not None and not pending.broken:
-        playlist.errors.append(M3UError(pending.line_number, "#EXTINF without a URL"))
+    for item in reader.read(lines):
+        if isinstance(item, M3UError):
+            playlist.errors.append(item)
+        else:
+            playlist.entries.append(item)
+    playlist.has_header = reader.has_header
+    playlist.header_attributes = reader.header_attributes
     return playlist
+
+
+class M3UReader:
+    """Reads a playlist entry by entry: :meth:`read` yields each :class:`M3UEntry` or
+    :class:`M3UError` as soon as its lines are read, so memory does not grow with the
+    playlist; the header is known once the first line has been read."""
+
+    def __init__(self) -> None:
+        self.has_header = False
+        # Playlist-wide attributes of the #EXTM3U line: x-tvg-url, url-tvg, tvg-shift...
+        self.header_attributes: dict[str, str] = {}
+
+    def read(self, lines: Iterable[str]) -> Iterator[M3UEntry | M3UError]:
+        pending: _Pending | None = None
+        seen_content = False
+        for number, raw in enumerate(lines, start=1):
+            line = raw.strip()
+            if number == 1:
+                line = line.lstrip("\ufeff")
+            if not line:
+                continue
+            if not seen_content:
+                seen_content = True
+                if line.upper().startswith("#EXTM3U"):
+                    self.has_header = True
+                    try:
+                        self.header_attributes, _ = parse_attributes(line[7:])
+                    except MalformedAttributes as exc:
+                        yield M3UError(number, f"malformed #EXTM3U: {exc}")
+                    continue
+            upper = line.upper()
+            if upper.startswith("#EXTINF:"):
+                if pending is not None and not pending.broken:
+                    yield M3UError(pending.line_number, "#EXTINF without a URL")
+                parsed = _read_extinf(number, line[8:])
+                if isinstance(parsed, M3UError):
+                    yield parsed
+                    # The URL that follows belongs to the broken entry: swallow it quietly.
+                    pending = _Pending(number, 0.0, {}, "", broken=True)
+                else:
+                    pending = parsed
+                continue
+            if line.startswith("#"):
+                if pending is not None:
+                    if upper.startswith("#EXTGRP:"):
+                        pending.extgrp = line[8:].strip()
+                    elif upper.startswith("#EXTVLCOPT:"):
+                        key, _, value = line[11:].partition("=")
+                        pending.vlc_options[key.strip().lower()] = value.strip()
+                continue  # other directives and comments are ignored
+            if pending is None:
+                problem = _check_url(_split_url(line)[0])
+                if problem is None:
+                    yield M3UError(number, "URL without #EXTINF")
+                else:
+                    yield M3UError(number, f"{problem} (and no #EXTINF before it)")
+                continue
+            entry_pending, pending = pending, None
+            if entry_pending.broken:
+                continue
+            yield _entry(entry_pending, number, line)
+        if pending is not None and not pending.broken:
+            yield M3UError(pending.line_number, "#EXTINF without a URL")
+
+
+def _entry(pending: _Pending, number: int, line: str) -> M3UEntry | M3UError:
+    """The entry an #EXTINF and its URL line make, or why they make none."""
+    url, headers = _split_url(line)
+    problem = _check_url(url)
+    if problem is not None:
+        return M3UError(number, problem)
+    name = pending.title or pending.attributes.get("tvg-name", "").strip()
+    if not name:
+        return M3UError(pending.line_number, "#EXTINF without a name (nothing after ',')")
+    group_text = pending.attributes.get("group-title", "") or pending.extgrp
+    groups = tuple(part.strip() for part in group_text.split(";") if part.strip())
+    return M3UEntry(
+        line_number=pending.line_number,
+        url_line_number=number,
+        name=name,
+        url=url,
+        duration=pending.duration,
+        attributes=pending.attributes,
+        groups=groups,
+        http_headers=headers,
+        vlc_options=pending.vlc_options,
+    )

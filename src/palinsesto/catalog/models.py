@@ -179,6 +179,10 @@ class Movie(Base, TenantScoped):
     tmdb_id: Mapped[int | None] = mapped_column(Integer, default=None)
     container_extension: Mapped[str] = mapped_column(String(8), default="mp4")
     source_url: Mapped[str] = mapped_column(String(2000), default="")
+    # What ffmpeg found in a local file (media/probe_report.py MediaInfo), or why it could
+    # not read it; both empty until probed (remote sources are not probed).
+    media_info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    probe_error: Mapped[str] = mapped_column(String(500), default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -244,4 +248,6 @@ class Episode(Base, TenantScoped):
     release_date: Mapped[str] = mapped_column(String(10), default="")
     container_extension: Mapped[str] = mapped_column(String(8), default="mp4")
     source_url: Mapped[str] = mapped_column(String(2000), default="")
+    media_info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    probe_error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,9 +7,19 @@ from collections.abc import Iterable
 import typer
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from palinsesto.config import ConfigError, Settings, ensure_secret_key, load_settings
+from palinsesto.config import (
+    ENV_PREFIX,
+    ConfigError,
+    Settings,
+    ensure_data_dir,
+    ensure_secret_key,
+    load_settings,
+    mask_url_password,
+)
 from palinsesto.db import Database, upgrade
+from palinsesto.db.engine import restrict_sqlite_file
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -24,11 +34,26 @@ def settings_or_exit() -> Settings:
 
 
 def open_database(settings: Settings, migrate: bool = True) -> Database:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    """The database, migrated; one line naming the setting (not a traceback) and exit 1 if
+    it cannot be reached."""
+    ensure_data_dir(settings)
     url = settings.effective_database_url
-    if migrate:
-        upgrade(url)
-    return Database(url)
+    restrict_sqlite_file(url)  # before the migration creates it with the umask's mode
+    try:
+        if migrate:
+            upgrade(url)
+        return Database(url)
+    except (DBAPIError, ArgumentError) as exc:
+        # The driver's first line says why (refused, unknown host, no such database, bad
+        # password); the rest of its message and SQLAlchemy's wrapping add nothing here.
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0].rstrip(".")
+        err_console.print(
+            f"[red]Cannot use the database[/red] {escape(mask_url_password(url))} "
+            f"({ENV_PREFIX}DATABASE_URL): {escape(reason)}. Check that the database server "
+            "is running and reachable, and that the URL, user and password are right.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
 
 
 def announce_changes(settings: Settings, tenant_id: int, topics: Iterable[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from typing import NoReturn
 
 import typer
@@ -17,7 +18,7 @@ from palinsesto.catalog.m3u_fetch import (
     fetch_playlist,
 )
 from palinsesto.catalog.m3u_import import ImportRefused, import_entries
-from palinsesto.catalog.m3u_reader import playlist_lines, read_m3u
+from palinsesto.catalog.m3u_reader import M3UEntry, M3UError, M3UReader, iter_playlist_lines
 from palinsesto.catalog.models import CategoryKind
 from palinsesto.cli.common import (
     announce_changes,
@@ -27,8 +28,13 @@ from palinsesto.cli.common import (
     settings_or_exit,
 )
 from palinsesto.outbound import policy_from_settings
+from palinsesto.trust.redaction import redact_urls_in
 
 import_app = typer.Typer(help="Import playlists into a tenant.", no_args_is_help=True)
+
+
+class NothingImported(Exception):
+    """The playlist held no entry that could be imported (the transaction rolls back)."""
 
 
 class ImportKind(enum.StrEnum):
@@ -37,7 +43,8 @@ class ImportKind(enum.StrEnum):
 
 
 def _fail(message: str) -> NoReturn:
-    err_console.print(f"[red]Error:[/red] {escape(message)}", soft_wrap=True)
+    # Provider playlist URLs carry the account's password (get.php?password=...).
+    err_console.print(f"[red]Error:[/red] {escape(redact_urls_in(message))}", soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -63,30 +70,44 @@ def import_m3u(
         text = fetch_playlist(source, policy, timeout=timeout, max_bytes=max_bytes)
     except PlaylistUnavailable as exc:
         _fail(str(exc))
-    playlist = read_m3u(playlist_lines(text))
-    for error in playlist.errors:
-        err_console.print(f"[yellow]{escape(f'{source}: {error}')}[/yellow]", soft_wrap=True)
-    if not playlist.entries:
-        why = "" if playlist.has_header else " (no #EXTM3U header: is it a playlist at all?)"
-        _fail(f"{source}: no valid entries{why}; nothing imported")
+    reader = M3UReader()
+    skipped = 0
+
+    def report_error(error: M3UError) -> None:
+        nonlocal skipped
+        skipped += 1
+        shown = redact_urls_in(f"{source}: {error}")
+        err_console.print(f"[yellow]{escape(shown)}[/yellow]", soft_wrap=True)
+
+    def entries() -> Iterator[M3UEntry]:
+        # Read as the import goes: entries are applied in batches, never all held at once.
+        for item in reader.read(iter_playlist_lines(text)):
+            if isinstance(item, M3UError):
+                report_error(item)
+            else:
+                yield item
+
     db = open_database(settings)
     try:
-        with (
-            err_console.status(f"importing {len(playlist.entries)} entries"),
-            db.transaction() as session,
-        ):
+        with err_console.status("importing"), db.transaction() as session:
             tenant_id = session.scalar(select(Tenant.id).where(Tenant.slug == tenant))
             if tenant_id is None:
                 _fail(f"no tenant '{tenant}'; nothing imported")
             report = import_entries(
                 session,
                 tenant_id,
-                playlist.entries,
+                entries(),
                 kind=CategoryKind(category_kind.value),
                 source=source,
+                on_reject=report_error,
             )
+            if report.imported == 0:
+                raise NothingImported
     except ImportRefused as exc:
         _fail(f"{exc}; nothing imported")
+    except NothingImported:
+        why = "" if reader.has_header else " (no #EXTM3U header: is it a playlist at all?)"
+        _fail(f"{source}: no valid entries{why}; nothing imported")
     finally:
         db.dispose()
     announce_changes(settings, tenant_id, ("catalog", "channels"))
@@ -94,7 +115,7 @@ def import_m3u(
     console.print(
         f"{what}: {report.created} created, {report.updated} updated, "
         f"{report.unchanged} unchanged; categories created: {len(report.categories_created)}; "
-        f"malformed entries skipped: {len(playlist.errors)}",
+        f"malformed entries skipped: {skipped}",
         soft_wrap=True,
     )
 

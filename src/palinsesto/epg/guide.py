@@ -20,12 +20,14 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select, text
 
 from palinsesto.catalog.models import Channel
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.db import Database
+from palinsesto.epg.details import ProgrammeDetails
 from palinsesto.epg.models import (
     ChannelLiveState,
     ChannelMapping,
@@ -45,15 +47,21 @@ SHOWS_PAST = 400 * 86_400
 SHOWS_AHEAD = 28 * 86_400
 
 _RANGE_SQL = text(
-    "SELECT id, source_id, start, stop, title, description, lang FROM epg_programmes "
+    "SELECT id, source_id, start, stop, title, description, lang, details FROM epg_programmes "
     "WHERE tenant_id = :tenant AND xmltv_id = :xmltv AND start >= :earliest "
     "AND start < :stop AND stop > :start AND run_id = :run ORDER BY start"
 )
 _UPCOMING_SQL = text(
-    "SELECT id, source_id, start, stop, title, description, lang FROM epg_programmes "
+    "SELECT id, source_id, start, stop, title, description, lang, details FROM epg_programmes "
     "WHERE tenant_id = :tenant AND xmltv_id = :xmltv AND start >= :earliest "
     "AND stop > :now AND run_id = :run ORDER BY start LIMIT :limit"
 )
+
+
+def _row(channel_id: str, r: Any) -> ProgrammeRow:
+    """A row of ``_RANGE_SQL`` / ``_UPCOMING_SQL``."""
+    details = ProgrammeDetails.from_stored(r[7])
+    return ProgrammeRow(r[0], r[1], channel_id, r[2], r[3], r[4], r[5], r[6], details)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +125,7 @@ class StoredGuide:
                         "run": target.run_id,
                     },
                 ).all()
-            rows = [
-                ProgrammeRow(r[0], r[1], channel_id, r[2], r[3], r[4], r[5], r[6]) for r in found
-            ]
+            rows = [_row(channel_id, r) for r in found]
         return self._merge(state, channel_id, rows, start, stop)
 
     def upcoming(self, tenant_id: int, channel_id: str, now: int, limit: int) -> list[ProgrammeRow]:
@@ -141,9 +147,7 @@ class StoredGuide:
                         "limit": limit,
                     },
                 ).all()
-            rows = [
-                ProgrammeRow(r[0], r[1], channel_id, r[2], r[3], r[4], r[5], r[6]) for r in found
-            ]
+            rows = [_row(channel_id, r) for r in found]
         if channel_id in state.shows or channel_id in state.live_since:
             horizon = rows[-1].stop if len(rows) >= limit else now + 28 * 86_400
             rows = self._merge(state, channel_id, rows, now, horizon, now=now)

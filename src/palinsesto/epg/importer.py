@@ -42,6 +42,7 @@ from palinsesto.epg.xmltv_reader import (
     XmltvTooLarge,
 )
 from palinsesto.outbound import FetchFailed, OutboundPolicy, open_url
+from palinsesto.trust.redaction import redact_urls_in
 
 READ_SIZE = 1 << 20
 MAX_SAMPLES = 20
@@ -55,6 +56,7 @@ PROGRAMME_COLUMNS = (
     "title",
     "description",
     "lang",
+    "details",
 )
 
 
@@ -245,6 +247,7 @@ def run_import(
                             entry.title,
                             entry.description,
                             entry.lang,
+                            entry.details.to_json() if entry.details else None,
                         ),
                         len(entry.title) + len(entry.description),
                     )
@@ -398,6 +401,8 @@ def _fail(
     bytes_read: int,
 ) -> None:
     result.status = ImportStatus.failed
+    # Stored, shown in the panel and logged: a source URL's credentials stay out of it.
+    error = redact_urls_in(error)
     result.error = error
     with db.engine.begin() as conn:
         conn.execute(delete(Programme).where(Programme.run_id == result.run_id))

@@ -120,6 +120,8 @@ class Programme(Base):
     title: Mapped[str] = mapped_column(Text, default="")
     description: Mapped[str] = mapped_column(Text, default="")
     lang: Mapped[str] = mapped_column(String(16), default="")
+    # sub-title, categories, episode-num, rating (epg.details); NULL when there are none.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class MatchMethod(enum.StrEnum):

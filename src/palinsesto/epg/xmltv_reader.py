@@ -23,12 +23,13 @@ import codecs
 import html.entities
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from typing import Any
 from xml.parsers import expat
 
 from palinsesto.epg.decompress import DecompressError, Decompressor, TooLarge
+from palinsesto.epg.details import MAX_REPEATS, MAX_TEXT, ProgrammeDetails
 from palinsesto.epg.xmltv_time import BadTime, parse_xmltv_time
 
 DAY = 86_400
@@ -117,6 +118,7 @@ class ProgrammeEntry:
     title: str
     description: str
     lang: str
+    details: ProgrammeDetails | None = None  # sub-title, categories, episode-num, rating
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +148,31 @@ class _Pending:
     title: str | None = None
     description: str | None = None
     lang: str = ""
+    # The extra elements (epg.details), collected as they come.
+    sub_title: tuple[str, str] | None = None
+    desc_lang: str = ""
+    categories: list[tuple[str, str]] = field(default_factory=list)
+    episode_nums: list[tuple[str, str]] = field(default_factory=list)
+    ratings: list[tuple[str, str]] = field(default_factory=list)
+    # The element whose text is being read, with its lang/system attribute.
+    reading: tuple[str, str] = ("", "")
+
+    def details(self) -> ProgrammeDetails | None:
+        sub_title, sub_lang = self.sub_title or ("", "")
+        found = ProgrammeDetails(
+            sub_title=sub_title,
+            sub_title_lang=sub_lang,
+            desc_lang=self.desc_lang if self.desc_lang != self.lang else "",
+            categories=tuple(self.categories),
+            episode_nums=tuple(self.episode_nums),
+            ratings=tuple(self.ratings),
+        )
+        return found if found != _NO_DETAILS else None
+
+
+_NO_DETAILS = ProgrammeDetails()
+# Programme children kept besides title and desc, and the attribute that labels each.
+_DETAIL_ELEMENTS = {"sub-title": "lang", "category": "lang", "episode-num": "system"}
 
 
 class XmltvReader:
@@ -326,11 +353,20 @@ class XmltvReader:
                 line=self._parser.CurrentLineNumber,
             )
         elif self._programme is not None:
-            if name == "title" and self._programme.title is None:
+            programme = self._programme
+            if name == "title" and programme.title is None:
                 self._capture(name, self.limits.max_title_chars)
-                self._programme.lang = attrs.get("lang", "")[:16]
-            elif name == "desc" and self._programme.description is None:
+                programme.lang = attrs.get("lang", "")[:16]
+            elif name == "desc" and programme.description is None:
                 self._capture(name, self.limits.max_desc_chars)
+                programme.desc_lang = attrs.get("lang", "")[:16]
+            elif name in _DETAIL_ELEMENTS:
+                self._capture(name, MAX_TEXT)
+                programme.reading = (name, attrs.get(_DETAIL_ELEMENTS[name], "")[:64])
+            elif name == "rating":
+                programme.reading = ("rating", attrs.get("system", "")[:64])
+            elif name == "value" and programme.reading[0] == "rating":
+                self._capture(name, MAX_TEXT)
         elif name == "channel":
             self._channel = {"id": attrs.get("id", "").strip(), "name": "", "icon": ""}
         elif self._channel is not None:
@@ -357,6 +393,8 @@ class XmltvReader:
                     programme.title = text
                 else:
                     programme.description = text
+            elif name in _DETAIL_ELEMENTS or name == "value" or name == "rating":
+                self._end_detail(programme, name)
         elif self._channel is not None:
             if name == "channel":
                 channel, self._channel = self._channel, None
@@ -372,6 +410,31 @@ class XmltvReader:
             elif name == "display-name" and self._text is not None:
                 self._channel["name"] = self._text.value()
                 self._text = None
+
+    def _end_detail(self, programme: _Pending, name: str) -> None:
+        """Keep a sub-title (the first), categories, episode numbers and ratings, each
+        bounded in length and count (epg.details)."""
+        if name == "rating":
+            programme.reading = ("", "")
+            return
+        if self._text is None:
+            return
+        text = self._text.value()[:MAX_TEXT]
+        self._text = None
+        element, label = programme.reading
+        if name == "value":
+            target = programme.ratings
+        else:
+            programme.reading = ("", "")
+            if element != name:
+                return
+            if name == "sub-title":
+                if programme.sub_title is None and text:
+                    programme.sub_title = (text, label[:16])
+                return
+            target = programme.categories if name == "category" else programme.episode_nums
+        if text and len(target) < MAX_REPEATS:
+            target.append((label, text))
 
     # -- programmes -----------------------------------------------------------------------
 
@@ -395,8 +458,9 @@ class XmltvReader:
             self._skip("date out of range", p.channel, f"start={p.start_text!r}", p.line)
             return
         entry = ProgrammeEntry(
-            p.channel, start, stop or start, p.title or "", p.description or "", p.lang
-        )
+            p.channel, start, stop or start, p.title or "", p.description or "", p.lang,
+            p.details(),
+        )  # fmt: skip
         previous = self._open_ended.pop(p.channel, None)
         if previous is not None:
             if start > previous.start:
@@ -408,6 +472,7 @@ class XmltvReader:
                         previous.title,
                         previous.description,
                         previous.lang,
+                        previous.details,
                     ),
                     p.line,
                 )

@@ -34,6 +34,7 @@ from palinsesto.media.outputs.hls import HlsSegmenter
 from palinsesto.media.outputs.ts import TsFanout, TsViewer
 from palinsesto.media.source_policy import SHOWN_PATH
 from palinsesto.media.supervisor import Backoff, Child, Supervisor
+from palinsesto.trust.redaction import redact_urls_in
 
 log = logging.getLogger(__name__)
 
@@ -394,7 +395,8 @@ class ChannelRunner:
                         if self._want_primary.is_set():
                             index = 0
                         continue
-                    index = await self._failed(index, self._shown(index, ended))
+                    # ffmpeg names the source URL: its credentials stay out of logs and API.
+                    index = await self._failed(index, redact_urls_in(self._shown(index, ended)))
         except _SourceEnded as ended:
             self.failures.append(Failure(self._wall(), -1, str(ended)))
             self._signal_round_failed()

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
@@ -20,9 +22,15 @@ from urllib.parse import unquote_plus
 
 log = logging.getLogger(__name__)
 
-MAX_HEAD = 8192
+MAX_HEAD = 8192  # one request line and its headers
+# What a client may send ahead of its answers. Players do not pipeline (each waits for its
+# playlist or segment), so these only stop floods: past either, the connection is cut.
+MAX_PENDING_INPUT = 64 * 1024
+MAX_PIPELINE = 16
+RECEIVE_BUFFER = MAX_PENDING_INPUT  # the kernel's, per socket (Linux doubles it)
 REASONS = {
     200: "OK",
+    206: "Partial Content",
     302: "Found",
     400: "Bad Request",
     401: "Unauthorized",
@@ -30,6 +38,7 @@ REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     406: "Not Acceptable",
+    416: "Range Not Satisfiable",
     429: "Too Many Requests",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
@@ -103,22 +112,47 @@ def render(reply: Reply, keep_alive: bool, head_only: bool = False) -> bytes:
     return head if head_only else head + reply.body
 
 
-Outcome = Reply | Awaitable[Reply | None] | None
+@dataclass(frozen=True, slots=True)
+class Written:
+    """The handler wrote a complete response itself (a file sent by the kernel); the
+    connection goes on to the next request unless ``keep_alive`` is False."""
+
+    keep_alive: bool = True
+
+
+Outcome = Reply | Awaitable[Reply | Written | None] | None
 Handler = Callable[[HttpRequest, "Connection"], Outcome]
 
 
 class Connection(asyncio.Protocol):
-    """One client socket. Also the TS viewer's sink (write / buffered / close)."""
+    """One client socket. Also the TS viewer's sink (write / buffered / close).
+
+    This runs on the event loop shared with the panel and the player API, so what one client
+    can make it do per event is bounded: input waiting for an answer is held up to
+    :data:`MAX_PENDING_INPUT` bytes and :data:`MAX_PIPELINE` requests (a client past either
+    is cut at once, without answers); requests are found by scanning only new bytes, and each
+    is sliced out once; answers stop while the client does not read them (the transport's
+    write buffer is over its high-water mark), and reading stops with them.
+    """
 
     def __init__(self, handler: Handler) -> None:
         self._handler = handler
-        self._buffer = b""
-        self._busy = False
+        self._input = bytearray()
+        self._start = 0  # where the next unanswered request begins in _input
+        self._scan_from = 0  # bytes before this were already searched for a head's end
+        self._heads: deque[int] = deque()  # where each complete, unanswered head ends
+        self._busy = False  # an awaited handler is working on a request
+        self._write_paused = False
+        self._reading_paused = False
         self._streaming = False
+        self._done = False  # closing or cut: answer nothing more
         self.transport: asyncio.Transport | None = None
         self.ip = ""
         self.closed = False
         self.on_lost: Callable[[], None] | None = None
+        # What the connection holds beyond one response (a VOD play's slot), released
+        # when it closes, whatever ``on_lost`` is set to by then.
+        self.on_closed: list[Callable[[], None]] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Not an isinstance check: uvloop's TCPTransport (used by `serve`) does not derive
@@ -132,36 +166,86 @@ class Connection(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
-        if self._streaming:
+        if self._streaming or self._done:
             return  # a TS viewer sends nothing we need
-        self._buffer += data
-        if len(self._buffer) > MAX_HEAD and b"\r\n\r\n" not in self._buffer[:MAX_HEAD]:
+        buffer = self._input
+        if self._start and not self._heads:
+            # Everything before _start is answered: drop it (CPython moves the start of a
+            # bytearray instead of copying when its head is deleted).
+            del buffer[: self._start]
+            self._scan_from -= self._start
+            self._start = 0
+        buffer += data
+        if len(buffer) - self._start > MAX_PENDING_INPUT:
+            self._cut("more input ahead of its answers than allowed")
+            return
+        begin = self._heads[-1] + 4 if self._heads else self._start  # of the next head
+        # Only the new bytes (and the 3 before them, where a split CRLFCRLF may begin).
+        search = max(self._scan_from - 3, begin)
+        while (end := buffer.find(b"\r\n\r\n", search)) >= 0:
+            if end - begin > MAX_HEAD:
+                break
+            if len(self._heads) + self._busy >= MAX_PIPELINE:
+                # Stop at the first head past the limit: a flood costs MAX_PIPELINE finds.
+                self._cut("too many pipelined requests")
+                return
+            self._heads.append(end)
+            begin = search = end + 4
+        self._scan_from = len(buffer)
+        if (end >= 0 and end - begin > MAX_HEAD) or (end < 0 and len(buffer) - begin > MAX_HEAD):
+            self._heads.clear()
+            self._start = len(buffer)
             self._finish(Reply(431, b"request head too large\n"), keep_alive=False)
             return
         self._process()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._done = True
+        self._input = bytearray()
+        self._heads.clear()
         if self.on_lost is not None:
             callback, self.on_lost = self.on_lost, None
             callback()
+        hooks, self.on_closed = self.on_closed, []
+        for hook in hooks:
+            hook()
+
+    def pause_writing(self) -> None:
+        # The client is not reading its answers: stop answering and reading until it does
+        # (a streaming TS viewer is watched through buffered() instead).
+        self._write_paused = True
+        if not self._streaming:
+            self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._streaming or self._done:
+            return
+        self._resume_reading()
+        # Not from inside the transport's write callback: on the next loop turn.
+        asyncio.get_running_loop().call_soon(self._process)
 
     # ---- the Sink interface used by the TS fan-out ----
 
     def write(self, data: bytes) -> None:
-        if not self.closed and self.transport is not None:
+        if not self._done and self.transport is not None:
             self.transport.write(data)
 
     def buffered(self) -> int:
         return self.transport.get_write_buffer_size() if self.transport is not None else 0
 
     def close(self) -> None:
+        self._done = True
         if self.transport is not None and not self.closed:
             self.transport.close()
 
     def start_stream(self, content_type: str) -> None:
         """Send a close-delimited response head; the body follows through :meth:`write`."""
         self._streaming = True
+        self._input = bytearray()
+        self._heads.clear()
+        self._resume_reading()  # a viewer's socket must be read to notice it closing
         head = (
             "HTTP/1.1 200 OK\r\n"
             f"Content-Type: {content_type}\r\n"
@@ -172,11 +256,13 @@ class Connection(asyncio.Protocol):
     # ---- request processing ----
 
     def _process(self) -> None:
-        while not self._busy and not self._streaming and not self.closed:
-            end = self._buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head, self._buffer = self._buffer[:end], self._buffer[end + 4 :]
+        # At most MAX_PIPELINE turns: data_received never lets more heads queue up.
+        while self._heads and not (
+            self._busy or self._write_paused or self._streaming or self._done
+        ):
+            end = self._heads.popleft()
+            head = bytes(self._input[self._start : end])
+            self._start = end + 4
             try:
                 request = parse_head(head, self.ip)
             except BadRequest as exc:
@@ -193,22 +279,30 @@ class Connection(asyncio.Protocol):
                 self._finish(outcome, request.keep_alive, request.method == "HEAD")
                 continue
             self._busy = True
-            task = asyncio.ensure_future(outcome)
-            task.add_done_callback(lambda t, r=request: self._resumed(t, r))
+            task: asyncio.Future[Reply | Written | None] = asyncio.ensure_future(outcome)
+            task.add_done_callback(functools.partial(self._resumed, request=request))
             return
 
-    def _resumed(self, task: asyncio.Future[Reply | None], request: HttpRequest) -> None:
+    def _resumed(self, task: asyncio.Future[Reply | Written | None], request: HttpRequest) -> None:
         self._busy = False
+        if self._done:
+            return  # the client left or was cut meanwhile
         if task.cancelled():
             self.close()
             return
         exc = task.exception()
         if exc is not None:
             log.error("delivery handler failed", exc_info=exc)
-            reply: Reply | None = Reply(500, b"internal error\n")
+            reply: Reply | Written | None = Reply(500, b"internal error\n")
         else:
             reply = task.result()
         if reply is None:
+            return
+        if isinstance(reply, Written):
+            if reply.keep_alive and request.keep_alive:
+                self._process()
+            else:
+                self.close()
             return
         self._finish(reply, request.keep_alive, request.method == "HEAD")
         self._process()
@@ -218,10 +312,46 @@ class Connection(asyncio.Protocol):
         if not keep_alive:
             self.close()
 
+    def _cut(self, why: str) -> None:
+        """Drop an abusive client at once: no answer, nothing kept, nothing left to flush."""
+        log.debug("data plane: cut %s: %s", self.ip, why)
+        self._done = True
+        self._input = bytearray()
+        self._heads.clear()
+        if self.transport is not None and not self.closed:
+            self.transport.abort()
 
-async def serve(handler: Handler, host: str, port: int) -> asyncio.Server:
-    """Listen on ``host:port`` (0 = any free port) with :class:`Connection` per client."""
+    def _pause_reading(self) -> None:
+        if not self._reading_paused and self.transport is not None and not self._done:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._reading_paused and self.transport is not None and not self._done:
+            self._reading_paused = False
+            self.transport.resume_reading()
+
+
+async def serve(
+    handler: Handler, host: str = "", port: int = 0, *, sock: socket.socket | None = None
+) -> asyncio.Server:
+    """Serve with a :class:`Connection` per client, on the listening ``sock`` if given, else
+    on ``host:port`` (0 = any free port)."""
     loop = asyncio.get_running_loop()
-    return await loop.create_server(
+    if sock is not None:
+        _limit_receive_buffer(sock)
+        return await loop.create_server(lambda: Connection(handler), sock=sock, backlog=4096)
+    server = await loop.create_server(
         lambda: Connection(handler), host, port, reuse_address=True, backlog=4096
     )
+    for listening in server.sockets:
+        _limit_receive_buffer(listening)
+    return server
+
+
+def _limit_receive_buffer(sock: socket.socket) -> None:
+    # Clients only ever send request heads here, so a small kernel receive buffer (accepted
+    # sockets inherit it) costs players nothing and stops a flooder from parking megabytes
+    # in the kernel for us before we can read and cut it. Video goes the other way.
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)

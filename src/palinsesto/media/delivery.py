@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from palinsesto.media.dataplane import Connection, HttpRequest, Outcome, Reply
+from palinsesto.media.dataplane import Connection, HttpRequest, Outcome, Reply, Written
 from palinsesto.media.outputs.ts import TsViewer
 from palinsesto.media.slate import SlateKind
 from palinsesto.playback.access import (
@@ -37,15 +37,18 @@ from palinsesto.playback.lines import (
     OutputNotAllowed,
     UserAgentNotAllowed,
 )
+from palinsesto.playback.rights_gate import ContentRefused
 from palinsesto.playback.stream_paths import (
     BadPath,
     LivePath,
     SegmentPath,
     UnknownPath,
     UnsupportedExtension,
+    VodPath,
     parse_delivery_path,
 )
 from palinsesto.proxies import TrustedProxies
+from palinsesto.trust.rights import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,7 @@ REFUSAL_STATUS: list[tuple[type[Exception], int]] = [
     (LoginThrottled, 429),
     (SessionKicked, 403),
     (TokenRefused, 403),
+    (ContentRefused, 451),  # RFC 7725: rights, territory, blackout; the body says which
     (LineRefused, 403),
 ]
 SLATE_FOR_STATUS = {
@@ -83,6 +87,7 @@ CORS = (("Access-Control-Allow-Origin", "*"),)
 NO_CACHE = (("Cache-Control", "no-cache"), *CORS)
 # A viewer is told only that the channel is down; why is in the channel's failures.
 OFFLINE_BODY = b"STREAM_OFFLINE\n"
+BLACKOUT = Refusal.blackout
 
 
 def error(status: int, body: bytes) -> Reply:
@@ -123,6 +128,8 @@ class Delivery:
         try:
             if isinstance(target, SegmentPath):
                 return self.segment(target)
+            if isinstance(target, VodPath):
+                return self.engine.vod(target, request, conn)
             outcome = self.live(target, request, conn)
         except Exception:
             log.exception("delivery of %s failed", request.path.split("/", 2)[1])
@@ -183,7 +190,9 @@ class Delivery:
             return self._refuse(exc, play)
         return self._admitted(grant, play, conn)
 
-    async def _authorize_then_play(self, play: PlaybackRequest, conn: Connection) -> Reply | None:
+    async def _authorize_then_play(
+        self, play: PlaybackRequest, conn: Connection
+    ) -> Reply | Written | None:
         try:
             grant = await asyncio.to_thread(self.engine.access.authorize, play)
         except Exception as exc:  # noqa: BLE001 - mapped by the refusal table
@@ -279,6 +288,8 @@ class Delivery:
 
     def _refuse(self, exc: Exception, play: PlaybackRequest) -> Reply | Awaitable[Reply]:
         reply = refusal(exc)
+        if play.output == "ts" and isinstance(exc, ContentRefused) and exc.reason is BLACKOUT:
+            return self._blackout_slate(reply)
         if play.output == "ts" and isinstance(exc, LineInactive):
             kind = SLATE_FOR_STATUS.get(exc.status)
             if not exc.line.tenant_active and exc.status == "Disabled":
@@ -286,6 +297,15 @@ class Delivery:
             if kind is not None:
                 return self._slate_or(reply, exc.line.tenant_id, kind)
         return reply
+
+    async def _blackout_slate(self, reply: Reply) -> Reply:
+        """A TS player refused by a blackout sees its clip (the reason code travels in a
+        header); without a clip, the bare 451. Missing rights and territory stay a 451."""
+        clip = await self.engine.slates.clip(SlateKind.blackout)
+        if not clip:
+            return reply
+        reason = reply.body.decode().strip()
+        return Reply(200, clip, "video/mp2t", (*NO_CACHE, ("X-Refusal-Reason", reason)))
 
     async def _slate_or(self, reply: Reply, tenant_id: int, kind: SlateKind) -> Reply:
         """The tenant's placeholder clip of ``kind`` if it wants them, else ``reply``."""
@@ -310,4 +330,14 @@ class Delivery:
             sessions.end(session, "viewer left")
 
         conn.on_lost = lost
+
+        def to_slate(clip: bytes, reason: str) -> None:
+            # Rights or a blackout ended this play mid-stream: the player gets the slate
+            # after the last live packet, then the end of the stream.
+            runner.remove_viewer(viewer)
+            conn.on_lost = None
+            conn.write(clip)
+            sessions.end(session, reason)
+
+        session.extra["to_slate"] = to_slate
         runner.add_viewer(viewer)

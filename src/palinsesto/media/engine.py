@@ -23,28 +23,36 @@ from palinsesto.catalog.models import ChannelMode, SourceKind
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.config import Settings
 from palinsesto.db import Database
+from palinsesto.listeners import NodeSockets, address_of, bind_node
 from palinsesto.media import dataplane
 from palinsesto.media.channel import ChannelRunner, ChannelSpec, Failure, PushFeed, RunnerTuning
 from palinsesto.media.delivery import Delivery
 from palinsesto.media.ffmpeg import Source, SourceError, profile_for
 from palinsesto.media.ingest.srt import SrtEndpoint, SrtIngest
-from palinsesto.media.slate import Slates
+from palinsesto.media.slate import SlateKind, Slates
 from palinsesto.media.source_policy import SourcePolicy, SourceRefused
 from palinsesto.media.supervisor import Supervisor
+from palinsesto.media.vod_delivery import VodDelivery
+from palinsesto.media.vod_library import VodLibrary
 from palinsesto.outbound.pull_proxy import PullProxy
 from palinsesto.playback.access import ChannelInfo, PlaybackAccess
-from palinsesto.playback.admission import SessionRegistry
+from palinsesto.playback.admission import SessionRegistry, ViewingSession
 from palinsesto.playback.hls_tokens import SegmentTokens
 from palinsesto.playback.lines import LineDirectory
 from palinsesto.playback.metering import UsageMeter, UsageSample
+from palinsesto.playback.rights_gate import (
+    CATALOG_CLOCK,
+    ContentRefused,
+    NotLoaded,
+    RightsGate,
+)
+from palinsesto.playback.vod_access import VodAccess
+from palinsesto.playback.vod_plays import VodPlays
 from palinsesto.playback.watch_tokens import WatchTokens, is_signed_line
+from palinsesto.trust.geo import CountryLookup
+from palinsesto.trust.rights import RightsItem
 
 log = logging.getLogger(__name__)
-
-
-def _split_listen(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    return host, int(port)
 
 
 class LiveEngine:
@@ -55,13 +63,21 @@ class LiveEngine:
         events: ChangeEvents,
         lines: LineDirectory,
         tuning: RunnerTuning | None = None,
+        sockets: NodeSockets | None = None,
     ) -> None:
+        """``sockets``: listeners bound beforehand (``palinsesto serve`` binds them before
+        touching the database); without them :meth:`start` binds its own."""
         self.settings = settings
+        self._sockets = sockets
         self.events = events
-        self.access = PlaybackAccess(db, events, lines, WatchTokens(settings.secret_key or "unset"))
+        self._db = db
+        geo = CountryLookup(settings.geoip_db) if settings.geoip_db else None
+        self.rights = RightsGate(db, events, geo)
+        self.access = PlaybackAccess(
+            db, events, lines, WatchTokens(settings.secret_key or "unset"), self.rights
+        )
         self.sessions = SessionRegistry(settings.hls_session_timeout_seconds)
         self.meter = UsageMeter(self.sessions)
-        self._db = db
         self.tokens = SegmentTokens(settings.secret_key or "unset", settings.hls_token_ttl_seconds)
         self.policy = SourcePolicy.from_settings(settings)
         self.pull_proxy = PullProxy(self.policy.outbound)
@@ -70,6 +86,16 @@ class LiveEngine:
         self.runners: dict[int, ChannelRunner] = {}
         self._infos: dict[int, ChannelInfo] = {}
         self.delivery = Delivery(self)
+        self.vod_plays = VodPlays(self.sessions)
+        self.vod_library = VodLibrary(
+            settings.effective_media_root,
+            self.supervisor,
+            lambda: self._ffmpeg or settings.resolve_ffmpeg(),
+            float(settings.vod_probe_timeout_seconds),
+        )
+        self.vod = VodDelivery(
+            VodAccess(db, events, self.access), self.vod_plays, settings.effective_media_root
+        )
         self.port = 0
         self.rtmp_port = 0
         self._server: asyncio.Server | None = None
@@ -96,27 +122,25 @@ class LiveEngine:
         self._ffmpeg = self.settings.resolve_ffmpeg()
         self.slates.ffmpeg = self._ffmpeg
         await self.pull_proxy.start()
-        host, port = _split_listen(self.settings.live_listen)
-        # A busy port must not take the panel down with it: log it and serve without.
-        try:
-            self._server = await dataplane.serve(self.delivery, host, port)
-            self.port = self._server.sockets[0].getsockname()[1]
-        except OSError as exc:
-            log.error("live data plane cannot listen on %s: %s", self.settings.live_listen, exc)
-        if self.settings.rtmp_listen:
-            rhost, rport = _split_listen(self.settings.rtmp_listen)
+        # A port that cannot be bound stops the start (ListenError): a server that would
+        # answer /healthz and refuse every play with 503 hides the problem.
+        sockets, self._sockets = self._sockets or bind_node(self.settings), None
+        self._server = await dataplane.serve(self.delivery, sock=sockets.live)
+        self.port = sockets.live.getsockname()[1]
+        if sockets.rtmp is not None:
             self._rtmp = RtmpIngest(self)
-            try:
-                self.rtmp_port = await self._rtmp.start(rhost, rport)
-            except OSError as exc:
-                log.error("RTMP ingest cannot listen on %s: %s", self.settings.rtmp_listen, exc)
+            self.rtmp_port = await self._rtmp.start(sockets.rtmp)
         self._spawn(self._reaper())
         self._spawn(self._meter_usage())
         always_on = await asyncio.to_thread(self.access.tenant_channels, ChannelMode.always_on)
         self.start_gradually(always_on)
         pushed = await asyncio.to_thread(self.access.push_channels, SourceKind.push_srt, None)
         await self.srt.sync(self._srt_endpoints(pushed), None)
-        log.info("live data plane on %s:%d, RTMP on %d", host, self.port, self.rtmp_port)
+        log.info(
+            "live data plane on %s, RTMP on %s",
+            address_of(sockets.live),
+            address_of(sockets.rtmp) if sockets.rtmp is not None else "(off)",
+        )
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -365,6 +389,40 @@ class LiveEngine:
             self.sessions.expire_idle()
             for channel_id, runner in self.runners.items():
                 runner.set_hls_sessions(self.sessions.hls_sessions_of(channel_id))
+            await self._enforce_rights(time.time())
+
+    async def _enforce_rights(self, now: float) -> None:
+        """Rights, territory and blackouts apply to viewers already watching: a play that
+        admission would now refuse is switched to the blackout slate (TS) or ended (HLS).
+        A tenant's catalogue whose validity changed with time alone is republished."""
+        for tenant_id in CATALOG_CLOCK.due(self._db.engine, now):
+            self.events.publish(tenant_id, "catalog")
+        missing: set[int] = set()
+        for session in self.sessions.all():
+            try:
+                self.rights.check(
+                    session.tenant_id,
+                    RightsItem.channel,
+                    session.channel_id,
+                    session.ip,
+                    now,
+                    cached_only=True,
+                )
+            except NotLoaded:
+                missing.add(session.tenant_id)
+            except ContentRefused as exc:
+                await self._refuse_running(session, exc)
+        for tenant_id in missing:  # checked on the next tick, from memory
+            await asyncio.to_thread(self.rights.tenant, tenant_id)
+
+    async def _refuse_running(self, session: ViewingSession, exc: ContentRefused) -> None:
+        switch = session.extra.pop("to_slate", None)
+        if callable(switch) and not session.ended:
+            clip = await self.slates.clip(SlateKind.blackout)
+            if clip and not session.ended:
+                switch(clip, exc.code)
+                return
+        self.sessions.end(session, exc.code)
 
     async def _meter_usage(self) -> None:
         while True:
@@ -397,13 +455,15 @@ class LiveEngine:
             add_usage(session, samples)
 
 
-def install_live(ctx: Any) -> LiveEngine:
+def install_live(ctx: Any, sockets: NodeSockets | None = None) -> LiveEngine:
     """Build the engine for an :class:`~palinsesto.context.AppContext` and register it as
-    ``services["live"]`` and, for the player API's ``active_cons``, ``services["sessions"]``."""
+    ``services["live"]`` and, for the player API's ``active_cons``, ``services["sessions"]``.
+    ``sockets``: the data plane's and RTMP's listeners, if bound already."""
     from palinsesto.playback.lines import shared_line_directory
 
     lines = shared_line_directory(ctx.services, ctx.db, ctx.events, ctx.line_throttle)
-    engine = LiveEngine(ctx.settings, ctx.db, ctx.events, lines)
+    engine = LiveEngine(ctx.settings, ctx.db, ctx.events, lines, sockets=sockets)
     ctx.services["live"] = engine
     ctx.services["sessions"] = engine
+    ctx.services["vod_library"] = engine.vod_library  # the admin API probes VOD files
     return engine

@@ -292,3 +292,11 @@ def parse_progress_line(line: str) -> tuple[str, str] | None:
     if not sep or key not in PROGRESS_KEYS or " " in key:
         return None
     return key, value.strip()
+
+
+def file_info_argv(ffmpeg: str, path: str) -> list[str]:
+    """Describe a VOD file: ffmpeg prints its input report and stops (no output is given).
+
+    ``file:`` keeps a file name from being read as another protocol's URL.
+    """
+    return [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "info", "-i", f"file:{path}"]

@@ -23,6 +23,7 @@ class SlateKind(enum.StrEnum):
     disabled = "disabled"
     offline = "offline"
     suspended = "suspended"  # the whole panel (tenant) is suspended by the platform
+    blackout = "blackout"  # a rights blackout or territory rule (playback/rights_gate.py)
 
 
 # What each clip says, on which background colour.
@@ -32,6 +33,7 @@ _LOOK: dict[SlateKind, tuple[str, str]] = {
     SlateKind.disabled: ("Account disabled", "0x303030"),
     SlateKind.offline: ("Channel offline", "0x202040"),
     SlateKind.suspended: ("Service suspended", "0x403010"),
+    SlateKind.blackout: ("Not available here now", "0x0000C0"),
 }
 
 

@@ -214,8 +214,10 @@ class Supervisor:
         stdin: bool = False,
         on_progress: Callable[[Progress], None] | None = None,
         stdout_limit: int = 1 << 20,
+        log_lines: int = 20,
     ) -> Child:
-        """Start ``argv`` (no shell) in a new process group with piped stdout/stderr."""
+        """Start ``argv`` (no shell) in a new process group with piped stdout/stderr;
+        the last ``log_lines`` stderr lines are kept in :attr:`Child.log_tail`."""
         process = await asyncio.create_subprocess_exec(
             *self._prefix,
             *argv,
@@ -226,7 +228,7 @@ class Supervisor:
             preexec_fn=self._preexec,
             limit=stdout_limit,
         )
-        child = Child(argv, process, started_at=self._clock())
+        child = Child(argv, process, log_tail=deque(maxlen=log_lines), started_at=self._clock())
         child._stderr_task = asyncio.create_task(_read_stderr(child, self._clock, on_progress))
         self._children.add(child)
         process_done = asyncio.ensure_future(process.wait())

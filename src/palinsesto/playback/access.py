@@ -22,7 +22,9 @@ from palinsesto.catalog.models import BouquetItem, Channel, ChannelMode, ItemTyp
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.db import Database
 from palinsesto.playback.lines import BadCredentials, LineDirectory, LineView, OutputNotAllowed
+from palinsesto.playback.rights_gate import NotLoaded, RightsGate
 from palinsesto.playback.watch_tokens import SIGNED_USER, WatchKind, WatchTokenRefused, WatchTokens
+from palinsesto.trust.rights import RightsItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,17 +110,20 @@ class PlaybackAccess:
         events: ChangeEvents,
         lines: LineDirectory,
         watch_tokens: WatchTokens | None = None,
+        rights: RightsGate | None = None,
     ) -> None:
         self._db, self._events, self.lines = db, events, lines
         self.watch_tokens = watch_tokens
+        self.rights = rights
         self._channels: dict[tuple[int, int], tuple[int, ChannelInfo | None]] = {}
         self._bouquets: dict[tuple[int, tuple[int, ...]], tuple[int, frozenset[int]]] = {}
         self._tenants: dict[int, tuple[int, TenantPlayback]] = {}
         self._lock = threading.Lock()
 
     def authorize(self, req: PlaybackRequest, *, cached_only: bool = False) -> Grant:
-        """The grant to play, or a LineRefused / UnknownChannel / NotInBouquet error
-        (:class:`NotCached` with ``cached_only`` when an answer needs the database)."""
+        """The grant to play, or a LineRefused (ContentRefused: rights, territory, blackout) /
+        UnknownChannel / NotInBouquet error (:class:`NotCached` with ``cached_only`` when an
+        answer needs the database)."""
         if req.username == SIGNED_USER:
             if cached_only:
                 raise NotCached("signed play")
@@ -136,8 +141,25 @@ class PlaybackAccess:
         members = self.bouquet_channels(line.tenant_id, line.bouquet_ids, cached_only=cached_only)
         if req.stream_id not in members:
             raise NotInBouquet(f"channel {req.stream_id} is not in the line's bouquets")
+        self.check_rights(line.tenant_id, req, cached_only=cached_only)
         tenant = self.tenant(line.tenant_id, cached_only=cached_only)
         return Grant(line, channel, tenant.policy, tenant.max_viewers)
+
+    def check_rights(self, tenant_id: int, req: PlaybackRequest, *, cached_only: bool) -> None:
+        """Rights records, territory rules and blackouts (playback/rights_gate.py)."""
+        if self.rights is None:
+            return
+        try:
+            self.rights.check(
+                tenant_id,
+                RightsItem.channel,
+                req.stream_id,
+                req.ip,
+                req.now,
+                cached_only=cached_only,
+            )
+        except NotLoaded:
+            raise NotCached(f"rights of tenant {tenant_id}") from None
 
     def _authorize_signed(self, req: PlaybackRequest) -> Grant:
         """A browser play with a watch token (playback/watch_tokens.py) instead of a line."""
@@ -158,6 +180,7 @@ class PlaybackAccess:
         tenant = self.tenant(grant.tenant_id)
         if not tenant.active:
             raise BadCredentials("this service is suspended")
+        self.check_rights(grant.tenant_id, req, cached_only=False)
         return Grant(line, channel, tenant.policy, tenant.max_viewers)
 
     def channel(

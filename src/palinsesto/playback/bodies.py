@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import threading
 import zlib
+from array import array
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 
 from starlette.concurrency import iterate_in_threadpool
@@ -47,6 +48,61 @@ class Body:
                 if self._gzipped is None:
                     self._gzipped = gzip.compress(self.content, GZIP_LEVEL, mtime=0)
         return self._gzipped
+
+    @property
+    def nbytes(self) -> int:
+        """What a cache should count for this body: the content and room for its gzip
+        copy, made later on demand (JSON and playlists compress to well under a quarter)."""
+        return len(self.content) * 5 // 4
+
+
+EMPTY_ARRAY = Body(b"[]")
+
+
+class JsonArray:
+    """A JSON array serialised once, with where each element starts, so that any page of
+    it (``offset``, ``limit``) is cut from the same bytes instead of being built and
+    cached on its own."""
+
+    __slots__ = ("body", "_starts")
+
+    def __init__(self, elements: Iterable[bytes]) -> None:
+        starts = array("Q")
+        parts = [b"["]
+        position = 1
+        for element in elements:
+            if len(starts):
+                parts.append(b",")
+                position += 1
+            starts.append(position)
+            parts.append(element)
+            position += len(element)
+        parts.append(b"]")
+        # Where an element after the last would start: one past the closing "]".
+        starts.append(position + 1)
+        self.body = Body(b"".join(parts))
+        self._starts = starts
+
+    def __len__(self) -> int:
+        return len(self._starts) - 1
+
+    @property
+    def nbytes(self) -> int:
+        return self.body.nbytes + self._starts.itemsize * len(self._starts)
+
+    def page(self, offset: int, limit: int | None) -> Body:
+        """Elements ``offset`` to ``offset + limit`` (all the rest when ``limit`` is None)
+        as a JSON array: the same bytes the whole list would hold for them."""
+        count = len(self)
+        first = min(max(offset, 0), count)
+        last = count if limit is None else min(first + max(limit, 0), count)
+        if first == 0 and last == count:
+            return self.body
+        if first >= last:
+            return EMPTY_ARRAY
+        # Element i spans starts[i] up to the comma (or "]") one byte before starts[i + 1].
+        content = self.body.content
+        return Body(b"[" + content[self._starts[first] : self._starts[last] - 1] + b"]")
 
 
 def accepts_gzip(headers: Mapping[str, str]) -> bool:

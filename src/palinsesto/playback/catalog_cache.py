@@ -14,6 +14,10 @@ edit can only make an entry look stale, never fresh). The admin API publishes
 section's stamp is ``(catalog − catalog.scoped, catalog.<kind>)``: a narrowed change
 moves only its kinds' stamps, and a bare ``catalog`` published by anyone else (the EPG
 matcher, another tool) moves every stamp, so every kind is rebuilt.
+
+What is built (response bodies, playlist templates) is bounded across all sets, in
+entries and in bytes, least recently used first out: a client asking for many different
+variants (offsets, categories, playlist types) can make the server rebuild, never grow.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -29,7 +34,6 @@ from sqlalchemy.orm import Session
 from palinsesto.accounts.models import Tenant
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.db import Database
-from palinsesto.playback.bodies import Body
 from palinsesto.playback.catalog_view import (
     LiveSection,
     Section,
@@ -39,9 +43,13 @@ from palinsesto.playback.catalog_view import (
     load_series,
     load_vod,
 )
+from palinsesto.playback.rights_gate import gated_section
 
 CatalogKey = tuple[int, tuple[int, ...]]
 Stamp = tuple[int, int]
+
+DEFAULT_MAX_ENTRIES = 2048
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
 KINDS = ("live", "vod", "series")
 CATALOG_TOPIC = "catalog"
@@ -97,17 +105,93 @@ class _SetEntry:
         self.locks: dict[Any, threading.Lock] = {}
 
 
-class CatalogCache:
-    """Bouquet-set sections and what is built from them, bounded to ``max_sets`` sets."""
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    """What the built-value cache holds now, against its bounds."""
 
-    def __init__(self, db: Database, events: ChangeEvents, max_sets: int = 64) -> None:
+    entries: int
+    bytes: int
+    max_entries: int
+    max_bytes: int
+    evictions: int
+    sets: int
+
+
+def _nbytes(value: Any) -> int:
+    # Bodies, JSON arrays and playlist templates say what they hold (``nbytes``).
+    if isinstance(value, bytes):
+        return len(value)
+    return int(getattr(value, "nbytes", 0))
+
+
+class CatalogCache:
+    """Bouquet-set sections and what is built from them: ``max_sets`` sets, and at most
+    ``max_entries`` built values holding ``max_bytes`` in all (least recently used out)."""
+
+    def __init__(
+        self,
+        db: Database,
+        events: ChangeEvents,
+        max_sets: int = 64,
+        *,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         self._db = db
         self._events = events
         self._max_sets = max_sets
+        self._max_entries = max_entries
+        self._max_bytes = max_bytes
         self._entries: OrderedDict[CatalogKey, _SetEntry] = OrderedDict()
+        # Every built value of every set, least recently used first, with its size.
+        self._lru: OrderedDict[tuple[CatalogKey, Any], int] = OrderedDict()
+        self._bytes = 0
+        self._evictions = 0
         self._lock = threading.Lock()
         self._tenants: dict[int, tuple[int, str, str]] = {}
         self.loads: dict[str, int] = dict.fromkeys(KINDS, 0)  # section reads, for tests
+
+    def stats(self) -> CacheStats:
+        with self._lock:
+            return CacheStats(
+                len(self._lru),
+                self._bytes,
+                self._max_entries,
+                self._max_bytes,
+                self._evictions,
+                len(self._entries),
+            )
+
+    def _forget(self, key: CatalogKey, name: Any) -> None:
+        """Drop one built value from the accounting (``self._lock`` held)."""
+        size = self._lru.pop((key, name), None)
+        if size is not None:
+            self._bytes -= size
+
+    def _drop_set(self, key: CatalogKey, entry: _SetEntry) -> None:
+        for name in entry.built:
+            self._forget(key, name)
+        entry.built.clear()
+
+    def _remember(self, key: CatalogKey, entry: _SetEntry, name: Any, built: Any) -> None:
+        """Store ``built`` = (kinds, stamps, value) under ``name``, then evict the least
+        recently used values until the cache is within its bounds again."""
+        size = _nbytes(built[2])
+        with self._lock:
+            self._forget(key, name)
+            entry.built.pop(name, None)
+            if size > self._max_bytes or self._entries.get(key) is not entry:
+                return  # too large to keep, or its set was dropped meanwhile: serve once
+            entry.built[name] = built
+            self._lru[(key, name)] = size
+            self._bytes += size
+            while len(self._lru) > self._max_entries or self._bytes > self._max_bytes:
+                (old_key, old_name), old_size = self._lru.popitem(last=False)
+                self._bytes -= old_size
+                self._evictions += 1
+                old_entry = self._entries.get(old_key)
+                if old_entry is not None:
+                    old_entry.built.pop(old_name, None)
 
     def stamp(self, tenant_id: int, kind: str) -> Stamp:
         """The change-event stamp a ``kind`` section of ``tenant_id`` is fresh at."""
@@ -125,7 +209,7 @@ class CatalogCache:
             if entry is None:
                 entry = self._entries[key] = _SetEntry()
                 while len(self._entries) > self._max_sets:
-                    self._entries.popitem(last=False)
+                    self._drop_set(*self._entries.popitem(last=False))
             else:
                 self._entries.move_to_end(key)
             return entry
@@ -146,14 +230,28 @@ class CatalogCache:
             if hit is not None and hit[0] == stamp:
                 return hit[1]
             with self._db.session() as session:
-                section = LOADERS[kind](session, tenant_id, bouquet_ids)
+                loaded = LOADERS[kind](session, tenant_id, bouquet_ids)
+                section = gated_section(kind, session, tenant_id, loaded)
             self.loads[kind] += 1
             entry.sections[kind] = (stamp, section)
             # Drop what was built from the old section rather than wait for a request.
-            for name, (kinds, _stamps, _value) in list(entry.built.items()):
-                if kind in kinds:
-                    entry.built.pop(name, None)
+            key = (tenant_id, bouquet_ids)
+            with self._lock:
+                for name, (kinds, _stamps, _value) in list(entry.built.items()):
+                    if kind in kinds:
+                        entry.built.pop(name, None)
+                        self._forget(key, name)
         return section
+
+    def peek_section(
+        self, tenant_id: int, bouquet_ids: tuple[int, ...], kind: str
+    ) -> Section[Any] | None:
+        """The set's ``kind`` section if it is loaded and fresh, without any I/O."""
+        entry = self._entries.get((tenant_id, bouquet_ids))
+        hit = entry.sections.get(kind) if entry is not None else None
+        if hit is not None and hit[0] == self.stamp(tenant_id, kind):
+            return hit[1]
+        return None
 
     def live(self, tenant_id: int, bouquet_ids: tuple[int, ...]) -> LiveSection:
         return self.section(tenant_id, bouquet_ids, "live")
@@ -168,9 +266,13 @@ class CatalogCache:
         self, tenant_id: int, bouquet_ids: tuple[int, ...], name: Any, kinds: tuple[str, ...]
     ) -> Any | None:
         """What was built under ``name`` from still-fresh sections, without any I/O."""
-        entry = self._entries.get((tenant_id, bouquet_ids))
+        key = (tenant_id, bouquet_ids)
+        entry = self._entries.get(key)
         hit = entry.built.get(name) if entry is not None else None
         if hit is not None and hit[1] == self._stamps(tenant_id, kinds):
+            with self._lock:
+                if (key, name) in self._lru:
+                    self._lru.move_to_end((key, name))
             return hit[2]
         return None
 
@@ -195,19 +297,11 @@ class CatalogCache:
                 return hit[2]
             loaded = {k: self.section(tenant_id, bouquet_ids, k) for k in kinds}
             value = build(Sections(tenant_id, bouquet_ids, loaded))
-            entry.built[name] = (kinds, stamps, value)
+            self._remember((tenant_id, bouquet_ids), entry, name, (kinds, stamps, value))
+            # The per-name lock is not needed once the value is stored or given up on.
+            with self._lock:
+                entry.locks.pop(name, None)
         return value
-
-    def body(
-        self,
-        tenant_id: int,
-        bouquet_ids: tuple[int, ...],
-        name: Any,
-        kinds: tuple[str, ...],
-        build: Callable[[Sections], bytes],
-    ) -> Body:
-        """A cached response :class:`Body` built from the set's sections."""
-        return self.built(tenant_id, bouquet_ids, name, kinds, lambda s: Body(build(s)))
 
     # The tenant's name and message of the day (user_info.message, §3.2).
 

@@ -56,6 +56,7 @@ class ChannelView:
     archive_days: int
     custom_sid: str
     added: int
+    number: int | None = None  # the operator's channel number (M3U tvg-chno)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,8 +231,10 @@ def _bouquet_rows(
     item_type: ItemType,
     table: type[Channel] | type[Movie] | type[Series],
     columns: Sequence[Any],
+    *extra: Any,
 ) -> list[Any]:
-    """One query: the enabled items of ``table`` in the bouquets, with their placement."""
+    """One query: the enabled items of ``table`` in the bouquets, with their placement
+    (``extra``: more conditions)."""
     if not bouquet_ids:
         return []
     stmt = (
@@ -242,6 +245,7 @@ def _bouquet_rows(
             BouquetItem.item_type == item_type,
             table.tenant_id == tenant_id,
             table.enabled.is_(True),
+            *extra,
         )
     )
     return _in_bouquet_order(list(session.execute(stmt)), bouquet_ids)
@@ -262,6 +266,7 @@ def load_live(session: Session, tenant_id: int, bouquet_ids: Sequence[int]) -> L
             Channel.archive_days,
             Channel.custom_sid,
             epoch_seconds(Channel.created_at),
+            Channel.number,
         ),
     )
     links: defaultdict[int, list[int]] = defaultdict(list)
@@ -283,8 +288,9 @@ def load_live(session: Session, tenant_id: int, bouquet_ids: Sequence[int]) -> L
             archive or 0,
             sid or "",
             added or 0,
+            number,
         )  # fmt: skip
-        for _bid, _pos, cid, name, logo, epg, archive, sid, added in rows
+        for _bid, _pos, cid, name, logo, epg, archive, sid, added, number in rows
     ]
     used = (c for item in items for c in item.category_ids)
     return _section(session, tenant_id, CategoryKind.live, items, used)
@@ -316,6 +322,8 @@ def load_vod(session: Session, tenant_id: int, bouquet_ids: Sequence[int]) -> Vo
             Movie.container_extension,
             epoch_seconds(Movie.created_at),
         ),
+        # Never advertise what does not play: a file ffmpeg could not read is left out.
+        Movie.probe_error == "",
     )
     items = [
         MovieView(
@@ -438,7 +446,7 @@ def load_episodes(
             Episode.container_extension,
             epoch_seconds(Episode.created_at).label("added"),
         )
-        .where(Episode.tenant_id == tenant_id)
+        .where(Episode.tenant_id == tenant_id, Episode.probe_error == "")
         .order_by(Episode.series_id, Episode.season_number, Episode.episode_num, Episode.id)
     )
     if len(wanted) <= 500:
@@ -463,3 +471,19 @@ def load_episodes(
                 )
             )
     return grouped
+
+
+def load_media_info(
+    session: Session, tenant_id: int, table: type[Movie] | type[Episode], ids: Iterable[int]
+) -> dict[int, dict[str, Any]]:
+    """What probing found in the files of these movies or episodes (those probed)."""
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(table.id, cast(table.media_info, Text)).where(
+            table.tenant_id == tenant_id, table.id.in_(wanted)
+        )
+    )
+    found = {row[0]: orjson.loads(row[1]) if row[1] else {} for row in rows}
+    return {item_id: info for item_id, info in found.items() if info}

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from palinsesto.epg.details import ProgrammeDetails
+
 
 @dataclass(frozen=True, slots=True)
 class ProgrammeRow:
@@ -25,6 +27,7 @@ class ProgrammeRow:
     title: str
     description: str
     lang: str = ""
+    details: ProgrammeDetails | None = None
 
 
 class Guide(Protocol):

@@ -176,6 +176,10 @@ class LineDirectory:
         return hit is not None and self._clock() - hit[0] < self._ttl
 
     def lookup(self, username: str) -> LineView | None:
+        if "\x00" in username:
+            # No line's name holds a NUL (credentials are checked on the way in), and
+            # PostgreSQL refuses to even compare one: answer "no such line" ourselves.
+            return None
         now = self._clock()
         hit = self._cache.get(username)
         if hit is not None and now - hit[0] < self._ttl:

@@ -4,20 +4,52 @@ The live engine serves ``/live/...``, ``/hls/...`` and the short ``/U/P/ID`` for
 own lean listener (see media/dataplane.py for why). Players that were given the panel's
 address follow this redirect, as XC's load balancing makes them do; the path, and with it
 the extension, is kept so players that sniff the type still see it (§8.3).
+
+Where the redirect points never comes from the request's ``Host`` header: anyone can send
+``Host: evil.example`` and the player would follow (security review #10). It is
+:func:`data_plane_base`: the configured public addresses, else an address of this machine.
+
+VOD (``/movie/...``, ``/series/...``) is redirected the same way rather than served here:
+its bytes go out with ``sendfile(2)``, which needs the socket, and an ASGI app never sees
+one (Starlette's FileResponse on uvicorn reads the file through Python in 64 KiB chunks).
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from palinsesto.config import Settings, is_wildcard, join_host, split_host_port
 from palinsesto.context import AppContext
 
 _SHORT_FILE = re.compile(r"^\d{1,10}(\.(ts|m3u8|ch))?$")
+_MAPPED_V4 = "::ffff:"  # how a dual-stack socket shows an IPv4 peer
+
+
+def data_plane_base(settings: Settings, live_port: int, arrived_at: str | None) -> str:
+    """``scheme://host:port`` players are sent to for ``/live`` and ``/hls``.
+
+    In order: ``live_public_url``; the host of ``public_url`` with the data plane's port
+    (plain http: the data plane speaks no TLS; put a proxy's address in ``live_public_url``);
+    the data plane's own listen host if it binds one address; else ``arrived_at``, the
+    local address the player's connection reached (an address of this machine, chosen by
+    the kernel, not by the client: with every interface bound, a TV on the LAN is sent to
+    the LAN address it already uses).
+    """
+    if settings.live_public_url:
+        return settings.live_public_url.rstrip("/")
+    host = urlsplit(settings.public_url).hostname if settings.public_url else None
+    if host is None:
+        live_host = split_host_port(settings.effective_live_listen)[0]
+        host = live_host if not is_wildcard(live_host) else (arrived_at or "127.0.0.1")
+        if host.startswith(_MAPPED_V4) and "." in host:
+            host = host[len(_MAPPED_V4) :]
+    return f"http://{join_host(host)}:{live_port}"
 
 
 def install_live_routes(app: FastAPI, ctx: AppContext) -> None:
@@ -27,10 +59,12 @@ def install_live_routes(app: FastAPI, ctx: AppContext) -> None:
         engine = ctx.services.get("live")
         if engine is None or not engine.port:
             return PlainTextResponse("STREAM_OFFLINE\n", status_code=503)
-        host = request.url.hostname or "127.0.0.1"
-        if ":" in host:
-            host = f"[{host}]"
-        target = f"{request.url.scheme}://{host}:{engine.port}{request.url.path}"
+        server = request.scope.get("server")
+        base = data_plane_base(ctx.settings, engine.port, server[0] if server else None)
+        # The path as it came (still percent-encoded: a password may hold %2F).
+        raw_path = request.scope.get("raw_path")
+        path = raw_path.split(b"?")[0].decode("latin-1") if raw_path else request.url.path
+        target = base + path
         if request.url.query:
             target += f"?{request.url.query}"
         return RedirectResponse(target, status_code=302)
@@ -45,6 +79,8 @@ def install_live_routes(app: FastAPI, ctx: AppContext) -> None:
         [
             Route("/live/{username}/{password}/{stream}", redirect, methods=methods),
             Route("/hls/{token}/{segment}", redirect, methods=methods),
+            Route("/movie/{username}/{password}/{stream}", redirect, methods=methods),
+            Route("/series/{username}/{password}/{stream}", redirect, methods=methods),
             Route("/{username}/{password}/{stream}", short_form, methods=methods),
         ]
     )

@@ -30,6 +30,15 @@ CHUNK_BYTES = 64 * 1024
 CRLF = "\r\n"  # §6.2: templates join lines with CRLF
 
 PLAYLIST_TYPES = ("m3u", "m3u_plus", "simple", "enigma16", "dreambox", "gigablue")
+# The Content-Type of each type. §6.1 says XC sends application/octet-stream for all of
+# them, but players decide what a URL is by its type: mpv takes audio/mpegurl,
+# audio/x-mpegurl or application/x-mpegurl as an M3U playlist whatever the first line
+# says (demux_playlist.c); VLC reads the same names. No charset parameter: some readers
+# compare the whole header value. The other types are text files for receivers.
+M3U_MEDIA_TYPE = "audio/x-mpegurl"
+TEXT_MEDIA_TYPE = "text/plain; charset=utf-8"
+MEDIA_TYPES = {kind: TEXT_MEDIA_TYPE for kind in PLAYLIST_TYPES}
+MEDIA_TYPES.update({"m3u": M3U_MEDIA_TYPE, "m3u_plus": M3U_MEDIA_TYPE})
 # §6.1: output aliases; rtmp is not served by this panel.
 OUTPUTS = {"ts": "ts", "mpegts": "ts", "m3u8": "m3u8", "hls": "m3u8"}
 CONTENT_KEYS = ("live", "movie", "series")
@@ -58,9 +67,9 @@ class Entry:
     name: str
     url: str  # with the credentials placeholder
     logo: str
-    group: str
+    groups: tuple[str, ...]  # category names, the first being the main one
     epg_id: str
-    number: int
+    number: int | None  # the channel's own number (tvg-chno); None when it has none
     custom_sid: str
     archive_days: int
     stream_id: int
@@ -74,6 +83,10 @@ class Template:
     def __init__(self, chunks: list[bytes]) -> None:
         self.chunks = chunks
         self.digest = entity_tag(*chunks).encode()
+
+    @property
+    def nbytes(self) -> int:
+        return sum(map(len, self.chunks))
 
     def render(self, username: str, password: str) -> Iterator[bytes]:
         path = f"{quote(username, safe='@._-')}/{quote(password, safe='@._-')}".encode()
@@ -139,31 +152,31 @@ def entries(sections: Sections, db: Database, base: str, spec: PlaylistSpec) -> 
     creds = PATH_CREDENTIALS.decode()
     if "live" in spec.keys:
         live = sections.live
-        for num, ch in enumerate(live.items, start=1):
-            group = live.category_name(ch.category_ids[0]) if ch.category_ids else ""
+        for ch in live.items:
+            groups = tuple(live.category_name(c) for c in ch.category_ids)
             yield Entry(
                 "live",
                 ch.name,
                 f"{base}/live/{creds}/{ch.id}.{spec.output}",
                 ch.logo,
-                group,
+                groups,
                 ch.epg_channel_id or "",
-                num,
+                ch.number,
                 ch.custom_sid,
                 ch.archive_days,
                 ch.id,
             )
     if "movie" in spec.keys:
         vod = sections.vod
-        for num, m in enumerate(vod.items, start=1):
+        for m in vod.items:
             yield Entry(
                 "movie",
                 m.name,
                 f"{base}/movie/{creds}/{m.id}.{m.container_extension}",
                 m.stream_icon,
-                vod.category_name(m.category_id),
+                (vod.category_name(m.category_id),),
                 "",
-                num,
+                None,
                 "",
                 0,
                 m.id,
@@ -172,11 +185,9 @@ def entries(sections: Sections, db: Database, base: str, spec: PlaylistSpec) -> 
         series = sections.series
         with db.session() as session:
             episodes = load_episodes(session, sections.tenant_id, series.by_id)
-        num = 0
         for s in series.items:
             group = series.category_name(s.category_id)
             for ep in episodes.get(s.id, ()):
-                num += 1
                 # §6.3: XC names episodes "<Series> S01 E02".
                 label = f"{s.name} S{ep.season_number:02d} E{ep.episode_num:02d}"
                 yield Entry(
@@ -184,9 +195,9 @@ def entries(sections: Sections, db: Database, base: str, spec: PlaylistSpec) -> 
                     label,
                     f"{base}/series/{creds}/{ep.id}.{ep.container_extension}",
                     ep.movie_image or s.cover,
-                    group,
+                    (group,),
                     "",
-                    num,
+                    None,
                     "",
                     0,
                     ep.id,
@@ -207,7 +218,12 @@ def _catchup(entry: Entry, base: str, output: str) -> str:
 
 
 def render_header(spec: PlaylistSpec, base: str, bouquet_name: str) -> str:
-    if spec.kind in ("m3u", "m3u_plus"):
+    if spec.kind == "m3u":
+        # §6.2: XC's plain header. Readers that know M3U by its first line alone (ffmpeg,
+        # mpv given no Content-Type) want exactly "#EXTM3U"; this type has no tvg-id for
+        # a guide to match anyway.
+        return f"#EXTM3U{CRLF}"
+    if spec.kind == "m3u_plus":
         # §13.19/§6.4: the XMLTV address with the same credentials, under both names.
         epg = f"{base}/xmltv.php?{QUERY_CREDENTIALS.decode()}"
         # §13.25: no #EXT-X-SESSION-DATA line.
@@ -222,10 +238,13 @@ def render_entry(entry: Entry, spec: PlaylistSpec, base: str) -> str:
     if spec.kind == "m3u":
         return f"#EXTINF:-1,{name}{CRLF}{entry.url}{CRLF}"
     if spec.kind == "m3u_plus":
-        chno = f' tvg-chno="{entry.number}"' if entry.kind == "live" else ""
+        # §6.4: tvg-chno is the channel's number (Kodi numbers the others itself), and
+        # group-title lists every category, ';'-separated as Kodi reads it.
+        chno = f' tvg-chno="{entry.number}"' if entry.number is not None else ""
+        groups = ";".join(_attr(g) for g in entry.groups if g)
         return (
             f'#EXTINF:-1 tvg-id="{_attr(entry.epg_id)}" tvg-name="{_attr(entry.name)}" '
-            f'tvg-logo="{_attr(entry.logo)}"{chno} group-title="{_attr(entry.group)}"'
+            f'tvg-logo="{_attr(entry.logo)}"{chno} group-title="{groups}"'
             f"{_catchup(entry, base, spec.output)},{name}{CRLF}{entry.url}{CRLF}"
         )
     if spec.kind == "simple":
@@ -313,7 +332,7 @@ class Playlists:
         return stream(
             plain_headers(request),
             template.render(line.username, line.password),
-            "application/octet-stream",
+            MEDIA_TYPES[spec.kind],
             etag=template.etag(line.username, line.password),
             extra_headers={
                 "Content-Disposition": f'attachment; filename="{filename(spec, line.username)}"'

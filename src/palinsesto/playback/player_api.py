@@ -6,6 +6,7 @@ GET and POST alike. The account call answers any request without a known action
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -17,11 +18,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from palinsesto.catalog.models import Episode, Movie
 from palinsesto.playback import xtream
 from palinsesto.playback.account_call import AccountBodies
-from palinsesto.playback.bodies import Body, respond, send
+from palinsesto.playback.bodies import EMPTY_ARRAY, Body, JsonArray, respond, send
 from palinsesto.playback.catalog_cache import Sections
-from palinsesto.playback.catalog_view import LiveSection, load_episodes, load_seasons
+from palinsesto.playback.catalog_view import (
+    LiveSection,
+    load_episodes,
+    load_media_info,
+    load_seasons,
+)
 from palinsesto.playback.lines import BadCredentials, LineRefused, LineView
 from palinsesto.playback.raw_http import parse_query, scope_headers
 from palinsesto.playback.viewer import (
@@ -72,6 +79,10 @@ EMPTY_RESULTS: dict[str, Any] = {
 }
 
 
+INT4_MAX = 2_147_483_647
+_INTEGER = re.compile(r"-?[0-9]{1,20}")
+
+
 class BadParameter(ValueError):
     """A parameter the action needs is malformed; the message names it."""
 
@@ -90,10 +101,13 @@ def _int_param(params: dict[str, str], name: str, *, zero_is_none: bool = False)
     raw = params.get(name, "").strip()
     if raw == "":
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadParameter(f"{name} must be an integer, got {raw!r}") from None
+    # ASCII digits only (int() also reads "١٢" and "1_0"), and no more than an int4 column
+    # holds: every id and limit here ends up compared with one, and PostgreSQL refuses more.
+    if not _INTEGER.fullmatch(raw):
+        raise BadParameter(f"{name} must be an integer, got {raw!r}")
+    value = int(raw)
+    if not -INT4_MAX <= value <= INT4_MAX:
+        raise BadParameter(f"{name} must be between {-INT4_MAX} and {INT4_MAX}")
     return None if zero_is_none and value == 0 else value
 
 
@@ -119,21 +133,29 @@ def refusal(request_headers: Mapping[str, str], exc: Exception) -> Response:
     )
 
 
-def _list_builder(
-    action: str, category_id: int | None, offset: int, limit: int | None
-) -> Callable[[Sections], bytes]:
-    def build(sections: Sections) -> bytes:
+CATEGORY_ACTIONS = frozenset({"get_live_categories", "get_vod_categories", "get_series_categories"})
+
+
+def _list_builder(action: str, category_id: int | None) -> Callable[[Sections], JsonArray]:
+    """The whole list an action answers (optionally under one category), serialised once
+    element by element: every page of it is cut from these bytes (§4.1's ``num`` counts
+    over the whole list, so an element's bytes do not depend on the page)."""
+
+    def build(sections: Sections) -> JsonArray:
+        dumps = orjson.dumps
         if action == "get_live_categories":
-            return orjson.dumps(xtream.categories(sections.live.used_categories()))
-        if action == "get_vod_categories":
-            return orjson.dumps(xtream.categories(sections.vod.used_categories()))
-        if action == "get_series_categories":
-            return orjson.dumps(xtream.categories(sections.series.used_categories()))
-        if action == "get_live_streams":
-            return orjson.dumps(xtream.live_items(sections.live, category_id, offset, limit))
-        if action == "get_vod_streams":
-            return orjson.dumps(xtream.vod_items(sections.vod, category_id, offset, limit))
-        return orjson.dumps(xtream.series_items(sections.series, category_id, offset, limit))
+            items = xtream.categories(sections.live.used_categories())
+        elif action == "get_vod_categories":
+            items = xtream.categories(sections.vod.used_categories())
+        elif action == "get_series_categories":
+            items = xtream.categories(sections.series.used_categories())
+        elif action == "get_live_streams":
+            items = xtream.live_items(sections.live, category_id)
+        elif action == "get_vod_streams":
+            items = xtream.vod_items(sections.vod, category_id)
+        else:
+            items = xtream.series_items(sections.series, category_id)
+        return JsonArray(dumps(item) for item in items)
 
     return build
 
@@ -209,21 +231,45 @@ class PlayerApi:
         cache = self.surfaces.catalogs
         kind = LIST_KINDS.get(action)
         if kind is not None:
+            if action in CATEGORY_ACTIONS:
+                listing = await self._listing(line, action, None, kind)
+                return send(plain_headers(request), listing.body, JSON)
             category_id = _int_param(params, "category_id", zero_is_none=True)
             # §4.1: rarely used pagination, with bracketed query names.
             offset = _int_param(params, "params[offset]") or 0
             limit = _int_param(params, "params[items_per_page]")
-            name = (action, category_id, offset, limit)
-            kinds = (kind,)
-            body = cache.peek(line.tenant_id, line.bouquet_ids, name, kinds)
-            if body is None:
-                build = _list_builder(action, category_id, max(offset, 0), limit)
-                body = await run_in_threadpool(
-                    cache.body, line.tenant_id, line.bouquet_ids, name, kinds, build
-                )
-            return send(plain_headers(request), body, JSON)
+            if category_id is not None:
+                # Only categories the set uses get a list of their own: any other id is
+                # an empty list, not one more cache entry.
+                section = cache.peek_section(line.tenant_id, line.bouquet_ids, kind)
+                if section is None:
+                    section = await run_in_threadpool(
+                        cache.section, line.tenant_id, line.bouquet_ids, kind
+                    )
+                if category_id not in section.used_category_ids:
+                    return send(plain_headers(request), EMPTY_ARRAY, JSON)
+            listing = await self._listing(line, action, category_id, kind)
+            return send(plain_headers(request), listing.page(offset, limit), JSON)
         result = await run_in_threadpool(self.details, line, action, params, now)
         return json_response(plain_headers(request), result)
+
+    async def _listing(
+        self, line: LineView, action: str, category_id: int | None, kind: str
+    ) -> JsonArray:
+        cache = self.surfaces.catalogs
+        name, kinds = (action, category_id), (kind,)
+        found: JsonArray | None = cache.peek(line.tenant_id, line.bouquet_ids, name, kinds)
+        if found is not None:
+            return found
+        listing: JsonArray = await run_in_threadpool(
+            cache.built,
+            line.tenant_id,
+            line.bouquet_ids,
+            name,
+            kinds,
+            _list_builder(action, category_id),
+        )
+        return listing
 
     def details(self, line: LineView, action: str, params: dict[str, str], now: float) -> Any:
         """Per-item actions: VOD and series info, EPG (runs in a worker thread)."""
@@ -231,7 +277,12 @@ class PlayerApi:
         if action == "get_vod_info":
             vod_id = _int_param(params, "vod_id")
             movies = cache.vod(tenant_id, bouquet_ids).by_id
-            return xtream.vod_info(movies.get(vod_id) if vod_id else None)
+            movie = movies.get(vod_id) if vod_id else None
+            if movie is None:
+                return xtream.vod_info(None)
+            with self.surfaces.ctx.db.session() as session:
+                media = load_media_info(session, tenant_id, Movie, [movie.id])
+            return xtream.vod_info(movie, media.get(movie.id))
         if action == "get_series_info":
             series_id = _int_param(params, "series_id")
             by_id = cache.series(tenant_id, bouquet_ids).by_id
@@ -241,7 +292,8 @@ class PlayerApi:
             with self.surfaces.ctx.db.session() as session:
                 seasons = load_seasons(session, line.tenant_id, series.id)
                 episodes = load_episodes(session, line.tenant_id, [series.id]).get(series.id, [])
-            return xtream.series_info(series, seasons, episodes)
+                media = load_media_info(session, tenant_id, Episode, [e.id for e in episodes])
+            return xtream.series_info(series, seasons, episodes, media)
         return self.epg(cache.live(tenant_id, bouquet_ids), line, action, params, int(now))
 
     def epg(

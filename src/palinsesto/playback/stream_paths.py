@@ -2,19 +2,23 @@
 
 Accepted live forms: ``/live/U/P/ID.ext``, ``/live/U/P/ID`` (XUI, TS), ``/U/P/ID`` (short
 form, TS), ``/U/P/ID.ts`` / ``/U/P/ID.m3u8`` (XUI) and ``/U/P/ID.ch`` (XC, TS). HLS second
-hop: ``/hls/TOKEN/SEQ.ts``. The short form is a three-segment catch-all with a numeric last
-segment, so it is tried last. Anything with traversal, encoded separators, control
-characters or a non-numeric id is refused before any lookup.
+hop: ``/hls/TOKEN/SEQ.ts``. VOD: ``/movie/U/P/ID.ext`` and ``/series/U/P/EPISODE_ID.ext``
+(§8.1; the extension is optional and, as in XC, does not choose the file). The short form
+is a three-segment catch-all with a numeric last segment, so it is tried last. Anything
+with traversal, encoded separators, control characters or a non-numeric id is refused
+before any lookup.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from urllib.parse import unquote
 
 LIVE_EXTENSIONS = {"ts": "ts", "m3u8": "m3u8", "ch": "ts", "": "ts"}
 _ID = re.compile(r"^(\d{1,10})(?:\.([a-z0-9]{1,5}))?$")
+_VOD_ID = re.compile(r"^(\d{1,10})(?:\.([A-Za-z0-9]{1,8}))?$")
 _SEGMENT = re.compile(r"^(\d{1,12})\.ts$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,200}$")
 
@@ -37,6 +41,22 @@ class LivePath:
     password: str
     stream_id: int
     output: str  # "ts" or "m3u8"
+
+
+class VodKind(StrEnum):
+    """The VOD URL families (§8.1): a movie, or a series episode by its stream id."""
+
+    movie = "movie"
+    series = "series"
+
+
+@dataclass(frozen=True, slots=True)
+class VodPath:
+    username: str
+    password: str
+    kind: VodKind
+    item_id: int  # a movie id, or an episode id for ``series``
+    extension: str  # as asked ("" when none); the file's own decides the type
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +88,20 @@ def _live(username: str, password: str, last: str) -> LivePath:
     return LivePath(username, password, int(match[1]), LIVE_EXTENSIONS[ext])
 
 
-def parse_delivery_path(raw_path: str) -> LivePath | SegmentPath:
+def _vod(kind: str, username: str, password: str, last: str) -> VodPath:
+    match = _VOD_ID.match(last)
+    if not match:
+        raise UnknownPath("VOD id must be numeric")
+    return VodPath(username, password, VodKind(kind), int(match[1]), (match[2] or "").lower())
+
+
+def parse_delivery_path(raw_path: str) -> LivePath | SegmentPath | VodPath:
     """Turn a request path into what it asks for; raises BadPath / UnknownPath."""
     parts = _segments(raw_path)
     if len(parts) == 4 and parts[0] == "live":
         return _live(parts[1], parts[2], parts[3])
+    if len(parts) == 4 and parts[0] in ("movie", "series"):
+        return _vod(parts[0], parts[1], parts[2], parts[3])
     if len(parts) == 3 and parts[0] == "hls":
         seg = _SEGMENT.match(parts[2])
         if not _TOKEN.match(parts[1]) or not seg:

@@ -83,7 +83,12 @@ class ViewerSurfaces:
         self.ctx = ctx
         self.settings = ctx.settings
         self.lines = shared_line_directory(ctx.services, ctx.db, ctx.events, ctx.line_throttle)
-        self.catalogs = CatalogCache(ctx.db, ctx.events)
+        self.catalogs = CatalogCache(
+            ctx.db,
+            ctx.events,
+            max_entries=ctx.settings.response_cache_max_entries,
+            max_bytes=ctx.settings.response_cache_max_bytes,
+        )
 
     @property
     def server(self) -> ServerIdentity:

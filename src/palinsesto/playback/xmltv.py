@@ -65,9 +65,7 @@ def render_document(
         text = (
             f"  <programme start={quoteattr(xmltv_time(row.start))} "
             f"stop={quoteattr(xmltv_time(row.stop))} channel={quoteattr(row.channel_id)}>\n"
-            # §7.2: title then desc (DTD order), decoded text, XML-escaped.
-            f"    <title>{escape(row.title)}</title>\n"
-            + (f"    <desc>{escape(row.description)}</desc>\n" if row.description else "")
+            + programme_children(row)
             + "  </programme>\n"
         )
         parts.append(text)
@@ -77,6 +75,36 @@ def render_document(
             parts, size = [], 0
     parts.append("</tv>\n")
     yield "".join(parts).encode()
+
+
+def _lang(lang: str) -> str:
+    return f" lang={quoteattr(lang)}" if lang else ""
+
+
+def programme_children(row: ProgrammeRow) -> str:
+    """§7.2: the children the imported guide had, decoded text, XML-escaped, in the DTD's
+    order: title, sub-title, desc, category*, episode-num*, rating*."""
+    details = row.details
+    out = [f"    <title{_lang(row.lang)}>{escape(row.title)}</title>\n"]
+    if details is not None and details.sub_title:
+        lang = _lang(details.sub_title_lang)
+        out.append(f"    <sub-title{lang}>{escape(details.sub_title)}</sub-title>\n")
+    if row.description:
+        lang = _lang(details.desc_lang if details is not None and details.desc_lang else row.lang)
+        out.append(f"    <desc{lang}>{escape(row.description)}</desc>\n")
+    if details is not None:
+        for lang, name in details.categories:
+            out.append(f"    <category{_lang(lang)}>{escape(name)}</category>\n")
+        for system, value in details.episode_nums:
+            # The DTD's default system is "onscreen"; say it either way.
+            system = quoteattr(system or "onscreen")
+            out.append(f"    <episode-num system={system}>{escape(value)}</episode-num>\n")
+        for system, value in details.ratings:
+            label = f" system={quoteattr(system)}" if system else ""
+            out.append(
+                f"    <rating{label}>\n      <value>{escape(value)}</value>\n    </rating>\n"
+            )
+    return "".join(out)
 
 
 def _days(raw: str, name: str, default: int) -> int:

@@ -8,7 +8,7 @@ PHP panels did: strict client deserialisers break when a panel "fixes" them (§1
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -218,8 +218,26 @@ def vod_item(movie: MovieView, num: int) -> dict[str, Any]:
     }
 
 
-def vod_info(movie: MovieView | None) -> dict[str, Any]:
-    """``get_vod_info`` (§4.5); ``{"info": []}`` (an empty *array*) when not found."""
+def _probed(info: dict[str, Any], media: Mapping[str, Any] | None) -> dict[str, Any]:
+    """§4.5/§4.7: what probing the file found: duration, bitrate (kbit/s) and, as XC
+    sends them, the ffprobe-style ``video`` stream and first ``audio`` stream objects."""
+    if not media:
+        return info
+    secs = int(media.get("duration_secs") or 0)
+    info["duration_secs"] = secs
+    info["duration"] = _duration(secs)
+    info["bitrate"] = int(media.get("bitrate_kbps") or 0)
+    if media.get("video"):
+        info["video"] = dict(media["video"])
+    audio = media.get("audio") or []
+    if audio:
+        info["audio"] = dict(audio[0])
+    return info
+
+
+def vod_info(movie: MovieView | None, media: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``get_vod_info`` (§4.5); ``{"info": []}`` (an empty *array*) when not found.
+    ``media``: the probed file (media/probe_report.py MediaInfo as a dict), if any."""
     if movie is None:
         # §4.5/§5.1: the PHP empty array; @iptv/xtream-api detects "not found" this way.
         return {"info": []}
@@ -252,6 +270,7 @@ def vod_info(movie: MovieView | None) -> dict[str, Any]:
         "rating": movie.rating or 0,
         "subtitles": [],
     }
+    _probed(info, media)
     movie_data = {
         "stream_id": movie.id,
         "name": movie.name,
@@ -301,7 +320,9 @@ def series_item(series: SeriesView, num: int) -> dict[str, Any]:
     return item
 
 
-def _episode(ep: EpisodeView, series: SeriesView) -> dict[str, Any]:
+def _episode(
+    ep: EpisodeView, series: SeriesView, media: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         # §4.7: the episode's stream id, a string, used in /series/U/P/ID.EXT.
         "id": str(ep.id),
@@ -309,17 +330,20 @@ def _episode(ep: EpisodeView, series: SeriesView) -> dict[str, Any]:
         "episode_num": ep.episode_num,
         "title": ep.title,
         "container_extension": ep.container_extension,
-        "info": {
-            "release_date": ep.release_date,
-            "plot": ep.plot,
-            "duration_secs": ep.duration_secs,
-            "duration": _duration(ep.duration_secs),
-            "movie_image": ep.movie_image or series.cover,
-            "cover_big": ep.movie_image or series.cover,
-            "bitrate": 0,
-            "rating": ep.rating or 0,
-            "season": ep.season_number,
-        },
+        "info": _probed(
+            {
+                "release_date": ep.release_date,
+                "plot": ep.plot,
+                "duration_secs": ep.duration_secs,
+                "duration": _duration(ep.duration_secs),
+                "movie_image": ep.movie_image or series.cover,
+                "cover_big": ep.movie_image or series.cover,
+                "bitrate": 0,
+                "rating": ep.rating or 0,
+                "season": ep.season_number,
+            },
+            media,
+        ),
         "subtitles": [],
         "custom_sid": "",
         "added": str(ep.added),
@@ -329,16 +353,21 @@ def _episode(ep: EpisodeView, series: SeriesView) -> dict[str, Any]:
 
 
 def series_info(
-    series: SeriesView | None, seasons: Sequence[SeasonView], episodes: Sequence[EpisodeView]
+    series: SeriesView | None,
+    seasons: Sequence[SeasonView],
+    episodes: Sequence[EpisodeView],
+    media: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """``get_series_info`` (§4.7): ``seasons``, ``info`` and ``episodes`` keyed by season."""
+    """``get_series_info`` (§4.7): ``seasons``, ``info`` and ``episodes`` keyed by season;
+    ``media``: probed files by episode id."""
     if series is None:
         # §4.7: XUI's not-found shape (info fields null); keeps every key's type stable.
         return {"seasons": [], "info": {"name": None}, "episodes": {}}
     # §4.7/§5.2/§13.11: an object keyed by season *strings*, even for season "0".
     by_season: dict[str, list[dict[str, Any]]] = {}
     for ep in episodes:
-        by_season.setdefault(str(ep.season_number), []).append(_episode(ep, series))
+        probed = media.get(ep.id) if media else None
+        by_season.setdefault(str(ep.season_number), []).append(_episode(ep, series, probed))
     counts = {k: len(v) for k, v in by_season.items()}
     stored = {s.season_number: s for s in seasons}
     numbers = sorted(set(stored) | {int(k) for k in by_season})

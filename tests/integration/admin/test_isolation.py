@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import httpx
 import pytest
 
 from palinsesto.accounts.models import UsageDay
+from palinsesto.accounts.plans import PLANS
+from palinsesto.admin.api.routes.watch import WatchInfo
 from support.admin_api import TenantWorld, created, make_tenant, root_client
 from support.server import RunningServer
 
@@ -182,6 +187,300 @@ def test_cross_tenant_references_are_refused(two_tenants: Fixture) -> None:
             json={"package_id": objs["packages"]["id"], "username": "sneaky2"},
         )
         assert r.status_code == 422 and "package_id" in r.json()["error"]["fields"]
+
+
+# -- reseller reads ------------------------------------------------------------------------
+#
+# Every GET route of the OpenAPI document is asked by a reseller, with ids of its own
+# tenant's objects outside its subtree. A route answers 403/404, or is listed below with a
+# check that what it shows is the reseller's own (its subtree's) or public: a new route
+# that answers a reseller 200 fails here until someone decides what it may show.
+
+GUIDE = b"""<?xml version="1.0" encoding="UTF-8"?>
+<tv><channel id="news24.alpha"><display-name>News 24</display-name></channel>
+<programme start="20260101000000 +0000" stop="20260101010000 +0000" channel="news24.alpha">
+<title>Morning</title></programme></tv>
+"""
+
+
+@dataclass
+class ResellerWorld:
+    world: TenantWorld
+    other_tenant: TenantWorld
+    objects: dict[str, Any]
+
+
+@dataclass
+class Caller:
+    """A reseller of tenant alpha and what is its own: itself, its sub-resellers, their lines."""
+
+    tenant_id: int
+    user_id: int
+    subtree: set[int]
+    lines: set[str]
+    line_ids: set[int]
+
+
+SUBTREES = {"reseller": ("reseller", "sub"), "sub": ("sub",)}
+
+
+def _caller(rw: ResellerWorld, who: str) -> Caller:
+    users, below = rw.world.users, SUBTREES[who]
+    lines = [rw.objects[f"line-{name}"] for name in below]
+    return Caller(
+        rw.world.id,
+        users[who].id,
+        {users[name].id for name in below},
+        {line["username"] for line in lines},
+        {line["id"] for line in lines},
+    )
+
+
+@pytest.fixture(scope="module")
+def reseller_world(two_tenants: Fixture, shared_server: RunningServer) -> ResellerWorld:
+    """Tenant alpha's reseller tree with a line each, an EPG source with credentials in its
+    URL and a failed run, a guide channel, a mapping, a show and an owner's API key."""
+    alpha = two_tenants.alpha
+    users = alpha.users
+    objs: dict[str, Any] = {}
+    with alpha.client() as c:
+        channels = c.get("/api/v1/channels").json()["items"]
+        objs["channel"] = channels[0]
+        objs["category"] = c.get("/api/v1/categories").json()["items"][0]
+        objs["bouquet"] = c.get("/api/v1/bouquets").json()["items"][0]
+        objs["package"] = c.get("/api/v1/packages").json()["items"][0]
+        objs["server"] = c.get("/api/v1/servers").json()["items"][0]
+        objs["movie"] = c.get("/api/v1/movies").json()["items"][0]
+        series = c.get("/api/v1/series").json()["items"][0]
+        objs["series"] = series
+        objs["season"] = c.get(f"/api/v1/series/{series['id']}/seasons").json()[0]
+        objs["episode"] = c.get(f"/api/v1/series/{series['id']}/episodes").json()[0]
+        for who in ("reseller", "sub", "sibling"):
+            objs[f"line-{who}"] = created(
+                c.post(
+                    "/api/v1/lines",
+                    json={
+                        "username": f"{who}-viewer-{alpha.slug}",
+                        "password": "secret1",
+                        "reseller_id": users[who].id,
+                        "bouquet_ids": [objs["bouquet"]["id"]],
+                    },
+                )
+            )
+        source = created(
+            c.post(
+                "/api/v1/epg/sources",
+                json={"name": "Guide", "url": "http://guser:gpass@127.0.0.1:9/x.xml?password=p"},
+            )
+        )
+        objs["source"] = source
+        r = c.post(f"/api/v1/epg/sources/{source['id']}/import", params={"wait": "true"})
+        assert r.status_code == 200, r.text
+        objs["run"] = r.json()
+        uploaded = created(c.post("/api/v1/epg/sources", json={"name": "Uploaded"}))
+        r = c.put(
+            f"/api/v1/epg/sources/{uploaded['id']}/document",
+            files={"file": ("guide.xml", GUIDE, "text/xml")},
+        )
+        assert r.status_code == 200, r.text
+        r = c.post(f"/api/v1/epg/sources/{uploaded['id']}/import", params={"wait": "true"})
+        assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
+        guide = c.get("/api/v1/epg/guide-channels").json()["items"][0]
+        mapping = c.put(
+            f"/api/v1/epg/channels/{objs['channel']['id']}/mapping",
+            json={"guide_channel_id": guide["id"]},
+        )
+        assert mapping.status_code == 200, mapping.text
+        objs["mapping"] = mapping.json()
+        objs["show"] = created(
+            c.post(
+                f"/api/v1/epg/channels/{objs['channel']['id']}/shows",
+                json={
+                    "title": "Live",
+                    "start": "2030-01-01T10:00:00Z",
+                    "end": "2030-01-01T11:00:00Z",
+                },
+            )
+        )
+        objs["share"] = c.get(f"/api/v1/channels/{objs['channel']['id']}/share-link").json()
+        created(c.post("/api/v1/auth/api-keys", json={"name": "owner automation"}))
+    return ResellerWorld(alpha, two_tenants.bravo, objs)
+
+
+def _path_values(rw: ResellerWorld, who: str) -> dict[str, str]:
+    """A value for every path parameter: alpha's objects, outside the caller's subtree
+    where the object has an owner (the sibling's, or for "sub" its parent's, line and user)."""
+    o = rw.objects
+    outsider = "sibling" if who == "reseller" else "reseller"
+    values = {
+        "tenant_id": rw.world.id,
+        "category_id": o["category"]["id"],
+        "channel_id": o["channel"]["id"],
+        "bouquet_id": o["bouquet"]["id"],
+        "package_id": o["package"]["id"],
+        "server_id": o["server"]["id"],
+        "movie_id": o["movie"]["id"],
+        "series_id": o["series"]["id"],
+        "season_id": o["season"]["id"],
+        "episode_id": o["episode"]["id"],
+        "line_id": o[f"line-{outsider}"]["id"],
+        "user_id": rw.world.users[outsider].id,
+        "source_id": o["source"]["id"],
+        "run_id": o["run"]["id"],
+        "mapping_id": o["mapping"]["id"],
+        "show_id": o["show"]["id"],
+        "ref": o["share"]["ref"],
+    }
+    return {k: str(v) for k, v in values.items()}
+
+
+def _query_values(rw: ResellerWorld) -> dict[str, str]:
+    """Filters a reseller might try to widen its view with."""
+    sibling = str(rw.world.users["sibling"].id)
+    return {
+        "tenant_id": str(rw.other_tenant.id),
+        "reseller_id": sibling,
+        "user_id": sibling,
+        "parent_id": sibling,
+        "source_id": str(rw.objects["source"]["id"]),
+        "channel_id": str(rw.objects["channel"]["id"]),
+        "per_page": "500",
+    }
+
+
+def _own_tenant(me: Caller, body: Any) -> bool:
+    rows = body["items"] if "items" in body else [body]
+    return bool(rows) and all(row["tenant_id"] == me.tenant_id for row in rows)
+
+
+# path -> what a 200 to the reseller may contain
+RESELLER_MAY_READ: dict[str, Any] = {
+    "/api/v1/auth/me": lambda me, b: b["id"] == me.user_id,
+    "/api/v1/auth/api-keys": lambda me, b: b == [],  # the owner's key is not its own
+    "/api/v1/tenants": lambda me, b: [t["id"] for t in b["items"]] == [me.tenant_id],
+    "/api/v1/tenants/{tenant_id}": lambda me, b: b["id"] == me.tenant_id,
+    "/api/v1/users": lambda me, b: {u["id"] for u in b["items"]} <= me.subtree,
+    "/api/v1/credits/ledger": lambda me, b: {e["user_id"] for e in b["items"]} <= me.subtree,
+    "/api/v1/lines": lambda me, b: {x["username"] for x in b["items"]} <= me.lines,
+    "/api/v1/live/sessions": lambda me, b: {s["line_id"] for s in b} <= me.line_ids,
+    # What a reseller sells: packages and the bouquets' names, of its own tenant.
+    "/api/v1/packages": _own_tenant,
+    "/api/v1/packages/{package_id}": _own_tenant,
+    "/api/v1/bouquets": _own_tenant,
+    "/api/v1/bouquets/{bouquet_id}": _own_tenant,
+    # Public: the plan catalogue (names and limits), the same for every panel.
+    "/api/v1/plans": lambda me, b: {p["name"] for p in b} <= set(PLANS),
+    # Public: the watch page's answer for a share link, to anyone holding the link.
+    "/api/v1/watch/{ref}": lambda me, b: set(b) <= set(WatchInfo.model_fields),
+}
+
+
+def _get_routes(server: RunningServer) -> list[tuple[str, list[dict[str, Any]]]]:
+    doc = httpx.get(f"{server.base_url}/api/v1/openapi.json", timeout=30).json()
+    return [
+        (path, ops["get"].get("parameters", []))
+        for path, ops in doc["paths"].items()
+        if "get" in ops
+    ]
+
+
+@pytest.mark.parametrize("who", ["reseller", "sub"])
+def test_resellers_read_only_their_subtree_on_every_get_route(
+    reseller_world: ResellerWorld, shared_server: RunningServer, who: str
+) -> None:
+    rw = reseller_world
+    me = _caller(rw, who)  # for "sub", its parent's line and user are outside it too
+    routes = _get_routes(shared_server)
+    assert len(routes) >= 40
+    path_values, query_values = _path_values(rw, who), _query_values(rw)
+    leaks: list[str] = []
+    with rw.world.client(who) as c:
+        for path, parameters in routes:
+            names = [p["name"] for p in parameters if p["in"] == "path"]
+            missing = [n for n in names if n not in path_values]
+            assert not missing, f"{path}: give the test a value for {missing}"
+            url = path.format(**{n: path_values[n] for n in names})
+            queries = {p["name"] for p in parameters if p["in"] == "query"}
+            widened = {k: v for k, v in query_values.items() if k in queries}
+            for params in ({}, widened) if widened else ({},):
+                r = c.get(url, params=params)
+                if r.status_code in (403, 404):
+                    continue
+                check = RESELLER_MAY_READ.get(path)
+                if r.status_code != 200 or check is None or not check(me, r.json()):
+                    leaks.append(f"GET {url} {params}: {r.status_code} {r.text[:300]}")
+    assert not leaks, "\n".join(leaks)
+
+
+def test_resellers_lose_what_the_review_found(reseller_world: ResellerWorld) -> None:
+    """The reads of the security review, one by one: all refused to a reseller."""
+    o = reseller_world.objects
+    with reseller_world.world.client("reseller") as c:
+        for url in (
+            f"/api/v1/live/channels/{o['channel']['id']}",
+            "/api/v1/epg/sources",
+            f"/api/v1/epg/sources/{o['source']['id']}",
+            "/api/v1/epg/runs",
+            f"/api/v1/epg/runs/{o['run']['id']}",
+            "/api/v1/epg/mappings",
+            "/api/v1/epg/guide-channels",
+            f"/api/v1/epg/channels/{o['channel']['id']}/shows",
+            f"/api/v1/channels/{o['channel']['id']}/share-link",
+        ):
+            r = c.get(url)
+            assert r.status_code == 403, (url, r.text)
+            assert "gpass" not in r.text and "News 24" not in r.text
+    # Staff still read them.
+    with reseller_world.world.client("support") as c:
+        assert c.get(f"/api/v1/epg/sources/{o['source']['id']}").status_code == 200
+        assert c.get("/api/v1/epg/runs").json()["total"] >= 2
+
+
+PATTERN = [{"kind": "test_pattern", "url": "testsrc://320x180@25"}]
+
+
+def _watch_ts(stack: ExitStack, server: RunningServer, line: dict[str, Any], cid: int) -> None:
+    """Start a TS viewer of ``line`` and keep it connected until ``stack`` closes."""
+    client = stack.enter_context(httpx.Client(base_url=server.base_url, timeout=60))
+    url = f"/live/{line['username']}/secret1/{cid}.ts"
+    response = stack.enter_context(client.stream("GET", url, follow_redirects=True))
+    assert response.status_code == 200, url
+    chunks = response.iter_bytes()
+    # Held until the stack closes: a dropped iterator closes the response (and the session).
+    stack.callback(chunks.close)
+    assert next(chunks)[:1] == b"\x47"
+
+
+def test_live_sessions_show_a_reseller_only_its_lines(
+    reseller_world: ResellerWorld, shared_server: RunningServer
+) -> None:
+    o, world = reseller_world.objects, reseller_world.world
+    with world.client() as c:
+        channel = created(c.post("/api/v1/channels", json={"name": "Pattern", "sources": PATTERN}))
+        items = [{"item_type": "channel", "item_id": channel["id"]}]
+        r = c.put(f"/api/v1/bouquets/{o['bouquet']['id']}/items", json={"items": items})
+        assert r.status_code == 200, r.text
+        with ExitStack() as viewers:
+            for who in ("reseller", "sibling"):
+                _watch_ts(viewers, shared_server, o[f"line-{who}"], channel["id"])
+            deadline = time.monotonic() + 30
+            while len(sessions := c.get("/api/v1/live/sessions").json()) < 2:
+                assert time.monotonic() < deadline, sessions
+                time.sleep(0.2)
+            seen: dict[str, set[str]] = {}
+            for who in ("reseller", "sub", "sibling"):
+                with world.client(who) as r_client:
+                    listed = r_client.get("/api/v1/live/sessions").json()
+                seen[who] = {s["username"] for s in listed}
+            assert {s["username"] for s in sessions} == {
+                o["line-reseller"]["username"],
+                o["line-sibling"]["username"],
+            }
+    assert seen == {
+        "reseller": {o["line-reseller"]["username"]},
+        "sub": set(),
+        "sibling": {o["line-sibling"]["username"]},
+    }
 
 
 def test_usage_is_seen_only_by_its_own_tenant(two_tenants: Fixture) -> None:

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from palinsesto.accounts.bootstrap import ensure_tenant
 from palinsesto.db import Database, upgrade
-from palinsesto.outbound import REFUSED
-from support.cli_runner import Cli
+from palinsesto.outbound import REFUSED as OUTBOUND_REFUSED
+from support.cli_runner import BIN, Cli
+from support.peak_rss import run_measured
 from support.stand_ins import stand_in
 
 PLAYLIST = "\n".join(
@@ -286,10 +287,136 @@ def test_playlist_urls_are_fetched_under_the_outbound_policy(
         for url, extra in denied.items():
             result = cli.run("import", "m3u", url, "--tenant", "acme")
             assert result.returncode == 1, result.stdout
-            assert f"{url}: {REFUSED}{extra}" in " ".join(result.stderr.split()), result.stderr
+            said = " ".join(result.stderr.split())
+            assert f"{url}: {OUTBOUND_REFUSED}{extra}" in said, result.stderr
         assert _snapshot(cli) == before  # nothing imported
         assert private_service.seen == []
         # The same command reaches what the platform admin allowed.
         allowed = cli.run("import", "m3u", f"{provider.base}/get.php", "--tenant", "acme")
         assert allowed.returncode == 0, allowed.stderr
         assert f"{VALID} created" in allowed.stdout
+
+
+# Security #12: values the admin API would refuse, each on its own entry.
+OUT_OF_BOUNDS = "\n".join(
+    [
+        "#EXTM3U",
+        '#EXTINF:-1 tvg-chno="١٢" group-title="News",Arabic-Indic Digits',  # 2
+        "http://tv.example.net/a.ts",
+        '#EXTINF:-1 tvg-chno="²" group-title="News",Superscript Two',  # 4
+        "http://tv.example.net/b.ts",
+        '#EXTINF:-1 tvg-chno="12345678901234567890" group-title="News",Twenty Digits',  # 6
+        "http://tv.example.net/c.ts",
+        '#EXTINF:-1 catchup-days="99999" group-title="News",Forever Archive',  # 8
+        "http://tv.example.net/d.ts",
+        '#EXTINF:-1 tvg-rec="12345678901234567890" group-title="News",Huge Rec',  # 10
+        "http://tv.example.net/e.ts",
+        '#EXTINF:-1 tvg-chno="1000001" group-title="News",Number Too High',  # 12
+        "http://tv.example.net/f.ts",
+        f'#EXTINF:-1 group-title="News",{"N" * 201}',  # 14
+        "http://tv.example.net/g.ts",
+        '#EXTINF:-1 tvg-chno="7" catchup-days="365" group-title="News",Good Seven',  # 16
+        "http://tv.example.net/good7.ts",
+        '#EXTINF:-1 tvg-chno="abc" group-title="News",Letters',  # 18
+        "http://tv.example.net/h.ts",
+        '#EXTINF:-1 tvg-chno="" catchup-days="0" group-title="News",Good Plain',  # 20
+        "http://tv.example.net/good.ts",
+        "",
+    ]
+)
+REFUSED = [
+    (2, "tvg-chno must be a whole number from 0 to 1000000, got '١٢'"),
+    (4, "tvg-chno must be a whole number from 0 to 1000000, got '²'"),
+    (6, "tvg-chno must be a whole number from 0 to 1000000, got '12345678901234567890'"),
+    (8, "catchup-days must be a whole number from 0 to 365, got '99999'"),
+    (10, "tvg-rec must be a whole number from 0 to 365, got '12345678901234567890'"),
+    (12, "tvg-chno must be a whole number from 0 to 1000000, got '1000001'"),
+    (14, "name longer than 200 characters"),
+    (18, "tvg-chno must be a whole number from 0 to 1000000, got 'abc'"),
+]
+
+
+def test_values_out_of_the_api_bounds_cost_only_their_entry(
+    database_url: str, tmp_path: Path
+) -> None:
+    tenant = _tenant(database_url)
+    cli = Cli(tmp_path / "data", database_url)
+    playlist = tmp_path / "bounds.m3u"
+    playlist.write_text(OUT_OF_BOUNDS, encoding="utf-8")
+    result = cli.run("import", "m3u", str(playlist), "--tenant", "acme")
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    for number, message in REFUSED:
+        assert f"line {number}: {message}" in result.stderr, result.stderr
+    assert "2 created, 0 updated, 0 unchanged" in result.stdout
+    assert f"malformed entries skipped: {len(REFUSED)}" in result.stdout
+    assert cli.rows(
+        "SELECT name, number, archive_days FROM channels WHERE tenant_id = :t ORDER BY id",
+        t=tenant,
+    ) == [("Good Seven", 7, 365), ("Good Plain", 8, 0)]
+
+    # All refused: nothing imported, nothing stored, a clear error.
+    only_bad = tmp_path / "only-bad.m3u"
+    only_bad.write_text(OUT_OF_BOUNDS.split('#EXTINF:-1 tvg-chno="7"')[0], encoding="utf-8")
+    before = _snapshot(cli)
+    refused = cli.run("import", "m3u", str(only_bad), "--tenant", "acme")
+    assert refused.returncode == 1
+    assert "no valid entries" in refused.stderr and "Traceback" not in refused.stderr
+    assert _snapshot(cli) == before
+
+
+def _provider_playlist(path: Path, entries: int) -> None:
+    """A provider-like playlist: 200 groups, numbers on half the entries."""
+    with path.open("w", encoding="utf-8") as out:
+        out.write('#EXTM3U x-tvg-url="http://epg.example.net/guide.xml"\n')
+        for i in range(entries):
+            chno = f' tvg-chno="{i + 1}"' if i % 2 == 0 else ""
+            out.write(
+                f'#EXTINF:-1 tvg-id="ch{i}.example" tvg-logo="http://img.example.net/{i}.png"'
+                f'{chno} group-title="Group {i % 200:03d}" catchup-days="{i % 8}",Channel {i}\n'
+                f"http://tv.example.net:8080/live/user/pass/{i}.ts\n"
+            )
+
+
+def test_import_memory_grows_little_with_the_playlist(sqlite_url: str, tmp_path: Path) -> None:
+    """Security #12: 100,000 entries took 981 MB (about 9 KB an entry, every entry and an
+    ORM object per channel held at once). Ten times the entries must now cost only the
+    text and a few index dictionaries: well under 1.5 KB an entry (the peak of a small
+    import is the command's start-up: migrations, imports)."""
+    small, large = 10_000, 100_000
+    figures = {}
+    for count in (small, large):
+        database = tmp_path / f"db{count}.sqlite"
+        url = f"sqlite:///{database}"
+        _tenant(url)
+        cli = Cli(tmp_path / f"data{count}", url)
+        playlist = tmp_path / f"list{count}.m3u"
+        _provider_playlist(playlist, count)
+        command = [str(BIN), "import", "m3u", str(playlist), "--tenant", "acme"]
+        code, seconds, peak, out, err = run_measured(command, cli.env())
+        assert code == 0, err[-2000:]
+        assert f"{count} created, 0 updated, 0 unchanged" in out, out
+        assert cli.count("channels") == count
+        figures[count] = (seconds, peak)
+    growth_kb_per_entry = (figures[large][1] - figures[small][1]) * 1024 / (large - small)
+    print(f"import figures (s, peak MB): {figures}; growth {growth_kb_per_entry:.2f} KB/entry")
+    assert growth_kb_per_entry < 1.5, figures
+    assert figures[large][1] < 250, figures  # 981 MB before
+
+
+def test_errors_do_not_print_the_provider_password(sqlite_url: str, tmp_path: Path) -> None:
+    """Provider playlist URLs carry the account's password; error messages mask it."""
+    _tenant(sqlite_url)
+    # Loopback stands in for the provider: allowed explicitly (the outbound policy).
+    cli = Cli(tmp_path / "data", sqlite_url, {"PALINSESTO_OUTBOUND_ALLOW_NETWORKS": "127.0.0.1/32"})
+    routes = {"/login": (200, "text/html", b"<html>Sign in</html>\n")}
+    with _http_server(routes) as base:
+        host = base.split("://", 1)[1]
+        for url in (
+            f"{base}/get.php?username=alice&password=Pr0viderPw&type=m3u_plus",  # 404
+            f"http://alice:Pr0viderPw@{host}/login?password=Pr0viderPw",  # not a playlist
+        ):
+            failed = cli.run("import", "m3u", url, "--tenant", "acme")
+            assert failed.returncode == 1
+            assert "Pr0viderPw" not in failed.stdout + failed.stderr, failed.stderr
+            assert "password=***" in failed.stderr

@@ -280,3 +280,74 @@ def test_scheduled_weekly_show_and_live_mark(server: RunningServer) -> None:
     server.ctx.services["epg"].mark_live(setup.tenant_id, studio, False)
     after = _player(server, "phi", action="get_short_epg", stream_id=studio, limit=1)
     assert base64.b64decode(after["epg_listings"][0]["title"]).decode() == "Drum lesson"  # type: ignore[index]
+
+
+def _xmltv_time(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y%m%d%H%M%S +0000")
+
+
+def test_imported_programme_details_are_served_field_by_field(server: RunningServer) -> None:
+    """Review #4: sub-title, category, episode-num, rating and lang that the imported guide
+    had come back in xmltv.php, in the DTD's order."""
+    setup = _setup(server, "delta")
+    first, second, third = (int(time.time()) - 600 + i * 1800 for i in range(3))
+    document = f"""<?xml version="1.0" encoding="utf-8"?>
+<tv generator-info-name="provider">
+  <channel id="a0.example"><display-name>Uno</display-name></channel>
+  <programme start="{_xmltv_time(first)}" stop="{_xmltv_time(second)}" channel="a0.example">
+    <title lang="it">Il Commissario</title>
+    <title lang="en">The Inspector</title>
+    <sub-title lang="it">Il caso &amp; la prova</sub-title>
+    <desc lang="en">An English description</desc>
+    <credits><director>Someone</director></credits>
+    <category lang="it">Giallo</category>
+    <category lang="en">Crime</category>
+    <category>Series</category>
+    <episode-num system="xmltv_ns">1.4.</episode-num>
+    <episode-num system="onscreen">S02E05</episode-num>
+    <rating system="VCHIP"><value>TV-14</value><icon src="http://img.example/r.png"/></rating>
+    <rating><value>12+</value></rating>
+    <star-rating><value>3/5</value></star-rating>
+  </programme>
+  <programme start="{_xmltv_time(second)}" stop="{_xmltv_time(third)}" channel="a0.example">
+    <title>Plain</title>
+  </programme>
+</tv>
+""".encode()
+    with server.client(setup.token) as c:
+        r = c.post("/api/v1/epg/sources", json={"name": "Provider", "priority": 5})
+        assert r.status_code == 201, r.text
+        source = r.json()["id"]
+        files = {"file": ("guide.xml", document, "application/xml")}
+        assert c.put(f"/api/v1/epg/sources/{source}/document", files=files).status_code == 200
+        r = c.post(f"/api/v1/epg/sources/{source}/import", params={"wait": "true"})
+        assert r.status_code == 200 and r.json()["programmes"] == 2, r.text
+    with server.client() as c:
+        r = c.get("/xmltv.php", params={"username": "viewer-delta", "password": "pw-viewer"})
+    assert r.status_code == 200
+    doc = etree.fromstring(r.content)
+    assert DTD.validate(doc), DTD.error_log.filter_from_errors()
+    detailed, plain = [p for p in doc.findall("programme") if p.get("channel") == "a0.example"]
+    children = [
+        (child.tag, dict(child.attrib), (child.text or "").strip(), child.findtext("value"))
+        for child in detailed
+    ]
+    assert children == [
+        ("title", {"lang": "it"}, "Il Commissario", None),
+        ("sub-title", {"lang": "it"}, "Il caso & la prova", None),
+        ("desc", {"lang": "en"}, "An English description", None),
+        ("category", {"lang": "it"}, "Giallo", None),
+        ("category", {"lang": "en"}, "Crime", None),
+        ("category", {}, "Series", None),
+        ("episode-num", {"system": "xmltv_ns"}, "1.4.", None),
+        ("episode-num", {"system": "onscreen"}, "S02E05", None),
+        ("rating", {"system": "VCHIP"}, "", "TV-14"),
+        ("rating", {}, "", "12+"),
+    ]
+    assert [(c.tag, dict(c.attrib), c.text) for c in plain] == [("title", {}, "Plain")]
+    # The player API still answers from the same rows.
+    short = _player(server, "delta", action="get_short_epg", stream_id=setup.channels["a0"])
+    assert [base64.b64decode(x["title"]).decode() for x in short["epg_listings"]] == [  # type: ignore[index]
+        "Il Commissario",
+        "Plain",
+    ]

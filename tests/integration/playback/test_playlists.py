@@ -19,8 +19,9 @@ def playlist(player, **params) -> httpx.Response:
 @pytest.mark.parametrize("output", ["ts", "m3u8", "hls", "mpegts"])
 def test_plain_m3u_parses_with_m3u8_and_has_every_url_form(player, output: str) -> None:
     r = playlist(player, type="m3u", output=output)
-    assert r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["content-type"] == "audio/x-mpegurl"
     assert r.headers["content-disposition"] == 'attachment; filename="tv_channels_alice.m3u"'
+    assert r.text.startswith("#EXTM3U\r\n#EXTINF")  # XC's plain header (§6.2)
     parsed = m3u8.loads(r.text)
     ext = "m3u8" if output in ("m3u8", "hls") else "ts"
     c, m, e = player.catalog.channels, player.catalog.movies, player.catalog.episodes
@@ -47,9 +48,10 @@ def test_m3u_plus_attributes_header_and_catchup(player) -> None:
     assert header == {"x-tvg-url": epg, "url-tvg": epg}
     assert len(entries) == 9
     sports, news, radio, movie = entries[:4]
-    assert sports["tvg-id"] == "sports1.example" and sports["tvg-chno"] == "1"
+    # No channel has a number yet: no tvg-chno (not the playlist position), Kodi numbers them.
+    assert sports["tvg-id"] == "sports1.example" and "tvg-chno" not in sports
     assert sports["tvg-name"] == "Sports 'One'" and sports["_name"] == 'Sports "One"'
-    assert sports["group-title"] == "Sports"
+    assert sports["group-title"] == "Sports;News"  # every category, Kodi's ';' list
     assert sports["tvg-logo"] == "http://img.example/sports.png"
     assert "catchup" not in sports
     cid = player.catalog.channels["news"]
@@ -57,7 +59,7 @@ def test_m3u_plus_attributes_header_and_catchup(player) -> None:
     assert news["catchup-source"] == (
         f"{player.base}/timeshift/alice/pw123/{{duration:60}}/{{Y}}-{{m}}-{{d}}:{{H}}-{{M}}/{cid}.ts"
     )
-    assert radio["group-title"] == "" and radio["tvg-id"] == "" and radio["tvg-chno"] == "3"
+    assert radio["group-title"] == "" and radio["tvg-id"] == "" and "tvg-chno" not in radio
     assert movie["group-title"] == "Action" and movie["tvg-id"] == ""
     assert "tvg-chno" not in movie
     assert entries[-1]["group-title"] == "Drama"
@@ -132,3 +134,52 @@ def test_playlist_etag_and_gzip(player) -> None:
     carol = httpx.get(f"{player.base}/get.php", params={**params, "username": "carol"})
     assert carol.headers["etag"] != etag  # same bouquets, other credentials in the URLs
     assert "/live/carol/pw123/" in carol.text and "alice" not in carol.text
+
+
+def test_tvg_chno_is_the_channel_number_and_groups_follow_admin_edits(player) -> None:
+    """Review #4: Kodi IPTV Simple numbers channels by tvg-chno and files them under every
+    group of a ';'-separated group-title."""
+    c, cats = player.catalog.channels, player.catalog.cats
+    with player.server.client(player.server.token()) as admin:
+        for key, body in [
+            ("sports", {"number": 7}),
+            ("radio", {"number": 120, "category_ids": [cats["news"], cats["sports"]]}),
+        ]:
+            r = admin.patch(f"/api/v1/channels/{c[key]}", json=body)
+            assert r.status_code == 200, r.text
+    entries = m3u_entries(playlist(player, type="m3u_plus", output="ts", key="live").text)[1]
+    by_name = {e["_name"]: e for e in entries}
+    sports, news, radio = by_name['Sports "One"'], by_name["News 24"], by_name["Radio Loop"]
+    assert (sports["tvg-chno"], sports["group-title"]) == ("7", "Sports;News")
+    assert "tvg-chno" not in news and news["group-title"] == "News"
+    assert (radio["tvg-chno"], radio["group-title"]) == ("120", "News;Sports")
+    # The order stays the bouquet's: numbers are labels, not positions.
+    assert [e["_name"] for e in entries] == ['Sports "One"', "News 24", "Radio Loop"]
+
+
+# Review #3: what each type is served as. mpv and VLC take the M3U types as playlists by
+# these names; the others are text files a receiver saves.
+MEDIA_TYPES = {
+    "m3u": "audio/x-mpegurl",
+    "m3u_plus": "audio/x-mpegurl",
+    "simple": "text/plain; charset=utf-8",
+    "enigma16": "text/plain; charset=utf-8",
+    "dreambox": "text/plain; charset=utf-8",
+    "gigablue": "text/plain; charset=utf-8",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MEDIA_TYPES))
+def test_every_playlist_type_has_its_media_type(player, kind: str) -> None:
+    for output in ("ts", "m3u8"):
+        r = playlist(player, type=kind, output=output)
+        assert r.headers["content-type"] == MEDIA_TYPES[kind]
+        assert r.headers["content-disposition"].startswith("attachment; filename=")
+        alias = httpx.get(f"{player.base}/playlist/alice/pw123/{kind}", params={"output": output})
+        assert alias.headers["content-type"] == MEDIA_TYPES[kind]
+    zipped = httpx.get(
+        f"{player.base}/get.php",
+        params={"username": "alice", "password": "pw123", "type": kind},
+        headers={"Accept-Encoding": "gzip"},
+    )
+    assert zipped.headers["content-type"] == MEDIA_TYPES[kind]

@@ -220,9 +220,18 @@ def test_programmes_per_channel_and_channel_ids_are_bounded() -> None:
 
 
 def test_text_the_guide_does_not_keep_is_bounded_too() -> None:
-    head = b'<tv><programme start="20260301100000 +0000" channel="a"><title>x</title><category>'
+    head = b'<tv><programme start="20260301100000 +0000" channel="a"><title>x</title><premiere>'
     reader = XmltvReader(now=NOW, limits=ReaderLimits(max_element_chars=1_000_000))
     with pytest.raises(XmltvTooLarge, match="element near line 1 holds more than 1,000,000"):
+        list(reader.feed(head))
+        for _ in range(20):
+            list(reader.feed(b"C" * 100_000))
+
+
+def test_kept_detail_text_is_bounded_like_title_and_desc() -> None:
+    head = b'<tv><programme start="20260301100000 +0000" channel="a"><title>x</title><category>'
+    reader = XmltvReader(now=NOW, limits=ReaderLimits(max_element_chars=1_000_000))
+    with pytest.raises(XmltvTooLarge, match="the <category> at line 1 holds more than"):
         list(reader.feed(head))
         for _ in range(20):
             list(reader.feed(b"C" * 100_000))

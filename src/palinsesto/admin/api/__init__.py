@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from palinsesto.admin.api.errors import install_error_handlers
 from palinsesto.admin.api.routes import (
@@ -20,21 +20,25 @@ from palinsesto.admin.api.routes import (
     movies,
     notices,
     packages,
+    rights,
     schedule,
     series,
     servers,
     signup,
+    system,
     tenants,
     usage,
     users,
     watch,
 )
+from palinsesto.admin.api.types import refuse_nul
 
 API_PREFIX = "/api/v1"
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX)
+    # Every route, present and future, refuses NUL in its text before its own code runs.
+    router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(refuse_nul)])
     for module in (
         auth,
         signup,
@@ -58,6 +62,8 @@ def build_router() -> APIRouter:
         epg_review,
         schedule,
         notices,
+        system,
+        rights,
     ):
         router.include_router(module.router)
     return router

@@ -22,6 +22,11 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "line": ("lines",),
     "server": ("servers",),
     "tenant": ("catalog", "lines", "channels"),
+    # Rights decide what is listed (catalog) and who may play (rights, palinsesto.playback.
+    # rights_gate); a territory rule changes only who may play.
+    "rights_record": ("catalog", "rights"),
+    "blackout": ("catalog", "rights"),
+    "territory_rule": ("rights",),
 }
 CATALOG_KINDS = ("catalog.live", "catalog.vod", "catalog.series")
 

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 from typing import TYPE_CHECKING, Any
 
 from palinsesto.media.channel import PushFeed
@@ -58,9 +59,10 @@ class RtmpIngest:
         """Publishers streaming now to channels of ``tenant_id``."""
         return [p for p in self.publishers if p.tenant_id == tenant_id]
 
-    async def start(self, host: str, port: int) -> int:
-        self._server = await asyncio.start_server(self._client, host, port)
-        return self._server.sockets[0].getsockname()[1]
+    async def start(self, sock: socket.socket) -> int:
+        """Serve publishers on the bound, listening ``sock``; returns its port."""
+        self._server = await asyncio.start_server(self._client, sock=sock)
+        return int(sock.getsockname()[1])
 
     async def stop(self) -> None:
         if self._server is not None:

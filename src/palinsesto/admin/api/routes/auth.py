@@ -31,6 +31,7 @@ from palinsesto.admin.api.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from palinsesto.admin.api.types import PathId
 from palinsesto.trust.audit import record
 
 router = APIRouter(tags=["auth"])
@@ -247,7 +248,7 @@ def create_api_key(
 
 
 @router.delete("/auth/api-keys/{key_id}", status_code=204)
-def revoke_api_key(key_id: int, principal: CurrentPrincipal, session: DbSession) -> None:
+def revoke_api_key(key_id: PathId, principal: CurrentPrincipal, session: DbSession) -> None:
     row = session.get(ApiKey, key_id)
     if row is None or row.user_id != principal.user_id:
         raise NotFound(f"API key {key_id} not found.")

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from palinsesto.admin.api.changes import audited
-from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, Manager
+from palinsesto.admin.api.deps import DbSession, Manager, Staff
 from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
+from palinsesto.admin.api.types import ObjectId, PathId, QueryId
 from palinsesto.catalog.models import Category, CategoryKind
 from palinsesto.trust.audit import snapshot
 
@@ -23,7 +24,7 @@ class CategoryIn(BaseModel):
     kind: CategoryKind
     name: Label = Field(min_length=1, max_length=200)
     sort_order: int = Field(default=0, ge=-1_000_000, le=1_000_000)
-    tenant_id: int | None = Field(default=None, description="platform admins only")
+    tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 
 
 class CategoryPatch(BaseModel):
@@ -42,12 +43,12 @@ class CategoryOut(BaseModel):
 
 @router.get("/categories", response_model=Page[CategoryOut])
 def list_categories(
-    principal: CurrentPrincipal,
+    principal: Staff,
     session: DbSession,
     params: Annotated[ListParams, Depends()],
     kind: CategoryKind | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    tenant_id: int | None = None,
+    tenant_id: QueryId = None,
 ) -> Page[CategoryOut]:
     stmt = scoped_select(principal, Category, tenant_id)
     if kind:
@@ -69,13 +70,13 @@ def create_category(body: CategoryIn, principal: Manager, session: DbSession) ->
 
 
 @router.get("/categories/{category_id}", response_model=CategoryOut)
-def get_category(category_id: int, principal: CurrentPrincipal, session: DbSession) -> Category:
+def get_category(category_id: PathId, principal: Staff, session: DbSession) -> Category:
     return get_scoped(session, principal, Category, category_id, label="Category")
 
 
 @router.patch("/categories/{category_id}", response_model=CategoryOut)
 def update_category(
-    category_id: int, body: CategoryPatch, principal: Manager, session: DbSession
+    category_id: PathId, body: CategoryPatch, principal: Manager, session: DbSession
 ) -> Category:
     category = get_scoped(session, principal, Category, category_id, label="Category")
     before = snapshot(category)
@@ -85,7 +86,7 @@ def update_category(
 
 
 @router.delete("/categories/{category_id}", status_code=204)
-def delete_category(category_id: int, principal: Manager, session: DbSession) -> None:
+def delete_category(category_id: PathId, principal: Manager, session: DbSession) -> None:
     category = get_scoped(session, principal, Category, category_id, label="Category")
     audited(session, principal, "delete", "category", category)
     session.delete(category)

@@ -19,6 +19,15 @@ from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_cre
 from palinsesto.admin.api.types import ObjectId, PathId, QueryId
 from palinsesto.catalog import channels as service
 from palinsesto.catalog.bouquets import forget_item
+from palinsesto.catalog.limits import (
+    ARCHIVE_DAYS_MAX,
+    CATEGORIES_PER_CHANNEL_MAX,
+    CHANNEL_NAME_MAX,
+    CHANNEL_NUMBER_MAX,
+    EPG_CHANNEL_ID_MAX,
+    IMAGE_URL_MAX,
+    SOURCE_URL_MAX,
+)
 from palinsesto.catalog.models import Channel, ChannelCategory, ChannelMode, ItemType, SourceKind
 from palinsesto.catalog.profiles import TranscodeProfileName, profile_labels, profile_name
 from palinsesto.trust.audit import snapshot
@@ -58,7 +67,7 @@ def _stored_profile(value: str) -> str:
 
 
 class Source(BaseModel):
-    url: str = Field(default="", max_length=2000, description="none for push_* kinds")
+    url: str = Field(default="", max_length=SOURCE_URL_MAX, description="none for push_* kinds")
     kind: SourceKind
 
 
@@ -68,15 +77,15 @@ class SourceOut(BaseModel):
 
 
 class ChannelIn(BaseModel):
-    name: Label = Field(min_length=1, max_length=200)
-    number: int | None = Field(default=None, ge=0, le=1_000_000)
-    logo: str = Field(default="", max_length=1000)
-    epg_channel_id: str | None = Field(default=None, max_length=200)
+    name: Label = Field(min_length=1, max_length=CHANNEL_NAME_MAX)
+    number: int | None = Field(default=None, ge=0, le=CHANNEL_NUMBER_MAX)
+    logo: str = Field(default="", max_length=IMAGE_URL_MAX)
+    epg_channel_id: str | None = Field(default=None, max_length=EPG_CHANNEL_ID_MAX)
     sources: list[Source] = Field(default=[], max_length=50)
-    category_ids: list[ObjectId] = Field(default=[], max_length=100)
+    category_ids: list[ObjectId] = Field(default=[], max_length=CATEGORIES_PER_CHANNEL_MAX)
     mode: ChannelMode = ChannelMode.on_demand
     transcode_profile: ProfileChoice = TranscodeProfileName.copy
-    archive_days: int = Field(default=0, ge=0, le=365)
+    archive_days: int = Field(default=0, ge=0, le=ARCHIVE_DAYS_MAX)
     enabled: bool = True
     public_watch: bool = Field(
         default=False, description="anyone with the share link watches without a line"
@@ -87,15 +96,15 @@ class ChannelIn(BaseModel):
 
 
 class ChannelPatch(BaseModel):
-    name: Label | None = Field(default=None, min_length=1, max_length=200)
-    number: int | None = Field(default=None, ge=0, le=1_000_000)
-    logo: str | None = Field(default=None, max_length=1000)
-    epg_channel_id: str | None = Field(default=None, max_length=200)
+    name: Label | None = Field(default=None, min_length=1, max_length=CHANNEL_NAME_MAX)
+    number: int | None = Field(default=None, ge=0, le=CHANNEL_NUMBER_MAX)
+    logo: str | None = Field(default=None, max_length=IMAGE_URL_MAX)
+    epg_channel_id: str | None = Field(default=None, max_length=EPG_CHANNEL_ID_MAX)
     sources: list[Source] | None = Field(default=None, max_length=50)
-    category_ids: list[ObjectId] | None = Field(default=None, max_length=100)
+    category_ids: list[ObjectId] | None = Field(default=None, max_length=CATEGORIES_PER_CHANNEL_MAX)
     mode: ChannelMode | None = None
     transcode_profile: ProfileChoice | None = None
-    archive_days: int | None = Field(default=None, ge=0, le=365)
+    archive_days: int | None = Field(default=None, ge=0, le=ARCHIVE_DAYS_MAX)
     enabled: bool | None = None
     public_watch: bool | None = None
     custom_sid: str | None = Field(default=None, max_length=64)

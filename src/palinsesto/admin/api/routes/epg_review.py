@@ -10,11 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from palinsesto.admin.api.changes import audited, mark_changed
-from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, Manager, Principal
+from palinsesto.admin.api.deps import DbSession, Manager, Principal, Staff
 from palinsesto.admin.api.errors import ValidationFailed
 from palinsesto.admin.api.pagination import ListParams, Page, paginate, rendered_page
 from palinsesto.admin.api.routes.epg_schemas import GuideChannelOut
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
+from palinsesto.admin.api.types import ObjectId, PathId, QueryId
 from palinsesto.catalog.models import Channel
 from palinsesto.epg.guide import EPG_TOPIC
 from palinsesto.epg.matching import MatchOutcome, match_channels, set_manual
@@ -35,7 +36,7 @@ class MappingOut(BaseModel):
 
 
 class ManualMappingIn(BaseModel):
-    guide_channel_id: int
+    guide_channel_id: ObjectId
 
 
 def _mapping_out(session: Session, mapping: ChannelMapping) -> MappingOut:
@@ -54,12 +55,12 @@ def _mapping_out(session: Session, mapping: ChannelMapping) -> MappingOut:
 
 @router.get("/mappings", response_model=Page[MappingOut])
 def list_mappings(
-    principal: CurrentPrincipal,
+    principal: Staff,
     session: DbSession,
     params: Annotated[ListParams, Depends()],
     state: MappingState | None = Query(default=None, description="'review' for the review list"),
-    channel_id: int | None = None,
-    tenant_id: int | None = None,
+    channel_id: QueryId = None,
+    tenant_id: QueryId = None,
 ) -> Page[MappingOut]:
     stmt = scoped_select(principal, ChannelMapping, tenant_id)
     if state is not None:
@@ -72,7 +73,7 @@ def list_mappings(
 
 
 @router.post("/match", response_model=dict[str, int])
-def rematch(principal: Manager, session: DbSession, tenant_id: int | None = None) -> dict[str, int]:
+def rematch(principal: Manager, session: DbSession, tenant_id: QueryId = None) -> dict[str, int]:
     """Match the tenant's channels to its guide channels again (manual choices stay)."""
     tenant = tenant_for_create(session, principal, tenant_id)
     outcome: MatchOutcome = match_channels(session, tenant)
@@ -103,18 +104,18 @@ def _decide(
 
 
 @router.post("/mappings/{mapping_id}/accept", response_model=MappingOut)
-def accept_mapping(mapping_id: int, principal: Manager, session: DbSession) -> MappingOut:
+def accept_mapping(mapping_id: PathId, principal: Manager, session: DbSession) -> MappingOut:
     return _decide(session, principal, mapping_id, MappingState.accepted)
 
 
 @router.post("/mappings/{mapping_id}/reject", response_model=MappingOut)
-def reject_mapping(mapping_id: int, principal: Manager, session: DbSession) -> MappingOut:
+def reject_mapping(mapping_id: PathId, principal: Manager, session: DbSession) -> MappingOut:
     return _decide(session, principal, mapping_id, MappingState.rejected)
 
 
 @router.put("/channels/{channel_id}/mapping", response_model=MappingOut)
 def choose_mapping(
-    channel_id: int, body: ManualMappingIn, principal: Manager, session: DbSession
+    channel_id: PathId, body: ManualMappingIn, principal: Manager, session: DbSession
 ) -> MappingOut:
     """Map a channel to a guide channel by hand ("choose another" in the review list)."""
     channel = get_scoped(session, principal, Channel, channel_id, label="Channel")
@@ -132,7 +133,7 @@ def choose_mapping(
 
 
 @router.delete("/channels/{channel_id}/mapping", status_code=204)
-def remove_mapping(channel_id: int, principal: Manager, session: DbSession) -> None:
+def remove_mapping(channel_id: PathId, principal: Manager, session: DbSession) -> None:
     """Forget every mapping of the channel, manual ones included (matching starts over)."""
     channel = get_scoped(session, principal, Channel, channel_id, label="Channel")
     for mapping in session.scalars(

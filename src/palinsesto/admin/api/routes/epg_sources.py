@@ -14,13 +14,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from palinsesto.admin.api.changes import audited, mark_changed
-from palinsesto.admin.api.deps import Context, CurrentPrincipal, DbSession, Manager
+from palinsesto.admin.api.deps import Context, DbSession, Manager, Staff
 from palinsesto.admin.api.errors import Conflict, ValidationFailed
 from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate, rendered_page
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.routes.epg_schemas import GuideChannelOut, RunOut, check_zone
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
+from palinsesto.admin.api.types import ObjectId, PathId, QueryId
 from palinsesto.epg.backoff import SourceHealth, next_attempt, source_health
 from palinsesto.epg.guide import EPG_TOPIC
 from palinsesto.epg.importer import upload_path
@@ -45,7 +46,7 @@ class SourceIn(BaseModel):
     priority: int = Field(default=100, ge=0, le=1_000_000, description="lower wins")
     enabled: bool = True
     timezone: str = Field(default="UTC", max_length=64, description="for times without offset")
-    tenant_id: int | None = Field(default=None, description="platform admins only")
+    tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 
     _url = field_validator("url")(_check_url)
     _zone = field_validator("timezone")(check_zone)
@@ -126,11 +127,11 @@ def _unique_name(session: Session, tenant_id: int, name: str, exclude: int | Non
 
 @router.get("/sources", response_model=Page[SourceOut])
 def list_sources(
-    principal: CurrentPrincipal,
+    principal: Staff,
     session: DbSession,
     ctx: Context,
     params: Annotated[ListParams, Depends()],
-    tenant_id: int | None = None,
+    tenant_id: QueryId = None,
 ) -> Page[SourceOut]:
     stmt = scoped_select(principal, EpgSource, tenant_id)
     sortable = {"id": EpgSource.id, "name": EpgSource.name, "priority": EpgSource.priority}
@@ -151,16 +152,14 @@ def create_source(
 
 
 @router.get("/sources/{source_id}", response_model=SourceOut)
-def get_source(
-    source_id: int, principal: CurrentPrincipal, session: DbSession, ctx: Context
-) -> SourceOut:
+def get_source(source_id: PathId, principal: Staff, session: DbSession, ctx: Context) -> SourceOut:
     source = get_scoped(session, principal, EpgSource, source_id, label="EPG source")
     return _render(session, ctx, [source])[0]
 
 
 @router.patch("/sources/{source_id}", response_model=SourceOut)
 def update_source(
-    source_id: int, body: SourcePatch, principal: Manager, session: DbSession, ctx: Context
+    source_id: PathId, body: SourcePatch, principal: Manager, session: DbSession, ctx: Context
 ) -> SourceOut:
     source = get_scoped(session, principal, EpgSource, source_id, label="EPG source")
     before = snapshot(source)
@@ -174,7 +173,7 @@ def update_source(
 
 
 @router.delete("/sources/{source_id}", status_code=204)
-def delete_source(source_id: int, principal: Manager, session: DbSession, ctx: Context) -> None:
+def delete_source(source_id: PathId, principal: Manager, session: DbSession, ctx: Context) -> None:
     source = get_scoped(session, principal, EpgSource, source_id, label="EPG source")
     audited(session, principal, "delete", "epg_source", source)
     session.execute(delete(Programme).where(Programme.source_id == source.id))
@@ -186,7 +185,7 @@ def delete_source(source_id: int, principal: Manager, session: DbSession, ctx: C
 
 @router.put("/sources/{source_id}/document", response_model=SourceOut)
 def upload_document(
-    source_id: int, file: UploadFile, principal: Manager, session: DbSession, ctx: Context
+    source_id: PathId, file: UploadFile, principal: Manager, session: DbSession, ctx: Context
 ) -> SourceOut:
     """Store an XMLTV document (plain, gzip or xz) as the source's content."""
     source = get_scoped(session, principal, EpgSource, source_id, label="EPG source")
@@ -218,7 +217,7 @@ def upload_document(
 
 @router.post("/sources/{source_id}/import", response_model=RunOut)
 def trigger_import(
-    source_id: int,
+    source_id: PathId,
     principal: Manager,
     ctx: Context,
     response: Response,
@@ -265,11 +264,11 @@ def trigger_import(
 
 @router.get("/runs", response_model=Page[RunOut])
 def list_runs(
-    principal: CurrentPrincipal,
+    principal: Staff,
     session: DbSession,
     params: Annotated[ListParams, Depends()],
-    source_id: int | None = None,
-    tenant_id: int | None = None,
+    source_id: QueryId = None,
+    tenant_id: QueryId = None,
 ) -> Page[RunOut]:
     stmt = scoped_select(principal, EpgImportRun, tenant_id)
     if source_id is not None:
@@ -279,18 +278,18 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}", response_model=RunOut)
-def get_run(run_id: int, principal: CurrentPrincipal, session: DbSession) -> EpgImportRun:
+def get_run(run_id: PathId, principal: Staff, session: DbSession) -> EpgImportRun:
     return get_scoped(session, principal, EpgImportRun, run_id, label="Import run")
 
 
 @router.get("/guide-channels", response_model=Page[GuideChannelOut])
 def list_guide_channels(
-    principal: CurrentPrincipal,
+    principal: Staff,
     session: DbSession,
     params: Annotated[ListParams, Depends()],
-    source_id: int | None = None,
+    source_id: QueryId = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    tenant_id: int | None = None,
+    tenant_id: QueryId = None,
 ) -> Page[GuideChannelOut]:
     stmt = scoped_select(principal, GuideChannel, tenant_id)
     if source_id is not None:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from palinsesto.admin.api.changes import audited
-from palinsesto.admin.api.deps import DbSession, Manager, Staff
+from palinsesto.admin.api.deps import Context, DbSession, Manager, Staff
 from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped
 from palinsesto.admin.api.types import PathId
+from palinsesto.admin.api.vod_sources import apply_source
 from palinsesto.catalog.models import Episode, Series
 from palinsesto.catalog.vod import CONTAINER_PATTERN, DATE_PATTERN, check_episode_free
 from palinsesto.trust.audit import snapshot
@@ -63,6 +64,8 @@ class EpisodeOut(BaseModel):
     release_date: str
     container_extension: str
     source_url: str
+    media_info: dict[str, Any]
+    probe_error: str
     created_at: datetime
 
 
@@ -84,11 +87,13 @@ def list_episodes(
 
 @router.post("/series/{series_id}/episodes", response_model=EpisodeOut, status_code=201)
 def create_episode(
-    series_id: PathId, body: EpisodeIn, principal: Manager, session: DbSession
+    series_id: PathId, body: EpisodeIn, principal: Manager, session: DbSession, ctx: Context
 ) -> Episode:
     series = get_scoped(session, principal, Series, series_id, label="Series")
     check_episode_free(session, series.id, body.season_number, body.episode_num)
     episode = Episode(tenant_id=series.tenant_id, series_id=series.id, **body.model_dump())
+    asked = body.container_extension if "container_extension" in body.model_fields_set else None
+    apply_source(ctx, episode, series.tenant_id, asked)
     session.add(episode)
     audited(session, principal, "create", "episode", episode)
     return episode
@@ -101,7 +106,7 @@ def get_episode(episode_id: PathId, principal: Staff, session: DbSession) -> Epi
 
 @router.patch("/episodes/{episode_id}", response_model=EpisodeOut)
 def update_episode(
-    episode_id: PathId, body: EpisodePatch, principal: Manager, session: DbSession
+    episode_id: PathId, body: EpisodePatch, principal: Manager, session: DbSession, ctx: Context
 ) -> Episode:
     episode = get_scoped(session, principal, Episode, episode_id, label="Episode")
     before = snapshot(episode)
@@ -115,6 +120,8 @@ def update_episode(
             episode.id,
         )
     apply_changes(episode, changes)
+    if "source_url" in changes or "container_extension" in changes:
+        apply_source(ctx, episode, episode.tenant_id, changes.get("container_extension"))
     audited(session, principal, "update", "episode", episode, before=before)
     return episode
 

@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
+from sqlalchemy import select
 
+from palinsesto.accounts.models import Line
 from palinsesto.admin.api.deps import (
     Context,
     CurrentPrincipal,
@@ -22,6 +24,7 @@ from palinsesto.admin.api.deps import (
     Staff,
 )
 from palinsesto.admin.api.errors import NotFound, ValidationFailed
+from palinsesto.admin.api.routes.lines import scope_clause as line_scope_clause
 from palinsesto.admin.api.scope import get_scoped
 from palinsesto.admin.api.types import PathId
 from palinsesto.admin.live_stats import ViewerHistory
@@ -119,9 +122,7 @@ def _engine(ctx: Any) -> Any:
 
 
 @router.get("/live/channels/{channel_id}")
-async def channel_status(
-    channel_id: int, principal: CurrentPrincipal, ctx: Context
-) -> dict[str, Any]:
+async def channel_status(channel_id: PathId, principal: Staff, ctx: Context) -> dict[str, Any]:
     """running/stopped/failing, active source, bitrate, fps, uptime, restarts, viewers, and
     the last failures with ffmpeg's own message."""
     channel = await _scoped_channel(ctx, principal, channel_id)
@@ -130,14 +131,14 @@ async def channel_status(
 
 
 @router.post("/live/channels/{channel_id}/start")
-async def start_channel(channel_id: int, principal: Manager, ctx: Context) -> dict[str, Any]:
+async def start_channel(channel_id: PathId, principal: Manager, ctx: Context) -> dict[str, Any]:
     channel = await _scoped_channel(ctx, principal, channel_id)
     runner = await _engine(ctx).start_channel(channel)
     return {"channel_id": channel.id, **runner.status()}
 
 
 @router.post("/live/channels/{channel_id}/stop")
-async def stop_channel(channel_id: int, principal: Manager, ctx: Context) -> dict[str, Any]:
+async def stop_channel(channel_id: PathId, principal: Manager, ctx: Context) -> dict[str, Any]:
     channel = await _scoped_channel(ctx, principal, channel_id)
     engine = _engine(ctx)
     await engine.stop_channel(channel.id)
@@ -148,10 +149,26 @@ def _visible(principal: Principal, tenant_id: int) -> bool:
     return principal.is_platform or principal.tenant_id == tenant_id
 
 
+async def _reseller_line_ids(ctx: Any, principal: Principal) -> frozenset[int] | None:
+    """The lines whose sessions a reseller may see (its subtree's); None: no narrowing."""
+    if not principal.is_reseller:
+        return None
+
+    def load() -> frozenset[int]:
+        with ctx.db.session() as session:
+            clause = line_scope_clause(session, principal)
+            return frozenset(session.scalars(select(Line.id).where(clause)))
+
+    return await asyncio.to_thread(load)
+
+
 @router.get("/live/sessions", response_model=list[SessionOut])
 async def list_sessions(principal: CurrentPrincipal, ctx: Context) -> list[SessionOut]:
-    """Sessions playing now: line, channel, IP, user agent, output, start and bytes sent."""
+    """Sessions playing now: line, channel, IP, user agent, output, start and bytes sent.
+
+    A reseller sees only the sessions of its own subtree's lines."""
     engine = _engine(ctx)
+    own_lines = await _reseller_line_ids(ctx, principal)
     return [
         SessionOut(
             id=s.id,
@@ -164,15 +181,16 @@ async def list_sessions(principal: CurrentPrincipal, ctx: Context) -> list[Sessi
             output=s.output,
             started_at=s.started_at,
             bytes=s.bytes,
-            channel_name=_channel_name(engine, s.channel_id),
+            # VOD sessions ("movie"/"series") carry a movie or episode id, not a channel's.
+            channel_name=_channel_name(engine, s.channel_id) if s.output in ("ts", "hls") else "",
         )
         for s in engine.sessions.all()
-        if _visible(principal, s.tenant_id)
+        if _visible(principal, s.tenant_id) and (own_lines is None or s.line_id in own_lines)
     ]
 
 
 @router.delete("/live/sessions/{session_id}", status_code=204)
-async def end_session(session_id: int, principal: Manager, ctx: Context) -> None:
+async def end_session(session_id: PathId, principal: Manager, ctx: Context) -> None:
     """End a session: a TS viewer is cut at once, an HLS session's next request gets 403."""
     engine = _engine(ctx)
     found = engine.sessions.get(session_id)

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from palinsesto.admin.api.changes import audited
-from palinsesto.admin.api.deps import DbSession, Manager, Staff
+from palinsesto.admin.api.deps import Context, DbSession, Manager, Staff
 from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.scope import get_scoped, scoped_select, tenant_for_create
 from palinsesto.admin.api.types import MAX_ID, ObjectId, PathId, QueryId
+from palinsesto.admin.api.vod_sources import apply_source
 from palinsesto.catalog.bouquets import forget_item
 from palinsesto.catalog.models import CategoryKind, ItemType, Movie
 from palinsesto.catalog.vod import CONTAINER_PATTERN, DATE_PATTERN, check_category
@@ -94,6 +95,8 @@ class MovieOut(BaseModel):
     tmdb_id: int | None
     container_extension: str
     source_url: str
+    media_info: dict[str, Any]
+    probe_error: str
     enabled: bool
     created_at: datetime
 
@@ -118,10 +121,12 @@ def list_movies(
 
 
 @router.post("/movies", response_model=MovieOut, status_code=201)
-def create_movie(body: MovieIn, principal: Manager, session: DbSession) -> Movie:
+def create_movie(body: MovieIn, principal: Manager, session: DbSession, ctx: Context) -> Movie:
     tenant_id = tenant_for_create(session, principal, body.tenant_id)
     check_category(session, tenant_id, body.category_id, CategoryKind.movie)
     movie = Movie(tenant_id=tenant_id, **body.model_dump(exclude={"tenant_id"}))
+    asked = body.container_extension if "container_extension" in body.model_fields_set else None
+    apply_source(ctx, movie, tenant_id, asked)
     session.add(movie)
     audited(session, principal, "create", "movie", movie)
     return movie
@@ -134,7 +139,7 @@ def get_movie(movie_id: PathId, principal: Staff, session: DbSession) -> Movie:
 
 @router.patch("/movies/{movie_id}", response_model=MovieOut)
 def update_movie(
-    movie_id: PathId, body: MoviePatch, principal: Manager, session: DbSession
+    movie_id: PathId, body: MoviePatch, principal: Manager, session: DbSession, ctx: Context
 ) -> Movie:
     movie = get_scoped(session, principal, Movie, movie_id, label="Movie")
     before = snapshot(movie)
@@ -142,6 +147,8 @@ def update_movie(
     if changes.get("category_id") is not None:
         check_category(session, movie.tenant_id, changes["category_id"], CategoryKind.movie)
     apply_changes(movie, changes)
+    if "source_url" in changes or "container_extension" in changes:
+        apply_source(ctx, movie, movie.tenant_id, changes.get("container_extension"))
     audited(session, principal, "update", "movie", movie, before=before)
     return movie
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
@@ -11,12 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from palinsesto.admin.api.changes import audited, mark_changed
-from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, Manager, Principal
+from palinsesto.admin.api.deps import DbSession, Manager, Principal, Staff
 from palinsesto.admin.api.errors import NotFound
 from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.routes.epg_schemas import check_zone
 from palinsesto.admin.api.scope import get_scoped
+from palinsesto.admin.api.types import PathId
 from palinsesto.catalog.models import Channel
 from palinsesto.epg.guide import EPG_TOPIC
 from palinsesto.epg.models import ScheduledShow
@@ -24,6 +26,7 @@ from palinsesto.trust.audit import snapshot
 
 router = APIRouter(prefix="/epg", tags=["epg"])
 MAX_SHOW = timedelta(hours=24)
+Weekday = Annotated[int, Field(ge=1, le=7, description="ISO weekday, 1 = Monday")]
 
 
 class ShowIn(BaseModel):
@@ -31,7 +34,7 @@ class ShowIn(BaseModel):
     description: str = Field(default="", max_length=10_000)
     start: AwareDatetime
     end: AwareDatetime
-    weekly_days: list[int] = Field(default=[], description="ISO weekdays, 1 = Monday")
+    weekly_days: list[Weekday] = Field(default=[], description="ISO weekdays, 1 = Monday")
     repeat_until: AwareDatetime | None = None
     timezone: str = Field(default="UTC", max_length=64, description="keeps the local time")
     live: bool = True
@@ -42,8 +45,6 @@ class ShowIn(BaseModel):
     @field_validator("weekly_days")
     @classmethod
     def _days(cls, value: list[int]) -> list[int]:
-        if any(d < 1 or d > 7 for d in value):
-            raise ValueError("weekdays are 1 (Monday) to 7 (Sunday)")
         return sorted(set(value))
 
     @model_validator(mode="after")
@@ -105,7 +106,7 @@ def _own_show(
 
 
 @router.get("/channels/{channel_id}/shows", response_model=list[ShowOut])
-def list_shows(channel_id: int, principal: CurrentPrincipal, session: DbSession) -> list[ShowOut]:
+def list_shows(channel_id: PathId, principal: Staff, session: DbSession) -> list[ShowOut]:
     channel = get_scoped(session, principal, Channel, channel_id, label="Channel")
     shows = session.scalars(
         select(ScheduledShow)
@@ -116,7 +117,9 @@ def list_shows(channel_id: int, principal: CurrentPrincipal, session: DbSession)
 
 
 @router.post("/channels/{channel_id}/shows", response_model=ShowOut, status_code=201)
-def create_show(channel_id: int, body: ShowIn, principal: Manager, session: DbSession) -> ShowOut:
+def create_show(
+    channel_id: PathId, body: ShowIn, principal: Manager, session: DbSession
+) -> ShowOut:
     """Schedule a show; a channel without an EPG id gets one, so apps can tie the guide."""
     channel = get_scoped(session, principal, Channel, channel_id, label="Channel")
     if not channel.epg_channel_id:
@@ -144,7 +147,7 @@ def create_show(channel_id: int, body: ShowIn, principal: Manager, session: DbSe
 
 @router.patch("/channels/{channel_id}/shows/{show_id}", response_model=ShowOut)
 def update_show(
-    channel_id: int, show_id: int, body: ShowPatch, principal: Manager, session: DbSession
+    channel_id: PathId, show_id: PathId, body: ShowPatch, principal: Manager, session: DbSession
 ) -> ShowOut:
     show = _own_show(session, principal, channel_id, show_id)
     before = snapshot(show)
@@ -155,7 +158,9 @@ def update_show(
 
 
 @router.delete("/channels/{channel_id}/shows/{show_id}", status_code=204)
-def delete_show(channel_id: int, show_id: int, principal: Manager, session: DbSession) -> None:
+def delete_show(
+    channel_id: PathId, show_id: PathId, principal: Manager, session: DbSession
+) -> None:
     show = _own_show(session, principal, channel_id, show_id)
     audited(session, principal, "delete", "epg_show", show)
     mark_changed(session, show.tenant_id, EPG_TOPIC)

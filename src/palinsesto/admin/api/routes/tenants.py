@@ -14,11 +14,18 @@ from palinsesto.accounts.models import ConnectionPolicy, Tenant, TenantStatus
 from palinsesto.accounts.plans import PLANS
 from palinsesto.accounts.trials import trial_over
 from palinsesto.admin.api.changes import audited
-from palinsesto.admin.api.deps import CurrentPrincipal, DbSession, PlatformAdmin, Principal
+from palinsesto.admin.api.deps import (
+    Context,
+    CurrentPrincipal,
+    DbSession,
+    PlatformAdmin,
+    Principal,
+)
 from palinsesto.admin.api.errors import Conflict, NotFound
 from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.patching import apply_changes, patch_changes
+from palinsesto.admin.api.types import PathId
 from palinsesto.trust.audit import snapshot
 
 router = APIRouter(tags=["tenants"])
@@ -42,6 +49,11 @@ class TenantIn(BaseModel):
     )
     timezone: str = Field(default="UTC", min_length=1, max_length=64)
     message: str = Field(default="", max_length=2000)
+    rights_required: bool | None = Field(
+        default=None,
+        description="content plays and is listed only with a current rights record; "
+        "unset: on when the panel has a public PALINSESTO_PUBLIC_URL",
+    )
 
 
 class TenantPatch(BaseModel):
@@ -55,6 +67,7 @@ class TenantPatch(BaseModel):
     trial_ends_at: datetime | None = None
     connection_policy: ConnectionPolicy | None = None
     playback_slates: bool | None = None
+    rights_required: bool | None = None
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
     message: str | None = Field(default=None, max_length=2000)
 
@@ -70,6 +83,7 @@ class TenantOut(TenantIn):
     id: int
     plan: str | None
     created_at: datetime
+    rights_required: bool | None = None  # always set on a stored tenant
 
 
 class PlanOut(BaseModel):
@@ -110,23 +124,28 @@ def list_tenants(
 
 
 @router.post("/tenants", response_model=TenantOut, status_code=201)
-def create_tenant(body: TenantIn, principal: PlatformAdmin, session: DbSession) -> Tenant:
+def create_tenant(
+    body: TenantIn, principal: PlatformAdmin, session: DbSession, ctx: Context
+) -> Tenant:
     if session.scalar(select(Tenant.id).where(Tenant.slug == body.slug)) is not None:
         raise Conflict("A tenant with this slug exists.", fields={"slug": "Already taken."})
-    tenant = Tenant(**body.model_dump())
+    values = body.model_dump()
+    if values["rights_required"] is None:  # a public panel distributes only what it may
+        values["rights_required"] = ctx.settings.public_panel
+    tenant = Tenant(**values)
     session.add(tenant)
     audited(session, principal, "create", "tenant", tenant)
     return tenant
 
 
 @router.get("/tenants/{tenant_id}", response_model=TenantOut)
-def get_tenant(tenant_id: int, principal: CurrentPrincipal, session: DbSession) -> Tenant:
+def get_tenant(tenant_id: PathId, principal: CurrentPrincipal, session: DbSession) -> Tenant:
     return _get(session, principal, tenant_id)
 
 
 @router.patch("/tenants/{tenant_id}", response_model=TenantOut)
 def update_tenant(
-    tenant_id: int, body: TenantPatch, principal: PlatformAdmin, session: DbSession
+    tenant_id: PathId, body: TenantPatch, principal: PlatformAdmin, session: DbSession
 ) -> Tenant:
     tenant = _get(session, principal, tenant_id)
     before = snapshot(tenant)
@@ -136,7 +155,7 @@ def update_tenant(
 
 
 @router.delete("/tenants/{tenant_id}", status_code=204)
-def delete_tenant(tenant_id: int, principal: PlatformAdmin, session: DbSession) -> None:
+def delete_tenant(tenant_id: PathId, principal: PlatformAdmin, session: DbSession) -> None:
     tenant = _get(session, principal, tenant_id)
     audited(session, principal, "delete", "tenant", tenant)
     session.delete(tenant)

@@ -22,9 +22,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from palinsesto.admin.api.deps import Context, CurrentPrincipal, DbSession
+from palinsesto.admin.api.deps import Context, DbSession, Staff
 from palinsesto.admin.api.errors import NotFound
 from palinsesto.admin.api.scope import get_scoped
+from palinsesto.admin.api.types import MAX_ID, PathId
 from palinsesto.catalog.models import Channel
 from palinsesto.playback.watch_tokens import WatchKind, watch_path
 
@@ -40,10 +41,13 @@ def share_ref(secret_key: str, channel_id: int) -> str:
 def read_share_ref(secret_key: str, ref: str) -> int | None:
     """The channel id a share reference names, or None if it was not issued by us."""
     head, _, _sig = ref.partition("-")
-    if not head.isdigit() or len(head) > 12:
+    # ASCII digits only: str.isdigit() also takes other scripts' digits ("١٢"), which
+    # int() reads but compare_digest() refuses on a str; an id past int4 names nothing.
+    if not (head.isascii() and head.isdigit()) or len(head) > 10 or int(head) > MAX_ID:
         return None
     channel_id = int(head)
-    return channel_id if hmac.compare_digest(share_ref(secret_key, channel_id), ref) else None
+    expected = share_ref(secret_key, channel_id).encode()
+    return channel_id if hmac.compare_digest(expected, ref.encode()) else None
 
 
 class ShareLink(BaseModel):
@@ -64,7 +68,7 @@ class WatchInfo(BaseModel):
 
 @router.get("/channels/{channel_id}/share-link", response_model=ShareLink)
 def get_share_link(
-    channel_id: int, principal: CurrentPrincipal, session: DbSession, ctx: Context
+    channel_id: PathId, principal: Staff, session: DbSession, ctx: Context
 ) -> ShareLink:
     channel = get_scoped(session, principal, Channel, channel_id, label="Channel")
     ref = share_ref(ctx.settings.secret_key, channel.id)
