@@ -1,7 +1,7 @@
 """self-service panels: plans on tenants, metered usage per tenant per day
 
 Revision ID: 0100_h13
-Revises: 0005_totp
+Revises: 0008_rights
 Create Date: 2026-11-29 01:05:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import palinsesto.db.base
 
 revision: str = "0100_h13"
-down_revision: str | Sequence[str] | None = "0005_totp"
+down_revision: str | Sequence[str] | None = "0008_rights"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
