@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from palinsesto import __version__
+from palinsesto.accounts.plans import UnknownPlan, plan_named
 from palinsesto.admin.api import API_PREFIX, build_router, install_error_handlers
 from palinsesto.admin.body_limit import BodyLimit, RouteLimit
 from palinsesto.admin.live_stats import install_live_stats
 from palinsesto.admin.panel import mount_panel
 from palinsesto.admin.security_headers import SecurityHeaders
+from palinsesto.config import ENV_PREFIX, ConfigError
 from palinsesto.context import AppContext
 from palinsesto.epg.service import install_epg
 from palinsesto.listeners import NodeSockets
@@ -28,6 +30,10 @@ def create_app(ctx: AppContext, node_sockets: NodeSockets | None = None) -> Fast
     ``node_sockets``: the live engine's listeners, when the caller bound them already
     (``palinsesto serve`` does, before anything else); else the engine binds them at start.
     """
+    try:
+        plan_named(ctx.settings.signup_plan)
+    except UnknownPlan as exc:  # the plans live above config.py, so they are checked here
+        raise ConfigError(f"{ENV_PREFIX}SIGNUP_PLAN: {exc}") from None
     epg = install_epg(ctx)  # ctx.services["guide"] before any surface reads it
     live = install_live(ctx, node_sockets)  # ctx.services["live"] and ["sessions"]
     live_stats = install_live_stats(ctx, live)  # ctx.services["viewer_history"] (dashboard)

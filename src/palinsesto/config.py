@@ -21,6 +21,7 @@ from palinsesto.proxies import TrustedProxies, entries
 
 ENV_PREFIX = "PALINSESTO_"
 SECRET_FIELDS = frozenset({"admin_password", "secret_key"})
+SIGNUP_MODES = ("off", "open", "approval")
 DEFAULT_LIVE_PORT = 8001
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 
@@ -109,6 +110,15 @@ class Settings:
     hls_session_timeout_seconds: int = 30
     # Where security reports go (security.txt's Contact): a mailto: or https: URI.
     security_contact: str = ""
+    # Self-service panels (admin/api/routes/signup.py): "off" (no public sign-up), "open"
+    # (a new panel is active at once) or "approval" (it waits for the platform admin). New
+    # panels start on signup_plan (accounts/plans.py); each client address may sign up
+    # signup_per_hour times an hour.
+    signup: str = "off"
+    signup_plan: str = "trial"
+    signup_per_hour: int = 5
+    # How often the live engine adds its viewers to the daily usage table (usage_days).
+    usage_sample_seconds: int = 30
     # How long probing one VOD file (ffmpeg reading its header) may take.
     vod_probe_timeout_seconds: int = 20
     # Viewer responses built per bouquet set (player API lists, playlists): at most this
@@ -338,6 +348,10 @@ def _validate(settings: Settings) -> None:
         TrustedProxies.parse(settings.trusted_proxies)
     except ValueError as exc:
         raise ConfigError(f"{ENV_PREFIX}TRUSTED_PROXIES: {exc}") from None
+    if settings.signup not in SIGNUP_MODES:
+        raise ConfigError(f"{ENV_PREFIX}SIGNUP: expected one of {', '.join(SIGNUP_MODES)}")
+    if settings.signup_per_hour <= 0 or settings.usage_sample_seconds <= 0:
+        raise ConfigError(f"{ENV_PREFIX}SIGNUP_PER_HOUR / USAGE_SAMPLE_SECONDS: must be positive")
     if settings.geoip_db and not Path(settings.geoip_db).is_file():
         raise ConfigError(f"{ENV_PREFIX}GEOIP_DB: no such file: {settings.geoip_db}")
     url = settings.effective_database_url

@@ -25,6 +25,9 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         ({"PALINSESTO_LISTEN": "nonsense"}, "PALINSESTO_LISTEN"),
         ({"PALINSESTO_TOKEN_TTL_SECONDS": "soon"}, "PALINSESTO_TOKEN_TTL_SECONDS"),
         ({"PALINSESTO_DATABASE_URL": "mysql://x"}, "PALINSESTO_DATABASE_URL"),
+        ({"PALINSESTO_SIGNUP": "maybe"}, "PALINSESTO_SIGNUP"),
+        ({"PALINSESTO_SIGNUP_PER_HOUR": "0"}, "PALINSESTO_SIGNUP_PER_HOUR"),
+        ({"PALINSESTO_USAGE_SAMPLE_SECONDS": "-1"}, "USAGE_SAMPLE_SECONDS"),
         ({"PALINSESTO_GEOIP_DB": "/nonexistent/GeoLite2.mmdb"}, "PALINSESTO_GEOIP_DB"),
     ],
 )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     Enum,
     ForeignKey,
     Index,
@@ -24,7 +26,10 @@ from palinsesto.db.base import Base, TenantScoped, utcnow
 
 class TenantStatus(enum.StrEnum):
     active = "active"
+    # Suspended by the platform admin: viewers are refused (or slated), staff read-only,
+    # nothing deleted. Pending: signed up, waiting for the platform admin's approval.
     suspended = "suspended"
+    pending = "pending"
 
 
 class ConnectionPolicy(enum.StrEnum):
@@ -46,6 +51,11 @@ class Tenant(Base):
     max_channels: Mapped[int | None] = mapped_column(Integer, default=None)
     max_lines: Mapped[int | None] = mapped_column(Integer, default=None)
     max_nodes: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The plan (palinsesto.accounts.plans) the limits came from; the limits stay editable.
+    plan: Mapped[str | None] = mapped_column(String(32), default=None)
+    max_viewers: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_storage_gb: Mapped[int | None] = mapped_column(Integer, default=None)
+    trial_ends_at: Mapped[datetime | None] = mapped_column(default=None)
     connection_policy: Mapped[ConnectionPolicy] = mapped_column(
         Enum(ConnectionPolicy, native_enum=False, length=16), default=ConnectionPolicy.kick_oldest
     )
@@ -213,3 +223,16 @@ class LineBouquet(Base):
         ForeignKey("bouquets.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class UsageDay(Base, TenantScoped):
+    """One tenant's metered viewing on one UTC day, added to by the usage sampler."""
+
+    __tablename__ = "usage_days"
+    __table_args__ = (UniqueConstraint("tenant_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    viewer_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    peak_viewers: Mapped[int] = mapped_column(Integer, default=0)
+    egress_bytes: Mapped[int] = mapped_column(BigInteger, default=0)

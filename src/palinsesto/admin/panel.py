@@ -78,6 +78,11 @@ def mount_panel(app: FastAPI, player_dir: Path = PLAYER_DIR) -> None:
         # The public notice form (DSA Art. 16 / DMCA 512(c)(3)); ?service=<slug> preselects.
         return FileResponse(STATIC_DIR / "notice.html", headers={"Cache-Control": "no-cache"})
 
+    @app.get("/signup", include_in_schema=False)
+    def signup_page() -> FileResponse:
+        # Self-service panels; the page asks GET /api/v1/signup whether sign-up is open.
+        return FileResponse(STATIC_DIR / "signup.html", headers={"Cache-Control": "no-cache"})
+
     @app.get("/watch/{channel_ref}", include_in_schema=False)
     def watch_page(channel_ref: str) -> FileResponse:
         return FileResponse(STATIC_DIR / "watch.html", headers={"Cache-Control": "no-cache"})

@@ -219,7 +219,13 @@ class Delivery:
         output = "hls" if play.output == "m3u8" else "ts"
         try:
             session = self.engine.sessions.admit(
-                grant.line, grant.channel.id, play.ip, play.user_agent, output, grant.policy
+                grant.line,
+                grant.channel.id,
+                play.ip,
+                play.user_agent,
+                output,
+                grant.policy,
+                grant.max_viewers,
             )
         except (TooManyConnections, SessionKicked) as exc:
             return refusal(exc)
@@ -298,6 +304,8 @@ class Delivery:
             return self._blackout_slate(reply)
         if play.output == "ts" and isinstance(exc, LineInactive):
             kind = SLATE_FOR_STATUS.get(exc.status)
+            if not exc.line.tenant_active and exc.status == "Disabled":
+                kind = SlateKind.suspended  # the line is fine; its panel is suspended
             if kind is not None:
                 return self._slate_or(reply, exc.line.tenant_id, kind)
         return reply

@@ -14,8 +14,11 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
+from palinsesto.accounts.trials import end_trials
+from palinsesto.accounts.usage import add_usage
 from palinsesto.catalog.models import ChannelMode, SourceKind
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.config import Settings
@@ -37,6 +40,7 @@ from palinsesto.playback.access import ChannelInfo, PlaybackAccess
 from palinsesto.playback.admission import SessionRegistry, ViewingSession
 from palinsesto.playback.hls_tokens import SegmentTokens
 from palinsesto.playback.lines import LineDirectory
+from palinsesto.playback.metering import UsageMeter, UsageSample
 from palinsesto.playback.rights_gate import (
     CATALOG_CLOCK,
     ContentRefused,
@@ -74,6 +78,7 @@ class LiveEngine:
             db, events, lines, WatchTokens(settings.secret_key or "unset"), self.rights
         )
         self.sessions = SessionRegistry(settings.hls_session_timeout_seconds)
+        self.meter = UsageMeter(self.sessions)
         self.tokens = SegmentTokens(settings.secret_key or "unset", settings.hls_token_ttl_seconds)
         self.policy = SourcePolicy.from_settings(settings)
         self.pull_proxy = PullProxy(self.policy.outbound)
@@ -133,6 +138,7 @@ class LiveEngine:
             self.rtmp_port = await self._rtmp.start(sockets.rtmp)
         self._spawn(self._reaper())
         self._spawn(self._archive_pruner())
+        self._spawn(self._meter_usage())
         always_on = await asyncio.to_thread(self.access.tenant_channels, ChannelMode.always_on)
         archived = await asyncio.to_thread(self.access.archived_channels)
         self.start_gradually(always_on + archived)
@@ -157,6 +163,7 @@ class LiveEngine:
         await asyncio.gather(*writers, return_exceptions=True)  # recordings reach the disk
         for session in self.sessions.all():
             self.sessions.end(session, "server stopping")
+        await self._record_usage()  # what the stopped sessions used since the last sample
         await self.supervisor.stop_all()
         await self.pull_proxy.stop()
         if self._server is not None:
@@ -350,7 +357,11 @@ class LiveEngine:
     async def _recheck_lines(self, tenant_id: int) -> None:
         now = time.time()
         lines = self.access.lines
+        tenant = await asyncio.to_thread(self.access.tenant, tenant_id)
         for session in [s for s in self.sessions.all() if s.tenant_id == tenant_id]:
+            if not tenant.active:
+                self.sessions.end(session, "service suspended")
+                continue
             if is_signed_line(session.line_id):
                 continue  # a signed browser play (playback/watch_tokens.py), not a line
             line = await asyncio.to_thread(lines.lookup, session.username)
@@ -428,6 +439,36 @@ class LiveEngine:
                 switch(clip, exc.code)
                 return
         self.sessions.end(session, exc.code)
+
+    async def _meter_usage(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.usage_sample_seconds)
+            await self._record_usage()
+            try:
+                ended = await asyncio.to_thread(self._end_trials)
+            except Exception:  # noqa: BLE001 - the database may be away; try next time
+                log.exception("trial sweep failed")
+                continue
+            for tenant_id in ended:  # cuts the panel's viewers (see _recheck_lines)
+                log.info("tenant %d suspended: its trial is over", tenant_id)
+                self.events.publish(tenant_id, "lines")
+
+    def _end_trials(self) -> list[int]:
+        with self._db.transaction() as session:
+            return end_trials(session, datetime.now(UTC))
+
+    async def _record_usage(self) -> None:
+        samples = self.meter.sample()
+        if not samples:
+            return
+        try:
+            await asyncio.to_thread(self._write_usage, samples)
+        except Exception:  # noqa: BLE001 - the database may be away; viewers keep watching
+            log.exception("usage sample of %d tenants not recorded", len(samples))
+
+    def _write_usage(self, samples: list[UsageSample]) -> None:
+        with self._db.transaction() as session:
+            add_usage(session, samples)
 
 
     async def _archive_pruner(self) -> None:

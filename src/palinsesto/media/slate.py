@@ -22,6 +22,7 @@ class SlateKind(enum.StrEnum):
     banned = "banned"
     disabled = "disabled"
     offline = "offline"
+    suspended = "suspended"  # the whole panel (tenant) is suspended by the platform
     blackout = "blackout"  # a rights blackout or territory rule (playback/rights_gate.py)
 
 
@@ -31,6 +32,7 @@ _LOOK: dict[SlateKind, tuple[str, str]] = {
     SlateKind.banned: ("Account suspended", "0x301010"),
     SlateKind.disabled: ("Account disabled", "0x303030"),
     SlateKind.offline: ("Channel offline", "0x202040"),
+    SlateKind.suspended: ("Service suspended", "0x403010"),
     SlateKind.blackout: ("Not available here now", "0x0000C0"),
 }
 

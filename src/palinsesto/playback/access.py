@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import String, cast, select
 
-from palinsesto.accounts.models import ConnectionPolicy, Tenant
+from palinsesto.accounts.models import ConnectionPolicy, Tenant, TenantStatus
 from palinsesto.catalog.models import BouquetItem, Channel, ChannelMode, ItemType, SourceKind
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.db import Database
@@ -60,6 +60,8 @@ class TenantPlayback:
 
     policy: ConnectionPolicy = ConnectionPolicy.kick_oldest
     slates: bool = False
+    max_viewers: int | None = None  # the plan's concurrent viewers (None = no limit)
+    active: bool = True  # False: suspended or awaiting approval, nobody may watch
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,7 @@ class Grant:
     line: LineView
     channel: ChannelInfo
     policy: ConnectionPolicy
+    max_viewers: int | None = None
 
 
 class NotCached(LookupError):
@@ -141,7 +144,8 @@ class PlaybackAccess:
         if req.stream_id not in members:
             raise NotInBouquet(f"channel {req.stream_id} is not in the line's bouquets")
         self.check_rights(line.tenant_id, req, cached_only=cached_only)
-        return Grant(line, channel, self.tenant(line.tenant_id, cached_only=cached_only).policy)
+        tenant = self.tenant(line.tenant_id, cached_only=cached_only)
+        return Grant(line, channel, tenant.policy, tenant.max_viewers)
 
     def check_rights(self, tenant_id: int, req: PlaybackRequest, *, cached_only: bool) -> None:
         """Rights records, territory rules and blackouts (playback/rights_gate.py)."""
@@ -175,8 +179,11 @@ class PlaybackAccess:
             raise UnknownChannel(f"no channel {req.stream_id}")
         if grant.kind is WatchKind.public and not channel.public_watch:
             raise NotInBouquet(f"channel {req.stream_id} is no longer public")
+        tenant = self.tenant(grant.tenant_id)
+        if not tenant.active:
+            raise BadCredentials("this service is suspended")
         self.check_rights(grant.tenant_id, req, cached_only=False)
-        return Grant(line, channel, self.policy(grant.tenant_id))
+        return Grant(line, channel, tenant.policy, tenant.max_viewers)
 
     def channel(
         self, tenant_id: int, channel_id: int, *, cached_only: bool = False
@@ -237,13 +244,21 @@ class PlaybackAccess:
             raise NotCached(f"tenant {tenant_id}")
         with self._db.session() as session:
             row = session.execute(
-                select(Tenant.connection_policy, Tenant.playback_slates).where(
-                    Tenant.id == tenant_id
-                )
+                select(
+                    Tenant.connection_policy,
+                    Tenant.playback_slates,
+                    Tenant.max_viewers,
+                    Tenant.status,
+                ).where(Tenant.id == tenant_id)
             ).first()
         found = TenantPlayback()
         if row is not None:
-            found = TenantPlayback(ConnectionPolicy(row[0] or found.policy), bool(row[1]))
+            found = TenantPlayback(
+                ConnectionPolicy(row[0] or found.policy),
+                bool(row[1]),
+                row[2],
+                row[3] == TenantStatus.active,
+            )
         self._tenants[tenant_id] = (version, found)
         return found
 

@@ -26,6 +26,13 @@ class TooManyConnections(Exception):
     code = "USER_MAX_CONNECTIONS"
 
 
+class TooManyViewers(TooManyConnections):
+    """The tenant's plan allows no more concurrent viewers (``max_viewers``); always
+    refused, never a kick: another customer's viewer must not lose its picture (429)."""
+
+    code = "TENANT_MAX_VIEWERS"
+
+
 class SessionKicked(Exception):
     """This HLS session was ended (kicked or cut): its next request gets 403 (§9)."""
 
@@ -49,6 +56,11 @@ class ViewingSession:
     ended: bool = False
     end_reason: str = ""
     extra: dict[str, object] = field(default_factory=dict)
+    # (unix time, bytes) up to which the usage meter has counted this session.
+    metered: tuple[float, int] = (0.0, 0)
+
+    def __post_init__(self) -> None:
+        self.metered = (self.started_at, 0)
 
     @property
     def bytes(self) -> int:
@@ -69,6 +81,11 @@ class SessionRegistry:
         self._ids = itertools.count(1)
         self._by_id: dict[int, ViewingSession] = {}
         self._by_line: dict[int, list[ViewingSession]] = {}
+        self._per_tenant: dict[int, int] = {}
+        # For the usage meter (playback/metering.py): the most sessions each tenant had at
+        # once since the last sample, and what ended sessions used since they were metered.
+        self.peaks: dict[int, int] = {}
+        self.ended_usage: dict[int, tuple[float, int]] = {}
         self._hls: dict[tuple[int, int, str, str], ViewingSession] = {}
         self._kicked_hls: dict[tuple[int, int, str, str], float] = {}
         self.kicked = 0
@@ -76,6 +93,10 @@ class SessionRegistry:
 
     def active_count(self, line_id: int) -> int:
         return len(self._by_line.get(line_id, ()))
+
+    def tenant_count(self, tenant_id: int) -> int:
+        """Live sessions of a tenant on this node (the plan's ``max_viewers`` counts these)."""
+        return self._per_tenant.get(tenant_id, 0)
 
     def get(self, session_id: int) -> ViewingSession | None:
         return self._by_id.get(session_id)
@@ -91,8 +112,13 @@ class SessionRegistry:
         user_agent: str,
         output: str,
         policy: ConnectionPolicy,
+        tenant_limit: int | None = None,
     ) -> ViewingSession:
-        """A session for this play, or :class:`TooManyConnections` / :class:`SessionKicked`."""
+        """A session for this play, or :class:`TooManyConnections` / :class:`SessionKicked`.
+
+        ``tenant_limit`` is the plan's ``max_viewers``: a new session beyond it raises
+        :class:`TooManyViewers` whatever the connection policy (a reload of a running HLS
+        session is not a new viewer)."""
         now = self._clock()
         key = (line.id, channel_id, ip, user_agent)
         if output == "hls":
@@ -107,6 +133,13 @@ class SessionRegistry:
                 del self._kicked_hls[key]
         active = self._by_line.get(line.id, [])
         limit = line.max_connections
+        # Kicking one of this line's own sessions frees a place, so the plan's limit is
+        # checked only for a play that would not replace one.
+        replaces = bool(limit) and len(active) >= limit and policy is ConnectionPolicy.kick_oldest
+        if tenant_limit is not None and not replaces:
+            if self._per_tenant.get(line.tenant_id, 0) >= tenant_limit:
+                self.refused += 1
+                raise TooManyViewers(f"the plan allows {tenant_limit} concurrent viewers")
         if limit and len(active) >= limit:
             if policy is ConnectionPolicy.refuse:
                 self.refused += 1
@@ -129,6 +162,9 @@ class SessionRegistry:
         )
         self._by_id[session.id] = session
         self._by_line.setdefault(line.id, []).append(session)
+        count = self._per_tenant.get(session.tenant_id, 0) + 1
+        self._per_tenant[session.tenant_id] = count
+        self.peaks[session.tenant_id] = max(self.peaks.get(session.tenant_id, 0), count)
         if output == "hls":
             self._hls[key] = session
         return session
@@ -155,7 +191,18 @@ class SessionRegistry:
         if session.bytes_fn is not None:
             session.bytes_sent = session.bytes_fn()
             session.bytes_fn = None
-        self._by_id.pop(session.id, None)
+        if self._by_id.pop(session.id, None) is not None:
+            metered_at, metered_bytes = session.metered
+            seconds, sent = self.ended_usage.get(session.tenant_id, (0.0, 0))
+            self.ended_usage[session.tenant_id] = (
+                seconds + max(0.0, self._wall() - metered_at),
+                sent + max(0, session.bytes_sent - metered_bytes),
+            )
+            left = self._per_tenant.get(session.tenant_id, 0) - 1
+            if left > 0:
+                self._per_tenant[session.tenant_id] = left
+            else:
+                self._per_tenant.pop(session.tenant_id, None)
         line_sessions = self._by_line.get(session.line_id)
         if line_sessions is not None:
             if session in line_sessions:

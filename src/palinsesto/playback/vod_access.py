@@ -51,6 +51,7 @@ class VodGrant:
     line: LineView
     item: VodItem
     policy: ConnectionPolicy
+    max_viewers: int | None = None  # the plan's concurrent viewers, live and VOD together
 
 
 class UnknownVod(UnknownChannel):
@@ -87,8 +88,8 @@ class VodAccess:
         )
         if item.bouquet_item not in members:
             raise NotInBouquet(f"{req.kind.value} {req.item_id} is not in the line's bouquets")
-        policy = self._access.tenant(line.tenant_id, cached_only=cached_only).policy
-        return VodGrant(line, item, policy)
+        tenant = self._access.tenant(line.tenant_id, cached_only=cached_only)
+        return VodGrant(line, item, tenant.policy, tenant.max_viewers)
 
     def item(
         self, tenant_id: int, kind: VodKind, item_id: int, *, cached_only: bool = False

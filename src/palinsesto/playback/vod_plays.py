@@ -57,7 +57,13 @@ class VodPlays:
             # The session's output names the URL family ("movie" or "series"), so its
             # channel_id (here the movie or episode id) is read against the right table.
             session = self._sessions.admit(
-                grant.line, grant.item.id, ip, user_agent, grant.item.kind.value, grant.policy
+                grant.line,
+                grant.item.id,
+                ip,
+                user_agent,
+                grant.item.kind.value,
+                grant.policy,
+                grant.max_viewers,
             )
             play = _Play(key, session)
             self._plays[key] = play

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from palinsesto.accounts.models import Role
 from palinsesto.catalog.models import Channel
+from palinsesto.outbound.media_files import FILE_REFUSED
 from support.server import RunningServer
 
 
@@ -46,9 +47,10 @@ def test_profile_select_source_check_and_a_failing_preview(
     expect(dialog.locator(".field-error", has_text="testsrc://1280x720@25")).to_be_visible()
     with sqlite_server.ctx.db.session() as session:
         assert session.scalar(select(Channel).where(Channel.name == "Ladder")) is None
-    # A directory passes the check (it is an absolute path) and fails at run time.
+    # A path passes the check on save and fails at run time: it names no file in the
+    # tenant's media folder (and the answer says no more than that).
     dialog.get_by_label("Kind").select_option("file")
-    dialog.get_by_label("Stream address").fill(str(tmp_path))
+    dialog.get_by_label("Stream address").fill("/no-such-folder/loop.ts")
     dialog.get_by_role("button", name="Create").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     with sqlite_server.ctx.db.session() as session:
@@ -59,7 +61,7 @@ def test_profile_select_source_check_and_a_failing_preview(
     dialog = page.get_by_role("dialog")
     dialog.get_by_role("button", name="Play preview").click()
     expect(dialog.get_by_role("status")).to_contain_text("The channel is offline", timeout=15_000)
-    expect(dialog.get_by_text("Is a directory").first).to_be_visible(timeout=8_000)
+    expect(dialog.get_by_text(FILE_REFUSED).first).to_be_visible(timeout=8_000)
     expect(dialog.get_by_test_id("next-retry")).to_be_visible(timeout=8_000)
     expect(dialog.locator("dd").nth(4)).to_have_text("0")  # Viewers: the failed preview
     panel.screenshot("channel-failing")

@@ -5,13 +5,16 @@ from __future__ import annotations
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import httpx
 import pytest
 
+from palinsesto.accounts.models import UsageDay
+from palinsesto.accounts.plans import PLANS
 from palinsesto.admin.api.routes.watch import WatchInfo
-from support.admin_api import TenantWorld, created, make_tenant
+from support.admin_api import TenantWorld, created, make_tenant, root_client
 from support.server import RunningServer
 
 
@@ -365,6 +368,8 @@ RESELLER_MAY_READ: dict[str, Any] = {
     "/api/v1/packages/{package_id}": _own_tenant,
     "/api/v1/bouquets": _own_tenant,
     "/api/v1/bouquets/{bouquet_id}": _own_tenant,
+    # Public: the plan catalogue (names and limits), the same for every panel.
+    "/api/v1/plans": lambda me, b: {p["name"] for p in b} <= set(PLANS),
     # Public: the watch page's answer for a share link, to anyone holding the link.
     "/api/v1/watch/{ref}": lambda me, b: set(b) <= set(WatchInfo.model_fields),
 }
@@ -476,3 +481,38 @@ def test_live_sessions_show_a_reseller_only_its_lines(
         "sub": set(),
         "sibling": {o["line-sibling"]["username"]},
     }
+
+
+def test_usage_is_seen_only_by_its_own_tenant(two_tenants: Fixture) -> None:
+    """Metered usage (GET /usage): a tenant's staff see their own days only, in JSON and
+    CSV; another tenant's id is 404; resellers see none; the platform admin sees both."""
+    alpha, bravo = two_tenants.alpha, two_tenants.bravo
+    day = date(2026, 3, 1)
+    with alpha.server.ctx.db.transaction() as session:
+        for tenant_id, seconds in ((alpha.id, 111), (bravo.id, 222)):
+            session.add(
+                UsageDay(
+                    tenant_id=tenant_id,
+                    day=day,
+                    viewer_seconds=seconds,
+                    peak_viewers=1,
+                    egress_bytes=seconds * 1000,
+                )
+            )
+    params = {"start": day.isoformat()}
+    for who in ("owner", "support"):
+        with alpha.client(who) as a:
+            items = a.get("/api/v1/usage", params=params).json()["items"]
+            assert [(i["tenant_id"], i["viewer_seconds"]) for i in items] == [(alpha.id, 111)]
+            exported = a.get("/api/v1/usage", params={**params, "format": "csv"}).text
+            assert "222" not in exported and bravo.slug not in exported
+            other = a.get("/api/v1/usage", params={**params, "tenant_id": bravo.id})
+            assert other.status_code == 404
+    with alpha.client("reseller") as a:
+        assert a.get("/api/v1/usage", params=params).status_code == 403
+    with alpha.client() as a:  # the platform's moves are not a tenant's
+        for move in ("approve", "suspend", "resume"):
+            assert a.post(f"/api/v1/tenants/{bravo.id}/{move}").status_code == 403
+    with root_client(alpha.server) as root:
+        items = root.get("/api/v1/usage", params=params).json()["items"]
+        assert {i["tenant_id"] for i in items} == {alpha.id, bravo.id}

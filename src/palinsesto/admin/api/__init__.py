@@ -24,8 +24,10 @@ from palinsesto.admin.api.routes import (
     schedule,
     series,
     servers,
+    signup,
     system,
     tenants,
+    usage,
     users,
     watch,
 )
@@ -39,7 +41,9 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(refuse_nul)])
     for module in (
         auth,
+        signup,
         tenants,
+        usage,
         categories,
         watch,
         users,

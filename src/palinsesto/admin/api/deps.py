@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from palinsesto.accounts.models import AdminUser, ApiKey, Role
+from palinsesto.accounts.models import AdminUser, ApiKey, Role, Tenant, TenantStatus
 from palinsesto.accounts.security import (
     API_KEY_PREFIX,
     InvalidToken,
@@ -147,7 +147,23 @@ def get_principal(request: Request, ctx: Context) -> Principal:
                 "Set up two-factor sign-in first (POST /api/v1/auth/totp/setup, then /confirm).",
                 code="totp_setup_required",
             )
+        if user.tenant_id is not None:
+            check_tenant_open(session.get(Tenant, user.tenant_id), request.method)
         return Principal(user.id, user.username, user.role, user.tenant_id, _client_ip(request))
+
+
+def check_tenant_open(tenant: Tenant | None, method: str) -> None:
+    """A panel waiting for approval lets its staff do nothing; a suspended one lets them
+    read (to see their data and usage) but change nothing, until the platform resumes it."""
+    if tenant is None or tenant.status is TenantStatus.active:
+        return
+    if tenant.status is TenantStatus.pending:
+        raise Forbidden("This panel is waiting for the platform's approval.", code="tenant_pending")
+    if method not in READ_METHODS:
+        raise Forbidden(
+            "This panel is suspended: it is read-only until the platform resumes it.",
+            code="tenant_suspended",
+        )
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

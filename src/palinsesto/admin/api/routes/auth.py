@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 
 from palinsesto.accounts import totp
-from palinsesto.accounts.models import AdminUser, ApiKey
+from palinsesto.accounts.models import AdminUser, ApiKey, Tenant, TenantStatus
 from palinsesto.accounts.security import (
     hash_password,
     issue_token,
@@ -25,6 +25,7 @@ from palinsesto.accounts.throttle import LockedOut
 from palinsesto.admin.api.deps import Context, CurrentPrincipal, DbSession
 from palinsesto.admin.api.errors import (
     Conflict,
+    Forbidden,
     NotFound,
     Throttled,
     Unauthorized,
@@ -88,6 +89,8 @@ def sign_in(
             user_id, stored_hash = (user.id, user.password_hash) if user else (None, _DUMMY_HASH)
             enabled = user is not None and user.enabled
             second = SecondFactor.of(user) if user is not None else None
+            tenant = session.get(Tenant, user.tenant_id) if user and user.tenant_id else None
+            pending = tenant is not None and tenant.status is TenantStatus.pending
         ok = verify_password(stored_hash, password) and user_id is not None and enabled
         refusal = "Wrong username or password."
         if ok and user_id is not None and second is not None and second.secret:
@@ -97,6 +100,12 @@ def sign_in(
                 )
             ok = _use_second_factor(ctx, user_id, second, otp)
             refusal = "Wrong or already used code."
+        if ok and pending:
+            attempt.succeeded()  # the right password: not a guess, just too early
+            raise Forbidden(
+                "This panel is waiting for the platform's approval; sign in once it is approved.",
+                code="tenant_pending",
+            )
         if ok and user_id is not None:
             attempt.succeeded()
             with ctx.db.transaction() as session:

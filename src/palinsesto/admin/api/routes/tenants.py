@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -10,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from palinsesto.accounts.models import ConnectionPolicy, Tenant, TenantStatus
+from palinsesto.accounts.plans import PLANS
+from palinsesto.accounts.trials import trial_over
 from palinsesto.admin.api.changes import audited
 from palinsesto.admin.api.deps import (
     Context,
@@ -37,6 +40,9 @@ class TenantIn(BaseModel):
     max_channels: int | None = Field(default=None, ge=0, le=10_000_000)
     max_lines: int | None = Field(default=None, ge=0, le=100_000_000)
     max_nodes: int | None = Field(default=None, ge=0, le=100_000)
+    max_viewers: int | None = Field(default=None, ge=0, le=100_000_000)
+    max_storage_gb: int | None = Field(default=None, ge=0, le=100_000_000)
+    trial_ends_at: datetime | None = None
     connection_policy: ConnectionPolicy = ConnectionPolicy.kick_oldest
     playback_slates: bool = Field(
         default=False, description="expired/banned/offline TS plays get a placeholder clip"
@@ -56,6 +62,9 @@ class TenantPatch(BaseModel):
     max_channels: int | None = Field(default=None, ge=0, le=10_000_000)
     max_lines: int | None = Field(default=None, ge=0, le=100_000_000)
     max_nodes: int | None = Field(default=None, ge=0, le=100_000)
+    max_viewers: int | None = Field(default=None, ge=0, le=100_000_000)
+    max_storage_gb: int | None = Field(default=None, ge=0, le=100_000_000)
+    trial_ends_at: datetime | None = None
     connection_policy: ConnectionPolicy | None = None
     playback_slates: bool | None = None
     rights_required: bool | None = None
@@ -64,14 +73,27 @@ class TenantPatch(BaseModel):
 
 
 # The plan limits a null clears (no limit); any other field keeps its value on a null.
-LIMITS = frozenset({"max_channels", "max_lines", "max_nodes"})
+LIMITS = frozenset(
+    {"max_channels", "max_lines", "max_nodes", "max_viewers", "max_storage_gb", "trial_ends_at"}
+)
 
 
 class TenantOut(TenantIn):
     model_config = ConfigDict(from_attributes=True)
     id: int
+    plan: str | None
     created_at: datetime
     rights_required: bool | None = None  # always set on a stored tenant
+
+
+class PlanOut(BaseModel):
+    name: str
+    max_channels: int | None
+    max_lines: int | None
+    max_nodes: int | None
+    max_storage_gb: int | None
+    max_viewers: int | None
+    trial_days: int
 
 
 def _get(session: DbSession, principal: Principal, tenant_id: int) -> Tenant:
@@ -137,3 +159,52 @@ def delete_tenant(tenant_id: PathId, principal: PlatformAdmin, session: DbSessio
     tenant = _get(session, principal, tenant_id)
     audited(session, principal, "delete", "tenant", tenant)
     session.delete(tenant)
+
+
+@router.get("/plans", response_model=list[PlanOut])
+def list_plans(principal: CurrentPrincipal) -> list[PlanOut]:
+    """The plan catalogue (palinsesto.accounts.plans): limits a new panel starts with."""
+    return [PlanOut(**asdict(plan)) for plan in PLANS.values()]
+
+
+# The status moves the platform admin makes: which statuses each starts from, where it ends.
+MOVES: dict[str, tuple[frozenset[TenantStatus], TenantStatus]] = {
+    "approve": (frozenset({TenantStatus.pending}), TenantStatus.active),
+    "suspend": (frozenset({TenantStatus.active, TenantStatus.pending}), TenantStatus.suspended),
+    "resume": (frozenset({TenantStatus.suspended}), TenantStatus.active),
+}
+
+
+def _move(session: DbSession, principal: Principal, tenant_id: int, move: str) -> Tenant:
+    tenant = _get(session, principal, tenant_id)
+    sources, target = MOVES[move]
+    if tenant.status not in sources:
+        raise Conflict(f"A {tenant.status.value} tenant cannot be {move}d.")
+    if target is TenantStatus.active and trial_over(tenant, datetime.now(UTC)):
+        raise Conflict(
+            "The trial is over: extend trial_ends_at or clear it (a paid plan) first.",
+            fields={"trial_ends_at": "In the past."},
+        )
+    before = snapshot(tenant)
+    tenant.status = target
+    # Publishes the tenant's "lines" topic: the live engine cuts (or lets back) its viewers.
+    audited(session, principal, move, "tenant", tenant, before=before)
+    return tenant
+
+
+@router.post("/tenants/{tenant_id}/approve", response_model=TenantOut)
+def approve_tenant(tenant_id: int, principal: PlatformAdmin, session: DbSession) -> Tenant:
+    """A signed-up panel waiting for approval becomes active; its owner may sign in."""
+    return _move(session, principal, tenant_id, "approve")
+
+
+@router.post("/tenants/{tenant_id}/suspend", response_model=TenantOut)
+def suspend_tenant(tenant_id: int, principal: PlatformAdmin, session: DbSession) -> Tenant:
+    """Viewers are cut and refused (or shown the suspended slate), staff become read-only;
+    nothing is deleted."""
+    return _move(session, principal, tenant_id, "suspend")
+
+
+@router.post("/tenants/{tenant_id}/resume", response_model=TenantOut)
+def resume_tenant(tenant_id: int, principal: PlatformAdmin, session: DbSession) -> Tenant:
+    return _move(session, principal, tenant_id, "resume")
