@@ -13,6 +13,8 @@ import pytest
 
 from palinsesto.accounts.models import UsageDay
 from palinsesto.accounts.plans import PLANS
+from palinsesto.admin.api.routes.auth import TotpState
+from palinsesto.admin.api.routes.notices import ReceiptOut
 from palinsesto.admin.api.routes.watch import WatchInfo
 from support.admin_api import TenantWorld, created, make_tenant, root_client
 from support.server import RunningServer
@@ -304,6 +306,36 @@ def reseller_world(two_tenants: Fixture, shared_server: RunningServer) -> Resell
         )
         objs["share"] = c.get(f"/api/v1/channels/{objs['channel']['id']}/share-link").json()
         created(c.post("/api/v1/auth/api-keys", json={"name": "owner automation"}))
+        objs["rights"] = created(
+            c.post(
+                "/api/v1/rights",
+                json={
+                    "item_type": "channel",
+                    "item_id": objs["channel"]["id"],
+                    "holder": "Rights Holder",
+                    "starts_at": "2026-01-01T00:00:00Z",
+                    "territories": [],
+                    "evidence": [{"filename": "licence.txt", "content_base64": "bGljZW5jZQ=="}],
+                },
+            )
+        )
+        # A notice naming the sibling reseller's line: its receipt, and the staff's view.
+        objs["receipt"] = created(
+            c.post(
+                "/api/v1/public/notices",
+                json={
+                    "regime": "dsa",
+                    "tenant": alpha.slug,
+                    "notifier_name": "Rights Holder",
+                    "notifier_email": "legal@rights.example",
+                    "explanation": "This line restreams our channel without a licence.",
+                    "locations": [f"/live/{objs['line-sibling']['username']}/x/1.ts"],
+                    "good_faith": True,
+                    "accurate": True,
+                },
+            )
+        )
+        objs["notice"] = c.get("/api/v1/notices").json()["items"][0]
     return ResellerWorld(alpha, two_tenants.bravo, objs)
 
 
@@ -330,6 +362,10 @@ def _path_values(rw: ResellerWorld, who: str) -> dict[str, str]:
         "mapping_id": o["mapping"]["id"],
         "show_id": o["show"]["id"],
         "ref": o["share"]["ref"],
+        "record_id": o["rights"]["id"],
+        "evidence_id": o["rights"]["evidence"][0]["id"],
+        "notice_id": o["notice"]["id"],
+        "receipt": o["receipt"]["receipt"],
     }
     return {k: str(v) for k, v in values.items()}
 
@@ -357,6 +393,7 @@ def _own_tenant(me: Caller, body: Any) -> bool:
 RESELLER_MAY_READ: dict[str, Any] = {
     "/api/v1/auth/me": lambda me, b: b["id"] == me.user_id,
     "/api/v1/auth/api-keys": lambda me, b: b == [],  # the owner's key is not its own
+    "/api/v1/auth/totp": lambda me, b: set(b) == set(TotpState.model_fields),  # its own
     "/api/v1/tenants": lambda me, b: [t["id"] for t in b["items"]] == [me.tenant_id],
     "/api/v1/tenants/{tenant_id}": lambda me, b: b["id"] == me.tenant_id,
     "/api/v1/users": lambda me, b: {u["id"] for u in b["items"]} <= me.subtree,
@@ -370,6 +407,8 @@ RESELLER_MAY_READ: dict[str, Any] = {
     "/api/v1/bouquets/{bouquet_id}": _own_tenant,
     # Public: the plan catalogue (names and limits), the same for every panel.
     "/api/v1/plans": lambda me, b: {p["name"] for p in b} <= set(PLANS),
+    # Public: where a notice stands, to anyone holding its receipt (no notifier data).
+    "/api/v1/public/notices/{receipt}": lambda me, b: set(b) <= set(ReceiptOut.model_fields),
     # Public: the watch page's answer for a share link, to anyone holding the link.
     "/api/v1/watch/{ref}": lambda me, b: set(b) <= set(WatchInfo.model_fields),
 }

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from palinsesto.catalog.models import ChannelMode
+from palinsesto.outbound.media_files import FILE_REFUSED
 from support.media import FFMPEG
 
 from .conftest import LiveWorld
@@ -95,11 +96,14 @@ async def test_runtime_failures_show_their_reason_and_no_task_error_is_lost(
         )
         assert r.status_code == 201, r.text
         missing = r.json()["id"]
-        for channel_id, reason in ((legacy, "test pattern"), (missing, "No such file")):
+        # A source the engine cannot build fails as source 0; a file outside the tenant's
+        # folder is refused by the source policy before any source runs (index -1).
+        cases = ((legacy, "test pattern", 0), (missing, FILE_REFUSED, -1))
+        for channel_id, reason, index in cases:
             assert c.post(f"/api/v1/live/channels/{channel_id}/start").status_code == 200
             status = _wait_status(c, channel_id, lambda s: s["failures"])
             assert reason in status["failures"][0]["message"], status
-            assert status["failures"][0]["source_index"] == 0
+            assert status["failures"][0]["source_index"] == index
             overview = c.get("/api/v1/live/overview").json()
             assert any(f["channel_id"] == channel_id for f in overview["recent_failures"])
             c.post(f"/api/v1/live/channels/{channel_id}/stop").raise_for_status()
@@ -149,16 +153,18 @@ async def test_a_failing_source_backs_off_exponentially_and_says_when(
     live: LiveWorld, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="palinsesto.media.channel")
-    folder = tmp_path / "not-a-file"
-    folder.mkdir()
+    # A file of the tenant's media folder that is no video: ffmpeg fails on it every time.
+    folder = live.server.ctx.settings.effective_media_root / str(live.tenant_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "notes.ts").write_bytes(b"these are notes, not video\n" * 100)
     with _api(live) as c:
         r = c.post(
             "/api/v1/channels",
             json={
                 "tenant_id": live.tenant_id,
-                "name": "Directory",
+                "name": "Not video",
                 "mode": ChannelMode.always_on.value,
-                "sources": [{"kind": "file", "url": str(folder)}],
+                "sources": [{"kind": "file", "url": "/notes.ts"}],
             },
         )
         assert r.status_code == 201, r.text
@@ -166,7 +172,7 @@ async def test_a_failing_source_backs_off_exponentially_and_says_when(
         # Always on: the engine starts it by itself. Retries at about 0, 1, 3, 7 s.
         status = _wait_status(c, channel_id, lambda s: len(s["failures"]) >= 4, seconds=30)
         assert status["status"] == "failing" and status["failed_rounds"] >= 4, status
-        assert "directory" in status["failures"][0]["message"].lower(), status
+        assert "invalid data" in status["failures"][0]["message"].lower(), status
         at = [f["at"] for f in status["failures"]]
         gaps = [b - a for a, b in zip(at, at[1:], strict=False)]
         # Each wait at least the back-off delay (1, 2, 4 s); loaded machines only add.
