@@ -149,17 +149,25 @@ class PlaybackAccess:
 
     def check_rights(self, tenant_id: int, req: PlaybackRequest, *, cached_only: bool) -> None:
         """Rights records, territory rules and blackouts (playback/rights_gate.py)."""
+        self.check_item_rights(
+            tenant_id, RightsItem.channel, req.stream_id, req.ip, req.now, cached_only=cached_only
+        )
+
+    def check_item_rights(
+        self,
+        tenant_id: int,
+        item: RightsItem,
+        item_id: int,
+        ip: str,
+        now: float,
+        *,
+        cached_only: bool,
+    ) -> None:
+        """The rights gate for any item: a channel, a movie, a series (its episodes)."""
         if self.rights is None:
             return
         try:
-            self.rights.check(
-                tenant_id,
-                RightsItem.channel,
-                req.stream_id,
-                req.ip,
-                req.now,
-                cached_only=cached_only,
-            )
+            self.rights.check(tenant_id, item, item_id, ip, now, cached_only=cached_only)
         except NotLoaded:
             raise NotCached(f"rights of tenant {tenant_id}") from None
 

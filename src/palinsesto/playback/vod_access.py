@@ -23,6 +23,7 @@ from palinsesto.db import Database
 from palinsesto.playback.access import NotCached, NotInBouquet, PlaybackAccess, UnknownChannel
 from palinsesto.playback.lines import LineView
 from palinsesto.playback.stream_paths import VodKind
+from palinsesto.trust.rights import RightsItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,11 @@ class VodAccess:
         )
         if item.bouquet_item not in members:
             raise NotInBouquet(f"{req.kind.value} {req.item_id} is not in the line's bouquets")
+        # The same rights, territory and blackout gate as live: a movie, or an episode's series.
+        rights_item = RightsItem.movie if req.kind is VodKind.movie else RightsItem.series
+        self._access.check_item_rights(
+            line.tenant_id, rights_item, item.bouquet_item, req.ip, req.now, cached_only=cached_only
+        )
         tenant = self._access.tenant(line.tenant_id, cached_only=cached_only)
         return VodGrant(line, item, tenant.policy, tenant.max_viewers)
 

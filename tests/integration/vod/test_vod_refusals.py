@@ -9,6 +9,7 @@ import socket
 import httpx
 
 from palinsesto.catalog.models import Movie
+from support.admin_api import root_client
 
 from .conftest import VodWorld
 
@@ -113,3 +114,35 @@ def test_a_remote_source_is_a_redirect_to_it(vod: VodWorld) -> None:
     assert r.status_code == 302
     assert r.headers["location"] == remote
     assert vod.engine.sessions.all() == []
+
+
+def test_movies_and_episodes_need_their_rights_where_the_tenant_requires_them(
+    vod: VodWorld,
+) -> None:
+    """A tenant that distributes only what it holds rights to: a movie (and a series'
+    episodes) answer 451 with the reason until a record covers them, like live channels."""
+    with root_client(vod.server) as root:
+        r = root.patch(f"/api/v1/tenants/{vod.tenant.id}", json={"rights_required": True})
+        assert r.status_code == 200, r.text
+    movie_url = vod.movie_url("mp4", base=vod.data_plane)
+    episode_url = vod.episode_url("e1", base=vod.data_plane)
+    with httpx.Client(timeout=10) as c:
+        for url in (movie_url, episode_url):
+            r = c.get(url, headers={"Range": "bytes=0-0"})
+            assert (r.status_code, r.content) == (451, b"RIGHTS_MISSING\n"), url
+        with vod.admin() as admin:
+            for item_type, item_id in (
+                ("movie", vod.movies["mp4"]["id"]),
+                ("series", vod.series["id"]),
+            ):
+                record = {
+                    "item_type": item_type,
+                    "item_id": item_id,
+                    "holder": "Studio",
+                    "starts_at": "2026-01-01T00:00:00Z",
+                    "territories": [],
+                }
+                assert admin.post("/api/v1/rights", json=record).status_code == 201
+        for url in (movie_url, episode_url):
+            r = c.get(url, headers={"Range": "bytes=0-0"})
+            assert r.status_code == 206, (url, r.status_code, r.content[:100])
