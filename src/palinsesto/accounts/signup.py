@@ -24,9 +24,10 @@ from palinsesto.accounts.models import AdminUser, Role, Tenant, TenantStatus
 from palinsesto.accounts.plans import Plan, apply_plan
 from palinsesto.accounts.users import check_credential, username_taken
 from palinsesto.errors import AlreadyExists, InvalidValue
+from palinsesto.names import SLUG_PATTERN
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z]{2,63}$")
-SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+SLUG = re.compile(SLUG_PATTERN)
 # Slugs that name the platform's own pages or sound like it.
 RESERVED_SLUGS = frozenset({"admin", "api", "panel", "platform", "signup", "www", "root"})
 
@@ -48,7 +49,7 @@ class SignupRequest:
 
 def check_signup_values(slug: str, email: str) -> None:
     """Refuse a malformed slug or e-mail address (before anything is hashed or stored)."""
-    if not SLUG_PATTERN.match(slug) or slug in RESERVED_SLUGS:
+    if not SLUG.match(slug) or slug in RESERVED_SLUGS:
         raise InvalidValue("Use lower-case letters, digits and '-' (not a reserved name).", "slug")
     if len(email) > 255 or not EMAIL_PATTERN.match(email):
         raise InvalidValue("Enter a valid e-mail address.", "email")

@@ -40,6 +40,7 @@ from palinsesto.catalog.demo_setup import (
     ensure_resellers,
 )
 from palinsesto.db import Database
+from palinsesto.names import SLUG_PATTERN
 from palinsesto.trust.audit import record
 
 __all__ = [
@@ -53,7 +54,7 @@ __all__ = [
     "reserve_ids",
 ]
 
-SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+SLUG = re.compile(SLUG_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def generate_demo_data(
     Raises :class:`DemoDataError` before writing anything when the slug is malformed or the
     sizes would exceed the tenant's plan limits.
     """
-    if not SLUG_PATTERN.match(tenant_slug):
+    if not SLUG.match(tenant_slug):
         raise DemoDataError(
             f"tenant slug {tenant_slug!r}: use lower-case letters, digits and '-' "
             "(starting with a letter or digit, at most 63 characters)"

@@ -11,8 +11,6 @@ from palinsesto.accounts.bootstrap import ensure_tenant
 from palinsesto.accounts.models import AdminUser, Role, Tenant
 from palinsesto.accounts.security import generate_password, hash_password
 from palinsesto.accounts.users import CREDENTIAL_PATTERN
-from palinsesto.admin.api.identifiers import hidden_character
-from palinsesto.admin.api.routes.tenants import SLUG_PATTERN
 from palinsesto.cli.common import (
     announce_changes,
     console,
@@ -20,6 +18,7 @@ from palinsesto.cli.common import (
     open_database,
     settings_or_exit,
 )
+from palinsesto.names import SLUG_PATTERN, hidden_character
 from palinsesto.trust.audit import record
 
 admin_app = typer.Typer(help="Tenants and admin users.", no_args_is_help=True)

@@ -1,37 +1,14 @@
-"""Names people read (channels, bouquets, tenants, packages…): no invisible characters.
-
-A right-to-left override (U+202E) makes ``Sports‮vt.exe`` read as something else, and a
-zero-width space makes two names that look the same differ; both are Unicode "format"
-characters (category Cf), like the other bidi controls, joiners and the BOM. Names refuse
-them, and control characters (Cc), with the code point in the error. Free text (notes,
-descriptions) is left alone: joiners there are real writing (emoji, Persian).
-"""
+"""Names in API bodies: :data:`Label` refuses invisible characters (see palinsesto.names)."""
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator
 
-REFUSED_CATEGORIES = frozenset({"Cc", "Cf"})
+from palinsesto.names import hidden_character, refuse_hidden
 
-
-def hidden_character(value: str) -> str | None:
-    """The first invisible or direction-changing character of ``value``, as ``U+XXXX NAME``."""
-    for char in value:
-        if unicodedata.category(char) in REFUSED_CATEGORIES:
-            name = unicodedata.name(char, "control character")
-            return f"U+{ord(char):04X} {name}"
-    return None
-
-
-def refuse_hidden(value: str) -> str:
-    found = hidden_character(value)
-    if found is not None:
-        raise ValueError(f"contains an invisible or direction-changing character ({found})")
-    return value
-
+__all__ = ["Label", "hidden_character", "refuse_hidden"]
 
 # ``name: Label = Field(min_length=1, max_length=200)``
 Label = Annotated[str, AfterValidator(refuse_hidden)]

@@ -26,11 +26,11 @@ from palinsesto.admin.api.identifiers import Label
 from palinsesto.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.admin.api.patching import apply_changes, patch_changes
 from palinsesto.admin.api.types import PathId
+from palinsesto.names import SLUG_PATTERN
 from palinsesto.trust.audit import snapshot
 
 router = APIRouter(tags=["tenants"])
 
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
 
 class TenantIn(BaseModel):
