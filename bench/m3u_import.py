@@ -28,10 +28,12 @@ BIN = Path(sys.executable).with_name("palinsesto")
 PARSE_ONLY = """
 import sys
 from palinsesto.catalog import m3u_import  # the same imports as the command
-from palinsesto.catalog.m3u_fetch import fetch_playlist
-from palinsesto.catalog.m3u_reader import M3UReader, iter_playlist_lines
+from palinsesto.catalog.m3u_fetch import playlist_lines
+from palinsesto.catalog.m3u_reader import M3UReader
+from palinsesto.outbound import OutboundPolicy
 entries = errors = 0
-for item in M3UReader().read(iter_playlist_lines(fetch_playlist(sys.argv[1]))):
+lines = playlist_lines(sys.argv[1], OutboundPolicy())  # a local file: the policy is not asked
+for item in M3UReader().read(lines):
     if hasattr(item, "url"):
         entries += 1
     else:

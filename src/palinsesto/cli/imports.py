@@ -15,10 +15,10 @@ from palinsesto.catalog.m3u_fetch import (
     DEFAULT_MAX_BYTES,
     DEFAULT_TIMEOUT,
     PlaylistUnavailable,
-    fetch_playlist,
+    playlist_lines,
 )
 from palinsesto.catalog.m3u_import import ImportRefused, import_entries
-from palinsesto.catalog.m3u_reader import M3UEntry, M3UError, M3UReader, iter_playlist_lines
+from palinsesto.catalog.m3u_reader import M3UEntry, M3UError, M3UReader
 from palinsesto.catalog.models import CategoryKind
 from palinsesto.cli.common import (
     announce_changes,
@@ -67,7 +67,7 @@ def import_m3u(
     settings = settings_or_exit()
     try:
         policy = policy_from_settings(settings)
-        text = fetch_playlist(source, policy, timeout=timeout, max_bytes=max_bytes)
+        lines = playlist_lines(source, policy, timeout=timeout, max_bytes=max_bytes)
     except PlaylistUnavailable as exc:
         _fail(str(exc))
     reader = M3UReader()
@@ -81,7 +81,7 @@ def import_m3u(
 
     def entries() -> Iterator[M3UEntry]:
         # Read as the import goes: entries are applied in batches, never all held at once.
-        for item in reader.read(iter_playlist_lines(text)):
+        for item in reader.read(lines):
             if isinstance(item, M3UError):
                 report_error(item)
             else:
