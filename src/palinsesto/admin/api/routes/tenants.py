@@ -193,18 +193,18 @@ def _move(session: DbSession, principal: Principal, tenant_id: int, move: str) -
 
 
 @router.post("/tenants/{tenant_id}/approve", response_model=TenantOut)
-def approve_tenant(tenant_id: int, principal: PlatformAdmin, session: DbSession) -> Tenant:
+def approve_tenant(tenant_id: PathId, principal: PlatformAdmin, session: DbSession) -> Tenant:
     """A signed-up panel waiting for approval becomes active; its owner may sign in."""
     return _move(session, principal, tenant_id, "approve")
 
 
 @router.post("/tenants/{tenant_id}/suspend", response_model=TenantOut)
-def suspend_tenant(tenant_id: int, principal: PlatformAdmin, session: DbSession) -> Tenant:
+def suspend_tenant(tenant_id: PathId, principal: PlatformAdmin, session: DbSession) -> Tenant:
     """Viewers are cut and refused (or shown the suspended slate), staff become read-only;
     nothing is deleted."""
     return _move(session, principal, tenant_id, "suspend")
 
 
 @router.post("/tenants/{tenant_id}/resume", response_model=TenantOut)
-def resume_tenant(tenant_id: int, principal: PlatformAdmin, session: DbSession) -> Tenant:
+def resume_tenant(tenant_id: PathId, principal: PlatformAdmin, session: DbSession) -> Tenant:
     return _move(session, principal, tenant_id, "resume")
