@@ -106,6 +106,14 @@ def _gone(pid: int) -> bool:
         return True
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            return file.read()
+    except OSError:
+        return b""
+
+
 async def test_children_die_with_a_crashed_parent() -> None:
     # A parent process runs a Supervisor with one long child, then is SIGKILLed: no stop(),
     # no cleanup. The kernel must kill the child (PR_SET_PDEATHSIG), not leave it running.
@@ -125,10 +133,15 @@ async def test_children_die_with_a_crashed_parent() -> None:
     assert parent.stdout is not None
     child_pid = int((await asyncio.wait_for(parent.stdout.readline(), 20)).decode())
     try:
-        assert not _gone(child_pid)
+        # The death signal is armed by setpriv before it execs the child: wait until the
+        # child really runs (its command line is the sleeper's), or the kill could race it.
+        started = time.monotonic() + 10
+        while b"time.sleep" not in _cmdline(child_pid):
+            assert time.monotonic() < started, "the child never started"
+            await asyncio.sleep(0.02)
         parent.kill()
         await parent.wait()
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + 10
         while not _gone(child_pid):
             assert time.monotonic() < deadline, "the child outlived its parent"
             await asyncio.sleep(0.05)
