@@ -118,7 +118,7 @@ class PlaybackAccess:
         self.watch_tokens = watch_tokens
         self.rights = rights
         self._channels: dict[tuple[int, int], tuple[int, ChannelInfo | None]] = {}
-        self._bouquets: dict[tuple[int, tuple[int, ...]], tuple[int, frozenset[int]]] = {}
+        self._bouquets: dict[tuple[int, ItemType, tuple[int, ...]], tuple[int, frozenset[int]]] = {}
         self._tenants: dict[int, tuple[int, TenantPlayback]] = {}
         self._lock = threading.Lock()
 
@@ -214,13 +214,27 @@ class PlaybackAccess:
     def bouquet_channels(
         self, tenant_id: int, bouquet_ids: tuple[int, ...], *, cached_only: bool = False
     ) -> frozenset[int]:
-        key = (tenant_id, tuple(sorted(bouquet_ids)))
+        return self.bouquet_items(
+            tenant_id, ItemType.channel, bouquet_ids, cached_only=cached_only
+        )
+
+    def bouquet_items(
+        self,
+        tenant_id: int,
+        item_type: ItemType,
+        bouquet_ids: tuple[int, ...],
+        *,
+        cached_only: bool = False,
+    ) -> frozenset[int]:
+        """Ids of ``item_type`` the bouquets hold, cached per bouquet set and catalog version
+        (channels for live, movies and series for VOD)."""
+        key = (tenant_id, item_type, tuple(sorted(bouquet_ids)))
         version = self._events.version(tenant_id, "catalog")
         hit = self._bouquets.get(key)
         if hit is not None and hit[0] == version:
             return hit[1]
         if cached_only:
-            raise NotCached(f"bouquets {key[1]}")
+            raise NotCached(f"bouquets {key[2]}")
         if not bouquet_ids:
             ids: frozenset[int] = frozenset()
         else:
@@ -228,8 +242,8 @@ class PlaybackAccess:
                 ids = frozenset(
                     session.scalars(
                         select(BouquetItem.item_id).where(
-                            BouquetItem.bouquet_id.in_(key[1]),
-                            BouquetItem.item_type == ItemType.channel,
+                            BouquetItem.bouquet_id.in_(key[2]),
+                            BouquetItem.item_type == item_type,
                         )
                     ).all()
                 )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from palinsesto.accounts.models import ConnectionPolicy
-from palinsesto.catalog.models import BouquetItem, Episode, ItemType, Movie, Series
+from palinsesto.catalog.models import Episode, ItemType, Movie, Series
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.db import Database
 from palinsesto.playback.access import NotCached, NotInBouquet, PlaybackAccess, UnknownChannel
@@ -70,7 +70,6 @@ class VodAccess:
     def __init__(self, db: Database, events: ChangeEvents, access: PlaybackAccess) -> None:
         self._db, self._events, self._access = db, events, access
         self._items: dict[tuple[int, VodKind, int], tuple[int, VodItem | None]] = {}
-        self._bouquets: dict[tuple[int, ItemType, tuple[int, ...]], tuple[int, frozenset[int]]] = {}
         self._lock = threading.Lock()
 
     def authorize(self, req: VodRequest, *, cached_only: bool = False) -> VodGrant:
@@ -84,7 +83,7 @@ class VodAccess:
         item = self.item(line.tenant_id, req.kind, req.item_id, cached_only=cached_only)
         if item is None or not item.enabled:
             raise UnknownVod(f"no {req.kind.value} item {req.item_id}")
-        members = self.bouquet_items(
+        members = self._access.bouquet_items(
             line.tenant_id, _BOUQUET_TYPE[req.kind], line.bouquet_ids, cached_only=cached_only
         )
         if item.bouquet_item not in members:
@@ -128,35 +127,3 @@ class VodAccess:
                 self._items.clear()
             self._items[key] = (version, found)
         return found
-
-    def bouquet_items(
-        self,
-        tenant_id: int,
-        item_type: ItemType,
-        bouquet_ids: tuple[int, ...],
-        *,
-        cached_only: bool = False,
-    ) -> frozenset[int]:
-        key = (tenant_id, item_type, tuple(sorted(bouquet_ids)))
-        version = self._events.version(tenant_id, "catalog")
-        hit = self._bouquets.get(key)
-        if hit is not None and hit[0] == version:
-            return hit[1]
-        if cached_only:
-            raise NotCached(f"bouquets {key[2]}")
-        ids: frozenset[int] = frozenset()
-        if bouquet_ids:
-            with self._db.session() as session:
-                ids = frozenset(
-                    session.scalars(
-                        select(BouquetItem.item_id).where(
-                            BouquetItem.bouquet_id.in_(key[2]),
-                            BouquetItem.item_type == item_type,
-                        )
-                    ).all()
-                )
-        with self._lock:
-            if len(self._bouquets) > 50_000:
-                self._bouquets.clear()
-            self._bouquets[key] = (version, ids)
-        return ids
