@@ -32,10 +32,10 @@ import imageio_ffmpeg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from palinsesto.media.archive.store import ArchiveStore, ArchiveWriter  # noqa: E402
-from palinsesto.media.mpegts import TsChunker  # noqa: E402
-from palinsesto.media.outputs.hls import HlsSegmenter  # noqa: E402
-from palinsesto.media.outputs.ts import TsFanout  # noqa: E402
+from palinsesto.node.archive.store import ArchiveStore, ArchiveWriter  # noqa: E402
+from palinsesto.node.mpegts import TsChunker  # noqa: E402
+from palinsesto.node.outputs.hls import HlsSegmenter  # noqa: E402
+from palinsesto.node.outputs.ts import TsFanout  # noqa: E402
 
 RATE_BPS = 4_000_000
 

@@ -1,6 +1,6 @@
 """HLS hot path: playlist requests/s with token check, and segment throughput from RAM.
 
-Same bytes, same loopback, same run: the lean asyncio data plane (palinsesto.media.dataplane),
+Same bytes, same loopback, same run: the lean asyncio data plane (palinsesto.node.dataplane),
 the same logic as an ASGI app under uvicorn, and nginx serving the same files (if installed).
 The client is a keep-alive asyncio load generator in a separate process, so figures are
 bounded by the 2 shared cores; compare columns, not absolutes.
@@ -32,8 +32,8 @@ def _free_port() -> int:
 
 
 def _lean_server(port: int, ready: threading.Event | None = None) -> None:
-    from palinsesto.media.dataplane import Reply, serve
-    from palinsesto.playback.hls_tokens import SegmentTokens
+    from palinsesto.node.dataplane import Reply, serve
+    from palinsesto.panel.playback.hls_tokens import SegmentTokens
 
     tokens = SegmentTokens("bench", 60)
     token = tokens.issue(1, 1, 1, time.time())
@@ -61,7 +61,7 @@ def _uvicorn_server(port: int) -> None:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from palinsesto.playback.hls_tokens import SegmentTokens
+    from palinsesto.panel.playback.hls_tokens import SegmentTokens
 
     tokens = SegmentTokens("bench", 60)
     token = tokens.issue(1, 1, 1, time.time())
@@ -145,7 +145,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=4.0)
     args = parser.parse_args()
-    from palinsesto.playback.hls_tokens import SegmentTokens
+    from palinsesto.panel.playback.hls_tokens import SegmentTokens
 
     token = SegmentTokens("bench", 60).issue(1, 1, 1, time.time())
     root = Path(tempfile.mkdtemp())

@@ -33,9 +33,9 @@ from palinsesto.catalog.models import Bouquet, BouquetItem, Channel, ItemType
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.db import Database
 from palinsesto.db.migrate import upgrade
-from palinsesto.playback.access import PlaybackAccess, PlaybackRequest
-from palinsesto.playback.lines import LineDirectory
-from palinsesto.playback.rights_gate import RightsGate
+from palinsesto.panel.playback.access import PlaybackAccess, PlaybackRequest
+from palinsesto.panel.playback.lines import LineDirectory
+from palinsesto.panel.playback.rights_gate import RightsGate
 from palinsesto.trust.geo import CountryLookup
 from palinsesto.trust.models import RightsRecord, TerritoryRule
 

@@ -64,7 +64,7 @@ def make_source(seconds: int = 8) -> bytes:
 
 
 def chunks_of(data: bytes) -> list[object]:
-    from palinsesto.media.mpegts import TsChunker
+    from palinsesto.node.mpegts import TsChunker
 
     chunker = TsChunker(64 * 1024)
     out = chunker.feed(data)
@@ -88,8 +88,8 @@ async def publish_forever(publish: object, chunks: list[object], psi: bytes) -> 
 def palinsesto_server(port: int, source: bytes, ready: multiprocessing.Event) -> None:
     os.sched_setaffinity(0, {0})
     raise_nofile()
-    from palinsesto.media.dataplane import serve
-    from palinsesto.media.outputs.ts import TsFanout, TsViewer
+    from palinsesto.node.dataplane import serve
+    from palinsesto.node.outputs.ts import TsFanout, TsViewer
 
     chunks, psi = chunks_of(source)
     fanout = TsFanout()

@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 from live_world import FFMPEG, LiveServer, make_sample
-from palinsesto.catalog.models import ChannelMode, SourceKind
-from palinsesto.media.ffmpeg import Source, channel_argv, profile_for
-from palinsesto.media.mpegts import (
+from palinsesto.catalog.models import ChannelMode
+from palinsesto.node.ffmpeg import Source, channel_argv, profile_for
+from palinsesto.node.mpegts import (
     PAT_PID,
     VIDEO_STREAM_TYPES,
     has_key_nal,
@@ -37,6 +37,7 @@ from palinsesto.media.mpegts import (
     parse_pat,
     parse_pmt,
 )
+from palinsesto.protocol.sources import SourceKind
 
 PATTERN = "testsrc://640x360@25"
 

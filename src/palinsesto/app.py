@@ -10,18 +10,18 @@ from fastapi import FastAPI
 
 from palinsesto import __version__
 from palinsesto.accounts.plans import UnknownPlan, plan_named
-from palinsesto.admin.api import API_PREFIX, build_router, install_error_handlers
-from palinsesto.admin.body_limit import BodyLimit, RouteLimit
-from palinsesto.admin.live_stats import install_live_stats
-from palinsesto.admin.panel import mount_panel
-from palinsesto.admin.security_headers import SecurityHeaders
 from palinsesto.config import ENV_PREFIX, ConfigError
 from palinsesto.context import AppContext
 from palinsesto.epg.service import install_epg
 from palinsesto.listeners import NodeSockets
-from palinsesto.media.engine import install_live
-from palinsesto.playback.live_routes import install_live_routes
-from palinsesto.playback.routes import ViewerSurfaceDispatch, player_routes
+from palinsesto.panel.admin.api import API_PREFIX, build_router, install_error_handlers
+from palinsesto.panel.admin.body_limit import BodyLimit, RouteLimit
+from palinsesto.panel.admin.live_stats import install_live_stats
+from palinsesto.panel.admin.panel import mount_panel
+from palinsesto.panel.admin.security_headers import SecurityHeaders
+from palinsesto.panel.local_node.engine import install_live
+from palinsesto.panel.playback.live_routes import install_live_routes
+from palinsesto.panel.playback.routes import ViewerSurfaceDispatch, player_routes
 
 
 def create_app(ctx: AppContext, node_sockets: NodeSockets | None = None) -> FastAPI:

@@ -19,8 +19,8 @@ from palinsesto.catalog.models import (
     ChannelCategory,
     ChannelMode,
     ItemType,
-    SourceKind,
 )
+from palinsesto.protocol.sources import SourceKind
 
 DEMO_LINE = "demo"
 

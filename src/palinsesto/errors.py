@@ -2,7 +2,7 @@
 
 Services in ``accounts``, ``catalog`` and ``cluster`` take plain values and a Session and
 raise these; the admin API maps each class to a status code in one table
-(:mod:`palinsesto.admin.api.errors`), the CLI prints the message.
+(:mod:`palinsesto.panel.admin.api.errors`), the CLI prints the message.
 
     RuleBroken               a request breaks a rule; ``field`` names the culprit
     ├── InvalidValue         a value is malformed or refers to something unusable

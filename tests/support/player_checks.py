@@ -6,12 +6,12 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from palinsesto.playback.guide import ProgrammeRow
+from palinsesto.panel.playback.guide import ProgrammeRow
 
 
 class ListGuide:
     """A guide holding a fixed list of programmes, standing in for the EPG package
-    behind the same :class:`~palinsesto.playback.guide.Guide` protocol."""
+    behind the same :class:`~palinsesto.panel.playback.guide.Guide` protocol."""
 
     def __init__(self, rows: list[ProgrammeRow]) -> None:
         self.rows = sorted(rows, key=lambda r: (r.channel_id, r.start))

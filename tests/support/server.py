@@ -20,7 +20,7 @@ from palinsesto.app import create_app
 from palinsesto.config import Settings
 from palinsesto.context import AppContext
 from palinsesto.db import Database, upgrade
-from palinsesto.playback.routes import viewer_first
+from palinsesto.panel.playback.routes import viewer_first
 
 ADMIN_USER = "root"
 ADMIN_PASSWORD = "root-password-for-tests"

@@ -65,7 +65,7 @@ def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
 
 
 def test_rtmp_port_told_to_apps_follows_the_ingest_settings() -> None:
-    from palinsesto.playback.xtream import ServerIdentity, server_info
+    from palinsesto.panel.playback.xtream import ServerIdentity, server_info
 
     listen_only = load_settings({"PALINSESTO_RTMP_LISTEN": "0.0.0.0:8880"})
     assert listen_only.rtmp_public_port == 8880
@@ -99,6 +99,8 @@ def test_readme_lists_every_setting() -> None:
     fields = {f.name for f in dataclasses.fields(Settings)} - {"extra"}
     assert sorted(fields - documented) == [], "settings without a README row"
     assert sorted(documented - fields - {"config"}) == [], "README rows for no setting"
+
+
 @pytest.mark.parametrize(
     ("env", "live"),
     [

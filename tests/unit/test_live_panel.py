@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from palinsesto.admin.api.routes.live import ingest_url
-from palinsesto.admin.live_stats import DAY, Observed, ViewerHistory
 from palinsesto.config import ConfigError, Settings, load_settings
-from palinsesto.playback.watch_tokens import (
+from palinsesto.panel.admin.api.routes.live import ingest_url
+from palinsesto.panel.admin.live_stats import DAY, Observed, ViewerHistory
+from palinsesto.panel.playback.watch_tokens import (
     WatchKind,
     WatchTokenRefused,
     WatchTokens,

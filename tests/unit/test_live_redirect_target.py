@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from palinsesto.config import load_settings
-from palinsesto.playback.live_routes import data_plane_base
+from palinsesto.panel.playback.live_routes import data_plane_base
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import pytest
 
 from palinsesto.catalog.m3u_import import source_kind
 from palinsesto.catalog.m3u_reader import parse_attributes, playlist_lines, read_m3u
-from palinsesto.catalog.models import SourceKind
+from palinsesto.protocol.sources import SourceKind
 
 # The shape XC emits (reference §6.3) plus the attributes of §6.4, CRLF line endings and a BOM.
 XC_PLUS = (

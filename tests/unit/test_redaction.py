@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from palinsesto.trust.redaction import redact_url, redact_urls_in
+from palinsesto.redaction import redact_url, redact_urls_in
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,5 @@ def test_mypy_is_clean() -> None:
 def test_import_layers_hold() -> None:
     # The layer contracts live in pyproject.toml's [tool.importlinter].
     linter = Path(sys.executable).with_name("lint-imports")
-    result = subprocess.run(
-        [str(linter), "--no-cache"], cwd=ROOT, capture_output=True, text=True
-    )
+    result = subprocess.run([str(linter), "--no-cache"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

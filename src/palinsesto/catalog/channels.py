@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from palinsesto.accounts.models import Tenant
-from palinsesto.catalog.models import Category, CategoryKind, Channel, ChannelCategory, SourceKind
-from palinsesto.catalog.sources import PUSH_KINDS, InvalidSource, SourceSpec
+from palinsesto.catalog.models import Category, CategoryKind, Channel, ChannelCategory
 from palinsesto.errors import InvalidValue, PlanLimitReached
+from palinsesto.protocol.sources import PUSH_KINDS, InvalidSource, SourceKind, SourceSpec
 
 
 def check_source(index: int, kind: SourceKind, url: str) -> dict[str, str]:

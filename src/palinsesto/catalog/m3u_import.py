@@ -55,8 +55,8 @@ from palinsesto.catalog.models import (
     ChannelCategory,
     ChannelMode,
     Movie,
-    SourceKind,
 )
+from palinsesto.protocol.sources import SourceKind
 from palinsesto.trust.audit import record
 
 VOD_EXTENSIONS = frozenset({"mp4", "mkv", "avi", "mov", "m4v", "ts", "webm", "flv", "mpg"})

@@ -44,21 +44,6 @@ class ChannelMode(enum.StrEnum):
     on_demand = "on_demand"
 
 
-class SourceKind(enum.StrEnum):
-    """Where a channel's feed comes from (the live engine picks the reader by kind)."""
-
-    hls = "hls"
-    http_ts = "http_ts"
-    rtsp = "rtsp"
-    rtmp = "rtmp"
-    udp = "udp"
-    srt = "srt"
-    file = "file"
-    test_pattern = "test_pattern"
-    push_rtmp = "push_rtmp"
-    push_srt = "push_srt"
-
-
 class Channel(Base, TenantScoped):
     """A live stream. Its id is the ``stream_id`` the apps use."""
 

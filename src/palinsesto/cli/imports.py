@@ -28,7 +28,7 @@ from palinsesto.cli.common import (
     settings_or_exit,
 )
 from palinsesto.outbound import policy_from_settings
-from palinsesto.trust.redaction import redact_urls_in
+from palinsesto.redaction import redact_urls_in
 
 import_app = typer.Typer(help="Import playlists into a tenant.", no_args_is_help=True)
 

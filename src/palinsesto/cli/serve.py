@@ -77,7 +77,7 @@ def serve(
 
     from palinsesto.app import create_app
     from palinsesto.context import AppContext
-    from palinsesto.playback.routes import viewer_first
+    from palinsesto.panel.playback.routes import viewer_first
 
     app = create_app(AppContext.build(settings, db), node_sockets)
     config = uvicorn.Config(

@@ -1,2 +1,2 @@
 """The programme guide (EPG): XMLTV import, channel matching, creators' schedules,
-retention, and the :class:`~palinsesto.playback.guide.Guide` that serves it."""
+retention, and the :class:`~palinsesto.panel.playback.guide.Guide` that serves it."""

@@ -1,4 +1,4 @@
-"""The stored guide behind :class:`palinsesto.playback.guide.Guide`.
+"""The stored guide behind :class:`palinsesto.panel.playback.guide.Guide`.
 
 Surfaces ask by the XMLTV id their channel carries (``epg_channel_id``). Which stored
 programmes answer is decided once per guide version and cached per tenant:
@@ -36,8 +36,8 @@ from palinsesto.epg.models import (
     MatchMethod,
 )
 from palinsesto.epg.schedule import Occurrence, ShowRule, expand, load_rules, with_live_mark
-from palinsesto.playback.guide import ProgrammeRow
-from palinsesto.playback.programme_details import ProgrammeDetails
+from palinsesto.panel.playback.guide import ProgrammeRow
+from palinsesto.panel.playback.programme_details import ProgrammeDetails
 
 # Programmes longer than this are refused at import, so a range scan may start this early.
 LONGEST_PROGRAMME = 7 * 86_400

@@ -42,7 +42,7 @@ from palinsesto.epg.xmltv_reader import (
     XmltvTooLarge,
 )
 from palinsesto.outbound import FetchFailed, OutboundPolicy, open_url
-from palinsesto.trust.redaction import redact_urls_in
+from palinsesto.redaction import redact_urls_in
 
 READ_SIZE = 1 << 20
 MAX_SAMPLES = 20
@@ -99,9 +99,7 @@ def upload_path(data_dir: Path, tenant_id: int, source_id: int) -> Path:
     return data_dir / "epg" / f"tenant-{tenant_id}" / f"source-{source_id}.xmltv"
 
 
-def fetch_url(
-    url: str, max_bytes: int, timeout: float, policy: OutboundPolicy
-) -> Iterator[bytes]:
+def fetch_url(url: str, max_bytes: int, timeout: float, policy: OutboundPolicy) -> Iterator[bytes]:
     """The bytes of ``url``, refused up front when the provider declares too many.
 
     Fetched under the outbound policy: the URL and every redirect hop must be public

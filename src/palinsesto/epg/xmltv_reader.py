@@ -30,7 +30,7 @@ from xml.parsers import expat
 
 from palinsesto.epg.decompress import DecompressError, Decompressor, TooLarge
 from palinsesto.epg.xmltv_time import BadTime, parse_xmltv_time
-from palinsesto.playback.programme_details import MAX_REPEATS, MAX_TEXT, ProgrammeDetails
+from palinsesto.panel.playback.programme_details import MAX_REPEATS, MAX_TEXT, ProgrammeDetails
 
 DAY = 86_400
 DEFAULT_MAX_BYTES = 2 * 1024**3

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from palinsesto.admin.api.identifiers import hidden_character
-from palinsesto.admin.body_limit import DEFAULT_MAX_BODY_BYTES
+from palinsesto.panel.admin.api.identifiers import hidden_character
+from palinsesto.panel.admin.body_limit import DEFAULT_MAX_BODY_BYTES
 from support.admin_api import USER_PASSWORD, TenantWorld, make_tenant, root_client
 from support.cli_runner import Cli
 from support.server import RunningServer

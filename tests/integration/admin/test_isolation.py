@@ -13,9 +13,9 @@ import pytest
 
 from palinsesto.accounts.models import UsageDay
 from palinsesto.accounts.plans import PLANS
-from palinsesto.admin.api.routes.auth import TotpState
-from palinsesto.admin.api.routes.notices import ReceiptOut
-from palinsesto.admin.api.routes.watch import WatchInfo
+from palinsesto.panel.admin.api.routes.auth import TotpState
+from palinsesto.panel.admin.api.routes.notices import ReceiptOut
+from palinsesto.panel.admin.api.routes.watch import WatchInfo
 from support.admin_api import TenantWorld, created, make_tenant, root_client
 from support.server import RunningServer
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 
-from palinsesto.playback.player_api import EMPTY_RESULTS, NUMERIC_ACTIONS
+from palinsesto.panel.playback.player_api import EMPTY_RESULTS, NUMERIC_ACTIONS
 from support.admin_api import created, make_tenant
 from support.databases import BACKENDS, temporary_database
 from support.player_catalog import PASSWORD, Catalog, populate

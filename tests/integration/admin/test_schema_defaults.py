@@ -9,7 +9,7 @@ import pkgutil
 
 from pydantic import BaseModel
 
-import palinsesto.admin.api.routes as route_modules
+import palinsesto.panel.admin.api.routes as route_modules
 from support.admin_api import make_tenant
 from support.server import RunningServer
 

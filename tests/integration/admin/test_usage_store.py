@@ -8,7 +8,7 @@ from datetime import date
 from palinsesto.accounts.models import Tenant
 from palinsesto.accounts.usage import add_usage, usage_rows
 from palinsesto.db import Database, upgrade
-from palinsesto.playback.metering import UsageSample
+from palinsesto.panel.playback.metering import UsageSample
 
 DAY = date(2026, 11, 28)
 NEXT = date(2026, 11, 29)

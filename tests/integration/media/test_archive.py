@@ -15,8 +15,8 @@ import httpx
 
 from palinsesto.accounts.models import ConnectionPolicy
 from palinsesto.catalog.models import Bouquet, BouquetItem, Channel, ChannelMode, ItemType
-from palinsesto.media.mpegts import TsChunker
-from palinsesto.playback.guide import ProgrammeRow
+from palinsesto.node.mpegts import TsChunker
+from palinsesto.panel.playback.guide import ProgrammeRow
 from support.media import FFMPEG, play
 from support.player_checks import ListGuide
 from support.server import make_settings, run_server

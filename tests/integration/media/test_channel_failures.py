@@ -152,7 +152,7 @@ async def test_a_failed_play_answers_with_cors_at_once_and_counts_no_viewer(
 async def test_a_failing_source_backs_off_exponentially_and_says_when(
     live: LiveWorld, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="palinsesto.media.channel")
+    caplog.set_level(logging.WARNING, logger="palinsesto.node.channel")
     # A file of the tenant's media folder that is no video: ffmpeg fails on it every time.
     folder = live.server.ctx.settings.effective_media_root / str(live.tenant_id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -185,7 +185,7 @@ async def test_a_failing_source_backs_off_exponentially_and_says_when(
         mine = [
             r.getMessage()
             for r in caplog.records
-            if r.name == "palinsesto.media.channel" and f"channel {channel_id} " in r.getMessage()
+            if r.name == "palinsesto.node.channel" and f"channel {channel_id} " in r.getMessage()
         ]
         attempts = len(_status(c, channel_id)["failures"])
         assert 4 <= len(mine) <= attempts, mine

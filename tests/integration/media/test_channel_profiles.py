@@ -10,9 +10,9 @@ from alembic.runtime.migration import MigrationContext
 
 from palinsesto.accounts.bootstrap import ensure_tenant
 from palinsesto.catalog.models import Channel
-from palinsesto.catalog.profiles import TranscodeProfileName
 from palinsesto.db import Database
 from palinsesto.db.migrate import MIGRATIONS
+from palinsesto.protocol.profiles import TranscodeProfileName
 from support.media import decoded_frame_size
 
 from .conftest import LiveWorld

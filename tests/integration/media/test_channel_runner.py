@@ -7,11 +7,11 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from palinsesto.catalog.models import SourceKind
-from palinsesto.media.channel import ChannelRunner, ChannelSpec, ChannelState, RunnerTuning
-from palinsesto.media.ffmpeg import Source, profile_for
-from palinsesto.media.outputs.ts import TsViewer
-from palinsesto.media.supervisor import Supervisor
+from palinsesto.node.channel import ChannelRunner, ChannelSpec, ChannelState, RunnerTuning
+from palinsesto.node.ffmpeg import Source, profile_for
+from palinsesto.node.outputs.ts import TsViewer
+from palinsesto.node.supervisor import Supervisor
+from palinsesto.protocol.sources import SourceKind
 from support.media import (
     FFMPEG,
     CollectingSink,

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 import pytest
 import uvloop
 
-from palinsesto.media.dataplane import (
+from palinsesto.node.dataplane import (
     MAX_HEAD,
     MAX_PENDING_INPUT,
     MAX_PIPELINE,

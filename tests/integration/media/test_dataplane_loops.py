@@ -7,7 +7,7 @@ import asyncio
 import pytest
 import uvloop
 
-from palinsesto.media.dataplane import Connection, HttpRequest, Reply, serve
+from palinsesto.node.dataplane import Connection, HttpRequest, Reply, serve
 
 
 async def _get_twice(port: int) -> list[bytes]:

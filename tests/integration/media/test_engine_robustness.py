@@ -13,7 +13,7 @@ import httpx
 from sqlalchemy import event
 
 from palinsesto.catalog.models import ChannelMode
-from palinsesto.media.channel import ChannelState
+from palinsesto.node.channel import ChannelState
 from support.media import play
 
 from .conftest import LiveWorld

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import uvloop
 
-from palinsesto.media.dataplane import Connection, HttpRequest, Written, serve
-from palinsesto.media.file_sender import SendAborted, send_file
+from palinsesto.node.dataplane import Connection, HttpRequest, Written, serve
+from palinsesto.node.file_sender import SendAborted, send_file
 
 SIZE = 24 * 1024 * 1024 + 12_345
 

@@ -106,7 +106,6 @@ async def test_file_sources_read_only_the_tenants_folder(
     assert str(panel.ctx.settings.effective_media_root) not in str(status)
     assert os.access("/etc/passwd", os.R_OK)  # the refusal was the policy, not the OS
 
-
     # A broken file in the folder: ffmpeg's own message, never the server's media root.
     (mine / "broken.ts").write_bytes(b"not a video\n" * 1000)
     with acme.client() as c:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from palinsesto.media.channel import ChannelState
+from palinsesto.node.channel import ChannelState
 from support.media import FFMPEG, decode_bytes, play
 
 from .conftest import LiveWorld

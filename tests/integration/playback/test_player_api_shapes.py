@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from palinsesto.playback.guide import ProgrammeRow
+from palinsesto.panel.playback.guide import ProgrammeRow
 from support.player_checks import ListGuide, record_archive
 
 ALICE = {"username": "alice", "password": "pw123"}

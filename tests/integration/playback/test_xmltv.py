@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import httpx
 
-from palinsesto.playback.guide import ProgrammeRow
+from palinsesto.panel.playback.guide import ProgrammeRow
 from support.player_checks import ListGuide
 
 

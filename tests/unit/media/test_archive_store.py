@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from palinsesto.media.archive.index import Piece, locate, parse_index
-from palinsesto.media.archive.paths import BadTimeshift, parse_start, parse_timeshift
-from palinsesto.media.archive.store import ArchiveStore
-from palinsesto.media.mpegts import TsChunk
+from palinsesto.node.archive.index import Piece, locate, parse_index
+from palinsesto.node.archive.paths import BadTimeshift, parse_start, parse_timeshift
+from palinsesto.node.archive.store import ArchiveStore
+from palinsesto.node.mpegts import TsChunk
 
 UTC = ZoneInfo("UTC")
 T0 = 1_800_000_000.0  # a minute boundary (divisible by 60)

@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from palinsesto.catalog import demo_rows
-from palinsesto.catalog.models import SourceKind
-from palinsesto.media.ffmpeg import (
+from palinsesto.node.ffmpeg import (
     Source,
     SourceError,
     channel_argv,
@@ -20,6 +19,7 @@ from palinsesto.media.ffmpeg import (
     srt_ingest_argv,
     srt_listener_url,
 )
+from palinsesto.protocol.sources import SourceKind
 
 
 def _after(argv: list[str], flag: str) -> str:

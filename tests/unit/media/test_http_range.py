@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from palinsesto.media.http_range import ByteSpan, RangeNotSatisfiable, plan_range, whole
+from palinsesto.node.http_range import ByteSpan, RangeNotSatisfiable, plan_range, whole
 
 SIZE = 1000
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import imageio_ffmpeg
 import pytest
 
-from palinsesto.media.mpegts import PACKET_SIZE, TsChunker, parse_packet, parse_pat, parse_pmt
+from palinsesto.node.mpegts import PACKET_SIZE, TsChunker, parse_packet, parse_pat, parse_pmt
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from palinsesto.media.probe_report import (
+from palinsesto.node.probe_report import (
     MediaInfo,
     ProbeFailed,
     duration_text,

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from palinsesto.catalog.profiles import (
+from palinsesto.node.ffmpeg import SourceError, profile_for
+from palinsesto.node.mpegts import TsChunk
+from palinsesto.node.outputs.hls import HlsSegmenter
+from palinsesto.protocol.profiles import (
     LEGACY_NAMES,
     PROFILES,
     TranscodeProfileName,
     profile_labels,
     profile_name,
 )
-from palinsesto.media.ffmpeg import SourceError, profile_for
-from palinsesto.media.mpegts import TsChunk
-from palinsesto.media.outputs.hls import HlsSegmenter
 
 
 def test_every_name_has_a_rung_a_label_and_an_engine_profile() -> None:

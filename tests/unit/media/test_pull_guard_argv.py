@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from palinsesto.catalog.models import SourceKind
-from palinsesto.media.ffmpeg import (
+from palinsesto.node.ffmpeg import (
     HTTP_PULL_PROTOCOLS,
     Source,
     channel_argv,
     probe_argv,
     profile_for,
 )
+from palinsesto.protocol.sources import SourceKind
 
 PROXY = "http://127.0.0.1:4321"
 

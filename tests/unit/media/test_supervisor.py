@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 
-from palinsesto.media.supervisor import Backoff, Progress, Supervisor
+from palinsesto.node.supervisor import Backoff, Progress, Supervisor
 
 PY = sys.executable
 
@@ -119,7 +119,7 @@ async def test_children_die_with_a_crashed_parent() -> None:
     # no cleanup. The kernel must kill the child (PR_SET_PDEATHSIG), not leave it running.
     parent_script = (
         "import asyncio, sys\n"
-        "from palinsesto.media.supervisor import Supervisor\n"
+        "from palinsesto.node.supervisor import Supervisor\n"
         "async def main():\n"
         "    sup = Supervisor()\n"
         "    child = await sup.spawn([sys.executable, '-c', 'import time; time.sleep(60)'])\n"

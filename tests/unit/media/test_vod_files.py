@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from palinsesto.media.vod_files import (
+from palinsesto.node.vod_files import (
     LocalFile,
     RemoteUrl,
     VodSourceRefused,

@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 
 from palinsesto.accounts.models import ConnectionPolicy
-from palinsesto.playback.admission import SessionRegistry, TooManyViewers
-from palinsesto.playback.lines import LineView
-from palinsesto.playback.metering import UsageMeter
+from palinsesto.panel.playback.admission import SessionRegistry, TooManyViewers
+from palinsesto.panel.playback.lines import LineView
+from palinsesto.panel.playback.metering import UsageMeter
 
 DAY = 1_764_374_400.0  # 2025-11-29 00:00:00 UTC
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.datastructures import QueryParams
 
-from palinsesto.playback.raw_http import parse_query, scope_headers
+from palinsesto.panel.playback.raw_http import parse_query, scope_headers
 
 
 @pytest.mark.parametrize(

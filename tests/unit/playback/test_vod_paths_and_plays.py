@@ -5,17 +5,17 @@ from __future__ import annotations
 import pytest
 
 from palinsesto.accounts.models import ConnectionPolicy
-from palinsesto.playback.admission import SessionRegistry, TooManyConnections
-from palinsesto.playback.lines import LineView
-from palinsesto.playback.stream_paths import (
+from palinsesto.panel.playback.admission import SessionRegistry, TooManyConnections
+from palinsesto.panel.playback.lines import LineView
+from palinsesto.panel.playback.stream_paths import (
     BadPath,
     UnknownPath,
     VodKind,
     VodPath,
     parse_delivery_path,
 )
-from palinsesto.playback.vod_access import VodGrant, VodItem
-from palinsesto.playback.vod_plays import VodPlays
+from palinsesto.panel.playback.vod_access import VodGrant, VodItem
+from palinsesto.panel.playback.vod_plays import VodPlays
 
 
 @pytest.mark.parametrize(

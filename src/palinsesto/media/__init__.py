@@ -1,1 +1,0 @@
-"""The live engine: ffmpeg supervision, TS/HLS packaging in RAM, ingest and delivery."""

@@ -1,0 +1,72 @@
+"""The admin REST API under ``/api/v1``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from palinsesto.panel.admin.api.errors import install_error_handlers
+from palinsesto.panel.admin.api.routes import (
+    audit,
+    auth,
+    bouquets,
+    categories,
+    channels,
+    credits,
+    epg_review,
+    epg_sources,
+    episodes,
+    lines,
+    live,
+    movies,
+    notices,
+    packages,
+    rights,
+    schedule,
+    series,
+    servers,
+    signup,
+    system,
+    tenants,
+    usage,
+    users,
+    watch,
+)
+from palinsesto.panel.admin.api.types import refuse_nul
+
+API_PREFIX = "/api/v1"
+
+
+def build_router() -> APIRouter:
+    # Every route, present and future, refuses NUL in its text before its own code runs.
+    router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(refuse_nul)])
+    for module in (
+        auth,
+        signup,
+        tenants,
+        usage,
+        categories,
+        watch,
+        users,
+        packages,
+        credits,
+        channels,
+        bouquets,
+        lines,
+        live,
+        servers,
+        movies,
+        series,
+        episodes,
+        audit,
+        epg_sources,
+        epg_review,
+        schedule,
+        notices,
+        system,
+        rights,
+    ):
+        router.include_router(module.router)
+    return router
+
+
+__all__ = ["API_PREFIX", "build_router", "install_error_handlers"]

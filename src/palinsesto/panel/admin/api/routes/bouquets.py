@@ -1,0 +1,152 @@
+"""Bouquets and their ordered contents (channels, movies, series)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from palinsesto.catalog import bouquets as service
+from palinsesto.catalog.models import Bouquet, BouquetItem, ItemType
+from palinsesto.panel.admin.api.changes import audited
+from palinsesto.panel.admin.api.deps import CurrentPrincipal, DbSession, Manager, Staff
+from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.pagination import MAX_PER_PAGE, ListParams, Page, page_of, paginate
+from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
+from palinsesto.panel.admin.api.scope import get_scoped, scoped_select, tenant_for_create
+from palinsesto.panel.admin.api.types import ObjectId, PathId, QueryId
+from palinsesto.trust.audit import snapshot
+
+router = APIRouter(tags=["bouquets"])
+
+
+class BouquetIn(BaseModel):
+    name: Label = Field(min_length=1, max_length=200)
+    sort_order: int = Field(default=0, ge=-1_000_000, le=1_000_000)
+    tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
+
+
+class BouquetPatch(BaseModel):
+    name: Label | None = Field(default=None, min_length=1, max_length=200)
+    sort_order: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
+
+
+class BouquetOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    tenant_id: int
+    name: str
+    sort_order: int
+    created_at: datetime
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    item_type: ItemType
+    item_id: ObjectId
+
+
+class ItemsIn(BaseModel):
+    items: list[Item] = Field(max_length=100_000)
+
+
+class ItemsOut(BaseModel):
+    bouquet_id: int
+    items: list[Item]
+    total: int = Field(description="items in the bouquet (more than listed when paged)")
+
+
+@router.get("/bouquets", response_model=Page[BouquetOut])
+def list_bouquets(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    params: Annotated[ListParams, Depends()],
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    tenant_id: QueryId = None,
+) -> Page[BouquetOut]:
+    """Every role may list bouquets (resellers pick them by name); contents are staff-only."""
+    stmt = scoped_select(principal, Bouquet, tenant_id)
+    if q:
+        stmt = stmt.where(Bouquet.name.contains(q))
+    sortable = {"id": Bouquet.id, "name": Bouquet.name, "sort_order": Bouquet.sort_order}
+    rows, total = paginate(session, stmt, params, sortable, Bouquet.sort_order)
+    return page_of(rows, total, params, BouquetOut)
+
+
+@router.post("/bouquets", response_model=BouquetOut, status_code=201)
+def create_bouquet(body: BouquetIn, principal: Manager, session: DbSession) -> Bouquet:
+    tenant_id = tenant_for_create(session, principal, body.tenant_id)
+    service.name_taken(session, tenant_id, body.name)
+    bouquet = Bouquet(tenant_id=tenant_id, **body.model_dump(exclude={"tenant_id"}))
+    session.add(bouquet)
+    audited(session, principal, "create", "bouquet", bouquet)
+    return bouquet
+
+
+@router.get("/bouquets/{bouquet_id}", response_model=BouquetOut)
+def get_bouquet(bouquet_id: PathId, principal: CurrentPrincipal, session: DbSession) -> Bouquet:
+    return get_scoped(session, principal, Bouquet, bouquet_id, label="Bouquet")
+
+
+@router.patch("/bouquets/{bouquet_id}", response_model=BouquetOut)
+def update_bouquet(
+    bouquet_id: PathId, body: BouquetPatch, principal: Manager, session: DbSession
+) -> Bouquet:
+    bouquet = get_scoped(session, principal, Bouquet, bouquet_id, label="Bouquet")
+    before = snapshot(bouquet)
+    changes = patch_changes(body)
+    if "name" in changes:
+        service.name_taken(session, bouquet.tenant_id, changes["name"], bouquet.id)
+    apply_changes(bouquet, changes)
+    audited(session, principal, "update", "bouquet", bouquet, before=before)
+    return bouquet
+
+
+@router.delete("/bouquets/{bouquet_id}", status_code=204)
+def delete_bouquet(bouquet_id: PathId, principal: Manager, session: DbSession) -> None:
+    bouquet = get_scoped(session, principal, Bouquet, bouquet_id, label="Bouquet")
+    audited(session, principal, "delete", "bouquet", bouquet)
+    service.delete_bouquet(session, bouquet)
+
+
+def _items_out(bouquet_id: int, rows: list[BouquetItem], total: int | None = None) -> ItemsOut:
+    return ItemsOut(
+        bouquet_id=bouquet_id,
+        items=[Item.model_validate(r) for r in rows],
+        total=len(rows) if total is None else total,
+    )
+
+
+@router.get("/bouquets/{bouquet_id}/items", response_model=ItemsOut)
+def get_bouquet_items(
+    bouquet_id: PathId,
+    principal: Staff,
+    session: DbSession,
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number")] = 1,
+    per_page: Annotated[
+        int | None, Query(ge=1, le=MAX_PER_PAGE, description="none = every item, in one list")
+    ] = None,
+) -> ItemsOut:
+    """The bouquet's items in order: all of them, or one page with ``per_page``."""
+    bouquet = get_scoped(session, principal, Bouquet, bouquet_id, label="Bouquet")
+    if per_page is None:
+        return _items_out(bouquet.id, service.items_of(session, bouquet.id))
+    rows = service.items_of(session, bouquet.id, offset=(page - 1) * per_page, limit=per_page)
+    return _items_out(bouquet.id, rows, service.count_items(session, bouquet.id))
+
+
+@router.put("/bouquets/{bouquet_id}/items", response_model=ItemsOut)
+def set_bouquet_items(
+    bouquet_id: PathId, body: ItemsIn, principal: Manager, session: DbSession
+) -> ItemsOut:
+    """Replace the contents, in order; 422 naming ``items.<i>`` if one is not in the tenant."""
+    bouquet = get_scoped(session, principal, Bouquet, bouquet_id, label="Bouquet")
+    before = {
+        "items": [[i.item_type.value, i.item_id] for i in service.items_of(session, bouquet.id)]
+    }
+    rows = service.set_items(session, bouquet, [(i.item_type, i.item_id) for i in body.items])
+    after = {"items": [[r.item_type.value, r.item_id] for r in rows]}
+    audited(session, principal, "set_items", "bouquet", bouquet, before=before, after=after)
+    return _items_out(bouquet.id, rows)

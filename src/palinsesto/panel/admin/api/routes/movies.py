@@ -1,0 +1,161 @@
+"""Movies (VOD titles); fields follow reference §4.4–4.5."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from palinsesto.catalog.bouquets import forget_item
+from palinsesto.catalog.models import CategoryKind, ItemType, Movie
+from palinsesto.catalog.vod import CONTAINER_PATTERN, DATE_PATTERN, check_category
+from palinsesto.panel.admin.api.changes import audited
+from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Staff
+from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
+from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
+from palinsesto.panel.admin.api.scope import get_scoped, scoped_select, tenant_for_create
+from palinsesto.panel.admin.api.types import MAX_ID, ObjectId, PathId, QueryId
+from palinsesto.panel.admin.api.vod_sources import apply_source
+from palinsesto.trust.audit import snapshot
+
+router = APIRouter(tags=["movies"])
+
+
+class MovieFields(BaseModel):
+    year: int | None = Field(default=None, ge=1800, le=3000)
+    category_id: ObjectId | None = None
+    stream_icon: str = Field(default="", max_length=1000)
+    rating: float | None = Field(default=None, ge=0, le=10)
+    plot: str = Field(default="", max_length=20_000)
+    cast: str = Field(default="", max_length=20_000)
+    director: str = Field(default="", max_length=300)
+    genre: str = Field(default="", max_length=300)
+    release_date: str = Field(default="", pattern=DATE_PATTERN, description="YYYY-MM-DD")
+    youtube_trailer: str = Field(default="", max_length=100)
+    duration_secs: int = Field(default=0, ge=0, le=10_000_000)
+    backdrop_path: list[Annotated[str, Field(max_length=1000)]] = Field(default=[], max_length=50)
+    tmdb_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    container_extension: str = Field(default="mp4", pattern=CONTAINER_PATTERN)
+    source_url: str = Field(default="", max_length=2000)
+    enabled: bool = True
+
+
+class MovieIn(MovieFields):
+    name: Label = Field(min_length=1, max_length=300)
+    tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
+
+
+class MoviePatch(BaseModel):
+    name: Label | None = Field(default=None, min_length=1, max_length=300)
+    year: int | None = Field(default=None, ge=1800, le=3000)
+    category_id: ObjectId | None = None
+    stream_icon: str | None = Field(default=None, max_length=1000)
+    rating: float | None = Field(default=None, ge=0, le=10)
+    plot: str | None = Field(default=None, max_length=20_000)
+    cast: str | None = Field(default=None, max_length=20_000)
+    director: str | None = Field(default=None, max_length=300)
+    genre: str | None = Field(default=None, max_length=300)
+    release_date: str | None = Field(default=None, pattern=DATE_PATTERN)
+    youtube_trailer: str | None = Field(default=None, max_length=100)
+    duration_secs: int | None = Field(default=None, ge=0, le=10_000_000)
+    backdrop_path: list[Annotated[str, Field(max_length=1000)]] | None = Field(
+        default=None, max_length=50
+    )
+    tmdb_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    container_extension: str | None = Field(default=None, pattern=CONTAINER_PATTERN)
+    source_url: str | None = Field(default=None, max_length=2000)
+    enabled: bool | None = None
+
+
+NULLABLE = frozenset({"year", "category_id", "rating", "tmdb_id"})
+
+
+class MovieOut(BaseModel):
+    """As stored: no input constraints, so imported rows always render."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    tenant_id: int
+    name: str
+    year: int | None
+    category_id: int | None
+    stream_icon: str
+    rating: float | None
+    plot: str
+    cast: str
+    director: str
+    genre: str
+    release_date: str
+    youtube_trailer: str
+    duration_secs: int
+    backdrop_path: list[str]
+    tmdb_id: int | None
+    container_extension: str
+    source_url: str
+    media_info: dict[str, Any]
+    probe_error: str
+    enabled: bool
+    created_at: datetime
+
+
+@router.get("/movies", response_model=Page[MovieOut])
+def list_movies(
+    principal: Staff,
+    session: DbSession,
+    params: Annotated[ListParams, Depends()],
+    q: Annotated[str | None, Query(max_length=100, description="name contains")] = None,
+    category_id: QueryId = None,
+    tenant_id: QueryId = None,
+) -> Page[MovieOut]:
+    stmt = scoped_select(principal, Movie, tenant_id)
+    if q:
+        stmt = stmt.where(Movie.name.contains(q))
+    if category_id is not None:
+        stmt = stmt.where(Movie.category_id == category_id)
+    sortable = {"id": Movie.id, "name": Movie.name, "year": Movie.year, "rating": Movie.rating}
+    rows, total = paginate(session, stmt, params, sortable, Movie.id)
+    return page_of(rows, total, params, MovieOut)
+
+
+@router.post("/movies", response_model=MovieOut, status_code=201)
+def create_movie(body: MovieIn, principal: Manager, session: DbSession, ctx: Context) -> Movie:
+    tenant_id = tenant_for_create(session, principal, body.tenant_id)
+    check_category(session, tenant_id, body.category_id, CategoryKind.movie)
+    movie = Movie(tenant_id=tenant_id, **body.model_dump(exclude={"tenant_id"}))
+    asked = body.container_extension if "container_extension" in body.model_fields_set else None
+    apply_source(ctx, movie, tenant_id, asked)
+    session.add(movie)
+    audited(session, principal, "create", "movie", movie)
+    return movie
+
+
+@router.get("/movies/{movie_id}", response_model=MovieOut)
+def get_movie(movie_id: PathId, principal: Staff, session: DbSession) -> Movie:
+    return get_scoped(session, principal, Movie, movie_id, label="Movie")
+
+
+@router.patch("/movies/{movie_id}", response_model=MovieOut)
+def update_movie(
+    movie_id: PathId, body: MoviePatch, principal: Manager, session: DbSession, ctx: Context
+) -> Movie:
+    movie = get_scoped(session, principal, Movie, movie_id, label="Movie")
+    before = snapshot(movie)
+    changes = patch_changes(body, NULLABLE)
+    if changes.get("category_id") is not None:
+        check_category(session, movie.tenant_id, changes["category_id"], CategoryKind.movie)
+    apply_changes(movie, changes)
+    if "source_url" in changes or "container_extension" in changes:
+        apply_source(ctx, movie, movie.tenant_id, changes.get("container_extension"))
+    audited(session, principal, "update", "movie", movie, before=before)
+    return movie
+
+
+@router.delete("/movies/{movie_id}", status_code=204)
+def delete_movie(movie_id: PathId, principal: Manager, session: DbSession) -> None:
+    movie = get_scoped(session, principal, Movie, movie_id, label="Movie")
+    audited(session, principal, "delete", "movie", movie)
+    forget_item(session, ItemType.movie, movie.id)
+    session.delete(movie)

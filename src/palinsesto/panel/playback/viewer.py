@@ -1,0 +1,166 @@
+"""What every viewer surface shares: request → plain credentials, line sign-in (throttled
+inside :meth:`~palinsesto.panel.playback.lines.LineDirectory.authenticate`), the catalogue
+cache, the guide and the session counter.
+
+Surfaces (player API, playlists, XMLTV, panel API) turn a request into a
+:class:`ViewerRequest` and call :meth:`ViewerSurfaces.authenticate`; refusals come back as
+:class:`~palinsesto.panel.playback.lines.LineRefused` subclasses (``LoginThrottled`` among
+them), which each surface renders its own way (reference §3.3, §6.1, §7.1); the two file
+downloads (playlist, guide) share :meth:`ViewerSurfaces.authenticate_download`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Scope
+
+from palinsesto.context import AppContext
+from palinsesto.panel.playback.catalog_cache import CatalogCache
+from palinsesto.panel.playback.guide import EmptyGuide, Guide
+from palinsesto.panel.playback.lines import (
+    BadCredentials,
+    LineInactive,
+    LineRefused,
+    LineView,
+    LoginThrottled,
+    shared_line_directory,
+)
+from palinsesto.panel.playback.raw_http import parse_query, scope_headers
+from palinsesto.panel.playback.xtream import ServerIdentity
+
+
+class SessionCounter(Protocol):
+    def active_count(self, line_id: int) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ViewerRequest:
+    """A viewer app's request reduced to plain values."""
+
+    username: str
+    password: str
+    ip: str
+    user_agent: str
+    params: dict[str, str]
+
+
+def plain_headers(request: Request) -> dict[str, str]:
+    """The request headers as a plain dict (lower-case names), built once per request."""
+    return scope_headers(request.scope)
+
+
+def viewer_values(scope: Scope, params: dict[str, str]) -> ViewerRequest:
+    """Credentials from the path, else from ``params`` (query or form), §2, §3.1."""
+    path = scope.get("path_params") or {}
+    client = scope.get("client")
+    return ViewerRequest(
+        username=path.get("username") or params.get("username", ""),
+        password=path.get("password") or params.get("password", ""),
+        ip=client[0] if client else "",
+        user_agent=scope_headers(scope).get("user-agent", ""),
+        params=params,
+    )
+
+
+async def viewer_request(request: Request) -> ViewerRequest:
+    """Credentials from the path, the query or (POST) the form, in that order (§2, §3.1)."""
+    params = parse_query(request.scope["query_string"])
+    if request.method == "POST":
+        form = await request.form()
+        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    return viewer_values(request.scope, params)
+
+
+class ViewerSurfaces:
+    """The shared machinery, built once per application and kept in ``ctx.services``."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.lines = shared_line_directory(ctx.services, ctx.db, ctx.events, ctx.line_throttle)
+        self.catalogs = CatalogCache(
+            ctx.db,
+            ctx.events,
+            max_entries=ctx.settings.response_cache_max_entries,
+            max_bytes=ctx.settings.response_cache_max_bytes,
+            recorded=self._archive_recorded,
+        )
+
+    @property
+    def server(self) -> ServerIdentity:
+        # Read each time: tests and `serve` set the listen port after start-up.
+        s = self.ctx.settings
+        key = (s.effective_public_url, s.timezone, s.rtmp_public_port)
+        cached: tuple[tuple[str, str, int], ServerIdentity] | None = getattr(self, "_server", None)
+        if cached is None or cached[0] != key:
+            cached = (key, ServerIdentity.from_public_url(*key))
+            self._server = cached
+        return cached[1]
+
+    @property
+    def public_url(self) -> str:
+        return self.ctx.settings.effective_public_url
+
+    def guide(self) -> Guide:
+        return self.ctx.services.get("guide", EmptyGuide())
+
+    def active_cons(self, line_id: int) -> int:
+        """Open connections of a line (§9), from the live engine's session counter."""
+        sessions: SessionCounter | None = self.ctx.services.get("sessions")
+        return sessions.active_count(line_id) if sessions is not None else 0
+
+    def _archive_recorded(self, tenant_id: int, channel_id: int) -> bool:
+        archive = self.ctx.services.get("archive")
+        return archive is not None and bool(archive.recorded_any((tenant_id, channel_id)))
+
+    def archive_holds(self, tenant_id: int, channel_id: int) -> Callable[[int, int], bool]:
+        """Whether this node's catch-up archive holds a channel's [start, stop] (§4.8
+        ``has_archive``); nothing is held where no archive runs."""
+        archive = self.ctx.services.get("archive")
+        if archive is None:
+            return lambda start, stop: False
+        return lambda start, stop: bool(archive.holds((tenant_id, channel_id), start, stop))
+
+    async def authenticate(self, viewer: ViewerRequest, *, require_active: bool) -> LineView:
+        """The viewer's line, or a refusal (:class:`LoginThrottled` when locked out)."""
+        kwargs: dict[str, Any] = {
+            "ip": viewer.ip,
+            "user_agent": viewer.user_agent,
+            "require_active": require_active,
+        }
+        if self.lines.is_cached(viewer.username):
+            return self.lines.authenticate(viewer.username, viewer.password, **kwargs)
+        return await run_in_threadpool(
+            self.lines.authenticate, viewer.username, viewer.password, **kwargs
+        )
+
+    async def authenticate_download(
+        self, viewer: ViewerRequest, *, bad_login_status: int
+    ) -> LineView | Response:
+        """The viewer's active line, or the response a file download (playlist, guide)
+        answers a refusal with: 429 when throttled, ``bad_login_status`` with an empty body
+        for bad credentials or an inactive line (XC: 404 for ``get.php``, §6.1; 401 for
+        ``xmltv.php``, §7.1), 403 with the reason code for any other refusal."""
+        try:
+            return await self.authenticate(viewer, require_active=True)
+        except LoginThrottled as exc:
+            return Response(status_code=429, headers={"Retry-After": str(exc.retry_after)})
+        except (BadCredentials, LineInactive):
+            return Response(status_code=bad_login_status)
+        except LineRefused as exc:
+            return Response(exc.code, status_code=403, media_type="text/plain")
+
+
+def viewer_surfaces(ctx: AppContext) -> ViewerSurfaces:
+    """The application's one :class:`ViewerSurfaces` (created on first use)."""
+    surfaces = ctx.services.get("viewer_surfaces")
+    if surfaces is None:
+        surfaces = ViewerSurfaces(ctx)
+        ctx.services["viewer_surfaces"] = surfaces
+    return surfaces
