@@ -16,11 +16,13 @@ from palinsesto.epg.service import install_epg
 from palinsesto.listeners import NodeSockets
 from palinsesto.panel.admin.api import API_PREFIX, build_router, install_error_handlers
 from palinsesto.panel.admin.body_limit import BodyLimit, RouteLimit
+from palinsesto.panel.admin.library_scan import LibraryScans
 from palinsesto.panel.admin.live_stats import install_live_stats
 from palinsesto.panel.admin.panel import mount_panel
 from palinsesto.panel.admin.security_headers import SecurityHeaders
 from palinsesto.panel.local_node.engine import install_live
 from palinsesto.panel.playback.live_routes import install_live_routes
+from palinsesto.panel.playback.posters import PosterLinks, install_poster_route
 from palinsesto.panel.playback.routes import ViewerSurfaceDispatch, player_routes
 
 
@@ -37,6 +39,11 @@ def create_app(ctx: AppContext, node_sockets: NodeSockets | None = None) -> Fast
     epg = install_epg(ctx)  # ctx.services["guide"] before any surface reads it
     live = install_live(ctx, node_sockets)  # ctx.services["live"] and ["sessions"]
     live_stats = install_live_stats(ctx, live)  # ctx.services["viewer_history"] (dashboard)
+    posters = PosterLinks.for_context(ctx)  # ctx.services["posters"]: library poster URLs
+    scans = LibraryScans(
+        ctx.db, ctx.events, live.vod_library, posters, ctx.settings.library_probe_workers
+    )
+    ctx.services["library_scans"] = scans
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -44,6 +51,7 @@ def create_app(ctx: AppContext, node_sockets: NodeSockets | None = None) -> Fast
         await live.start()
         live_stats.start()
         yield
+        await scans.stop()
         await live_stats.stop()
         await live.stop()
         epg.stop()
@@ -61,6 +69,7 @@ def create_app(ctx: AppContext, node_sockets: NodeSockets | None = None) -> Fast
     app.state.ctx = ctx
     install_error_handlers(app)
     app.include_router(build_router())
+    install_poster_route(app, posters)  # /posters/...: images the player API links to
     app.add_middleware(SecurityHeaders)
     # JSON bodies are small; an XMLTV document may be as large as the EPG limit allows, and
     # a bouquet's contents hold up to 100,000 items of ~50 bytes.

@@ -121,6 +121,8 @@ class Settings:
     usage_sample_seconds: int = 30
     # How long probing one VOD file (ffmpeg reading its header) may take.
     vod_probe_timeout_seconds: int = 20
+    # Library scans: how many ffmpeg probes run at once (each is one short process).
+    library_probe_workers: int = 2
     # Viewer responses built per bouquet set (player API lists, playlists): at most this
     # many, holding at most this many bytes, least recently used dropped first.
     response_cache_max_entries: int = 2048
@@ -318,6 +320,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"{ENV_PREFIX}RESPONSE_CACHE_MAX_ENTRIES / _BYTES: must be positive")
     if settings.token_ttl_seconds <= 0:
         raise ConfigError(f"{ENV_PREFIX}TOKEN_TTL_SECONDS: must be positive")
+    if not 1 <= settings.library_probe_workers <= 64:
+        raise ConfigError(f"{ENV_PREFIX}LIBRARY_PROBE_WORKERS: expected 1 to 64")
     if settings.rtmp_public_url and not settings.rtmp_public_url.startswith(
         ("rtmp://", "rtmps://")
     ):

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Enum,
     Float,
@@ -236,3 +237,71 @@ class Episode(Base, TenantScoped):
     media_info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     probe_error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LibraryKind(enum.StrEnum):
+    movie = "movie"
+    series = "series"
+
+
+class ScanState(enum.StrEnum):
+    never = "never"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class MediaLibrary(Base, TenantScoped):
+    """A folder under the tenant's media root whose video files become movies, or series
+    with their seasons and episodes, when it is scanned (catalog/library_scan.py)."""
+
+    __tablename__ = "media_libraries"
+    __table_args__ = (UniqueConstraint("tenant_id", "path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(String(1000))  # relative to the tenant's media folder
+    kind: Mapped[LibraryKind] = mapped_column(Enum(LibraryKind, native_enum=False, length=8))
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL"), default=None
+    )
+    # The last scan's outcome (the running one's progress lives in memory, then lands here).
+    scan_state: Mapped[ScanState] = mapped_column(
+        Enum(ScanState, native_enum=False, length=8), default=ScanState.never
+    )
+    scan_started_at: Mapped[datetime | None] = mapped_column(default=None)
+    scan_finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    scan_summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    scan_error: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LibraryFileStatus(enum.StrEnum):
+    ok = "ok"
+    broken = "broken"  # ffmpeg could not read it: probe_error says why
+    missing = "missing"  # gone from the folder since an earlier scan
+
+
+class LibraryFile(Base, TenantScoped):
+    """One video file a scan found: what it was when last probed (size, mtime), and the
+    movie or episode made from it."""
+
+    __tablename__ = "library_files"
+    __table_args__ = (UniqueConstraint("library_id", "rel_path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    library_id: Mapped[int] = mapped_column(ForeignKey("media_libraries.id", ondelete="CASCADE"))
+    rel_path: Mapped[str] = mapped_column(String(1000))  # relative to the library's folder
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[LibraryFileStatus] = mapped_column(
+        Enum(LibraryFileStatus, native_enum=False, length=8), default=LibraryFileStatus.ok
+    )
+    probe_error: Mapped[str] = mapped_column(String(500), default="")
+    movie_id: Mapped[int | None] = mapped_column(
+        ForeignKey("movies.id", ondelete="SET NULL"), default=None
+    )
+    episode_id: Mapped[int | None] = mapped_column(
+        ForeignKey("episodes.id", ondelete="SET NULL"), default=None
+    )
+    probed_at: Mapped[datetime | None] = mapped_column(default=None)

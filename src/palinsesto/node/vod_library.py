@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from palinsesto.node.probe import probe_file
-from palinsesto.node.probe_report import ProbeFailed
+from palinsesto.node.probe_report import MediaInfo, ProbeFailed
 from palinsesto.node.supervisor import Supervisor
 from palinsesto.node.vod_files import LocalFile, classify_source
 
@@ -42,6 +42,10 @@ class VodLibrary:
         VodSourceRefused for anything else."""
         source = classify_source(self.media_root, tenant_id, source_url)
         return source if isinstance(source, LocalFile) else None
+
+    async def probe(self, path: Path) -> MediaInfo:
+        """ffmpeg's description of a file (library scans), or ProbeFailed with its reason."""
+        return await probe_file(self._supervisor, self._ffmpeg(), path, self._timeout)
 
     async def describe(self, tenant_id: int, source_url: str) -> SourceFacts:
         """Classify ``source_url`` and, for a local file, probe it."""

@@ -174,6 +174,8 @@ class PlaybackAccess:
             grant = self.watch_tokens.verify(req.password, req.stream_id, req.now)
         except WatchTokenRefused as exc:
             raise BadCredentials(f"watch token refused: {exc}") from None
+        if not grant.kind.is_live:
+            raise BadCredentials("watch token refused: it is for a movie")
         line = grant.as_line()
         if not line.allows_output(req.output):
             raise OutputNotAllowed("signed playback is HLS only")

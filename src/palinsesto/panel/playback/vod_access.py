@@ -21,8 +21,9 @@ from palinsesto.catalog.models import Episode, ItemType, Movie, Series
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.db import Database
 from palinsesto.panel.playback.access import NotCached, NotInBouquet, PlaybackAccess, UnknownChannel
-from palinsesto.panel.playback.lines import LineView
+from palinsesto.panel.playback.lines import BadCredentials, LineView
 from palinsesto.panel.playback.stream_paths import VodKind
+from palinsesto.panel.playback.watch_tokens import SIGNED_USER, WatchKind, WatchTokenRefused
 from palinsesto.trust.rights import RightsItem
 
 
@@ -74,6 +75,10 @@ class VodAccess:
 
     def authorize(self, req: VodRequest, *, cached_only: bool = False) -> VodGrant:
         """The grant to play, or a LineRefused / UnknownVod / NotInBouquet error."""
+        if req.username == SIGNED_USER:
+            if cached_only:
+                raise NotCached("signed play")
+            return self._authorize_preview(req)
         lines = self._access.lines
         if cached_only and not lines.is_cached(req.username):
             raise NotCached(req.username)
@@ -95,6 +100,27 @@ class VodAccess:
         )
         tenant = self._access.tenant(line.tenant_id, cached_only=cached_only)
         return VodGrant(line, item, tenant.policy, tenant.max_viewers)
+
+    def _authorize_preview(self, req: VodRequest) -> VodGrant:
+        """An admin's movie preview in the panel: a watch token of kind movie_preview for
+        this movie (playback/watch_tokens.py) instead of a line; no bouquet, no rights gate
+        (the admin manages the title), the tenant must still be active."""
+        tokens = self._access.watch_tokens
+        if tokens is None or req.kind is not VodKind.movie:
+            raise BadCredentials("signed playback is for movies only")
+        try:
+            grant = tokens.verify(req.password, req.item_id, req.now)
+        except WatchTokenRefused as exc:
+            raise BadCredentials(f"watch token refused: {exc}") from None
+        if grant.kind is not WatchKind.movie_preview:
+            raise BadCredentials("watch token refused: it is for a live channel")
+        item = self.item(grant.tenant_id, req.kind, req.item_id)
+        if item is None:
+            raise UnknownVod(f"no movie {req.item_id}")
+        tenant = self._access.tenant(grant.tenant_id)
+        if not tenant.active:
+            raise BadCredentials("this service is suspended")
+        return VodGrant(grant.as_line(), item, tenant.policy, None)
 
     def item(
         self, tenant_id: int, kind: VodKind, item_id: int, *, cached_only: bool = False

@@ -35,6 +35,13 @@ _MAC_BYTES = 16
 class WatchKind(enum.IntEnum):
     preview = 1  # an admin's preview in the panel; subject = the admin user's id
     public = 2  # the watch page of a public channel; subject = 0
+    # An admin's preview of a movie (VOD): "channel" is the movie's id, and only
+    # /movie/~watch/<token>/<id>.<ext> accepts it (never a live channel of that id).
+    movie_preview = 3
+
+    @property
+    def is_live(self) -> bool:
+        return self is not WatchKind.movie_preview
 
 
 class WatchTokenRefused(ValueError):
@@ -56,6 +63,8 @@ class WatchGrant:
         """How the live sessions list names this viewer."""
         if self.kind is WatchKind.preview:
             return f"~preview (admin #{self.subject_id})"
+        if self.kind is WatchKind.movie_preview:
+            return f"~movie preview (admin #{self.subject_id})"
         return "~watch page"
 
     def as_line(self) -> LineView:
@@ -124,6 +133,11 @@ class WatchTokens:
 def is_signed_line(line_id: int) -> bool:
     """Whether a session's line id stands for a signed browser play, not a line."""
     return line_id >= SIGNED_LINE_BASE
+
+
+def movie_watch_path(token: str, movie_id: int, extension: str) -> str:
+    """The file path a browser's <video> plays a movie preview from (302 to the node)."""
+    return f"/movie/{SIGNED_USER}/{token}/{movie_id}.{extension}"
 
 
 def watch_path(token: str, channel_id: int) -> str:

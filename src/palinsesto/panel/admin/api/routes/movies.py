@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -13,12 +14,14 @@ from palinsesto.catalog.models import CategoryKind, ItemType, Movie
 from palinsesto.catalog.vod import CONTAINER_PATTERN, DATE_PATTERN, check_category
 from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Staff
+from palinsesto.panel.admin.api.errors import Conflict
 from palinsesto.panel.admin.api.identifiers import Label
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
 from palinsesto.panel.admin.api.scope import get_scoped, scoped_select, tenant_for_create
 from palinsesto.panel.admin.api.types import MAX_ID, ObjectId, PathId, QueryId
 from palinsesto.panel.admin.api.vod_sources import apply_source
+from palinsesto.panel.playback.watch_tokens import WatchKind, movie_watch_path
 from palinsesto.trust.audit import snapshot
 
 router = APIRouter(tags=["movies"])
@@ -151,6 +154,61 @@ def update_movie(
         apply_source(ctx, movie, movie.tenant_id, changes.get("container_extension"))
     audited(session, principal, "update", "movie", movie, before=before)
     return movie
+
+
+class MoviePreviewOut(BaseModel):
+    url: str = Field(description="a signed path a <video> element plays (302 to the node)")
+    expires_at: float
+    browser_playable: bool = Field(description="MP4/WebM with codecs browsers decode")
+    note: str
+
+
+# What a browser's <video> decodes without help (MSE/HLS aside).
+BROWSER_CONTAINERS = frozenset({"mp4", "m4v", "webm"})
+BROWSER_VIDEO = frozenset({"h264", "vp8", "vp9", "av1"})
+BROWSER_AUDIO = frozenset({"aac", "mp3", "opus", "vorbis"})
+
+
+def browser_playable(movie: Movie) -> bool:
+    info = movie.media_info or {}
+    video = (info.get("video") or {}).get("codec_name", "")
+    audio = {a.get("codec_name", "") for a in info.get("audio") or []}
+    return (
+        movie.container_extension in BROWSER_CONTAINERS
+        and video in BROWSER_VIDEO
+        and audio <= BROWSER_AUDIO
+    )
+
+
+@router.post("/movies/{movie_id}/preview", response_model=MoviePreviewOut)
+def preview_movie(
+    movie_id: PathId, principal: Staff, session: DbSession, ctx: Context
+) -> MoviePreviewOut:
+    """A short-lived signed URL to play the movie in the panel: the file itself, sent like
+    ``/movie/U/P/ID.ext`` (Range, sendfile) but with a watch token for this movie alone
+    (playback/watch_tokens.py) in place of a line; never the admin's credentials."""
+    movie = get_scoped(session, principal, Movie, movie_id, label="Movie")
+    engine = ctx.services.get("live")
+    if engine is None:
+        raise Conflict("Previews need the media engine, which is not running on this server.")
+    if not movie.source_url.strip():
+        raise Conflict("This movie has no source to play.")
+    expires = time.time() + ctx.settings.preview_token_ttl_seconds
+    token = engine.access.watch_tokens.issue(
+        WatchKind.movie_preview, movie.tenant_id, movie.id, principal.user_id, expires
+    )
+    playable = browser_playable(movie)
+    note = (
+        "Plays in the browser."
+        if playable
+        else "Browsers may not decode this file's container or codecs; apps will play it."
+    )
+    return MoviePreviewOut(
+        url=movie_watch_path(token, movie.id, movie.container_extension),
+        expires_at=expires,
+        browser_playable=playable,
+        note=note,
+    )
 
 
 @router.delete("/movies/{movie_id}", status_code=204)
