@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -29,9 +30,9 @@ PREFIX = "/posters"
 
 
 class PosterLinks:
-    def __init__(self, secret: str, public_url: str, media_root: Path) -> None:
+    def __init__(self, secret: str, public_url: Callable[[], str], media_root: Path) -> None:
         self._key = hashlib.sha256(b"palinsesto-poster\x00" + secret.encode()).digest()
-        self._public_url = public_url.rstrip("/")
+        self._public_url = public_url  # read when a scan links a poster: the current one
         self.media_root = media_root
 
     @classmethod
@@ -40,7 +41,7 @@ class PosterLinks:
         settings = ctx.settings
         links = cls(
             settings.secret_key or "unset",
-            settings.effective_public_url,
+            lambda: ctx.settings.effective_public_url,
             settings.effective_media_root,
         )
         ctx.services["posters"] = links
@@ -55,7 +56,7 @@ class PosterLinks:
         root = os.path.realpath(tenant_root(self.media_root, tenant_id))
         rel = os.path.relpath(os.path.realpath(image), root).replace(os.sep, "/")
         sig = self.signature(tenant_id, rel)
-        return f"{self._public_url}{PREFIX}/{tenant_id}/{sig}/{quote(rel)}"
+        return f"{self._public_url().rstrip('/')}{PREFIX}/{tenant_id}/{sig}/{quote(rel)}"
 
     def resolve(self, tenant_id: int, sig: str, rel_path: str) -> Path | None:
         """The image a signed URL names, or None (bad signature, gone, not an image)."""
