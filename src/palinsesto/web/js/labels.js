@@ -93,6 +93,10 @@ export const FIELDS = {
   reason: { label: "Reason" },
   days: { label: "Days", example: "30" },
   action: { label: "Action" },
+  path: { label: "Folder", help: "Inside this panel's media folder; empty for all of it.", example: "films" },
+  files_ok: { label: "Files" },
+  files_broken: { label: "Unreadable" },
+  files_missing: { label: "Missing" },
 };
 
 // Readable names for enum values, whatever field carries them.
@@ -106,6 +110,8 @@ export const VALUES = {
   online: "Online", offline: "Offline", draining: "Draining",
   hls: "HLS", http_ts: "HTTP MPEG-TS", rtsp: "RTSP", main: "Main node", edge: "Edge node",
   kick_oldest: "Disconnect the oldest device", refuse: "Refuse the new device",
+  never: "Never scanned", running: "Scanning", done: "Scanned", failed: "Failed",
+  ok: "OK", broken: "Unreadable", missing: "Missing",
   end_sessions: "End sessions", extend: "Extend", enable: "Enable", disable: "Disable", ban: "Ban", unban: "Unban", delete: "Delete",
 };
 

@@ -6,6 +6,7 @@ import { ASSIGNABLE, EVERYONE, MANAGERS, READERS, WRITERS } from "./roles.js";
 import { valueLabel } from "./labels.js";
 import { bouquetItems } from "./pages/bouquet.js";
 import { channelDetail, channelStatusCell, liveColumn } from "./pages/channel.js";
+import { libraryDetail, libraryProgress, libraryScanCell, movieDetail } from "./pages/library.js";
 import { lineButtons, lineDetail } from "./pages/lines.js";
 import { sessionsPage } from "./pages/sessions.js";
 
@@ -64,12 +65,25 @@ export const RESOURCES = [
     paths: ["/movies"], read: READERS, write: MANAGERS,
     columns: ["id", "name", "year", "category_id", "rating", "enabled"], sortable: ["id", "name", "year"],
     formHints: { category_id: catRef("movie") },
+    detail: movieDetail,
+    hiddenActions: ["preview"], // the detail's player asks for its signed URL itself
   },
   {
     key: "series", title: "Series", singular: "series", group: "Catalog",
     paths: ["/series"], read: READERS, write: MANAGERS,
     columns: ["id", "name", "year", "category_id", "enabled"], sortable: ["id", "name", "year"],
     formHints: { category_id: catRef("series") },
+  },
+  {
+    key: "libraries", title: "Library", singular: "library folder", group: "Catalog",
+    paths: ["/libraries"], read: READERS, write: MANAGERS,
+    columns: ["id", "name", "path", "kind", { name: "scan", label: "Scan", render: libraryScanCell }, "files_ok", "files_broken", "files_missing"],
+    sortable: ["id", "name"],
+    emptyHelp: "A library is a folder of your media: its video files become movies (or series, seasons and episodes) when it is scanned, with .nfo details and posters.",
+    formHints: { category_id: { widget: "ref", ref: { path: "/categories", label: "name" } } },
+    detail: libraryDetail,
+    hiddenActions: ["scan"], // "Scan now" in the detail, which then follows the progress
+    afterRender: libraryProgress,
   },
   {
     key: "epg-sources", title: "EPG sources", singular: "EPG source", group: "Catalog",
