@@ -64,8 +64,13 @@ def walk_videos(folder: Path, tenant_folder: Path) -> Iterator[WalkedFile]:
     """Every video file under ``folder``, depth first, in name order."""
     root = os.path.realpath(tenant_folder)
     stack = [("", str(folder))]
+    visited: set[str] = set()  # real paths: a symlink back up the tree is walked once
     while stack:
         rel_dir, abs_dir = stack.pop()
+        real = os.path.realpath(abs_dir)
+        if real in visited:
+            continue
+        visited.add(real)
         try:
             entries = sorted(os.scandir(abs_dir), key=lambda e: e.name, reverse=True)
         except OSError:

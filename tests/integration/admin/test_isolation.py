@@ -76,6 +76,11 @@ def _populate(world: TenantWorld) -> dict[str, dict[str, Any]]:
                 json={"season_number": 1, "episode_num": 1, "title": "Pilot"},
             )
         )
+        folder = world.server.ctx.settings.effective_media_root / str(world.id) / "films"
+        folder.mkdir(parents=True, exist_ok=True)
+        objs["libraries"] = created(
+            c.post("/api/v1/libraries", json={"name": "Films", "path": "films", "kind": "movie"})
+        )
         objs["users"] = created(
             c.post(
                 "/api/v1/users",
@@ -110,6 +115,7 @@ RESOURCES: dict[str, tuple[str | None, dict[str, Any]]] = {
     "seasons": (None, {"name": "x"}),
     "episodes": (None, {"title": "x"}),
     "users": ("/api/v1/users", {"notes": "x"}),
+    "libraries": ("/api/v1/libraries", {"name": "x"}),
 }
 
 
@@ -253,6 +259,7 @@ def reseller_world(two_tenants: Fixture, shared_server: RunningServer) -> Resell
         objs["package"] = c.get("/api/v1/packages").json()["items"][0]
         objs["server"] = c.get("/api/v1/servers").json()["items"][0]
         objs["movie"] = c.get("/api/v1/movies").json()["items"][0]
+        objs["library"] = c.get("/api/v1/libraries").json()["items"][0]
         series = c.get("/api/v1/series").json()["items"][0]
         objs["series"] = series
         objs["season"] = c.get(f"/api/v1/series/{series['id']}/seasons").json()[0]
@@ -352,6 +359,7 @@ def _path_values(rw: ResellerWorld, who: str) -> dict[str, str]:
         "package_id": o["package"]["id"],
         "server_id": o["server"]["id"],
         "movie_id": o["movie"]["id"],
+        "library_id": o["library"]["id"],
         "series_id": o["series"]["id"],
         "season_id": o["season"]["id"],
         "episode_id": o["episode"]["id"],
