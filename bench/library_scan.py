@@ -11,7 +11,7 @@ so every file is a real file ffmpeg must open. Measured in the same run:
   SQLite), a re-scan with nothing changed, and a re-scan after touching 1 % of the files
   (only those re-probed).
 
-    /work/main/.venv/bin/python bench/library_scan.py [--files 2000] [--raw 200] [--workers 2]
+    /work/main/.venv/bin/python bench/library_scan.py [--files 2000] [--raw 100] [--workers 2]
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ async def palinsesto_scans(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=2000)
-    parser.add_argument("--raw", type=int, default=200, help="files for the raw ffmpeg baseline")
+    parser.add_argument("--raw", type=int, default=100, help="files for the raw ffmpeg baseline")
     parser.add_argument("--workers", type=int, default=Settings().library_probe_workers)
     args = parser.parse_args()
     ffmpeg = Settings().resolve_ffmpeg()
