@@ -17,6 +17,7 @@ from palinsesto.listeners import NodeSockets
 from palinsesto.panel.admin.api import API_PREFIX, build_router, install_error_handlers
 from palinsesto.panel.admin.body_limit import BodyLimit, RouteLimit
 from palinsesto.panel.admin.live_stats import install_live_stats
+from palinsesto.panel.admin.m3u_refresh import install_m3u_refresh
 from palinsesto.panel.admin.panel import mount_panel
 from palinsesto.panel.admin.security_headers import SecurityHeaders
 from palinsesto.panel.local_node.engine import install_live
@@ -37,15 +38,18 @@ def create_app(ctx: AppContext, node_sockets: NodeSockets | None = None) -> Fast
     epg = install_epg(ctx)  # ctx.services["guide"] before any surface reads it
     live = install_live(ctx, node_sockets)  # ctx.services["live"] and ["sessions"]
     live_stats = install_live_stats(ctx, live)  # ctx.services["viewer_history"] (dashboard)
+    m3u = install_m3u_refresh(ctx)  # ctx.services["m3u"]: scheduled playlist imports
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         epg.start()
+        m3u.start()
         await live.start()
         live_stats.start()
         yield
         await live_stats.stop()
         await live.stop()
+        m3u.stop()
         epg.stop()
         ctx.events.close()
         ctx.db.dispose()
@@ -71,6 +75,12 @@ def create_app(ctx: AppContext, node_sockets: NodeSockets | None = None) -> Fast
             ctx.settings.epg_max_bytes,
         ),
         RouteLimit("PUT", re.compile(f"{API_PREFIX}/bouquets/[0-9]+/items"), 8 * 1024 * 1024),
+        # An uploaded playlist, plus the multipart framing and the form's few fields.
+        RouteLimit(
+            "POST",
+            re.compile(f"{API_PREFIX}/m3u/(preview|import)"),
+            ctx.settings.m3u_max_bytes + 64 * 1024,
+        ),
     ]
     app.add_middleware(BodyLimit, routes=larger_bodies)
     # Viewer apps' surfaces: player_api.php, panel_api.php, get.php, xmltv.php (+ aliases),
