@@ -163,13 +163,13 @@ def preview(
     """What importing the playlist would do, changing nothing: counts of new, updated and
     unchanged channels against the tenant's, its entries, and its problems by line."""
     tenant = _tenant(ctx, principal, tenant_id)
+    category_name = _target_checked(ctx, tenant, ImportTarget(category_id))
     playlist, _ = _playlist(ctx, file, url)
     try:
         result = preview_playlist(ctx.db, tenant, playlist, ImportTarget(category_id))
     except (PlaylistRefused, ImportRefused) as exc:
         raise _refused(exc) from None
     outcome = result.outcome
-    category_name = _category_name(ctx, tenant, category_id)
     return PreviewOut(
         total_entries=result.total_entries,
         new=outcome.created,
@@ -194,11 +194,10 @@ def preview(
     )
 
 
-def _category_name(ctx: AppContext, tenant_id: int, category_id: int | None) -> str | None:
-    if category_id is None:
-        return None
+def _target_checked(ctx: AppContext, tenant_id: int, target: ImportTarget) -> str | None:
+    """The target category's name; a foreign id is refused before anything is fetched."""
     with ctx.db.session() as session:
-        return check_target(session, tenant_id, ImportTarget(category_id))
+        return check_target(session, tenant_id, target)
 
 
 def _import_out(outcome: PlaylistOutcome) -> ImportOut:
@@ -228,6 +227,7 @@ def import_m3u(
     there are updated, not duplicated; malformed ones are skipped and listed by line. A
     playlist with nothing importable changes nothing (422)."""
     tenant = _tenant(ctx, principal, tenant_id)
+    _target_checked(ctx, tenant, ImportTarget(category_id, bouquet_id))
     playlist, label = _playlist(ctx, file, url)
     try:
         with ctx.db.transaction() as session:
