@@ -84,8 +84,8 @@ export async function m3uPage(main, ctx) {
       h("td", { "data-label": "Next run" }, formatValue(s.next_run_at)),
       h("td", { "data-label": "Channels" }, String(s.channels)),
       h("td", { class: "actions" }, manager ? [
-        h("button", { type: "button", class: "small", "aria-label": `Refresh ${s.name} now`, onclick: async (e) => {
-          e.target.disabled = true;
+        h("button", { type: "button", class: "small", onclick: async (e) => {
+          e.currentTarget.disabled = true;
           try {
             const after = await api("POST", `/m3u/sources/${s.id}/refresh`);
             toast(after.last_status === "failed" ? `Refresh failed: ${after.last_error}` : `Refreshed: ${summaryText(after.last_summary)}.`, after.last_status === "failed" ? "error" : "info");
@@ -93,13 +93,13 @@ export async function m3uPage(main, ctx) {
             toast(error.message, "error");
           }
           loadSources();
-        } }, "Refresh now"),
-        h("button", { type: "button", class: "link", "aria-label": `Edit ${s.name}`, onclick: () => editSource(s) }, "Edit"),
-        h("button", { type: "button", class: "link danger", "aria-label": `Delete ${s.name}`, onclick: async () => {
+        } }, "Refresh now", h("span", { class: "sr-only" }, ` ${s.name}`)),
+        h("button", { type: "button", class: "link", onclick: () => editSource(s) }, "Edit", h("span", { class: "sr-only" }, ` ${s.name}`)),
+        h("button", { type: "button", class: "link danger", onclick: async () => {
           if (!window.confirm(`Forget the M3U source “${s.name}”? Its channels stay.`)) return;
           await api("DELETE", `/m3u/sources/${s.id}`).catch((error) => toast(error.message, "error"));
           loadSources();
-        } }, "Delete"),
+        } }, "Delete", h("span", { class: "sr-only" }, ` ${s.name}`)),
       ] : null)));
     clear(sourcesBox, h("h2", { id: "m3u-sources-title" }, "M3U sources"),
       h("p", { class: "help" }, "Playlists re-imported on their schedule: new entries become channels, changed addresses are updated, and channels gone from the list are disabled."),
