@@ -278,7 +278,7 @@ class ChannelBulkChanges(BaseModel):
 
 class ChannelBulkIn(BaseModel):
     ids: list[ObjectId] = Field(min_length=1, max_length=BULK_MAX)
-    changes: ChannelBulkChanges = Field(default_factory=ChannelBulkChanges)
+    changes: ChannelBulkChanges | None = Field(default=None, description="what to set")
     delete: bool = Field(default=False, description="delete the channels (no changes then)")
 
 
@@ -293,9 +293,10 @@ def bulk_update_channels(
 ) -> ChannelBulkOut:
     """Change or delete several channels in one go: all of them or none (an id the caller
     cannot see is a 404 and nothing changes); one audit entry per channel."""
-    changes = body.changes.model_dump(exclude_unset=True, exclude_defaults=True)
-    if body.changes.category_ids is not None:
-        changes["category_ids"] = body.changes.category_ids
+    asked = body.changes or ChannelBulkChanges()
+    changes = asked.model_dump(exclude_unset=True, exclude_defaults=True)
+    if asked.category_ids is not None:
+        changes["category_ids"] = asked.category_ids
     if body.delete == bool(changes):
         raise ValidationFailed(
             "Choose what to change, or delete (not both).",
@@ -317,8 +318,7 @@ def bulk_update_channels(
             forget_item(session, ItemType.channel, channel.id)
             session.delete(channel)
         return ChannelBulkOut(updated=0, deleted=len(channels))
-    add = body.changes.add_to_bouquet_ids
-    remove = body.changes.remove_from_bouquet_ids
+    add, remove = asked.add_to_bouquet_ids, asked.remove_from_bouquet_ids
     by_tenant: dict[int, list[int]] = {}
     for channel in channels:
         by_tenant.setdefault(channel.tenant_id, []).append(channel.id)
