@@ -43,11 +43,12 @@ def provider() -> Iterator[StandIn]:
 
 
 @pytest.fixture
-def m3u_server(provider: StandIn, sqlite_url: str, tmp_path: Path) -> Iterator[RunningServer]:
+def m3u_server(provider: StandIn, database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
+    """On SQLite and on PostgreSQL."""
     # The stand-in plays the provider on the internet: its one port is allowed.
     settings = make_settings(
         tmp_path,
-        sqlite_url,
+        database_url,
         outbound_allow_networks=f"127.0.0.1:{provider.port}",
         m3u_check_seconds=0,  # the tests run the job's rounds themselves
     )
