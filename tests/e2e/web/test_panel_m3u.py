@@ -121,6 +121,7 @@ def test_m3u_import_with_preview_and_a_scheduled_refresh(
     assert SECRET not in page.locator("main").inner_text()
     assert _channels(server) == {}  # the preview changed nothing
     assert axe_serious(page) == []
+    panel.screenshot("m3u-preview")
 
     page.get_by_label("Category").select_option(label="Imported")
     page.get_by_label("Bouquet").select_option(label="Provider")
@@ -156,6 +157,7 @@ def test_m3u_import_with_preview_and_a_scheduled_refresh(
     panel.open("M3U import")
     row = page.get_by_role("table", name="M3U sources").locator("tr", has_text="My provider")
     expect(row).to_contain_text("1 updated, 1 unchanged, 1 disabled (gone from the list)")
+    panel.screenshot("m3u-sources")
     channels = _channels(server)
     assert not channels["Tre"].enabled and channels["Uno"].enabled
     assert channels["Uno"].sources[0]["url"].endswith("/1-new.ts")
@@ -210,6 +212,7 @@ def test_a_whole_category_is_added_to_a_bouquet(panel: Panel, server: RunningSer
     )
     expect(dialog.get_by_role("list", name="Items in order").locator("li")).to_have_count(2)
     assert axe_serious(page) == []
+    panel.screenshot("bouquet-category")
     with server.ctx.db.session() as session:
         held = session.scalars(
             select(BouquetItem.item_id)
@@ -236,6 +239,7 @@ def test_three_channels_are_edited_at_once(panel: Panel, server: RunningServer) 
     dialog.get_by_label("Status").select_option(label="Disabled")
     dialog.get_by_label("Transcode profile").select_option(index=2)
     assert axe_serious(page) == []
+    panel.screenshot("channels-bulk-edit")
     dialog.get_by_role("button", name="Apply to 3 channels").click()
     expect(page.locator("#toast")).to_have_text("3 channels updated.")
     expect(page.get_by_role("dialog")).to_have_count(0)
@@ -277,3 +281,20 @@ def test_a_platform_admin_sees_and_filters_channels_by_tenant_name(
     expect(table.locator("tbody tr")).to_have_count(1)
     expect(table.locator("tbody")).to_contain_text("Bravo One")
     assert axe_serious(page) == []
+
+
+def test_a_platform_admin_imports_into_the_tenant_it_picks(
+    panel: Panel, server: RunningServer, provider: StandIn
+) -> None:
+    make_user(server, "bob", Role.owner, tenant_slug="bravo")
+    panel.sign_in(ADMIN_USER, ADMIN_PASSWORD)
+    panel.open("M3U import")
+    page = panel.page
+    page.get_by_label("Tenant").select_option(label="Bravo")
+    page.get_by_label("Playlist address").fill(f"{provider.base}{PATH}")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator(".counts")).to_contain_text("3 new")
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("status", name="Import result")).to_contain_text("3 created")
+    bravo = _tenant_id(server, "bravo")
+    assert {c.tenant_id for c in _channels(server).values()} == {bravo}

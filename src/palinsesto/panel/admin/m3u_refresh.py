@@ -48,6 +48,7 @@ class M3URefreshService:
         self._thread: threading.Thread | None = None
         self._running: set[int] = set()
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified when a refresh ends
 
     def refresh(
         self, source_id: int, *, actor: str = "m3u-refresh", actor_id: int | None = None
@@ -70,14 +71,20 @@ class M3URefreshService:
                 actor_id=actor_id,
             )
         finally:
-            with self._lock:
+            with self._idle:
                 self._running.discard(source_id)
+                self._idle.notify_all()
         if result.status == FAILED:
             log.warning("M3U source %s failed: %s", source_id, result.error)
         else:
             for topic in TOPICS:
                 self.publish(result.tenant_id, topic)
         return result
+
+    def wait(self, source_id: int, timeout: float) -> bool:
+        """Wait until no refresh of the source runs; False if one still does at ``timeout``."""
+        with self._idle:
+            return self._idle.wait_for(lambda: source_id not in self._running, timeout)
 
     def tick(self) -> None:
         """One round of the job: refresh every source that is due."""

@@ -145,7 +145,12 @@ function importWizard(ctx, onSourcesChanged) {
   fromUrl.addEventListener("change", toggle);
   fromFile.addEventListener("change", toggle);
   const error = h("p", { class: "form-error", role: "alert" });
+  // A platform admin imports into a tenant it names.
+  const platform = ctx.me.role === "platform_admin";
+  const tenant = platform ? h("select", { required: true }, h("option", { value: "" }, "Choose a tenant…")) : null;
+  if (tenant) choices("/tenants", {}).then((options) => tenant.append(...options));
   const sourceForm = h("form", { class: "form", "aria-label": "Playlist source" },
+    tenant ? labelled("Tenant", tenant) : null,
     h("fieldset", {}, h("legend", {}, "Where is the playlist?"),
       h("div", { class: "field field-checkbox" }, fromUrl, h("label", { for: fromUrl.id }, "At an address")),
       h("div", { class: "field field-checkbox" }, fromFile, h("label", { for: fromFile.id }, "In a file on this computer"))),
@@ -155,13 +160,18 @@ function importWizard(ctx, onSourcesChanged) {
     event.preventDefault();
     error.textContent = "";
     source = fromUrl.checked ? { url: url.value.trim() } : { file: file.files[0] };
+    source.tenantId = tenant ? tenant.value : "";
+    if (tenant && !tenant.value) {
+      error.textContent = "Choose the tenant the channels are for.";
+      return;
+    }
     if (fromUrl.checked ? !source.url : !source.file) {
       error.textContent = fromUrl.checked ? "Give the playlist's address." : "Choose a playlist file.";
       return;
     }
     clear(steps, h("p", { class: "muted", role: "status" }, "Reading the playlist…"));
     try {
-      const preview = await api("POST", "/m3u/preview", { multipart: multipart(source) });
+      const preview = await api("POST", "/m3u/preview", { multipart: multipart(source, { tenant_id: source.tenantId }) });
       clear(steps, await previewStep(preview));
     } catch (err) {
       clear(steps);
@@ -185,7 +195,8 @@ function importWizard(ctx, onSourcesChanged) {
         h("td", { "data-label": "Status" }, e.status === "new" ? "New" : "Already there"))))));
     const problems = p.errors.length ? h("section", { "aria-label": "Problems" }, h("h3", {}, "Skipped entries"),
       h("ul", { class: "errors" }, p.errors.map((e) => h("li", {}, `Line ${e.line}: ${e.message}`)))) : null;
-    const [categories, bouquets] = await Promise.all([choices("/categories", { kind: "live" }), choices("/bouquets", {})]);
+    const scope = source.tenantId ? { tenant_id: source.tenantId } : {};
+    const [categories, bouquets] = await Promise.all([choices("/categories", { kind: "live", ...scope }), choices("/bouquets", scope)]);
     const category = h("select", {}, h("option", { value: "" }, "Each group becomes a category"), categories);
     const bouquet = h("select", {}, h("option", { value: "" }, "No bouquet"), bouquets);
     const schedule = h("input", { type: "checkbox", id: nextId("m3u") });
@@ -214,13 +225,14 @@ function importWizard(ctx, onSourcesChanged) {
           const created = await api("POST", "/m3u/sources", { json: {
             name: name.value.trim() || hostOf(source.url), url: source.url, refresh_hours: Number(hours.value) || 24,
             category_id: category.value ? Number(category.value) : null, bouquet_id: bouquet.value ? Number(bouquet.value) : null,
+            ...(source.tenantId ? { tenant_id: Number(source.tenantId) } : {}),
           } });
           const ran = await api("POST", `/m3u/sources/${created.id}/refresh`);
           if (ran.last_status === "failed") throw new Error(ran.last_error);
           summary = { ...ran.last_summary, note: `Saved as the M3U source “${ran.name}”, refreshed every ${plural(ran.refresh_hours, "hour")}.` };
           onSourcesChanged();
         } else {
-          const done = await api("POST", "/m3u/import", { multipart: multipart(source, { category_id: category.value, bouquet_id: bouquet.value }) });
+          const done = await api("POST", "/m3u/import", { multipart: multipart(source, { category_id: category.value, bouquet_id: bouquet.value, tenant_id: source.tenantId }) });
           summary = done;
         }
         clear(result, h("section", { class: "notice", role: "status", "aria-label": "Import result" },

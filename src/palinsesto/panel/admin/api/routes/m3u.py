@@ -52,6 +52,7 @@ from palinsesto.redaction import redact_url, redact_urls_in
 
 router = APIRouter(prefix="/m3u", tags=["m3u"])
 URL_MAX = 2000
+REFRESH_WAIT_SECONDS = 300.0
 FormId = Annotated[int | None, Form(ge=1, le=MAX_ID)]
 
 
@@ -415,14 +416,17 @@ def delete_source(source_id: PathId, principal: Manager, session: DbSession) -> 
 
 @router.post("/sources/{source_id}/refresh", response_model=SourceOut)
 def refresh_now(source_id: PathId, principal: Manager, ctx: Context) -> SourceOut:
-    """Fetch and import the playlist now; answers when done, with the run's outcome."""
+    """Fetch and import the playlist now; answers when done, with the run's outcome (if the
+    refresh job is running it already, with that run's)."""
     with ctx.db.session() as session:
         get_scoped(session, principal, M3USource, source_id, label="M3U source")
     service: M3URefreshService = ctx.services["m3u"]
     try:
         service.refresh(source_id, actor=principal.username, actor_id=principal.user_id)
     except SourceBusy as exc:
-        raise Conflict(str(exc)) from None
+        # The scheduled job is running it right now: its outcome is the answer.
+        if not service.wait(source_id, REFRESH_WAIT_SECONDS):
+            raise Conflict(str(exc)) from None
     with ctx.db.session() as session:
         source = get_scoped(session, principal, M3USource, source_id, label="M3U source")
         return _out(session, [source])[0]
