@@ -18,6 +18,7 @@ from palinsesto.panel.admin.api import API_PREFIX, build_router, install_error_h
 from palinsesto.panel.admin.body_limit import BodyLimit, RouteLimit
 from palinsesto.panel.admin.library_scan import LibraryScans
 from palinsesto.panel.admin.live_stats import install_live_stats
+from palinsesto.panel.admin.m3u_refresh import install_m3u_refresh
 from palinsesto.panel.admin.panel import mount_panel
 from palinsesto.panel.admin.security_headers import SecurityHeaders
 from palinsesto.panel.local_node.engine import install_live
@@ -44,16 +45,19 @@ def create_app(ctx: AppContext, node_sockets: NodeSockets | None = None) -> Fast
         ctx.db, ctx.events, live.vod_library, posters, ctx.settings.library_probe_workers
     )
     ctx.services["library_scans"] = scans
+    m3u = install_m3u_refresh(ctx)  # ctx.services["m3u"]: scheduled playlist imports
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         epg.start()
+        m3u.start()
         await live.start()
         live_stats.start()
         yield
         await scans.stop()
         await live_stats.stop()
         await live.stop()
+        m3u.stop()
         epg.stop()
         ctx.events.close()
         ctx.db.dispose()
@@ -80,6 +84,12 @@ def create_app(ctx: AppContext, node_sockets: NodeSockets | None = None) -> Fast
             ctx.settings.epg_max_bytes,
         ),
         RouteLimit("PUT", re.compile(f"{API_PREFIX}/bouquets/[0-9]+/items"), 8 * 1024 * 1024),
+        # An uploaded playlist, plus the multipart framing and the form's few fields.
+        RouteLimit(
+            "POST",
+            re.compile(f"{API_PREFIX}/m3u/(preview|import)"),
+            ctx.settings.m3u_max_bytes + 64 * 1024,
+        ),
     ]
     app.add_middleware(BodyLimit, routes=larger_bodies)
     # Viewer apps' surfaces: player_api.php, panel_api.php, get.php, xmltv.php (+ aliases),

@@ -63,6 +63,10 @@ class Settings:
     log_level: str = "info"
     epg_max_bytes: int = 2 * 1024**3
     epg_check_seconds: int = 300
+    # M3U sources (panel imports on a schedule): how often due ones are re-imported, and
+    # the largest playlist read (a URL's body or an upload), as the CLI's import allows.
+    m3u_check_seconds: int = 300
+    m3u_max_bytes: int = 50 * 1024 * 1024
     # Player API typing choices the reference leaves open (xtream-api.md §14).
     xtream_active_cons_as_string: bool = False
     xtream_xui_fields: bool = False

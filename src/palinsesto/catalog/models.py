@@ -305,3 +305,50 @@ class LibraryFile(Base, TenantScoped):
         ForeignKey("episodes.id", ondelete="SET NULL"), default=None
     )
     probed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class M3USource(Base, TenantScoped):
+    """A provider's playlist URL the panel re-imports every ``refresh_hours``: new entries
+    become channels, changed URLs are updated, and channels gone from the list are
+    disabled (see catalog.m3u_sources)."""
+
+    __tablename__ = "m3u_sources"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # May carry the provider account's password: shown redacted, never logged as is.
+    url: Mapped[str] = mapped_column(String(2000))
+    # Every entry goes into this category; none: each group-title becomes a category.
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL"), default=None
+    )
+    bouquet_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bouquets.id", ondelete="SET NULL"), default=None
+    )
+    refresh_hours: Mapped[int] = mapped_column(Integer, default=24)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_status: Mapped[str] = mapped_column(String(16), default="")  # "", succeeded, failed
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    # What the last successful run did: created, updated, unchanged, disabled, skipped.
+    last_summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_run_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class M3USourceChannel(Base):
+    """A channel an M3U source brought: a refresh disables those gone from the list (and
+    enables again those it disabled, when they come back)."""
+
+    __tablename__ = "m3u_source_channels"
+    __table_args__ = (Index("ix_m3u_source_channels_channel", "channel_id"),)
+
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("m3u_sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    disabled_by_source: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -34,7 +34,7 @@ export function query(params = {}) {
   return text ? `?${text}` : "";
 }
 
-export async function api(method, path, { json, form, params, signal } = {}) {
+export async function api(method, path, { json, form, multipart, params, signal } = {}) {
   const headers = { Accept: "application/json" };
   if (session.token) headers.Authorization = `Bearer ${session.token}`;
   let body;
@@ -43,6 +43,8 @@ export async function api(method, path, { json, form, params, signal } = {}) {
     body = JSON.stringify(json);
   } else if (form) {
     body = new URLSearchParams(form);
+  } else if (multipart) {
+    body = multipart; // a FormData: the browser writes its Content-Type with the boundary
   }
   const response = await fetch(`${API}${path}${query(params)}`, { method, headers, body, signal });
   if (response.status === 204) return null;

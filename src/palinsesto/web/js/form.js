@@ -342,3 +342,12 @@ export function dialog(title, ...content) {
   dlg.setBody = (...nodes) => clear(body, nodes);
   return dlg;
 }
+
+// A reference picker outside a form (a list's filter): a search box and a select named
+// ``name`` whose first option is ``anyLabel``.
+export function refPicker({ name, label, ref }, value, id, anyLabel = "any") {
+  const box = control({ name, label, ref, widget: "ref", nullable: true }, value === "" ? undefined : value, id);
+  const select = valueElement(box);
+  select.options[0].textContent = anyLabel;
+  return box;
+}

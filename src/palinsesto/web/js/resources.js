@@ -7,7 +7,11 @@ import { valueLabel } from "./labels.js";
 import { bouquetItems } from "./pages/bouquet.js";
 import { channelDetail, channelStatusCell, liveColumn } from "./pages/channel.js";
 import { libraryDetail, libraryProgress, libraryScanCell, movieDetail } from "./pages/library.js";
+import { channelBulkEdit } from "./pages/channel_bulk.js";
 import { lineButtons, lineDetail } from "./pages/lines.js";
+import { m3uPage } from "./pages/m3u.js";
+import { h } from "./dom.js";
+import { refColumn } from "./refs.js";
 import { sessionsPage } from "./pages/sessions.js";
 
 const catRef = (kind) => ({ widget: "ref", ref: { path: "/categories", params: { kind }, label: "name" } });
@@ -26,15 +30,22 @@ const RESELLER_EDITABLE = new Set(["password", "enabled", "allowed_outputs", "al
 const userRef = { widget: "ref", ref: { path: "/users", params: { role: "reseller" }, label: "username" }, label: "Reseller" };
 const bouquetRefs = { widget: "refs", ref: { path: "/bouquets", label: "name" }, label: "Bouquets" };
 
+// A link styled as a button, to the import wizard.
+const importLink = (text, kind) => h("a", { href: "#/m3u", class: `button ${kind}` }, text);
+
 const roleOptions = (me) => (ASSIGNABLE[me.role] || []).map((r) => [r, valueLabel(r)]);
 
 export const RESOURCES = [
   {
     key: "channels", title: "Channels", singular: "channel", group: "Catalog",
     paths: ["/channels"], read: READERS, write: MANAGERS,
-    columns: ["id", "number", "name", "mode", { name: "status", label: "Live", render: channelStatusCell }, "enabled"],
-    emptyHelp: "A channel is one stream: pulled from an address, or pushed from OBS. There is no M3U import yet; create channels one by one.",
+    columns: ["id", "number", "name", refColumn("category_ids", "Categories", "/categories"), "mode", { name: "status", label: "Live", render: channelStatusCell }, "enabled"],
+    emptyHelp: "A channel is one stream: pulled from an address, or pushed from OBS. Create one, or import a provider's M3U playlist.",
     sortable: ["id", "number", "name"],
+    categoryKind: "live",
+    bulkEdit: channelBulkEdit,
+    toolbarFor: (ctx) => (MANAGERS.includes(ctx.me.role) ? [importLink("Import M3U playlist", "secondary")] : []),
+    emptyExtraFor: (ctx) => (MANAGERS.includes(ctx.me.role) ? importLink("Import an M3U playlist", "secondary") : null),
     formHints: {
       category_ids: catRefs("live"),
       sources: { itemLabel: "source", help: "Tried in order; the next one takes over when one fails." },
@@ -63,7 +74,8 @@ export const RESOURCES = [
   {
     key: "movies", title: "Movies", singular: "movie", group: "Catalog",
     paths: ["/movies"], read: READERS, write: MANAGERS,
-    columns: ["id", "name", "year", "category_id", "rating", "enabled"], sortable: ["id", "name", "year"],
+    columns: ["id", "name", "year", refColumn("category_id", "Category", "/categories"), "rating", "enabled"], sortable: ["id", "name", "year"],
+    categoryKind: "movie",
     formHints: { category_id: catRef("movie") },
     detail: movieDetail,
     hiddenActions: ["preview"], // the detail's player asks for its signed URL itself
@@ -71,7 +83,8 @@ export const RESOURCES = [
   {
     key: "series", title: "Series", singular: "series", group: "Catalog",
     paths: ["/series"], read: READERS, write: MANAGERS,
-    columns: ["id", "name", "year", "category_id", "enabled"], sortable: ["id", "name", "year"],
+    columns: ["id", "name", "year", refColumn("category_id", "Category", "/categories"), "enabled"], sortable: ["id", "name", "year"],
+    categoryKind: "series",
     formHints: { category_id: catRef("series") },
   },
   {
@@ -86,6 +99,10 @@ export const RESOURCES = [
     afterRender: libraryProgress,
   },
   {
+    key: "m3u", title: "M3U import", singular: "M3U source", group: "Catalog",
+    paths: ["/m3u/sources"], read: READERS, write: MANAGERS, page: m3uPage,
+  },
+  {
     key: "epg-sources", title: "EPG sources", singular: "EPG source", group: "Catalog",
     paths: ["/epg/sources", "/epg-sources"], read: READERS, write: MANAGERS,
   },
@@ -96,7 +113,7 @@ export const RESOURCES = [
   {
     key: "lines", title: "Lines", singular: "line", group: "Subscribers", labelField: "username",
     paths: ["/lines"], read: EVERYONE, write: WRITERS,
-    columns: ["id", "username", "exp_date", "max_connections", "enabled", "reseller_id"],
+    columns: ["id", "username", "exp_date", "max_connections", "enabled", refColumn("reseller_id", "Reseller", "/users", "username")],
     sortable: ["id", "username", "exp_date"],
     emptyHelp: "A line is a customer's subscription: a username and password for players, a playlist address, and an expiry date.",
     formHints: { bouquet_ids: bouquetRefs, reseller_id: { widget: "ref", ref: { path: "/users", params: { role: "reseller" }, label: "username" }, label: "Reseller", nullable: true } },
@@ -119,7 +136,9 @@ export const RESOURCES = [
   {
     key: "users", title: "Resellers & users", singular: "user", group: "Subscribers", labelField: "username",
     paths: ["/users", "/resellers"], read: [...MANAGERS, "reseller"], write: WRITERS,
-    columns: ["id", "username", "role", "credits", "enabled", "parent_id"], sortable: ["id", "username", "credits"],
+    columns: ["id", "username", "role", "credits", "enabled", refColumn("parent_id", "Parent reseller", "/users", "username")], sortable: ["id", "username", "credits"],
+    // A sub-reseller's parent is outside what it may read.
+    hideFor: (me) => (me.role === "reseller" ? ["parent_id"] : []),
     // No role is preselected: an owner picks one on purpose, among those it may hand out
     // (never a platform admin).
     createHintsFor: (me) => ({ role: { choose: "Choose a role…", options: roleOptions(me) } }),
@@ -128,7 +147,7 @@ export const RESOURCES = [
   {
     key: "credits", title: "Credits", singular: "credit movement", group: "Subscribers",
     paths: ["/credits", "/credit-ledger", "/credits/ledger"], read: [...MANAGERS, "reseller"], write: MANAGERS,
-    columns: ["id", "user_id", "amount", "balance_after", "reason", "created_at"], sortable: ["id", "created_at"],
+    columns: ["id", refColumn("user_id", "User", "/users", "username"), "amount", "balance_after", "reason", "created_at"], sortable: ["id", "created_at"],
     actions: ["/credits/grants", "/credits/transfers"],
     actionLabels: { "/credits/grants": "Grant credits", "/credits/transfers": "Transfer credits" },
     actionHints: { "/credits/grants": { user_id: userRef }, "/credits/transfers": { to_user_id: userRef } },

@@ -3,11 +3,21 @@
 
 import { api, get } from "./api.js";
 import { clear, debounce, formatValue, h, humanize, nextId, toast } from "./dom.js";
-import { dialog, fieldsFromSchema, renderForm } from "./form.js";
+import { dialog, fieldsFromSchema, refPicker, renderForm } from "./form.js";
 import { fieldLabel, valueLabel } from "./labels.js";
 import { collectionActions, has, itemActions, itemPath, itemSchema, operation, queryParams, requestSchema, resolve } from "./openapi.js";
+import { refColumn } from "./refs.js";
 
 const RESERVED = new Set(["page", "per_page", "sort"]);
+// Filters that name another object are search pickers by name, never raw ids.
+const FILTER_REFS = {
+  category_id: (res) => ({ path: "/categories", params: res.categoryKind ? { kind: res.categoryKind } : {}, label: "name" }),
+  bouquet_id: () => ({ path: "/bouquets", label: "name" }),
+  reseller_id: () => ({ path: "/users", params: { role: "reseller" }, label: "username" }),
+  user_id: () => ({ path: "/users", label: "username" }),
+  parent_id: () => ({ path: "/users", label: "username" }),
+  tenant_id: () => ({ path: "/tenants", label: "name" }),
+};
 
 export function tenantHint(me) {
   return me.role === "platform_admin"
@@ -25,11 +35,18 @@ export async function tablePage(main, res, ctx, state) {
   const rowSchema = itemSchema(res.path) || { properties: {} };
   const hidden = new Set(res.hideFor ? res.hideFor(me) : []);
   const columns = (res.columns || Object.keys(rowSchema.properties).slice(0, 6)).map((c) => (typeof c === "string" ? { name: c } : c)).filter((c) => !hidden.has(c.name));
+  // A platform admin sees every tenant's rows: say whose each one is.
+  if (me.role === "platform_admin" && rowSchema.properties && rowSchema.properties.tenant_id && !columns.some((c) => c.name === "tenant_id")) {
+    columns.splice(1, 0, refColumn("tenant_id", "Tenant", "/tenants"));
+  }
   const filters = queryParams(res.path).filter((p) => !RESERVED.has(p.name) && !hidden.has(p.name) && !(p.name === "tenant_id" && me.role !== "platform_admin"));
   const sortable = new Set(res.sortable || ["id", "name"]);
   const detailPath = itemPath(res.path);
   const patchable = Boolean(detailPath && has(detailPath, "patch"));
   const bulk = writable ? collectionActions(res.path).filter((a) => /bulk/.test(a.verb)) : [];
+  // A resource with its own bulk editor (channels: PATCH on the collection).
+  const bulkEdit = writable && res.bulkEdit && has(res.path, "patch") ? res.bulkEdit : null;
+  const pickable = bulk.length > 0 || Boolean(bulkEdit);
   const selected = new Set();
   // Columns whose values are an enum show readable names ("Always on", not always_on).
   const enumColumns = new Set(Object.entries(rowSchema.properties || {}).filter(([, s]) => resolve(s).enum).map(([n]) => n));
@@ -40,6 +57,7 @@ export async function tablePage(main, res, ctx, state) {
   if (creatable) {
     toolbar.append(h("button", { type: "button", onclick: () => openCreate() }, `New ${res.singular}`));
   }
+  if (res.toolbarFor) toolbar.append(...res.toolbarFor(ctx));
   for (const path of writable ? res.actions || [] : []) {
     if (!has(path, "post")) continue;
     const title = (res.actionLabels || {})[path] || operation(path, "post").summary || humanize(path.split("/").pop());
@@ -67,7 +85,11 @@ export async function tablePage(main, res, ctx, state) {
     const id = nextId("flt");
     const label = p.name === "q" ? "Search" : fieldLabel(p.name);
     let el;
-    if (p.schema.enum) {
+    const refFor = FILTER_REFS[p.name];
+    if (refFor && has(refFor(res).path)) {
+      el = refPicker({ name: p.name, label, ref: refFor(res) }, state.params[p.name], id);
+      el.input.addEventListener("change", apply);
+    } else if (p.schema.enum) {
       el = h("select", { id, name: p.name, onchange: apply }, h("option", { value: "" }, "any"), p.schema.enum.map((v) => h("option", { value: v, selected: state.params[p.name] === v }, valueLabel(v))));
     } else if (p.schema.type === "boolean") {
       el = h("select", { id, name: p.name, onchange: apply }, h("option", { value: "" }, "any"), h("option", { value: "true", selected: state.params[p.name] === "true" }, "yes"), h("option", { value: "false", selected: state.params[p.name] === "false" }, "no"));
@@ -106,7 +128,7 @@ export async function tablePage(main, res, ctx, state) {
   function render(data, params) {
     const sort = params.sort || "";
     const head = h("tr", {});
-    if (bulk.length) {
+    if (pickable) {
       const all = h("input", { type: "checkbox", "aria-label": "Select all on this page", onchange: () => {
         for (const row of data.items) all.checked ? selected.add(row.id) : selected.delete(row.id);
         render(data, params);
@@ -128,7 +150,7 @@ export async function tablePage(main, res, ctx, state) {
     const body = h("tbody", {});
     for (const row of data.items) {
       const tr = h("tr", {});
-      if (bulk.length) {
+      if (pickable) {
         tr.append(h("td", { class: "pick" }, h("input", { type: "checkbox", "aria-label": `Select ${row[res.labelField || "name"] ?? row.id}`, checked: selected.has(row.id), onchange: (e) => { e.target.checked ? selected.add(row.id) : selected.delete(row.id); renderBulk(); } })));
       }
       for (const col of columns) {
@@ -151,7 +173,8 @@ export async function tablePage(main, res, ctx, state) {
     if (isEmpty) {
       clear(empty, h("h2", {}, `No ${res.title.toLowerCase()} yet`),
         res.emptyHelp ? h("p", {}, res.emptyHelp) : null,
-        creatable ? h("button", { type: "button", onclick: () => openCreate() }, `Create the first ${res.singular}`) : h("p", { class: "muted" }, "Nothing to show here yet."));
+        creatable ? h("button", { type: "button", onclick: () => openCreate() }, `Create the first ${res.singular}`) : h("p", { class: "muted" }, "Nothing to show here yet."),
+        res.emptyExtraFor ? res.emptyExtraFor(ctx) : null);
     }
     const go = (page) => ctx.navigate(res.key, { ...state.params, page }, { replace: true });
     clear(pager,
@@ -162,9 +185,10 @@ export async function tablePage(main, res, ctx, state) {
   }
 
   function renderBulk() {
-    if (!bulk.length) return;
+    if (!pickable) return;
     bulkBar.hidden = selected.size === 0;
-    clear(bulkBar, h("span", {}, `${selected.size} selected`), bulk.map((action) => {
+    const editButton = bulkEdit ? h("button", { type: "button", onclick: () => bulkEdit([...selected], ctx, () => { selected.clear(); load(); }) }, `Edit ${selected.size} selected…`) : null;
+    clear(bulkBar, h("span", {}, `${selected.size} selected`), editButton, bulk.map((action) => {
       const schema = requestSchema(action.path, "post");
       const fields = fieldsFromSchema(schema, { ids: { hidden: true }, line_ids: { hidden: true }, ...(res.bulkHints || {}), ...(res.bulkHintsFor ? res.bulkHintsFor(me) : {}) });
       return h("button", { type: "button", onclick: () => {

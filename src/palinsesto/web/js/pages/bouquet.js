@@ -2,6 +2,7 @@
 
 import { api, get } from "../api.js";
 import { debounce, h, nextId, toast } from "../dom.js";
+import { valueLabel } from "../labels.js";
 import { has, requestSchema } from "../openapi.js";
 
 const PAGE = 500;
@@ -84,7 +85,31 @@ export async function bouquetItems(bouquet, ctx, { writable }) {
     list.append(row({ item_type: "channel", item_id: channel.id, name: channel.name }));
     await persist();
   }) : null;
-  return [h("section", { class: "action" }, h("h3", {}, "Items"), list, status, adder)];
+  const categoryAdder = writable && has("/bouquets/{bouquet_id}/categories", "post") ? await categoryPicker(bouquet.id, async (result) => {
+    const data = await get(`/bouquets/${bouquet.id}/items`, { per_page: PAGE });
+    list.replaceChildren(...data.items.map(row));
+    status.textContent = `${result.added} added; the bouquet holds ${result.total} ${result.total === 1 ? "item" : "items"}.`;
+  }) : null;
+  return [h("section", { class: "action" }, h("h3", {}, "Items"), list, status, adder, categoryAdder)];
+}
+
+// Every channel (or movie, or series) of a category, added at the end in one go.
+async function categoryPicker(bouquetId, onAdded) {
+  const page = await get("/categories", { per_page: 200 }).catch(() => ({ items: [] }));
+  const id = nextId("cat");
+  const select = h("select", { id }, h("option", { value: "" }, "Choose a category…"),
+    page.items.map((c) => h("option", { value: c.id }, `${c.name} (${valueLabel(c.kind)})`)));
+  const add = h("button", { type: "button", class: "secondary", onclick: async () => {
+    if (!select.value) { toast("Choose a category first.", "error"); return; }
+    try {
+      const result = await api("POST", `/bouquets/${bouquetId}/categories`, { json: { category_id: Number(select.value) } });
+      toast(`${result.added} added to the bouquet.`);
+      await onAdded(result);
+    } catch (error) {
+      toast(error.message, "error");
+    }
+  } }, "Add whole category");
+  return h("div", { class: "field" }, h("label", { for: id }, "Add a whole category"), h("div", { class: "with-buttons" }, select, add));
 }
 
 // Find a channel by name (server-side search) and add it to the end of the bouquet.

@@ -7,11 +7,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
 from palinsesto.catalog import bouquets as service
-from palinsesto.catalog.models import Bouquet, BouquetItem, ItemType
+from palinsesto.catalog.m3u_sources import append_items
+from palinsesto.catalog.models import (
+    Bouquet,
+    BouquetItem,
+    Category,
+    CategoryKind,
+    Channel,
+    ChannelCategory,
+    ItemType,
+    Movie,
+    Series,
+)
 from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import CurrentPrincipal, DbSession, Manager, Staff
+from palinsesto.panel.admin.api.errors import ValidationFailed
 from palinsesto.panel.admin.api.identifiers import Label
 from palinsesto.panel.admin.api.pagination import MAX_PER_PAGE, ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
@@ -150,3 +163,53 @@ def set_bouquet_items(
     after = {"items": [[r.item_type.value, r.item_id] for r in rows]}
     audited(session, principal, "set_items", "bouquet", bouquet, before=before, after=after)
     return _items_out(bouquet.id, rows)
+
+
+class CategoryIn(BaseModel):
+    category_id: ObjectId
+
+
+class CategoryAdded(BaseModel):
+    bouquet_id: int
+    added: int = Field(description="items the bouquet did not hold yet")
+    total: int = Field(description="items in the bouquet now")
+
+
+@router.post("/bouquets/{bouquet_id}/categories", response_model=CategoryAdded)
+def add_category(
+    bouquet_id: PathId, body: CategoryIn, principal: Manager, session: DbSession
+) -> CategoryAdded:
+    """Add every channel (or movie, or series) of a category to the end of the bouquet, in
+    number order; items it holds already stay where they are."""
+    bouquet = get_scoped(session, principal, Bouquet, bouquet_id, label="Bouquet")
+    category = session.get(Category, body.category_id)
+    if category is None or category.tenant_id != bouquet.tenant_id:
+        raise ValidationFailed(
+            f"No category {body.category_id} in this tenant.",
+            fields={"category_id": "No such category in this tenant."},
+        )
+    ids: list[int]
+    if category.kind is CategoryKind.live:
+        item_type = ItemType.channel
+        ids = list(
+            session.scalars(
+                select(Channel.id)
+                .join(ChannelCategory, ChannelCategory.channel_id == Channel.id)
+                .where(ChannelCategory.category_id == category.id)
+                .order_by(Channel.number.is_(None), Channel.number, Channel.id)
+            )
+        )
+    else:
+        model = Movie if category.kind is CategoryKind.movie else Series
+        item_type = ItemType.movie if category.kind is CategoryKind.movie else ItemType.series
+        ids = list(
+            session.scalars(
+                select(model.id).where(model.category_id == category.id).order_by(model.id)
+            )
+        )
+    added = append_items(session, bouquet.id, item_type, ids)
+    after = {"category_id": category.id, "added": added}
+    audited(session, principal, "add_category", "bouquet", bouquet, after=after)
+    return CategoryAdded(
+        bouquet_id=bouquet.id, added=added, total=service.count_items(session, bouquet.id)
+    )

@@ -8,10 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from palinsesto.catalog import channels as service
-from palinsesto.catalog.bouquets import forget_item
+from palinsesto.catalog.bouquets import check_bouquet_ids, forget_item
 from palinsesto.catalog.limits import (
     ARCHIVE_DAYS_MAX,
     CATEGORIES_PER_CHANNEL_MAX,
@@ -21,13 +21,20 @@ from palinsesto.catalog.limits import (
     IMAGE_URL_MAX,
     SOURCE_URL_MAX,
 )
-from palinsesto.catalog.models import Channel, ChannelCategory, ChannelMode, ItemType
+from palinsesto.catalog.m3u_sources import append_items
+from palinsesto.catalog.models import BouquetItem, Channel, ChannelCategory, ChannelMode, ItemType
 from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import DbSession, Manager, Principal, Staff
+from palinsesto.panel.admin.api.errors import NotFound, ValidationFailed
 from palinsesto.panel.admin.api.identifiers import Label
 from palinsesto.panel.admin.api.pagination import ListParams, Page, paginate, rendered_page
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
-from palinsesto.panel.admin.api.scope import get_scoped, scoped_select, tenant_for_create
+from palinsesto.panel.admin.api.scope import (
+    get_scoped,
+    scoped_select,
+    tenant_clause,
+    tenant_for_create,
+)
 from palinsesto.panel.admin.api.types import ObjectId, PathId, QueryId
 from palinsesto.protocol.profiles import TranscodeProfileName, profile_labels, profile_name
 from palinsesto.protocol.sources import SourceKind
@@ -250,3 +257,96 @@ def delete_channel(channel_id: PathId, principal: Manager, session: DbSession) -
     audited(session, principal, "delete", "channel", channel)
     forget_item(session, ItemType.channel, channel.id)
     session.delete(channel)
+
+
+# -- several channels at once -------------------------------------------------------------
+
+BULK_MAX = 1000
+
+
+class ChannelBulkChanges(BaseModel):
+    category_ids: list[ObjectId] | None = Field(
+        default=None,
+        max_length=CATEGORIES_PER_CHANNEL_MAX,
+        description="replaces each channel's categories",
+    )
+    add_to_bouquet_ids: list[ObjectId] = Field(default=[], max_length=100)
+    remove_from_bouquet_ids: list[ObjectId] = Field(default=[], max_length=100)
+    enabled: bool | None = None
+    transcode_profile: ProfileChoice | None = None
+
+
+class ChannelBulkIn(BaseModel):
+    ids: list[ObjectId] = Field(min_length=1, max_length=BULK_MAX)
+    changes: ChannelBulkChanges | None = Field(default=None, description="what to set")
+    delete: bool = Field(default=False, description="delete the channels (no changes then)")
+
+
+class ChannelBulkOut(BaseModel):
+    updated: int
+    deleted: int
+
+
+@router.patch("/channels", response_model=ChannelBulkOut)
+def bulk_update_channels(
+    body: ChannelBulkIn, principal: Manager, session: DbSession
+) -> ChannelBulkOut:
+    """Change or delete several channels in one go: all of them or none (an id the caller
+    cannot see is a 404 and nothing changes); one audit entry per channel."""
+    asked = body.changes or ChannelBulkChanges()
+    changes = asked.model_dump(exclude_unset=True, exclude_defaults=True)
+    if asked.category_ids is not None:
+        changes["category_ids"] = asked.category_ids
+    if body.delete == bool(changes):
+        raise ValidationFailed(
+            "Choose what to change, or delete (not both).",
+            fields={"changes": "Choose at least one change, or delete."},
+        )
+    ids = list(dict.fromkeys(body.ids))
+    channels = list(
+        session.scalars(
+            select(Channel).where(Channel.id.in_(ids), tenant_clause(principal, Channel))
+        )
+    )
+    missing = sorted(set(ids) - {c.id for c in channels})
+    if missing:
+        listed = ", ".join(str(i) for i in missing[:10])
+        raise NotFound(f"Channel{'s' if len(missing) > 1 else ''} {listed} not found.")
+    if body.delete:
+        for channel in channels:
+            audited(session, principal, "delete", "channel", channel)
+            forget_item(session, ItemType.channel, channel.id)
+            session.delete(channel)
+        return ChannelBulkOut(updated=0, deleted=len(channels))
+    add, remove = asked.add_to_bouquet_ids, asked.remove_from_bouquet_ids
+    by_tenant: dict[int, list[int]] = {}
+    for channel in channels:
+        by_tenant.setdefault(channel.tenant_id, []).append(channel.id)
+    for tenant_id in by_tenant:
+        check_bouquet_ids(session, tenant_id, add, "changes.add_to_bouquet_ids")
+        check_bouquet_ids(session, tenant_id, remove, "changes.remove_from_bouquet_ids")
+    for channel in sorted(channels, key=lambda c: ids.index(c.id)):
+        before = snapshot(channel)
+        if "category_ids" in changes:
+            service.set_categories(session, channel, changes["category_ids"])
+        apply_changes(
+            channel,
+            {k: changes[k] for k in ("enabled", "transcode_profile") if k in changes},
+        )
+        after = None
+        if add or remove:
+            session.flush()
+            after = {**snapshot(channel), "added_to_bouquets": add, "removed_from_bouquets": remove}
+        audited(session, principal, "update", "channel", channel, before=before, after=after)
+    # A bouquet passed the check for every channel's tenant: they all share it.
+    for bouquet_id in add:
+        append_items(session, bouquet_id, ItemType.channel, ids)
+    if remove:
+        session.execute(
+            delete(BouquetItem).where(
+                BouquetItem.bouquet_id.in_(remove),
+                BouquetItem.item_type == ItemType.channel,
+                BouquetItem.item_id.in_(ids),
+            )
+        )
+    return ChannelBulkOut(updated=len(channels), deleted=0)
