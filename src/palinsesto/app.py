@@ -20,32 +20,45 @@ from palinsesto.panel.admin.live_stats import install_live_stats
 from palinsesto.panel.admin.panel import mount_panel
 from palinsesto.panel.admin.security_headers import SecurityHeaders
 from palinsesto.panel.local_node.engine import install_live
+from palinsesto.panel.nodes.front import NodeFront
+from palinsesto.panel.nodes.install import install_nodes
 from palinsesto.panel.playback.live_routes import install_live_routes
 from palinsesto.panel.playback.routes import ViewerSurfaceDispatch, player_routes
 
 
-def create_app(ctx: AppContext, node_sockets: NodeSockets | None = None) -> FastAPI:
-    """Build the all-in-one application around an already-migrated database.
+def create_app(
+    ctx: AppContext, node_sockets: NodeSockets | None = None, *, local_node: bool = True
+) -> FastAPI:
+    """Build the application around an already-migrated database.
 
     ``node_sockets``: the live engine's listeners, when the caller bound them already
     (``palinsesto serve`` does, before anything else); else the engine binds them at start.
+    ``local_node=False`` (``palinsesto panel``): the control plane only, no live engine;
+    streams are served by registered nodes (panel/nodes/). Either way a tenant with nodes
+    has its viewers sent to them.
     """
     try:
         plan_named(ctx.settings.signup_plan)
     except UnknownPlan as exc:  # the plans live above config.py, so they are checked here
         raise ConfigError(f"{ENV_PREFIX}SIGNUP_PLAN: {exc}") from None
     epg = install_epg(ctx)  # ctx.services["guide"] before any surface reads it
-    live = install_live(ctx, node_sockets)  # ctx.services["live"] and ["sessions"]
-    live_stats = install_live_stats(ctx, live)  # ctx.services["viewer_history"] (dashboard)
+    live = install_live(ctx, node_sockets) if local_node else None  # services["live"]
+    nodes = install_nodes(ctx)  # services["nodes"], and ["sessions"] over both
+    # services["viewer_history"] (dashboard): the local sessions, else the nodes' slots.
+    live_stats = install_live_stats(ctx, live if live is not None else ctx.services["sessions"])
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         epg.start()
-        await live.start()
+        if live is not None:
+            await live.start()
+        await nodes.start()
         live_stats.start()
         yield
         await live_stats.stop()
-        await live.stop()
+        await nodes.stop()
+        if live is not None:
+            await live.stop()
         epg.stop()
         ctx.events.close()
         ctx.db.dispose()
@@ -78,6 +91,10 @@ def create_app(ctx: AppContext, node_sockets: NodeSockets | None = None) -> Fast
     # `viewer_first(app)`, which takes them before FastAPI's own per-request work too.
     app.state.viewer_routes = player_routes(ctx)
     app.add_middleware(ViewerSurfaceDispatch, routes=app.state.viewer_routes)
+    # The node API and node admission: ahead of everything (see panel/nodes/front.py);
+    # `viewer_first` puts it in front of FastAPI as well.
+    app.add_middleware(NodeFront, control=nodes.control)
+    app.state.front = lambda inner: NodeFront(inner, nodes.control)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -125,6 +125,14 @@ class Settings:
     # many, holding at most this many bytes, least recently used dropped first.
     response_cache_max_entries: int = 2048
     response_cache_max_bytes: int = 256 * 1024**2
+    # Streaming nodes (`palinsesto node`): how often they heartbeat, how long a silent one
+    # keeps its lease before its sessions are freed and its channels placed elsewhere, and
+    # the play tokens the panel's /live 302 carries to them (optionally bound to the
+    # viewer's address: then a player behind changing addresses cannot follow the 302).
+    node_heartbeat_seconds: float = 2.0
+    node_lease_seconds: float = 10.0
+    play_token_ttl_seconds: int = 60
+    play_token_bind_ip: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -267,6 +275,8 @@ def _coerce(name: str, raw: Any, target: Any) -> Any:
             return str(raw).lower() in {"1", "true", "yes", "on"}
         if isinstance(target, int):
             return int(raw)
+        if isinstance(target, float):
+            return float(raw)
         return str(raw)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{ENV_PREFIX}{name.upper()}: cannot read {raw!r}: {exc}") from exc
@@ -352,6 +362,14 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"{ENV_PREFIX}SIGNUP: expected one of {', '.join(SIGNUP_MODES)}")
     if settings.signup_per_hour <= 0 or settings.usage_sample_seconds <= 0:
         raise ConfigError(f"{ENV_PREFIX}SIGNUP_PER_HOUR / USAGE_SAMPLE_SECONDS: must be positive")
+    if settings.node_heartbeat_seconds <= 0 or settings.node_lease_seconds <= (
+        settings.node_heartbeat_seconds
+    ):
+        raise ConfigError(
+            f"{ENV_PREFIX}NODE_LEASE_SECONDS must exceed NODE_HEARTBEAT_SECONDS (> 0)"
+        )
+    if settings.play_token_ttl_seconds <= 0:
+        raise ConfigError(f"{ENV_PREFIX}PLAY_TOKEN_TTL_SECONDS: must be positive")
     if settings.geoip_db and not Path(settings.geoip_db).is_file():
         raise ConfigError(f"{ENV_PREFIX}GEOIP_DB: no such file: {settings.geoip_db}")
     url = settings.effective_database_url

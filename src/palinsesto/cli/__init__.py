@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from palinsesto.cli import admin, audit, db, imports, serve
+from palinsesto.cli import admin, audit, db, imports, panel, serve
 from palinsesto.cli import demo_data as demo_data_command
 
 app = typer.Typer(
@@ -15,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 serve.register(app)
+panel.register(app)
 db.register(app)
 admin.register(app)
 audit.register(app)
