@@ -1,0 +1,201 @@
+"""Node leases and channel placement in Redis, for several panel replicas.
+
+Keys, all under ``<prefix>:nodes:``:
+
+- ``lease``: hash, node id -> the node's last :class:`NodeLease` as JSON (with its beat
+  time and lease end);
+- ``tn:<tenant>``: set of the tenant's node ids; ``draining``: set of node ids;
+- ``pl:<channel>``: hash, node id -> role; ``nc:<node>``: set of the node's channels.
+
+Each method is one round trip (a script or a transaction). While Redis is unreachable,
+calls raise :class:`LeasesUnavailable`; the next call after Redis answers again works.
+Because no beat could be recorded meanwhile, for one lease period after such an outage no
+node is reported lost for having missed beats during it (the panel would otherwise free
+every node's sessions at once).
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from palinsesto.cluster.node_leases import (
+    LeasesUnavailable,
+    NodeLease,
+    NodeLeases,
+    Role,
+    check_role,
+    effective,
+)
+from palinsesto.cluster.session_slots_redis import UNREACHABLE
+from palinsesto.config import mask_url_password
+
+T = TypeVar("T")
+
+# ARGV: prefix, tenant ("" = all). Returns {draining ids..., '', lease json...}.
+_NODES = """
+local P = ARGV[1]
+local result = redis.call('SMEMBERS', P .. 'draining')
+table.insert(result, '')
+local leases
+if ARGV[2] == '' then
+  leases = redis.call('HVALS', P .. 'lease')
+else
+  local ids = redis.call('SMEMBERS', P .. 'tn:' .. ARGV[2])
+  if #ids == 0 then return result end
+  leases = redis.call('HMGET', P .. 'lease', unpack(ids))
+end
+for _, lease in ipairs(leases) do
+  if lease then table.insert(result, lease) end
+end
+return result
+"""
+
+# ARGV: prefix, node, tenant. Forgets the lease and the draining flag.
+_FORGET = """
+local P = ARGV[1]
+redis.call('HDEL', P .. 'lease', ARGV[2])
+redis.call('SREM', P .. 'tn:' .. ARGV[3], ARGV[2])
+redis.call('SREM', P .. 'draining', ARGV[2])
+return 0
+"""
+
+# ARGV: prefix, channel, node, role. 1 placed, 0 another node is the origin.
+_PLACE = """
+local P = ARGV[1]
+local key = P .. 'pl:' .. ARGV[2]
+if ARGV[4] == 'origin' then
+  local nodes = redis.call('HGETALL', key)
+  for i = 1, #nodes, 2 do
+    if nodes[i + 1] == 'origin' and nodes[i] ~= ARGV[3] then return 0 end
+  end
+end
+redis.call('HSET', key, ARGV[3], ARGV[4])
+redis.call('SADD', P .. 'nc:' .. ARGV[3], ARGV[2])
+return 1
+"""
+
+# ARGV: prefix, node. Returns the channels it carried.
+_CLEAR_NODE = """
+local P = ARGV[1]
+local channels = redis.call('SMEMBERS', P .. 'nc:' .. ARGV[2])
+for _, channel in ipairs(channels) do
+  redis.call('HDEL', P .. 'pl:' .. channel, ARGV[2])
+end
+redis.call('DEL', P .. 'nc:' .. ARGV[2])
+return channels
+"""
+
+
+class RedisNodeLeases(NodeLeases):
+    """:class:`NodeLeases` shared by every panel replica using the same Redis and prefix."""
+
+    def __init__(self, url: str, prefix: str = "palinsesto", *, timeout: float = 1.0) -> None:
+        super().__init__()
+        self._url = mask_url_password(url)
+        self._prefix = f"{prefix}:nodes:"
+        self._redis = aioredis.Redis.from_url(
+            url,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+        self._nodes = self._redis.register_script(_NODES)
+        self._forget = self._redis.register_script(_FORGET)
+        self._place = self._redis.register_script(_PLACE)
+        self._clear_node = self._redis.register_script(_CLEAR_NODE)
+        self._down = False
+        self._recovered_at = float("-inf")  # wall time of the last recovery from an outage
+
+    async def beat(self, lease: NodeLease, lease_seconds: float, now: float) -> None:
+        stamped = dataclasses.replace(
+            lease, last_beat=now, beat_age=0.0, lease_until=now + lease_seconds
+        )
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(f"{self._prefix}lease", str(lease.node_id), json.dumps(stamped.to_json()))
+        pipe.sadd(f"{self._prefix}tn:{lease.tenant_id}", str(lease.node_id))
+        await self._guard(pipe.execute)
+
+    async def nodes(self, tenant_id: int | None, now: float) -> list[NodeLease]:
+        tenant = "" if tenant_id is None else str(tenant_id)
+        reply = await self._guard(lambda: self._nodes(keys=[], args=[self._prefix, tenant]))
+        split = reply.index(b"")
+        draining = {int(i) for i in reply[:split]}
+        leases = []
+        for raw in reply[split + 1 :]:
+            lease = NodeLease.from_json(json.loads(raw))
+            if tenant_id is not None and lease.tenant_id != tenant_id:
+                continue
+            # No beat could land during an outage: count the lease from the recovery.
+            until = max(lease.lease_until, self._recovered_at + lease.lease_until - lease.last_beat)
+            lease = dataclasses.replace(lease, lease_until=until)
+            leases.append(effective(lease, lease.node_id in draining, now))
+        return sorted(leases, key=lambda lease: lease.node_id)
+
+    async def set_draining(self, node_id: int, draining: bool) -> None:
+        key = f"{self._prefix}draining"
+        if draining:
+            await self._guard(lambda: self._redis.sadd(key, str(node_id)))
+        else:
+            await self._guard(lambda: self._redis.srem(key, str(node_id)))
+
+    async def forget(self, node_id: int) -> None:
+        raw = await self._guard(lambda: self._redis.hget(f"{self._prefix}lease", str(node_id)))
+        tenant = NodeLease.from_json(json.loads(raw)).tenant_id if raw else ""
+        await self._guard(lambda: self._forget(keys=[], args=[self._prefix, node_id, tenant]))
+
+    async def place(self, channel_id: int, node_id: int, role: Role) -> bool:
+        check_role(role)
+        reply = await self._guard(
+            lambda: self._place(keys=[], args=[self._prefix, channel_id, node_id, role])
+        )
+        return bool(reply)
+
+    async def placements(self, channel_id: int) -> list[tuple[int, Role]]:
+        raw = await self._guard(lambda: self._redis.hgetall(f"{self._prefix}pl:{channel_id}"))
+        pairs = [
+            (int(node), check_role(role.decode() if isinstance(role, bytes) else role))
+            for node, role in raw.items()
+        ]
+        return sorted(pairs, key=lambda item: (item[1] != "origin", item[0]))
+
+    async def channels_of_node(self, node_id: int) -> list[int]:
+        raw = await self._guard(lambda: self._redis.smembers(f"{self._prefix}nc:{node_id}"))
+        return sorted(int(c) for c in raw)
+
+    async def unplace(self, channel_id: int, node_id: int) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hdel(f"{self._prefix}pl:{channel_id}", str(node_id))
+        pipe.srem(f"{self._prefix}nc:{node_id}", str(channel_id))
+        await self._guard(pipe.execute)
+
+    async def clear_node(self, node_id: int) -> list[int]:
+        reply = await self._guard(lambda: self._clear_node(keys=[], args=[self._prefix, node_id]))
+        return sorted(int(c) for c in reply)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    async def _guard(self, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            result = await call()
+        except UNREACHABLE as exc:
+            self._down = True
+            raise LeasesUnavailable(
+                f"node store unreachable (Redis at {self._url}): {exc}"
+            ) from exc
+        except builtins.TimeoutError as exc:
+            self._down = True
+            raise LeasesUnavailable(f"node store timed out (Redis at {self._url})") from exc
+        if self._down:
+            self._down = False
+            self._recovered_at = time.time()
+        return result
