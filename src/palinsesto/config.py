@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from palinsesto.proxies import TrustedProxies, entries
 
 ENV_PREFIX = "PALINSESTO_"
-SECRET_FIELDS = frozenset({"admin_password", "secret_key"})
+SECRET_FIELDS = frozenset({"admin_password", "secret_key", "node_token"})
 SIGNUP_MODES = ("off", "open", "approval")
 DEFAULT_LIVE_PORT = 8001
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
@@ -133,6 +133,16 @@ class Settings:
     node_lease_seconds: float = 10.0
     play_token_ttl_seconds: int = 60
     play_token_bind_ip: bool = False
+    # A node on its own machine (``palinsesto node``): the panel it registers with, the
+    # token the panel issued for it, the address players and edges reach its data plane
+    # at (empty = http://<live_listen>), its name (empty = the host name) and the capacity
+    # it announces. It listens with live_listen, rtmp_listen and the srt_* settings.
+    node_panel_url: str = ""
+    node_token: str = ""
+    node_public_url: str = ""
+    node_name: str = ""
+    node_egress_mbps: int = 1000
+    node_max_channels: int = 100
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -319,7 +329,7 @@ def _validate(settings: Settings) -> None:
                 split_host_port(value)
             except ValueError as exc:
                 raise ConfigError(f"{ENV_PREFIX}{name.upper()}: {exc}") from None
-    for name in ("public_url", "live_public_url"):
+    for name in ("public_url", "live_public_url", "node_panel_url", "node_public_url"):
         url = getattr(settings, name)
         parts = urlsplit(url)
         if url and (parts.scheme not in ("http", "https") or not parts.hostname):
@@ -352,6 +362,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(
             f"{ENV_PREFIX}ARCHIVE_QUOTA_MB must be >= 0, ARCHIVE_PRUNE_SECONDS positive"
         )
+    if settings.node_egress_mbps <= 0 or settings.node_max_channels <= 0:
+        raise ConfigError(f"{ENV_PREFIX}NODE_EGRESS_MBPS / NODE_MAX_CHANNELS: must be positive")
     if settings.login_window_seconds <= 0:
         raise ConfigError(f"{ENV_PREFIX}LOGIN_WINDOW_SECONDS: must be positive")
     try:
