@@ -21,7 +21,7 @@ from palinsesto.panel.admin.panel import mount_panel
 from palinsesto.panel.admin.security_headers import SecurityHeaders
 from palinsesto.panel.local_node.engine import install_live
 from palinsesto.panel.nodes.front import NodeFront
-from palinsesto.panel.nodes.install import install_nodes
+from palinsesto.panel.nodes.install import NoLocalEngine, install_nodes
 from palinsesto.panel.playback.live_routes import install_live_routes
 from palinsesto.panel.playback.routes import ViewerSurfaceDispatch, player_routes
 
@@ -43,9 +43,9 @@ def create_app(
         raise ConfigError(f"{ENV_PREFIX}SIGNUP_PLAN: {exc}") from None
     epg = install_epg(ctx)  # ctx.services["guide"] before any surface reads it
     live = install_live(ctx, node_sockets) if local_node else None  # services["live"]
-    nodes = install_nodes(ctx)  # services["nodes"], and ["sessions"] over both
-    # services["viewer_history"] (dashboard): the local sessions, else the nodes' slots.
-    live_stats = install_live_stats(ctx, live if live is not None else ctx.services["sessions"])
+    nodes = install_nodes(ctx)  # services["nodes"]
+    # services["viewer_history"] (dashboard): the local engine's sessions.
+    live_stats = install_live_stats(ctx, live if live is not None else NoLocalEngine())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

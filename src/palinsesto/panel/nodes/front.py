@@ -23,8 +23,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from palinsesto.cluster.node_leases import LeasesUnavailable
+from palinsesto.cluster.session_slots import SlotsUnavailable
 from palinsesto.panel.nodes.control import NodeControl, NodeIdentity, UnknownNode
-from palinsesto.panel.nodes.shared import SlotsUnavailable
 from palinsesto.panel.placement import NoNodeAvailable
 from palinsesto.panel.playback.access import (
     Grant,
@@ -49,6 +50,7 @@ from palinsesto.protocol.messages import (
     API_PREFIX,
     HEARTBEAT_PATH,
     REGISTER_PATH,
+    Assignment,
     Heartbeat,
     Registration,
 )
@@ -201,12 +203,16 @@ class NodeFront:
             if path == REGISTER_PATH:
                 registration = Registration.from_json(raw)
                 _check_url(registration.public_url)
-                reply = await asyncio.to_thread(self.control.register, node, registration)
+                reply = await self.control.register(node, registration)
             else:
                 beat = Heartbeat.from_json(raw)
-                reply = await asyncio.to_thread(self.control.heartbeat, node, beat)
+                reply = await self.control.heartbeat(node, beat)
         except UnknownNode as exc:
             await _json(send, 401, {"detail": str(exc)})
+            return
+        except (SlotsUnavailable, LeasesUnavailable):
+            # The node keeps serving on its last reply and beats again (no session is cut).
+            await _json(send, 503, {"detail": "session store unavailable"})
             return
         except ValueError as exc:  # json.JSONDecodeError is one
             await _json(send, 422, {"detail": str(exc)})
@@ -215,19 +221,14 @@ class NodeFront:
 
     async def _channel(self, node: NodeIdentity, channel_id: int, send: Send) -> None:
         control = self.control
-
-        def find() -> dict[str, Any] | None:
-            for assignment in control.assignments(node.id, node.tenant_id):
-                if assignment.channel.id == channel_id:
-                    return assignment.to_json()
-            info = control.access.channel(node.tenant_id, channel_id)
-            if info is None or info.tenant_id != node.tenant_id:
-                return None
-            from palinsesto.protocol.messages import Assignment
-
-            return Assignment(info).to_json()
-
-        found = await asyncio.to_thread(find)
+        found: dict[str, Any] | None = None
+        for assignment in await control.assignments(node.id, node.tenant_id):
+            if assignment.channel.id == channel_id:
+                found = assignment.to_json()
+        if found is None:
+            info = await control.channel_info(node.tenant_id, channel_id)
+            if info is not None and info.tenant_id == node.tenant_id and info.enabled:
+                found = Assignment(info).to_json()
         if found is None:
             await _json(send, 404, {"detail": f"no channel {channel_id}"})
             return
@@ -288,11 +289,11 @@ class NodeFront:
     async def _place(self, grant: Grant, play: PlaybackRequest, send: Send) -> None:
         kind = PlayKind.hls if play.output == "m3u8" else PlayKind.ts
         try:
-            admitted = self.control.admit(grant, kind, play.ip, play.user_agent)
+            admitted = await self.control.admit(grant, kind, play.ip, play.user_agent)
         except NoNodeAvailable as exc:
             await _reply(send, 503, f"{exc}\n".encode())
             return
-        except SlotsUnavailable:
+        except (SlotsUnavailable, LeasesUnavailable):
             await _reply(send, 503, b"session store unavailable\n")
             return
         except TooManyConnections as exc:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 from typing import Any
 
+from palinsesto.cluster.node_leases import make_node_leases
+from palinsesto.cluster.session_slots import make_session_slots
 from palinsesto.panel.nodes.control import NodeControl
 from palinsesto.panel.nodes.keyring import PlayKeyRing
 from palinsesto.panel.playback.access import PlaybackAccess
@@ -19,35 +20,16 @@ from palinsesto.trust.geo import CountryLookup
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class _SlotSession:
-    """A slot as the dashboard's sampler sees a session (bytes are the nodes' to count)."""
-
-    tenant_id: int
-    id: int
-    bytes: int = 0
+class _NoSessions:
+    def all(self) -> list[Any]:
+        return []
 
 
-class SlotSessions:
-    """``.all()`` over the session slots, for the viewer-history sampler."""
+class NoLocalEngine:
+    """What the dashboard's sampler observes on a panel without a local engine: no local
+    sessions (the nodes' viewers are in the Servers page and the live overview)."""
 
-    def __init__(self, control: NodeControl) -> None:
-        self._control = control
-
-    def all(self) -> list[_SlotSession]:
-        return [_SlotSession(s.tenant_id, s.session_id) for s in self._control.slots.all()]
-
-
-class CombinedSessions:
-    """The player API's ``active_cons``: the local engine's sessions plus the nodes' slots."""
-
-    def __init__(self, local: Any, control: NodeControl) -> None:
-        self.local, self.control = local, control
-        self.sessions = SlotSessions(control)
-
-    def active_count(self, line_id: int) -> int:
-        local = self.local.active_count(line_id) if self.local is not None else 0
-        return int(local) + self.control.active_count(line_id)
+    sessions = _NoSessions()
 
 
 class NodeService:
@@ -66,20 +48,22 @@ class NodeService:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self.control.leases.close()
+        await self.control.slots.close()
 
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(self.control.settings.node_heartbeat_seconds)
             try:
-                await asyncio.to_thread(self.control.sweep)
+                await self.control.sweep()
             except Exception:
                 # The database may be briefly away; the next sweep does the same work.
                 log.exception("node sweep failed")
 
 
 def install_nodes(ctx: Any) -> NodeService:
-    """``ctx.services["nodes"]`` (the control) and ``["sessions"]`` (active_cons over the
-    local engine, if any, and the nodes)."""
+    """``ctx.services["nodes"]``: the control (the player API's active_cons adds its
+    slots to the local engine's sessions)."""
     settings = ctx.settings
     lines = shared_line_directory(ctx.services, ctx.db, ctx.events, ctx.line_throttle)
     geo = CountryLookup(settings.geoip_db) if settings.geoip_db else None
@@ -90,7 +74,14 @@ def install_nodes(ctx: Any) -> NodeService:
         WatchTokens(settings.secret_key or "unset"),
         RightsGate(ctx.db, ctx.events, geo),
     )
-    control = NodeControl(settings, ctx.db, ctx.events, access, PlayKeyRing(ctx.db, ctx.events))
+    control = NodeControl(
+        settings,
+        ctx.db,
+        ctx.events,
+        access,
+        PlayKeyRing(ctx.db, ctx.events),
+        make_node_leases(settings),
+        make_session_slots(settings),
+    )
     ctx.services["nodes"] = control
-    ctx.services["sessions"] = CombinedSessions(ctx.services.get("sessions"), control)
     return NodeService(control)

@@ -128,12 +128,16 @@ def _engine(ctx: Any) -> Any:
     return engine
 
 
-def _node_load(ctx: Any, tenant_id: int | None, channel_id: int) -> dict[str, Any] | None:
-    """The channel's state from its nodes' heartbeats, if a node carries it."""
+async def _node_loads(ctx: Any, tenant_id: int | None) -> dict[int, dict[str, Any]]:
+    """Channels' state from their nodes' heartbeats (those a node carries)."""
     control = ctx.services.get("nodes")
     if control is None:
-        return None
-    return control.channel_loads(tenant_id).get(channel_id)
+        return {}
+    try:
+        loads: dict[int, dict[str, Any]] = await control.channel_loads(tenant_id)
+        return loads
+    except RuntimeError:  # the shared store is out of reach: nothing known to run there
+        return {}
 
 
 def _status_of_load(load: dict[str, Any] | None) -> dict[str, Any]:
@@ -156,7 +160,7 @@ async def channel_status(channel_id: PathId, principal: Staff, ctx: Context) -> 
     state, viewers and nodes its nodes report)."""
     channel = await _scoped_channel(ctx, principal, channel_id)
     engine = ctx.services.get("live")
-    load = _node_load(ctx, channel.tenant_id, channel.id)
+    load = (await _node_loads(ctx, channel.tenant_id)).get(channel.id)
     if engine is None or load is not None:
         return {"channel_id": channel.id, "name": channel.name, **_status_of_load(load)}
     status = engine.channel_status(channel)
@@ -215,7 +219,8 @@ async def list_sessions(principal: CurrentPrincipal, ctx: Context) -> list[Sessi
             started_at=s.started_at,
             bytes=0,
         )
-        for s in (control.slots.all() if control is not None else [])
+        # Sessions this replica admitted to nodes (the shared slots hold only their ids).
+        for s in (list(control.admitted.values()) if control is not None else [])
         if _visible(principal, s.tenant_id) and (own_lines is None or s.line_id in own_lines)
     ]
     engine = ctx.services.get("live")
@@ -245,7 +250,7 @@ async def list_sessions(principal: CurrentPrincipal, ctx: Context) -> list[Sessi
 async def end_session(session_id: PathId, principal: Manager, ctx: Context) -> None:
     """End a session: a TS viewer is cut at once, an HLS session's next request gets 403."""
     control = ctx.services.get("nodes")
-    if control is not None and control.end_session(session_id, principal.tenant_id):
+    if control is not None and await control.end_session(session_id, principal.tenant_id):
         return
     engine = ctx.services.get("live")
     found = engine.sessions.get(session_id) if engine is not None else None
@@ -297,7 +302,7 @@ async def ingest(
         channel = await _scoped_channel(ctx, principal, channel_id)
         has_nodes = await asyncio.to_thread(control.tenant_has_nodes, channel.tenant_id)
         if has_nodes:
-            node = control.ingest_node(channel.tenant_id, channel.id)
+            node = await control.ingest_node(channel.tenant_id, channel.id)
             if node is None or not node.rtmp_url:
                 return IngestOut(
                     rtmp_url=None,
@@ -306,7 +311,7 @@ async def ingest(
                 )
             return IngestOut(
                 rtmp_url=node.rtmp_url,
-                note=f"Node {node.name}: in OBS, Settings → Stream → Service: Custom; "
+                note=f"Node {node.node_id}: in OBS, Settings → Stream → Service: Custom; "
                 "Server: this URL; Stream key: the channel's.",
             )
     engine = ctx.services.get("live")
@@ -350,8 +355,7 @@ async def channels_live(
             "ids must be comma-separated integers", fields={"ids": "integers"}
         ) from None
     engine = ctx.services.get("live")
-    control = ctx.services.get("nodes")
-    loads = control.channel_loads(_tenant_filter(principal)) if control is not None else {}
+    loads = await _node_loads(ctx, _tenant_filter(principal))
     items = []
     for channel_id in wanted:
         if channel_id in loads:
@@ -383,18 +387,16 @@ async def overview(principal: Staff, ctx: Context) -> OverviewOut:
     """The dashboard's figures now: viewers, bandwidth out, channels running and failing,
     and the latest failures with ffmpeg's message."""
     engine = ctx.services.get("live")
-    control = ctx.services.get("nodes")
     history: ViewerHistory = ctx.services["viewer_history"]
     tenant = _tenant_filter(principal)
     local = engine.sessions.all() if engine is not None else []
-    slots = control.slots.all() if control is not None else []
-    viewers = sum(1 for s in [*local, *slots] if _visible(principal, s.tenant_id))
+    viewers = sum(1 for s in local if _visible(principal, s.tenant_id))
     running = failing = 0
-    if control is not None:
-        for load in control.channel_loads(tenant).values():
-            st = _status_of_load(load)
-            running += st["status"] == "running"
-            failing += st["status"] == "failing"
+    for load in (await _node_loads(ctx, tenant)).values():
+        viewers += load["viewers"]
+        st = _status_of_load(load)
+        running += st["status"] == "running"
+        failing += st["status"] == "failing"
     failures: list[FailureOut] = []
     for runner in list(engine.runners.values()) if engine is not None else []:
         if not _visible(principal, runner.spec.tenant_id):

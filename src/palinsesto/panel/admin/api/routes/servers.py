@@ -181,35 +181,35 @@ def revoke_token(server_id: PathId, principal: Manager, session: DbSession) -> S
 
 
 @router.post("/servers/{server_id}/drain", response_model=ServerOut)
-def drain(
-    server_id: PathId, body: DrainIn, principal: Manager, session: DbSession, ctx: Context
-) -> Server:
-    """Draining: the node keeps what it serves and gets no new viewers or channels."""
+def drain(server_id: PathId, body: DrainIn, principal: Manager, session: DbSession) -> Server:
+    """Draining: the node keeps what it serves and gets no new viewers or channels (from
+    its next heartbeat, which tells it so)."""
     server = get_scoped(session, principal, Server, server_id, label="Server")
     before = snapshot(server)
     server.draining = body.draining
     audited(session, principal, "update", "server", server, before=before)
-    control = ctx.services.get("nodes")
-    if control is not None:
-        control.with_draining(server.id, body.draining)
     return server
 
 
 @router.get("/nodes/status", response_model=NodeLiveList)
-def servers_live(
-    principal: Staff,
-    session: DbSession,
-    ctx: Context,
-    tenant_id: QueryId = None,
-) -> NodeLiveList:
+async def servers_live(principal: Staff, ctx: Context, tenant_id: QueryId = None) -> NodeLiveList:
     """Every visible node's state from its heartbeats (the Servers page polls this)."""
-    ids = session.scalars(scoped_select(principal, Server, tenant_id).with_only_columns(Server.id))
+
+    def visible_ids() -> list[int]:
+        stmt = scoped_select(principal, Server, tenant_id).with_only_columns(Server.id)
+        with ctx.db.session() as session:
+            return list(session.scalars(stmt.order_by(Server.id)))
+
+    ids = await asyncio.to_thread(visible_ids)
     control = ctx.services.get("nodes")
-    items = []
-    for server_id in ids:
-        status = control.node_status(server_id) if control is not None else None
-        live = NodeLive(id=server_id, **status) if status else NodeLive(id=server_id, state="never")
-        items.append(live)
+    tenant = None if principal.is_platform else principal.tenant_id
+    try:
+        known = await control.node_status(tenant) if control is not None else {}
+    except RuntimeError:  # the shared store is out of reach
+        raise Unavailable("The node store (Redis) cannot be reached.") from None
+    items = [
+        NodeLive(id=i, **known[i]) if i in known else NodeLive(id=i, state="never") for i in ids
+    ]
     return NodeLiveList(items=items)
 
 
