@@ -216,8 +216,9 @@ class NodeControl:
                     del self._identities[digest]
 
     def tenant_has_nodes(self, tenant_id: int, *, cached_only: bool = False) -> bool | None:
-        """Whether the tenant has a server that is not disabled (None: not cached and
-        ``cached_only``). Such a tenant's viewers are admitted to its nodes."""
+        """Whether the tenant has a node that registered at least once and is not revoked
+        (None: not cached and ``cached_only``). Such a tenant's viewers are admitted to its
+        nodes; a server created but never started changes nothing yet."""
         version = self._events.version(tenant_id, "servers")
         hit = self._tenant_nodes.get(tenant_id)
         if hit is not None and hit[0] == version:
@@ -227,7 +228,11 @@ class NodeControl:
         with self._db.session() as session:
             found = session.scalar(
                 select(Server.id)
-                .where(Server.tenant_id == tenant_id, Server.status != ServerStatus.disabled)
+                .where(
+                    Server.tenant_id == tenant_id,
+                    Server.status != ServerStatus.disabled,
+                    Server.last_heartbeat_at.is_not(None),
+                )
                 .limit(1)
             )
         self._tenant_nodes[tenant_id] = (version, found is not None)
@@ -254,6 +259,9 @@ class NodeControl:
         """Record what the node says of itself; a node that registers again (a restart)
         serves nothing yet, so its old sessions' slots are freed."""
         node = await asyncio.to_thread(self._record_registration, node, reg)
+        if not self.tenant_has_nodes(node.tenant_id, cached_only=True):
+            # Its first node: every replica now sends the tenant's viewers to nodes.
+            self._events.publish(node.tenant_id, "servers")
         self._forget_identity(node.id)
         await self.slots.release_node(node.id)
         now = time.time()
