@@ -16,16 +16,11 @@ every node's sessions at once).
 
 from __future__ import annotations
 
-import builtins
 import dataclasses
 import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
-
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from palinsesto.cluster.node_leases import (
     LeasesUnavailable,
@@ -35,10 +30,10 @@ from palinsesto.cluster.node_leases import (
     check_role,
     effective,
 )
-from palinsesto.cluster.session_slots_redis import UNREACHABLE
-from palinsesto.config import mask_url_password
+from palinsesto.cluster.redis_client import RedisCalls
 
 T = TypeVar("T")
+
 
 # ARGV: prefix, tenant ("" = all). Returns {draining ids..., '', lease json...}.
 _NODES = """
@@ -100,14 +95,9 @@ class RedisNodeLeases(NodeLeases):
 
     def __init__(self, url: str, prefix: str = "palinsesto", *, timeout: float = 1.0) -> None:
         super().__init__()
-        self._url = mask_url_password(url)
         self._prefix = f"{prefix}:nodes:"
-        self._redis = aioredis.Redis.from_url(
-            url,
-            socket_connect_timeout=timeout,
-            socket_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-        )
+        self._calls = RedisCalls(url, "node store", LeasesUnavailable, timeout=timeout)
+        self._redis = self._calls.redis
         self._nodes = self._redis.register_script(_NODES)
         self._forget = self._redis.register_script(_FORGET)
         self._place = self._redis.register_script(_PLACE)
@@ -182,19 +172,15 @@ class RedisNodeLeases(NodeLeases):
         return sorted(int(c) for c in reply)
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await self._calls.close()
 
-    async def _guard(self, call: Callable[[], Awaitable[T]]) -> T:
+    async def _guard(self, make: Callable[[], Awaitable[T]]) -> T:
+        """One call through the client; remembers an outage (see the module doc)."""
         try:
-            result = await call()
-        except UNREACHABLE as exc:
+            result = await self._calls.call(make)
+        except LeasesUnavailable:
             self._down = True
-            raise LeasesUnavailable(
-                f"node store unreachable (Redis at {self._url}): {exc}"
-            ) from exc
-        except builtins.TimeoutError as exc:
-            self._down = True
-            raise LeasesUnavailable(f"node store timed out (Redis at {self._url})") from exc
+            raise
         if self._down:
             self._down = False
             self._recovered_at = time.time()

@@ -20,15 +20,10 @@ touch keys they compute, so not a Redis Cluster):
 
 from __future__ import annotations
 
-import builtins
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import BusyLoadingError, ConnectionError, ReadOnlyError, TimeoutError
-
+from palinsesto.cluster.redis_client import RedisCalls
 from palinsesto.cluster.session_slots import (
     EXPIRED_GRACE_SECONDS,
     TENANT_MAX_VIEWERS,
@@ -40,10 +35,7 @@ from palinsesto.cluster.session_slots import (
     SlotRequest,
     SlotsUnavailable,
 )
-from palinsesto.config import mask_url_password
 
-T = TypeVar("T")
-UNREACHABLE = (ConnectionError, TimeoutError, BusyLoadingError, ReadOnlyError, OSError)
 PURGE_BATCH = 500  # expired slots a script purges at most (bounds its run time)
 
 # Shared by every script. ARGV[1] is the key prefix (ending in ':'), ARGV[2] now.
@@ -286,14 +278,9 @@ class RedisSessionSlots(SessionSlots):
 
     def __init__(self, url: str, prefix: str = "palinsesto", *, timeout: float = 1.0) -> None:
         super().__init__()
-        self._url = mask_url_password(url)
         self._prefix = f"{prefix}:slots:"
-        self._redis = aioredis.Redis.from_url(
-            url,
-            socket_connect_timeout=timeout,
-            socket_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-        )
+        self._calls = RedisCalls(url, "session store", SlotsUnavailable, timeout=timeout)
+        self._redis = self._calls.redis
         register = self._redis.register_script
         self._reserve = register(_RESERVE)
         self._renew = register(_RENEW)
@@ -356,7 +343,9 @@ class RedisSessionSlots(SessionSlots):
         return int(await self._call(self._count, repr(now), f"t:{tenant_id}"))
 
     async def take_kicks(self, node_id: int) -> list[int]:
-        reply = await self._guard(lambda: self._take_kicks(keys=[], args=[self._prefix, node_id]))
+        reply = await self._calls.call(
+            lambda: self._take_kicks(keys=[], args=[self._prefix, node_id])
+        )
         return [int(i) for i in reply]
 
     async def release_node(self, node_id: int) -> int:
@@ -368,22 +357,12 @@ class RedisSessionSlots(SessionSlots):
 
     async def ping(self) -> None:
         """One PING (the benchmark's baseline; raises :class:`SlotsUnavailable`)."""
-        await self._guard(lambda: self._redis.ping())
+        await self._calls.call(lambda: self._redis.ping())
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await self._calls.close()
 
     # ---- plumbing ----
 
     async def _call(self, script: Any, now: str, *args: object) -> Any:
-        return await self._guard(lambda: script(keys=[], args=[self._prefix, now, *args]))
-
-    async def _guard(self, call: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await call()
-        except UNREACHABLE as exc:
-            raise SlotsUnavailable(
-                f"session store unreachable (Redis at {self._url}): {exc}"
-            ) from exc
-        except builtins.TimeoutError as exc:
-            raise SlotsUnavailable(f"session store timed out (Redis at {self._url})") from exc
+        return await self._calls.call(lambda: script(keys=[], args=[self._prefix, now, *args]))
