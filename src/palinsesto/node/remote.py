@@ -82,6 +82,7 @@ class RemoteNode(ChannelHost):
         self.relays: set[TsViewer] = set()  # edges pulling from this node
         self._relay_bytes_done = 0
         self._base_outbound: OutboundPolicy = self.policy.outbound
+        self._origins: set[str] = set()  # origin nodes the outbound policy lets through
         self.token_ttl = 60
         self.delivery = TokenDelivery(self)
 
@@ -287,6 +288,10 @@ class RemoteNode(ChannelHost):
         while True:
             await asyncio.sleep(1.0)
             self.sessions.expire_idle()
+            now = time.monotonic()
+            for channel_id, until in list(self._not_here.items()):
+                if until < now:
+                    del self._not_here[channel_id]
             for channel_id, runner in list(self.runners.items()):
                 runner.set_hls_sessions(self.sessions.of_channel(channel_id, PlayKind.hls))
             for channel_id in list(self._fetched):

@@ -8,6 +8,7 @@ logged (node_process asserts nothing tried).
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ from palinsesto.protocol.messages import Assignment, NodeState
 from palinsesto.protocol.play_tokens import PlayKind
 from support.media import decoded_frame_size, play
 from support.node_panel import node_process, pattern_channel, stand_in_panel
+from support.stand_ins import closed_port
 
 CHANNEL = pattern_channel(7)
 
@@ -73,6 +75,35 @@ def test_a_wrong_token_stops_the_node_with_one_line(tmp_path: Path) -> None:
         assert panel.refused == ["/node-api/v1/register"]
 
 
+def test_a_taken_port_stops_the_node_with_one_message(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with stand_in_panel() as panel:
+            token, view = panel.add_node(1)
+            with node_process(tmp_path, panel.url, token, live_listen=f"127.0.0.1:{port}") as node:
+                assert node.proc.wait(timeout=60) == 1
+    assert "PALINSESTO_LIVE_LISTEN" in node.output and "already in use" in node.output
+    assert "Traceback" not in node.output and not view.registrations
+
+
+def test_a_panel_away_at_start_is_retried_until_it_answers(tmp_path: Path) -> None:
+    port = closed_port()
+    panel_url = f"http://127.0.0.1:{port}"
+    with stand_in_panel() as placeholder:  # only to make the token; serves elsewhere
+        token, view = placeholder.add_node(9)
+    with node_process(tmp_path, panel_url, token) as node:
+        node.wait_for(rf"Panel {panel_url} unreachable .*retrying")
+        time.sleep(1.5)
+        with stand_in_panel() as panel:
+            panel.nodes[token] = view
+            panel.stop()
+            panel.start(port)
+            node.wait_for(rf"Registered as node 9 \(\S+\) for {panel_url}$", timeout=40)
+        assert node.output.count("unreachable") == 1, node.output
+
+
 async def test_node_registers_plays_ts_and_hls_and_reports_its_sessions(tmp_path: Path) -> None:
     with stand_in_panel() as panel:
         token, view = panel.add_node(3)
@@ -112,10 +143,9 @@ async def test_node_registers_plays_ts_and_hls_and_reports_its_sessions(tmp_path
             panel.wait(lambda: reported("ended", 503), what="the TS session's end")
             ended = [e for b in view.heartbeats for e in b.ended if e.session_id == 503]
             assert len(ended) == 1 and ended[0].bytes_sent > 10_000, ended
-            assert any(
-                c.channel_id == 7 and c.healthy for b in view.heartbeats for c in b.channels
-            )
+            assert any(c.channel_id == 7 and c.healthy for b in view.heartbeats for c in b.channels)
             node.wait_for(r"^Channels running: 1, viewers: [12]")
+            assert any(b.egress_mbps > 0 and b.cpu_percent > 0 for b in view.heartbeats)
             assert loaded_sqlalchemy(node.proc.pid) == []
 
 
@@ -249,8 +279,10 @@ async def test_the_node_serves_on_while_the_panel_is_away(tmp_path: Path) -> Non
             # The panel is back: what happened meanwhile is reported.
             panel.start(panel.port)
             panel.wait(
-                lambda: any(901 in b.started for b in view.heartbeats)
-                and any(e.session_id == 901 for b in view.heartbeats for e in b.ended),
+                lambda: (
+                    any(901 in b.started for b in view.heartbeats)
+                    and any(e.session_id == 901 for b in view.heartbeats for e in b.ended)
+                ),
                 what="sessions of the outage reported",
             )
             node.wait_for(r"panel .* reachable")
@@ -288,7 +320,9 @@ async def test_an_edge_pulls_its_origin_once(tmp_path: Path) -> None:
                 assert server_side_connections(origin_port) == 1
                 origin.wait_for(r"edges pulling: 1")
                 # The relay is not a viewer of the origin: no session, nothing reported.
-                panel.wait(lambda: any(c.channel_id == 7 for c in origin_view.heartbeats[-1].channels))
+                panel.wait(
+                    lambda: any(c.channel_id == 7 for c in origin_view.heartbeats[-1].channels)
+                )
                 assert all(b.viewers == 0 and not b.started for b in origin_view.heartbeats)
                 panel.wait(lambda: edge_view.heartbeats[-1].viewers >= 2)
                 for _, writer in viewers:
