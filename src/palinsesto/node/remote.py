@@ -22,7 +22,6 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
 from urllib.parse import urlsplit
 
 from palinsesto.config import Settings
@@ -34,7 +33,14 @@ from palinsesto.node.sessions import NodeSessions
 from palinsesto.node.source_policy import DEFAULT_PORTS, SourcePolicy
 from palinsesto.outbound.policy import AllowRule, OutboundPolicy
 from palinsesto.protocol.channels import ChannelInfo
-from palinsesto.protocol.messages import Assignment, ChannelLoad, Heartbeat, NodeState, PanelReply
+from palinsesto.protocol.messages import (
+    Assignment,
+    ChannelLoad,
+    Heartbeat,
+    NodeState,
+    PanelReply,
+    SessionEnd,
+)
 from palinsesto.protocol.play_tokens import PlayKind, PlayTokens, TokenRefused
 from palinsesto.protocol.sources import SourceKind
 
@@ -334,7 +340,7 @@ class RemoteNode(ChannelHost):
         )
 
     def heartbeat(
-        self, egress_mbps: float, cpu_percent: float, started: list[int], ended: list[Any]
+        self, egress_mbps: float, cpu_percent: float, started: list[int], ended: list[SessionEnd]
     ) -> Heartbeat:
         return Heartbeat(
             viewers=len(self.sessions),
