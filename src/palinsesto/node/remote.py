@@ -22,7 +22,6 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
 from urllib.parse import urlsplit
 
 from palinsesto.config import Settings
@@ -34,7 +33,14 @@ from palinsesto.node.sessions import NodeSessions
 from palinsesto.node.source_policy import DEFAULT_PORTS, SourcePolicy
 from palinsesto.outbound.policy import AllowRule, OutboundPolicy
 from palinsesto.protocol.channels import ChannelInfo
-from palinsesto.protocol.messages import Assignment, ChannelLoad, Heartbeat, NodeState, PanelReply
+from palinsesto.protocol.messages import (
+    Assignment,
+    ChannelLoad,
+    Heartbeat,
+    NodeState,
+    PanelReply,
+    SessionEnd,
+)
 from palinsesto.protocol.play_tokens import PlayKind, PlayTokens, TokenRefused
 from palinsesto.protocol.sources import SourceKind
 
@@ -82,6 +88,7 @@ class RemoteNode(ChannelHost):
         self.relays: set[TsViewer] = set()  # edges pulling from this node
         self._relay_bytes_done = 0
         self._base_outbound: OutboundPolicy = self.policy.outbound
+        self._origins: set[str] = set()  # origin nodes the outbound policy lets through
         self.token_ttl = 60
         self.delivery = TokenDelivery(self)
 
@@ -287,6 +294,10 @@ class RemoteNode(ChannelHost):
         while True:
             await asyncio.sleep(1.0)
             self.sessions.expire_idle()
+            now = time.monotonic()
+            for channel_id, until in list(self._not_here.items()):
+                if until < now:
+                    del self._not_here[channel_id]
             for channel_id, runner in list(self.runners.items()):
                 runner.set_hls_sessions(self.sessions.of_channel(channel_id, PlayKind.hls))
             for channel_id in list(self._fetched):
@@ -329,7 +340,7 @@ class RemoteNode(ChannelHost):
         )
 
     def heartbeat(
-        self, egress_mbps: float, cpu_percent: float, started: list[int], ended: list[Any]
+        self, egress_mbps: float, cpu_percent: float, started: list[int], ended: list[SessionEnd]
     ) -> Heartbeat:
         return Heartbeat(
             viewers=len(self.sessions),

@@ -49,7 +49,7 @@ TS_TYPE = "video/mp2t"
 # cookies, so any origin may read them, error replies included (else a browser hides why).
 CORS = (("Access-Control-Allow-Origin", "*"),)
 NO_CACHE = (("Cache-Control", "no-cache"), *CORS)
-OFFLINE = b"STREAM_OFFLINE\n"
+OFFLINE = "STREAM_OFFLINE"
 
 
 def error(status: int, reason: str) -> Reply:
@@ -167,7 +167,7 @@ class TokenDelivery:
                 session.cut = None  # the answer below still goes out on this socket
                 conn.on_lost = None
                 node.sessions.end(session, "channel did not start")
-            return error(503, OFFLINE.decode().strip())
+            return error(503, OFFLINE)
         if session.ended or conn.closed or session.cut != conn.close:
             return None
         self._attach(session, runner, conn)
@@ -232,11 +232,9 @@ class TokenDelivery:
         runner.start()
         runner.touch()
         if not await runner.wait_hls(self.cold_start_timeout):
-            if not runner.hls.ready:
-                # A session that never played is not a viewer.
-                if session.bytes_sent == 0:
-                    node.sessions.end(session, "idle: the channel did not start")
-                return error(503, OFFLINE.decode().strip())
+            if session.bytes_sent == 0:  # a session that never played is not a viewer
+                node.sessions.end(session, "idle: the channel did not start")
+            return error(503, OFFLINE)
         body = runner.hls.playlist(lambda seq: f"/play/{token}/{seq}.ts")
         return Reply(200, body.encode(), PLAYLIST_TYPE, NO_CACHE)
 
@@ -277,7 +275,7 @@ class TokenDelivery:
         runner = node.runner_of(assignment)
         runner.start()
         if not runner.ready and not await runner.wait_ready(self.cold_start_timeout):
-            return error(503, OFFLINE.decode().strip())
+            return error(503, OFFLINE)
         if conn.closed:
             return None
         conn.start_stream(TS_TYPE)
