@@ -44,6 +44,8 @@ def create_app(
     epg = install_epg(ctx)  # ctx.services["guide"] before any surface reads it
     live = install_live(ctx, node_sockets) if local_node else None  # services["live"]
     nodes = install_nodes(ctx)  # services["nodes"]
+    if live is not None:  # tenants with nodes have their channels run there, not here
+        live.served_elsewhere = nodes.control.tenant_has_nodes
     # services["viewer_history"] (dashboard): the local engine's sessions.
     live_stats = install_live_stats(ctx, live if live is not None else NoLocalEngine())
 
