@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +58,9 @@ IDENTITY_TTL = 30.0  # backstop: a revocation is normally seen at once (change e
 PERSIST_SECONDS = 30.0
 RELAY_TOKEN_DAYS = 2  # relay URLs change once a day (an edge restarts its pull then)
 ON_DEMAND_IDLE_SECONDS = 60.0  # an on-demand placement no node reports viewers for
+# Admission reads a tenant's leases and a channel's placement from the shared store at most
+# this often (each a Redis round trip); viewers sent meanwhile are counted here.
+ADMISSION_CACHE_SECONDS = 0.5
 
 
 class UnknownNode(LookupError):
@@ -132,7 +136,7 @@ def _view(lease: NodeLease, extra_viewers: int, max_egress: float) -> place.Node
 
 
 def placement_of(
-    channel_id: int, tenant_id: int, rows: list[tuple[int, str]]
+    channel_id: int, tenant_id: int, rows: Sequence[tuple[int, str]]
 ) -> place.Placement | None:
     """The store's (node, role) rows as a :class:`~palinsesto.panel.placement.Placement`."""
     origins = [n for n, role in rows if role == "origin"]
@@ -165,6 +169,8 @@ class NodeControl:
         self._persisted: dict[int, tuple[NodeState, float]] = {}
         self._placed_at: dict[int, float] = {}  # on-demand placements: when first made
         self._line_counts: dict[tuple[int, int], tuple[float, int]] = {}
+        self._lease_cache: dict[int, tuple[float, list[NodeLease]]] = {}
+        self._placement_cache: dict[int, tuple[float, place.Placement | None]] = {}
         self.admitted: dict[int, AdmittedSession] = {}
         self._lock = threading.Lock()
         events.subscribe(self._on_change)
@@ -288,6 +294,7 @@ class NodeControl:
         )
         await self.leases.beat(lease, self.lease_seconds, now)
         self._since_beat.pop(node.id, None)
+        self._lease_cache.pop(node.tenant_id, None)
 
     async def heartbeat(self, node: NodeIdentity, beat: Heartbeat) -> PanelReply:
         now = time.time()
@@ -322,22 +329,48 @@ class NodeControl:
 
     # ---- channels on nodes ----
 
-    async def views(self, tenant_id: int, now: float) -> dict[int, place.NodeView]:
+    async def views(
+        self, tenant_id: int, now: float, *, cached: bool = False
+    ) -> dict[int, place.NodeView]:
+        leases = await (
+            self._cached_leases(tenant_id, now) if cached else self.leases.nodes(tenant_id, now)
+        )
         return {
             lease.node_id: _view(
                 lease,
                 self._since_beat[lease.node_id],
                 self._egress_caps.get(lease.node_id, 1000.0),
             )
-            for lease in await self.leases.nodes(tenant_id, now)
+            for lease in leases
         }
 
-    async def placement(self, channel_id: int, tenant_id: int) -> place.Placement | None:
-        return placement_of(channel_id, tenant_id, list(await self.leases.placements(channel_id)))
+    async def _cached_leases(self, tenant_id: int, now: float) -> list[NodeLease]:
+        hit = self._lease_cache.get(tenant_id)
+        if hit is not None and time.monotonic() - hit[0] < ADMISSION_CACHE_SECONDS:
+            return hit[1]
+        found = await self.leases.nodes(tenant_id, now)
+        self._lease_cache[tenant_id] = (time.monotonic(), found)
+        return found
+
+    async def placement(
+        self, channel_id: int, tenant_id: int, *, cached: bool = False
+    ) -> place.Placement | None:
+        if cached:
+            hit = self._placement_cache.get(channel_id)
+            if hit is not None and time.monotonic() - hit[0] < ADMISSION_CACHE_SECONDS:
+                found = hit[1]
+                return found if found is None or found.tenant_id == tenant_id else None
+        rows = list(await self.leases.placements(channel_id))
+        found = placement_of(channel_id, tenant_id, rows)
+        if len(self._placement_cache) > 100_000:
+            self._placement_cache.clear()
+        self._placement_cache[channel_id] = (time.monotonic(), found)
+        return found
 
     async def store_placement(self, new: place.Placement, old: place.Placement | None) -> bool:
         """Write the difference between ``old`` and ``new``; False when another replica
         claimed the origin first (the caller reads the placement again)."""
+        self._placement_cache.pop(new.channel_id, None)
         if old is not None:
             for node_id in set(old.nodes) - set(new.nodes):
                 await self.leases.unplace(new.channel_id, node_id)
@@ -520,9 +553,18 @@ class NodeControl:
         NoNodeAvailable, TooManyConnections / TooManyViewers, SlotsUnavailable."""
         line, channel = grant.line, grant.channel
         now = time.time()
-        views = await self.views(line.tenant_id, now)
-        current = await self.placement(channel.id, line.tenant_id)
+        views = await self.views(line.tenant_id, now, cached=True)
+        current = await self.placement(channel.id, line.tenant_id, cached=True)
         node, placement = place.node_for_viewer(channel.id, line.tenant_id, views, current)
+        if placement != current:
+            if not await self.store_placement(placement, current):
+                # Another replica placed the channel's origin meanwhile: send the viewer
+                # where that placement says (its origin or an edge), as that replica would.
+                current = await self.placement(channel.id, line.tenant_id)
+                node, placement = place.node_for_viewer(channel.id, line.tenant_id, views, current)
+                if placement != current:
+                    await self.store_placement(placement, current)
+            self._placed_at.setdefault(channel.id, now)
         session_id = await self.slots.next_session_id()
         request = SlotRequest(
             line.tenant_id,
@@ -542,24 +584,9 @@ class NodeControl:
             if exc.code == TENANT_MAX_VIEWERS:
                 raise TooManyViewers(str(exc)) from None
             raise TooManyConnections(str(exc)) from None
-        if placement != current:
-            if not await self.store_placement(placement, current):
-                # Another replica placed the channel's origin meanwhile: send the viewer
-                # where that placement says (its origin or an edge), as that replica would.
-                current = await self.placement(channel.id, line.tenant_id)
-                node, placement = place.node_for_viewer(channel.id, line.tenant_id, views, current)
-                if placement != current:
-                    await self.store_placement(placement, current)
-            self._placed_at.setdefault(channel.id, now)
         self._since_beat[node.id] += 1
-        lease_url = next(
-            (
-                lease.public_url
-                for lease in await self.leases.nodes(line.tenant_id, now)
-                if lease.node_id == node.id
-            ),
-            "",
-        )
+        leases = await self._cached_leases(line.tenant_id, now)
+        lease_url = next((x.public_url for x in leases if x.node_id == node.id), "")
         bind = ip if self.settings.play_token_bind_ip else None
         token = self.keys.tokens.issue(
             tenant_id=line.tenant_id,
