@@ -47,6 +47,7 @@ from palinsesto.protocol.messages import (  # noqa: E402
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 REDIS = "redis://127.0.0.1:6379/0"
+PROFILE: list[str] = []  # set by --profile: the panel under cProfile
 PANEL_LINE = re.compile(r"^Panel: (http://\S+?)/panel/$", re.M)
 
 
@@ -122,7 +123,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--profile", default="", help="write the panel's cProfile stats here")
     args = parser.parse_args()
+    if args.profile:
+        PROFILE.extend([sys.executable, "-m", "cProfile", "-o", args.profile])
     name = f"palinsesto_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -144,7 +148,7 @@ def main() -> None:
         )
         binary = Path(sys.executable).with_name("palinsesto")
         proc = subprocess.Popen(
-            ["taskset", "-c", "0", str(binary), "panel"],
+            ["taskset", "-c", "0", *PROFILE, str(binary), "panel"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -175,7 +179,7 @@ def main() -> None:
     finally:
         stop.set()
         if proc is not None:
-            proc.terminate()
+            proc.send_signal(2)  # SIGINT: a clean exit (cProfile writes its stats)
             proc.wait(timeout=15)
         with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -17,6 +17,7 @@ from palinsesto.protocol.messages import REGISTER_PATH, NodeState
 from palinsesto.protocol.play_tokens import PlayKind, PlayTokens
 from support.admin_api import root_client
 from support.node_world import FakeNode, TenantSide, add_server, make_tenant, set_policy
+from support.redis_servers import private_redis
 from support.server import RunningServer, make_settings, run_server
 
 
@@ -263,3 +264,29 @@ def test_the_all_in_one_keeps_serving_tenants_without_nodes(
     assert local.headers["location"].endswith(
         f":{engine.port}/live/{b.line}/node-line-pw/{b.channel}.ts"
     )
+
+
+def test_redis_away_refuses_new_plays_with_503_and_recovers(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    with private_redis(tmp_path) as redis_server:
+        settings = make_settings(
+            tmp_path, sqlite_url, redis_url=redis_server.url, redis_key_prefix="n3-degraded"
+        )
+        with run_server(settings, local_node=False) as panel:
+            side = make_tenant(panel, "alpha", max_connections=5)
+            _, token = add_server(panel, side.id, "edge-a")
+            node = FakeNode(panel, token, "http://edge-a.invalid:8001")
+            assert node.register().status_code == 200
+            url = f"/live/{{u}}/{{p}}/{side.channel}.ts"
+            assert play(panel, side, url).status_code == 302
+            redis_server.stop()
+            time.sleep(0.6)  # past the admission's lease cache
+            away = play(panel, side, url)
+            assert away.status_code == 503 and "session store unavailable" in away.text
+            assert node.beat().status_code == 503  # the node keeps its last reply
+            redis_server.start()  # empty, as after a crash without persistence
+            deadline = time.monotonic() + 10
+            while node.beat().status_code != 200 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert play(panel, side, url).status_code == 302
