@@ -64,9 +64,12 @@ def test_node_tokens_rotate_revoke_and_malformed_bodies(panel: RunningServer) ->
         assert (
             c.post(REGISTER_PATH, json={}, headers={"Authorization": "Bearer x"}).status_code == 401
         )
+    assert play(panel, side, f"/live/{{u}}/{{p}}/{side.channel}.ts").status_code == 302
     with root_client(panel) as c:
         assert c.delete(f"/api/v1/servers/{server_id}/token").status_code == 200
     assert node.beat().status_code == 401
+    # Revoked: no viewer is sent to it any more, even before its lease lapses.
+    assert play(panel, side, f"/live/{{u}}/{{p}}/{side.channel}.ts").status_code == 503
 
 
 def test_admission_redirects_to_the_node_with_a_signed_play_token(panel: RunningServer) -> None:
@@ -290,3 +293,18 @@ def test_redis_away_refuses_new_plays_with_503_and_recovers(
             while node.beat().status_code != 200 and time.monotonic() < deadline:
                 time.sleep(0.2)
             assert play(panel, side, url).status_code == 302
+
+
+def test_play_tokens_bound_to_the_client_address(sqlite_url: str, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, sqlite_url, play_token_bind_ip=True)
+    with run_server(settings, local_node=False) as panel:
+        side = make_tenant(panel, "alpha")
+        _, token = add_server(panel, side.id, "edge-a")
+        node = FakeNode(panel, token, "http://edge-a.invalid:8001")
+        assert node.register().status_code == 200
+        r = play(panel, side, f"/live/{{u}}/{{p}}/{side.channel}.ts")
+        signed = urlsplit(r.headers["location"]).path[6:-3]
+        ring = node.tokens()
+        assert ring.verify(signed, time.time(), "127.0.0.1").bound_to_ip
+        with pytest.raises(ValueError, match="another address"):
+            ring.verify(signed, time.time(), "198.51.100.7")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import anyio.from_thread
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -161,33 +162,53 @@ def delete_server(server_id: PathId, principal: Manager, session: DbSession) -> 
 
 
 @router.post("/servers/{server_id}/token", response_model=ServerCreated)
-def rotate_token(server_id: PathId, principal: Manager, session: DbSession) -> ServerCreated:
+def rotate_token(
+    server_id: PathId, principal: Manager, session: DbSession, ctx: Context
+) -> ServerCreated:
     """A new enrolment token, shown once; the old one stops working at once (the node is
     refused at its next heartbeat until it is given the new one)."""
     server = get_scoped(session, principal, Server, server_id, label="Server")
     token = service.rotate_token(server)
     audited(session, principal, "rotate_token", "server", server)
+    _tell_leases(ctx, server.id, draining=server.draining)  # lifts a revocation's drain
     return ServerCreated(**ServerOut.model_validate(server).model_dump(), token=token)
 
 
 @router.delete("/servers/{server_id}/token", response_model=ServerOut)
-def revoke_token(server_id: PathId, principal: Manager, session: DbSession) -> Server:
-    """Revoke the node's token: it is refused from its next heartbeat, its viewers' slots
-    are freed when its lease lapses and its channels move to the tenant's other nodes."""
+def revoke_token(server_id: PathId, principal: Manager, session: DbSession, ctx: Context) -> Server:
+    """Revoke the node's token: it is refused from its next heartbeat and gets no new
+    viewer from now on; its viewers' slots are freed when its lease lapses and its channels
+    move to the tenant's other nodes."""
     server = get_scoped(session, principal, Server, server_id, label="Server")
     service.revoke_token(server)
     audited(session, principal, "revoke_token", "server", server)
+    _tell_leases(ctx, server.id, draining=True)
     return server
 
 
+def _tell_leases(ctx: Any, node_id: int, *, draining: bool) -> None:
+    """Apply a drain (or a revocation, as a drain until the lease lapses) to the shared
+    node leases at once, rather than at the node's next heartbeat. Called from the
+    worker thread FastAPI runs these handlers in."""
+    control = ctx.services.get("nodes")
+    if control is not None:
+        try:
+            anyio.from_thread.run(control.set_draining, node_id, draining)
+        except RuntimeError:  # the store is away: the next heartbeat tells it
+            pass
+
+
 @router.post("/servers/{server_id}/drain", response_model=ServerOut)
-def drain(server_id: PathId, body: DrainIn, principal: Manager, session: DbSession) -> Server:
-    """Draining: the node keeps what it serves and gets no new viewers or channels (from
-    its next heartbeat, which tells it so)."""
+def drain(
+    server_id: PathId, body: DrainIn, principal: Manager, session: DbSession, ctx: Context
+) -> Server:
+    """Draining: the node keeps what it serves and gets no new viewers or channels (the
+    node hears it at its next heartbeat)."""
     server = get_scoped(session, principal, Server, server_id, label="Server")
     before = snapshot(server)
     server.draining = body.draining
     audited(session, principal, "update", "server", server, before=before)
+    _tell_leases(ctx, server.id, draining=body.draining)
     return server
 
 
