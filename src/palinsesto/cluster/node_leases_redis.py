@@ -118,7 +118,7 @@ class RedisNodeLeases(NodeLeases):
             lease, last_beat=now, beat_age=0.0, lease_until=now + lease_seconds
         )
         raw = json.dumps(stamped.to_json())
-        args = [self._prefix, lease.node_id, lease.tenant_id, raw]
+        args: list[str | int] = [self._prefix, lease.node_id, lease.tenant_id, raw]
         await self._guard(lambda: self._beat(keys=[], args=args))
 
     async def nodes(self, tenant_id: int | None, now: float) -> list[NodeLease]:
