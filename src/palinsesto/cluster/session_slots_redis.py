@@ -115,62 +115,86 @@ local function tenant_count(t)
 end
 """.replace("GRACE", repr(EXPIRED_GRACE_SECONDS))
 
-# ARGV: prefix, now, id, tenant, line, node, ip, ua, max_connections, policy, tenant max
-# ("" = none), ttl. Returns {'ok', kicked id, its node, ...} or {'line'} / {'tenant'}.
+# One play from ARGV[b..b+9]: id, tenant, line, node, ip, ua, max_connections, policy,
+# tenant max ("" = none), ttl. Returns {'ok', kicked id, its node, ...} or {'line'} /
+# {'tenant'}.
+_RESERVE_ONE = """
+local function reserve(b)
+  local id, t, l, n = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local ip, ua, limit = ARGV[b + 4], ARGV[b + 5], tonumber(ARGV[b + 6])
+  local policy, tmax = ARGV[b + 7], ARGV[b + 8]
+  local expires = NOW + tonumber(ARGV[b + 9])
+  local owner = redis.call('HGET', P .. 's:' .. id, 'n')
+  if owner and redis.call('SISMEMBER', P .. 'n:' .. owner, id) == 1 then return {'ok'} end
+  if owner and redis.call('SISMEMBER', P .. 'np:' .. owner, id) == 1 then
+    redis.call('ZADD', PEND, 'GT', expires, id)
+    return {'ok'}
+  end
+  if owner then drop(id) end  -- lapsed: admitted afresh
+  local line_key = P .. 'l:' .. t .. ':' .. l
+  local over = 0
+  if limit > 0 then over = redis.call('SCARD', line_key) - limit + 1 end
+  local replaces = over > 0 and policy == 'kick_oldest'
+  if tmax ~= '' and not replaces and tenant_count(t) >= tonumber(tmax) then
+    return {'tenant'}
+  end
+  local result = {'ok'}
+  if over > 0 then
+    if policy ~= 'kick_oldest' then return {'line'} end
+    local ranked = {}
+    for _, other in ipairs(redis.call('SMEMBERS', line_key)) do
+      local h = redis.call('HMGET', P .. 's:' .. other, 'ip', 'ua', 'st')
+      local rank = 2
+      if h[1] == ip then
+        if h[2] == ua then rank = 0 else rank = 1 end
+      end
+      table.insert(ranked, {rank, tonumber(h[3]), tonumber(other), other})
+    end
+    table.sort(ranked, function(x, y)
+      if x[1] ~= y[1] then return x[1] < y[1] end
+      if x[2] ~= y[2] then return x[2] < y[2] end
+      return x[3] < y[3]
+    end)
+    for i = 1, over do
+      local victim = ranked[i][4]
+      local node = drop(victim)
+      redis.call('RPUSH', P .. 'k:' .. node, victim)
+      table.insert(result, victim)
+      table.insert(result, node)
+    end
+  end
+  redis.call('HSET', P .. 's:' .. id, 't', t, 'l', l, 'n', n, 'ip', ip, 'ua', ua,
+    'st', ARGV[2], 'mc', ARGV[b + 6], 'tm', tmax)
+  count(id, t, l)
+  redis.call('SADD', P .. 'np:' .. n, id)
+  redis.call('ZADD', PEND, expires, id)
+  return result
+end
+"""
+RESERVE_ARGS = 10
+
+# ARGV: prefix, now, one play.
 _RESERVE = (
     _COMMON
+    + _RESERVE_ONE
     + """
 init()
 purge()
-local id, t, l, n = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local ip, ua, limit, policy, tmax = ARGV[7], ARGV[8], tonumber(ARGV[9]), ARGV[10], ARGV[11]
-local expires = NOW + tonumber(ARGV[12])
-local owner = redis.call('HGET', P .. 's:' .. id, 'n')
-if owner and redis.call('SISMEMBER', P .. 'n:' .. owner, id) == 1 then return {'ok'} end
-if owner and redis.call('SISMEMBER', P .. 'np:' .. owner, id) == 1 then
-  redis.call('ZADD', PEND, 'GT', expires, id)
-  return {'ok'}
-end
-drop(id)
-local line_key = P .. 'l:' .. t .. ':' .. l
-local over = 0
-if limit > 0 then over = redis.call('SCARD', line_key) - limit + 1 end
-local replaces = over > 0 and policy == 'kick_oldest'
-if tmax ~= '' and not replaces and tenant_count(t) >= tonumber(tmax) then
-  return {'tenant'}
-end
-local result = {'ok'}
-if over > 0 then
-  if policy ~= 'kick_oldest' then return {'line'} end
-  local ranked = {}
-  for _, other in ipairs(redis.call('SMEMBERS', line_key)) do
-    local h = redis.call('HMGET', P .. 's:' .. other, 'ip', 'ua', 'st')
-    local rank = 2
-    if h[1] == ip then
-      if h[2] == ua then rank = 0 else rank = 1 end
-    end
-    table.insert(ranked, {rank, tonumber(h[3]), tonumber(other), other})
-  end
-  table.sort(ranked, function(a, b)
-    if a[1] ~= b[1] then return a[1] < b[1] end
-    if a[2] ~= b[2] then return a[2] < b[2] end
-    return a[3] < b[3]
-  end)
-  for i = 1, over do
-    local victim = ranked[i][4]
-    local node = drop(victim)
-    redis.call('RPUSH', P .. 'k:' .. node, victim)
-    table.insert(result, victim)
-    table.insert(result, node)
-  end
-end
-redis.call('HSET', P .. 's:' .. id, 't', t, 'l', l, 'n', n, 'ip', ip, 'ua', ua,
-  'st', ARGV[2], 'mc', ARGV[9], 'tm', tmax)
-count(id, t, l)
-redis.call('SADD', P .. 'np:' .. n, id)
-redis.call('ZADD', PEND, expires, id)
-return result
+return reserve(3)
 """
+)
+
+# ARGV: prefix, now, plays one after the other. Returns one reply per play.
+_RESERVE_MANY = (
+    _COMMON
+    + _RESERVE_ONE
+    + """
+init()
+purge()
+local replies = {}
+for b = 3, #ARGV, RESERVE_ARGS do table.insert(replies, reserve(b)) end
+return replies
+""".replace("RESERVE_ARGS", str(RESERVE_ARGS))
 )
 
 # ARGV: prefix, now, node, ttl, id... (every session the node serves). Returns the ids no
@@ -339,6 +363,7 @@ class RedisSessionSlots(SessionSlots):
         self._redis = self._calls.redis
         register = self._redis.register_script
         self._reserve = register(_RESERVE)
+        self._reserve_many = register(_RESERVE_MANY)
         self._renew = register(_RENEW)
         self._release = register(_RELEASE)
         self._release_node = register(_RELEASE_NODE)
@@ -357,17 +382,12 @@ class RedisSessionSlots(SessionSlots):
     async def reserve_many(
         self, requests: Sequence[SlotRequest], now: float
     ) -> list[Reserved | SlotRefused]:
-        """One round trip (a pipeline); each play is still its own atomic script run."""
-
-        async def pipelined() -> list[Any]:
-            pipe = self._redis.pipeline(transaction=False)
-            for req in requests:
-                await self._reserve(
-                    keys=[], args=[self._prefix, repr(now), *_reserve_args(req)], client=pipe
-                )
-            return await pipe.execute()
-
-        replies = await self._calls.call(pipelined)
+        """One script run for the whole batch (bulk loads); each play still decided in
+        order, as :meth:`reserve` would."""
+        if not requests:
+            return []
+        args = [arg for req in requests for arg in _reserve_args(req)]
+        replies = await self._call(self._reserve_many, repr(now), *args)
         results: list[Reserved | SlotRefused] = []
         for req, reply in zip(requests, replies, strict=True):
             try:
