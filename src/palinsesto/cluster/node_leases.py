@@ -59,10 +59,23 @@ class NodeLease:
     lease_until: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        raw = dataclasses.asdict(self)
-        raw["state"] = self.state.value
-        raw["channels"] = {str(k): v for k, v in self.channels.items()}
-        return raw
+        # Field by field: dataclasses.asdict deep-copies, and this runs on every heartbeat.
+        return {
+            "node_id": self.node_id,
+            "tenant_id": self.tenant_id,
+            "state": self.state.value,
+            "public_url": self.public_url,
+            "rtmp_url": self.rtmp_url,
+            "viewers": self.viewers,
+            "egress_mbps": self.egress_mbps,
+            "cpu_percent": self.cpu_percent,
+            "capacity_viewers": self.capacity_viewers,
+            "max_channels": self.max_channels,
+            "channels": {str(k): v for k, v in self.channels.items()},
+            "last_beat": self.last_beat,
+            "beat_age": self.beat_age,
+            "lease_until": self.lease_until,
+        }
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> NodeLease:

@@ -35,6 +35,13 @@ from palinsesto.cluster.redis_client import RedisCalls
 T = TypeVar("T")
 
 
+# ARGV: prefix, node, tenant, lease json.
+_BEAT = """
+redis.call('HSET', ARGV[1] .. 'lease', ARGV[2], ARGV[4])
+redis.call('SADD', ARGV[1] .. 'tn:' .. ARGV[3], ARGV[2])
+return 0
+"""
+
 # ARGV: prefix, tenant ("" = all). Returns {draining ids..., '', lease json...}.
 _NODES = """
 local P = ARGV[1]
@@ -98,6 +105,7 @@ class RedisNodeLeases(NodeLeases):
         self._prefix = f"{prefix}:nodes:"
         self._calls = RedisCalls(url, "node store", LeasesUnavailable, timeout=timeout)
         self._redis = self._calls.redis
+        self._beat = self._redis.register_script(_BEAT)
         self._nodes = self._redis.register_script(_NODES)
         self._forget = self._redis.register_script(_FORGET)
         self._place = self._redis.register_script(_PLACE)
@@ -109,10 +117,9 @@ class RedisNodeLeases(NodeLeases):
         stamped = dataclasses.replace(
             lease, last_beat=now, beat_age=0.0, lease_until=now + lease_seconds
         )
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(f"{self._prefix}lease", str(lease.node_id), json.dumps(stamped.to_json()))
-        pipe.sadd(f"{self._prefix}tn:{lease.tenant_id}", str(lease.node_id))
-        await self._guard(pipe.execute)
+        raw = json.dumps(stamped.to_json())
+        args: list[str | int] = [self._prefix, lease.node_id, lease.tenant_id, raw]
+        await self._guard(lambda: self._beat(keys=[], args=args))
 
     async def nodes(self, tenant_id: int | None, now: float) -> list[NodeLease]:
         tenant = "" if tenant_id is None else str(tenant_id)

@@ -12,8 +12,11 @@ picks one from the settings. Both pass one contract suite
 Contract:
 
 - ``now`` is unix time in seconds, given by the caller (every replica's clock is NTP'd).
-  A slot is held while ``now < expires``; every call purges slots that expired before it
-  counts anything.
+  A reserved slot is *pending* until its node first renews it: it lapses after the
+  request's ``ttl_seconds`` (the player never arrived). From then on it is *confirmed* and
+  lives as long as its node keeps renewing (each renew holds all the node's confirmed slots
+  for its ``ttl_seconds``): renewing costs one round trip per heartbeat, not one write per
+  session. Every call purges what lapsed before it counts anything.
 - :meth:`SessionSlots.reserve` checks, in one atomic step: the tenant plan's
   ``max_viewers`` (always refused, never a kick: another customer's viewer must not lose its
   picture), then the line's ``max_connections``. At the limit, ``refuse`` raises
@@ -22,10 +25,14 @@ Contract:
   never kicks another), and puts each victim on its node's kick queue. A play that replaces
   one of its line's sessions is not a new viewer, so the plan's limit is then not checked.
   Reserving a session id that is already held renews it and kicks nobody (a retried call).
-- :meth:`renew` returns the ids that are no longer held, so the node cuts them: released,
-  kicked, held by another node, or unknown. A slot that merely *expired* (its node or the
-  store was out of reach for a while) is held again if its line and tenant still have room,
-  so an outage does not cut every viewer once it is over; a kicked one never comes back.
+- :meth:`renew` takes the *complete* list of the sessions the node serves (the heartbeat's
+  ``alive``): a confirmed slot of that node missing from it is released (the viewer left
+  and the release was lost). It returns the ids the node must cut: released, kicked, held
+  by another node, or unknown. A slot that merely *lapsed* (its node or the store was out
+  of reach for a while) is held again if its line and tenant still have room, so an outage
+  does not cut every viewer once it is over; a kicked one never comes back. (A renew that
+  arrives after a newer one from the same node, say a retried request processed late,
+  may release a session started in between; the next renew then cuts it.)
 - After the Redis store lost its data (a restart without persistence), sessions admitted
   before are held again when their node renews them, without counting against any limit
   until they end (their line is not known any more). This needs session ids from
@@ -37,10 +44,10 @@ Contract:
 
 from __future__ import annotations
 
-import asyncio
+import heapq
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -102,10 +109,11 @@ class _Slot:
     ip: str
     user_agent: str
     started: float
-    expires: float
-    # The limits it was admitted under, to take it back after it expired (module doc).
+    pending_until: float  # until its node first renews it; then its node's lease counts
+    # The limits it was admitted under, to take it back after it lapsed (module doc).
     max_connections: int
     tenant_max_viewers: int | None
+    confirmed: bool = False
 
 
 def victim_rank(ip: str, user_agent: str, slot_ip: str, slot_ua: str) -> int:
@@ -124,21 +132,22 @@ def _discard(index: dict[K, set[int]], key: K, session_id: int) -> None:
 
 
 class SessionSlots:
-    """The in-process store (one panel, no Redis). Calls never wait on I/O, so each is
-    atomic on the event loop; a lock still guards them against callers on other threads'
-    loops (tests, the benchmark)."""
+    """The in-process store (one panel, no Redis). No call awaits anything, so each is
+    atomic on the event loop. Same layout as the Redis store: a pending slot has its own
+    expiry (a heap), a confirmed one lives as long as its node's lease."""
 
     def __init__(self) -> None:
         self._slots: dict[int, _Slot] = {}
         self._by_line: dict[tuple[int, int], set[int]] = {}
         self._by_tenant: dict[int, set[int]] = {}
         self._by_node: dict[int, set[int]] = {}
-        self._expired: dict[int, tuple[_Slot, float]] = {}  # id -> (slot, when it lapsed)
+        self._node_until: dict[int, float] = {}  # a node's lease on its confirmed slots
+        self._pending: list[tuple[float, int]] = []  # heap; stale entries are skipped
+        self._lapsed: dict[int, tuple[_Slot, float]] = {}  # in the order they lapsed
         self._kicks: dict[int, list[int]] = {}
         # Ids start from the clock so that a restarted process never reuses one a node
         # still knows (see next_session_id).
         self._ids = itertools.count(time.time_ns() // 1_000_000 * 1000)
-        self._lock = asyncio.Lock()
 
     # ---- the interface ----
 
@@ -147,101 +156,117 @@ class SessionSlots:
         return next(self._ids)
 
     async def reserve(self, req: SlotRequest, now: float) -> Reserved:
-        async with self._lock:
-            self._purge(now)
-            held = self._slots.get(req.session_id)
-            if held is not None:
-                held.expires = max(held.expires, now + req.ttl_seconds)
-                return Reserved(req.session_id)
-            line = self._by_line.get((req.tenant_id, req.line_id), set())
-            limit = req.max_connections
-            over = len(line) - limit + 1 if limit else 0
-            replaces = over > 0 and req.policy is ConnectionPolicy.kick_oldest
-            if req.tenant_max_viewers is not None and not replaces:
-                if len(self._by_tenant.get(req.tenant_id, ())) >= req.tenant_max_viewers:
-                    raise SlotRefused(
-                        TENANT_MAX_VIEWERS,
-                        f"the plan allows {req.tenant_max_viewers} concurrent viewers",
-                    )
-            kicked: list[Kicked] = []
-            if over > 0:
-                if req.policy is ConnectionPolicy.refuse:
-                    raise SlotRefused(USER_MAX_CONNECTIONS, f"the line is at {limit} connections")
-                for victim in self._victims(line, req.ip, req.user_agent, over):
-                    node = self._slots[victim].node_id
-                    self._drop(victim)
-                    self._kicks.setdefault(node, []).append(victim)
-                    kicked.append(Kicked(victim, node))
-            self._add(
-                req.session_id,
-                _Slot(
-                    req.tenant_id,
-                    req.line_id,
-                    req.node_id,
-                    req.ip,
-                    req.user_agent,
-                    now,
-                    now + req.ttl_seconds,
-                    req.max_connections,
-                    req.tenant_max_viewers,
-                ),
-            )
-            return Reserved(req.session_id, tuple(kicked))
+        self._purge(now)
+        held = self._slots.get(req.session_id)
+        if held is not None:
+            if not held.confirmed and held.pending_until < now + req.ttl_seconds:
+                held.pending_until = now + req.ttl_seconds
+                heapq.heappush(self._pending, (held.pending_until, req.session_id))
+            return Reserved(req.session_id)
+        self._lapsed.pop(req.session_id, None)
+        line = self._by_line.get((req.tenant_id, req.line_id), set())
+        limit = req.max_connections
+        over = len(line) - limit + 1 if limit else 0
+        replaces = over > 0 and req.policy is ConnectionPolicy.kick_oldest
+        if req.tenant_max_viewers is not None and not replaces:
+            if len(self._by_tenant.get(req.tenant_id, ())) >= req.tenant_max_viewers:
+                raise SlotRefused(
+                    TENANT_MAX_VIEWERS,
+                    f"the plan allows {req.tenant_max_viewers} concurrent viewers",
+                )
+        kicked: list[Kicked] = []
+        if over > 0:
+            if req.policy is ConnectionPolicy.refuse:
+                raise SlotRefused(USER_MAX_CONNECTIONS, f"the line is at {limit} connections")
+            for victim in self._victims(line, req.ip, req.user_agent, over):
+                node = self._slots[victim].node_id
+                self._drop(victim)
+                self._kicks.setdefault(node, []).append(victim)
+                kicked.append(Kicked(victim, node))
+        slot = _Slot(
+            req.tenant_id,
+            req.line_id,
+            req.node_id,
+            req.ip,
+            req.user_agent,
+            now,
+            now + req.ttl_seconds,
+            req.max_connections,
+            req.tenant_max_viewers,
+        )
+        self._add(req.session_id, slot)
+        heapq.heappush(self._pending, (slot.pending_until, req.session_id))
+        return Reserved(req.session_id, tuple(kicked))
+
+    async def reserve_many(
+        self, requests: Sequence[SlotRequest], now: float
+    ) -> list[Reserved | SlotRefused]:
+        """:meth:`reserve` for each request, in order (bulk loads); a refusal is returned,
+        not raised. Each play is decided atomically on its own, not the batch as a whole."""
+        results: list[Reserved | SlotRefused] = []
+        for req in requests:
+            try:
+                results.append(await self.reserve(req, now))
+            except SlotRefused as refused:
+                results.append(refused)
+        return results
 
     async def renew(
         self, node_id: int, session_ids: Iterable[int], ttl_seconds: float, now: float
     ) -> list[int]:
-        """Extend the slots of ``node_id``'s sessions; the ids it must cut (module doc)."""
-        async with self._lock:
-            self._purge(now)
-            gone: list[int] = []
-            for session_id in session_ids:
-                slot = self._slots.get(session_id)
-                if slot is None:
-                    slot = self._held_again(session_id, node_id)
-                if slot is None or slot.node_id != node_id:
-                    gone.append(session_id)
-                else:
-                    slot.expires = now + ttl_seconds
-            return gone
+        """``session_ids`` is everything ``node_id`` serves now: its slots are held until
+        ``now + ttl_seconds``, its confirmed slots missing from the list are released (the
+        viewers left), and the ids it must cut are returned (module doc)."""
+        self._purge(now)
+        listed = set(session_ids)
+        gone: list[int] = []
+        for session_id in listed:
+            slot = self._slots.get(session_id)
+            if slot is None:
+                slot = self._take_back(session_id, node_id)
+            if slot is None or slot.node_id != node_id:
+                gone.append(session_id)
+            else:
+                slot.confirmed = True
+        for session_id in list(self._by_node.get(node_id, ())):
+            slot = self._slots[session_id]
+            if slot.confirmed and session_id not in listed:
+                self._drop(session_id)
+        self._node_until[node_id] = now + ttl_seconds
+        return sorted(gone)
 
     async def release(self, session_ids: Iterable[int]) -> None:
         """Free these sessions' slots (the viewers left); unknown ids are ignored."""
-        async with self._lock:
-            for session_id in session_ids:
-                self._drop(session_id)
-                self._expired.pop(session_id, None)
+        for session_id in session_ids:
+            self._drop(session_id)
+            self._lapsed.pop(session_id, None)
 
     async def line_count(self, tenant_id: int, line_id: int, now: float) -> int:
-        async with self._lock:
-            self._purge(now)
-            return len(self._by_line.get((tenant_id, line_id), ()))
+        self._purge(now)
+        return len(self._by_line.get((tenant_id, line_id), ()))
 
     async def tenant_count(self, tenant_id: int, now: float) -> int:
-        async with self._lock:
-            self._purge(now)
-            return len(self._by_tenant.get(tenant_id, ()))
+        self._purge(now)
+        return len(self._by_tenant.get(tenant_id, ()))
 
     async def take_kicks(self, node_id: int) -> list[int]:
         """The sessions kicked off ``node_id`` since the last call (the queue is emptied)."""
-        async with self._lock:
-            return self._kicks.pop(node_id, [])
+        return self._kicks.pop(node_id, [])
 
     async def release_node(self, node_id: int) -> int:
         """Free every slot of a lost node (and its kick queue); how many were freed."""
-        async with self._lock:
-            ids = list(self._by_node.get(node_id, ()))
-            for session_id in ids:
-                self._drop(session_id)
-            for session_id in [i for i, (s, _) in self._expired.items() if s.node_id == node_id]:
-                del self._expired[session_id]
-            self._kicks.pop(node_id, None)
-            return len(ids)
+        ids = list(self._by_node.get(node_id, ()))
+        for session_id in ids:
+            self._drop(session_id)
+        for session_id in [i for i, (s, _) in self._lapsed.items() if s.node_id == node_id]:
+            del self._lapsed[session_id]
+        self._kicks.pop(node_id, None)
+        self._node_until.pop(node_id, None)
+        return len(ids)
 
     async def sessions_of_node(self, node_id: int) -> list[int]:
-        """The ids held by ``node_id`` (expired ones included until the next purge)."""
-        async with self._lock:
-            return sorted(self._by_node.get(node_id, ()))
+        """The ids held by ``node_id`` (as of the last call that purged)."""
+        return sorted(self._by_node.get(node_id, ()))
 
     async def close(self) -> None:
         """Release what the store holds (nothing here; the Redis store closes its pool)."""
@@ -263,19 +288,32 @@ class SessionSlots:
         _discard(self._by_node, slot.node_id, session_id)
         return slot
 
-    def _purge(self, now: float) -> None:
-        for session_id in [i for i, s in self._slots.items() if s.expires <= now]:
-            slot = self._drop(session_id)
-            if slot is not None:
-                self._expired[session_id] = (slot, now)
-        for session_id in [
-            i for i, (_, at) in self._expired.items() if at + EXPIRED_GRACE_SECONDS <= now
-        ]:
-            del self._expired[session_id]
+    def _lapse(self, session_id: int, now: float) -> None:
+        slot = self._drop(session_id)
+        if slot is not None:
+            slot.confirmed = False
+            self._lapsed[session_id] = (slot, now)
 
-    def _held_again(self, session_id: int, node_id: int) -> _Slot | None:
-        """An expired slot of this node taken back, if its line and tenant have room."""
-        entry = self._expired.get(session_id)
+    def _purge(self, now: float) -> None:
+        for node_id in [n for n, until in self._node_until.items() if until <= now]:
+            del self._node_until[node_id]
+            for session_id in list(self._by_node.get(node_id, ())):
+                if self._slots[session_id].confirmed:
+                    self._lapse(session_id, now)
+        while self._pending and self._pending[0][0] <= now:
+            until, session_id = heapq.heappop(self._pending)
+            slot = self._slots.get(session_id)
+            if slot is not None and not slot.confirmed and slot.pending_until == until:
+                self._lapse(session_id, now)
+        while self._lapsed:
+            oldest = next(iter(self._lapsed))
+            if self._lapsed[oldest][1] + EXPIRED_GRACE_SECONDS > now:
+                break
+            del self._lapsed[oldest]
+
+    def _take_back(self, session_id: int, node_id: int) -> _Slot | None:
+        """A lapsed slot of this node held again, if its line and tenant have room."""
+        entry = self._lapsed.get(session_id)
         if entry is None or entry[0].node_id != node_id:
             return None
         slot = entry[0]
@@ -285,25 +323,16 @@ class SessionSlots:
             slot.tenant_max_viewers is not None and tenant >= slot.tenant_max_viewers
         ):
             return None
-        del self._expired[session_id]
+        del self._lapsed[session_id]
         self._add(session_id, slot)
         return slot
 
-    @staticmethod
-    def _victim_order(slots: list[tuple[int, _Slot]], ip: str, user_agent: str) -> list[int]:
-        ranked = sorted(
-            slots,
-            key=lambda item: (
-                victim_rank(ip, user_agent, item[1].ip, item[1].user_agent),
-                item[1].started,
-                item[0],
-            ),
-        )
-        return [session_id for session_id, _ in ranked]
-
     def _victims(self, line: set[int], ip: str, user_agent: str, count: int) -> list[int]:
-        slots = [(i, self._slots[i]) for i in line]
-        return self._victim_order(slots, ip, user_agent)[:count]
+        def rank(session_id: int) -> tuple[int, float, int]:
+            slot = self._slots[session_id]
+            return (victim_rank(ip, user_agent, slot.ip, slot.user_agent), slot.started, session_id)
+
+        return sorted(line, key=rank)[:count]
 
 
 def make_session_slots(settings: Settings) -> SessionSlots:

@@ -11,6 +11,7 @@ from palinsesto.cluster.session_slots import (
     TENANT_MAX_VIEWERS,
     USER_MAX_CONNECTIONS,
     Kicked,
+    Reserved,
     SessionSlots,
     SlotRefused,
 )
@@ -199,3 +200,54 @@ async def test_fifty_concurrent_plays_on_a_line_of_two_get_exactly_two(
     assert len(admitted) == 2
     assert len(refused) == 48
     assert await slots.line_count(1, 10, T0) == 2
+
+
+async def test_reserve_many_decides_each_play_in_order(slots: SessionSlots) -> None:
+    a, b, c, d = await ids(slots, 4)
+    kick = ConnectionPolicy.kick_oldest
+    results = await slots.reserve_many(
+        [play(a), play(b), play(c), play(d, policy=kick, ip="203.0.113.1")], T0
+    )
+    assert [type(r).__name__ for r in results] == [
+        "Reserved",
+        "Reserved",
+        "SlotRefused",
+        "Reserved",
+    ]
+    refused = results[2]
+    assert isinstance(refused, SlotRefused) and refused.code == USER_MAX_CONNECTIONS
+    assert results[3] == Reserved(d, (Kicked(a, 1),))
+    assert await slots.line_count(1, 10, T0) == 2
+    assert await slots.reserve_many([], T0) == []
+
+
+async def test_a_renew_lists_everything_the_node_serves(slots: SessionSlots) -> None:
+    a, b, c = await ids(slots, 3)
+    await slots.reserve(play(a, limit=0), T0)
+    await slots.reserve(play(b, limit=0), T0)
+    assert await slots.renew(1, [a, b], TTL, T0 + 1) == []
+    # c is reserved but its player has not reached the node yet: a renew without it
+    # leaves it pending; b, confirmed and no longer listed, has ended on the node.
+    await slots.reserve(play(c, limit=0), T0 + 2)
+    assert await slots.renew(1, [a], TTL, T0 + 3) == []
+    assert await slots.line_count(1, 10, T0 + 3) == 2
+    assert await slots.sessions_of_node(1) == sorted([a, c])
+    assert await slots.renew(1, [a, b, c], TTL, T0 + 4) == [b]
+    # An empty list: the node serves nobody any more.
+    assert await slots.renew(1, [], TTL, T0 + 5) == []
+    assert await slots.line_count(1, 10, T0 + 5) == 0
+
+
+async def test_confirmed_slots_live_as_long_as_their_node_renews(slots: SessionSlots) -> None:
+    a, b = await ids(slots, 2)
+    await slots.reserve(play(a, ttl=5), T0)
+    await slots.reserve(play(b, ttl=5, node=2), T0)
+    await slots.renew(1, [a], 10, T0 + 1)  # confirmed: now held by node 1's lease
+    await slots.renew(2, [b], 10, T0 + 1)
+    for tick in range(2, 30, 4):
+        assert await slots.renew(1, [a], 10, T0 + tick) == []
+    # Node 2 went silent: its slot lapsed with its lease; node 1's lives on.
+    assert await slots.line_count(1, 10, T0 + 30) == 1
+    assert await slots.sessions_of_node(2) == []
+    # Node 1 stops too: gone once its last lease ends.
+    assert await slots.line_count(1, 10, T0 + 26 + 10) == 0
