@@ -147,6 +147,13 @@ async def test_node_registers_plays_ts_and_hls_and_reports_its_sessions(tmp_path
             node.wait_for(r"^Channels running: 1, viewers: [12]")
             assert any(b.egress_mbps > 0 and b.cpu_percent > 0 for b in view.heartbeats)
             assert loaded_sqlalchemy(node.proc.pid) == []
+            # A panel answering 5xx: one line, then heartbeats resume by themselves.
+            with panel.lock:
+                view.fail_heartbeats = 4
+                beats = len(view.heartbeats)
+            node.wait_for(r"unreachable \(HTTP 503")
+            panel.wait(lambda: len(view.heartbeats) > beats + 1, what="heartbeats after 503s")
+            assert node.output.count("HTTP 503") == 1, node.output
 
 
 async def test_refused_tokens_and_an_on_demand_channel(tmp_path: Path) -> None:
