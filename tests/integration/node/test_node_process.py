@@ -154,6 +154,11 @@ async def test_node_registers_plays_ts_and_hls_and_reports_its_sessions(tmp_path
             node.wait_for(r"unreachable \(HTTP 503")
             panel.wait(lambda: len(view.heartbeats) > beats + 1, what="heartbeats after 503s")
             assert node.output.count("HTTP 503") == 1, node.output
+            # A panel that lost the node's registration: it registers again.
+            with panel.lock:
+                view.forget = True
+            panel.wait(lambda: len(view.registrations) == 2, what="a second registration")
+            node.wait_for(r"the panel does not know this node \(404")
 
 
 async def test_refused_tokens_and_an_on_demand_channel(tmp_path: Path) -> None:
