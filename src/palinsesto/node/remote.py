@@ -286,9 +286,12 @@ class RemoteNode(ChannelHost):
         self.spawn(self._relay_refresher())
         await self._assign(tuple(self.assignments.values()))
 
-    async def stopping(self) -> None:
+    async def stop(self) -> None:
+        # Before the runners stop (which would end TS sessions as "viewer left"): the panel
+        # learns why its viewers went.
         for session in self.sessions.all():
             self.sessions.end(session, "node stopping")
+        await super().stop()
 
     async def _reaper(self) -> None:
         while True:

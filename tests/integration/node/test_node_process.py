@@ -355,5 +355,10 @@ async def test_an_edge_pulls_its_origin_once(tmp_path: Path) -> None:
                 )
                 assert all(b.viewers == 0 and not b.started for b in origin_view.heartbeats)
                 panel.wait(lambda: edge_view.heartbeats[-1].viewers >= 2)
+                # A node stopped tells the panel its sessions ended (their slots free now).
+                edge.stop()
+                assert edge.proc.returncode == 0, edge.output
+                reasons = {e.session_id: e.reason for b in edge_view.heartbeats for e in b.ended}
+                assert reasons.get(1001) == reasons.get(1002) == "node stopping", reasons
                 for _, writer in viewers:
                     writer.close()
