@@ -31,6 +31,7 @@ from palinsesto.node.host import ChannelHost
 from palinsesto.node.outputs.ts import TsViewer
 from palinsesto.node.sessions import NodeSessions
 from palinsesto.node.source_policy import DEFAULT_PORTS, SourcePolicy
+from palinsesto.node.token_delivery import TokenDelivery
 from palinsesto.outbound.policy import AllowRule, OutboundPolicy
 from palinsesto.protocol.channels import ChannelInfo
 from palinsesto.protocol.messages import (
@@ -71,8 +72,6 @@ class RemoteNode(ChannelHost):
         sockets: NodeSockets | None = None,
         tuning: RunnerTuning | None = None,
     ) -> None:
-        from palinsesto.node.token_delivery import TokenDelivery
-
         super().__init__(settings, tuning, sockets)
         self.tokens = PlayTokens([])
         self.sessions = NodeSessions()
