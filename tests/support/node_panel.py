@@ -91,6 +91,7 @@ class NodeView:
     heartbeats: list[Heartbeat] = field(default_factory=list)
     channel_fetches: list[int] = field(default_factory=list)
     fail_heartbeats: int = 0  # answer this many heartbeats with 503
+    forget: bool = False  # answer the next heartbeat 404, as a panel that lost the node
 
 
 class StandInPanel:
@@ -164,6 +165,9 @@ class StandInPanel:
                 view.registrations.append(Registration.from_json(json.loads(body)))
                 return 200, self.reply(view).to_json()
             if method == "POST" and path == HEARTBEAT_PATH:
+                if view.forget:
+                    view.forget = False
+                    return 404, {"detail": "unknown node"}
                 if view.fail_heartbeats > 0:
                     view.fail_heartbeats -= 1
                     return 503, {"detail": "panel busy"}

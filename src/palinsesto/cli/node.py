@@ -66,6 +66,8 @@ def node(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # httpx logs every request at INFO: a line per heartbeat. The link logs what changes.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.root.level))
     try:
         sockets = bind_node(settings)
     except ListenError as exc:

@@ -44,11 +44,17 @@ class TokenRejected(Exception):
     """The panel refused this node's token (401/403): a wrong or revoked token."""
 
 
+class NotRegistered(PanelUnavailable):
+    """The panel does not know this node's registration (404/409 to a heartbeat): it
+    registers again."""
+
+
 class LinkState(enum.StrEnum):
     connecting = "connecting"
     connected = "connected"
     unreachable = "unreachable"
     rejected = "rejected"
+    unregistered = "unregistered"
 
 
 class PanelLink:
@@ -90,6 +96,8 @@ class PanelLink:
             raise TokenRejected(_reason(response))
         if response.status_code == 404 and method == "GET":
             return None
+        if response.status_code in (404, 409) and path == HEARTBEAT_PATH:
+            raise NotRegistered(_reason(response))
         if response.status_code >= 300:
             raise PanelUnavailable(f"HTTP {response.status_code}: {_reason(response)}")
         try:
@@ -159,6 +167,8 @@ class PanelLink:
             log.warning(
                 "panel %s unreachable (%s): serving from memory, retrying", self.panel_url, detail
             )
+        elif state is LinkState.unregistered:
+            log.warning("the panel does not know this node (%s): registering again", detail)
         elif state is LinkState.rejected:
             log.error(
                 "panel %s refused this node's token (%s): taking no new plays",
@@ -179,6 +189,12 @@ class PanelLink:
                 self.node.revoked = True
                 self._now(LinkState.rejected, str(exc))
                 await asyncio.sleep(self.interval)
+                continue
+            except NotRegistered as exc:
+                self._now(LinkState.unregistered, str(exc))
+                self.registered = False
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.interval)
                 continue
             except PanelUnavailable as exc:
                 self._now(LinkState.unreachable, str(exc))

@@ -31,6 +31,7 @@ from palinsesto.node.host import ChannelHost
 from palinsesto.node.outputs.ts import TsViewer
 from palinsesto.node.sessions import NodeSessions
 from palinsesto.node.source_policy import DEFAULT_PORTS, SourcePolicy
+from palinsesto.node.token_delivery import TokenDelivery
 from palinsesto.outbound.policy import AllowRule, OutboundPolicy
 from palinsesto.protocol.channels import ChannelInfo
 from palinsesto.protocol.messages import (
@@ -71,8 +72,6 @@ class RemoteNode(ChannelHost):
         sockets: NodeSockets | None = None,
         tuning: RunnerTuning | None = None,
     ) -> None:
-        from palinsesto.node.token_delivery import TokenDelivery
-
         super().__init__(settings, tuning, sockets)
         self.tokens = PlayTokens([])
         self.sessions = NodeSessions()
@@ -286,9 +285,12 @@ class RemoteNode(ChannelHost):
         self.spawn(self._relay_refresher())
         await self._assign(tuple(self.assignments.values()))
 
-    async def stopping(self) -> None:
+    async def stop(self) -> None:
+        # Before the runners stop (which would end TS sessions as "viewer left"): the panel
+        # learns why its viewers went.
         for session in self.sessions.all():
             self.sessions.end(session, "node stopping")
+        await super().stop()
 
     async def _reaper(self) -> None:
         while True:

@@ -147,6 +147,18 @@ async def test_node_registers_plays_ts_and_hls_and_reports_its_sessions(tmp_path
             node.wait_for(r"^Channels running: 1, viewers: [12]")
             assert any(b.egress_mbps > 0 and b.cpu_percent > 0 for b in view.heartbeats)
             assert loaded_sqlalchemy(node.proc.pid) == []
+            # A panel answering 5xx: one line, then heartbeats resume by themselves.
+            with panel.lock:
+                view.fail_heartbeats = 4
+                beats = len(view.heartbeats)
+            node.wait_for(r"unreachable \(HTTP 503")
+            panel.wait(lambda: len(view.heartbeats) > beats + 1, what="heartbeats after 503s")
+            assert node.output.count("HTTP 503") == 1, node.output
+            # A panel that lost the node's registration: it registers again.
+            with panel.lock:
+                view.forget = True
+            panel.wait(lambda: len(view.registrations) == 2, what="a second registration")
+            node.wait_for(r"the panel does not know this node \(404")
 
 
 async def test_refused_tokens_and_an_on_demand_channel(tmp_path: Path) -> None:
@@ -194,17 +206,22 @@ async def test_refused_tokens_and_an_on_demand_channel(tmp_path: Path) -> None:
 
 async def test_an_hls_session_plays_on_after_its_token_expired(tmp_path: Path) -> None:
     with stand_in_panel() as panel:
-        panel.hls_timeout = 2
+        panel.hls_timeout = 4
         token, view = panel.add_node(5)
         view.assignments = [Assignment(CHANNEL, always_on=True)]
         with node_process(tmp_path, panel.url, token) as node:
             node.wait_for(r"Channels running: 1")
             base = node.base_url
             hls = panel.issue(CHANNEL, PlayKind.hls, session_id=700, ttl=3)
+            async with httpx.AsyncClient() as client:  # the play begins while it is valid
+                assert (await client.get(f"{base}/play/{hls}.m3u8", timeout=30)).status_code == 200
+            await asyncio.sleep(2.5)  # less than the session's idle timeout
             started = time.monotonic()
-            frames, log = await play(f"{base}/play/{hls}.m3u8", 9, timeout=60)
-            assert time.monotonic() - started > 8
-            assert frames >= 9 * 25 * 0.8, log  # the token expired after 3 s of them
+            frames, log = await play(f"{base}/play/{hls}.m3u8", 12, timeout=60)
+            # ffmpeg reads at most the playlist's last 3 segments (6 s) at once, then follows
+            # the live edge: playlist reloads and segments, all with the expired token.
+            assert time.monotonic() - started > 6, log
+            assert frames >= 12 * 25 * 0.9, log
             # Once the session timed out, the expired token opens nothing.
             panel.wait(
                 lambda: any(e.session_id == 700 for b in view.heartbeats for e in b.ended),
@@ -223,8 +240,16 @@ async def test_the_panel_ends_sessions_drains_and_revokes(tmp_path: Path) -> Non
             node.wait_for(r"Channels running: 1")
             base = node.base_url
             ts = panel.issue(CHANNEL, PlayKind.ts, session_id=800)
+            status, first, first_writer = await open_ts(f"{base}/play/{ts}.ts")
+            assert status == 200
+            got, closed = await read_for(first, 1.5)
+            assert got > 0 and not closed
+            # The same token again (a player reconnecting) replaces the first connection.
             status, reader, writer = await open_ts(f"{base}/play/{ts}.ts")
             assert status == 200
+            _, closed = await read_for(first, 3)
+            assert closed
+            first_writer.close()
             got, closed = await read_for(reader, 1.5)
             assert got > 0 and not closed
             asked = time.monotonic()
@@ -233,6 +258,11 @@ async def test_the_panel_ends_sessions_drains_and_revokes(tmp_path: Path) -> Non
             _, closed = await read_for(reader, 5)
             assert closed and time.monotonic() - asked < 2.5
             writer.close()
+            panel.wait(lambda: any(e.session_id == 800 for b in view.heartbeats for e in b.ended))
+            with panel.lock:
+                started = [b for b in view.heartbeats if 800 in b.started]
+                ended = [e for b in view.heartbeats for e in b.ended if e.session_id == 800]
+            assert len(started) == 1 and [e.reason for e in ended] == ["ended by the panel"]
             async with httpx.AsyncClient() as client:
                 again = await client.get(f"{base}/play/{ts}.ts")
                 assert again.status_code == 403 and again.text.startswith("session ended")
@@ -325,5 +355,10 @@ async def test_an_edge_pulls_its_origin_once(tmp_path: Path) -> None:
                 )
                 assert all(b.viewers == 0 and not b.started for b in origin_view.heartbeats)
                 panel.wait(lambda: edge_view.heartbeats[-1].viewers >= 2)
+                # A node stopped tells the panel its sessions ended (their slots free now).
+                edge.stop()
+                assert edge.proc.returncode == 0, edge.output
+                reasons = {e.session_id: e.reason for b in edge_view.heartbeats for e in b.ended}
+                assert reasons.get(1001) == reasons.get(1002) == "node stopping", reasons
                 for _, writer in viewers:
                     writer.close()

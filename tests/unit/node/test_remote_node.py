@@ -75,3 +75,23 @@ async def test_stream_keys_and_state_come_from_the_replies(tmp_path: Path) -> No
     assert not node.accepting and node.refusal == "NODE_DRAINING"
     always = node.run_info(Assignment(channel(7), always_on=True))
     assert always.on_demand is False
+
+
+async def test_a_changed_assignment_loses_its_runner_and_a_gone_one_its_viewers(
+    tmp_path: Path,
+) -> None:
+    node = RemoteNode(load_settings({"PALINSESTO_DATA_DIR": str(tmp_path)}))
+    await node.apply(reply(Assignment(channel(7)), Assignment(channel(8))))
+    seven = node.runner_of(node.assignments[7])
+    eight = node.runner_of(node.assignments[8])
+    viewer = node.sessions.open(70, 1, 11, 7, PlayKind.hls, 2_000_000_000)
+    other = node.sessions.open(80, 1, 12, 8, PlayKind.hls, 2_000_000_000)
+    # Channel 7 renamed, channel 8 no longer here.
+    await node.apply(reply(Assignment(channel(7, name="renamed"))))
+    assert node.runners.get(7) is not seven and 8 not in node.runners
+    assert node.runner_of(node.assignments[7]) is not seven
+    assert eight.state.value == "idle"
+    assert node.sessions.get(70) is viewer  # its channel runs on, with a new runner
+    assert node.sessions.get(80) is None and other.ended
+    ended = node.sessions.snapshot().ended
+    assert [(e.session_id, e.reason) for e in ended] == [(80, "channel no longer on this node")]
