@@ -14,6 +14,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -102,7 +103,10 @@ def panel() -> None:
         base = f"http://{join_host(shown)}:{bound_port}"
     say(f"Panel: {escape(base)}/panel/", soft_wrap=True)
     say(f"Admin user: {escape(admin_name or settings.admin_username)}", soft_wrap=True)
-    say(f"Node API: {escape(base)}/node-api/v1 (palinsesto node --panel {escape(base)})")
+    say(
+        f"Node API: {escape(base)}/node-api/v1 (palinsesto node --panel {escape(base)})",
+        soft_wrap=True,
+    )
     import uvicorn
 
     from palinsesto.app import create_app
@@ -127,6 +131,29 @@ def panel() -> None:
         raise typer.Exit(3)
 
 
+def _leases(settings: Settings) -> dict[int, Any]:
+    """The nodes' leases from the shared store (Redis), by node id; empty without Redis
+    (an all-in-one keeps them in its own memory) or when Redis cannot be reached."""
+    if not settings.redis_url:
+        return {}
+    import asyncio
+
+    from palinsesto.cluster.node_leases import make_node_leases
+
+    async def read() -> dict[int, Any]:
+        store = make_node_leases(settings)
+        try:
+            return {lease.node_id: lease for lease in await store.nodes(None, time.time())}
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(read())
+    except RuntimeError as exc:  # LeasesUnavailable
+        err_console.print(f"[yellow]Node load unknown:[/yellow] {escape(str(exc))}")
+        return {}
+
+
 def nodes() -> None:
     """List the streaming nodes: id, name, tenant, state, last heartbeat, load."""
     from palinsesto.accounts.models import Tenant
@@ -134,39 +161,46 @@ def nodes() -> None:
 
     settings = settings_or_exit()
     db = open_database(settings, migrate=False)
+    leases = _leases(settings)
     now = time.time()
     lease_seconds = settings.node_lease_seconds
-    table = Table("id", "name", "tenant", "state", "last heartbeat", "egress cap", "max channels")
+    table = Table("id", "name", "tenant", "state", "last heartbeat", "viewers", "egress")
+    table.add_column("channels")
     with db.session() as session:
         rows = session.execute(
             select(Server, Tenant.slug).join(Tenant, Tenant.id == Server.tenant_id)
         ).all()
-        for server, slug in sorted(rows, key=lambda r: r[0].id):
-            beat = server.last_heartbeat_at
-            age = now - beat.timestamp() if beat is not None else None
-            if server.status.value == "disabled":
-                state = "revoked"
-            elif age is None:
-                state = "never seen"
-            elif age > PERSIST_SECONDS + lease_seconds:  # the database lags the leases
-                state = "lost"
-            else:
-                state = "draining" if server.draining else "online"
-            table.add_row(
-                str(server.id),
-                escape(server.name),
-                escape(slug),
-                state,
-                f"{age:.0f} s ago" if age is not None else "—",
-                f"{server.egress_mbps} Mbit/s" if server.egress_mbps else "—",
-                str(server.max_channels or "—"),
-            )
+    for server, slug in sorted(rows, key=lambda r: r[0].id):
+        lease = leases.get(server.id)
+        beat = server.last_heartbeat_at
+        age = now - beat.timestamp() if beat is not None else None
+        if server.status.value == "disabled":
+            state = "revoked"
+        elif lease is not None:
+            state, age = lease.state.value, lease.beat_age
+        elif age is None:
+            state = "never seen"
+        elif age > PERSIST_SECONDS + lease_seconds:  # the database lags the leases
+            state = "lost"
+        else:
+            state = "draining" if server.draining else "online"
+        table.add_row(
+            str(server.id),
+            escape(server.name),
+            escape(slug),
+            state,
+            f"{age:.0f} s ago" if age is not None else "—",
+            str(lease.viewers) if lease is not None else "—",
+            f"{lease.egress_mbps:.1f} Mbit/s" if lease is not None else "—",
+            str(len(lease.channels)) if lease is not None else "—",
+        )
     console.print(table)
-    console.print(
-        "Load (viewers, egress, channels) is kept by the panel replicas in memory; the "
-        "Servers page and GET /api/v1/nodes/status show it live.",
-        soft_wrap=True,
-    )
+    if not settings.redis_url:
+        console.print(
+            "Viewers, egress and channels come from the shared node leases (Redis); "
+            "without PALINSESTO_REDIS_URL the Servers page shows them.",
+            soft_wrap=True,
+        )
 
 
 keys_app = typer.Typer(help="Play-token signing keys (shared by every panel replica).")

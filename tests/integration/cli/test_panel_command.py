@@ -9,6 +9,11 @@ from pathlib import Path
 
 import httpx
 
+from palinsesto.accounts.bootstrap import ensure_tenant
+from palinsesto.cluster.models import Server
+from palinsesto.cluster.servers import new_node_token
+from palinsesto.db import Database
+from palinsesto.protocol.messages import Capacity, Heartbeat, Registration
 from support.databases import temporary_database
 from support.redis_servers import REDIS_URL, redis_prefix
 from support.serve_process import BIN, serve_env, serve_process
@@ -18,6 +23,17 @@ NODE_API_LINE = re.compile(r"^Node API: (http://\S+)/node-api/v1 ", re.M)
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def _add_server(url: str) -> str:
+    db = Database(url)
+    token, digest = new_node_token()
+    with db.transaction() as s:
+        tenant = ensure_tenant(s, "cli", "Cli")
+        s.add(Server(tenant_id=tenant.id, name="edge-cli", public_url="http://e.invalid:8001",
+                     token_hash=digest))  # fmt: skip
+    db.dispose()
+    return token
 
 
 def test_panel_refuses_sqlite_and_a_missing_redis(tmp_path: Path) -> None:
@@ -51,8 +67,17 @@ def test_panel_serves_the_control_plane_only(tmp_path: Path) -> None:
                     headers={"Authorization": "Bearer node_nope"},
                 )
                 assert unknown.status_code == 401
+                token = _add_server(url)
+                auth = {"Authorization": f"Bearer {token}"}
+                reg = Registration("e", "http://e.invalid:8001", "", Capacity(), "t")
+                r = httpx.post(f"{base}/node-api/v1/register", json=reg.to_json(), headers=auth)
+                assert r.status_code == 200, r.text
+                beat = Heartbeat(viewers=7, egress_mbps=12.5, cpu_percent=1.0)
+                r = httpx.post(f"{base}/node-api/v1/heartbeat", json=beat.to_json(), headers=auth)
+                assert r.status_code == 200, r.text
                 listed = run(env, "nodes")
                 assert listed.returncode == 0, listed.stderr
-                assert "name" in listed.stdout and "tenant" in listed.stdout
+                row = next(line for line in listed.stdout.splitlines() if "edge-cli" in line)
+                assert "online" in row and " 7 " in row and "12.5 Mbit/s" in row, row
                 rotated = run(env, "keys", "rotate")
                 assert rotated.returncode == 0 and "New signing key 2" in rotated.stdout
