@@ -494,7 +494,13 @@ class NodeControl:
         return lost
 
     async def _repair_tenant(self, tenant_id: int, now: float) -> None:
-        views = await self.views(tenant_id, now)
+        leases = await self.leases.nodes(tenant_id, now)
+        views = {
+            x.node_id: _view(x, self._since_beat[x.node_id], self._egress_caps.get(x.node_id, 1e3))
+            for x in leases
+        }
+        # Viewers per (node, channel) from the shared leases: every replica sees them.
+        watched = {(x.node_id, cid) for x in leases for cid, n in x.channels.items() if n}
         pinned = {cid for cid, _ in await self.pinned_channels(tenant_id)}
         channels: set[int] = set()
         for node_id in views:
@@ -504,7 +510,7 @@ class NodeControl:
             if current is None:
                 continue
             kept = place.repair(current, views)
-            if kept is None or self._idle(current, now):
+            if kept is None or self._idle(current, watched, now):
                 for node_id in current.nodes:
                     await self.leases.unplace(channel_id, node_id)
                 self._placed_at.pop(channel_id, None)
@@ -512,19 +518,14 @@ class NodeControl:
                 await self.store_placement(kept, current)
         await self.place_pinned(tenant_id)
 
-    def _idle(self, placement: place.Placement, now: float) -> bool:
-        """An on-demand placement nobody has watched for a while: its nodes stop it."""
-        since = self._placed_at.setdefault(placement.channel_id, now)
-        if now - since < ON_DEMAND_IDLE_SECONDS:
+    def _idle(self, placement: place.Placement, watched: set[tuple[int, int]], now: float) -> bool:
+        """An on-demand placement none of its nodes has reported a viewer of for
+        :data:`ON_DEMAND_IDLE_SECONDS`: it is dropped (the nodes stop the channel)."""
+        if any((node_id, placement.channel_id) in watched for node_id in placement.nodes):
+            self._placed_at[placement.channel_id] = now
             return False
-        for node_id in placement.nodes:
-            if any(
-                c.channel_id == placement.channel_id and c.viewers
-                for c in self._loads.get(node_id, ())
-            ):
-                self._placed_at[placement.channel_id] = now
-                return False
-        return True
+        since = self._placed_at.setdefault(placement.channel_id, now)
+        return now - since >= ON_DEMAND_IDLE_SECONDS
 
     def _due(self, lease: NodeLease, now: float) -> bool:
         last = self._persisted.get(lease.node_id)
