@@ -16,8 +16,9 @@ from palinsesto.accounts.models import ConnectionPolicy
 from palinsesto.protocol.messages import REGISTER_PATH, NodeState
 from palinsesto.protocol.play_tokens import PlayKind, PlayTokens
 from support.admin_api import root_client
+from support.databases import temporary_database
 from support.node_world import FakeNode, TenantSide, add_server, make_tenant, set_policy
-from support.redis_servers import private_redis
+from support.redis_servers import REDIS_URL, private_redis, redis_prefix
 from support.server import RunningServer, make_settings, run_server
 
 
@@ -308,3 +309,38 @@ def test_play_tokens_bound_to_the_client_address(sqlite_url: str, tmp_path: Path
         assert ring.verify(signed, time.time(), "127.0.0.1").bound_to_ip
         with pytest.raises(ValueError, match="another address"):
             ring.verify(signed, time.time(), "198.51.100.7")
+
+
+def test_two_panel_replicas_share_nodes_slots_and_keys(tmp_path: Path) -> None:
+    """The node beats to one replica; viewers reach the other; limits hold across both."""
+    with temporary_database("postgresql", tmp_path) as url, redis_prefix() as prefix:
+        shared = {"redis_url": REDIS_URL, "redis_key_prefix": prefix}
+        one = make_settings(tmp_path / "one", url, **shared)
+        two = make_settings(tmp_path / "two", url, **shared)
+        (tmp_path / "one").mkdir()
+        (tmp_path / "two").mkdir()
+        with (
+            run_server(one, local_node=False) as first,
+            run_server(two, local_node=False) as second,
+        ):
+            side = make_tenant(first, "alpha", max_connections=1, policy=ConnectionPolicy.refuse)
+            _, token = add_server(first, side.id, "edge-a")
+            node = FakeNode(first, token, "http://edge-a.invalid:8001")
+            assert node.register().status_code == 200
+            url_path = f"/live/{{u}}/{{p}}/{side.channel}.ts"
+            deadline = time.monotonic() + 10
+            r = play(second, side, url_path)
+            while r.status_code != 302 and time.monotonic() < deadline:
+                time.sleep(0.2)  # until the second replica hears of the first node
+                r = play(second, side, url_path)
+            assert r.status_code == 302, r.text
+            grant = node.tokens().verify(urlsplit(r.headers["location"]).path[6:-3], time.time())
+            assert grant.channel_id == side.channel
+            # The line's one connection is taken, whichever replica is asked.
+            assert play(first, side, url_path).status_code == 429
+            assert play(second, side, url_path).status_code == 429
+            node.alive = [grant.session_id]
+            assert node.beat().status_code == 200
+            assert node.last is not None and node.last.end_sessions == ()
+            assert node.beat(ended=(grant.session_id,)).status_code == 200
+            assert play(first, side, url_path).status_code == 302
