@@ -85,7 +85,9 @@ def set_policy(server: RunningServer, tenant_id: int, policy: ConnectionPolicy) 
     server.ctx.events.publish(tenant_id, "lines")
 
 
-def add_server(server: RunningServer, tenant_id: int, name: str) -> tuple[int, str]:
+def add_server(
+    server: RunningServer, tenant_id: int, name: str, capacity: int = 100
+) -> tuple[int, str]:
     """A server of the tenant made through the admin API: its id and token (shown once)."""
     with root_client(server) as c:
         r = c.post(
@@ -93,7 +95,7 @@ def add_server(server: RunningServer, tenant_id: int, name: str) -> tuple[int, s
             json={
                 "name": name,
                 "public_url": f"http://{name}.invalid:8001",
-                "capacity": 100,
+                "capacity": capacity,
                 "tenant_id": tenant_id,
             },
         )

@@ -344,3 +344,31 @@ def test_two_panel_replicas_share_nodes_slots_and_keys(tmp_path: Path) -> None:
             assert node.last is not None and node.last.end_sessions == ()
             assert node.beat(ended=(grant.session_id,)).status_code == 200
             assert play(first, side, url_path).status_code == 302
+
+
+def test_a_full_origin_gets_an_edge_that_relays_from_it(panel: RunningServer) -> None:
+    side = make_tenant(panel, "alpha", max_connections=5)
+    _, token_a = add_server(panel, side.id, "edge-a", capacity=1)
+    _, token_b = add_server(panel, side.id, "edge-b", capacity=1)
+    node_a = FakeNode(panel, token_a, "http://edge-a.invalid:8001")
+    node_b = FakeNode(panel, token_b, "http://edge-b.invalid:8001")
+    assert node_a.register().status_code == 200
+    assert node_b.register().status_code == 200
+    url = f"/live/{{u}}/{{p}}/{side.channel}.ts"
+    first = urlsplit(play(panel, side, url).headers["location"])
+    second = urlsplit(play(panel, side, url).headers["location"])
+    assert {first.netloc, second.netloc} == {"edge-a.invalid:8001", "edge-b.invalid:8001"}
+    origin, edge = (node_a, node_b) if first.netloc.startswith("edge-a") else (node_b, node_a)
+    assert edge.beat(viewers=1).status_code == 200
+    assert origin.beat(viewers=1).status_code == 200
+    assert edge.last is not None and origin.last is not None
+    relayed = next(a for a in edge.last.assignments if a.channel.id == side.channel)
+    carried = next(a for a in origin.last.assignments if a.channel.id == side.channel)
+    assert carried.origin_url == ""  # the origin pulls the sources itself
+    assert relayed.origin_url.startswith(f"{origin.public_url}/relay/")
+    grant = edge.tokens().verify(relayed.origin_url.rsplit("/", 1)[1][:-3], time.time())
+    assert grant.kind is PlayKind.relay and grant.channel_id == side.channel
+    assert grant.tenant_id == side.id
+    # Both full now: the next viewer is refused rather than overloading a node.
+    third = play(panel, side, url)
+    assert third.status_code == 503 and "no streaming server has room" in third.text
