@@ -61,7 +61,7 @@ async def test_fifty_plays_from_two_processes_and_four_clients_get_exactly_two()
         store = RedisSessionSlots(REDIS_URL, prefix)
         try:
             ids = [await store.next_session_id() for _ in range(50)]
-            start = time.time() + 1.5
+            start = time.time() + 3.0
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
             command = [sys.executable, "-c", _WORKER, REDIS_URL, prefix, str(start)]
             workers = [
