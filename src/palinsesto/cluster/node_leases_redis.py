@@ -61,11 +61,15 @@ end
 return result
 """
 
-# ARGV: prefix, node, tenant. Forgets the lease and the draining flag.
+# ARGV: prefix, node. Forgets the lease (and the node in its tenant's set) and the flag.
 _FORGET = """
 local P = ARGV[1]
-redis.call('HDEL', P .. 'lease', ARGV[2])
-redis.call('SREM', P .. 'tn:' .. ARGV[3], ARGV[2])
+local raw = redis.call('HGET', P .. 'lease', ARGV[2])
+if raw then
+  local tenant = string.format('%d', cjson.decode(raw)['tenant_id'])
+  redis.call('SREM', P .. 'tn:' .. tenant, ARGV[2])
+  redis.call('HDEL', P .. 'lease', ARGV[2])
+end
 redis.call('SREM', P .. 'draining', ARGV[2])
 return 0
 """
@@ -145,9 +149,7 @@ class RedisNodeLeases(NodeLeases):
             await self._guard(lambda: self._redis.srem(key, str(node_id)))
 
     async def forget(self, node_id: int) -> None:
-        raw = await self._guard(lambda: self._redis.hget(f"{self._prefix}lease", str(node_id)))
-        tenant = NodeLease.from_json(json.loads(raw)).tenant_id if raw else ""
-        await self._guard(lambda: self._forget(keys=[], args=[self._prefix, node_id, tenant]))
+        await self._guard(lambda: self._forget(keys=[], args=[self._prefix, node_id]))
 
     async def place(self, channel_id: int, node_id: int, role: Role) -> bool:
         check_role(role)

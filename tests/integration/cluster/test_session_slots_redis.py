@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -12,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from palinsesto.accounts.models import ConnectionPolicy
-from palinsesto.cluster.session_slots import SlotsUnavailable, make_session_slots
+from palinsesto.cluster.session_slots import (
+    SessionSlots,
+    SlotRefused,
+    SlotsUnavailable,
+    make_session_slots,
+)
 from palinsesto.cluster.session_slots_redis import RedisSessionSlots
 from palinsesto.config import Settings
 from support.redis_servers import REDIS_URL, PrivateRedis, redis_prefix
@@ -55,7 +61,7 @@ async def test_fifty_plays_from_two_processes_and_four_clients_get_exactly_two()
         store = RedisSessionSlots(REDIS_URL, prefix)
         try:
             ids = [await store.next_session_id() for _ in range(50)]
-            start = time.time() + 1.5
+            start = time.time() + 3.0
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
             command = [sys.executable, "-c", _WORKER, REDIS_URL, prefix, str(start)]
             workers = [
@@ -122,3 +128,66 @@ def test_the_settings_pick_the_store() -> None:
     assert type(make_session_slots(Settings())).__name__ == "SessionSlots"
     chosen = make_session_slots(Settings(redis_url=REDIS_URL, redis_key_prefix="x"))
     assert isinstance(chosen, RedisSessionSlots)
+
+
+async def test_the_redis_store_decides_exactly_as_the_in_process_one() -> None:
+    """A random run of plays, heartbeats, departures and silences, replayed on both stores:
+    every answer and every count must be the same."""
+    rng = random.Random(20261129)
+    local = SessionSlots()
+    with redis_prefix() as prefix:
+        shared = RedisSessionSlots(REDIS_URL, prefix)
+        try:
+            now = T0
+            for step in range(600):
+                now += 25.0 if rng.random() < 0.02 else rng.choice((0.0, 0.2, 0.5, 1.0))
+                action = rng.random()
+                if action < 0.45:
+                    session_id = await shared.next_session_id()
+                    req = play(
+                        session_id,
+                        tenant=rng.choice((1, 2)),
+                        line=rng.randrange(2),
+                        limit=rng.choice((0, 1, 2, 2, 3)),
+                        policy=rng.choice(list(ConnectionPolicy)),
+                        node=rng.randrange(1, 4),
+                        ip=rng.choice(("192.0.2.1", "192.0.2.2")),
+                        ua=rng.choice(("VLC", "Kodi")),
+                        tenant_max=rng.choice((None, 4, 6)),
+                        ttl=rng.choice((5.0, 20.0)),
+                    )
+                    answers = []
+                    for store in (local, shared):
+                        try:
+                            answers.append(await store.reserve(req, now))
+                        except SlotRefused as refused:
+                            answers.append(refused.code)
+                    assert answers[0] == answers[1], f"step {step}: reserve {req}"
+                elif action < 0.8:
+                    node = rng.randrange(1, 4)
+                    held = await local.sessions_of_node(node)
+                    assert held == await shared.sessions_of_node(node), f"step {step}"
+                    listed = [i for i in held if rng.random() < 0.97]
+                    if rng.random() < 0.2:
+                        listed.append(await shared.next_session_id())
+                    got = [sorted(await s.renew(node, listed, 10.0, now)) for s in (local, shared)]
+                    assert got[0] == got[1], f"step {step}: renew {node} {listed}"
+                    kicks = [await s.take_kicks(node) for s in (local, shared)]
+                    assert kicks[0] == kicks[1], f"step {step}: kicks of {node}"
+                elif action < 0.97:
+                    node = rng.randrange(1, 4)
+                    gone = [i for i in await local.sessions_of_node(node) if rng.random() < 0.2]
+                    for store in (local, shared):
+                        await store.release(gone)
+                else:
+                    node = rng.randrange(1, 4)
+                    freed = [await s.release_node(node) for s in (local, shared)]
+                    assert freed[0] == freed[1], f"step {step}: release_node {node}"
+                for tenant in (1, 2):
+                    counts = [await s.tenant_count(tenant, now) for s in (local, shared)]
+                    assert counts[0] == counts[1], f"step {step}: tenant {tenant}"
+                    for line in range(2):
+                        counts = [await s.line_count(tenant, line, now) for s in (local, shared)]
+                        assert counts[0] == counts[1], f"step {step}: line {tenant}/{line}"
+        finally:
+            await shared.close()
