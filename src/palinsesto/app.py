@@ -14,6 +14,7 @@ from palinsesto.config import ENV_PREFIX, ConfigError
 from palinsesto.context import AppContext
 from palinsesto.epg.service import install_epg
 from palinsesto.listeners import NodeSockets
+from palinsesto.node.vod_library import VodLibrary
 from palinsesto.panel.admin.api import API_PREFIX, build_router, install_error_handlers
 from palinsesto.panel.admin.body_limit import BodyLimit, RouteLimit
 from palinsesto.panel.admin.library_scan import LibraryScans
@@ -22,28 +23,40 @@ from palinsesto.panel.admin.m3u_refresh import install_m3u_refresh
 from palinsesto.panel.admin.panel import mount_panel
 from palinsesto.panel.admin.security_headers import SecurityHeaders
 from palinsesto.panel.local_node.engine import install_live
+from palinsesto.panel.nodes.front import NodeFront
+from palinsesto.panel.nodes.install import NoLocalEngine, install_nodes
 from palinsesto.panel.playback.live_routes import install_live_routes
 from palinsesto.panel.playback.posters import PosterLinks, install_poster_route
 from palinsesto.panel.playback.routes import ViewerSurfaceDispatch, player_routes
 
 
-def create_app(ctx: AppContext, node_sockets: NodeSockets | None = None) -> FastAPI:
-    """Build the all-in-one application around an already-migrated database.
+def create_app(
+    ctx: AppContext, node_sockets: NodeSockets | None = None, *, local_node: bool = True
+) -> FastAPI:
+    """Build the application around an already-migrated database.
 
     ``node_sockets``: the live engine's listeners, when the caller bound them already
     (``palinsesto serve`` does, before anything else); else the engine binds them at start.
+    ``local_node=False`` (``palinsesto panel``): the control plane only, no live engine;
+    streams are served by registered nodes (panel/nodes/). Either way a tenant with nodes
+    has its viewers sent to them.
     """
     try:
         plan_named(ctx.settings.signup_plan)
     except UnknownPlan as exc:  # the plans live above config.py, so they are checked here
         raise ConfigError(f"{ENV_PREFIX}SIGNUP_PLAN: {exc}") from None
     epg = install_epg(ctx)  # ctx.services["guide"] before any surface reads it
-    live = install_live(ctx, node_sockets)  # ctx.services["live"] and ["sessions"]
-    live_stats = install_live_stats(ctx, live)  # ctx.services["viewer_history"] (dashboard)
+    live = install_live(ctx, node_sockets) if local_node else None  # services["live"]
+    nodes = install_nodes(ctx)  # services["nodes"]
+    if live is not None:  # tenants with nodes have their channels run there, not here
+        live.served_elsewhere = nodes.control.tenant_has_nodes
+    # services["viewer_history"] (dashboard): the local engine's sessions.
+    live_stats = install_live_stats(ctx, live if live is not None else NoLocalEngine())
     posters = PosterLinks.for_context(ctx)  # ctx.services["posters"]: library poster URLs
-    scans = LibraryScans(
-        ctx.db, ctx.events, live.vod_library, posters, ctx.settings.library_probe_workers
-    )
+    # A panel without a local node still probes its libraries' files with its own ffmpeg.
+    library = live.vod_library if live is not None else VodLibrary.standalone(ctx.settings)
+    ctx.services.setdefault("vod_library", library)
+    scans = LibraryScans(ctx.db, ctx.events, library, posters, ctx.settings.library_probe_workers)
     ctx.services["library_scans"] = scans
     m3u = install_m3u_refresh(ctx)  # ctx.services["m3u"]: scheduled playlist imports
 
@@ -51,12 +64,16 @@ def create_app(ctx: AppContext, node_sockets: NodeSockets | None = None) -> Fast
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         epg.start()
         m3u.start()
-        await live.start()
+        if live is not None:
+            await live.start()
+        await nodes.start()
         live_stats.start()
         yield
         await scans.stop()
         await live_stats.stop()
-        await live.stop()
+        await nodes.stop()
+        if live is not None:
+            await live.stop()
         m3u.stop()
         epg.stop()
         ctx.events.close()
@@ -97,6 +114,10 @@ def create_app(ctx: AppContext, node_sockets: NodeSockets | None = None) -> Fast
     # `viewer_first(app)`, which takes them before FastAPI's own per-request work too.
     app.state.viewer_routes = player_routes(ctx)
     app.add_middleware(ViewerSurfaceDispatch, routes=app.state.viewer_routes)
+    # The node API and node admission: ahead of everything (see panel/nodes/front.py);
+    # `viewer_first` puts it in front of FastAPI as well.
+    app.add_middleware(NodeFront, control=nodes.control)
+    app.state.front = lambda inner: NodeFront(inner, nodes.control)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from palinsesto.proxies import TrustedProxies, entries
 
 ENV_PREFIX = "PALINSESTO_"
-SECRET_FIELDS = frozenset({"admin_password", "secret_key"})
+SECRET_FIELDS = frozenset({"admin_password", "secret_key", "node_token"})
 SIGNUP_MODES = ("off", "open", "approval")
 DEFAULT_LIVE_PORT = 8001
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
@@ -131,6 +131,24 @@ class Settings:
     # many, holding at most this many bytes, least recently used dropped first.
     response_cache_max_entries: int = 2048
     response_cache_max_bytes: int = 256 * 1024**2
+    # Streaming nodes (`palinsesto node`): how often they heartbeat, how long a silent one
+    # keeps its lease before its sessions are freed and its channels placed elsewhere, and
+    # the play tokens the panel's /live 302 carries to them (optionally bound to the
+    # viewer's address: then a player behind changing addresses cannot follow the 302).
+    node_heartbeat_seconds: float = 2.0
+    node_lease_seconds: float = 10.0
+    play_token_ttl_seconds: int = 60
+    play_token_bind_ip: bool = False
+    # A node on its own machine (``palinsesto node``): the panel it registers with, the
+    # token the panel issued for it, the address players and edges reach its data plane
+    # at (empty = http://<live_listen>), its name (empty = the host name) and the capacity
+    # it announces. It listens with live_listen, rtmp_listen and the srt_* settings.
+    node_panel_url: str = ""
+    node_token: str = ""
+    node_public_url: str = ""
+    node_name: str = ""
+    node_egress_mbps: int = 1000
+    node_max_channels: int = 100
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -273,6 +291,8 @@ def _coerce(name: str, raw: Any, target: Any) -> Any:
             return str(raw).lower() in {"1", "true", "yes", "on"}
         if isinstance(target, int):
             return int(raw)
+        if isinstance(target, float):
+            return float(raw)
         return str(raw)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{ENV_PREFIX}{name.upper()}: cannot read {raw!r}: {exc}") from exc
@@ -315,7 +335,7 @@ def _validate(settings: Settings) -> None:
                 split_host_port(value)
             except ValueError as exc:
                 raise ConfigError(f"{ENV_PREFIX}{name.upper()}: {exc}") from None
-    for name in ("public_url", "live_public_url"):
+    for name in ("public_url", "live_public_url", "node_panel_url", "node_public_url"):
         url = getattr(settings, name)
         parts = urlsplit(url)
         if url and (parts.scheme not in ("http", "https") or not parts.hostname):
@@ -350,6 +370,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(
             f"{ENV_PREFIX}ARCHIVE_QUOTA_MB must be >= 0, ARCHIVE_PRUNE_SECONDS positive"
         )
+    if settings.node_egress_mbps <= 0 or settings.node_max_channels <= 0:
+        raise ConfigError(f"{ENV_PREFIX}NODE_EGRESS_MBPS / NODE_MAX_CHANNELS: must be positive")
     if settings.login_window_seconds <= 0:
         raise ConfigError(f"{ENV_PREFIX}LOGIN_WINDOW_SECONDS: must be positive")
     try:
@@ -360,6 +382,14 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"{ENV_PREFIX}SIGNUP: expected one of {', '.join(SIGNUP_MODES)}")
     if settings.signup_per_hour <= 0 or settings.usage_sample_seconds <= 0:
         raise ConfigError(f"{ENV_PREFIX}SIGNUP_PER_HOUR / USAGE_SAMPLE_SECONDS: must be positive")
+    if settings.node_heartbeat_seconds <= 0 or settings.node_lease_seconds <= (
+        settings.node_heartbeat_seconds
+    ):
+        raise ConfigError(
+            f"{ENV_PREFIX}NODE_LEASE_SECONDS must exceed NODE_HEARTBEAT_SECONDS (> 0)"
+        )
+    if settings.play_token_ttl_seconds <= 0:
+        raise ConfigError(f"{ENV_PREFIX}PLAY_TOKEN_TTL_SECONDS: must be positive")
     if settings.geoip_db and not Path(settings.geoip_db).is_file():
         raise ConfigError(f"{ENV_PREFIX}GEOIP_DB: no such file: {settings.geoip_db}")
     url = settings.effective_database_url

@@ -98,10 +98,13 @@ class ServeProcess:
 
 
 @contextmanager
-def serve_process(env: dict[str, str], *args: str) -> Iterator[ServeProcess]:
-    """``palinsesto serve *args`` with stdout and stderr read into one growing transcript."""
+def serve_process(
+    env: dict[str, str], *args: str, command: str = "serve"
+) -> Iterator[ServeProcess]:
+    """``palinsesto serve *args`` (or another ``command``: ``node``, ``panel``) with stdout
+    and stderr read into one growing transcript."""
     proc = subprocess.Popen(
-        [str(BIN), "serve", *args],
+        [str(BIN), command, *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

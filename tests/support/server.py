@@ -64,14 +64,16 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
 
 
 @contextmanager
-def run_server(settings: Settings) -> Iterator[RunningServer]:
-    """Migrate, bootstrap the platform admin, and serve until the block ends."""
+def run_server(settings: Settings, *, local_node: bool = True) -> Iterator[RunningServer]:
+    """Migrate, bootstrap the platform admin, and serve until the block ends.
+
+    ``local_node=False``: as `palinsesto panel` runs it (no live engine; nodes serve)."""
     upgrade(settings.effective_database_url)
     db = Database(settings.effective_database_url)
     with db.transaction() as session:
         ensure_platform_admin(session, ADMIN_USER, ADMIN_PASSWORD)
     ctx = AppContext.build(settings, db)
-    app = create_app(ctx)
+    app = create_app(ctx, local_node=local_node)
     sock = _free_socket()
     port = sock.getsockname()[1]
     settings = replace(settings, listen=f"127.0.0.1:{port}")

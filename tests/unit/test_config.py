@@ -49,11 +49,24 @@ def test_masked_hides_secrets_and_url_passwords() -> None:
             "PALINSESTO_DATABASE_URL": "postgresql://app:hunter2@db/p",
             "PALINSESTO_ADMIN_PASSWORD": "topsecret",
             "PALINSESTO_SECRET_KEY": "k" * 40,
+            "PALINSESTO_NODE_TOKEN": "node-token-" + "n" * 30,
         }
     )
     shown = "\n".join(f"{k}={v}" for k, v in settings.masked().items())
     assert "hunter2" not in shown and "topsecret" not in shown and "k" * 40 not in shown
+    assert "n" * 30 not in shown and settings.masked()["node_token"] == "********"
     assert "postgresql://app:********@db/p" in shown
+
+
+def test_node_settings_are_checked() -> None:
+    with pytest.raises(ConfigError, match="NODE_PANEL_URL"):
+        load_settings({"PALINSESTO_NODE_PANEL_URL": "panel.example.com"})
+    with pytest.raises(ConfigError, match="NODE_PUBLIC_URL"):
+        load_settings({"PALINSESTO_NODE_PUBLIC_URL": "ftp://node.example.com"})
+    with pytest.raises(ConfigError, match="NODE_EGRESS_MBPS"):
+        load_settings({"PALINSESTO_NODE_EGRESS_MBPS": "0"})
+    node = load_settings({"PALINSESTO_NODE_MAX_CHANNELS": "12"})
+    assert node.node_max_channels == 12 and node.node_egress_mbps == 1000
 
 
 def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:

@@ -1,1 +1,3 @@
-"""State shared between processes: change events (in-process or Redis) and the server registry."""
+"""State shared between processes, in process (all-in-one) or in Redis (several panel
+replicas): change events, session slots (cluster-wide connection limits), node leases and
+channel placement, and the server registry."""

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from palinsesto.accounts.models import Tenant
-from palinsesto.cluster.models import Server
+from palinsesto.cluster.models import Server, ServerStatus
 from palinsesto.errors import PlanLimitReached
 
 NODE_TOKEN_PREFIX = "node_"
@@ -35,3 +35,18 @@ def check_node_limit(session: Session, tenant_id: int) -> None:
         raise PlanLimitReached(
             f"The plan allows {limit} servers; delete one or raise the limit.", "max_nodes"
         )
+
+
+def rotate_token(server: Server) -> str:
+    """A new enrolment token (shown once); the old one stops working at once."""
+    token, digest = new_node_token()
+    server.token_hash = digest
+    if server.status == ServerStatus.disabled:
+        server.status = ServerStatus.pending
+    return token
+
+
+def revoke_token(server: Server) -> None:
+    """No token opens this server any more; its node is refused at its next heartbeat."""
+    server.token_hash = ""
+    server.status = ServerStatus.disabled

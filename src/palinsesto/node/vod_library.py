@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from palinsesto.config import Settings
 from palinsesto.node.probe import probe_file
 from palinsesto.node.probe_report import MediaInfo, ProbeFailed
 from palinsesto.node.supervisor import Supervisor
@@ -36,6 +37,16 @@ class VodLibrary:
         self._supervisor = supervisor
         self._ffmpeg = ffmpeg
         self._timeout = probe_timeout
+
+    @classmethod
+    def standalone(cls, settings: Settings) -> VodLibrary:
+        """A prober with its own supervisor, for a panel that runs no node of its own."""
+        return cls(
+            settings.effective_media_root,
+            Supervisor(),
+            settings.resolve_ffmpeg,
+            float(settings.vod_probe_timeout_seconds),
+        )
 
     def classify(self, tenant_id: int, source_url: str) -> LocalFile | None:
         """The tenant file ``source_url`` names, None for an http(s) URL; raises

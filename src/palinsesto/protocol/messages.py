@@ -24,6 +24,10 @@ from palinsesto.protocol.play_tokens import SigningKey
 API_PREFIX = "/node-api/v1"
 REGISTER_PATH = f"{API_PREFIX}/register"
 HEARTBEAT_PATH = f"{API_PREFIX}/heartbeat"
+# A node asked to play a channel it does not carry yet (an on-demand channel placed at the
+# player's admission) fetches its facts here: ``GET`` answers an :class:`Assignment`, 404
+# when the channel is not for this node.
+CHANNEL_PATH = f"{API_PREFIX}/channels/{{channel_id}}"
 
 
 class NodeState(enum.StrEnum):

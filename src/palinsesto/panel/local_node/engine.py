@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,6 +87,9 @@ class LiveEngine(ChannelHost):
         self.vod = VodDelivery(
             VodAccess(db, events, self.access), self.vod_plays, settings.effective_media_root
         )
+        # Tenants whose channels run on their own streaming nodes (panel/nodes/): their
+        # always-on channels do not run here too. Set by the app; may query the database.
+        self.served_elsewhere: Callable[[int], bool | None] = lambda tenant_id: False
         events.subscribe(self._on_event)
 
     # ---- lifecycle (ChannelHost hooks) ----
@@ -96,7 +100,7 @@ class LiveEngine(ChannelHost):
         self.spawn(self._meter_usage())
         always_on = await asyncio.to_thread(self.access.tenant_channels, ChannelMode.always_on)
         archived = await asyncio.to_thread(self.access.archived_channels)
-        self.start_gradually(always_on + archived)
+        self.start_gradually(await self._served_here(always_on + archived))
         pushed = await asyncio.to_thread(self.access.push_channels, SourceKind.push_srt, None)
         await self.srt.sync(self.srt_endpoints(pushed), None)
 
@@ -120,7 +124,7 @@ class LiveEngine(ChannelHost):
             return
         if topic == "lines":
             loop.call_soon_threadsafe(self.spawn, self._recheck_lines(tenant_id))
-        elif topic in ("catalog", "channels"):
+        elif topic in ("catalog", "channels", "servers"):
             loop.call_soon_threadsafe(self.spawn, self._reconcile(tenant_id))
 
     async def _recheck_lines(self, tenant_id: int) -> None:
@@ -137,8 +141,20 @@ class LiveEngine(ChannelHost):
             if line is None or line.password != session.password or line.status(now) != "Active":
                 self.sessions.end(session, "line changed: no longer allowed")
 
+    async def _served_here(self, infos: list[ChannelInfo]) -> list[ChannelInfo]:
+        """``infos`` without the channels of tenants that have their own nodes."""
+        tenants = {info.tenant_id for info in infos}
+        elsewhere = {t for t in tenants if await asyncio.to_thread(self.served_elsewhere, t)}
+        return [info for info in infos if info.tenant_id not in elsewhere]
+
     async def _reconcile(self, tenant_id: int) -> None:
         access = self.access
+        if await asyncio.to_thread(self.served_elsewhere, tenant_id):
+            # The tenant's nodes carry its channels now: stop what ran here unwatched.
+            for channel_id, runner in list(self.runners.items()):
+                if runner.spec.tenant_id == tenant_id and not runner.viewers:
+                    await self.drop_runner(channel_id)
+            return
         publishing: list[tuple[ChannelInfo, PushFeed]] = []
         # A rotated key (or a disabled channel) cuts its publisher at once.
         for publisher in self.publishers_of(tenant_id):
@@ -162,7 +178,7 @@ class LiveEngine(ChannelHost):
             access.tenant_channels, ChannelMode.always_on, tenant_id
         )
         archived = await asyncio.to_thread(access.archived_channels, tenant_id)
-        self.start_gradually(always_on + archived)
+        self.start_gradually(await self._served_here(always_on + archived))
 
     async def _reaper(self) -> None:
         while True:

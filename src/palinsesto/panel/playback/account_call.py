@@ -48,11 +48,11 @@ def account_body(
 class AccountBodies:
     """Per-line account-call bodies, valid for the second they were built in.
 
-    ``active_cons(line_id)`` is asked once per line per second, when its body is built.
+    ``active_cons(line_id, tenant_id)`` is asked once per line per second, when its body is built.
     Bounded: past ``max_lines`` entries, those of earlier seconds are dropped.
     """
 
-    def __init__(self, active_cons: Callable[[int], int], max_lines: int = 50_000) -> None:
+    def __init__(self, active_cons: Callable[[int, int], int], max_lines: int = 50_000) -> None:
         self._active_cons = active_cons
         self._max_lines = max_lines
         self._entries: dict[int, _Entry] = {}
@@ -73,7 +73,12 @@ class AccountBodies:
         ):
             return hit[4]
         body = account_body(
-            settings, server, line, message, second, active_cons=self._active_cons(line.id)
+            settings,
+            server,
+            line,
+            message,
+            second,
+            active_cons=self._active_cons(line.id, line.tenant_id),
         )
         with self._lock:
             if len(self._entries) >= self._max_lines:

@@ -110,7 +110,7 @@ class PanelApi:
             line,
             now=now,
             message=tenant[1],
-            active_cons=self.surfaces.active_cons(line.id),
+            active_cons=self.surfaces.active_cons(line.id, line.tenant_id),
             active_cons_as_string=settings.xtream_active_cons_as_string,
         )
         server = xtream.server_info(self.surfaces.server, now=now)

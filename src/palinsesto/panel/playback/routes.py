@@ -90,4 +90,7 @@ def viewer_first(app: Starlette) -> ASGIApp:
     (telemetry checks, error and body-limit wrappers), about a tenth of the account
     call's cost. Other paths, and lifespan events, go to ``app`` unchanged.
     """
-    return ViewerSurfaceDispatch(app, routes=app.state.viewer_routes)
+    inner = ViewerSurfaceDispatch(app, routes=app.state.viewer_routes)
+    # The panel's node API and node admission (panel/nodes/front.py), when installed.
+    front = getattr(app.state, "front", None)
+    return front(inner) if front is not None else inner

@@ -39,6 +39,10 @@ class SessionCounter(Protocol):
     def active_count(self, line_id: int) -> int: ...
 
 
+class NodeSessionCounter(Protocol):
+    def active_count(self, tenant_id: int, line_id: int) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ViewerRequest:
     """A viewer app's request reduced to plain values."""
@@ -110,10 +114,15 @@ class ViewerSurfaces:
     def guide(self) -> Guide:
         return self.ctx.services.get("guide", EmptyGuide())
 
-    def active_cons(self, line_id: int) -> int:
-        """Open connections of a line (§9), from the live engine's session counter."""
+    def active_cons(self, line_id: int, tenant_id: int) -> int:
+        """Open connections of a line (§9): the local engine's sessions, plus the
+        sessions its tenant's nodes hold (the cluster's session slots), if any."""
         sessions: SessionCounter | None = self.ctx.services.get("sessions")
-        return sessions.active_count(line_id) if sessions is not None else 0
+        count = sessions.active_count(line_id) if sessions is not None else 0
+        nodes: NodeSessionCounter | None = self.ctx.services.get("nodes")
+        if nodes is not None:
+            count += nodes.active_count(tenant_id, line_id)
+        return count
 
     def _archive_recorded(self, tenant_id: int, channel_id: int) -> bool:
         archive = self.ctx.services.get("archive")

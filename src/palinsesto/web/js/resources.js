@@ -12,6 +12,7 @@ import { lineButtons, lineDetail } from "./pages/lines.js";
 import { m3uPage } from "./pages/m3u.js";
 import { h } from "./dom.js";
 import { refColumn } from "./refs.js";
+import { nodeStateCell, nodeStates, serverDetail, showCreatedToken } from "./pages/servers.js";
 import { sessionsPage } from "./pages/sessions.js";
 
 const catRef = (kind) => ({ widget: "ref", ref: { path: "/categories", params: { kind }, label: "name" } });
@@ -161,7 +162,13 @@ export const RESOURCES = [
   {
     key: "servers", title: "Servers", singular: "server", group: "Operations",
     paths: ["/servers"], read: READERS, write: MANAGERS,
-    columns: ["id", "name", "role", "status", "capacity", "last_heartbeat_at"],
+    columns: ["id", "name", "role", { name: "state", label: "Now", render: nodeStateCell }, "capacity", "draining"],
+    emptyHelp: "A server is a streaming node (palinsesto node) of yours: create one, then start the node with the token shown.",
+    formHints: { status: { hidden: true } },
+    afterRender: nodeStates,
+    afterCreate: showCreatedToken,
+    detail: serverDetail,
+    hiddenActions: ["token", "drain"],
   },
   {
     key: "sessions", title: "Live sessions", singular: "session", group: "Operations",

@@ -76,6 +76,11 @@ class ValidationFailed(ApiError):
     code = "validation_error"
 
 
+class Unavailable(ApiError):
+    status_code = 503
+    code = "unavailable"
+
+
 class Throttled(ApiError):
     status_code = 429
     code = "too_many_attempts"

@@ -35,18 +35,15 @@ export async function liveColumn(items, table, _ctx, round = ++liveRound) {
   }
 }
 
-let ingestCache = null;
-
-/** The RTMP server URL for OBS, as the server computes it (GET /live/ingest). */
-export async function ingestUrl() {
-  if (ingestCache) return ingestCache;
+/** The RTMP server URL for OBS, as the server computes it (GET /live/ingest): with a
+ * channel, the node it is pinned to when its tenant has streaming nodes. */
+export async function ingestUrl(channelId) {
   if (!has("/live/ingest")) return null;
   try {
-    ingestCache = (await get("/live/ingest")).rtmp_url;
+    return (await get("/live/ingest", channelId ? { channel_id: channelId } : {})).rtmp_url;
   } catch {
-    ingestCache = null;
+    return null;
   }
-  return ingestCache;
 }
 
 export async function liveStatus(channelId) {
@@ -147,7 +144,7 @@ export async function channelDetail(channel, ctx, { dialog, writable }) {
   const sections = [];
   if (has("/live/channels/{channel_id}")) sections.push(liveSection(channel, { dialog, writable }));
   if (channel.stream_key) {
-    const server = await ingestUrl();
+    const server = await ingestUrl(channel.id);
     sections.push(h("section", { class: "action" }, h("h3", {}, "Publish from OBS"),
       server ? copyRow("Server", server, "Server URL") : h("p", { class: "muted" }, "RTMP ingest is turned off on this server."),
       copyRow("Stream key", channel.stream_key, "Stream key", { class: "secret", "data-testid": "stream-key" })));

@@ -44,7 +44,7 @@ export async function quickStartPage(main, ctx) {
     let channel = await api("POST", "/channels", { json: body });
     channel = await withStreamKey(channel);
     const link = await shareLink(channel.id);
-    const server = await ingestUrl();
+    const server = await ingestUrl(channel.id);
     clear(out,
       h("section", { class: "card" }, h("h2", {}, "1. In OBS: Settings → Stream"),
         h("p", {}, "Service: Custom…"),

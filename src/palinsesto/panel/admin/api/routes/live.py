@@ -25,10 +25,10 @@ from palinsesto.panel.admin.api.deps import (
     Principal,
     Staff,
 )
-from palinsesto.panel.admin.api.errors import NotFound, ValidationFailed
+from palinsesto.panel.admin.api.errors import NotFound, Unavailable, ValidationFailed
 from palinsesto.panel.admin.api.routes.lines import scope_clause as line_scope_clause
 from palinsesto.panel.admin.api.scope import get_scoped
-from palinsesto.panel.admin.api.types import PathId
+from palinsesto.panel.admin.api.types import PathId, QueryId
 from palinsesto.panel.admin.live_stats import ViewerHistory
 from palinsesto.panel.playback.access import channel_info
 from palinsesto.panel.playback.watch_tokens import WatchKind, watch_path
@@ -115,19 +115,55 @@ async def _scoped_channel(ctx: Any, principal: Principal, channel_id: int) -> Ch
     return await asyncio.to_thread(load)
 
 
+NO_ENGINE = (
+    "This panel runs no streaming engine: channels run on the tenant's nodes "
+    "(see Servers), which start and stop them as placed."
+)
+
+
 def _engine(ctx: Any) -> Any:
     engine = ctx.services.get("live")
     if engine is None:
-        raise NotFound("The live engine is not running on this server.")
+        raise Unavailable(NO_ENGINE)
     return engine
+
+
+async def _node_loads(ctx: Any, tenant_id: int | None) -> dict[int, dict[str, Any]]:
+    """Channels' state from their nodes' heartbeats (those a node carries)."""
+    control = ctx.services.get("nodes")
+    if control is None:
+        return {}
+    try:
+        loads: dict[int, dict[str, Any]] = await control.channel_loads(tenant_id)
+        return loads
+    except RuntimeError:  # the shared store is out of reach: nothing known to run there
+        return {}
+
+
+def _status_of_load(load: dict[str, Any] | None) -> dict[str, Any]:
+    if load is None:
+        return {"status": "stopped", "state": "idle", "viewers": 0, "nodes": []}
+    running = load["state"] == "running"
+    status = ("running" if load["healthy"] else "failing") if running else load["state"]
+    return {
+        "status": status,
+        "state": load["state"],
+        "viewers": load["viewers"],
+        "nodes": load["nodes"],
+    }
 
 
 @router.get("/live/channels/{channel_id}")
 async def channel_status(channel_id: PathId, principal: Staff, ctx: Context) -> dict[str, Any]:
     """running/stopped/failing, active source, bitrate, fps, uptime, restarts, viewers, and
-    the last failures with ffmpeg's own message."""
+    the last failures with ffmpeg's own message (on a panel without a local engine: the
+    state, viewers and nodes its nodes report)."""
     channel = await _scoped_channel(ctx, principal, channel_id)
-    status = _engine(ctx).channel_status(channel)
+    engine = ctx.services.get("live")
+    load = (await _node_loads(ctx, channel.tenant_id)).get(channel.id)
+    if engine is None or load is not None:
+        return {"channel_id": channel.id, "name": channel.name, **_status_of_load(load)}
+    status = engine.channel_status(channel)
     return {"channel_id": channel.id, "name": channel.name, **status}
 
 
@@ -168,9 +204,29 @@ async def list_sessions(principal: CurrentPrincipal, ctx: Context) -> list[Sessi
     """Sessions playing now: line, channel, IP, user agent, output, start and bytes sent.
 
     A reseller sees only the sessions of its own subtree's lines."""
-    engine = _engine(ctx)
     own_lines = await _reseller_line_ids(ctx, principal)
-    return [
+    control = ctx.services.get("nodes")
+    on_nodes = [
+        SessionOut(
+            id=s.session_id,
+            tenant_id=s.tenant_id,
+            line_id=s.line_id,
+            username=s.username,
+            channel_id=s.channel_id,
+            ip=s.ip,
+            user_agent=s.user_agent,
+            output=s.output,
+            started_at=s.started_at,
+            bytes=0,
+        )
+        # Sessions this replica admitted to nodes (the shared slots hold only their ids).
+        for s in (list(control.admitted.values()) if control is not None else [])
+        if _visible(principal, s.tenant_id) and (own_lines is None or s.line_id in own_lines)
+    ]
+    engine = ctx.services.get("live")
+    if engine is None:
+        return on_nodes
+    return on_nodes + [
         SessionOut(
             id=s.id,
             tenant_id=s.tenant_id,
@@ -193,9 +249,12 @@ async def list_sessions(principal: CurrentPrincipal, ctx: Context) -> list[Sessi
 @router.delete("/live/sessions/{session_id}", status_code=204)
 async def end_session(session_id: PathId, principal: Manager, ctx: Context) -> None:
     """End a session: a TS viewer is cut at once, an HLS session's next request gets 403."""
-    engine = _engine(ctx)
-    found = engine.sessions.get(session_id)
-    if found is None or not _visible(principal, found.tenant_id):
+    control = ctx.services.get("nodes")
+    if control is not None and await control.end_session(session_id, principal.tenant_id):
+        return
+    engine = ctx.services.get("live")
+    found = engine.sessions.get(session_id) if engine is not None else None
+    if engine is None or found is None or not _visible(principal, found.tenant_id):
         raise NotFound(f"Session {session_id} not found.")
     engine.sessions.end(found, "ended by an administrator")
 
@@ -231,8 +290,30 @@ def ingest_url(settings: Settings, rtmp_port: int, browser_host: str) -> str | N
 
 
 @router.get("/live/ingest", response_model=IngestOut)
-async def ingest(principal: Staff, ctx: Context, request: Request) -> IngestOut:
-    """Where encoders (OBS) publish: server URL; the stream key is the channel's own."""
+async def ingest(
+    principal: Staff, ctx: Context, request: Request, channel_id: QueryId = None
+) -> IngestOut:
+    """Where encoders (OBS) publish: server URL; the stream key is the channel's own.
+
+    With ``channel_id``, of a tenant that has nodes: the RTMP address of the node the
+    channel is pinned to (push channels are placed on one node)."""
+    control = ctx.services.get("nodes")
+    if channel_id is not None and control is not None:
+        channel = await _scoped_channel(ctx, principal, channel_id)
+        has_nodes = await asyncio.to_thread(control.tenant_has_nodes, channel.tenant_id)
+        if has_nodes:
+            node = await control.ingest_node(channel.tenant_id, channel.id)
+            if node is None or not node.rtmp_url:
+                return IngestOut(
+                    rtmp_url=None,
+                    note="No node carries this channel yet: it is placed on a node of the "
+                    "tenant once one is online with RTMP ingest.",
+                )
+            return IngestOut(
+                rtmp_url=node.rtmp_url,
+                note=f"Node {node.node_id}: in OBS, Settings → Stream → Service: Custom; "
+                "Server: this URL; Stream key: the channel's.",
+            )
     engine = ctx.services.get("live")
     url = ingest_url(ctx.settings, engine.rtmp_port if engine else 0, request.url.hostname or "")
     note = (
@@ -273,10 +354,17 @@ async def channels_live(
         raise ValidationFailed(
             "ids must be comma-separated integers", fields={"ids": "integers"}
         ) from None
-    engine = _engine(ctx)
+    engine = ctx.services.get("live")
+    loads = await _node_loads(ctx, _tenant_filter(principal))
     items = []
     for channel_id in wanted:
-        runner = engine.runners.get(channel_id)
+        if channel_id in loads:
+            st = _status_of_load(loads[channel_id])
+            items.append(ChannelLive(channel_id=channel_id, status=st["status"],
+                                     state=st["state"], viewers=st["viewers"],
+                                     bitrate_kbps=0.0))  # fmt: skip
+            continue
+        runner = engine.runners.get(channel_id) if engine is not None else None
         if runner is None or not _visible(principal, runner.spec.tenant_id):
             items.append(ChannelLive(channel_id=channel_id, status="stopped", state="idle",
                                      viewers=0, bitrate_kbps=0.0))  # fmt: skip
@@ -298,13 +386,19 @@ async def channels_live(
 async def overview(principal: Staff, ctx: Context) -> OverviewOut:
     """The dashboard's figures now: viewers, bandwidth out, channels running and failing,
     and the latest failures with ffmpeg's message."""
-    engine = _engine(ctx)
+    engine = ctx.services.get("live")
     history: ViewerHistory = ctx.services["viewer_history"]
     tenant = _tenant_filter(principal)
-    viewers = sum(1 for s in engine.sessions.all() if _visible(principal, s.tenant_id))
+    local = engine.sessions.all() if engine is not None else []
+    viewers = sum(1 for s in local if _visible(principal, s.tenant_id))
     running = failing = 0
+    for load in (await _node_loads(ctx, tenant)).values():
+        viewers += load["viewers"]
+        st = _status_of_load(load)
+        running += st["status"] == "running"
+        failing += st["status"] == "failing"
     failures: list[FailureOut] = []
-    for runner in list(engine.runners.values()):
+    for runner in list(engine.runners.values()) if engine is not None else []:
         if not _visible(principal, runner.spec.tenant_id):
             continue
         st = runner.status()

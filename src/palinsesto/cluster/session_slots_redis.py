@@ -1,0 +1,440 @@
+"""Session slots in Redis: every decision is one Lua script, so one atomic round trip.
+
+Keys, all under ``<prefix>:slots:`` (one Redis or a primary with replicas; the scripts
+touch keys they compute, so not a Redis Cluster):
+
+- ``s:<id>``: hash t (tenant), l (line), n (node), ip, ua, st (start), mc (max_connections),
+  tm (tenant max_viewers, "" = none). ``t`` is "" for a survivor of a data loss (counted
+  nowhere, see :mod:`palinsesto.cluster.session_slots`);
+- ``np:<node>`` (pending) and ``n:<node>`` (confirmed): sets of the node's held ids;
+  ``pend``: sorted set, pending id -> expiry; ``nexp``: sorted set, node -> the expiry of
+  its confirmed slots (set by each renew);
+- ``l:<tenant>:<line>``: set of the line's held ids; ``tc``: hash, tenant -> held count;
+- ``gone``: sorted set, lapsed id -> when; ``g:<node>``: the node's lapsed ids. A lapsed
+  id's hash is kept ``EXPIRED_GRACE_SECONDS`` so that its node can renew it back;
+- ``k:<node>``: list, the node's kick queue;
+- ``ids``: the session id counter, started from Redis's clock (ms x 1000) the first time
+  any script runs, and ``floor`` its first value: an unknown id below it was handed out
+  before Redis lost its data, and its node's renew adopts it.
+
+Each script first purges what lapsed (nodes whose ``nexp`` passed, pending slots whose
+``pend`` passed), completely, so that the counts it reads are exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from palinsesto.cluster.redis_client import RedisCalls
+from palinsesto.cluster.session_slots import (
+    EXPIRED_GRACE_SECONDS,
+    TENANT_MAX_VIEWERS,
+    USER_MAX_CONNECTIONS,
+    Kicked,
+    Reserved,
+    SessionSlots,
+    SlotRefused,
+    SlotRequest,
+    SlotsUnavailable,
+)
+
+# Shared by every script. ARGV[1] is the key prefix (ending in ':'), ARGV[2] now.
+_COMMON = """
+local P = ARGV[1]
+local NOW = tonumber(ARGV[2])
+local PEND, NEXP, GONE, TC = P .. 'pend', P .. 'nexp', P .. 'gone', P .. 'tc'
+
+local function init()
+  if redis.call('EXISTS', P .. 'ids') == 0 then
+    local t = redis.call('TIME')
+    local first = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000)) .. '000'
+    redis.call('SET', P .. 'ids', first)
+    redis.call('SET', P .. 'floor', first)
+  end
+end
+
+local function count(id, t, l)
+  if t ~= '' and redis.call('SADD', P .. 'l:' .. t .. ':' .. l, id) == 1 then
+    redis.call('HINCRBY', TC, t, 1)
+  end
+end
+
+local function uncount(id, t, l)
+  if t and t ~= '' and redis.call('SREM', P .. 'l:' .. t .. ':' .. l, id) == 1 then
+    redis.call('HINCRBY', TC, t, -1)
+  end
+end
+
+local function detach(id, n)
+  redis.call('SREM', P .. 'n:' .. n, id)
+  redis.call('SREM', P .. 'np:' .. n, id)
+  redis.call('ZREM', PEND, id)
+end
+
+-- Forget a slot (released, kicked, its node lost); returns its node.
+local function drop(id)
+  local h = redis.call('HMGET', P .. 's:' .. id, 't', 'l', 'n')
+  redis.call('ZREM', GONE, id)
+  redis.call('ZREM', PEND, id)
+  if not h[3] then return false end
+  uncount(id, h[1], h[2])
+  detach(id, h[3])
+  redis.call('SREM', P .. 'g:' .. h[3], id)
+  redis.call('DEL', P .. 's:' .. id)
+  return h[3]
+end
+
+-- Not renewed in time: it stops counting; its hash stays a while so that its node can
+-- renew it back.
+local function lapse(id)
+  local h = redis.call('HMGET', P .. 's:' .. id, 't', 'l', 'n')
+  redis.call('ZREM', PEND, id)
+  if not h[3] then return end
+  uncount(id, h[1], h[2])
+  detach(id, h[3])
+  redis.call('ZADD', GONE, NOW, id)
+  redis.call('SADD', P .. 'g:' .. h[3], id)
+end
+
+-- Unbounded, so that counts are exact; amortized, each slot lapses once.
+local function purge()
+  for _, node in ipairs(redis.call('ZRANGEBYSCORE', NEXP, '-inf', NOW)) do
+    for _, id in ipairs(redis.call('SMEMBERS', P .. 'n:' .. node)) do lapse(id) end
+    redis.call('ZREM', NEXP, node)
+  end
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', PEND, '-inf', NOW)) do lapse(id) end
+  local old = NOW - GRACE
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', GONE, '-inf', old, 'LIMIT', 0, 1000)) do
+    drop(id)
+  end
+end
+
+local function tenant_count(t)
+  return tonumber(redis.call('HGET', TC, t) or '0')
+end
+""".replace("GRACE", repr(EXPIRED_GRACE_SECONDS))
+
+# One play from ARGV[b..b+9]: id, tenant, line, node, ip, ua, max_connections, policy,
+# tenant max ("" = none), ttl. Returns {'ok', kicked id, its node, ...} or {'line'} /
+# {'tenant'}.
+_RESERVE_ONE = """
+local function reserve(b)
+  local id, t, l, n = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local ip, ua, limit = ARGV[b + 4], ARGV[b + 5], tonumber(ARGV[b + 6])
+  local policy, tmax = ARGV[b + 7], ARGV[b + 8]
+  local expires = NOW + tonumber(ARGV[b + 9])
+  local owner = redis.call('HGET', P .. 's:' .. id, 'n')
+  if owner and redis.call('SISMEMBER', P .. 'n:' .. owner, id) == 1 then return {'ok'} end
+  if owner and redis.call('SISMEMBER', P .. 'np:' .. owner, id) == 1 then
+    redis.call('ZADD', PEND, 'GT', expires, id)
+    return {'ok'}
+  end
+  if owner then drop(id) end  -- lapsed: admitted afresh
+  local line_key = P .. 'l:' .. t .. ':' .. l
+  local over = 0
+  if limit > 0 then over = redis.call('SCARD', line_key) - limit + 1 end
+  local replaces = over > 0 and policy == 'kick_oldest'
+  if tmax ~= '' and not replaces and tenant_count(t) >= tonumber(tmax) then
+    return {'tenant'}
+  end
+  local result = {'ok'}
+  if over > 0 then
+    if policy ~= 'kick_oldest' then return {'line'} end
+    local ranked = {}
+    for _, other in ipairs(redis.call('SMEMBERS', line_key)) do
+      local h = redis.call('HMGET', P .. 's:' .. other, 'ip', 'ua', 'st')
+      local rank = 2
+      if h[1] == ip then
+        if h[2] == ua then rank = 0 else rank = 1 end
+      end
+      table.insert(ranked, {rank, tonumber(h[3]), tonumber(other), other})
+    end
+    table.sort(ranked, function(x, y)
+      if x[1] ~= y[1] then return x[1] < y[1] end
+      if x[2] ~= y[2] then return x[2] < y[2] end
+      return x[3] < y[3]
+    end)
+    for i = 1, over do
+      local victim = ranked[i][4]
+      local node = drop(victim)
+      redis.call('RPUSH', P .. 'k:' .. node, victim)
+      table.insert(result, victim)
+      table.insert(result, node)
+    end
+  end
+  redis.call('HSET', P .. 's:' .. id, 't', t, 'l', l, 'n', n, 'ip', ip, 'ua', ua,
+    'st', ARGV[2], 'mc', ARGV[b + 6], 'tm', tmax)
+  count(id, t, l)
+  redis.call('SADD', P .. 'np:' .. n, id)
+  redis.call('ZADD', PEND, expires, id)
+  return result
+end
+"""
+RESERVE_ARGS = 10
+
+# ARGV: prefix, now, one play.
+_RESERVE = (
+    _COMMON
+    + _RESERVE_ONE
+    + """
+init()
+purge()
+return reserve(3)
+"""
+)
+
+# ARGV: prefix, now, plays one after the other. Returns one reply per play.
+_RESERVE_MANY = (
+    _COMMON
+    + _RESERVE_ONE
+    + """
+init()
+purge()
+local replies = {}
+for b = 3, #ARGV, RESERVE_ARGS do table.insert(replies, reserve(b)) end
+return replies
+""".replace("RESERVE_ARGS", str(RESERVE_ARGS))
+)
+
+# ARGV: prefix, now, node, ttl, id... (every session the node serves). Returns the ids no
+# longer held. Steady state: two set reads per call, no write per session.
+_RENEW = (
+    _COMMON
+    + """
+init()
+purge()
+local node = ARGV[3]
+local attached_key, pending_key = P .. 'n:' .. node, P .. 'np:' .. node
+local attached, pending, listed = {}, {}, {}
+for _, id in ipairs(redis.call('SMEMBERS', attached_key)) do attached[id] = true end
+for _, id in ipairs(redis.call('SMEMBERS', pending_key)) do pending[id] = true end
+local floor = nil
+local gone = {}
+for i = 5, #ARGV do
+  local id = ARGV[i]
+  listed[id] = true
+  if attached[id] then
+    -- held
+  elseif pending[id] then
+    redis.call('SMOVE', pending_key, attached_key, id)
+    redis.call('ZREM', PEND, id)
+  else
+    local key = P .. 's:' .. id
+    local h = redis.call('HMGET', key, 't', 'l', 'n', 'mc', 'tm')
+    local ok = false
+    if h[3] == node then
+      -- Lapsed: held again if its line and tenant still have room.
+      local mc, tm = tonumber(h[4]), h[5]
+      ok = h[1] == ''
+        or ((mc == 0 or redis.call('SCARD', P .. 'l:' .. h[1] .. ':' .. h[2]) < mc)
+          and (tm == '' or tenant_count(h[1]) < tonumber(tm)))
+      if ok then
+        redis.call('ZREM', GONE, id)
+        redis.call('SREM', P .. 'g:' .. node, id)
+        count(id, h[1], h[2])
+      end
+    elseif not h[3] then
+      floor = floor or tonumber(redis.call('GET', P .. 'floor'))
+      if tonumber(id) < floor then
+        -- Admitted before Redis lost its data: held again, counted nowhere.
+        redis.call('HSET', key, 't', '', 'l', '', 'n', node, 'ip', '', 'ua', '',
+          'st', ARGV[2], 'mc', '0', 'tm', '')
+        ok = true
+      end
+    end
+    if ok then
+      redis.call('SADD', attached_key, id)
+    else
+      table.insert(gone, id)
+    end
+  end
+end
+-- Confirmed sessions the node no longer lists have ended there.
+for id, _ in pairs(attached) do
+  if not listed[id] then drop(id) end
+end
+redis.call('ZADD', NEXP, NOW + tonumber(ARGV[4]), node)
+return gone
+"""
+)
+
+# ARGV: prefix, now, id...
+_RELEASE = (
+    _COMMON
+    + """
+for i = 3, #ARGV do drop(ARGV[i]) end
+return 0
+"""
+)
+
+# ARGV: prefix, now, node. Returns how many held slots were freed.
+_RELEASE_NODE = (
+    _COMMON
+    + """
+local node = ARGV[3]
+local freed = 0
+for _, kind in ipairs({'n:', 'np:'}) do
+  for _, id in ipairs(redis.call('SMEMBERS', P .. kind .. node)) do
+    drop(id)
+    freed = freed + 1
+  end
+end
+for _, id in ipairs(redis.call('SMEMBERS', P .. 'g:' .. node)) do drop(id) end
+redis.call('DEL', P .. 'n:' .. node, P .. 'np:' .. node, P .. 'g:' .. node, P .. 'k:' .. node)
+redis.call('ZREM', NEXP, node)
+return freed
+"""
+)
+
+# ARGV: prefix, now, tenant, line ("" = the tenant's count). Returns the count.
+_COUNT = (
+    _COMMON
+    + """
+purge()
+if ARGV[4] == '' then return tenant_count(ARGV[3]) end
+return redis.call('SCARD', P .. 'l:' .. ARGV[3] .. ':' .. ARGV[4])
+"""
+)
+
+# ARGV: prefix, node. Returns the node's held ids (as of the last purge).
+_OF_NODE = """
+return redis.call('SUNION', ARGV[1] .. 'n:' .. ARGV[2], ARGV[1] .. 'np:' .. ARGV[2])
+"""
+
+# ARGV: prefix, node. Drains the kick queue.
+_TAKE_KICKS = """
+local key = ARGV[1] .. 'k:' .. ARGV[2]
+local ids = redis.call('LRANGE', key, 0, -1)
+redis.call('DEL', key)
+return ids
+"""
+
+# ARGV: prefix, now.
+_NEXT_ID = (
+    _COMMON
+    + """
+init()
+return redis.call('INCR', P .. 'ids')
+"""
+)
+
+
+def _reserve_args(req: SlotRequest) -> list[str | int]:
+    return [
+        req.session_id,
+        req.tenant_id,
+        req.line_id,
+        req.node_id,
+        req.ip,
+        req.user_agent,
+        max(0, req.max_connections),
+        req.policy.value,
+        "" if req.tenant_max_viewers is None else req.tenant_max_viewers,
+        repr(req.ttl_seconds),
+    ]
+
+
+def _reserved(req: SlotRequest, reply: list[bytes]) -> Reserved:
+    status = reply[0]
+    if status == b"tenant":
+        raise SlotRefused(
+            TENANT_MAX_VIEWERS, f"the plan allows {req.tenant_max_viewers} concurrent viewers"
+        )
+    if status == b"line":
+        raise SlotRefused(USER_MAX_CONNECTIONS, f"the line is at {req.max_connections} connections")
+    pairs = reply[1:]
+    kicked = tuple(Kicked(int(pairs[i]), int(pairs[i + 1])) for i in range(0, len(pairs), 2))
+    return Reserved(req.session_id, kicked)
+
+
+class RedisSessionSlots(SessionSlots):
+    """:class:`SessionSlots` shared by every panel replica using the same Redis and prefix.
+
+    redis-py retries nothing (a script whose reply was lost may have run; retrying
+    ``take_kicks`` would lose kicks): a failed call raises :class:`SlotsUnavailable`, and the
+    next call opens a new connection, so the store recovers with Redis, without a restart.
+    """
+
+    def __init__(self, url: str, prefix: str = "palinsesto", *, timeout: float = 1.0) -> None:
+        super().__init__()
+        self._prefix = f"{prefix}:slots:"
+        self._calls = RedisCalls(url, "session store", SlotsUnavailable, timeout=timeout)
+        self._redis = self._calls.redis
+        register = self._redis.register_script
+        self._reserve = register(_RESERVE)
+        self._reserve_many = register(_RESERVE_MANY)
+        self._renew = register(_RENEW)
+        self._release = register(_RELEASE)
+        self._release_node = register(_RELEASE_NODE)
+        self._count = register(_COUNT)
+        self._of_node = register(_OF_NODE)
+        self._take_kicks = register(_TAKE_KICKS)
+        self._next_id = register(_NEXT_ID)
+
+    async def next_session_id(self) -> int:
+        return int(await self._call(self._next_id, "0"))
+
+    async def reserve(self, req: SlotRequest, now: float) -> Reserved:
+        reply = await self._call(self._reserve, repr(now), *_reserve_args(req))
+        return _reserved(req, reply)
+
+    async def reserve_many(
+        self, requests: Sequence[SlotRequest], now: float
+    ) -> list[Reserved | SlotRefused]:
+        """One script run for the whole batch (bulk loads); each play still decided in
+        order, as :meth:`reserve` would."""
+        if not requests:
+            return []
+        args = [arg for req in requests for arg in _reserve_args(req)]
+        replies = await self._call(self._reserve_many, repr(now), *args)
+        results: list[Reserved | SlotRefused] = []
+        for req, reply in zip(requests, replies, strict=True):
+            try:
+                results.append(_reserved(req, reply))
+            except SlotRefused as refused:
+                results.append(refused)
+        return results
+
+    async def renew(
+        self, node_id: int, session_ids: Iterable[int], ttl_seconds: float, now: float
+    ) -> list[int]:
+        ids = list(session_ids)
+        reply = await self._call(self._renew, repr(now), node_id, repr(ttl_seconds), *ids)
+        return [int(i) for i in reply]
+
+    async def release(self, session_ids: Iterable[int]) -> None:
+        ids = list(session_ids)
+        if ids:
+            await self._call(self._release, "0", *ids)
+
+    async def line_count(self, tenant_id: int, line_id: int, now: float) -> int:
+        return int(await self._call(self._count, repr(now), tenant_id, line_id))
+
+    async def tenant_count(self, tenant_id: int, now: float) -> int:
+        return int(await self._call(self._count, repr(now), tenant_id, ""))
+
+    async def take_kicks(self, node_id: int) -> list[int]:
+        reply = await self._calls.call(
+            lambda: self._take_kicks(keys=[], args=[self._prefix, node_id])
+        )
+        return [int(i) for i in reply]
+
+    async def release_node(self, node_id: int) -> int:
+        return int(await self._call(self._release_node, "0", node_id))
+
+    async def sessions_of_node(self, node_id: int) -> list[int]:
+        reply = await self._calls.call(lambda: self._of_node(keys=[], args=[self._prefix, node_id]))
+        return sorted(int(i) for i in reply)
+
+    async def ping(self) -> None:
+        """One PING (the benchmark's baseline; raises :class:`SlotsUnavailable`)."""
+        await self._calls.call(lambda: self._redis.ping())
+
+    async def close(self) -> None:
+        await self._calls.close()
+
+    # ---- plumbing ----
+
+    async def _call(self, script: Any, now: str, *args: object) -> Any:
+        return await self._calls.call(lambda: script(keys=[], args=[self._prefix, now, *args]))

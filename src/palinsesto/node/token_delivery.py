@@ -1,0 +1,292 @@
+"""A node's data plane: plays opened by the panel's signed play tokens.
+
+``/play/<token>.ts`` (kind ts) is one continuous MPEG-TS response from the channel's
+fan-out; the session lives while the connection does, and a second connection with the
+same token replaces the first. ``/play/<token>.m3u8`` (kind hls) is the channel's live
+playlist whose segments are ``/play/<token>/<seq>.ts``; reloads and segments are checked by
+the token alone, and an expired token still opens them while its session is alive here
+(the panel admitted it; the session ends ``hls_session_timeout_seconds`` after its last
+request). ``/relay/<token>.ts`` (kind relay) is an edge node pulling the channel: not a
+viewer, no session. ``/healthz`` says the process serves.
+
+Outcomes: 403 and the reason for a token that is malformed, tampered, signed with an
+unknown key, expired, for another address or for another kind of play; 404 for a channel
+that is not carried here (after asking the panel once); 503 while the node takes no new
+plays (draining, token revoked, not registered) or when the channel cannot start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
+
+from palinsesto.node.dataplane import Connection, HttpRequest, Outcome, Reply, Written
+from palinsesto.node.outputs.ts import TsViewer
+from palinsesto.node.sessions import NodeSession
+from palinsesto.protocol.messages import Assignment
+from palinsesto.protocol.play_tokens import PlayGrant, PlayKind, TokenRefused
+from palinsesto.proxies import TrustedProxies
+
+if TYPE_CHECKING:
+    from palinsesto.node.channel import ChannelRunner
+    from palinsesto.node.remote import RemoteNode
+
+log = logging.getLogger(__name__)
+
+_TOKEN = r"([A-Za-z0-9_-]{1,200})"
+PLAY_TS = re.compile(rf"^/play/{_TOKEN}\.ts$")
+PLAY_HLS = re.compile(rf"^/play/{_TOKEN}\.m3u8$")
+SEGMENT = re.compile(rf"^/play/{_TOKEN}/(\d{{1,12}})\.ts$")
+RELAY = re.compile(rf"^/relay/{_TOKEN}\.ts$")
+
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+TS_TYPE = "video/mp2t"
+# Players run on other origins (the panel's page); the URLs carry their own tokens and no
+# cookies, so any origin may read them, error replies included (else a browser hides why).
+CORS = (("Access-Control-Allow-Origin", "*"),)
+NO_CACHE = (("Cache-Control", "no-cache"), *CORS)
+OFFLINE = "STREAM_OFFLINE"
+
+
+def error(status: int, reason: str) -> Reply:
+    return Reply(status, f"{reason}\n".encode(), headers=CORS)
+
+
+class TokenDelivery:
+    """Callable handler for :class:`palinsesto.node.dataplane.Connection`."""
+
+    def __init__(self, node: RemoteNode, cold_start_timeout: float = 12.0) -> None:
+        self.node = node
+        self.cold_start_timeout = cold_start_timeout
+        self.proxies = TrustedProxies.parse(node.settings.trusted_proxies)
+
+    def __call__(self, request: HttpRequest, conn: Connection) -> Outcome:
+        if request.method not in ("GET", "HEAD"):
+            return error(405, "method not allowed")
+        path = request.path
+        try:
+            if path == "/healthz":
+                return self.health()
+            if found := SEGMENT.match(path):
+                return self.segment(found[1], int(found[2]), request)
+            if found := PLAY_TS.match(path):
+                return self._guarded(self.play_ts(found[1], request, conn))
+            if found := PLAY_HLS.match(path):
+                return self._guarded(self.playlist(found[1], request))
+            if found := RELAY.match(path):
+                return self._guarded(self.relay(found[1], request, conn))
+        except Exception:
+            log.exception("delivery of %s failed", path.split("/", 2)[1])
+            return error(500, "internal error")
+        return error(404, "not found")
+
+    async def _guarded(self, outcome: Awaitable[Reply | Written | None]) -> Reply | Written | None:
+        try:
+            return await outcome
+        except Exception:
+            log.exception("delivery failed")
+            return error(500, "internal error")
+
+    def health(self) -> Reply:
+        node = self.node
+        body = {
+            "status": "ok",
+            "node_id": node.node_id,
+            "taking_plays": node.accepting,
+            "state": "revoked" if node.revoked else node.state.value,
+        }
+        return Reply(200, json.dumps(body).encode(), "application/json", NO_CACHE)
+
+    # ---- the token ----
+
+    def _check(
+        self, token: str, request: HttpRequest, kind: PlayKind
+    ) -> tuple[PlayGrant, NodeSession | None] | Reply:
+        """The grant and its alive session, or the refusal."""
+        sessions = self.node.sessions
+        now = time.time()
+        ip = self.proxies.client_address(request.ip, request.headers.get("x-forwarded-for"))
+        try:
+            grant = self.node.tokens.verify(token, now, ip, allow_expired=True)
+        except TokenRefused as exc:
+            return error(403, str(exc))
+        if grant.kind is not kind:
+            return error(403, f"the token opens a {grant.kind.name} play, not this one")
+        if sessions.refused(grant.session_id):
+            return error(403, "session ended")
+        session = sessions.get(grant.session_id)
+        if session is not None and (
+            session.channel_id != grant.channel_id
+            or session.line_id != grant.line_id
+            or session.kind is not kind
+        ):
+            return error(403, "session belongs to another play")
+        if grant.expires < now and session is None:
+            return error(403, "expired")
+        return grant, session
+
+    async def _assignment(self, grant: PlayGrant) -> Assignment | Reply:
+        found = await self.node.assignment_for_play(grant.channel_id)
+        if found is None or found.channel.tenant_id != grant.tenant_id:
+            return error(404, f"channel {grant.channel_id} is not carried by this node")
+        if not found.channel.enabled:
+            return error(404, f"channel {grant.channel_id} is disabled")
+        return found
+
+    # ---- TS ----
+
+    async def play_ts(self, token: str, request: HttpRequest, conn: Connection) -> Reply | None:
+        checked = self._check(token, request, PlayKind.ts)
+        if isinstance(checked, Reply):
+            return checked
+        grant, session = checked
+        node = self.node
+        if session is None and not node.accepting:
+            return error(503, node.refusal)
+        assignment = await self._assignment(grant)
+        if isinstance(assignment, Reply):
+            return assignment
+        if request.method == "HEAD":
+            return Reply(200, b"", TS_TYPE, NO_CACHE)
+        if session is None and not node.accepting:  # it changed while the panel was asked
+            return error(503, node.refusal)
+        if session is None:
+            session = node.sessions.open(
+                grant.session_id, grant.tenant_id, grant.line_id, grant.channel_id,
+                PlayKind.ts, grant.expires,
+            )  # fmt: skip
+        runner = node.runner_of(assignment)
+        runner.start()
+        self._hold(session, conn)
+        if not runner.ready and not await runner.wait_ready(self.cold_start_timeout):
+            if session.cut == conn.close:  # not replaced meanwhile: this play never began
+                session.cut = None  # the answer below still goes out on this socket
+                conn.on_lost = None
+                node.sessions.end(session, "channel did not start")
+            return error(503, OFFLINE)
+        if session.ended or conn.closed or session.cut != conn.close:
+            return None
+        self._attach(session, runner, conn)
+        return None
+
+    def _hold(self, session: NodeSession, conn: Connection) -> None:
+        """``conn`` becomes the session's connection; a previous one is closed (the same
+        token connecting again replaces it, the session goes on)."""
+        previous = session.cut
+        if session.bytes_fn is not None:
+            session.bytes_sent += session.bytes_fn()
+            session.bytes_fn = None
+        session.cut = conn.close
+        sessions = self.node.sessions
+
+        def lost() -> None:
+            if session.cut == conn.close:
+                sessions.end(session, "viewer left")
+
+        conn.on_lost = lost
+        if previous is not None:
+            previous()
+
+    def _attach(self, session: NodeSession, runner: ChannelRunner, conn: Connection) -> None:
+        sessions = self.node.sessions
+        conn.start_stream(TS_TYPE)
+        viewer = TsViewer(conn)
+        session.bytes_fn = lambda: viewer.bytes_sent
+
+        def lost() -> None:
+            runner.remove_viewer(viewer)
+            if session.cut == conn.close:
+                session.bytes_sent += viewer.bytes_sent
+                session.bytes_fn = None
+                sessions.end(session, "viewer left")
+
+        conn.on_lost = lost
+        runner.add_viewer(viewer)
+
+    # ---- HLS ----
+
+    async def playlist(self, token: str, request: HttpRequest) -> Reply:
+        checked = self._check(token, request, PlayKind.hls)
+        if isinstance(checked, Reply):
+            return checked
+        grant, session = checked
+        node = self.node
+        if session is None and not node.accepting:
+            return error(503, node.refusal)
+        assignment = await self._assignment(grant)
+        if isinstance(assignment, Reply):
+            return assignment
+        if session is None:
+            if not node.accepting:
+                return error(503, node.refusal)
+            session = node.sessions.open(
+                grant.session_id, grant.tenant_id, grant.line_id, grant.channel_id,
+                PlayKind.hls, grant.expires,
+            )  # fmt: skip
+        node.sessions.touch(session)
+        runner = node.runner_of(assignment)
+        runner.start()
+        runner.touch()
+        if not await runner.wait_hls(self.cold_start_timeout):
+            if session.bytes_sent == 0:  # a session that never played is not a viewer
+                node.sessions.end(session, "idle: the channel did not start")
+            return error(503, OFFLINE)
+        body = runner.hls.playlist(lambda seq: f"/play/{token}/{seq}.ts")
+        return Reply(200, body.encode(), PLAYLIST_TYPE, NO_CACHE)
+
+    def segment(self, token: str, seq: int, request: HttpRequest) -> Reply:
+        checked = self._check(token, request, PlayKind.hls)
+        if isinstance(checked, Reply):
+            return checked
+        grant, session = checked
+        if session is None:
+            return error(403, "session ended")
+        node = self.node
+        node.sessions.touch(session)
+        runner = node.running(grant.channel_id)
+        found = runner.hls.get(seq) if runner is not None else None
+        if runner is None or found is None:
+            return error(404, "no such segment")
+        runner.touch()
+        session.bytes_sent += len(found.data)
+        return Reply(200, found.data, TS_TYPE, CORS)
+
+    # ---- relay: an edge node pulling a channel ----
+
+    async def relay(self, token: str, request: HttpRequest, conn: Connection) -> Reply | None:
+        node = self.node
+        try:
+            grant = node.tokens.verify(token, time.time())
+        except TokenRefused as exc:
+            return error(403, str(exc))
+        if grant.kind is not PlayKind.relay:
+            return error(403, "not a relay token")
+        if not node.accepting:
+            return error(503, node.refusal)
+        assignment = await self._assignment(grant)
+        if isinstance(assignment, Reply):
+            return assignment
+        if request.method == "HEAD":
+            return Reply(200, b"", TS_TYPE, NO_CACHE)
+        runner = node.runner_of(assignment)
+        runner.start()
+        if not runner.ready and not await runner.wait_ready(self.cold_start_timeout):
+            return error(503, OFFLINE)
+        if conn.closed:
+            return None
+        conn.start_stream(TS_TYPE)
+        viewer = TsViewer(conn)
+
+        def lost() -> None:
+            runner.remove_viewer(viewer)
+            node.relay_ended(viewer)
+
+        conn.on_lost = lost
+        node.relay_started(viewer)
+        runner.add_viewer(viewer)
+        log.info("edge %s relays channel %d", conn.ip, grant.channel_id)
+        return None

@@ -1,0 +1,706 @@
+"""The panel's control of its nodes: who a node token is, what a heartbeat changes, which
+channels each node carries, and which node a viewer is sent to.
+
+Leases, placements and session slots live in the cluster's shared stores
+(cluster/node_leases.py, cluster/session_slots.py: in process, or in Redis for several
+replicas), so whichever replica a node or a player reaches decides alike. Steady state
+costs no database query: node identities, the key ring, channel facts and the tenants'
+pinned channels are cached and dropped on change events (``servers``, ``catalog``,
+``play_keys``). The database is written when a node registers, and at most every
+:data:`PERSIST_SECONDS` per node after that (its last heartbeat, its state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from palinsesto.catalog.models import ChannelMode
+from palinsesto.cluster.events import ChangeEvents
+from palinsesto.cluster.models import Server, ServerStatus
+from palinsesto.cluster.node_leases import NodeLease, NodeLeases
+from palinsesto.cluster.servers import hash_node_token
+from palinsesto.cluster.session_slots import (
+    TENANT_MAX_VIEWERS,
+    SessionSlots,
+    SlotRefused,
+    SlotRequest,
+)
+from palinsesto.config import Settings
+from palinsesto.db import Database
+from palinsesto.panel import placement as place
+from palinsesto.panel.nodes.keyring import PlayKeyRing
+from palinsesto.panel.playback.access import Grant, PlaybackAccess
+from palinsesto.panel.playback.admission import TooManyConnections, TooManyViewers
+from palinsesto.protocol.messages import (
+    Assignment,
+    ChannelLoad,
+    Heartbeat,
+    NodeState,
+    PanelReply,
+    Registration,
+)
+from palinsesto.protocol.play_tokens import PlayKind
+from palinsesto.protocol.sources import SourceKind
+
+log = logging.getLogger(__name__)
+
+IDENTITY_TTL = 30.0  # backstop: a revocation is normally seen at once (change event)
+PERSIST_SECONDS = 30.0
+RELAY_TOKEN_DAYS = 2  # relay URLs change once a day (an edge restarts its pull then)
+ON_DEMAND_IDLE_SECONDS = 60.0  # an on-demand placement no node reports viewers for
+# Admission reads a tenant's leases and a channel's placement from the shared store at most
+# this often (each a Redis round trip); viewers sent meanwhile are counted here.
+ADMISSION_CACHE_SECONDS = 0.5
+
+
+class UnknownNode(LookupError):
+    """No server has this token (never had, rotated or revoked): 401."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeIdentity:
+    """A server row as the node API needs it (cached by token hash)."""
+
+    id: int
+    tenant_id: int
+    name: str
+    public_url: str
+    rtmp_url: str
+    max_viewers: int
+    max_channels: int
+    egress_mbps: int
+    draining: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    node_id: int
+    session_id: int
+    url: str
+    kicked: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AdmittedSession:
+    """A session this replica admitted, for the admin's sessions list (the shared slots
+    hold ids and limits, not who is watching what)."""
+
+    session_id: int
+    tenant_id: int
+    line_id: int
+    username: str
+    channel_id: int
+    node_id: int
+    ip: str
+    user_agent: str
+    output: str
+    started_at: float
+
+
+def _identity(row: Server) -> NodeIdentity:
+    return NodeIdentity(
+        row.id,
+        row.tenant_id,
+        row.name,
+        row.public_url,
+        row.rtmp_url,
+        row.capacity,
+        row.max_channels or 100,
+        row.egress_mbps or 1000,
+        row.draining,
+    )
+
+
+def _view(lease: NodeLease, extra_viewers: int, max_egress: float) -> place.NodeView:
+    return place.NodeView(
+        lease.node_id,
+        lease.tenant_id,
+        lease.state,
+        viewers=lease.viewers + extra_viewers,
+        max_viewers=lease.capacity_viewers,
+        channels=len(lease.channels),
+        max_channels=lease.max_channels or 100,
+        egress_mbps=lease.egress_mbps,
+        max_egress_mbps=max_egress,
+    )
+
+
+def placement_of(
+    channel_id: int, tenant_id: int, rows: Sequence[tuple[int, str]]
+) -> place.Placement | None:
+    """The store's (node, role) rows as a :class:`~palinsesto.panel.placement.Placement`."""
+    origins = [n for n, role in rows if role == "origin"]
+    edges = tuple(n for n, role in rows if role != "origin")
+    if not origins:
+        return None if not edges else place.Placement(channel_id, tenant_id, edges[0], edges[1:])
+    return place.Placement(channel_id, tenant_id, origins[0], edges)
+
+
+class NodeControl:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        events: ChangeEvents,
+        access: PlaybackAccess,
+        keys: PlayKeyRing,
+        leases: NodeLeases,
+        slots: SessionSlots,
+    ) -> None:
+        self.settings, self._db, self.access, self.keys = settings, db, access, keys
+        self.leases, self.slots = leases, slots
+        self._events = events
+        self._identities: dict[str, tuple[float, NodeIdentity | None]] = {}
+        self._tenant_nodes: dict[int, tuple[int, bool]] = {}
+        self._pinned: dict[int, tuple[int, list[tuple[int, bool]]]] = {}
+        self._since_beat: Counter[int] = Counter()  # viewers sent since the node's last beat
+        self._egress_caps: dict[int, float] = {}
+        self._loads: dict[int, tuple[ChannelLoad, ...]] = {}  # the beats this replica got
+        self._persisted: dict[int, tuple[NodeState, float]] = {}
+        self._placed_at: dict[int, float] = {}  # on-demand placements: when first made
+        self._line_counts: dict[tuple[int, int], tuple[float, int]] = {}
+        self._lease_cache: dict[int, tuple[float, list[NodeLease]]] = {}
+        self._placement_cache: dict[int, tuple[float, place.Placement | None]] = {}
+        self.admitted: dict[int, AdmittedSession] = {}
+        self._lock = threading.Lock()
+        events.subscribe(self._on_change)
+
+    @property
+    def lease_seconds(self) -> float:
+        return float(self.settings.node_lease_seconds)
+
+    def _on_change(self, tenant_id: int, topic: str) -> None:
+        if topic != "servers":
+            return
+        with self._lock:
+            for digest, (_, found) in list(self._identities.items()):
+                if found is None or found.tenant_id == tenant_id:
+                    del self._identities[digest]
+
+    # ---- who is calling ----
+
+    def identity_cached(self, token: str) -> NodeIdentity | None | bool:
+        """The cached answer for ``token`` (None: known bad), or False on a miss."""
+        hit = self._identities.get(hash_node_token(token))
+        if hit is None or time.monotonic() - hit[0] > IDENTITY_TTL:
+            return False
+        return hit[1]
+
+    def identify(self, token: str) -> NodeIdentity:
+        """The server ``token`` opens (database on a cache miss), or :class:`UnknownNode`."""
+        digest = hash_node_token(token)
+        hit = self._identities.get(digest)
+        if hit is not None and time.monotonic() - hit[0] <= IDENTITY_TTL:
+            found = hit[1]
+        else:
+            with self._db.session() as session:
+                row = session.scalar(select(Server).where(Server.token_hash == digest))
+                valid = row is not None and row.status != ServerStatus.disabled
+                found = _identity(row) if row is not None and valid else None
+            with self._lock:
+                if len(self._identities) > 100_000:
+                    self._identities.clear()
+                self._identities[digest] = (time.monotonic(), found)
+        if found is None:
+            raise UnknownNode("unknown or revoked node token")
+        return found
+
+    def _forget_identity(self, node_id: int) -> None:
+        with self._lock:
+            for digest, (_, found) in list(self._identities.items()):
+                if found is not None and found.id == node_id:
+                    del self._identities[digest]
+
+    def tenant_has_nodes(self, tenant_id: int, *, cached_only: bool = False) -> bool | None:
+        """Whether the tenant has a node that registered at least once and is not revoked
+        (None: not cached and ``cached_only``). Such a tenant's viewers are admitted to its
+        nodes; a server created but never started changes nothing yet."""
+        version = self._events.version(tenant_id, "servers")
+        hit = self._tenant_nodes.get(tenant_id)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        if cached_only:
+            return None
+        with self._db.session() as session:
+            found = session.scalar(
+                select(Server.id)
+                .where(
+                    Server.tenant_id == tenant_id,
+                    Server.status != ServerStatus.disabled,
+                    Server.last_heartbeat_at.is_not(None),
+                )
+                .limit(1)
+            )
+        self._tenant_nodes[tenant_id] = (version, found is not None)
+        return found is not None
+
+    # ---- registration and heartbeats ----
+
+    def _record_registration(self, node: NodeIdentity, reg: Registration) -> NodeIdentity:
+        with self._db.transaction() as session:
+            row = session.get(Server, node.id)
+            if row is None or row.status == ServerStatus.disabled:
+                raise UnknownNode("unknown or revoked node token")
+            row.public_url = reg.public_url.rstrip("/") or row.public_url
+            row.rtmp_url = reg.rtmp_url.rstrip("/")
+            row.egress_mbps = reg.capacity.egress_mbps
+            row.max_channels = reg.capacity.max_channels
+            row.cpus = reg.capacity.cpus
+            row.version = reg.version[:40]
+            row.status = ServerStatus.online
+            row.last_heartbeat_at = datetime.now(UTC)
+            return _identity(row)
+
+    async def register(self, node: NodeIdentity, reg: Registration) -> PanelReply:
+        """Record what the node says of itself; a node that registers again (a restart)
+        serves nothing yet, so its old sessions' slots are freed."""
+        node = await asyncio.to_thread(self._record_registration, node, reg)
+        if not self.tenant_has_nodes(node.tenant_id, cached_only=True):
+            # Its first node: every replica now sends the tenant's viewers to nodes.
+            self._events.publish(node.tenant_id, "servers")
+        self._forget_identity(node.id)
+        await self.slots.release_node(node.id)
+        now = time.time()
+        self._persisted[node.id] = (NodeState.online, now)
+        self._loads.pop(node.id, None)
+        await self._beat(node, None, now)
+        await self.place_pinned(node.tenant_id)
+        return await self._reply(node, ())
+
+    async def _beat(self, node: NodeIdentity, beat: Heartbeat | None, now: float) -> None:
+        self._egress_caps[node.id] = float(node.egress_mbps)
+        lease = NodeLease(
+            node.id,
+            node.tenant_id,
+            NodeState.draining if node.draining else NodeState.online,
+            node.public_url,
+            node.rtmp_url,
+            viewers=beat.viewers if beat else 0,
+            egress_mbps=beat.egress_mbps if beat else 0.0,
+            cpu_percent=beat.cpu_percent if beat else 0.0,
+            capacity_viewers=node.max_viewers,
+            max_channels=node.max_channels,
+            channels={c.channel_id: c.viewers for c in beat.channels} if beat else {},
+        )
+        await self.leases.beat(lease, self.lease_seconds, now)
+        self._since_beat.pop(node.id, None)
+        self._lease_cache.pop(node.tenant_id, None)
+
+    async def heartbeat(self, node: NodeIdentity, beat: Heartbeat) -> PanelReply:
+        now = time.time()
+        known = node.id in self._loads
+        self._loads[node.id] = beat.channels
+        await self._beat(node, beat, now)
+        ended = tuple(e.session_id for e in beat.ended)
+        if ended:
+            await self.slots.release(ended)
+            for session_id in ended:
+                self.admitted.pop(session_id, None)
+        refused = await self.slots.renew(node.id, beat.alive, self.lease_seconds, now)
+        kicks = await self.slots.take_kicks(node.id)
+        if not known:  # the first beat this replica hears (another took the register)
+            await self.place_pinned(node.tenant_id)
+        return await self._reply(node, tuple(dict.fromkeys((*kicks, *refused))))
+
+    async def _reply(self, node: NodeIdentity, end_sessions: tuple[int, ...]) -> PanelReply:
+        if self.keys.stale():
+            await asyncio.to_thread(self.keys.refresh_if_stale)
+        return PanelReply(
+            node_id=node.id,
+            state=NodeState.draining if node.draining else NodeState.online,
+            heartbeat_seconds=float(self.settings.node_heartbeat_seconds),
+            lease_seconds=self.lease_seconds,
+            keys=self.keys.keys,
+            assignments=tuple(await self.assignments(node.id, node.tenant_id)),
+            end_sessions=end_sessions,
+            token_ttl_seconds=self.settings.play_token_ttl_seconds,
+            hls_session_timeout_seconds=self.settings.hls_session_timeout_seconds,
+        )
+
+    # ---- channels on nodes ----
+
+    async def views(
+        self, tenant_id: int, now: float, *, cached: bool = False
+    ) -> dict[int, place.NodeView]:
+        leases = await (
+            self._cached_leases(tenant_id, now) if cached else self.leases.nodes(tenant_id, now)
+        )
+        return {
+            lease.node_id: _view(
+                lease,
+                self._since_beat[lease.node_id],
+                self._egress_caps.get(lease.node_id, 1000.0),
+            )
+            for lease in leases
+        }
+
+    async def _cached_leases(self, tenant_id: int, now: float) -> list[NodeLease]:
+        hit = self._lease_cache.get(tenant_id)
+        if hit is not None and time.monotonic() - hit[0] < ADMISSION_CACHE_SECONDS:
+            return hit[1]
+        found = await self.leases.nodes(tenant_id, now)
+        self._lease_cache[tenant_id] = (time.monotonic(), found)
+        return found
+
+    async def placement(
+        self, channel_id: int, tenant_id: int, *, cached: bool = False
+    ) -> place.Placement | None:
+        if cached:
+            hit = self._placement_cache.get(channel_id)
+            if hit is not None and time.monotonic() - hit[0] < ADMISSION_CACHE_SECONDS:
+                found = hit[1]
+                return found if found is None or found.tenant_id == tenant_id else None
+        rows = list(await self.leases.placements(channel_id))
+        found = placement_of(channel_id, tenant_id, rows)
+        if len(self._placement_cache) > 100_000:
+            self._placement_cache.clear()
+        self._placement_cache[channel_id] = (time.monotonic(), found)
+        return found
+
+    async def store_placement(self, new: place.Placement, old: place.Placement | None) -> bool:
+        """Write the difference between ``old`` and ``new``; False when another replica
+        claimed the origin first (the caller reads the placement again)."""
+        self._placement_cache.pop(new.channel_id, None)
+        if old is not None:
+            for node_id in set(old.nodes) - set(new.nodes):
+                await self.leases.unplace(new.channel_id, node_id)
+            if old.origin != new.origin:
+                await self.leases.unplace(new.channel_id, old.origin)
+        if old is None or old.origin != new.origin:
+            if not await self.leases.place(new.channel_id, new.origin, "origin"):
+                return False
+        for edge in new.edges:
+            if old is None or edge not in old.edges:
+                await self.leases.place(new.channel_id, edge, "edge")
+        return True
+
+    def _pinned_rows(self, tenant_id: int) -> list[tuple[int, bool]]:
+        access = self.access
+        ids: dict[int, bool] = {}
+        for info in access.tenant_channels(ChannelMode.always_on, tenant_id):
+            ids[info.id] = False
+        for info in access.archived_channels(tenant_id):
+            ids[info.id] = False
+        for kind in (SourceKind.push_rtmp, SourceKind.push_srt):
+            for info in access.push_channels(kind, tenant_id):
+                ids[info.id] = True
+        return sorted(ids.items())
+
+    async def pinned_channels(self, tenant_id: int) -> list[tuple[int, bool]]:
+        """The tenant's channels that run without viewers, ``(id, is_push)``: always-on,
+        archived (recorded) and push channels (their encoder publishes to one node)."""
+        version = self._events.version(tenant_id, "catalog")
+        hit = self._pinned.get(tenant_id)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        found = await asyncio.to_thread(self._pinned_rows, tenant_id)
+        self._pinned[tenant_id] = (version, found)
+        return found
+
+    async def place_pinned(self, tenant_id: int) -> None:
+        """(Re)place the tenant's pinned channels (sticky; lost nodes' channels move)."""
+        now = time.time()
+        views = await self.views(tenant_id, now)
+        pinned = [cid for cid, _ in await self.pinned_channels(tenant_id)]
+        current = {}
+        for channel_id in pinned:
+            found = await self.placement(channel_id, tenant_id)
+            if found is not None:
+                current[channel_id] = found
+        placed = place.place_pinned(((cid, tenant_id) for cid in pinned), views, current)
+        for channel_id, new in placed.items():
+            if current.get(channel_id) != new:
+                await self.store_placement(new, current.get(channel_id))
+
+    async def channel_info(self, tenant_id: int, channel_id: int) -> Any:
+        try:
+            return self.access.channel(tenant_id, channel_id, cached_only=True)
+        except LookupError:  # NotCached
+            return await asyncio.to_thread(self.access.channel, tenant_id, channel_id)
+
+    async def assignments(self, node_id: int, tenant_id: int) -> list[Assignment]:
+        """What the node must carry: its placements, with the origin's relay URL where it
+        is an edge. Only channels of its own tenant are ever looked at."""
+        pinned = dict(await self.pinned_channels(tenant_id))
+        found: list[Assignment] = []
+        for channel_id in await self.leases.channels_of_node(node_id):
+            info = await self.channel_info(tenant_id, channel_id)
+            if info is None or not info.enabled or info.tenant_id != tenant_id:
+                continue
+            placement = await self.placement(channel_id, tenant_id)
+            if placement is None:
+                continue
+            is_origin = placement.origin == node_id
+            origin_url = "" if is_origin else await self.relay_url(placement)
+            found.append(Assignment(info, is_origin and channel_id in pinned, origin_url))
+        return found
+
+    async def relay_url(self, placement: place.Placement) -> str:
+        origin = next(
+            (
+                lease
+                for lease in await self.leases.nodes(placement.tenant_id, time.time())
+                if lease.node_id == placement.origin
+            ),
+            None,
+        )
+        if origin is None:
+            return ""
+        day = 86_400
+        expires = (int(time.time()) // day + RELAY_TOKEN_DAYS) * day
+        token = self.keys.tokens.issue(
+            tenant_id=placement.tenant_id,
+            line_id=0,
+            channel_id=placement.channel_id,
+            session_id=0,
+            kind=PlayKind.relay,
+            expires=expires,
+        )
+        return f"{origin.public_url}/relay/{token}.ts"
+
+    # ---- lost nodes ----
+
+    async def sweep(self) -> list[int]:
+        """Free lost nodes' slots, re-place their channels, drop idle on-demand placements
+        and persist node states; the ids of nodes found lost. Idempotent: every replica
+        runs it every heartbeat period."""
+        now = time.time()
+        lost: list[int] = []
+        tenants: set[int] = set()
+        persist: list[tuple[NodeLease, NodeState]] = []
+        for lease in await self.leases.nodes(None, now):
+            tenants.add(lease.tenant_id)
+            if lease.state is NodeState.lost:
+                lost.append(lease.node_id)
+                freed = await self.slots.release_node(lease.node_id)
+                if freed:
+                    log.warning("node %s lost: %d sessions freed", lease.node_id, freed)
+            if self._due(lease, now):
+                persist.append((lease, lease.state))
+        if persist:
+            await asyncio.to_thread(self._persist, persist)
+        for tenant_id in tenants:
+            await self._repair_tenant(tenant_id, now)
+        return lost
+
+    async def _repair_tenant(self, tenant_id: int, now: float) -> None:
+        leases = await self.leases.nodes(tenant_id, now)
+        views = {
+            x.node_id: _view(x, self._since_beat[x.node_id], self._egress_caps.get(x.node_id, 1e3))
+            for x in leases
+        }
+        # Viewers per (node, channel) from the shared leases: every replica sees them.
+        watched = {(x.node_id, cid) for x in leases for cid, n in x.channels.items() if n}
+        pinned = {cid for cid, _ in await self.pinned_channels(tenant_id)}
+        channels: set[int] = set()
+        for node_id in views:
+            channels.update(await self.leases.channels_of_node(node_id))
+        for channel_id in channels - pinned:
+            current = await self.placement(channel_id, tenant_id)
+            if current is None:
+                continue
+            kept = place.repair(current, views)
+            if kept is None or self._idle(current, watched, now):
+                for node_id in current.nodes:
+                    await self.leases.unplace(channel_id, node_id)
+                self._placed_at.pop(channel_id, None)
+            elif kept != current:
+                await self.store_placement(kept, current)
+        await self.place_pinned(tenant_id)
+
+    def _idle(self, placement: place.Placement, watched: set[tuple[int, int]], now: float) -> bool:
+        """An on-demand placement none of its nodes has reported a viewer of for
+        :data:`ON_DEMAND_IDLE_SECONDS`: it is dropped (the nodes stop the channel)."""
+        if any((node_id, placement.channel_id) in watched for node_id in placement.nodes):
+            self._placed_at[placement.channel_id] = now
+            return False
+        since = self._placed_at.setdefault(placement.channel_id, now)
+        return now - since >= ON_DEMAND_IDLE_SECONDS
+
+    def _due(self, lease: NodeLease, now: float) -> bool:
+        last = self._persisted.get(lease.node_id)
+        if last is not None and last[0] is lease.state and now - last[1] < PERSIST_SECONDS:
+            return False
+        self._persisted[lease.node_id] = (lease.state, now)
+        return True
+
+    def _persist(self, leases: list[tuple[NodeLease, NodeState]]) -> None:
+        with self._db.transaction() as session:
+            for lease, state in leases:
+                status = ServerStatus.offline if state is NodeState.lost else ServerStatus.online
+                session.execute(
+                    update(Server)
+                    .where(Server.id == lease.node_id, Server.status != ServerStatus.disabled)
+                    .values(
+                        status=status,
+                        last_heartbeat_at=datetime.fromtimestamp(lease.last_beat, UTC),
+                    )
+                )
+
+    # ---- admission ----
+
+    async def admit(self, grant: Grant, kind: PlayKind, ip: str, user_agent: str) -> Admitted:
+        """Reserve a slot on the node the viewer is sent to; the URL of the 302. Raises
+        NoNodeAvailable, TooManyConnections / TooManyViewers, SlotsUnavailable."""
+        line, channel = grant.line, grant.channel
+        now = time.time()
+        views = await self.views(line.tenant_id, now, cached=True)
+        current = await self.placement(channel.id, line.tenant_id, cached=True)
+        node, placement = place.node_for_viewer(channel.id, line.tenant_id, views, current)
+        if placement != current:
+            if not await self.store_placement(placement, current):
+                # Another replica placed the channel's origin meanwhile: send the viewer
+                # where that placement says (its origin or an edge), as that replica would.
+                current = await self.placement(channel.id, line.tenant_id)
+                node, placement = place.node_for_viewer(channel.id, line.tenant_id, views, current)
+                if placement != current:
+                    await self.store_placement(placement, current)
+            self._placed_at.setdefault(channel.id, now)
+        session_id = await self.slots.next_session_id()
+        request = SlotRequest(
+            line.tenant_id,
+            line.id,
+            session_id,
+            line.max_connections,
+            grant.policy,
+            node.id,
+            ip,
+            user_agent,
+            grant.max_viewers,
+            self.lease_seconds + self.settings.play_token_ttl_seconds,
+        )
+        try:
+            reserved = await self.slots.reserve(request, now)
+        except SlotRefused as exc:
+            if exc.code == TENANT_MAX_VIEWERS:
+                raise TooManyViewers(str(exc)) from None
+            raise TooManyConnections(str(exc)) from None
+        self._since_beat[node.id] += 1
+        leases = await self._cached_leases(line.tenant_id, now)
+        lease_url = next((x.public_url for x in leases if x.node_id == node.id), "")
+        bind = ip if self.settings.play_token_bind_ip else None
+        token = self.keys.tokens.issue(
+            tenant_id=line.tenant_id,
+            line_id=line.id,
+            channel_id=channel.id,
+            session_id=session_id,
+            kind=kind,
+            expires=int(now) + self.settings.play_token_ttl_seconds,
+            client_ip=bind,
+        )
+        output = "hls" if kind is PlayKind.hls else "ts"
+        self._remember(
+            AdmittedSession(
+                session_id,
+                line.tenant_id,
+                line.id,
+                line.username,
+                channel.id,
+                node.id,
+                ip,
+                user_agent,
+                output,
+                now,
+            )  # fmt: skip
+        )
+        self._line_counts.pop((line.tenant_id, line.id), None)
+        url = f"{lease_url}/play/{token}.{'m3u8' if kind is PlayKind.hls else 'ts'}"
+        return Admitted(node.id, session_id, url, tuple(k.session_id for k in reserved.kicked))
+
+    def _remember(self, session: AdmittedSession) -> None:
+        if len(self.admitted) > 200_000:
+            self.admitted.clear()
+        self.admitted[session.session_id] = session
+
+    # ---- what the panel shows ----
+
+    async def node_status(self, tenant_id: int | None) -> dict[int, dict[str, Any]]:
+        """Each node's state and load from the shared leases."""
+        now = time.time()
+        return {
+            lease.node_id: {
+                "state": lease.state.value,
+                "heartbeat_age_seconds": round(lease.beat_age, 1),
+                "viewers": lease.viewers,
+                "egress_mbps": lease.egress_mbps,
+                "cpu_percent": lease.cpu_percent,
+                "channels": len(lease.channels),
+            }
+            for lease in await self.leases.nodes(tenant_id, now)
+        }
+
+    async def channel_loads(self, tenant_id: int | None) -> dict[int, dict[str, Any]]:
+        """Each channel's viewers summed over the live nodes that carry it (shared leases),
+        with the runner's state where this replica heard the node's beat."""
+        found: dict[int, dict[str, Any]] = {}
+        for lease in await self.leases.nodes(tenant_id, time.time()):
+            if lease.state is NodeState.lost:
+                continue
+            states = {c.channel_id: c for c in self._loads.get(lease.node_id, ())}
+            for channel_id, viewers in lease.channels.items():
+                load = states.get(channel_id)
+                entry = found.setdefault(
+                    channel_id, {"viewers": 0, "state": "running", "healthy": True, "nodes": []}
+                )
+                entry["viewers"] += viewers
+                if load is not None:
+                    entry["state"] = load.state if load.state != "running" else entry["state"]
+                    entry["healthy"] = entry["healthy"] and load.healthy
+                entry["nodes"].append(lease.node_id)
+        return found
+
+    def active_count(self, tenant_id: int, line_id: int) -> int:
+        """The player API's ``active_cons`` from the shared slots: the last count read
+        (at most a couple of seconds old), refreshed in the background."""
+        key = (tenant_id, line_id)
+        hit = self._line_counts.get(key)
+        if hit is None or time.monotonic() - hit[0] > 2.0:
+            try:
+                asyncio.get_running_loop().create_task(self._count(key))
+            except RuntimeError:
+                pass  # no loop (a worker thread): the cached figure stands
+        return hit[1] if hit is not None else 0
+
+    async def _count(self, key: tuple[int, int]) -> None:
+        try:
+            count = await self.slots.line_count(key[0], key[1], time.time())
+        except Exception:  # noqa: BLE001 - the store is down: keep the last figure
+            return
+        if len(self._line_counts) > 100_000:
+            self._line_counts.clear()
+        self._line_counts[key] = (time.monotonic(), count)
+
+    async def end_session(self, session_id: int, tenant_id: int | None) -> bool:
+        """End a session on a node (False: this replica admitted no such session of that
+        tenant). Its slot is released; the node cuts it when its renewal is refused."""
+        found = self.admitted.get(session_id)
+        if found is None or (tenant_id is not None and found.tenant_id != tenant_id):
+            return False
+        await self.slots.release([session_id])
+        self.admitted.pop(session_id, None)
+        return True
+
+    async def ingest_node(self, tenant_id: int, channel_id: int) -> NodeLease | None:
+        """The node a push channel is pinned to (its encoder publishes there)."""
+        placement = await self.placement(channel_id, tenant_id)
+        if placement is None:
+            return None
+        for lease in await self.leases.nodes(tenant_id, time.time()):
+            if lease.node_id == placement.origin:
+                return lease
+        return None
+
+    async def set_draining(self, node_id: int, draining: bool) -> None:
+        """Apply a drain switch at once (the node hears it at its next beat)."""
+        await self.leases.set_draining(node_id, draining)
+        self._forget_identity(node_id)

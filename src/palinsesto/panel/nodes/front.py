@@ -1,0 +1,329 @@
+"""The node API and node admission, served ahead of FastAPI (like the viewer surfaces:
+playback/routes.py): both are hot paths, a heartbeat every couple of seconds from each
+node, and an admission for every play.
+
+* ``POST /node-api/v1/register`` and ``/heartbeat``: ``Authorization: Bearer <node
+  token>``; 401 for an unknown or revoked token, 422 with the sentence for a malformed
+  body; the reply is a :class:`~palinsesto.protocol.messages.PanelReply`.
+* ``GET /node-api/v1/channels/{id}``: one Assignment of the node's own tenant (404 else).
+* ``/live/U/P/ID.ts|.m3u8`` and ``/U/P/ID[.ext]`` of a tenant that has nodes: sign-in
+  (throttled), authorization, a session slot, a node, and a 302 to the node's
+  ``/play/<token>.ts|.m3u8``. Lines of tenants without nodes, and every other path, go on
+  to the application unchanged (the all-in-one's local node).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from palinsesto.cluster.node_leases import LeasesUnavailable
+from palinsesto.cluster.session_slots import SlotsUnavailable
+from palinsesto.panel.nodes.control import NodeControl, NodeIdentity, UnknownNode
+from palinsesto.panel.placement import NoNodeAvailable
+from palinsesto.panel.playback.access import (
+    Grant,
+    NotCached,
+    NotInBouquet,
+    PlaybackRequest,
+    UnknownChannel,
+)
+from palinsesto.panel.playback.admission import TooManyConnections
+from palinsesto.panel.playback.lines import (
+    BadCredentials,
+    IpNotAllowed,
+    LineInactive,
+    LineRefused,
+    LoginThrottled,
+    OutputNotAllowed,
+    UserAgentNotAllowed,
+)
+from palinsesto.panel.playback.rights_gate import ContentRefused
+from palinsesto.panel.playback.stream_paths import LivePath, parse_delivery_path
+from palinsesto.protocol.messages import (
+    API_PREFIX,
+    HEARTBEAT_PATH,
+    REGISTER_PATH,
+    Assignment,
+    Heartbeat,
+    Registration,
+)
+from palinsesto.protocol.play_tokens import PlayKind
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 4 * 1024 * 1024  # a heartbeat of a busy node: many sessions' ids
+_CHANNEL_PATH = re.compile(rf"^{API_PREFIX}/channels/([0-9]{{1,10}})$")
+# Paths of the panel itself never go through admission (they have 3 segments too).
+_NOT_STREAMS = ("/api/", "/panel/", "/node-api/", "/hls/", "/movie/", "/series/", "/timeshift")
+
+# Reference §8.2 / §9, as the local data plane answers them (local_node/delivery.py).
+REFUSAL_STATUS: list[tuple[type[Exception], int]] = [
+    (BadCredentials, 401),
+    (LineInactive, 403),
+    (IpNotAllowed, 403),
+    (UserAgentNotAllowed, 403),
+    (OutputNotAllowed, 405),
+    (UnknownChannel, 404),
+    (NotInBouquet, 406),
+    (TooManyConnections, 429),
+    (LoginThrottled, 429),
+    (ContentRefused, 451),
+    (LineRefused, 403),
+]
+CORS = [(b"access-control-allow-origin", b"*")]
+
+
+async def _reply(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes = b"text/plain; charset=utf-8",
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+                *CORS,
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _json(send: Send, status: int, value: Any) -> None:
+    await _reply(send, status, json.dumps(value).encode(), b"application/json")
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The request body, or None when it is larger than :data:`MAX_BODY`."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def refusal_status(exc: Exception) -> int | None:
+    for cls, status in REFUSAL_STATUS:
+        if isinstance(exc, cls):
+            return status
+    return None
+
+
+class NodeFront:
+    """ASGI middleware: the node API and node admission, everything else to ``app``."""
+
+    def __init__(self, app: ASGIApp, control: NodeControl) -> None:
+        self.app = app
+        self.control = control
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Installed twice (in the app's middleware, and ahead of FastAPI by viewer_first):
+        # the first to see a request decides, the second lets it pass.
+        if scope["type"] == "http" and not scope.get("palinsesto.node_front"):
+            scope["palinsesto.node_front"] = True
+            path: str = scope["path"]
+            if path.startswith(API_PREFIX):
+                await self._node_api(scope, receive, send)
+                return
+            if not path.startswith(_NOT_STREAMS) and path.count("/") in (3, 4):
+                if await self._admission(scope, send):
+                    return
+        await self.app(scope, receive, send)
+
+    # ---- the node API ----
+
+    async def _node_api(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path, method = scope["path"], scope["method"]
+        auth = _header(scope, b"authorization")
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        if not token:
+            await _json(send, 401, {"detail": "a node token is required (Bearer)"})
+            return
+        control = self.control
+        try:
+            cached = control.identity_cached(token)
+            if cached is False:
+                node = await asyncio.to_thread(control.identify, token)
+            elif cached is None:
+                raise UnknownNode("unknown or revoked node token")
+            else:
+                assert isinstance(cached, NodeIdentity)
+                node = cached
+        except UnknownNode as exc:
+            await _json(send, 401, {"detail": str(exc)})
+            return
+        if path in (REGISTER_PATH, HEARTBEAT_PATH):
+            if method != "POST":
+                await _json(send, 405, {"detail": "use POST"})
+                return
+            await self._post(path, node, receive, send)
+            return
+        match = _CHANNEL_PATH.match(path)
+        if match and method in ("GET", "HEAD"):
+            await self._channel(node, int(match[1]), send)
+            return
+        await _json(send, 404, {"detail": "not found"})
+
+    async def _post(self, path: str, node: NodeIdentity, receive: Receive, send: Send) -> None:
+        body = await _read_body(receive)
+        if body is None:
+            await _json(send, 413, {"detail": f"the body is larger than {MAX_BODY} bytes"})
+            return
+        try:
+            raw = json.loads(body or b"{}")
+            if not isinstance(raw, dict):
+                raise ValueError("expected a JSON object")
+            if path == REGISTER_PATH:
+                registration = Registration.from_json(raw)
+                _check_url(registration.public_url)
+                reply = await self.control.register(node, registration)
+            else:
+                beat = Heartbeat.from_json(raw)
+                reply = await self.control.heartbeat(node, beat)
+        except UnknownNode as exc:
+            await _json(send, 401, {"detail": str(exc)})
+            return
+        except (SlotsUnavailable, LeasesUnavailable):
+            # The node keeps serving on its last reply and beats again (no session is cut).
+            await _json(send, 503, {"detail": "session store unavailable"})
+            return
+        except ValueError as exc:  # json.JSONDecodeError is one
+            await _json(send, 422, {"detail": str(exc)})
+            return
+        await _json(send, 200, reply.to_json())
+
+    async def _channel(self, node: NodeIdentity, channel_id: int, send: Send) -> None:
+        control = self.control
+        found: dict[str, Any] | None = None
+        for assignment in await control.assignments(node.id, node.tenant_id):
+            if assignment.channel.id == channel_id:
+                found = assignment.to_json()
+        if found is None:
+            info = await control.channel_info(node.tenant_id, channel_id)
+            if info is not None and info.tenant_id == node.tenant_id and info.enabled:
+                found = Assignment(info).to_json()
+        if found is None:
+            await _json(send, 404, {"detail": f"no channel {channel_id}"})
+            return
+        await _json(send, 200, found)
+
+    # ---- admission ----
+
+    async def _admission(self, scope: Scope, send: Send) -> bool:
+        """True when this request was a play of a tenant with nodes, and was answered."""
+        if scope["method"] not in ("GET", "HEAD"):
+            return False
+        raw_path = scope.get("raw_path")
+        path = raw_path.split(b"?")[0].decode("latin-1") if raw_path else scope["path"]
+        try:
+            target = parse_delivery_path(path)
+        except (ValueError, LookupError):
+            return False  # the application answers as it always did
+        if not isinstance(target, LivePath):
+            return False
+        control = self.control
+        lines = control.access.lines
+        if lines.is_cached(target.username):
+            line = lines.lookup(target.username)
+        else:
+            line = await asyncio.to_thread(lines.lookup, target.username)
+        if line is None:
+            return False
+        has_nodes = control.tenant_has_nodes(line.tenant_id, cached_only=True)
+        if has_nodes is None:
+            has_nodes = await asyncio.to_thread(control.tenant_has_nodes, line.tenant_id)
+        if not has_nodes:
+            return False
+        client = scope.get("client")
+        play = PlaybackRequest(
+            target.username,
+            target.password,
+            target.stream_id,
+            target.output,
+            client[0] if client else "",
+            _header(scope, b"user-agent"),
+            time.time(),
+        )
+        await self._admit(play, send)
+        return True
+
+    async def _admit(self, play: PlaybackRequest, send: Send) -> None:
+        access = self.control.access
+        try:
+            try:
+                grant = access.authorize(play, cached_only=True)
+            except NotCached:
+                grant = await asyncio.to_thread(access.authorize, play)
+        except Exception as exc:  # noqa: BLE001 - mapped below, else re-raised
+            await self._refuse(exc, send)
+            return
+        await self._place(grant, play, send)
+
+    async def _place(self, grant: Grant, play: PlaybackRequest, send: Send) -> None:
+        kind = PlayKind.hls if play.output == "m3u8" else PlayKind.ts
+        try:
+            admitted = await self.control.admit(grant, kind, play.ip, play.user_agent)
+        except NoNodeAvailable as exc:
+            await _reply(send, 503, f"{exc}\n".encode())
+            return
+        except (SlotsUnavailable, LeasesUnavailable):
+            await _reply(send, 503, b"session store unavailable\n")
+            return
+        except TooManyConnections as exc:
+            await _reply(send, 429, f"{exc.code}\n".encode())
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 302,
+                "headers": [
+                    (b"location", admitted.url.encode()),
+                    (b"content-length", b"0"),
+                    (b"cache-control", b"no-store"),
+                    *CORS,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _refuse(self, exc: Exception, send: Send) -> None:
+        status = refusal_status(exc)
+        if status is None:
+            raise exc
+        body = f"{getattr(exc, 'code', 'REFUSED')}\n".encode()
+        headers = []
+        if isinstance(exc, LoginThrottled):
+            headers.append((b"retry-after", str(exc.retry_after).encode()))
+        await _reply(send, status, body, headers=headers)
+
+
+def _check_url(url: str) -> None:
+    if not url.startswith(("http://", "https://")) or len(url) > 500:
+        raise ValueError("public_url: expected an http:// or https:// URL")

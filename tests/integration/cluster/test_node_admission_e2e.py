@@ -1,0 +1,78 @@
+"""A viewer asks the panel, is sent by a 302 to a real `palinsesto node` process, and
+plays there; a kick decided by the panel reaches the node at its next heartbeat."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from palinsesto.accounts.models import ConnectionPolicy
+from support.node_world import PASSWORD, add_server, make_tenant
+from support.serve_process import ServeProcess, serve_env, serve_process
+from support.server import RunningServer, make_settings, run_server
+
+NODE_LINE = re.compile(r"Serving players on (http://\S+) ")
+
+
+@pytest.fixture
+def panel(sqlite_url: str, tmp_path: Path) -> Iterator[RunningServer]:
+    settings = make_settings(tmp_path, sqlite_url, node_heartbeat_seconds=0.5)
+    with run_server(settings, local_node=False) as running:
+        yield running
+
+
+def start_node(
+    tmp_path: Path, panel: RunningServer, token: str
+) -> AbstractContextManager[ServeProcess]:
+    env = serve_env(tmp_path / "node", NODE_HEARTBEAT_SECONDS="0.5")
+    return serve_process(env, "--panel", panel.base_url, "--token", token, command="node")
+
+
+def first_packet(client: httpx.Client, url: str) -> tuple[httpx.Response, Iterator[bytes]]:
+    response = client.send(client.build_request("GET", url), stream=True, follow_redirects=True)
+    assert response.status_code == 200, response.read()
+    chunks = response.iter_bytes()
+    assert next(chunks)[:1] == b"\x47"
+    return response, chunks
+
+
+def test_a_play_admitted_by_the_panel_streams_from_the_node(
+    panel: RunningServer, tmp_path: Path
+) -> None:
+    side = make_tenant(panel, "alpha", max_connections=1, policy=ConnectionPolicy.kick_oldest)
+    _, token = add_server(panel, side.id, "edge-a")
+    with start_node(tmp_path, panel, token) as node:
+        node_url = node.wait_for(NODE_LINE, timeout=30).group(1)
+        deadline = time.monotonic() + 20
+        with httpx.Client(base_url=panel.base_url, timeout=30) as c:
+            url = f"/live/{side.line}/{PASSWORD}/{side.channel}.ts"
+            while True:  # until the node has registered
+                r = c.get(url, follow_redirects=False)
+                if r.status_code == 302 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            assert r.status_code == 302, r.text
+            assert r.headers["location"].startswith(f"{node_url}/play/")
+            first, chunks = first_packet(c, url)
+            try:
+                # The line allows one connection: a second play kicks the first, and the
+                # node cuts it once its heartbeat brings the news.
+                second, more = first_packet(c, url)
+                cut = False
+                end = time.monotonic() + 10
+                try:
+                    while time.monotonic() < end:
+                        next(chunks)
+                except (StopIteration, httpx.HTTPError):
+                    cut = True
+                assert cut, "the kicked viewer was still streaming"
+                assert next(more)  # the new one plays on
+                second.close()
+            finally:
+                first.close()
