@@ -16,6 +16,7 @@ from palinsesto.epg.service import install_epg
 from palinsesto.listeners import NodeSockets
 from palinsesto.panel.admin.api import API_PREFIX, build_router, install_error_handlers
 from palinsesto.panel.admin.body_limit import BodyLimit, RouteLimit
+from palinsesto.panel.admin.legal_jobs import LegalJobs
 from palinsesto.panel.admin.live_stats import install_live_stats
 from palinsesto.panel.admin.panel import mount_panel
 from palinsesto.panel.admin.security_headers import SecurityHeaders
@@ -37,13 +38,17 @@ def create_app(ctx: AppContext, node_sockets: NodeSockets | None = None) -> Fast
     epg = install_epg(ctx)  # ctx.services["guide"] before any surface reads it
     live = install_live(ctx, node_sockets)  # ctx.services["live"] and ["sessions"]
     live_stats = install_live_stats(ctx, live)  # ctx.services["viewer_history"] (dashboard)
+    legal_jobs = LegalJobs(ctx)
+    ctx.services["legal_jobs"] = legal_jobs
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         epg.start()
         await live.start()
         live_stats.start()
+        legal_jobs.start()
         yield
+        await legal_jobs.stop()
         await live_stats.stop()
         await live.stop()
         epg.stop()

@@ -20,8 +20,11 @@ from palinsesto.trust.audit_chain import (
     CHAINED_FIELDS,
     ChainHead,
     ChainReport,
+    NotRedactable,
     canonical_json,
     entry_digest,
+    new_salts,
+    redact,
     verify_chain,
 )
 from palinsesto.trust.models import AuditChainHead, AuditEntry
@@ -76,6 +79,8 @@ def record(
         created_at=utcnow(),
         seq=head.seq + 1,
         prev_hash=head.row_hash,
+        salts=new_salts(),
+        redacted=None,
     )
     entry.row_hash = entry_digest(head.row_hash, _chained_values(entry))
     head.seq, head.row_hash = entry.seq, entry.row_hash
@@ -83,7 +88,26 @@ def record(
 
 
 def _chained_values(entry: AuditEntry) -> dict[str, Any]:
-    return {name: getattr(entry, name) for name in CHAINED_FIELDS}
+    values = {name: getattr(entry, name) for name in CHAINED_FIELDS}
+    values["salts"], values["redacted"] = entry.salts, entry.redacted
+    return values
+
+
+def replace_personal(entry: AuditEntry, **values: Any) -> bool:
+    """Replace personal fields of a stored entry (erasure, IP retention), keeping it verifiable.
+
+    ``values`` maps field names of :data:`palinsesto.trust.audit_chain.PERSONAL_FIELDS` to
+    their replacements. False (and nothing changed) for an entry written before salted
+    fields existed, whose digest covers the values themselves.
+    """
+    try:
+        redaction = redact(_chained_values(entry), values)
+    except NotRedactable:
+        return False
+    for name, value in values.items():
+        setattr(entry, name, canonical_json(value) if name in ("before", "after") else value)
+    entry.salts, entry.redacted = redaction.salts, redaction.redacted
+    return True
 
 
 def verify(session: Session, batch: int = 5000) -> ChainReport:
@@ -91,7 +115,8 @@ def verify(session: Session, batch: int = 5000) -> ChainReport:
     head_row = session.get(AuditChainHead, 1)
     head = ChainHead(head_row.seq, head_row.row_hash) if head_row is not None else None
     columns = [
-        getattr(AuditEntry, name) for name in (*CHAINED_FIELDS, "id", "prev_hash", "row_hash")
+        getattr(AuditEntry, name)
+        for name in (*CHAINED_FIELDS, "id", "prev_hash", "row_hash", "salts", "redacted")
     ]
 
     def entries() -> Iterator[dict[str, Any]]:

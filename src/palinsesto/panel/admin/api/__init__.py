@@ -11,6 +11,7 @@ from palinsesto.panel.admin.api.routes import (
     bouquets,
     categories,
     channels,
+    counter_notices,
     credits,
     epg_review,
     epg_sources,
@@ -62,6 +63,7 @@ def build_router() -> APIRouter:
         epg_review,
         schedule,
         notices,
+        counter_notices,
         system,
         rights,
     ):

@@ -36,7 +36,7 @@ from palinsesto.panel.admin.api.identifiers import Label
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.types import MAX_ID, PathId, QueryId
 from palinsesto.trust.audit import record, snapshot
-from palinsesto.trust.models import Notice, NoticeAction, TrustedNotifier
+from palinsesto.trust.models import CounterNotice, Notice, NoticeAction, TrustedNotifier
 from palinsesto.trust.notices import (
     ActionKind,
     Decision,
@@ -78,12 +78,25 @@ class NoticeIn(BaseModel):
     signature: str = Field(default="", max_length=200)
 
 
+class ObjectionOut(BaseModel):
+    """A counter-notice as the notifier is told of it (no details of who objected)."""
+
+    received_at: datetime
+    status: str
+    restore_due_at: datetime = Field(
+        description="the restriction is lifted then unless you record legal action"
+    )
+
+
 class ReceiptOut(BaseModel):
     receipt: str
     received_at: datetime
     status: NoticeStatus
     regime: NoticeRegime
     targets_found: int = Field(description="how many things on this service the locations name")
+    counter_notices: list[ObjectionOut] = Field(
+        default=[], description="objections of the affected party to the decisions taken"
+    )
 
 
 class TargetOut(BaseModel):
@@ -123,7 +136,11 @@ class ActionIn(BaseModel):
         default=None,
         ge=1,
         le=3650,
-        description="how long the restriction lasts; none: until reviewed",
+        description="how long the restriction lasts (lifted by the legal jobs after); "
+        "none: until reviewed",
+    )
+    review_days: int | None = Field(
+        default=None, ge=1, le=3650, description="when staff should review the restriction"
     )
 
 
@@ -137,6 +154,11 @@ class ActionOut(BaseModel):
     expires_at: datetime | None
     statement: dict[str, Any]
     created_at: datetime
+    reference: str | None = Field(description="what the affected party quotes to object")
+    review_at: datetime | None
+    lifted_at: datetime | None
+    lift_reason: str
+    lift_statement: dict[str, Any] | None
 
 
 # ---- public ----
@@ -256,6 +278,16 @@ def notice_status(receipt: Annotated[str, Field(max_length=32)], session: DbSess
         status=NoticeStatus(notice.status),
         regime=NoticeRegime(notice.regime),
         targets_found=len(notice.targets),
+        counter_notices=[
+            ObjectionOut(
+                received_at=c.received_at, status=c.status, restore_due_at=c.restore_due_at
+            )
+            for c in session.scalars(
+                select(CounterNotice)
+                .where(CounterNotice.notice_id == notice.id)
+                .order_by(CounterNotice.id)
+            )
+        ],
     )
 
 
@@ -334,6 +366,7 @@ def act_on_notice(
         legal_ground=body.legal_ground,
         contractual_ground=body.contractual_ground,
         days=body.days,
+        review_days=body.review_days,
     )
 
 
@@ -348,6 +381,7 @@ def _decide(
     legal_ground: str = "",
     contractual_ground: str = "",
     days: int | None = None,
+    review_days: int | None = None,
     automated: bool = False,
 ) -> NoticeAction:
     targets = [Target(TargetKind(t["kind"]), t["ref"]) for t in notice.targets]
@@ -364,14 +398,22 @@ def _decide(
         expires_at=expires,
         decided_at=now,
     )
+    reference = secrets.token_urlsafe(12) if kind is not ActionKind.reject else None
+    statement = statement_of_reasons(notice.id, NoticeRegime(notice.regime), decision)
+    if reference is not None:  # what the affected party quotes in a counter-notice
+        statement["reference"] = reference
+        statement["counter_notice"] = f"{ctx.settings.effective_public_url}/counter-notice"
     action = NoticeAction(
         notice_id=notice.id,
         kind=kind.value,
         targets=[{"kind": t.kind.value, "ref": t.ref} for t in acted],
         actor=principal.username,
         expires_at=expires,
-        statement=statement_of_reasons(notice.id, NoticeRegime(notice.regime), decision),
+        statement=statement,
         created_at=now,
+        reference=reference,
+        review_at=now + timedelta(days=review_days) if review_days else None,
+        lift_reason="",
     )
     session.add(action)
     notice.status = (
