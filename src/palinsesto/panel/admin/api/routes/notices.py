@@ -4,18 +4,19 @@ Anyone may file a notice (``POST /public/notices``), to one tenant (``tenant``: 
 or to the platform; the answer is a receipt whose code also reads the notice's status.
 Managers of the tenant list the notices, act on them (end the line's plays, suspend the
 line, disable the item, or reject), and each decision is stored with its statement of
-reasons (DSA Art. 17) and written to the audit log. The rules of what a notice must hold
-and what a decision states live in :mod:`palinsesto.trust.notices`.
+reasons (DSA Art. 17) and written to the audit log. Objections to decisions are in
+``counter_notices.py``, the published figures in ``transparency.py``. The rules of what a
+notice must hold and what a decision states live in :mod:`palinsesto.trust.notices`.
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
@@ -24,7 +25,7 @@ from palinsesto.accounts.security import generate_password, hash_api_key
 from palinsesto.catalog.models import Channel, Movie
 from palinsesto.db.base import utcnow
 from palinsesto.panel.admin.api.changes import audited
-from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Principal, Staff
+from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Principal
 from palinsesto.panel.admin.api.errors import (
     BadRequest,
     Forbidden,
@@ -41,7 +42,6 @@ from palinsesto.trust.notices import (
     ActionKind,
     Decision,
     FieldProblem,
-    NoticeFacts,
     NoticeRegime,
     NoticeStatus,
     NoticeSubmission,
@@ -50,7 +50,6 @@ from palinsesto.trust.notices import (
     locate_all,
     problems,
     statement_of_reasons,
-    transparency_report,
 )
 
 router = APIRouter(tags=["notices"])
@@ -516,45 +515,6 @@ def _carry_out(
             "check its targets, or reject it."
         )
     return list(dict.fromkeys(acted))
-
-
-@router.get("/transparency-report")
-def transparency(
-    principal: Staff,
-    session: DbSession,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
-    tenant_id: QueryId = None,
-) -> dict[str, Any]:
-    """Counts and median handling times of notices received in a period (default: 30 days)."""
-    end = until or datetime.now(UTC)
-    start = since or end - timedelta(days=30)
-    if start >= end:
-        raise ValidationFailed("The period is empty.", fields={"since": "Must be before until."})
-    stmt = _scoped(principal).where(Notice.received_at >= start, Notice.received_at < end)
-    if principal.is_platform and tenant_id is not None:
-        stmt = stmt.where(Notice.tenant_id == tenant_id)
-    notices = list(session.scalars(stmt))
-    kinds: dict[int, list[ActionKind]] = {}
-    if notices:
-        for notice_id, kind in session.execute(
-            select(NoticeAction.notice_id, NoticeAction.kind).where(
-                NoticeAction.notice_id.in_([n.id for n in notices])
-            )
-        ):
-            kinds.setdefault(notice_id, []).append(ActionKind(kind))
-    facts = [
-        NoticeFacts(
-            regime=NoticeRegime(n.regime),
-            status=NoticeStatus(n.status),
-            trusted=n.trusted,
-            received_at=n.received_at,
-            decided_at=n.decided_at,
-            actions=kinds.get(n.id, []),
-        )
-        for n in notices
-    ]
-    return transparency_report(facts, start, end)
 
 
 # ---- trusted notifiers ----
