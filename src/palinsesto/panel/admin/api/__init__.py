@@ -22,6 +22,7 @@ from palinsesto.panel.admin.api.routes import (
     notices,
     operator,
     packages,
+    personal_data,
     rights,
     schedule,
     series,
@@ -68,6 +69,7 @@ def build_router() -> APIRouter:
         counter_notices,
         transparency,
         operator,
+        personal_data,
         system,
         rights,
     ):
