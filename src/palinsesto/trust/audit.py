@@ -25,6 +25,7 @@ from palinsesto.trust.audit_chain import (
     entry_digest,
     new_salts,
     redact,
+    redaction_fingerprint,
     verify_chain,
 )
 from palinsesto.trust.models import AuditChainHead, AuditEntry
@@ -93,21 +94,58 @@ def _chained_values(entry: AuditEntry) -> dict[str, Any]:
     return values
 
 
-def replace_personal(entry: AuditEntry, **values: Any) -> bool:
-    """Replace personal fields of a stored entry (erasure, IP retention), keeping it verifiable.
+class Redactions:
+    """Personal fields of stored entries replaced (erasure, IP retention), then sealed.
 
-    ``values`` maps field names of :data:`palinsesto.trust.audit_chain.PERSONAL_FIELDS` to
-    their replacements. False (and nothing changed) for an entry written before salted
-    fields existed, whose digest covers the values themselves.
+    :meth:`replace` rewrites an entry so that it keeps verifying; :meth:`seal` appends the
+    ``redact`` entry that fixes the replacement values (see
+    :mod:`palinsesto.trust.audit_chain`). Call both in the same transaction.
     """
-    try:
-        redaction = redact(_chained_values(entry), values)
-    except NotRedactable:
-        return False
-    for name, value in values.items():
-        setattr(entry, name, canonical_json(value) if name in ("before", "after") else value)
-    entry.salts, entry.redacted = redaction.salts, redaction.redacted
-    return True
+
+    def __init__(self) -> None:
+        self.fingerprints: dict[int, str] = {}
+        self.skipped = 0  # entries written before salted fields: left as they are
+
+    def replace(self, entry: AuditEntry, **values: Any) -> bool:
+        """Replace ``values`` (personal field name -> replacement) in ``entry``; False (and
+        nothing changed) for an entry whose digest covers the values themselves."""
+        try:
+            redaction = redact(_chained_values(entry), values)
+        except NotRedactable:
+            self.skipped += 1
+            return False
+        for name, value in values.items():
+            setattr(entry, name, canonical_json(value) if name in ("before", "after") else value)
+        entry.salts, entry.redacted = redaction.salts, redaction.redacted
+        self.fingerprints[entry.seq] = redaction_fingerprint(_chained_values(entry))
+        return True
+
+    def seal(
+        self,
+        session: Session,
+        *,
+        actor: str,
+        reason: str,
+        tenant_id: int | None = None,
+        actor_id: int | None = None,
+        ip: str = "",
+    ) -> None:
+        if not self.fingerprints:
+            return
+        record(
+            session,
+            actor_id=actor_id,
+            actor=actor,
+            tenant_id=tenant_id,
+            action="redact",
+            entity="audit_log",
+            after={
+                "reason": reason,
+                "redactions": {str(k): v for k, v in self.fingerprints.items()},
+            },
+            ip=ip,
+        )
+        self.fingerprints = {}
 
 
 def verify(session: Session, batch: int = 5000) -> ChainReport:

@@ -17,6 +17,12 @@ the entry's digest still checks while the original value can no longer be read b
 guessed (the salt, 128 random bits, is gone). Any other edit still breaks the chain: a
 changed value no longer matches its salted commitment, and a forged commitment changes the
 digest. Entries written before 0010 hash their fields directly and cannot be redacted.
+
+The replacement values are sealed too: whoever redacts appends a ``redact`` entry (entity
+``audit_log``) whose ``after`` maps each redacted entry's sequence number to a fingerprint
+of its replacement values (:func:`redaction_fingerprint`). The check compares every
+redacted entry with the latest seal naming it, so editing an erased field by hand (or
+forging a seal, itself a chained entry) is found like any other edit.
 """
 
 from __future__ import annotations
@@ -99,6 +105,20 @@ def entry_digest(prev_hash: str, entry: Mapping[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + body).hexdigest()
 
 
+def redaction_fingerprint(entry: Mapping[str, Any]) -> str:
+    """What a seal records for a redacted entry: a digest of its redacted fields' values."""
+    names = sorted((entry.get("redacted") or {}).keys())
+    body = orjson.dumps(
+        {name: entry[name] for name in names},
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+    )
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+def is_seal(entry: Mapping[str, Any]) -> bool:
+    return entry["entity"] == "audit_log" and entry["action"] == "redact"
+
+
 def new_salts() -> dict[str, str]:
     return {name: secrets.token_hex(16) for name in PERSONAL_FIELDS}
 
@@ -167,6 +187,8 @@ def verify_chain(entries: Iterable[Mapping[str, Any]], head: ChainHead | None) -
     ``row_hash``. Stops at the first problem.
     """
     expected_seq, prev, count = 1, GENESIS, 0
+    redacted: dict[int, tuple[int | None, str]] = {}  # seq -> (id, fingerprint now)
+    sealed: dict[int, str] = {}  # seq -> fingerprint of the latest seal naming it
     for entry in entries:
         seq, entry_id = entry["seq"], entry["id"]
         if seq != expected_seq:
@@ -182,8 +204,17 @@ def verify_chain(entries: Iterable[Mapping[str, Any]], head: ChainHead | None) -
         if digest != entry["row_hash"]:
             problem = ChainProblem(seq, entry_id, "was edited after it was written")
             return ChainReport(count, ChainHead(seq - 1, prev), problem)
+        if entry.get("redacted"):
+            redacted[seq] = (entry_id, redaction_fingerprint(entry))
+        if is_seal(entry) and isinstance(entry["after"], dict):
+            for key, value in (entry["after"].get("redactions") or {}).items():
+                sealed[int(key)] = str(value)
         prev, expected_seq, count = digest, seq + 1, count + 1
     reached = ChainHead(expected_seq - 1, prev)
+    for seq, (entry_id, fingerprint) in sorted(redacted.items()):
+        if sealed.get(seq) != fingerprint:
+            reason = "was edited after its personal data was erased"
+            return ChainReport(count, reached, ChainProblem(seq, entry_id, reason))
     stored = head or ChainHead(0, GENESIS)
     if stored != reached:
         if stored.seq > reached.seq:

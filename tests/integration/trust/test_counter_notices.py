@@ -92,7 +92,7 @@ def test_counter_notice_restores_unless_the_notifier_goes_to_court(
         # One objection at a time per decision.
         r = c.post("/api/v1/public/counter-notices", json=_counter(reference, "Holder again"))
         assert r.status_code == 409, r.text
-        for u, receipt in filed.items():
+        for _u, receipt in filed.items():
             received = datetime.fromisoformat(receipt["received_at"])
             due = datetime.fromisoformat(receipt["restore_due_at"])
             # Ten business days later: ten weekdays in (received, due], due on a weekday.

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from palinsesto.accounts.models import Tenant
 from palinsesto.db.base import utcnow
 from palinsesto.panel.admin.api.lifting import LEGAL_JOBS, lift
-from palinsesto.trust.audit import record, replace_personal
+from palinsesto.trust.audit import Redactions, record
 from palinsesto.trust.counter_notices import CounterStatus, LiftReason, restrictable
 from palinsesto.trust.models import AuditEntry, CounterNotice, Notice, NoticeAction
 from palinsesto.trust.notices import ActionKind
@@ -163,22 +163,30 @@ def _policies(session: Session, settings: Any) -> dict[int | None, RetentionPoli
 
 def _apply_retention(session: Session, now: datetime, settings: Any) -> tuple[int, int]:
     truncated = removed = 0
+    redactions = Redactions()
     for tenant_id, policy in _policies(session, settings).items():
         # Removal first (the oldest), then truncation of what is not a network yet.
         for before, replace in (
             (policy.remove_before(now), lambda ip: ""),
             (policy.truncate_before(now), truncate_ip),
         ):
-            changed = _audit_ips(session, tenant_id, before, replace)
+            changed = _audit_ips(session, redactions, tenant_id, before, replace)
             changed += _row_ips(session, tenant_id, before, replace)
             if replace is truncate_ip:
                 truncated += changed
             else:
                 removed += changed
+    redactions.seal(session, actor=LEGAL_JOBS.username, reason="ip retention")
     return truncated, removed
 
 
-def _audit_ips(session: Session, tenant_id: int | None, before: datetime, replace: Any) -> int:
+def _audit_ips(
+    session: Session,
+    redactions: Redactions,
+    tenant_id: int | None,
+    before: datetime,
+    replace: Any,
+) -> int:
     scope = (
         AuditEntry.tenant_id.is_(None) if tenant_id is None else AuditEntry.tenant_id == tenant_id
     )
@@ -194,7 +202,7 @@ def _audit_ips(session: Session, tenant_id: int | None, before: datetime, replac
         stmt = stmt.where(~AuditEntry.ip.contains("/"))
     changed = 0
     for entry in list(session.scalars(stmt.order_by(AuditEntry.id).limit(BATCH))):
-        changed += replace_personal(entry, ip=replace(entry.ip))
+        changed += redactions.replace(entry, ip=replace(entry.ip))
     return changed
 
 

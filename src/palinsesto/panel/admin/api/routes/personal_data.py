@@ -27,7 +27,7 @@ from palinsesto.panel.admin.api.errors import Forbidden
 from palinsesto.panel.admin.api.routes import lines as line_routes
 from palinsesto.panel.admin.api.routes import users as user_routes
 from palinsesto.panel.admin.api.types import PathId
-from palinsesto.trust.audit import record, replace_personal, snapshot
+from palinsesto.trust.audit import Redactions, record, snapshot
 from palinsesto.trust.models import AuditEntry, CounterNotice, Notice, NoticeAction
 from palinsesto.trust.personal_data import ERASED, mentions, scrub_line
 
@@ -157,7 +157,7 @@ def erase_line(
         counter.name = counter.signature = ERASED
         counter.email = counter.address = counter.phone = counter.explanation = ""
         counter.ip = ""
-    kept, old = 0, 0
+    redactions = Redactions()
     for entry in entries:
         if entry.entity == "line":
             erased = {"id": line.id, "erased": True}
@@ -167,12 +167,17 @@ def erase_line(
             }
         else:
             changed = {"before": clean(entry.before), "after": clean(entry.after)}
-        if changed["before"] == entry.before and changed["after"] == entry.after:
-            continue
-        if replace_personal(entry, **changed):
-            kept += 1
-        else:
-            old += 1
+        if changed["before"] != entry.before or changed["after"] != entry.after:
+            redactions.replace(entry, **changed)
+    kept, old = len(redactions.fingerprints), redactions.skipped
+    redactions.seal(
+        session,
+        actor=principal.username,
+        actor_id=principal.user_id,
+        tenant_id=line.tenant_id,
+        reason=f"erasure of line {line.id}",
+        ip=principal.ip,
+    )
     line.username = pseudonym
     line.password = secrets.token_hex(16)
     line.notes = ""
@@ -248,7 +253,7 @@ def erase_user(user_id: PathId, principal: Manager, session: DbSession) -> dict[
     if user.id == principal.user_id:
         raise Forbidden("Ask another manager to erase your own account.")
     username, pseudonym = user.username, f"erased-user-{user.id}"
-    kept = old = 0
+    redactions = Redactions()
     for entry in _user_audit(session, user):
         changed: dict[str, Any] = {}
         if entry.actor == username:
@@ -262,12 +267,17 @@ def erase_user(user_id: PathId, principal: Manager, session: DbSession) -> dict[
         elif mentions(entry.before, username) or mentions(entry.after, username):
             changed["before"] = scrub_line(entry.before, username, pseudonym)
             changed["after"] = scrub_line(entry.after, username, pseudonym)
-        if not changed:
-            continue
-        if replace_personal(entry, **changed):
-            kept += 1
-        else:
-            old += 1
+        if changed:
+            redactions.replace(entry, **changed)
+    kept, old = len(redactions.fingerprints), redactions.skipped
+    redactions.seal(
+        session,
+        actor=principal.username,
+        actor_id=principal.user_id,
+        tenant_id=user.tenant_id,
+        reason=f"erasure of user {user.id}",
+        ip=principal.ip,
+    )
     for action in session.scalars(select(NoticeAction).where(NoticeAction.actor == username)):
         action.actor = pseudonym
     for key in session.scalars(select(ApiKey).where(ApiKey.user_id == user.id)):
