@@ -8,6 +8,7 @@ generated password is shown once, and would otherwise be spent on a start that f
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 from dataclasses import replace
 
@@ -19,6 +20,7 @@ from palinsesto.cli.common import console, err_console, open_database, settings_
 from palinsesto.config import ENV_PREFIX, Settings, is_wildcard, join_host, split_host_port
 from palinsesto.demo import ensure_demo
 from palinsesto.listeners import ListenError, NodeSockets, address_of, bind_node, bind_tcp
+from palinsesto.redaction import AccessLogRedaction
 
 
 def serve(
@@ -88,8 +90,9 @@ def serve(
         loop="uvloop",
         http="httptools",
         log_level=settings.log_level,
-        # One access line per request costs ~3 % of the player API's throughput and would
-        # write viewers' passwords (they travel in query strings) to the log: debug only.
+        # One access line per request costs ~3 % of the player API's throughput: debug only.
+        # Viewers' passwords and play tokens travel in its paths and query strings; they
+        # are masked (AccessLogRedaction, added below once uvicorn has set up its loggers).
         access_log=settings.log_level == "debug",
         # X-Forwarded-For/-Proto only from the configured proxies; uvicorn's default would
         # believe any local peer, and let anyone on the machine pick their own address.
@@ -97,6 +100,7 @@ def serve(
         forwarded_allow_ips=settings.trusted_proxy_list,
         server_header=False,
     )
+    logging.getLogger("uvicorn.access").addFilter(AccessLogRedaction())
     server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[panel_socket])
