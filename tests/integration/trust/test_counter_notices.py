@@ -171,6 +171,11 @@ def test_an_expired_action_is_lifted_and_reviews_are_dated(
     assert datetime.fromisoformat(action["expires_at"]) - created_at == timedelta(days=7)
     assert datetime.fromisoformat(action["review_at"]) - created_at == timedelta(days=3)
     assert status(server, "fan-c") == "Disabled"
+    with world.client() as c:
+        assert c.get("/api/v1/notice-actions/due-for-review").json() == []
+        sql(database_url, "UPDATE notice_actions SET review_at = :t", t=datetime.now(UTC))
+        due = c.get("/api/v1/notice-actions/due-for-review").json()
+        assert [a["id"] for a in due] == [action["id"]]
     time_passes = datetime.now(UTC) - timedelta(seconds=1)
     sql(
         database_url,

@@ -98,6 +98,7 @@ def _restore_after_counter_notices(session: Session, now: datetime) -> int:
         )
         .order_by(CounterNotice.id)
         .limit(BATCH)
+        .with_for_update(skip_locked=True)  # several panel processes: each row once
     )
     restored = 0
     for counter in list(due):
@@ -134,6 +135,7 @@ def _lift_expired(session: Session, now: datetime) -> int:
             )
             .order_by(NoticeAction.id)
             .limit(BATCH)
+            .with_for_update(skip_locked=True)
         )
     )
     for action in expired:

@@ -347,6 +347,21 @@ def notice_actions(notice_id: PathId, principal: Manager, session: DbSession) ->
     )
 
 
+@router.get("/notice-actions/due-for-review", response_model=list[ActionOut])
+def actions_due_for_review(principal: Manager, session: DbSession) -> list[NoticeAction]:
+    """Restrictions still in force whose review date has come, oldest first."""
+    stmt = (
+        select(NoticeAction)
+        .join(Notice, Notice.id == NoticeAction.notice_id)
+        .where(NoticeAction.review_at <= utcnow(), NoticeAction.lifted_at.is_(None))
+        .order_by(NoticeAction.review_at)
+        .limit(500)
+    )
+    if not principal.is_platform:
+        stmt = stmt.where(Notice.tenant_id == principal.tenant_id)
+    return list(session.scalars(stmt))
+
+
 @router.post("/notices/{notice_id}/actions", response_model=ActionOut, status_code=201)
 def act_on_notice(
     notice_id: PathId, body: ActionIn, principal: Manager, session: DbSession, ctx: Context
