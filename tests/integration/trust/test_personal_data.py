@@ -140,7 +140,12 @@ def test_admin_user_export_and_erasure(
         assert c.post(f"/api/v1/users/{world.users[who].id}/erase").status_code == 403
     stored = _stored_text(database_url)
     assert "leaving-admin" not in stored and "leaving@acme.example" not in stored
-    rows = sql(database_url, "SELECT ip FROM audit_log WHERE actor_id = :id", id=staff.id)
+    rows = sql(
+        database_url,
+        "SELECT ip FROM audit_log WHERE actor_id = :id OR actor = :pseudonym",
+        id=staff.id,
+        pseudonym=f"erased-user-{staff.id}",
+    )
     assert rows and all(ip == "" for (ip,) in rows)
     with server.client(staff.token) as c:  # its sessions end with it
         assert c.get("/api/v1/auth/me").status_code == 401

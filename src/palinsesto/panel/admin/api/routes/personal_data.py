@@ -258,8 +258,8 @@ def erase_user(user_id: PathId, principal: Manager, session: DbSession) -> dict[
         changed: dict[str, Any] = {}
         if entry.actor == username:
             changed["actor"] = pseudonym
-        if entry.actor_id == user.id and entry.ip:
-            changed["ip"] = ""
+        if (entry.actor_id == user.id or entry.entity == "session") and entry.ip:
+            changed["ip"] = ""  # where it signed in from, or tried to
         if entry.entity == "user" and entry.entity_id == str(user.id):
             erased = {"id": user.id, "erased": True}
             changed["before"] = erased if entry.before is not None else None
