@@ -200,3 +200,17 @@ def test_a_line_is_named_by_its_pseudonym_in_stored_json() -> None:
 )
 def test_access_log_targets_are_masked(target: str, expected: str) -> None:
     assert redact_request_target(target) == expected
+
+
+def test_a_chain_written_across_migration_0010_verifies() -> None:
+    """Entries from before 0010 (no salts: values hashed as they are) and after, in one chain."""
+    entries, prev = _chain(4), GENESIS
+    for entry in entries:
+        if entry["seq"] <= 2:
+            entry["salts"] = None
+        entry["prev_hash"] = prev
+        entry["row_hash"] = prev = entry_digest(prev, entry)
+    assert verify_chain(entries, _head(entries)).intact
+    entries[0]["ip"] = "198.51.100.1"
+    report = verify_chain(entries, _head(entries))
+    assert report.problem is not None and report.problem.seq == 1
