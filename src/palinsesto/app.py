@@ -17,6 +17,7 @@ from palinsesto.listeners import NodeSockets
 from palinsesto.node.vod_library import VodLibrary
 from palinsesto.panel.admin.api import API_PREFIX, build_router, install_error_handlers
 from palinsesto.panel.admin.body_limit import BodyLimit, RouteLimit
+from palinsesto.panel.admin.legal_jobs import LegalJobs
 from palinsesto.panel.admin.library_scan import LibraryScans
 from palinsesto.panel.admin.live_stats import install_live_stats
 from palinsesto.panel.admin.m3u_refresh import install_m3u_refresh
@@ -59,6 +60,8 @@ def create_app(
     scans = LibraryScans(ctx.db, ctx.events, library, posters, ctx.settings.library_probe_workers)
     ctx.services["library_scans"] = scans
     m3u = install_m3u_refresh(ctx)  # ctx.services["m3u"]: scheduled playlist imports
+    legal_jobs = LegalJobs(ctx)
+    ctx.services["legal_jobs"] = legal_jobs
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -68,8 +71,10 @@ def create_app(
             await live.start()
         await nodes.start()
         live_stats.start()
+        legal_jobs.start()
         yield
         await scans.stop()
+        await legal_jobs.stop()
         await live_stats.stop()
         await nodes.stop()
         if live is not None:

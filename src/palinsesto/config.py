@@ -114,6 +114,16 @@ class Settings:
     hls_session_timeout_seconds: int = 30
     # Where security reports go (security.txt's Contact): a mailto: or https: URI.
     security_contact: str = ""
+    # Counter-notices (trust/counter_notices.py): a restriction is lifted this many business
+    # days after a counter-notice unless the notifier records legal action first.
+    counter_notice_business_days: int = 10
+    # How often the legal jobs run: restore after counter-notices, lift expired actions,
+    # apply IP retention (panel/admin/legal_jobs.py).
+    legal_jobs_seconds: int = 300
+    # Client addresses in stored rows: truncated (IPv4 /24, IPv6 /48) after this many
+    # days, removed after that many; a tenant may set its own (trust/retention.py).
+    ip_truncate_days: int = 30
+    ip_remove_days: int = 180
     # Self-service panels (admin/api/routes/signup.py): "off" (no public sign-up), "open"
     # (a new panel is active at once) or "approval" (it waits for the platform admin). New
     # panels start on signup_plan (accounts/plans.py); each client address may sign up
@@ -390,6 +400,14 @@ def _validate(settings: Settings) -> None:
         )
     if settings.play_token_ttl_seconds <= 0:
         raise ConfigError(f"{ENV_PREFIX}PLAY_TOKEN_TTL_SECONDS: must be positive")
+    if settings.counter_notice_business_days < 0 or settings.legal_jobs_seconds <= 0:
+        raise ConfigError(
+            f"{ENV_PREFIX}COUNTER_NOTICE_BUSINESS_DAYS must be >= 0, LEGAL_JOBS_SECONDS positive"
+        )
+    if not 0 < settings.ip_truncate_days <= settings.ip_remove_days:
+        raise ConfigError(
+            f"{ENV_PREFIX}IP_TRUNCATE_DAYS must be positive and at most IP_REMOVE_DAYS"
+        )
     if settings.geoip_db and not Path(settings.geoip_db).is_file():
         raise ConfigError(f"{ENV_PREFIX}GEOIP_DB: no such file: {settings.geoip_db}")
     url = settings.effective_database_url

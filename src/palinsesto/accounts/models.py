@@ -68,6 +68,16 @@ class Tenant(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Who operates the service, for its public operator page and security.txt
+    # (/t/<slug>/operator); empty fields are left out there.
+    operator_name: Mapped[str] = mapped_column(String(200), default="")
+    operator_address: Mapped[str] = mapped_column(String(500), default="")
+    operator_email: Mapped[str] = mapped_column(String(254), default="")
+    security_contact: Mapped[str] = mapped_column(String(254), default="")
+    # Client addresses kept in stored rows: truncated (IPv4 /24, IPv6 /48) after this many
+    # days, removed after that many; NULL: the platform's defaults (palinsesto.trust.retention).
+    ip_truncate_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    ip_remove_days: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class Role(enum.StrEnum):

@@ -107,28 +107,11 @@ def panel() -> None:
         f"Node API: {escape(base)}/node-api/v1 (palinsesto node --panel {escape(base)})",
         soft_wrap=True,
     )
-    import uvicorn
-
     from palinsesto.app import create_app
+    from palinsesto.cli.web_server import run_panel_http
     from palinsesto.context import AppContext
-    from palinsesto.panel.playback.routes import viewer_first
 
-    app = create_app(AppContext.build(settings, db), local_node=False)
-    config = uvicorn.Config(
-        viewer_first(app),
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level,
-        access_log=settings.log_level == "debug",  # query strings carry passwords
-        proxy_headers=True,
-        forwarded_allow_ips=settings.trusted_proxy_list,
-        server_header=False,
-    )
-    server = uvicorn.Server(config)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run(sockets=[sock])
-    if not server.started:
-        raise typer.Exit(3)
+    run_panel_http(create_app(AppContext.build(settings, db), local_node=False), settings, sock)
 
 
 def _leases(settings: Settings) -> dict[int, Any]:

@@ -7,7 +7,6 @@ generated password is shown once, and would otherwise be spent on a start that f
 
 from __future__ import annotations
 
-import contextlib
 import socket
 from dataclasses import replace
 
@@ -73,35 +72,11 @@ def serve(
         )
     # The web stack is imported here, not at the top: every other command (an M3U import, a
     # migration) starts without FastAPI, uvicorn and the whole app (~85 MB less RSS).
-    import uvicorn
-
     from palinsesto.app import create_app
+    from palinsesto.cli.web_server import run_panel_http
     from palinsesto.context import AppContext
-    from palinsesto.panel.playback.routes import viewer_first
 
-    app = create_app(AppContext.build(settings, db), node_sockets)
-    config = uvicorn.Config(
-        viewer_first(app),
-        # uvicorn[standard]'s C event loop and HTTP parser, asked for by name so a broken
-        # install fails at start instead of silently falling back to the slower
-        # pure-Python ones.
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level,
-        # One access line per request costs ~3 % of the player API's throughput and would
-        # write viewers' passwords (they travel in query strings) to the log: debug only.
-        access_log=settings.log_level == "debug",
-        # X-Forwarded-For/-Proto only from the configured proxies; uvicorn's default would
-        # believe any local peer, and let anyone on the machine pick their own address.
-        proxy_headers=True,
-        forwarded_allow_ips=settings.trusted_proxy_list,
-        server_header=False,
-    )
-    server = uvicorn.Server(config)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run(sockets=[panel_socket])
-    if not server.started:
-        raise typer.Exit(3)  # uvicorn's own code for a start that failed (it said why)
+    run_panel_http(create_app(AppContext.build(settings, db), node_sockets), settings, panel_socket)
 
 
 def _bind_or_exit(settings: Settings) -> tuple[socket.socket, NodeSockets]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,7 +55,12 @@ def restrict_sqlite_file(url: str) -> None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return
     path = Path(database)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    # Created only if missing: opening and closing an existing database file would drop
+    # every POSIX lock this process holds on it (close() releases them all), so SQLite
+    # connections already open here (a server in the same process) would look gone to
+    # other processes, which could then delete the WAL under them.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
     for suffix in ("", "-wal", "-shm", "-journal"):
         companion = path.with_name(path.name + suffix)
         if companion.exists():

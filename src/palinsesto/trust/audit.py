@@ -20,8 +20,12 @@ from palinsesto.trust.audit_chain import (
     CHAINED_FIELDS,
     ChainHead,
     ChainReport,
+    NotRedactable,
     canonical_json,
     entry_digest,
+    new_salts,
+    redact,
+    redaction_fingerprint,
     verify_chain,
 )
 from palinsesto.trust.models import AuditChainHead, AuditEntry
@@ -76,6 +80,8 @@ def record(
         created_at=utcnow(),
         seq=head.seq + 1,
         prev_hash=head.row_hash,
+        salts=new_salts(),
+        redacted=None,
     )
     entry.row_hash = entry_digest(head.row_hash, _chained_values(entry))
     head.seq, head.row_hash = entry.seq, entry.row_hash
@@ -83,7 +89,63 @@ def record(
 
 
 def _chained_values(entry: AuditEntry) -> dict[str, Any]:
-    return {name: getattr(entry, name) for name in CHAINED_FIELDS}
+    values = {name: getattr(entry, name) for name in CHAINED_FIELDS}
+    values["salts"], values["redacted"] = entry.salts, entry.redacted
+    return values
+
+
+class Redactions:
+    """Personal fields of stored entries replaced (erasure, IP retention), then sealed.
+
+    :meth:`replace` rewrites an entry so that it keeps verifying; :meth:`seal` appends the
+    ``redact`` entry that fixes the replacement values (see
+    :mod:`palinsesto.trust.audit_chain`). Call both in the same transaction.
+    """
+
+    def __init__(self) -> None:
+        self.fingerprints: dict[int, str] = {}
+        self.skipped = 0  # entries written before salted fields: left as they are
+
+    def replace(self, entry: AuditEntry, **values: Any) -> bool:
+        """Replace ``values`` (personal field name -> replacement) in ``entry``; False (and
+        nothing changed) for an entry whose digest covers the values themselves."""
+        try:
+            redaction = redact(_chained_values(entry), values)
+        except NotRedactable:
+            self.skipped += 1
+            return False
+        for name, value in values.items():
+            setattr(entry, name, canonical_json(value) if name in ("before", "after") else value)
+        entry.salts, entry.redacted = redaction.salts, redaction.redacted
+        self.fingerprints[entry.seq] = redaction_fingerprint(_chained_values(entry))
+        return True
+
+    def seal(
+        self,
+        session: Session,
+        *,
+        actor: str,
+        reason: str,
+        tenant_id: int | None = None,
+        actor_id: int | None = None,
+        ip: str = "",
+    ) -> None:
+        if not self.fingerprints:
+            return
+        record(
+            session,
+            actor_id=actor_id,
+            actor=actor,
+            tenant_id=tenant_id,
+            action="redact",
+            entity="audit_log",
+            after={
+                "reason": reason,
+                "redactions": {str(k): v for k, v in self.fingerprints.items()},
+            },
+            ip=ip,
+        )
+        self.fingerprints = {}
 
 
 def verify(session: Session, batch: int = 5000) -> ChainReport:
@@ -91,7 +153,8 @@ def verify(session: Session, batch: int = 5000) -> ChainReport:
     head_row = session.get(AuditChainHead, 1)
     head = ChainHead(head_row.seq, head_row.row_hash) if head_row is not None else None
     columns = [
-        getattr(AuditEntry, name) for name in (*CHAINED_FIELDS, "id", "prev_hash", "row_hash")
+        getattr(AuditEntry, name)
+        for name in (*CHAINED_FIELDS, "id", "prev_hash", "row_hash", "salts", "redacted")
     ]
 
     def entries() -> Iterator[dict[str, Any]]:

@@ -50,6 +50,10 @@ class AuditEntry(Base):
     seq: Mapped[int] = mapped_column(Integer)
     prev_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64))
+    # Per personal field: its salt, and once erased or truncated, its commitment
+    # (palinsesto.trust.audit_chain). NULL on entries written before migration 0013.
+    salts: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
+    redacted: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
 
 
 class AuditChainHead(Base):
@@ -102,7 +106,13 @@ class Notice(Base):
 
 
 class NoticeAction(Base):
-    """A decision on a notice, with its statement of reasons (DSA Art. 17)."""
+    """A decision on a notice, with its statement of reasons (DSA Art. 17).
+
+    ``reference`` is the code the affected party quotes in a counter-notice (it is in the
+    statement of reasons they receive). A restriction ends at ``expires_at`` or after a
+    counter-notice nobody took to court; then ``lifted_at`` and ``lift_statement`` say when
+    and why.
+    """
 
     __tablename__ = "notice_actions"
 
@@ -114,6 +124,49 @@ class NoticeAction(Base):
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     statement: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reference: Mapped[str | None] = mapped_column(String(32), unique=True, default=None)
+    review_at: Mapped[datetime | None] = mapped_column(default=None)
+    lifted_at: Mapped[datetime | None] = mapped_column(default=None)
+    lift_reason: Mapped[str] = mapped_column(String(16), default="")
+    lift_statement: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+
+class CounterNotice(Base):
+    """The affected party's objection to an action (DMCA 512(g)(3), DSA Art. 20 complaint).
+
+    The notifier is told when it arrives (``notifier_told_at``); unless the notifier records
+    legal action by ``restore_due_at``, the restriction is lifted by the legal jobs
+    (palinsesto.panel.admin.legal_jobs).
+    """
+
+    __tablename__ = "counter_notices"
+    __table_args__ = (Index("ix_counter_notices_tenant_received", "tenant_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="SET NULL"), default=None
+    )
+    action_id: Mapped[int] = mapped_column(
+        ForeignKey("notice_actions.id", ondelete="CASCADE"), index=True
+    )
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
+    receipt: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    address: Mapped[str] = mapped_column(String(500), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    good_faith: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_jurisdiction: Mapped[bool] = mapped_column(Boolean, default=False)
+    signature: Mapped[str] = mapped_column(String(200), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    notifier_told_at: Mapped[datetime | None] = mapped_column(default=None)
+    restore_due_at: Mapped[datetime] = mapped_column()
+    legal_action_at: Mapped[datetime | None] = mapped_column(default=None)
+    legal_action_note: Mapped[str] = mapped_column(Text, default="")
+    restored_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class TrustedNotifier(Base):

@@ -281,16 +281,56 @@ class NoticeFacts:
     received_at: datetime
     decided_at: datetime | None
     actions: Sequence[ActionKind]
+    first_action_at: datetime | None = None  # the first decision that restricted something
+
+
+@dataclass(frozen=True, slots=True)
+class CounterFacts:
+    """One counter-notice as the transparency report counts it."""
+
+    received_at: datetime
+    status: str
+    restored_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LiftFacts:
+    """One restriction that ended (its reason: "expired" or "counter_notice")."""
+
+    lifted_at: datetime
+    reason: str
+
+
+def _median(values: list[float]) -> float | None:
+    return median(values) if values else None
 
 
 def transparency_report(
-    notices: Iterable[NoticeFacts], since: datetime, until: datetime
+    notices: Iterable[NoticeFacts],
+    since: datetime,
+    until: datetime,
+    counters: Iterable[CounterFacts] = (),
+    lifts: Iterable[LiftFacts] = (),
 ) -> dict[str, Any]:
-    """Counts and median handling times of the notices received in [since, until)."""
-    rows = [n for n in notices if since <= n.received_at < until]
+    """Counts and median handling times of what happened in [since, until) (DSA Art. 15).
+
+    Notices and counter-notices count by when they arrived; restorations and lifted
+    restrictions by when they took effect.
+    """
+
+    def within(moment: datetime | None) -> bool:
+        return moment is not None and since <= moment < until
+
+    rows = [n for n in notices if within(n.received_at)]
     by_regime = {r.value: sum(1 for n in rows if n.regime is r) for r in NoticeRegime}
     by_status = {s.value: sum(1 for n in rows if n.status is s) for s in NoticeStatus}
     by_action = {a.value: sum(1 for n in rows for x in n.actions if x is a) for a in ActionKind}
+    by_regime_status = {
+        r.value: {
+            s.value: sum(1 for n in rows if n.regime is r and n.status is s) for s in NoticeStatus
+        }
+        for r in NoticeRegime
+    }
     handled = [
         (n.decided_at - n.received_at).total_seconds() for n in rows if n.decided_at is not None
     ]
@@ -299,13 +339,28 @@ def transparency_report(
         for n in rows
         if n.decided_at is not None and n.trusted
     ]
+    acted = [
+        (n.first_action_at - n.received_at).total_seconds()
+        for n in rows
+        if n.first_action_at is not None
+    ]
+    counter_rows = [c for c in counters if within(c.received_at)]
+    counter_status: dict[str, int] = {}
+    for c in counter_rows:
+        counter_status[c.status] = counter_status.get(c.status, 0) + 1
+    lifted = [x for x in lifts if within(x.lifted_at)]
     return {
         "period": {"since": since.isoformat(), "until": until.isoformat()},
         "notices": len(rows),
         "from_trusted_notifiers": sum(1 for n in rows if n.trusted),
         "by_regime": by_regime,
         "by_status": by_status,
+        "by_regime_and_status": by_regime_status,
         "actions": by_action,
-        "median_seconds_to_decision": median(handled) if handled else None,
-        "median_seconds_to_decision_trusted": median(trusted) if trusted else None,
+        "median_seconds_to_action": _median(acted),
+        "median_seconds_to_decision": _median(handled),
+        "median_seconds_to_decision_trusted": _median(trusted),
+        "counter_notices": {"received": len(counter_rows), "by_status": counter_status},
+        "restorations": sum(1 for x in lifted if x.reason == "counter_notice"),
+        "expired_restrictions_lifted": sum(1 for x in lifted if x.reason == "expired"),
     }

@@ -14,6 +14,7 @@ import pytest
 from palinsesto.accounts.models import UsageDay
 from palinsesto.accounts.plans import PLANS
 from palinsesto.panel.admin.api.routes.auth import TotpState
+from palinsesto.panel.admin.api.routes.counter_notices import CounterReceipt
 from palinsesto.panel.admin.api.routes.notices import ReceiptOut
 from palinsesto.panel.admin.api.routes.watch import WatchInfo
 from support.admin_api import TenantWorld, created, make_tenant, root_client
@@ -417,6 +418,14 @@ RESELLER_MAY_READ: dict[str, Any] = {
     "/api/v1/plans": lambda me, b: {p["name"] for p in b} <= set(PLANS),
     # Public: where a notice stands, to anyone holding its receipt (no notifier data).
     "/api/v1/public/notices/{receipt}": lambda me, b: set(b) <= set(ReceiptOut.model_fields),
+    "/api/v1/public/counter-notices/{receipt}": lambda me, b: (
+        set(b) <= set(CounterReceipt.model_fields)
+    ),
+    # Public: the published transparency report, figures only (DSA Art. 15).
+    "/api/v1/public/transparency-report": lambda me, b: (
+        {"period", "notices", "scope"} <= set(b)
+        and not any(k in str(b) for k in ("@", "notifier_name", "username"))
+    ),
     # Public: the watch page's answer for a share link, to anyone holding the link.
     "/api/v1/watch/{ref}": lambda me, b: set(b) <= set(WatchInfo.model_fields),
 }

@@ -7,7 +7,7 @@ served as they are. Browser HLS playback uses hls.js, installed from the npm reg
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -20,8 +20,8 @@ from fastapi.responses import (
 )
 from fastapi.staticfiles import StaticFiles
 
-from palinsesto.config import Settings
 from palinsesto.panel.admin.api.errors import error_body
+from palinsesto.panel.admin.legal_pages import mount_legal_pages, security_txt_body
 
 PANEL_PREFIX = "/panel"
 PLAYER_PREFIX = "/panel/vendor/hls"
@@ -37,22 +37,6 @@ class PanelFiles(StaticFiles):
         response = super().file_response(*args, **kwargs)  # type: ignore[arg-type]
         response.headers.setdefault("Cache-Control", "no-cache")
         return response
-
-
-def security_txt_body(settings: Settings, now: datetime) -> str:
-    """RFC 9116's security.txt: where to report vulnerabilities and abuse, valid for a year."""
-    base = settings.effective_public_url
-    contacts = [settings.security_contact] if settings.security_contact else []
-    contacts.append(f"{base}/notice")  # the notice form also reaches the operator
-    expires = (now + timedelta(days=365)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    lines = [f"Contact: {c}" for c in contacts]
-    lines += [
-        f"Expires: {expires}",
-        f"Policy: {base}/notice",
-        f"Canonical: {base}/.well-known/security.txt",
-        "Preferred-Languages: en",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def mount_panel(app: FastAPI, player_dir: Path = PLAYER_DIR) -> None:
@@ -77,6 +61,8 @@ def mount_panel(app: FastAPI, player_dir: Path = PLAYER_DIR) -> None:
     def notice_page() -> FileResponse:
         # The public notice form (DSA Art. 16 / DMCA 512(c)(3)); ?service=<slug> preselects.
         return FileResponse(STATIC_DIR / "notice.html", headers={"Cache-Control": "no-cache"})
+
+    mount_legal_pages(app)  # /t/<slug>/operator, security.txt per tenant, transparency
 
     @app.get("/signup", include_in_schema=False)
     def signup_page() -> FileResponse:

@@ -4,18 +4,19 @@ Anyone may file a notice (``POST /public/notices``), to one tenant (``tenant``: 
 or to the platform; the answer is a receipt whose code also reads the notice's status.
 Managers of the tenant list the notices, act on them (end the line's plays, suspend the
 line, disable the item, or reject), and each decision is stored with its statement of
-reasons (DSA Art. 17) and written to the audit log. The rules of what a notice must hold
-and what a decision states live in :mod:`palinsesto.trust.notices`.
+reasons (DSA Art. 17) and written to the audit log. Objections to decisions are in
+``counter_notices.py``, the published figures in ``transparency.py``. The rules of what a
+notice must hold and what a decision states live in :mod:`palinsesto.trust.notices`.
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
@@ -24,7 +25,7 @@ from palinsesto.accounts.security import generate_password, hash_api_key
 from palinsesto.catalog.models import Channel, Movie
 from palinsesto.db.base import utcnow
 from palinsesto.panel.admin.api.changes import audited
-from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Principal, Staff
+from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Principal
 from palinsesto.panel.admin.api.errors import (
     BadRequest,
     Forbidden,
@@ -36,12 +37,11 @@ from palinsesto.panel.admin.api.identifiers import Label
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.types import MAX_ID, PathId, QueryId
 from palinsesto.trust.audit import record, snapshot
-from palinsesto.trust.models import Notice, NoticeAction, TrustedNotifier
+from palinsesto.trust.models import CounterNotice, Notice, NoticeAction, TrustedNotifier
 from palinsesto.trust.notices import (
     ActionKind,
     Decision,
     FieldProblem,
-    NoticeFacts,
     NoticeRegime,
     NoticeStatus,
     NoticeSubmission,
@@ -50,7 +50,6 @@ from palinsesto.trust.notices import (
     locate_all,
     problems,
     statement_of_reasons,
-    transparency_report,
 )
 
 router = APIRouter(tags=["notices"])
@@ -78,12 +77,25 @@ class NoticeIn(BaseModel):
     signature: str = Field(default="", max_length=200)
 
 
+class ObjectionOut(BaseModel):
+    """A counter-notice as the notifier is told of it (no details of who objected)."""
+
+    received_at: datetime
+    status: str
+    restore_due_at: datetime = Field(
+        description="the restriction is lifted then unless you record legal action"
+    )
+
+
 class ReceiptOut(BaseModel):
     receipt: str
     received_at: datetime
     status: NoticeStatus
     regime: NoticeRegime
     targets_found: int = Field(description="how many things on this service the locations name")
+    counter_notices: list[ObjectionOut] = Field(
+        default=[], description="objections of the affected party to the decisions taken"
+    )
 
 
 class TargetOut(BaseModel):
@@ -123,7 +135,11 @@ class ActionIn(BaseModel):
         default=None,
         ge=1,
         le=3650,
-        description="how long the restriction lasts; none: until reviewed",
+        description="how long the restriction lasts (lifted by the legal jobs after); "
+        "none: until reviewed",
+    )
+    review_days: int | None = Field(
+        default=None, ge=1, le=3650, description="when staff should review the restriction"
     )
 
 
@@ -137,6 +153,11 @@ class ActionOut(BaseModel):
     expires_at: datetime | None
     statement: dict[str, Any]
     created_at: datetime
+    reference: str | None = Field(description="what the affected party quotes to object")
+    review_at: datetime | None
+    lifted_at: datetime | None
+    lift_reason: str
+    lift_statement: dict[str, Any] | None
 
 
 # ---- public ----
@@ -256,6 +277,16 @@ def notice_status(receipt: Annotated[str, Field(max_length=32)], session: DbSess
         status=NoticeStatus(notice.status),
         regime=NoticeRegime(notice.regime),
         targets_found=len(notice.targets),
+        counter_notices=[
+            ObjectionOut(
+                received_at=c.received_at, status=c.status, restore_due_at=c.restore_due_at
+            )
+            for c in session.scalars(
+                select(CounterNotice)
+                .where(CounterNotice.notice_id == notice.id)
+                .order_by(CounterNotice.id)
+            )
+        ],
     )
 
 
@@ -316,6 +347,21 @@ def notice_actions(notice_id: PathId, principal: Manager, session: DbSession) ->
     )
 
 
+@router.get("/notice-actions/due-for-review", response_model=list[ActionOut])
+def actions_due_for_review(principal: Manager, session: DbSession) -> list[NoticeAction]:
+    """Restrictions still in force whose review date has come, oldest first."""
+    stmt = (
+        select(NoticeAction)
+        .join(Notice, Notice.id == NoticeAction.notice_id)
+        .where(NoticeAction.review_at <= utcnow(), NoticeAction.lifted_at.is_(None))
+        .order_by(NoticeAction.review_at)
+        .limit(500)
+    )
+    if not principal.is_platform:
+        stmt = stmt.where(Notice.tenant_id == principal.tenant_id)
+    return list(session.scalars(stmt))
+
+
 @router.post("/notices/{notice_id}/actions", response_model=ActionOut, status_code=201)
 def act_on_notice(
     notice_id: PathId, body: ActionIn, principal: Manager, session: DbSession, ctx: Context
@@ -334,6 +380,7 @@ def act_on_notice(
         legal_ground=body.legal_ground,
         contractual_ground=body.contractual_ground,
         days=body.days,
+        review_days=body.review_days,
     )
 
 
@@ -348,6 +395,7 @@ def _decide(
     legal_ground: str = "",
     contractual_ground: str = "",
     days: int | None = None,
+    review_days: int | None = None,
     automated: bool = False,
 ) -> NoticeAction:
     targets = [Target(TargetKind(t["kind"]), t["ref"]) for t in notice.targets]
@@ -364,14 +412,22 @@ def _decide(
         expires_at=expires,
         decided_at=now,
     )
+    reference = secrets.token_urlsafe(12) if kind is not ActionKind.reject else None
+    statement = statement_of_reasons(notice.id, NoticeRegime(notice.regime), decision)
+    if reference is not None:  # what the affected party quotes in a counter-notice
+        statement["reference"] = reference
+        statement["counter_notice"] = f"{ctx.settings.effective_public_url}/counter-notice"
     action = NoticeAction(
         notice_id=notice.id,
         kind=kind.value,
         targets=[{"kind": t.kind.value, "ref": t.ref} for t in acted],
         actor=principal.username,
         expires_at=expires,
-        statement=statement_of_reasons(notice.id, NoticeRegime(notice.regime), decision),
+        statement=statement,
         created_at=now,
+        reference=reference,
+        review_at=now + timedelta(days=review_days) if review_days else None,
+        lift_reason="",
     )
     session.add(action)
     notice.status = (
@@ -474,45 +530,6 @@ def _carry_out(
             "check its targets, or reject it."
         )
     return list(dict.fromkeys(acted))
-
-
-@router.get("/transparency-report")
-def transparency(
-    principal: Staff,
-    session: DbSession,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
-    tenant_id: QueryId = None,
-) -> dict[str, Any]:
-    """Counts and median handling times of notices received in a period (default: 30 days)."""
-    end = until or datetime.now(UTC)
-    start = since or end - timedelta(days=30)
-    if start >= end:
-        raise ValidationFailed("The period is empty.", fields={"since": "Must be before until."})
-    stmt = _scoped(principal).where(Notice.received_at >= start, Notice.received_at < end)
-    if principal.is_platform and tenant_id is not None:
-        stmt = stmt.where(Notice.tenant_id == tenant_id)
-    notices = list(session.scalars(stmt))
-    kinds: dict[int, list[ActionKind]] = {}
-    if notices:
-        for notice_id, kind in session.execute(
-            select(NoticeAction.notice_id, NoticeAction.kind).where(
-                NoticeAction.notice_id.in_([n.id for n in notices])
-            )
-        ):
-            kinds.setdefault(notice_id, []).append(ActionKind(kind))
-    facts = [
-        NoticeFacts(
-            regime=NoticeRegime(n.regime),
-            status=NoticeStatus(n.status),
-            trusted=n.trusted,
-            received_at=n.received_at,
-            decided_at=n.decided_at,
-            actions=kinds.get(n.id, []),
-        )
-        for n in notices
-    ]
-    return transparency_report(facts, start, end)
 
 
 # ---- trusted notifiers ----
