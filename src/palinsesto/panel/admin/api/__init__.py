@@ -9,9 +9,13 @@ from palinsesto.panel.admin.api.routes import (
     audit,
     auth,
     bouquets,
+    branding,
     categories,
     channels,
+    creator,
+    creators,
     credits,
+    domains,
     epg_review,
     epg_sources,
     episodes,
@@ -64,6 +68,10 @@ def build_router() -> APIRouter:
         notices,
         system,
         rights,
+        creators,
+        creator,
+        domains,
+        branding,
     ):
         router.include_router(module.router)
     return router

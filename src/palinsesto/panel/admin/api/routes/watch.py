@@ -22,9 +22,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from palinsesto.accounts.models import Tenant
 from palinsesto.catalog.models import Channel
 from palinsesto.panel.admin.api.deps import Context, DbSession, Staff
 from palinsesto.panel.admin.api.errors import NotFound
+from palinsesto.panel.admin.api.routes.branding import PublicBranding, public_branding
 from palinsesto.panel.admin.api.scope import get_scoped
 from palinsesto.panel.admin.api.types import MAX_ID, PathId
 from palinsesto.panel.playback.watch_tokens import WatchKind, watch_path
@@ -64,6 +66,7 @@ class WatchInfo(BaseModel):
     hls_path: str
     hls_url: str | None = None
     expires_at: float | None = None
+    branding: PublicBranding | None = Field(default=None, description="the channel's panel's look")
 
 
 @router.get("/channels/{channel_id}/share-link", response_model=ShareLink)
@@ -97,6 +100,8 @@ def watch_info(ref: str, session: DbSession, ctx: Context) -> WatchInfo:
     )
     if row is None or not row.enabled:
         raise NotFound("This watch link is not valid (or the channel was removed).")
+    tenant = session.get(Tenant, row.tenant_id)
+    branding = public_branding(tenant) if tenant is not None else None
     line_path = f"/live/{{username}}/{{password}}/{row.id}.m3u8"  # reference §8
     engine = ctx.services.get("live")
     if row.public_watch and engine is not None:
@@ -112,7 +117,13 @@ def watch_info(ref: str, session: DbSession, ctx: Context) -> WatchInfo:
             hls_path=line_path,
             hls_url=watch_path(token, row.id),
             expires_at=expires,
+            branding=branding,
         )
     return WatchInfo(
-        channel_id=row.id, name=row.name, logo=row.logo, access="line", hls_path=line_path
+        channel_id=row.id,
+        name=row.name,
+        logo=row.logo,
+        access="line",
+        hls_path=line_path,
+        branding=branding,
     )
