@@ -106,7 +106,10 @@ def test_an_invited_creator_sees_and_edits_only_its_own_channels(
         mine = c.get("/api/v1/creator/channels").json()
         assert [ch["id"] for ch in mine] == [own["id"]] and mine[0]["stream_key"]
         assert c.get(f"/api/v1/creator/channels/{other['id']}").status_code == 404
-        assert c.patch(f"/api/v1/creator/channels/{other['id']}", json={"name": "x"}).status_code == 404
+        assert (
+            c.patch(f"/api/v1/creator/channels/{other['id']}", json={"name": "x"}).status_code
+            == 404
+        )
         renamed = c.patch(f"/api/v1/creator/channels/{own['id']}", json={"name": "Drums!"})
         assert renamed.status_code == 200 and renamed.json()["name"] == "Drums!"
         rotated = c.post(f"/api/v1/creator/channels/{own['id']}/stream-key").json()
@@ -141,7 +144,9 @@ def test_an_invited_creator_sees_and_edits_only_its_own_channels(
             r = c.get(url)
             assert r.status_code == 403, (url, r.text)
             assert "fan1" not in r.text and "Tenant News" not in r.text
-        assert c.post("/api/v1/lines", json={"username": "x1", "password": "pw1"}).status_code == 403
+        assert (
+            c.post("/api/v1/lines", json={"username": "x1", "password": "pw1"}).status_code == 403
+        )
     # The owner sees the show in the tenant's guide tools.
     with world.client() as owner:
         shows = owner.get(f"/api/v1/epg/channels/{own['id']}/shows").json()
@@ -230,10 +235,12 @@ def test_a_creator_goes_live_and_sees_its_audience(sqlite_url: str, tmp_path: Pa
         ]  # fmt: skip
         with _process(push):
             _until(
-                lambda: creator.get(f"/api/v1/creator/channels/{channel['id']}/go-live").json()[
-                    "status"
-                ]
-                == "running",
+                lambda: (
+                    creator.get(f"/api/v1/creator/channels/{channel['id']}/go-live").json()[
+                        "status"
+                    ]
+                    == "running"
+                ),
                 30,
                 "the channel did not go live",
             )
