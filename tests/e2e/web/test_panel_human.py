@@ -33,7 +33,7 @@ RAW_PHRASES = [
 
 def _schema_names(base_url: str) -> set[str]:
     """Component names of two or more words (TenantStatus, LineOut): ours, never prose."""
-    doc = httpx.get(f"{base_url}/api/v1/openapi.json").json()
+    doc = httpx.get(f"{base_url}/api/v1/openapi.json", timeout=30).json()
     names = set()
     for name in doc["components"]["schemas"]:
         for part in re.split(r"[^A-Za-z]+", name):
@@ -53,7 +53,7 @@ def _leaks(page: Page, forbidden: set[str]) -> list[str]:
 
 
 def _openapi_url_ok(sqlite_server: RunningServer) -> str:
-    r = httpx.get(f"{sqlite_server.base_url}/api/v1/openapi.json")
+    r = httpx.get(f"{sqlite_server.base_url}/api/v1/openapi.json", timeout=30)
     if r.status_code == 200:
         return sqlite_server.base_url
     raise AssertionError(f"no OpenAPI document: {r.status_code}")

@@ -64,6 +64,7 @@ function counts(map) {
 function duration(seconds) {
   const h_ = Math.floor(seconds / 3600);
   const m = Math.floor((seconds % 3600) / 60);
+  if (seconds < 60) return `${seconds} s`;
   return h_ ? `${h_} h ${m} min` : `${m} min`;
 }
 
