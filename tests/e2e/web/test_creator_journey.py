@@ -46,6 +46,7 @@ def test_invited_creator_goes_live_and_sees_its_viewer(
     panel: Panel, sqlite_server: RunningServer, sink: SmtpSink
 ) -> None:
     page = panel.page
+    page.set_default_timeout(30_000)  # the panel's first OpenAPI read is slow under load
     world = make_tenant(sqlite_server, "drums")
     with world.client() as owner:
         bouquet = created(owner.post("/api/v1/bouquets", json={"name": "All"}))

@@ -215,6 +215,17 @@ def view_invite(token: str, session: DbSession, ctx: Context) -> InviteView:
 async def accept(token: str, body: AcceptIn, request: Request, ctx: Context) -> Accepted:
     """Public: the invited creator chooses a username and password (argon2id, like every
     admin user's); the link is spent."""
+    now = datetime.now(UTC)
+
+    def still_open() -> None:
+        with ctx.db.session() as session:
+            try:
+                find_invite(session, ctx.settings.secret_key, token, now)
+            except InviteInvalid:
+                raise NotFound(INVITE_INVALID, code="invite_invalid") from None
+
+    # A dead link costs a lookup, never an argon2 hash (checked again when storing).
+    await run_in_threadpool(still_open)
     password_hash = await run_in_threadpool(hash_password, body.password)
     ip = request.client.host if request.client else ""
 
