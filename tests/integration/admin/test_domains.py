@@ -211,6 +211,13 @@ def test_branding_is_validated_and_shown_on_its_domain_and_watch_pages(
         logo = _upload(a, PNG)
         assert logo.status_code == 200, logo.text
         logo_url = logo.json()["logo_url"]
+        # With a logo stored, the tenant's other changes are audited as before.
+        again = a.put(
+            "/api/v1/branding", json={"display_name": "Alpha Drums", "primary_color": "#C0FFEE"}
+        )
+        assert again.status_code == 200 and again.json()["logo_url"] == logo_url
+        entries = a.get("/api/v1/audit", params={"entity": "tenant"}).json()["items"]
+        assert any((e["after"] or {}).get("brand_logo") == f"{len(PNG)} bytes" for e in entries), entries
         share = a.get(f"/api/v1/channels/{alpha.channel_id}/share-link").json()
     with _on(server, alpha.host) as c:
         seen = c.get("/api/v1/public/branding").json()

@@ -120,11 +120,9 @@ async def set_logo(
     def store() -> BrandingOut:
         with ctx.db.transaction() as session:
             tenant = _tenant(session, principal, tenant_id)
+            before = snapshot(tenant)
             tenant.brand_logo, tenant.brand_logo_type = data, media_type
-            audited(
-                session, principal, "update", "tenant", tenant,
-                before={"logo": "previous"}, after={"logo": f"{media_type}, {len(data)} bytes"},
-            )  # fmt: skip
+            audited(session, principal, "update", "tenant", tenant, before=before)
             return _out(tenant)
 
     return await run_in_threadpool(store)
@@ -133,8 +131,9 @@ async def set_logo(
 @router.delete("/branding/logo", response_model=BrandingOut)
 def remove_logo(principal: Manager, session: DbSession, tenant_id: QueryId = None) -> BrandingOut:
     tenant = _tenant(session, principal, tenant_id)
+    before = snapshot(tenant)
     tenant.brand_logo, tenant.brand_logo_type = None, ""
-    audited(session, principal, "update", "tenant", tenant, before={"logo": "previous"}, after={})
+    audited(session, principal, "update", "tenant", tenant, before=before)
     return _out(tenant)
 
 
