@@ -46,6 +46,13 @@ def host_of_header(value: str) -> str:
     return value.rsplit(":", 1)[0].rstrip(".") if ":" in value else value.rstrip(".")
 
 
+def host_and_port(value: str) -> str:
+    """A ``Host`` header as it may go into a URL: the host name, then ``:port`` if given."""
+    name = host_of_header(value)
+    port = value.strip().rsplit(":", 1)[1] if ":" in value else ""
+    return f"{name}:{port}" if port.isdigit() and len(port) <= 5 else name
+
+
 def _is_address(host: str) -> bool:
     try:
         ipaddress.ip_address(host)

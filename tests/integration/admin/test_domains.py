@@ -5,6 +5,7 @@ the DNS check resolves through a resolver function, and the branding shows where
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,10 @@ def test_each_domain_signs_in_only_its_own_lines(
             own = _viewer_answers(c, mine.line, "pw-1")
             assert [status for status, _ in own] == [200] * 5
             assert f"{mine.world.slug} TV".encode() in own[2][1]
+            # Its playlist and account call name the domain the app used.
+            assert f"http://{mine.host}/".encode() in own[2][1]
+            assert server.base_url.encode() not in own[2][1]
+            assert json.loads(own[0][1])["server_info"]["url"] == mine.host
             # The other panel's line, with its right password: exactly a wrong password.
             wrong = _viewer_answers(c, mine.line, "not-the-password")
             foreign = _viewer_answers(c, other.line, "pw-1")
@@ -105,6 +110,11 @@ def test_each_domain_signs_in_only_its_own_lines(
     # A port or a trailing dot still names the domain.
     with _on(server, f"{alpha.host}.:8080") as c:
         assert _viewer_answers(c, bravo.line, "pw-1") == _viewer_answers(c, alpha.line, "nope")
+        playlist = _viewer_answers(c, alpha.line, "pw-1")[2][1]
+        assert f"http://{alpha.host}:8080/".encode() in playlist
+    # On the platform's address the playlist names the platform's address.
+    with _on(server, None) as c:
+        assert server.base_url.encode() in _viewer_answers(c, alpha.line, "pw-1")[2][1]
 
 
 def test_staff_sign_in_on_a_domain_is_for_its_own_staff(
@@ -217,7 +227,9 @@ def test_branding_is_validated_and_shown_on_its_domain_and_watch_pages(
         )
         assert again.status_code == 200 and again.json()["logo_url"] == logo_url
         entries = a.get("/api/v1/audit", params={"entity": "tenant"}).json()["items"]
-        assert any((e["after"] or {}).get("brand_logo") == f"{len(PNG)} bytes" for e in entries), entries
+        assert any((e["after"] or {}).get("brand_logo") == f"{len(PNG)} bytes" for e in entries), (
+            entries
+        )
         share = a.get(f"/api/v1/channels/{alpha.channel_id}/share-link").json()
     with _on(server, alpha.host) as c:
         seen = c.get("/api/v1/public/branding").json()
@@ -231,6 +243,10 @@ def test_branding_is_validated_and_shown_on_its_domain_and_watch_pages(
         assert image.content == PNG and image.headers["content-type"] == "image/png"
     with _on(server, bravo.host) as c:
         assert c.get("/api/v1/public/branding").json()["name"] == "Bravo"
+        # Alpha's share link names nothing on bravo's domain.
+        assert c.get(f"/api/v1/watch/{share['ref']}").status_code == 404
+    with _on(server, alpha.host) as c:
+        assert c.get(f"/api/v1/watch/{share['ref']}").json()["name"] == "alpha TV"
     with _on(server, None) as c:
         assert c.get("/api/v1/public/branding").json() is None
         watch = c.get(f"/api/v1/watch/{share['ref']}").json()

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
+from palinsesto.accounts.domains import host_and_port
 from palinsesto.context import AppContext
 from palinsesto.panel.playback.catalog_cache import CatalogCache
 from palinsesto.panel.playback.domains import DomainsStale, shared_domains
@@ -111,6 +112,32 @@ class ViewerSurfaces:
     @property
     def public_url(self) -> str:
         return self.ctx.settings.effective_public_url
+
+    def public_url_for(self, viewer: ViewerRequest, scheme: str) -> str:
+        """Where this viewer reaches the panel: the tenant's own domain when the request
+        came on one (its playlist and account call then name it), else the platform's."""
+        try:
+            tenant_id = self.domains.tenant_for_host(viewer.host, cached_only=True)
+        except DomainsStale:  # just changed: the platform's address is right meanwhile
+            tenant_id = None
+        if tenant_id is None:
+            return self.public_url
+        return f"{'https' if scheme == 'https' else 'http'}://{host_and_port(viewer.host)}"
+
+    def server_for(self, viewer: ViewerRequest, scheme: str) -> ServerIdentity:
+        """:attr:`server` as seen on the viewer's host (one object per address, reused)."""
+        url = self.public_url_for(viewer, scheme)
+        if url == self.public_url:
+            return self.server
+        known: dict[str, ServerIdentity] = self.__dict__.setdefault("_domain_servers", {})
+        found = known.get(url)
+        if found is None:
+            if len(known) > 10_000:
+                known.clear()
+            s = self.ctx.settings
+            found = ServerIdentity.from_public_url(url, s.timezone, s.rtmp_public_port)
+            known[url] = found
+        return found
 
     def guide(self) -> Guide:
         return self.ctx.services.get("guide", EmptyGuide())
