@@ -131,6 +131,10 @@ class Settings:
     signup: str = "off"
     signup_plan: str = "trial"
     signup_per_hour: int = 5
+    # Outgoing mail (creator invitations, panel/admin/mail.py): smtp://host:port or
+    # smtps://user:password@host:port; empty = no mail, the panel shows the link to copy.
+    smtp_url: str = ""
+    mail_from: str = ""
     # How often the live engine adds its viewers to the daily usage table (usage_days).
     usage_sample_seconds: int = 30
     # How long probing one VOD file (ffmpeg reading its header) may take.
@@ -408,6 +412,10 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(
             f"{ENV_PREFIX}IP_TRUNCATE_DAYS must be positive and at most IP_REMOVE_DAYS"
         )
+    if settings.smtp_url and not settings.smtp_url.startswith(("smtp://", "smtps://")):
+        raise ConfigError(f"{ENV_PREFIX}SMTP_URL: expected smtp://host:port or smtps://...")
+    if settings.smtp_url and "@" not in settings.mail_from:
+        raise ConfigError(f"{ENV_PREFIX}MAIL_FROM: an address is needed to send mail")
     if settings.geoip_db and not Path(settings.geoip_db).is_file():
         raise ConfigError(f"{ENV_PREFIX}GEOIP_DB: no such file: {settings.geoip_db}")
     url = settings.effective_database_url

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -78,6 +79,13 @@ class Tenant(Base):
     # days, removed after that many; NULL: the platform's defaults (palinsesto.trust.retention).
     ip_truncate_days: Mapped[int | None] = mapped_column(Integer, default=None)
     ip_remove_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Branding (admin/api/routes/branding.py): shown on the tenant's watch pages and, on its
+    # own domain, its panel sign-in page. Empty = the platform's look.
+    brand_name: Mapped[str] = mapped_column(String(200), default="")
+    brand_color: Mapped[str] = mapped_column(String(7), default="")
+    brand_accent: Mapped[str] = mapped_column(String(7), default="")
+    brand_logo: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    brand_logo_type: Mapped[str] = mapped_column(String(32), default="")
 
 
 class Role(enum.StrEnum):
@@ -86,6 +94,8 @@ class Role(enum.StrEnum):
     admin = "admin"
     reseller = "reseller"
     support = "support"
+    # Owns its channels (Channel.owner_user_id) and sees only them and their audience.
+    creator = "creator"
 
 
 class AdminUser(Base):
@@ -246,3 +256,38 @@ class UsageDay(Base, TenantScoped):
     viewer_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
     peak_viewers: Mapped[int] = mapped_column(Integer, default=0)
     egress_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class TenantDomain(Base, TenantScoped):
+    """A host name of the tenant's own: requests whose Host names it are the tenant's."""
+
+    __tablename__ = "tenant_domains"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Lower case, no port, no trailing dot (accounts/domains.py normalises).
+    host: Mapped[str] = mapped_column(String(253), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    checked_at: Mapped[datetime | None] = mapped_column(default=None)
+    dns_ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    dns_detail: Mapped[str] = mapped_column(String(500), default="")
+
+
+class CreatorInvite(Base, TenantScoped):
+    """An e-mailed invitation to become a creator of the tenant: single use, time-limited.
+
+    Only a digest of the link's secret is stored (accounts/invites.py)."""
+
+    __tablename__ = "creator_invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(255))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_users.id", ondelete="SET NULL"), default=None
+    )
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -17,11 +17,14 @@ _CREDENTIAL_RE = re.compile(CREDENTIAL_PATTERN)
 
 # The roles each role may hand out (resellers: only sub-resellers below themselves).
 ASSIGNABLE: dict[Role, frozenset[Role]] = {
-    Role.platform_admin: frozenset({Role.owner, Role.admin, Role.reseller, Role.support}),
-    Role.owner: frozenset({Role.owner, Role.admin, Role.reseller, Role.support}),
-    Role.admin: frozenset({Role.admin, Role.reseller, Role.support}),
+    Role.platform_admin: frozenset(
+        {Role.owner, Role.admin, Role.reseller, Role.support, Role.creator}
+    ),
+    Role.owner: frozenset({Role.owner, Role.admin, Role.reseller, Role.support, Role.creator}),
+    Role.admin: frozenset({Role.admin, Role.reseller, Role.support, Role.creator}),
     Role.reseller: frozenset({Role.reseller}),
     Role.support: frozenset(),
+    Role.creator: frozenset(),
 }
 
 

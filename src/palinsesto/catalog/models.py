@@ -72,6 +72,10 @@ class Channel(Base, TenantScoped):
     stream_key: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     # Anyone with the share link may watch in the browser, without a line.
     public_watch: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A creator (accounts Role.creator) who owns the channel: sees and edits only its own.
+    owner_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_users.id", ondelete="SET NULL"), default=None, index=True
+    )
     custom_sid: Mapped[str] = mapped_column(String(64), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -45,6 +45,8 @@ def snapshot(obj: Any) -> dict[str, Any]:
             value = value.isoformat()
         elif isinstance(value, enum.Enum):
             value = value.value
+        elif isinstance(value, bytes):  # an uploaded file (a tenant's logo): its size only
+            value = f"{len(value)} bytes"
         data[attr.key] = value
     return data
 

@@ -11,13 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
-from palinsesto.accounts.models import UsageDay
+from palinsesto.accounts.models import Role, UsageDay
 from palinsesto.accounts.plans import PLANS
 from palinsesto.panel.admin.api.routes.auth import TotpState
 from palinsesto.panel.admin.api.routes.counter_notices import CounterReceipt
 from palinsesto.panel.admin.api.routes.notices import ReceiptOut
 from palinsesto.panel.admin.api.routes.watch import WatchInfo
-from support.admin_api import TenantWorld, created, make_tenant, root_client
+from support.admin_api import TenantWorld, add_user, created, make_tenant, root_client
 from support.server import RunningServer
 
 
@@ -344,6 +344,8 @@ def reseller_world(two_tenants: Fixture, shared_server: RunningServer) -> Resell
             )
         )
         objs["notice"] = c.get("/api/v1/notices").json()["items"][0]
+        objs["domain"] = created(c.post("/api/v1/domains", json={"host": f"tv.{alpha.slug}.test"}))
+        created(c.post("/api/v1/creators/invites", json={"email": "someone@creators.example"}))
     return ResellerWorld(alpha, two_tenants.bravo, objs)
 
 
@@ -375,6 +377,9 @@ def _path_values(rw: ResellerWorld, who: str) -> dict[str, str]:
         "evidence_id": o["rights"]["evidence"][0]["id"],
         "notice_id": o["notice"]["id"],
         "receipt": o["receipt"]["receipt"],
+        "domain_id": o["domain"]["id"],
+        "slug": rw.world.slug,
+        "token": "1.not-a-secret.0123456789abcdef0123456789abcdef",
     }
     return {k: str(v) for k, v in values.items()}
 
@@ -428,6 +433,8 @@ RESELLER_MAY_READ: dict[str, Any] = {
     ),
     # Public: the watch page's answer for a share link, to anyone holding the link.
     "/api/v1/watch/{ref}": lambda me, b: set(b) <= set(WatchInfo.model_fields),
+    # Public: the branding of the domain the request came on (none on the platform's host).
+    "/api/v1/public/branding": lambda me, b: b is None,
 }
 
 
@@ -572,3 +579,62 @@ def test_usage_is_seen_only_by_its_own_tenant(two_tenants: Fixture) -> None:
     with root_client(alpha.server) as root:
         items = root.get("/api/v1/usage", params=params).json()["items"]
         assert {i["tenant_id"] for i in items} == {alpha.id, bravo.id}
+
+
+# -- creator reads -------------------------------------------------------------------------
+#
+# A creator of tenant alpha walks every GET route with alpha's ids (a channel that is not
+# its own, lines, users, sessions...): only its own account, its own channel and the
+# public routes may answer 200, and what they show is checked.
+
+CREATOR_MAY_READ: dict[str, Any] = {
+    "/api/v1/auth/me": lambda mine, b: b["id"] == mine["user_id"],
+    "/api/v1/auth/api-keys": lambda mine, b: b == [],
+    "/api/v1/auth/totp": lambda mine, b: set(b) == set(TotpState.model_fields),
+    "/api/v1/creator/channels": lambda mine, b: [c["id"] for c in b] == [mine["channel_id"]],
+    "/api/v1/creator/audience": lambda mine, b: (
+        [r["channel_id"] for r in b["items"]] == [mine["channel_id"]]
+    ),
+    "/api/v1/plans": lambda mine, b: {p["name"] for p in b} <= set(PLANS),
+    "/api/v1/public/notices/{receipt}": lambda mine, b: set(b) <= set(ReceiptOut.model_fields),
+    "/api/v1/watch/{ref}": lambda mine, b: set(b) <= set(WatchInfo.model_fields),
+    "/api/v1/public/branding": lambda mine, b: b is None,
+}
+
+
+def test_creators_read_only_their_own_channel_on_every_get_route(
+    reseller_world: ResellerWorld, shared_server: RunningServer
+) -> None:
+    rw = reseller_world
+    creator = add_user(shared_server, rw.world.id, f"creator-{rw.world.slug}", Role.creator)
+    with rw.world.client() as c:
+        own = created(
+            c.post(
+                "/api/v1/channels",
+                json={"name": "Creator Own", "sources": [{"kind": "push_rtmp"}],
+                      "owner_user_id": creator.id},
+            )
+        )  # fmt: skip
+    mine = {"user_id": creator.id, "channel_id": own["id"]}
+    routes = _get_routes(shared_server)
+    path_values, query_values = _path_values(rw, "reseller"), _query_values(rw)
+    leaks: list[str] = []
+    with shared_server.client(creator.token) as c:
+        for path, parameters in routes:
+            names = [p["name"] for p in parameters if p["in"] == "path"]
+            url = path.format(**{n: path_values[n] for n in names})
+            queries = {p["name"] for p in parameters if p["in"] == "query"}
+            widened = {k: v for k, v in query_values.items() if k in queries}
+            for params in ({}, widened) if widened else ({},):
+                r = c.get(url, params=params)
+                if r.status_code in (403, 404):
+                    continue
+                check = CREATOR_MAY_READ.get(path)
+                if r.status_code != 200 or check is None or not check(mine, r.json()):
+                    leaks.append(f"GET {url} {params}: {r.status_code} {r.text[:300]}")
+        # Its own channel's pages answer; the same pages of another channel are 404.
+        for suffix in ("", "/go-live", "/shows"):
+            assert c.get(f"/api/v1/creator/channels/{own['id']}{suffix}").status_code == 200
+            other = c.get(f"/api/v1/creator/channels/{path_values['channel_id']}{suffix}")
+            assert other.status_code == 404
+    assert not leaks, "\n".join(leaks)

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from palinsesto.panel.admin.audience import AudienceBook, Watching
+
 DAY = 24 * 3600
 
 
@@ -101,15 +103,25 @@ class LiveSampler:
         history: ViewerHistory,
         interval: float = 2.0,
         wall: Callable[[], float] = time.time,
+        audience: AudienceBook | None = None,
     ) -> None:
-        self.engine, self.history = engine, history
+        self.engine, self.history, self.audience = engine, history, audience
         self.interval = interval
         self._wall = wall
         self._task: asyncio.Task[None] | None = None
 
     def sample(self) -> None:
         sessions = self.engine.sessions.all()
-        self.history.observe((Observed(s.tenant_id, s.id, s.bytes) for s in sessions), self._wall())
+        now = self._wall()
+        self.history.observe((Observed(s.tenant_id, s.id, s.bytes) for s in sessions), now)
+        if self.audience is not None:
+            # Live sessions only: VOD sessions carry a movie or episode id, not a channel's.
+            live = (
+                Watching(s.tenant_id, s.channel_id, s.id, s.started_at, s.ip, s.user_agent)
+                for s in sessions
+                if s.output in ("ts", "hls")
+            )
+            self.audience.observe(live, now)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="live-sampler")
@@ -127,10 +139,13 @@ class LiveSampler:
 
 
 def install_live_stats(ctx: Any, engine: Any) -> LiveSampler:
-    """Register ``services["viewer_history"]`` and ``["live_sampler"]``; the app's lifespan
-    starts and stops the sampler."""
+    """Register ``services["viewer_history"]``, ``["audience"]`` and ``["live_sampler"]``;
+    the app's lifespan starts and stops the sampler."""
     history = ViewerHistory()
-    sampler = LiveSampler(engine, history)
+    geo = getattr(getattr(engine, "rights", None), "geo", None)
+    audience = AudienceBook(geo.country if geo is not None else lambda address: None)
+    sampler = LiveSampler(engine, history, audience=audience)
     ctx.services["viewer_history"] = history
+    ctx.services["audience"] = audience
     ctx.services["live_sampler"] = sampler
     return sampler

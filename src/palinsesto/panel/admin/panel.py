@@ -64,6 +64,11 @@ def mount_panel(app: FastAPI, player_dir: Path = PLAYER_DIR) -> None:
 
     mount_legal_pages(app)  # /t/<slug>/operator, security.txt per tenant, transparency
 
+    @app.get("/invite", include_in_schema=False)
+    def invite_page() -> FileResponse:
+        # A creator's invitation (admin/api/routes/creators.py); the token is the fragment.
+        return FileResponse(STATIC_DIR / "invite.html", headers={"Cache-Control": "no-cache"})
+
     @app.get("/signup", include_in_schema=False)
     def signup_page() -> FileResponse:
         # Self-service panels; the page asks GET /api/v1/signup whether sign-up is open.

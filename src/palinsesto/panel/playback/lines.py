@@ -206,6 +206,7 @@ class LineDirectory:
         user_agent: str = "",
         now: float | None = None,
         require_active: bool = True,
+        tenant_id: int | None = None,
     ) -> LineView:
         """The line, if the credentials are right and it may be used from ``ip``.
 
@@ -214,7 +215,8 @@ class LineDirectory:
         credentials count as a failure, a right password (whatever the line's status)
         clears that (address, username) pair's failures. With ``require_active=False`` an
         Expired/Banned/Disabled line is returned rather than refused (the account call
-        shows the status, reference §3.3).
+        shows the status, reference §3.3). With ``tenant_id`` (the request came on that
+        tenant's own domain) another tenant's line is refused as a wrong password is.
         """
         try:
             attempt = self.throttle.reserve(ip, username)
@@ -222,7 +224,10 @@ class LineDirectory:
             raise LoginThrottled(exc.retry_after) from None
         with attempt:  # released uncounted if the lookup fails (database down)
             line = self.lookup(username) if username else None
-            if line is None or not hmac.compare_digest(line.password.encode(), password.encode()):
+            right = line is not None and hmac.compare_digest(
+                line.password.encode(), password.encode()
+            )
+            if line is None or not right or (tenant_id is not None and line.tenant_id != tenant_id):
                 attempt.failed()
                 raise BadCredentials("invalid credentials")
             attempt.succeeded()

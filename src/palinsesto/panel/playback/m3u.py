@@ -314,7 +314,7 @@ class Playlists:
         if not line.allows_output(spec.output):
             # §8.2: XC answers 405 when the line may not use the output format.
             return Response("USER_DISALLOW_EXT", status_code=405, media_type="text/plain")
-        base = self.surfaces.public_url
+        base = self.surfaces.public_url_for(viewer, request.url.scheme)
         cache = self.surfaces.catalogs
         name = ("playlist", spec, base)
         kinds = spec_kinds(spec)

@@ -113,6 +113,7 @@ class PanelApi:
             active_cons=self.surfaces.active_cons(line.id, line.tenant_id),
             active_cons_as_string=settings.xtream_active_cons_as_string,
         )
-        server = xtream.server_info(self.surfaces.server, now=now)
+        identity = self.surfaces.server_for(viewer, request.url.scheme)
+        server = xtream.server_info(identity, now=now)
         head = orjson.dumps({"user_info": user, "server_info": {k: server[k] for k in SERVER_KEYS}})
         return send(headers, Body(head[:-1] + b"," + fragment[1:]), JSON)

@@ -39,6 +39,7 @@ from palinsesto.panel.playback.viewer import (
     viewer_request,
     viewer_values,
 )
+from palinsesto.panel.playback.xtream import ServerIdentity
 
 JSON = "application/json"
 
@@ -186,21 +187,21 @@ class PlayerApi:
         self, scope: Scope, receive: Receive, send_fn: Send, params: dict[str, str]
     ) -> None:
         headers = scope_headers(scope)
+        viewer = viewer_values(scope, params)
         try:
-            line = await self.surfaces.authenticate(
-                viewer_values(scope, params), require_active=False
-            )
+            line = await self.surfaces.authenticate(viewer, require_active=False)
         except (LoginThrottled, LineRefused) as exc:
             await refusal(headers, exc)(scope, receive, send_fn)
             return
-        await respond(send_fn, headers, await self.account_body(line, time.time()), JSON)
+        server = self.surfaces.server_for(viewer, scope.get("scheme", "http"))
+        await respond(send_fn, headers, await self.account_body(line, time.time(), server), JSON)
 
-    async def account_body(self, line: LineView, now: float) -> Body:
+    async def account_body(self, line: LineView, now: float, server: ServerIdentity) -> Body:
         surfaces = self.surfaces
         tenant = surfaces.catalogs.peek_tenant(line.tenant_id)
         if tenant is None:
             tenant = await run_in_threadpool(surfaces.catalogs.tenant, line.tenant_id)
-        return self.accounts.body(surfaces.settings, surfaces.server, line, tenant[1], now)
+        return self.accounts.body(surfaces.settings, server, line, tenant[1], now)
 
     async def handle(self, request: Request) -> Response:
         viewer = await viewer_request(request)
@@ -222,7 +223,8 @@ class PlayerApi:
             return json_response(headers, {"error": str(exc)}, status_code=400)
         # §3.1/§13.13: no action, or one we do not know (get_profile, get_server_info,
         # get_account_info, ...), answers with the account object.
-        return send(headers, await self.account_body(line, now), JSON)
+        server = self.surfaces.server_for(viewer, request.url.scheme)
+        return send(headers, await self.account_body(line, now, server), JSON)
 
     async def catalogue(
         self, request: Request, viewer: ViewerRequest, line: LineView, action: str, now: float

@@ -20,8 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
+from palinsesto.accounts.domains import host_and_port
 from palinsesto.context import AppContext
 from palinsesto.panel.playback.catalog_cache import CatalogCache
+from palinsesto.panel.playback.domains import DomainsStale, shared_domains
 from palinsesto.panel.playback.guide import EmptyGuide, Guide
 from palinsesto.panel.playback.lines import (
     BadCredentials,
@@ -52,6 +54,7 @@ class ViewerRequest:
     ip: str
     user_agent: str
     params: dict[str, str]
+    host: str = ""  # the Host header: a tenant's own domain narrows sign-in to its lines
 
 
 def plain_headers(request: Request) -> dict[str, str]:
@@ -63,12 +66,14 @@ def viewer_values(scope: Scope, params: dict[str, str]) -> ViewerRequest:
     """Credentials from the path, else from ``params`` (query or form), §2, §3.1."""
     path = scope.get("path_params") or {}
     client = scope.get("client")
+    headers = scope_headers(scope)
     return ViewerRequest(
         username=path.get("username") or params.get("username", ""),
         password=path.get("password") or params.get("password", ""),
         ip=client[0] if client else "",
-        user_agent=scope_headers(scope).get("user-agent", ""),
+        user_agent=headers.get("user-agent", ""),
         params=params,
+        host=headers.get("host", ""),
     )
 
 
@@ -88,6 +93,7 @@ class ViewerSurfaces:
         self.ctx = ctx
         self.settings = ctx.settings
         self.lines = shared_line_directory(ctx.services, ctx.db, ctx.events, ctx.line_throttle)
+        self.domains = shared_domains(ctx.services, ctx.db, ctx.events)
         self.catalogs = CatalogCache(
             ctx.db,
             ctx.events,
@@ -110,6 +116,32 @@ class ViewerSurfaces:
     @property
     def public_url(self) -> str:
         return self.ctx.settings.effective_public_url
+
+    def public_url_for(self, viewer: ViewerRequest, scheme: str) -> str:
+        """Where this viewer reaches the panel: the tenant's own domain when the request
+        came on one (its playlist and account call then name it), else the platform's."""
+        try:
+            tenant_id = self.domains.tenant_for_host(viewer.host, cached_only=True)
+        except DomainsStale:  # just changed: the platform's address is right meanwhile
+            tenant_id = None
+        if tenant_id is None:
+            return self.public_url
+        return f"{'https' if scheme == 'https' else 'http'}://{host_and_port(viewer.host)}"
+
+    def server_for(self, viewer: ViewerRequest, scheme: str) -> ServerIdentity:
+        """:attr:`server` as seen on the viewer's host (one object per address, reused)."""
+        url = self.public_url_for(viewer, scheme)
+        if url == self.public_url:
+            return self.server
+        known: dict[str, ServerIdentity] = self.__dict__.setdefault("_domain_servers", {})
+        found = known.get(url)
+        if found is None:
+            if len(known) > 10_000:
+                known.clear()
+            s = self.ctx.settings
+            found = ServerIdentity.from_public_url(url, s.timezone, s.rtmp_public_port)
+            known[url] = found
+        return found
 
     def guide(self) -> Guide:
         return self.ctx.services.get("guide", EmptyGuide())
@@ -137,11 +169,19 @@ class ViewerSurfaces:
         return lambda start, stop: bool(archive.holds((tenant_id, channel_id), start, stop))
 
     async def authenticate(self, viewer: ViewerRequest, *, require_active: bool) -> LineView:
-        """The viewer's line, or a refusal (:class:`LoginThrottled` when locked out)."""
+        """The viewer's line, or a refusal (:class:`LoginThrottled` when locked out).
+
+        On a tenant's own domain only that tenant's lines sign in (others: BadCredentials).
+        """
+        try:
+            tenant_id = self.domains.tenant_for_host(viewer.host, cached_only=True)
+        except DomainsStale:
+            tenant_id = await run_in_threadpool(self.domains.tenant_for_host, viewer.host)
         kwargs: dict[str, Any] = {
             "ip": viewer.ip,
             "user_agent": viewer.user_agent,
             "require_active": require_active,
+            "tenant_id": tenant_id,
         }
         if self.lines.is_cached(viewer.username):
             return self.lines.authenticate(viewer.username, viewer.password, **kwargs)

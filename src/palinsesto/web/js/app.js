@@ -1,9 +1,13 @@
 // The panel's entry point: sign-in, navigation by role, and a hash router (#/page?query).
 
 import { api, get, session } from "./api.js";
+import { applyBranding, hostBranding } from "./branding.js";
 import { clear, h, toast } from "./dom.js";
 import { has, loadSpec } from "./openapi.js";
+import { creatorsPage } from "./pages/creators.js";
 import { dashboardPage } from "./pages/dashboard.js";
+import { domainsPage } from "./pages/domains.js";
+import { audiencePage, myChannelsPage } from "./pages/mychannels.js";
 import { quickStartPage } from "./pages/quickstart.js";
 import { resellerHomePage } from "./pages/reseller.js";
 import { RESOURCES } from "./resources.js";
@@ -16,7 +20,7 @@ const who = document.getElementById("who");
 const signOutButton = document.getElementById("sign-out");
 const menuToggle = document.getElementById("menu-toggle");
 
-const ROLE_NAMES = { platform_admin: "platform admin", owner: "owner", admin: "admin", reseller: "reseller", support: "support (read-only)" };
+const ROLE_NAMES = { platform_admin: "platform admin", owner: "owner", admin: "admin", reseller: "reseller", support: "support (read-only)", creator: "creator" };
 const balance = document.getElementById("balance");
 
 // A reseller's credit balance, in the header; refreshed after every change it makes.
@@ -41,6 +45,12 @@ function pages(me) {
   if (READERS.includes(me.role)) list.push({ key: "dashboard", title: "Dashboard", group: "", render: dashboardPage });
   if (me.role === "reseller") list.push({ key: "home", title: "My business", group: "", render: resellerHomePage });
   if (MANAGERS.includes(me.role) && has("/channels", "post")) list.push({ key: "go-live", title: "Go live", group: "", render: quickStartPage });
+  if (me.role === "creator") {
+    list.push({ key: "my-channels", title: "My channels", group: "", render: myChannelsPage });
+    list.push({ key: "audience", title: "Audience", group: "", render: audiencePage });
+  }
+  if (MANAGERS.includes(me.role) && me.tenant_id && has("/creators")) list.push({ key: "creators", title: "Creators", group: "People", render: creatorsPage });
+  if (MANAGERS.includes(me.role) && me.tenant_id && has("/domains")) list.push({ key: "domains", title: "Domains & branding", group: "Settings", render: domainsPage });
   for (const res of RESOURCES) {
     res.path = res.paths.find((p) => has(p));
     if (res.path && res.canRead(me)) list.push({ key: res.key, title: res.title, group: res.group, resource: res });
@@ -122,6 +132,12 @@ function signInPage(message = "") {
   });
   clear(main, form);
   form.elements.username.focus();
+  // On a panel's own domain: its name, logo and colours (nothing on the platform's host).
+  hostBranding().then((branding) => {
+    if (!branding) return;
+    applyBranding(branding, { nameEl: document.getElementById("brand-name"), logoSlot: document.getElementById("brand-logo") });
+    document.getElementById("signin-title").textContent = `Sign in to ${branding.name}`;
+  });
 }
 
 async function start() {

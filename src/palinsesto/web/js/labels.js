@@ -101,7 +101,7 @@ export const FIELDS = {
 
 // Readable names for enum values, whatever field carries them.
 export const VALUES = {
-  platform_admin: "Platform admin", owner: "Owner", admin: "Admin", reseller: "Reseller", support: "Support (read-only)",
+  platform_admin: "Platform admin", owner: "Owner", admin: "Admin", reseller: "Reseller", support: "Support (read-only)", creator: "Creator",
   live: "Live TV", movie: "Movies", series: "Series",
   always_on: "Always on", on_demand: "On demand",
   push_rtmp: "Push from OBS (RTMP)", pull: "Pull from an address",

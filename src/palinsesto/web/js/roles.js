@@ -9,9 +9,10 @@ export const canSee = (roles, me) => roles.includes(me.role);
 
 // The roles each role may hand out (the server's ASSIGNABLE; it refuses the others).
 export const ASSIGNABLE = {
-  platform_admin: ["owner", "admin", "reseller", "support"],
-  owner: ["owner", "admin", "reseller", "support"],
-  admin: ["admin", "reseller", "support"],
+  platform_admin: ["owner", "admin", "reseller", "support", "creator"],
+  owner: ["owner", "admin", "reseller", "support", "creator"],
+  admin: ["admin", "reseller", "support", "creator"],
   reseller: ["reseller"],
   support: [],
+  creator: [],
 };

@@ -2,6 +2,7 @@
 // with the link, with a line's credentials when the channel requires them. When the
 // broadcast stops the page says so and keeps trying, so it resumes by itself.
 
+import { applyBranding } from "./branding.js";
 import { playHls } from "./player.js";
 
 const ref = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");
@@ -92,7 +93,8 @@ async function main() {
     return;
   }
   title.textContent = info.name;
-  document.title = `${info.name} — Palinsesto`;
+  applyBranding(info.branding, { nameEl: document.getElementById("brand-name"), logoSlot: document.getElementById("brand-logo") });
+  document.title = `${info.name} — ${(info.branding && info.branding.name) || "Palinsesto"}`;
   if (info.access === "public" && info.hls_url) {
     // A signed URL for this channel only; each reconnect asks for a fresh one.
     let first = info.hls_url;

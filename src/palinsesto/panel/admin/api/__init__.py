@@ -9,10 +9,14 @@ from palinsesto.panel.admin.api.routes import (
     audit,
     auth,
     bouquets,
+    branding,
     categories,
     channels,
     counter_notices,
+    creator,
+    creators,
     credits,
+    domains,
     epg_review,
     epg_sources,
     episodes,
@@ -76,6 +80,10 @@ def build_router() -> APIRouter:
         personal_data,
         system,
         rights,
+        creators,
+        creator,
+        domains,
+        branding,
     ):
         router.include_router(module.router)
     return router

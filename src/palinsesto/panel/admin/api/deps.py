@@ -46,6 +46,10 @@ class Principal:
         return self.role is Role.reseller
 
     @property
+    def is_creator(self) -> bool:
+        return self.role is Role.creator
+
+    @property
     def can_write(self) -> bool:
         return self.role in WRITE_ROLES
 
@@ -96,6 +100,10 @@ def _client_ip(request: Request) -> str:
 
 # What an account that must use two-factor sign-in may reach before it has set it up.
 SECOND_FACTOR_PATHS = ("/api/v1/auth/totp", "/api/v1/auth/me")
+# All a creator may reach: its own account and its own channels' routes (routes/creator.py).
+# Every other route of the tenant (lines, resellers, other channels, sessions with viewers'
+# addresses) is refused here, before any handler or query runs.
+CREATOR_PATHS = ("/api/v1/auth/", "/api/v1/creator/")
 
 
 def get_principal(request: Request, ctx: Context) -> Principal:
@@ -147,6 +155,8 @@ def get_principal(request: Request, ctx: Context) -> Principal:
                 "Set up two-factor sign-in first (POST /api/v1/auth/totp/setup, then /confirm).",
                 code="totp_setup_required",
             )
+        if user.role is Role.creator and not request.url.path.startswith(CREATOR_PATHS):
+            raise Forbidden("Creators see only their own channels (/api/v1/creator/...).")
         if user.tenant_id is not None:
             check_tenant_open(session.get(Tenant, user.tenant_id), request.method)
         return Principal(user.id, user.username, user.role, user.tenant_id, _client_ip(request))
@@ -188,6 +198,12 @@ def require_staff(principal: CurrentPrincipal) -> Principal:
     return principal
 
 
+def require_creator(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_creator:
+        raise Forbidden("Only creators have their own channels here.")
+    return principal
+
+
 def require_platform(principal: CurrentPrincipal) -> Principal:
     if not principal.is_platform:
         raise Forbidden("Only platform admins may do this.")
@@ -198,3 +214,4 @@ Writer = Annotated[Principal, Depends(require_writer)]
 Manager = Annotated[Principal, Depends(require_manager)]
 PlatformAdmin = Annotated[Principal, Depends(require_platform)]
 Staff = Annotated[Principal, Depends(require_staff)]
+Creator = Annotated[Principal, Depends(require_creator)]

@@ -32,6 +32,7 @@ from palinsesto.panel.admin.api.errors import (
     ValidationFailed,
 )
 from palinsesto.panel.admin.api.types import PathId
+from palinsesto.panel.playback.domains import shared_domains
 from palinsesto.trust.audit import record
 
 router = APIRouter(tags=["auth"])
@@ -91,7 +92,13 @@ def sign_in(
             second = SecondFactor.of(user) if user is not None else None
             tenant = session.get(Tenant, user.tenant_id) if user and user.tenant_id else None
             pending = tenant is not None and tenant.status is TenantStatus.pending
+            user_tenant = user.tenant_id if user is not None else None
         ok = verify_password(stored_hash, password) and user_id is not None and enabled
+        # On a panel's own domain only its own staff sign in; others as a wrong password.
+        domains = shared_domains(ctx.services, ctx.db, ctx.events)
+        domain_tenant = domains.tenant_for_host(request.headers.get("host", ""))
+        if domain_tenant is not None and user_tenant != domain_tenant:
+            ok = False
         refusal = "Wrong username or password."
         if ok and user_id is not None and second is not None and second.secret:
             if not otp:

@@ -9,7 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
+from palinsesto.accounts.models import AdminUser, Role
 from palinsesto.catalog import channels as service
 from palinsesto.catalog.bouquets import check_bouquet_ids, forget_item
 from palinsesto.catalog.limits import (
@@ -100,6 +102,7 @@ class ChannelIn(BaseModel):
     )
     custom_sid: str = Field(default="", max_length=64)
     notes: str = Field(default="", max_length=10_000)
+    owner_user_id: ObjectId | None = Field(default=None, description="a creator who owns it")
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 
 
@@ -117,6 +120,7 @@ class ChannelPatch(BaseModel):
     public_watch: bool | None = None
     custom_sid: str | None = Field(default=None, max_length=64)
     notes: str | None = Field(default=None, max_length=10_000)
+    owner_user_id: ObjectId | None = Field(default=None, description="a creator; null: none")
 
 
 class ChannelOut(BaseModel):
@@ -136,6 +140,7 @@ class ChannelOut(BaseModel):
     custom_sid: str
     notes: str
     stream_key: str | None = Field(description="managers only; set for push sources")
+    owner_user_id: int | None = Field(description="the creator who owns it, if any")
     created_at: datetime
     updated_at: datetime
 
@@ -161,6 +166,7 @@ def render(channel: Channel, principal: Principal) -> ChannelOut:
         custom_sid=channel.custom_sid,
         notes=channel.notes,
         stream_key=channel.stream_key if principal.is_manager else None,
+        owner_user_id=channel.owner_user_id,
         created_at=channel.created_at,
         updated_at=channel.updated_at,
     )
@@ -168,6 +174,18 @@ def render(channel: Channel, principal: Principal) -> ChannelOut:
 
 def _sources(sources: list[Source]) -> list[dict[str, str]]:
     return service.check_sources([(s.kind, s.url) for s in sources])
+
+
+def check_creator(session: Session, tenant_id: int, user_id: int | None) -> None:
+    """A channel's owner must be a creator of the channel's tenant."""
+    if user_id is None:
+        return
+    user = session.get(AdminUser, user_id)
+    if user is None or user.tenant_id != tenant_id or user.role is not Role.creator:
+        raise ValidationFailed(
+            f"User {user_id} is not a creator of this panel.",
+            fields={"owner_user_id": "Not a creator of this panel."},
+        )
 
 
 @router.get("/channels", response_model=Page[ChannelOut])
@@ -204,6 +222,7 @@ def create_channel(body: ChannelIn, principal: Manager, session: DbSession) -> C
     tenant_id = tenant_for_create(session, principal, body.tenant_id)
     sources = _sources(body.sources)
     service.check_channel_limit(session, tenant_id)
+    check_creator(session, tenant_id, body.owner_user_id)
     channel = Channel(
         tenant_id=tenant_id,
         sources=sources,
@@ -227,7 +246,9 @@ def update_channel(
 ) -> ChannelOut:
     channel = get_scoped(session, principal, Channel, channel_id, label="Channel")
     before = snapshot(channel)
-    changes = patch_changes(body, nullable={"number", "epg_channel_id"})
+    changes = patch_changes(body, nullable={"number", "epg_channel_id", "owner_user_id"})
+    if changes.get("owner_user_id") is not None:
+        check_creator(session, channel.tenant_id, changes["owner_user_id"])
     if "sources" in changes:
         channel.sources = _sources(body.sources or [])
         if service.has_push_source(channel.sources) and not channel.stream_key:

@@ -22,7 +22,7 @@ from palinsesto.trust.audit import snapshot
 
 router = APIRouter(tags=["users"])
 
-TenantRole = Annotated[Role, Field(description="owner, admin, reseller or support")]
+TenantRole = Annotated[Role, Field(description="owner, admin, reseller, support or creator")]
 Password = Annotated[str, Field(min_length=8, max_length=256)]
 Username = Annotated[str, Field(min_length=1, max_length=64, pattern=service.CREDENTIAL_PATTERN)]
 

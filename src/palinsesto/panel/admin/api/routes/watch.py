@@ -18,15 +18,18 @@ import hashlib
 import hmac
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from palinsesto.accounts.models import Tenant
 from palinsesto.catalog.models import Channel
 from palinsesto.panel.admin.api.deps import Context, DbSession, Staff
 from palinsesto.panel.admin.api.errors import NotFound
+from palinsesto.panel.admin.api.routes.branding import PublicBranding, public_branding
 from palinsesto.panel.admin.api.scope import get_scoped
 from palinsesto.panel.admin.api.types import MAX_ID, PathId
+from palinsesto.panel.playback.domains import shared_domains
 from palinsesto.panel.playback.watch_tokens import WatchKind, watch_path
 
 router = APIRouter(tags=["watch"])
@@ -64,6 +67,7 @@ class WatchInfo(BaseModel):
     hls_path: str
     hls_url: str | None = None
     expires_at: float | None = None
+    branding: PublicBranding | None = Field(default=None, description="the channel's panel's look")
 
 
 @router.get("/channels/{channel_id}/share-link", response_model=ShareLink)
@@ -78,8 +82,9 @@ def get_share_link(
 
 
 @router.get("/watch/{ref}", response_model=WatchInfo)
-def watch_info(ref: str, session: DbSession, ctx: Context) -> WatchInfo:
-    """Public: what the watch page shows for a share link (no sign-in)."""
+def watch_info(ref: str, request: Request, session: DbSession, ctx: Context) -> WatchInfo:
+    """Public: what the watch page shows for a share link (no sign-in). On a tenant's own
+    domain only that tenant's channels are found."""
     channel_id = read_share_ref(ctx.settings.secret_key, ref)
     row = (
         session.execute(
@@ -95,8 +100,13 @@ def watch_info(ref: str, session: DbSession, ctx: Context) -> WatchInfo:
         if channel_id is not None
         else None
     )
-    if row is None or not row.enabled:
+    domain_tenant = shared_domains(ctx.services, ctx.db, ctx.events).tenant_for_host(
+        request.headers.get("host", "")
+    )
+    if row is None or not row.enabled or domain_tenant not in (None, row.tenant_id):
         raise NotFound("This watch link is not valid (or the channel was removed).")
+    tenant = session.get(Tenant, row.tenant_id)
+    branding = public_branding(tenant) if tenant is not None else None
     line_path = f"/live/{{username}}/{{password}}/{row.id}.m3u8"  # reference §8
     engine = ctx.services.get("live")
     if row.public_watch and engine is not None:
@@ -112,7 +122,13 @@ def watch_info(ref: str, session: DbSession, ctx: Context) -> WatchInfo:
             hls_path=line_path,
             hls_url=watch_path(token, row.id),
             expires_at=expires,
+            branding=branding,
         )
     return WatchInfo(
-        channel_id=row.id, name=row.name, logo=row.logo, access="line", hls_path=line_path
+        channel_id=row.id,
+        name=row.name,
+        logo=row.logo,
+        access="line",
+        hls_path=line_path,
+        branding=branding,
     )
