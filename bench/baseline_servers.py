@@ -91,13 +91,14 @@ http {{ access_log off; sendfile on; tcp_nopush on; open_file_cache max=100;
     return process, port, root
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and its live children (nginx's worker), from /proc."""
+def cpu_seconds(pid: int, *, children: bool = True) -> float:
+    """User + system CPU of ``pid`` and (``children``) its live children, from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     pids = [pid]
-    with contextlib.suppress(OSError):
-        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    if children:
+        with contextlib.suppress(OSError):
+            pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     for one in pids:
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()

@@ -128,7 +128,7 @@ def measure(name: str, pid: int, base: str, path: str, seconds: float, clients: 
     """Requests per second, and per second of the server's CPU (the rate one core would
     reach were it the server's alone: the figure a shared, loaded machine can give)."""
     asyncio.run(load(base, path, 1.0, clients))  # warm caches and connections
-    cpu, start = cpu_seconds(pid), time.monotonic()
+    cpu, start = cpu_seconds(pid), time.monotonic()  # nginx: with its worker
     count = asyncio.run(load(base, path, seconds, clients))
     wall, cpu = time.monotonic() - start, cpu_seconds(pid) - cpu
     print(
