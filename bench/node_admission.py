@@ -10,6 +10,10 @@ connections (a raw asyncio client) for ``--seconds``: every answer must be a 302
 node's ``/play/<token>.ts``. Each admission authenticates the line (throttle), authorizes
 it (cached), reserves a session slot in Redis, reads the node leases and placement, and
 signs a token. The panel runs pinned to CPU 0, the load to CPU 1.
+
+Baselines in the same run, same client, same path and concurrency: a minimal ASGI app
+answering a constant 302 under the panel's uvicorn settings, and nginx ``return 302``
+(1 worker), each pinned to CPU 0.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from baseline_servers import cpu_seconds, start_constant_302, start_nginx  # noqa: E402
 from palinsesto.accounts.models import Line, LineBouquet, Tenant  # noqa: E402
 from palinsesto.catalog.models import Bouquet, BouquetItem, Channel, ItemType  # noqa: E402
 from palinsesto.cluster.models import Server  # noqa: E402
@@ -93,6 +98,7 @@ def heartbeats(base: str, token: str, stop: threading.Event, ready: threading.Ev
 
 
 async def client(host: str, port: int, path: str, until: float, counts: list[int]) -> None:
+    """Keep-alive GETs; every answer must be a 302 to the node's ``/play/``."""
     reader, writer = await asyncio.open_connection(host, port)
     request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: bench\r\n\r\n".encode()
     while time.monotonic() < until:
@@ -108,15 +114,52 @@ async def client(host: str, port: int, path: str, until: float, counts: list[int
     writer.close()
 
 
-async def load(base: str, path: str, seconds: float, clients: int) -> float:
+async def load(base: str, path: str, seconds: float, clients: int) -> int:
     parts = httpx.URL(base)
     counts = [0]
-    start = time.monotonic()
-    until = start + seconds
+    until = time.monotonic() + seconds
     await asyncio.gather(
         *(client(parts.host, parts.port or 80, path, until, counts) for _ in range(clients))
     )
-    return counts[0] / (time.monotonic() - start)
+    return counts[0]
+
+
+def measure(name: str, pid: int, base: str, path: str, seconds: float, clients: int) -> None:
+    """Requests per second, and per second of the server's CPU (the rate one core would
+    reach were it the server's alone: the figure a shared, loaded machine can give)."""
+    asyncio.run(load(base, path, 1.0, clients))  # warm caches and connections
+    cpu, start = cpu_seconds(pid), time.monotonic()  # nginx: with its worker
+    count = asyncio.run(load(base, path, seconds, clients))
+    wall, cpu = time.monotonic() - start, cpu_seconds(pid) - cpu
+    print(
+        f"{name:<46} {count / wall:>9,.0f}/s  {count / cpu if cpu else 0:>9,.0f}/CPU-s  "
+        f"{cpu / count * 1e6 if count else 0:>6.0f} µs CPU each"
+    )
+
+
+def baselines(path: str, seconds: float, clients: int) -> None:
+    """The same request answered with a constant 302: uvicorn (the panel's settings), nginx."""
+    location = "http://edge.invalid:8001/play/constant.ts"
+    process, port = start_constant_302(location)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        measure("baseline: constant 302, ASGI app under uvicorn", process.pid, base, path,
+                seconds, clients)  # fmt: skip
+    finally:
+        process.terminate()
+        process.wait()
+    started = start_nginx(f"location / {{ return 302 {location}; }}")
+    if started is None:
+        print("baseline: nginx not installed")
+        return
+    nginx, port, _ = started
+    try:
+        base = f"http://127.0.0.1:{port}"
+        measure("baseline: constant 302, nginx (1 worker)", nginx.pid, base, path, seconds,
+                clients)  # fmt: skip
+    finally:
+        nginx.terminate()
+        nginx.wait()
 
 
 def main() -> None:
@@ -169,13 +212,11 @@ def main() -> None:
         beats.start()
         assert ready.wait(60), "the stand-in node could not register"
         os.sched_setaffinity(0, {1})
-        asyncio.run(load(base, path, 1.0, args.clients))  # warm caches and connections
-        rate = asyncio.run(load(base, path, args.seconds, args.clients))
-        load_avg = os.getloadavg()[0]
-        print(
-            f"admissions (302 to a node, Redis slots): {rate:,.0f}/s with {args.clients} "
-            f"clients (machine load average {load_avg:.1f})"
-        )
+        print(f"{args.clients} keep-alive clients, {args.seconds:.0f} s each, servers on CPU 0")
+        measure("admissions (302 to a node, Redis slots)", proc.pid, base, path, args.seconds,
+                args.clients)  # fmt: skip
+        baselines(path, args.seconds, args.clients)
+        print(f"machine load average {os.getloadavg()[0]:.1f}")
     finally:
         stop.set()
         if proc is not None:

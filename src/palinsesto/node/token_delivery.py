@@ -76,6 +76,9 @@ class TokenDelivery:
             if found := PLAY_TS.match(path):
                 return self._guarded(self.play_ts(found[1], request, conn))
             if found := PLAY_HLS.match(path):
+                reloaded = self.reload(found[1], request)
+                if reloaded is not None:
+                    return reloaded
                 return self._guarded(self.playlist(found[1], request))
             if found := RELAY.match(path):
                 return self._guarded(self.relay(found[1], request, conn))
@@ -209,6 +212,29 @@ class TokenDelivery:
 
     # ---- HLS ----
 
+    def reload(self, token: str, request: HttpRequest) -> Reply | None:
+        """The common case answered at once, with no task: a reload by a session alive
+        here, of a channel running with segments. None: :meth:`playlist` decides (a first
+        request, a cold or changed channel, one the panel must be asked about)."""
+        checked = self._check(token, request, PlayKind.hls)
+        if isinstance(checked, Reply):
+            return checked
+        grant, session = checked
+        node = self.node
+        assignment = node.assignment(grant.channel_id)
+        if session is None or assignment is None:
+            return None
+        channel = assignment.channel
+        if channel.tenant_id != grant.tenant_id or not channel.enabled:
+            return None
+        runner = node.runner_of(assignment)
+        if not runner.running or not runner.hls.ready:
+            return None
+        node.sessions.touch(session)
+        runner.touch()
+        body = runner.hls.token_playlist("/play/", token)
+        return Reply(200, body, PLAYLIST_TYPE, NO_CACHE)
+
     async def playlist(self, token: str, request: HttpRequest) -> Reply:
         checked = self._check(token, request, PlayKind.hls)
         if isinstance(checked, Reply):
@@ -235,8 +261,8 @@ class TokenDelivery:
             if session.bytes_sent == 0:  # a session that never played is not a viewer
                 node.sessions.end(session, "idle: the channel did not start")
             return error(503, OFFLINE)
-        body = runner.hls.playlist(lambda seq: f"/play/{token}/{seq}.ts")
-        return Reply(200, body.encode(), PLAYLIST_TYPE, NO_CACHE)
+        body = runner.hls.token_playlist("/play/", token)
+        return Reply(200, body, PLAYLIST_TYPE, NO_CACHE)
 
     def segment(self, token: str, seq: int, request: HttpRequest) -> Reply:
         checked = self._check(token, request, PlayKind.hls)

@@ -26,6 +26,8 @@ _BODY = struct.Struct(">BHQQQQBQ8s")
 _MAC_BYTES = 16
 _TOKEN_BYTES = _BODY.size + _MAC_BYTES
 NO_IP = bytes(8)
+# Verified tokens kept per PlayTokens (about 300 bytes each): more than a node's viewers.
+VERIFIED_KEPT = 50_000
 
 
 class PlayKind(enum.IntEnum):
@@ -91,12 +93,17 @@ class PlayTokens:
     def __init__(self, keys: list[SigningKey]) -> None:
         self._keys: dict[int, bytes] = {}
         self._signing: SigningKey | None = None
+        # (token, client address) -> its grant, once verified: an HLS viewer presents the
+        # same token every few seconds for hours, and the MAC and address digest were the
+        # largest cost of a node's playlist reload. Only the expiry is checked again.
+        self._verified: dict[tuple[str, str | None], PlayGrant] = {}
         self.replace_keys(keys)
 
     def replace_keys(self, keys: list[SigningKey]) -> None:
         """Adopt a new key ring (the panel's current keys, newest last)."""
         self._keys = {key.key_id: key.secret for key in keys}
         self._signing = keys[-1] if keys else None
+        self._verified = {}  # a retired key's tokens must fail from now on
 
     @property
     def key_ids(self) -> list[int]:
@@ -129,6 +136,11 @@ class PlayTokens:
         """The grant in ``token`` if its signature holds, it has not expired (unless
         ``allow_expired``: the caller knows the session is alive) and, when it is bound to an
         address, ``client_ip`` is that address."""
+        known = self._verified.get((token, client_ip))
+        if known is not None:
+            if known.expires < now and not allow_expired:
+                raise TokenRefused("expired")
+            return known
         if len(token) > 2 * _TOKEN_BYTES:
             raise TokenRefused("malformed token")
         try:
@@ -154,6 +166,10 @@ class PlayTokens:
         if bound != NO_IP and (client_ip is None or ip_digest(secret, client_ip) != bound):
             raise TokenRefused("token is bound to another address")
         tenant_id, line_id, channel_id, session_id = fields
-        return PlayGrant(
+        grant = PlayGrant(
             key_id, tenant_id, line_id, channel_id, session_id, play_kind, expires, bound
         )
+        if len(self._verified) >= VERIFIED_KEPT:
+            self._verified.clear()  # simpler than an LRU: a cleared entry costs one MAC
+        self._verified[(token, client_ip)] = grant
+        return grant

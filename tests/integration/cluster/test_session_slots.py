@@ -8,6 +8,7 @@ import pytest
 
 from palinsesto.accounts.models import ConnectionPolicy
 from palinsesto.cluster.session_slots import (
+    NEW_SESSION,
     TENANT_MAX_VIEWERS,
     USER_MAX_CONNECTIONS,
     Kicked,
@@ -22,6 +23,21 @@ async def test_session_ids_are_never_reused(slots: SessionSlots) -> None:
     got = await ids(slots, 100)
     assert len(set(got)) == 100
     assert got == sorted(got)
+
+
+async def test_a_new_session_gets_its_id_from_reserve_itself(slots: SessionSlots) -> None:
+    before = await slots.next_session_id()
+    first = await slots.reserve(play(NEW_SESSION), T0)
+    second = await slots.reserve(play(NEW_SESSION, node=2), T0 + 1)
+    assert before < first.session_id < second.session_id
+    assert await slots.next_session_id() > second.session_id
+    assert await slots.line_count(1, 10, T0 + 1) == 2
+    assert sorted(await slots.sessions_of_node(1)) == [first.session_id]
+    with pytest.raises(SlotRefused):
+        await slots.reserve(play(NEW_SESSION), T0 + 2)
+    # Reserving the allocated id again is a retry, not a new play.
+    assert (await slots.reserve(play(first.session_id), T0 + 3)).session_id == first.session_id
+    assert await slots.line_count(1, 10, T0 + 3) == 2
 
 
 async def test_refuse_policy_refuses_the_play_beyond_the_limit(slots: SessionSlots) -> None:

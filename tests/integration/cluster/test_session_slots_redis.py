@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -14,6 +15,9 @@ import pytest
 
 from palinsesto.accounts.models import ConnectionPolicy
 from palinsesto.cluster.session_slots import (
+    NEW_SESSION,
+    USER_MAX_CONNECTIONS,
+    Reserved,
     SessionSlots,
     SlotRefused,
     SlotsUnavailable,
@@ -54,6 +58,27 @@ async def main():
 
 asyncio.run(main())
 """
+
+
+async def test_concurrent_reserves_of_one_client_are_each_decided_in_order() -> None:
+    # Sent together in script runs while one is in flight: each play still gets its own
+    # id and answer, the first two admitted, the rest refused.
+    with redis_prefix() as prefix:
+        store = RedisSessionSlots(REDIS_URL, prefix)
+        try:
+            answers = await asyncio.gather(
+                *(store.reserve(play(NEW_SESSION, limit=2), T0) for _ in range(20)),
+                return_exceptions=True,
+            )
+            admitted = [a for a in answers if isinstance(a, Reserved)]
+            assert answers[:2] == admitted
+            assert len({a.session_id for a in admitted}) == 2
+            assert all(
+                isinstance(a, SlotRefused) and a.code == USER_MAX_CONNECTIONS for a in answers[2:]
+            )
+            assert await store.line_count(1, 10, T0) == 2
+        finally:
+            await store.close()
 
 
 async def test_fifty_plays_from_two_processes_and_four_clients_get_exactly_two() -> None:

@@ -50,3 +50,29 @@ def test_a_reset_window_lists_only_new_segments_with_rising_sequence_numbers() -
     listed = [int(line) for line in after.splitlines() if not line.startswith("#")]
     assert listed and min(listed) > last
     assert after.index("#EXT-X-DISCONTINUITY\n") < after.index(f"\n{listed[0]}\n")
+
+
+def test_a_token_playlist_is_the_rendered_window_with_the_token_in_each_url() -> None:
+    now = [0.0]
+    hls = HlsSegmenter(target=2.0, clock=lambda: now[0])
+
+    def push(i: int) -> None:
+        now[0] = i * 1.0
+        hls.push(_chunk(i, i * 1.0), b"")
+
+    def expected(token: str) -> bytes:
+        return hls.playlist(lambda seq: f"/play/{token}/{seq}.ts").encode()
+
+    for i in range(6):
+        push(i)
+    assert hls.token_playlist("/play/", "tok-A") == expected("tok-A")
+    assert hls.token_playlist("/play/", "tok_B") == expected("tok_B")
+    # A new segment, then a reset: the kept rendering follows the window.
+    for i in range(6, 10):
+        push(i)
+    assert hls.token_playlist("/play/", "tok-A") == expected("tok-A")
+    hls.reset()
+    for i in range(100, 104):
+        push(i)
+    assert b"#EXT-X-DISCONTINUITY\n" in hls.token_playlist("/play/", "t")
+    assert hls.token_playlist("/play/", "t") == expected("t")

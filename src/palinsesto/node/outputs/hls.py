@@ -1,8 +1,9 @@
 """Live HLS from RAM: keyframe-aligned segments of ~2 s, a sliding window, per-session lists.
 
-Segments are cut from the same TS chunks the TS fan-out uses (mux once). A playlist is
-rendered per session, because each segment URL carries that session's signed token
-(reference §8.4: XC and XUI both rewrite segment URLs with a token).
+Segments are cut from the same TS chunks the TS fan-out uses (mux once). A playlist differs
+per session, because each segment URL carries that session's signed token (reference §8.4:
+XC and XUI both rewrite segment URLs with a token); :meth:`HlsSegmenter.token_playlist`
+renders the window once per cut and only splices each viewer's token in.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ class HlsSegmenter:
         self._next_seq = 0
         self._discontinuity = False
         self._discontinuities_dropped = 0
+        # The window changes only when a segment is cut or the window is reset; the
+        # rendered playlist of token_playlist is kept per (version, URL head).
+        self._version = 0
+        self._template_of: tuple[int, str] | None = None
+        self._template: tuple[bytes, ...] = ()
 
     def mark_discontinuity(self) -> None:
         """The source changed (failover): the next segment gets ``#EXT-X-DISCONTINUITY``."""
@@ -57,6 +63,7 @@ class HlsSegmenter:
         """
         self._discontinuities_dropped += sum(1 for s in self._segments if s.discontinuity)
         self._segments.clear()
+        self._version += 1
         self.mark_discontinuity()
 
     def push(self, chunk: TsChunk, psi: bytes) -> Segment | None:
@@ -93,6 +100,7 @@ class HlsSegmenter:
         self._segments.append(segment)
         self._next_seq += 1
         self._discontinuity = False
+        self._version += 1
         return segment
 
     def get(self, seq: int) -> Segment | None:
@@ -129,3 +137,16 @@ class HlsSegmenter:
             lines.append(f"#EXTINF:{s.duration:.3f},")
             lines.append(segment_url(s.seq))
         return "\n".join(lines) + "\n"
+
+    def token_playlist(self, url_head: str, token: str) -> bytes:
+        """:meth:`playlist` with segment URLs ``{url_head}{token}/{seq}.ts``, as bytes.
+
+        Every viewer of the channel reloads the same window every few seconds and only
+        the token differs: the window is rendered once per cut, split where the token goes,
+        and a reload is one ``bytes.join`` (the node's most frequent request)."""
+        key = (self._version, url_head)
+        if self._template_of != key:
+            text = self.playlist(lambda seq: f"{url_head}\0/{seq}.ts")
+            self._template = tuple(part.encode() for part in text.split("\0"))
+            self._template_of = key
+        return token.encode().join(self._template)

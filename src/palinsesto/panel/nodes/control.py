@@ -30,6 +30,7 @@ from palinsesto.cluster.models import Server, ServerStatus
 from palinsesto.cluster.node_leases import NodeLease, NodeLeases
 from palinsesto.cluster.servers import hash_node_token
 from palinsesto.cluster.session_slots import (
+    NEW_SESSION,
     TENANT_MAX_VIEWERS,
     SessionSlots,
     SlotRefused,
@@ -566,11 +567,10 @@ class NodeControl:
                 if placement != current:
                     await self.store_placement(placement, current)
             self._placed_at.setdefault(channel.id, now)
-        session_id = await self.slots.next_session_id()
         request = SlotRequest(
             line.tenant_id,
             line.id,
-            session_id,
+            NEW_SESSION,  # allocated by reserve, in the same Redis round trip
             line.max_connections,
             grant.policy,
             node.id,
@@ -585,6 +585,7 @@ class NodeControl:
             if exc.code == TENANT_MAX_VIEWERS:
                 raise TooManyViewers(str(exc)) from None
             raise TooManyConnections(str(exc)) from None
+        session_id = reserved.session_id
         self._since_beat[node.id] += 1
         leases = await self._cached_leases(line.tenant_id, now)
         lease_url = next((x.public_url for x in leases if x.node_id == node.id), "")
