@@ -169,6 +169,11 @@ class UploadStore:
             return _read(meta_path)
         return None
 
+    def tenants(self) -> list[int]:
+        """Tenants with a working folder (unfinished uploads, perhaps none left)."""
+        found = (p.parent.name for p in self.media_root.glob(f"*/{WORK_FOLDER}"))
+        return sorted(int(name) for name in found if name.isdigit())
+
     def list(self, tenant_id: int) -> list[Upload]:
         found = (_read(p) for p in sorted(self._work(tenant_id).glob("*.json")))
         return [u for u in found if u is not None]

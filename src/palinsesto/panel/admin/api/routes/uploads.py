@@ -33,7 +33,7 @@ from palinsesto.panel.admin.api.errors import (
 )
 from palinsesto.panel.admin.api.routes.movies import MovieOut
 from palinsesto.panel.admin.api.scope import tenant_for_create
-from palinsesto.panel.admin.api.types import STREAMED_BODY, ObjectId
+from palinsesto.panel.admin.api.types import STREAMED_BODY, ObjectId, QueryId
 from palinsesto.panel.admin.uploads import (
     DONE_FOLDER,
     RangeRefused,
@@ -119,6 +119,21 @@ def start_upload(body: UploadIn, principal: Manager, session: DbSession, ctx: Co
     except UploadRefused as exc:
         raise _mapped(exc) from None
     return _out(upload)
+
+
+class UploadList(BaseModel):
+    items: list[UploadOut]
+
+
+@router.get("/uploads", response_model=UploadList)
+def list_uploads(principal: Manager, ctx: Context, tenant_id: QueryId = None) -> UploadList:
+    """Unfinished uploads (the panel resumes one when the same file is chosen again)."""
+    store = _store(ctx)
+    if principal.is_platform:
+        tenants = [tenant_id] if tenant_id is not None else store.tenants()
+    else:
+        tenants = [principal.tenant_id] if principal.tenant_id is not None else []
+    return UploadList(items=[_out(u) for t in tenants for u in store.list(t)])
 
 
 @router.get("/uploads/{upload_id}", response_model=UploadOut)
