@@ -261,6 +261,9 @@ def reseller_world(two_tenants: Fixture, shared_server: RunningServer) -> Resell
         objs["server"] = c.get("/api/v1/servers").json()["items"][0]
         objs["movie"] = c.get("/api/v1/movies").json()["items"][0]
         objs["library"] = c.get("/api/v1/libraries").json()["items"][0]
+        objs["upload"] = created(
+            c.post("/api/v1/uploads", json={"name": "alpha-film.mp4", "total_bytes": 1000})
+        )
         series = c.get("/api/v1/series").json()["items"][0]
         objs["series"] = series
         objs["season"] = c.get(f"/api/v1/series/{series['id']}/seasons").json()[0]
@@ -375,6 +378,7 @@ def _path_values(rw: ResellerWorld, who: str) -> dict[str, str]:
         "evidence_id": o["rights"]["evidence"][0]["id"],
         "notice_id": o["notice"]["id"],
         "receipt": o["receipt"]["receipt"],
+        "upload_id": o["upload"]["id"],
     }
     return {k: str(v) for k, v in values.items()}
 

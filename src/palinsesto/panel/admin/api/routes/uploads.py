@@ -56,7 +56,8 @@ class RangeNotSatisfiable(ApiError):
 
 class UploadIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, description="a plain file name, e.g. film.mp4")
-    total_bytes: int = Field(ge=1, description="the file's exact size")
+    # Past 2 GiB, so not an int4; 2**53 is the largest size a JavaScript client counts exactly.
+    total_bytes: int = Field(ge=1, le=2**53, description="the file's exact size")
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 
 
