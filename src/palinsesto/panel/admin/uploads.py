@@ -110,9 +110,10 @@ def check_name(name: str) -> str:
 
 
 def folder_bytes(folder: Path) -> int:
-    """Bytes the files under ``folder`` hold (what a storage limit counts)."""
+    """Bytes the files under ``folder`` hold, unfinished uploads aside."""
     total = 0
-    for root, _dirs, files in os.walk(folder):
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if d != WORK_FOLDER]  # unfinished uploads: counted whole
         for name in files:
             try:
                 total += os.lstat(os.path.join(root, name)).st_size
@@ -134,11 +135,8 @@ class UploadStore:
         return self.media_root / str(int(tenant_id)) / DONE_FOLDER / name
 
     def pending_bytes(self, tenant_id: int) -> int:
-        """Bytes announced by this tenant's unfinished uploads and not yet received."""
-        owed = 0
-        for upload in self.list(tenant_id):
-            owed += upload.total - upload.received
-        return owed
+        """Bytes this tenant's unfinished uploads will hold once complete."""
+        return sum(upload.total for upload in self.list(tenant_id))
 
     def create(self, tenant_id: int, name: str, total: int, storage_limit: int | None) -> Upload:
         check_name(name)
