@@ -1,4 +1,4 @@
-"""Upload movies in chromium: a file started earlier (as if the page had been reloaded
+"""Uploads in chromium: a file started earlier (as if the page had been reloaded
 mid-upload) is listed as unfinished; choosing it again resumes from the server's byte
 count, the progress bar reaches 100% and the movie appears in the Movies list."""
 
@@ -45,7 +45,7 @@ def test_a_movie_upload_resumes_shows_progress_and_the_movie_appears(
         ),
     )
     panel.sign_in("ursula")
-    panel.open("Upload movies")
+    panel.open("Uploads")
     expect(page.get_by_role("row").filter(has_text=film.name)).to_contain_text("of")
     page.get_by_label("Video file").set_input_files(str(film))
     page.get_by_role("button", name="Upload", exact=True).click()

@@ -101,7 +101,7 @@ export const RESOURCES = [
     afterRender: libraryProgress,
   },
   {
-    key: "uploads", title: "Upload movies", singular: "upload", group: "Catalog",
+    key: "uploads", title: "Uploads", singular: "upload", group: "Catalog",
     paths: ["/uploads"], read: MANAGERS, write: MANAGERS, page: uploadsPage,
   },
   {

@@ -1,4 +1,4 @@
-// Upload movies: a file goes up in chunks (PUT /uploads/{id} with Content-Range), with a
+// Uploads: a movie file goes up in chunks (PUT /uploads/{id} with Content-Range), with a
 // progress bar. The server's byte count is the resume point, so after a dropped connection
 // or a page reload, choosing the same file again continues where the server stands.
 
@@ -35,7 +35,7 @@ export async function uploadsPage(main, ctx) {
     h("div", { class: "field" }, h("label", { for: fileInput.id }, "Video file"), fileInput,
       h("p", { class: "help" }, "MP4 or MKV with H.264/AAC plays everywhere. The file is probed and becomes a movie when it has arrived; an interrupted upload resumes when you choose the same file again.")),
     button, h("div", { class: "field" }, progress), status);
-  clear(main, h("h1", {}, "Upload movies"), form, pendingBox);
+  clear(main, h("h1", {}, "Uploads"), form, pendingBox);
 
   if (tenantPick) {
     const tenants = await get("/tenants", { per_page: 200 }).catch(() => ({ items: [] }));
@@ -59,7 +59,7 @@ export async function uploadsPage(main, ctx) {
       } }, `Delete ${u.name}`))));
     clear(pendingBox, h("h2", { id: "uploads-pending-title" }, "Unfinished uploads"),
       rows.length
-        ? h("table", {}, h("thead", {}, h("tr", {}, ["File", "Received", ""].map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows))
+        ? h("table", {}, h("thead", {}, h("tr", {}, ["File", "Received"].map((t) => h("th", { scope: "col" }, t)), h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")))), h("tbody", {}, rows))
         : h("p", { class: "help" }, "None. Uploads left unfinished are deleted after a while."));
     return data.items;
   }
