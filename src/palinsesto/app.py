@@ -23,6 +23,8 @@ from palinsesto.panel.admin.live_stats import install_live_stats
 from palinsesto.panel.admin.m3u_refresh import install_m3u_refresh
 from palinsesto.panel.admin.panel import mount_panel
 from palinsesto.panel.admin.security_headers import SecurityHeaders
+from palinsesto.panel.admin.upload_expiry import UploadExpiry
+from palinsesto.panel.admin.uploads import UploadStore
 from palinsesto.panel.local_node.engine import install_live
 from palinsesto.panel.nodes.front import NodeFront
 from palinsesto.panel.nodes.install import NoLocalEngine, install_nodes
@@ -57,6 +59,9 @@ def create_app(
     # A panel without a local node still probes its libraries' files with its own ffmpeg.
     library = live.vod_library if live is not None else VodLibrary.standalone(ctx.settings)
     ctx.services.setdefault("vod_library", library)
+    uploads = UploadStore(ctx.settings.effective_media_root, ctx.settings.upload_expiry_seconds)
+    ctx.services["uploads"] = uploads
+    upload_expiry = UploadExpiry(uploads)
     scans = LibraryScans(ctx.db, ctx.events, library, posters, ctx.settings.library_probe_workers)
     ctx.services["library_scans"] = scans
     m3u = install_m3u_refresh(ctx)  # ctx.services["m3u"]: scheduled playlist imports
@@ -72,7 +77,9 @@ def create_app(
         await nodes.start()
         live_stats.start()
         legal_jobs.start()
+        upload_expiry.start()
         yield
+        await upload_expiry.stop()
         await scans.stop()
         await legal_jobs.stop()
         await live_stats.stop()
@@ -113,6 +120,14 @@ def create_app(
             ctx.settings.m3u_max_bytes + 64 * 1024,
         ),
     ]
+    # A chunk of a resumable upload, streamed to disk as it arrives (routes/uploads.py).
+    larger_bodies.append(
+        RouteLimit(
+            "PUT",
+            re.compile(f"{API_PREFIX}/uploads/[0-9a-f]+"),
+            ctx.settings.upload_chunk_max_bytes,
+        )
+    )
     app.add_middleware(BodyLimit, routes=larger_bodies)
     # Viewer apps' surfaces: player_api.php, panel_api.php, get.php, xmltv.php (+ aliases),
     # dispatched ahead of the admin API's stack (see ViewerSurfaceDispatch); servers run

@@ -96,6 +96,11 @@ class Settings:
     # File sources: each tenant's files live in <media_root>/<tenant id>/ and a file
     # source's path is read inside that folder (empty = <data_dir>/media).
     media_root: Path = Path("")
+    # Uploads (POST/PUT /api/v1/uploads): the largest file, the largest chunk one PUT may
+    # carry, and how long an upload may sit unfinished before it is deleted.
+    upload_max_bytes: int = 50 * 1024**3
+    upload_chunk_max_bytes: int = 64 * 1024 * 1024
+    upload_expiry_seconds: int = 86_400
     # Catch-up archive: channels with archive_days > 0 are recorded under archive_root
     # (empty = <data_dir>/archive/<tenant id>/<channel id>/); each tenant may use up to
     # archive_quota_mb (0 = no quota) before its oldest recordings are pruned.
@@ -388,6 +393,12 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"{ENV_PREFIX}NODE_EGRESS_MBPS / NODE_MAX_CHANNELS: must be positive")
     if settings.login_window_seconds <= 0:
         raise ConfigError(f"{ENV_PREFIX}LOGIN_WINDOW_SECONDS: must be positive")
+    if min(settings.upload_max_bytes, settings.upload_chunk_max_bytes) <= 0:
+        raise ConfigError(
+            f"{ENV_PREFIX}UPLOAD_MAX_BYTES / UPLOAD_CHUNK_MAX_BYTES: must be positive"
+        )
+    if settings.upload_expiry_seconds <= 0:
+        raise ConfigError(f"{ENV_PREFIX}UPLOAD_EXPIRY_SECONDS: must be positive")
     try:
         TrustedProxies.parse(settings.trusted_proxies)
     except ValueError as exc:

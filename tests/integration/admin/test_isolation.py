@@ -261,6 +261,9 @@ def reseller_world(two_tenants: Fixture, shared_server: RunningServer) -> Resell
         objs["server"] = c.get("/api/v1/servers").json()["items"][0]
         objs["movie"] = c.get("/api/v1/movies").json()["items"][0]
         objs["library"] = c.get("/api/v1/libraries").json()["items"][0]
+        objs["upload"] = created(
+            c.post("/api/v1/uploads", json={"name": "alpha-film.mp4", "total_bytes": 1000})
+        )
         series = c.get("/api/v1/series").json()["items"][0]
         objs["series"] = series
         objs["season"] = c.get(f"/api/v1/series/{series['id']}/seasons").json()[0]
@@ -380,6 +383,7 @@ def _path_values(rw: ResellerWorld, who: str) -> dict[str, str]:
         "domain_id": o["domain"]["id"],
         "slug": rw.world.slug,
         "token": "1.not-a-secret.0123456789abcdef0123456789abcdef",
+        "upload_id": o["upload"]["id"],
     }
     return {k: str(v) for k, v in values.items()}
 

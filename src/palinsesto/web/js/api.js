@@ -34,8 +34,8 @@ export function query(params = {}) {
   return text ? `?${text}` : "";
 }
 
-export async function api(method, path, { json, form, multipart, params, signal } = {}) {
-  const headers = { Accept: "application/json" };
+export async function api(method, path, { json, form, multipart, raw, headers: extra, params, signal } = {}) {
+  const headers = { Accept: "application/json", ...extra };
   if (session.token) headers.Authorization = `Bearer ${session.token}`;
   let body;
   if (json !== undefined) {
@@ -45,6 +45,9 @@ export async function api(method, path, { json, form, multipart, params, signal 
     body = new URLSearchParams(form);
   } else if (multipart) {
     body = multipart; // a FormData: the browser writes its Content-Type with the boundary
+  } else if (raw) {
+    headers["Content-Type"] = "application/octet-stream";
+    body = raw; // a Blob (an upload's chunk): the browser streams it from the file
   }
   const response = await fetch(`${API}${path}${query(params)}`, { method, headers, body, signal });
   if (response.status === 204) return null;

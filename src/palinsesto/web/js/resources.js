@@ -10,6 +10,7 @@ import { libraryDetail, libraryProgress, libraryScanCell, movieDetail } from "./
 import { channelBulkEdit } from "./pages/channel_bulk.js";
 import { lineButtons, lineDetail } from "./pages/lines.js";
 import { m3uPage } from "./pages/m3u.js";
+import { uploadsPage } from "./pages/uploads.js";
 import { h } from "./dom.js";
 import { refColumn } from "./refs.js";
 import { nodeStateCell, nodeStates, serverDetail, showCreatedToken } from "./pages/servers.js";
@@ -98,6 +99,10 @@ export const RESOURCES = [
     detail: libraryDetail,
     hiddenActions: ["scan"], // "Scan now" in the detail, which then follows the progress
     afterRender: libraryProgress,
+  },
+  {
+    key: "uploads", title: "Uploads", singular: "upload", group: "Catalog",
+    paths: ["/uploads"], read: MANAGERS, write: MANAGERS, page: uploadsPage,
   },
   {
     key: "m3u", title: "M3U import", singular: "M3U source", group: "Catalog",

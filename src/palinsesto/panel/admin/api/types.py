@@ -47,6 +47,17 @@ def nul_paths(value: Any, path: str = "") -> Iterator[str]:
             yield from nul_paths(item, f"{path}.{index}" if path else str(index))
 
 
+# A route marked with this in its ``openapi_extra`` reads its body as a stream of bytes
+# (an upload's chunk, up to tens of MiB): the NUL check must not read it into memory first.
+STREAMED_BODY = {"x-body": "streamed bytes"}
+
+
+def streams_body(request: Request) -> bool:
+    route = request.scope.get("route")
+    extra = getattr(route, "openapi_extra", None) or {}
+    return bool(extra.get("x-body") == STREAMED_BODY["x-body"])
+
+
 async def refuse_nul(request: Request) -> None:
     """Refuse (422, naming the field) any path, query, JSON or form text holding a NUL.
 
@@ -67,7 +78,7 @@ async def refuse_nul(request: Request) -> None:
         for name, item in form.multi_items():
             if isinstance(item, str) and (NUL in name or NUL in item):
                 fields[name] = NUL_MESSAGE
-    elif request.method not in ("GET", "HEAD", "OPTIONS"):
+    elif request.method not in ("GET", "HEAD", "OPTIONS") and not streams_body(request):
         body = await request.body()
         # JSON can only carry a NUL escaped; skip the parse when there is none.
         if b"\\u0000" in body:
