@@ -17,6 +17,7 @@ from palinsesto.panel.admin.api.routes import (
     epg_sources,
     episodes,
     libraries,
+    line_health,
     lines,
     live,
     m3u,
@@ -57,6 +58,7 @@ def build_router() -> APIRouter:
         credits,
         channels,
         bouquets,
+        line_health,  # before lines: /lines/online is not a line id
         lines,
         live,
         servers,
