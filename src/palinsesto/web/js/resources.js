@@ -8,7 +8,7 @@ import { bouquetItems } from "./pages/bouquet.js";
 import { channelDetail, channelStatusCell, liveColumn } from "./pages/channel.js";
 import { libraryDetail, libraryProgress, libraryScanCell, movieDetail } from "./pages/library.js";
 import { channelBulkEdit } from "./pages/channel_bulk.js";
-import { lineButtons, lineDetail } from "./pages/lines.js";
+import { lineButtons, lineDetail, onlineCell, onlineColumn } from "./pages/lines.js";
 import { m3uPage } from "./pages/m3u.js";
 import { h } from "./dom.js";
 import { refColumn } from "./refs.js";
@@ -114,7 +114,8 @@ export const RESOURCES = [
   {
     key: "lines", title: "Lines", singular: "line", group: "Subscribers", labelField: "username",
     paths: ["/lines"], read: EVERYONE, write: WRITERS,
-    columns: ["id", "username", "exp_date", "max_connections", "enabled", refColumn("reseller_id", "Reseller", "/users", "username")],
+    columns: ["id", "username", "exp_date", { name: "online", label: "Online", render: onlineCell }, "enabled", refColumn("reseller_id", "Reseller", "/users", "username")],
+    afterRender: onlineColumn,
     sortable: ["id", "username", "exp_date"],
     emptyHelp: "A line is a customer's subscription: a username and password for players, a playlist address, and an expiry date.",
     formHints: { bouquet_ids: bouquetRefs, reseller_id: { widget: "ref", ref: { path: "/users", params: { role: "reseller" }, label: "username" }, label: "Reseller", nullable: true } },
