@@ -9,6 +9,7 @@ import { channelDetail, channelStatusCell, liveColumn } from "./pages/channel.js
 import { libraryDetail, libraryProgress, libraryScanCell, movieDetail } from "./pages/library.js";
 import { channelBulkEdit } from "./pages/channel_bulk.js";
 import { lineButtons, lineDetail, onlineCell, onlineColumn } from "./pages/lines.js";
+import { guidePage } from "./pages/guide.js";
 import { m3uPage } from "./pages/m3u.js";
 import { h } from "./dom.js";
 import { refColumn } from "./refs.js";
@@ -102,6 +103,10 @@ export const RESOURCES = [
   {
     key: "m3u", title: "M3U import", singular: "M3U source", group: "Catalog",
     paths: ["/m3u/sources"], read: READERS, write: MANAGERS, page: m3uPage,
+  },
+  {
+    key: "guide", title: "TV guide", singular: "programme", group: "Catalog",
+    paths: ["/epg/grid"], read: READERS, write: MANAGERS, create: false, page: guidePage,
   },
   {
     key: "epg-sources", title: "EPG sources", singular: "EPG source", group: "Catalog",
