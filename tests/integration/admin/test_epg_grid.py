@@ -68,6 +68,9 @@ def test_a_day_of_programmes_per_channel(sqlite_server: RunningServer) -> None:
         assert [p["title"] for p in yesterday.json()["items"][0]["programmes"]] == [
             "Yesterday evening"
         ]
+        for far in ("9999-12-31", "0001-01-01"):
+            r = c.get("/api/v1/epg/grid", params={"day": far})
+            assert r.status_code == 422 and "day" in r.json()["error"]["fields"], r.text
         one = c.get("/api/v1/epg/grid", params={"per_page": 1, "page": 2}).json()
         assert [x["name"] for x in one["items"]] == ["Blank"] and one["total"] == 2
     # Resellers do not read the catalogue; another tenant sees its own (empty) grid.

@@ -149,3 +149,5 @@ def test_online_counts_open_connections_against_the_limit(sqlite_server: Running
                 assert o.get("/api/v1/lines/online", params={"ids": ids}).json()["items"] == []
                 assert o.get(f"/api/v1/lines/{watched['id']}/diagnosis").status_code == 404
         assert c.get("/api/v1/lines/online", params={"ids": "1,x"}).status_code == 422
+        huge = c.get("/api/v1/lines/online", params={"ids": f"{watched['id']},{10**30},-4"})
+        assert [x["line_id"] for x in huge.json()["items"]] == [watched["id"]]

@@ -54,20 +54,21 @@ function expiringParam() {
 
 async function gather(hours, me) {
   const overviewPath = findGet([/^\/live\/(overview|status|stats|dashboard)$/, /^\/(dashboard|stats|overview)$/]);
-  const overview = overviewPath ? await get(overviewPath).catch(() => null) : null;
   const historyPath = findGet([/^\/live\/(history|viewers)(\/history)?$/, /^\/stats\/viewers$/]);
-  const history = historyPath ? await get(historyPath, { hours }).catch(() => null) : null;
-  // The machine is the platform's: only its admins are shown (and allowed) its figures.
-  const host = me.role === "platform_admin" && has("/system/host") ? await get("/system/host").catch(() => null) : null;
   const sessionsPath = findGet([/^\/sessions$/, /^\/live\/sessions$/]);
   const expiring = expiringParam();
-  const [channels, lines, sessions, expiringLines, servers] = await Promise.all([
+  // Every request at once: one round trip a refresh (and none left to start after a sign-out).
+  const [overview, history, host, channels, lines, expiringLines, servers] = await Promise.all([
+    overviewPath ? get(overviewPath).catch(() => null) : null,
+    historyPath ? get(historyPath, { hours }).catch(() => null) : null,
+    // The machine is the platform's: only its admins are shown (and allowed) its figures.
+    me.role === "platform_admin" && has("/system/host") ? get("/system/host").catch(() => null) : null,
     total("/channels"),
     total("/lines"),
-    sessionsPath && !overview ? total(sessionsPath) : null,
     expiring ? total("/lines", { [expiring]: expiring === "expiring_before" ? new Date(Date.now() + 7 * 86400000).toISOString() : 7 }) : null,
     has("/servers") ? get("/servers", { per_page: 50 }).catch(() => null) : null,
   ]);
+  const sessions = sessionsPath && !overview ? await total(sessionsPath) : null;
   return { overview, history, host, channels, lines, sessions, expiringLines, servers };
 }
 

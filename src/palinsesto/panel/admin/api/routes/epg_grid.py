@@ -26,6 +26,9 @@ from palinsesto.panel.admin.api.types import QueryId
 
 router = APIRouter(prefix="/epg", tags=["epg"])
 
+# Days a guide can hold (and whose midnights are unix times every database stores).
+FIRST_DAY, LAST_DAY = date(1970, 1, 2), date(9999, 12, 30)
+
 
 class GridProgramme(BaseModel):
     start: int  # unix seconds
@@ -82,6 +85,10 @@ def guide_grid(
     zone = ZoneInfo(tenant.timezone)
     now = time.time()
     chosen = day or datetime.fromtimestamp(now, zone).date()
+    if not FIRST_DAY <= chosen <= LAST_DAY:
+        raise ValidationFailed(
+            f"Choose a day between {FIRST_DAY} and {LAST_DAY}.", fields={"day": "Out of range."}
+        )
     midnight = datetime(chosen.year, chosen.month, chosen.day, tzinfo=zone)
     start = int(midnight.timestamp())
     # Wall-clock arithmetic on an aware datetime: the next local midnight, DST or not.

@@ -24,7 +24,7 @@ from palinsesto.catalog.models import Bouquet, BouquetItem, ItemType
 from palinsesto.panel.admin.api.deps import Context, CurrentPrincipal
 from palinsesto.panel.admin.api.errors import ValidationFailed
 from palinsesto.panel.admin.api.routes.lines import get_visible, scope_clause
-from palinsesto.panel.admin.api.types import PathId
+from palinsesto.panel.admin.api.types import MAX_ID, PathId
 from palinsesto.panel.admin.line_diagnosis import BouquetContents, LineFacts, diagnose
 
 router = APIRouter(tags=["lines"])
@@ -68,7 +68,8 @@ def _parse_ids(ids: str) -> list[int]:
         raise ValidationFailed(
             f"Ask for at most {MAX_IDS} lines at once.", fields={"ids": "Too many."}
         )
-    return found
+    # An id no column can hold names no line (and must not reach the driver as an overflow).
+    return [i for i in found if 0 < i <= MAX_ID]
 
 
 async def connections_of(ctx: Any, tenant_id: int, line_id: int) -> int:
