@@ -23,6 +23,7 @@ from palinsesto.panel.admin.live_stats import install_live_stats
 from palinsesto.panel.admin.m3u_refresh import install_m3u_refresh
 from palinsesto.panel.admin.panel import mount_panel
 from palinsesto.panel.admin.security_headers import SecurityHeaders
+from palinsesto.panel.admin.server_timing import ServerTiming
 from palinsesto.panel.admin.upload_expiry import UploadExpiry
 from palinsesto.panel.admin.uploads import UploadStore
 from palinsesto.panel.local_node.engine import install_live
@@ -103,6 +104,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(build_router())
     install_poster_route(app, posters)  # /posters/...: images the player API links to
+    app.add_middleware(ServerTiming, prefix=API_PREFIX)  # the API's own time, per response
     app.add_middleware(SecurityHeaders)
     # JSON bodies are small; an XMLTV document may be as large as the EPG limit allows, and
     # a bouquet's contents hold up to 100,000 items of ~50 bytes.

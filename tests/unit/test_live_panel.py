@@ -8,7 +8,7 @@ import pytest
 
 from palinsesto.config import ConfigError, Settings, load_settings
 from palinsesto.panel.admin.api.routes.live import ingest_url
-from palinsesto.panel.admin.live_stats import DAY, Observed, ViewerHistory
+from palinsesto.panel.admin.live_stats import DAY, HOUR, Observed, ViewerHistory, filled
 from palinsesto.panel.playback.watch_tokens import (
     WatchKind,
     WatchTokenRefused,
@@ -72,6 +72,37 @@ def test_history_keeps_a_peak_point_a_minute_per_tenant_for_a_day() -> None:
     points = history.series(1, 0)
     assert len(points) == 24 * 60 + 1 and points[0].at > bucket + 60
     assert history.series(3, 0) == [] and history.current(3).viewers == 0
+
+
+def test_history_keeps_an_hour_point_for_a_week_and_fills_the_range() -> None:
+    history = ViewerHistory(step=60, span=DAY)
+    assert filled([], 0, NOW, 60, history.started_at) == []  # nothing observed: nothing known
+    start = NOW - NOW % HOUR
+    # Three viewers in the first hour, one for a moment two hours later.
+    history.observe([Observed(1, 1, 0), Observed(1, 2, 0), Observed(1, 3, 0)], start + 10)
+    history.observe([Observed(1, 4, 0)], start + 2 * HOUR + 5)
+    assert history.step_for(start - DAY, start) == 60
+    assert history.step_for(start - 7 * DAY, start) == HOUR
+    hours = history.series(1, 0, HOUR)
+    assert [(p.at, p.viewers) for p in hours] == [(start, 3), (start + 2 * HOUR, 1)]
+    now = start + 2 * HOUR + 30
+    # Asked for a week: hour buckets from the first observation (not before: unknown) to
+    # now, the hour without a point a zero.
+    week = filled(hours, now - 7 * DAY, now, HOUR, history.started_at)
+    assert [(p.at, p.viewers) for p in week] == [
+        (start, 3),
+        (start + HOUR, 0),
+        (start + 2 * HOUR, 1),
+    ]
+    # Asked for the last hour: a bucket a minute, 61 of them, the range spanned.
+    last = filled(history.series(1, now - HOUR), now - HOUR, now, 60, history.started_at)
+    assert (
+        len(last) == 61 and last[-1].viewers == 1 and last[0].at == now - HOUR - (now - HOUR) % 60
+    )
+    # Eight days on, the first hour has gone.
+    for hour in range(3, 8 * 24):
+        history.observe([], start + hour * HOUR)
+    assert history.series(1, 0, HOUR)[0].at > start
 
 
 def test_ingest_url_comes_from_the_setting_or_the_public_host_and_the_rtmp_port() -> None:

@@ -399,6 +399,8 @@ def _query_values(rw: ResellerWorld) -> dict[str, str]:
         "source_id": str(rw.objects["source"]["id"]),
         "channel_id": str(rw.objects["channel"]["id"]),
         "per_page": "500",
+        # Every line of the tenant, the reseller's own and its sibling's.
+        "ids": ",".join(str(o["id"]) for k, o in rw.objects.items() if k.startswith("line-")),
     }
 
 
@@ -418,6 +420,7 @@ RESELLER_MAY_READ: dict[str, Any] = {
     "/api/v1/credits/ledger": lambda me, b: {e["user_id"] for e in b["items"]} <= me.subtree,
     "/api/v1/lines": lambda me, b: {x["username"] for x in b["items"]} <= me.lines,
     "/api/v1/live/sessions": lambda me, b: {s["line_id"] for s in b} <= me.line_ids,
+    "/api/v1/lines/online": lambda me, b: {x["line_id"] for x in b["items"]} <= me.line_ids,
     # What a reseller sells: packages and the bouquets' names, of its own tenant.
     "/api/v1/packages": _own_tenant,
     "/api/v1/packages/{package_id}": _own_tenant,

@@ -147,9 +147,18 @@ def test_ingest_address_dashboard_figures_and_history(sqlite_server: RunningServ
         ]
         assert states[1]["status"] == "failing"  # its only source is refused
         assert c.get("/api/v1/live/channels", params={"ids": "1,x"}).status_code == 422
-        points = c.get("/api/v1/live/history", params={"hours": 24}).json()["points"]
+        day = c.get("/api/v1/live/history", params={"hours": 24}).json()
+        points = day["points"]
         assert points and points[-1]["viewers"] == 1 and points[-1]["at"] % 60 == 0
-        assert c.get("/api/v1/live/history", params={"hours": 25}).status_code == 422
+        assert day["step_seconds"] == 60 and day["started_at"] <= points[0]["at"] + 60
+        # Every minute from the first observation on is there: the chart spans its range.
+        assert [b["at"] - a["at"] for a, b in zip(points, points[1:], strict=False)] == [60] * (
+            len(points) - 1
+        )
+        week = c.get("/api/v1/live/history", params={"hours": 168}).json()
+        assert week["step_seconds"] == 3600 and week["points"][-1]["viewers"] == 1
+        assert week["points"][-1]["at"] % 3600 == 0
+        assert c.get("/api/v1/live/history", params={"hours": 169}).status_code == 422
         assert c.post(f"/api/v1/live/channels/{bad['id']}/stop").status_code == 200
     # Another tenant sees none of it.
     with other.client() as o:
@@ -159,6 +168,6 @@ def test_ingest_address_dashboard_figures_and_history(sqlite_server: RunningServ
             0,
             [],
         )
-        assert o.get("/api/v1/live/history").json()["points"] == []
+        assert {p["viewers"] for p in o.get("/api/v1/live/history").json()["points"]} <= {0}
         states = o.get("/api/v1/live/channels", params={"ids": str(good["id"])}).json()["items"]
         assert states[0]["status"] == "stopped"

@@ -9,7 +9,19 @@ function el(tag, attrs, text) {
   return node;
 }
 
-export function lineChart(points, { width = 600, height = 180, label = "Chart", spanMs = 24 * 3600 * 1000 } = {}) {
+const HOUR_MS = 3600 * 1000;
+
+// Five ticks across the range, named as a person reads them: "-45 min", "-18 h", "-5 d".
+function tickText(msBeforeNow) {
+  if (msBeforeNow <= 0) return "now";
+  if (msBeforeNow < 2 * HOUR_MS) return `-${Math.round(msBeforeNow / 60000)} min`;
+  if (msBeforeNow < 48 * HOUR_MS) return `-${Math.round(msBeforeNow / HOUR_MS)} h`;
+  return `-${Math.round(msBeforeNow / (24 * HOUR_MS) * 10) / 10} d`;
+}
+
+/** Points span the whole range (spanMs, ending now); before startedMs (when the server
+ * began keeping them) the chart is shaded: unknown, not zero. */
+export function lineChart(points, { width = 600, height = 180, label = "Chart", spanMs = 24 * HOUR_MS, startedMs = null } = {}) {
   const pad = { l: 36, r: 8, t: 8, b: 22 };
   const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label, class: "chart", preserveAspectRatio: "none" });
   const now = Date.now();
@@ -22,10 +34,13 @@ export function lineChart(points, { width = 600, height = 180, label = "Chart", 
     svg.append(el("line", { x1: pad.l, x2: width - pad.r, y1: y(v), y2: y(v), class: "grid" }));
     svg.append(el("text", { x: pad.l - 4, y: y(v) + 4, "text-anchor": "end", class: "axis" }, String(v)));
   }
-  for (let h = 0; h <= 24; h += 6) {
-    const t = t0 + (h / 24) * spanMs;
-    const text = h === 24 ? "now" : `-${24 - h} h`;
-    svg.append(el("text", { x: x(t), y: height - 6, "text-anchor": h === 0 ? "start" : h === 24 ? "end" : "middle", class: "axis" }, text));
+  if (startedMs && startedMs > t0) {
+    const w = Math.min(x(startedMs), width - pad.r) - pad.l;
+    svg.append(el("rect", { x: pad.l, y: pad.t, width: Math.max(0, w), height: height - pad.t - pad.b, class: "unknown" }));
+  }
+  for (let i = 0; i <= 4; i += 1) {
+    const t = t0 + (i / 4) * spanMs;
+    svg.append(el("text", { x: x(t), y: height - 6, "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle", class: "axis" }, tickText(now - t)));
   }
   const shown = points.filter((p) => p[0] >= t0).sort((a, b) => a[0] - b[0]);
   if (shown.length) {

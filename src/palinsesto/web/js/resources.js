@@ -8,7 +8,8 @@ import { bouquetItems } from "./pages/bouquet.js";
 import { channelDetail, channelStatusCell, liveColumn } from "./pages/channel.js";
 import { libraryDetail, libraryProgress, libraryScanCell, movieDetail } from "./pages/library.js";
 import { channelBulkEdit } from "./pages/channel_bulk.js";
-import { lineButtons, lineDetail } from "./pages/lines.js";
+import { lineButtons, lineDetail, onlineCell, onlineColumn } from "./pages/lines.js";
+import { guidePage } from "./pages/guide.js";
 import { m3uPage } from "./pages/m3u.js";
 import { uploadsPage } from "./pages/uploads.js";
 import { h } from "./dom.js";
@@ -109,6 +110,10 @@ export const RESOURCES = [
     paths: ["/m3u/sources"], read: READERS, write: MANAGERS, page: m3uPage,
   },
   {
+    key: "guide", title: "TV guide", singular: "programme", group: "Catalog",
+    paths: ["/epg/grid"], read: READERS, write: MANAGERS, create: false, page: guidePage,
+  },
+  {
     key: "epg-sources", title: "EPG sources", singular: "EPG source", group: "Catalog",
     paths: ["/epg/sources", "/epg-sources"], read: READERS, write: MANAGERS,
   },
@@ -119,7 +124,8 @@ export const RESOURCES = [
   {
     key: "lines", title: "Lines", singular: "line", group: "Subscribers", labelField: "username",
     paths: ["/lines"], read: EVERYONE, write: WRITERS,
-    columns: ["id", "username", "exp_date", "max_connections", "enabled", refColumn("reseller_id", "Reseller", "/users", "username")],
+    columns: ["id", "username", "exp_date", { name: "online", label: "Online", render: onlineCell }, "enabled", refColumn("reseller_id", "Reseller", "/users", "username")],
+    afterRender: onlineColumn,
     sortable: ["id", "username", "exp_date"],
     emptyHelp: "A line is a customer's subscription: a username and password for players, a playlist address, and an expiry date.",
     formHints: { bouquet_ids: bouquetRefs, reseller_id: { widget: "ref", ref: { path: "/users", params: { role: "reseller" }, label: "username" }, label: "Reseller", nullable: true } },

@@ -29,7 +29,7 @@ from palinsesto.panel.admin.api.errors import NotFound, Unavailable, ValidationF
 from palinsesto.panel.admin.api.routes.lines import scope_clause as line_scope_clause
 from palinsesto.panel.admin.api.scope import get_scoped
 from palinsesto.panel.admin.api.types import PathId, QueryId
-from palinsesto.panel.admin.live_stats import ViewerHistory
+from palinsesto.panel.admin.live_stats import ViewerHistory, filled
 from palinsesto.panel.playback.access import channel_info
 from palinsesto.panel.playback.watch_tokens import WatchKind, watch_path
 from palinsesto.protocol.channels import ChannelInfo
@@ -85,6 +85,8 @@ class HistoryPoint(BaseModel):
 
 class HistoryOut(BaseModel):
     step_seconds: float
+    since: float  # the start of the range asked for (unix time)
+    started_at: float | None  # the first observation: before it nothing is known
     points: list[HistoryPoint]
 
 
@@ -429,14 +431,21 @@ async def overview(principal: Staff, ctx: Context) -> OverviewOut:
 async def viewer_history(
     principal: Staff,
     ctx: Context,
-    hours: Annotated[int, Query(ge=1, le=24)] = 24,
+    hours: Annotated[int, Query(ge=1, le=168, description="1 to 168 (7 days)")] = 24,
 ) -> HistoryOut:
-    """Viewers and bandwidth out, one point a minute (kept in memory for 24 h)."""
+    """Viewers and bandwidth out over the last ``hours``: a point a minute up to 24 h, a
+    point an hour beyond (kept in memory, 7 days), every step of the range from the first
+    observation on (a step without viewers is a zero)."""
     history: ViewerHistory = ctx.services["viewer_history"]
-    since = time.time() - hours * 3600
-    points = history.series(_tenant_filter(principal), since)
+    now = time.time()
+    since = now - hours * 3600
+    step = history.step_for(since, now)
+    kept = history.series(_tenant_filter(principal), since, step)
+    points = filled(kept, since, now, step, history.started_at)
     return HistoryOut(
-        step_seconds=history.step,
+        step_seconds=step,
+        since=since,
+        started_at=history.started_at,
         points=[
             HistoryPoint(at=p.at, viewers=p.viewers, bandwidth_bps=p.bandwidth_bps) for p in points
         ],

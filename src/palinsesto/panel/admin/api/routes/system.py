@@ -1,11 +1,16 @@
-"""The panel process itself: what its bounded caches hold (platform admins only)."""
+"""The panel process and its machine: what its bounded caches hold, and the host's CPU,
+memory and network (platform admins only)."""
 
 from __future__ import annotations
+
+from dataclasses import asdict
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 
 from palinsesto.panel.admin.api.deps import Context, PlatformAdmin
+from palinsesto.panel.admin.api.errors import Unavailable
+from palinsesto.panel.admin.host_stats import HostStats
 from palinsesto.panel.playback.viewer import viewer_surfaces
 
 router = APIRouter(tags=["system"])
@@ -33,3 +38,27 @@ def response_cache(principal: PlatformAdmin, ctx: Context) -> ResponseCacheOut:
         evictions=stats.evictions,
         bouquet_sets=stats.sets,
     )
+
+
+class HostOut(BaseModel):
+    cpu_percent: float
+    cpu_count: int
+    load_1m: float
+    memory_total_bytes: int
+    memory_used_bytes: int
+    network_in_bps: float
+    network_out_bps: float
+    interval_seconds: float
+
+
+@router.get("/system/host", response_model=HostOut)
+def host(principal: PlatformAdmin, ctx: Context) -> HostOut:
+    """CPU use, memory and network rates of the machine this panel runs on (from /proc),
+    averaged since the previous call; the machine is the platform's, so platform admins
+    only."""
+    stats: HostStats = ctx.services.setdefault("host_stats", HostStats())
+    try:
+        figures = stats.figures()
+    except (OSError, ValueError, KeyError) as exc:
+        raise Unavailable("This machine's figures cannot be read (no Linux /proc).") from exc
+    return HostOut(**asdict(figures))
