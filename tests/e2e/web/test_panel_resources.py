@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 
 from panel_browser import PASSWORD, Panel, make_user
 from playwright.sync_api import Dialog, expect
@@ -10,6 +11,7 @@ from sqlalchemy import select
 
 from palinsesto.accounts.models import Line, Role, Tenant
 from palinsesto.catalog.models import Channel
+from support.media import FFMPEG
 from support.server import RunningServer
 
 
@@ -126,6 +128,16 @@ def test_reseller_sees_only_its_own_lines(panel: Panel, sqlite_server: RunningSe
     panel.screenshot("reseller-lines")
 
 
+def _publish(url: str) -> subprocess.Popen[bytes]:
+    """OBS's part: a test picture pushed over RTMP."""
+    return subprocess.Popen(
+        [FFMPEG, "-hide_banner", "-loglevel", "error", "-re",
+         "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-f", "flv", url],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+
+
 def test_creator_quick_start_gives_obs_settings_and_a_watch_page(
     panel: Panel, sqlite_server: RunningServer
 ) -> None:
@@ -140,8 +152,18 @@ def test_creator_quick_start_gives_obs_settings_and_a_watch_page(
         key = session.scalar(select(Channel.stream_key).where(Channel.name == "Studio A"))
     assert key
     expect(page.locator("code", has_text=key)).to_be_visible()
-    expect(page.locator("code", has_text=re.compile(r"^rtmp://.*/live$"))).to_be_visible()
+    rtmp = page.locator("code", has_text=re.compile(r"^rtmp://.*/live$"))
+    expect(rtmp).to_be_visible()
+    # The page waits visibly for OBS, and says so the moment the encoder connects.
+    encoder = page.locator(".encoder-state")
+    expect(encoder).to_have_text("Waiting for your encoder…")
     panel.screenshot("go-live")
+    publisher = _publish(f"{rtmp.inner_text()}/{key}")
+    try:
+        expect(encoder).to_contain_text("Live: your encoder is connected", timeout=30_000)
+    finally:
+        publisher.kill()
+        publisher.wait(timeout=10)
     link = page.locator("code", has_text="/watch/").inner_text()
     page.goto(link)
     expect(page.get_by_role("heading", name="Studio A")).to_be_visible()

@@ -5,7 +5,36 @@ import { clear, copyText, h } from "../dom.js";
 import { fieldsFromSchema, renderForm } from "../form.js";
 import { has, itemActions, requestSchema } from "../openapi.js";
 import { tenantHint } from "../table.js";
-import { ingestUrl, shareLink } from "./channel.js";
+import { ingestUrl, liveStatus, shareLink } from "./channel.js";
+
+const ENCODER_POLL_MS = 2000;
+// How long "Waiting for your encoder…" stays alone before the page explains what to check.
+const ENCODER_HELP_AFTER_MS = 30000;
+
+/** "Waiting for your encoder…" until the channel's publisher is connected, then "Live";
+ * after a while with nothing arriving, what to check. Polls while the card is on screen. */
+function encoderStatus(channelId) {
+  const line = h("p", { class: "encoder-state", role: "status" }, "Waiting for your encoder…");
+  const help = h("div", { class: "muted", hidden: true },
+    h("p", {}, "Nothing is arriving yet. Check that:"),
+    h("ul", {},
+      h("li", {}, "the Server and Stream key in OBS are exactly the ones above (copy them again);"),
+      h("li", {}, "OBS shows “LIVE” at its bottom right after you pressed “Start Streaming”;"),
+      h("li", {}, "your network lets OBS reach the server's RTMP port (1935 unless the server says otherwise).")));
+  const card = h("section", { class: "card" }, h("h2", {}, "Your encoder"), line, help);
+  const started = Date.now();
+  const poll = async () => {
+    if (!card.isConnected && Date.now() - started > ENCODER_POLL_MS) return; // the user moved on
+    const status = await liveStatus(channelId);
+    const live = Boolean(status && status.publisher_connected);
+    line.textContent = live ? "Live: your encoder is connected and viewers can watch." : "Waiting for your encoder…";
+    line.classList.toggle("is-live", live);
+    help.hidden = live || Date.now() - started < ENCODER_HELP_AFTER_MS;
+    setTimeout(poll, ENCODER_POLL_MS);
+  };
+  poll();
+  return card;
+}
 
 function copyRow(label, value, what) {
   return h("div", { class: "copy-row" }, h("span", {}, label), h("code", {}, value), h("button", { type: "button", onclick: () => copyText(value, `${what} copied`) }, `Copy ${what.toLowerCase()}`));
@@ -51,6 +80,7 @@ export async function quickStartPage(main, ctx) {
         server ? copyRow("Server", server, "Server URL") : h("p", { class: "muted" }, "RTMP ingest is turned off on this server."),
         channel.stream_key ? copyRow("Stream key", channel.stream_key, "Stream key") : h("p", { class: "muted" }, "The stream key appears once the server issues push keys."),
         h("p", { class: "muted" }, "Then press “Start Streaming”.")),
+      server ? encoderStatus(channel.id) : null,
       h("section", { class: "card" }, h("h2", {}, "2. Share"),
         link ? copyRow("Watch page", link, "Share link") : null,
         link ? h("p", {}, h("a", { href: link, target: "_blank", rel: "noopener" }, "Open the watch page")) : null,
