@@ -16,6 +16,7 @@ import { h } from "./dom.js";
 import { refColumn } from "./refs.js";
 import { nodeStateCell, nodeStates, serverDetail, showCreatedToken } from "./pages/servers.js";
 import { sessionsPage } from "./pages/sessions.js";
+import { offerOwner } from "./pages/tenants.js";
 
 const catRef = (kind) => ({ widget: "ref", ref: { path: "/categories", params: { kind }, label: "name" } });
 const catRefs = (kind) => ({ widget: "refs", ref: { path: "/categories", params: { kind }, label: "name" }, label: "Categories" });
@@ -195,6 +196,7 @@ export const RESOURCES = [
     key: "tenants", title: "Tenants", singular: "tenant", group: "Platform",
     paths: ["/tenants"], read: ["platform_admin"], write: ["platform_admin"],
     columns: ["id", "name", "slug", "status", "max_channels", "max_lines"], sortable: ["id", "name", "slug"],
+    afterCreate: offerOwner,
   },
 ];
 
