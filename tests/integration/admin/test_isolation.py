@@ -409,6 +409,27 @@ def _own_tenant(me: Caller, body: Any) -> bool:
     return bool(rows) and all(row["tenant_id"] == me.tenant_id for row in rows)
 
 
+# Public routes: what anyone (so any role) may read, and what their answer may contain.
+PUBLIC_MAY_READ: dict[str, Any] = {
+    # The plan catalogue (names and limits), the same for every panel.
+    "/api/v1/plans": lambda me, b: {p["name"] for p in b} <= set(PLANS),
+    # Where a notice stands, to anyone holding its receipt (no notifier data).
+    "/api/v1/public/notices/{receipt}": lambda me, b: set(b) <= set(ReceiptOut.model_fields),
+    "/api/v1/public/counter-notices/{receipt}": lambda me, b: (
+        set(b) <= set(CounterReceipt.model_fields)
+    ),
+    # The published transparency report, figures only (DSA Art. 15).
+    "/api/v1/public/transparency-report": lambda me, b: (
+        {"period", "notices", "scope"} <= set(b)
+        and not any(k in str(b) for k in ("@", "notifier_name", "username"))
+    ),
+    # The watch page's answer for a share link, to anyone holding the link.
+    "/api/v1/watch/{ref}": lambda me, b: set(b) <= set(WatchInfo.model_fields),
+    # The branding of the domain the request came on (none on the platform's host).
+    "/api/v1/public/branding": lambda me, b: b is None,
+}
+
+
 # path -> what a 200 to the reseller may contain
 RESELLER_MAY_READ: dict[str, Any] = {
     "/api/v1/auth/me": lambda me, b: b["id"] == me.user_id,
@@ -426,22 +447,7 @@ RESELLER_MAY_READ: dict[str, Any] = {
     "/api/v1/packages/{package_id}": _own_tenant,
     "/api/v1/bouquets": _own_tenant,
     "/api/v1/bouquets/{bouquet_id}": _own_tenant,
-    # Public: the plan catalogue (names and limits), the same for every panel.
-    "/api/v1/plans": lambda me, b: {p["name"] for p in b} <= set(PLANS),
-    # Public: where a notice stands, to anyone holding its receipt (no notifier data).
-    "/api/v1/public/notices/{receipt}": lambda me, b: set(b) <= set(ReceiptOut.model_fields),
-    "/api/v1/public/counter-notices/{receipt}": lambda me, b: (
-        set(b) <= set(CounterReceipt.model_fields)
-    ),
-    # Public: the published transparency report, figures only (DSA Art. 15).
-    "/api/v1/public/transparency-report": lambda me, b: (
-        {"period", "notices", "scope"} <= set(b)
-        and not any(k in str(b) for k in ("@", "notifier_name", "username"))
-    ),
-    # Public: the watch page's answer for a share link, to anyone holding the link.
-    "/api/v1/watch/{ref}": lambda me, b: set(b) <= set(WatchInfo.model_fields),
-    # Public: the branding of the domain the request came on (none on the platform's host).
-    "/api/v1/public/branding": lambda me, b: b is None,
+    **PUBLIC_MAY_READ,
 }
 
 
@@ -602,10 +608,7 @@ CREATOR_MAY_READ: dict[str, Any] = {
     "/api/v1/creator/audience": lambda mine, b: (
         [r["channel_id"] for r in b["items"]] == [mine["channel_id"]]
     ),
-    "/api/v1/plans": lambda mine, b: {p["name"] for p in b} <= set(PLANS),
-    "/api/v1/public/notices/{receipt}": lambda mine, b: set(b) <= set(ReceiptOut.model_fields),
-    "/api/v1/watch/{ref}": lambda mine, b: set(b) <= set(WatchInfo.model_fields),
-    "/api/v1/public/branding": lambda mine, b: b is None,
+    **PUBLIC_MAY_READ,
 }
 
 
