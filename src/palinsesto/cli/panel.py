@@ -28,6 +28,7 @@ from palinsesto.listeners import ListenError, bind_tcp
 
 PERSIST_SECONDS = 30.0  # panel/nodes/control.py writes a node's heartbeat this often
 MIGRATION_LOCK = 0x70616C69  # "pali": the advisory lock replicas take around migrating
+# (and around creating the first platform admin)
 
 
 def _require_shared_state(settings: Settings) -> None:
@@ -80,15 +81,19 @@ def panel() -> None:
     try:
         with _migration_lock(settings.effective_database_url):
             db = open_database(settings)
+            # Under the lock too: replicas started together would each find no platform
+            # admin and insert one, and all but the first would stop on the unique name.
+            with db.transaction() as session:
+                first = ensure_platform_admin(
+                    session, settings.admin_username, settings.admin_password
+                )
+                admin_name = first.admin_username if first else platform_admin_username(session)
     except typer.Exit:
         raise
     except Exception as exc:  # noqa: BLE001 - the lock's connection failing: one line
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         err_console.print(f"[red]Cannot use the database:[/red] {escape(reason)}", soft_wrap=True)
         raise typer.Exit(1) from None
-    with db.transaction() as session:
-        first = ensure_platform_admin(session, settings.admin_username, settings.admin_password)
-        admin_name = first.admin_username if first else platform_admin_username(session)
     say = console.print
     if first is not None and first.generated_password:
         say(f"Created platform admin [bold]{escape(first.admin_username)}[/bold].", soft_wrap=True)
