@@ -25,10 +25,10 @@ from palinsesto.node.channel import ChannelRunner, ChannelSpec, Failure, PushFee
 from palinsesto.node.ffmpeg import Source, SourceError, profile_for
 from palinsesto.node.ingest.srt import SrtEndpoint, SrtIngest
 from palinsesto.node.slate import Slates
+from palinsesto.node.snapshot import ChannelSnapshots
 from palinsesto.node.source_policy import SourcePolicy, SourceRefused
 from palinsesto.node.supervisor import Supervisor
 from palinsesto.outbound.pull_proxy import PullProxy
-from palinsesto.node.snapshot import ChannelSnapshots
 from palinsesto.protocol.channels import ChannelInfo
 from palinsesto.protocol.sources import SourceKind
 

@@ -68,11 +68,11 @@ class ChannelSnapshots:
 
     async def probe(self, ffmpeg: str, runner: ChannelRunner) -> dict[str, Any]:
         """Codecs, size, frame rate, audio tracks (ffmpeg's report) and the bitrate."""
-        return await self._cached("probe", ffmpeg, runner, self._probe)  # type: ignore[no-any-return]
+        return await self._cached("probe", ffmpeg, runner, self._probe)
 
     async def thumbnail(self, ffmpeg: str, runner: ChannelRunner) -> bytes:
         """A JPEG of the latest keyframe, ``THUMBNAIL_WIDTH`` pixels wide."""
-        return await self._cached("thumbnail", ffmpeg, runner, self._thumbnail)  # type: ignore[no-any-return]
+        return await self._cached("thumbnail", ffmpeg, runner, self._thumbnail)
 
     async def _cached(
         self,

@@ -58,7 +58,9 @@ async def test_probe_and_thumbnail_of_a_running_channel(live: LiveWorld) -> None
         for path in ("probe", "thumbnail.jpg"):
             r = await c.get(f"{api}/{path}", headers=other)
             assert r.status_code == 404 and "not found" in r.json()["error"]["message"]
-        assert (await c.get(f"{live.server.base_url}/api/v1/live/channels/999999/probe")).status_code == 404
+        assert (
+            await c.get(f"{live.server.base_url}/api/v1/live/channels/999999/probe")
+        ).status_code == 404
         assert (await c.post(f"{api}/stop")).status_code == 200
         r = await c.get(f"{api}/thumbnail.jpg")
         assert r.status_code == 404 and "not running" in r.json()["error"]["message"]

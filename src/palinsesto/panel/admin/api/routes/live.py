@@ -18,6 +18,7 @@ from sqlalchemy import select
 from palinsesto.accounts.models import Line
 from palinsesto.catalog.models import Channel
 from palinsesto.config import Settings
+from palinsesto.node.snapshot import SnapshotUnavailable
 from palinsesto.panel.admin.api.deps import (
     Context,
     CurrentPrincipal,
@@ -30,7 +31,6 @@ from palinsesto.panel.admin.api.routes.lines import scope_clause as line_scope_c
 from palinsesto.panel.admin.api.scope import get_scoped
 from palinsesto.panel.admin.api.types import PathId, QueryId
 from palinsesto.panel.admin.live_stats import ViewerHistory, filled
-from palinsesto.node.snapshot import SnapshotUnavailable
 from palinsesto.panel.playback.access import channel_info
 from palinsesto.panel.playback.watch_tokens import WatchKind, watch_path
 from palinsesto.protocol.channels import ChannelInfo
