@@ -299,3 +299,33 @@ def file_info_argv(ffmpeg: str, path: str) -> list[str]:
     ``file:`` keeps a file name from being read as another protocol's URL.
     """
     return [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "info", "-i", f"file:{path}"]
+
+
+def stream_info_argv(ffmpeg: str) -> list[str]:
+    """Describe MPEG-TS read from stdin (a running channel's own recent output): ffmpeg
+    prints its input report and stops, as :func:`file_info_argv` does for a file."""
+    return [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "info", "-f", "mpegts", "-i", "pipe:0"]
+
+
+def thumbnail_argv(ffmpeg: str, width: int = 320) -> list[str]:
+    """One JPEG, ``width`` pixels wide, of the first picture of MPEG-TS read from stdin
+    (a keyframe-aligned run of a channel's output); the JPEG goes to stdout."""
+    return [
+        ffmpeg,
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-f",
+        "mpegts",
+        "-i",
+        "pipe:0",
+        "-frames:v",
+        "1",
+        "-vf",
+        f"scale={width}:-2",
+        "-f",
+        "image2",
+        "-c:v",
+        "mjpeg",
+        "pipe:1",
+    ]

@@ -25,6 +25,7 @@ from palinsesto.node.channel import ChannelRunner, ChannelSpec, Failure, PushFee
 from palinsesto.node.ffmpeg import Source, SourceError, profile_for
 from palinsesto.node.ingest.srt import SrtEndpoint, SrtIngest
 from palinsesto.node.slate import Slates
+from palinsesto.node.snapshot import ChannelSnapshots
 from palinsesto.node.source_policy import SourcePolicy, SourceRefused
 from palinsesto.node.supervisor import Supervisor
 from palinsesto.outbound.pull_proxy import PullProxy
@@ -66,6 +67,7 @@ class ChannelHost:
         self._ffmpeg = ""
         self.srt = SrtIngest(self)
         self.slates = Slates(self.supervisor, "")
+        self.snapshots = ChannelSnapshots(self.supervisor)
         self._start_gate = asyncio.Semaphore(max(1, settings.live_max_concurrent_starts))
         self._queued_starts: set[int] = set()
 
@@ -265,6 +267,7 @@ class ChannelHost:
 
     async def stop_channel(self, channel_id: int) -> None:
         runner = self.runners.get(channel_id)
+        self.snapshots.forget(channel_id)
         if runner is not None:
             await runner.stop()
 

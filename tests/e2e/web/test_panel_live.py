@@ -107,7 +107,18 @@ def test_preview_and_public_watch_page_play_in_the_browser(
     # The status block refreshes itself: running, the test pattern, its frame rate.
     expect(dialog.get_by_test_id("live-state")).to_have_text("running", timeout=8_000)
     expect(dialog.get_by_text("#1 test_pattern")).to_be_visible()
-    expect(dialog.get_by_text(" fps")).to_be_visible()
+    expect(dialog.get_by_text(" fps").first).to_be_visible()
+    # The channel's own picture and stream facts (probe), fetched with the token as a blob.
+    thumb = dialog.get_by_test_id("channel-thumbnail")
+    expect(thumb).to_be_visible(timeout=15_000)
+    page.wait_for_function(
+        "() => { const i = document.querySelector('[data-testid=channel-thumbnail]');"
+        " return i && i.complete && i.naturalWidth === 320; }",
+        timeout=10_000,
+    )
+    assert (thumb.get_attribute("src") or "").startswith("blob:")
+    expect(dialog.get_by_test_id("probe-resolution")).to_have_text("320×180")
+    expect(dialog.get_by_text("h264", exact=False).first).to_be_visible()
     src = page.eval_on_selector("video.preview", "v => v.src")
     assert src.startswith("blob:")  # hls.js feeding Media Source Extensions
     dialog.locator("video.preview").scroll_into_view_if_needed()

@@ -26,7 +26,8 @@ def content_security_policy(scheme: str, host: str) -> str:
             "default-src 'self'",
             "script-src 'self'",
             "style-src 'self'",
-            "img-src 'self' data: http: https:",
+            # blob: the channel thumbnail, fetched with the bearer token and shown from memory.
+            "img-src 'self' data: blob: http: https:",
             f"media-src 'self' blob: {data_plane}",
             "worker-src 'self' blob:",
             f"connect-src 'self' {data_plane}",

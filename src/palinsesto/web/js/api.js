@@ -65,3 +65,11 @@ export async function api(method, path, { json, form, multipart, raw, headers: e
 }
 
 export const get = (path, params, signal) => api("GET", path, { params, signal });
+
+/** A binary answer (an image) as a Blob: an <img> cannot send the bearer token itself. */
+export async function getBlob(path, params) {
+  const headers = session.token ? { Authorization: `Bearer ${session.token}` } : {};
+  const response = await fetch(`${API}${path}${query(params)}`, { headers });
+  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
+  return response.blob();
+}

@@ -1,12 +1,13 @@
 // A channel's detail: live status (refreshed while open) with start/stop, the OBS settings
 // (the server's real RTMP address and the stream key), the share link and a preview player.
 
-import { api, get } from "../api.js";
+import { api, get, getBlob } from "../api.js";
 import { clear, copyText, h, toast } from "../dom.js";
 import { has } from "../openapi.js";
 import { playHls } from "../player.js";
 
 const STATUS_POLL_MS = 3000;
+const PICTURE_POLL_MS = 10000; // the server makes a new thumbnail at most every ~10 s
 
 export function channelStatusCell(row) {
   // Filled in by liveColumn() once the table is drawn (one request for the whole page).
@@ -103,6 +104,68 @@ function statusBlock(status) {
   ];
 }
 
+function audioText(a) {
+  const channels = a.channel_layout || (a.channels ? `${a.channels} ch` : "");
+  return [a.codec, a.language, channels, a.sample_rate ? `${a.sample_rate} Hz` : ""].filter(Boolean).join(", ");
+}
+
+function probeRows(probe) {
+  const v = probe.video;
+  const rows = [
+    ["Video", v ? [v.codec, v.profile].filter(Boolean).join(" ") : "none"],
+    ["Resolution", h("span", { "data-testid": "probe-resolution" }, v && v.width ? `${v.width}×${v.height}` : "—")],
+    ["Frame rate", v && v.frame_rate ? `${v.frame_rate} fps` : "—"],
+    ["Audio", probe.audio.length ? h("ul", { class: "plain" }, probe.audio.map((a) => h("li", {}, audioText(a)))) : "none"],
+    ["Bitrate", probe.bitrate_kbps ? `${Math.round(probe.bitrate_kbps)} kbit/s` : "—"],
+  ];
+  return h("dl", { class: "props" }, rows.flatMap(([k, val]) => [h("dt", {}, k), h("dd", {}, val)]));
+}
+
+/** The running channel's picture and stream facts (GET …/probe and …/thumbnail.jpg), taken
+ * from its own output by this server's engine; asked only while the channel runs here. */
+function pictureBlock(channel) {
+  const img = h("img", { class: "thumbnail", alt: `Latest picture of ${channel.name}`, "data-testid": "channel-thumbnail", hidden: true });
+  const facts = h("div", {}, h("p", { class: "muted" }, "Shown while the channel runs."));
+  const node = h("div", { class: "picture" }, h("h4", {}, "Picture"), img, facts);
+  let url = null;
+  let last = 0;
+  let busy = false;
+  const drop = () => {
+    if (url) URL.revokeObjectURL(url);
+    url = null;
+    img.hidden = true;
+  };
+  const update = async (status) => {
+    if (!status || status.status !== "running" || status.nodes) {
+      drop();
+      last = 0;
+      clear(facts, h("p", { class: "muted" }, status && status.nodes
+        ? "The picture is shown only for channels this server runs (not those on remote nodes)."
+        : "Shown while the channel runs."));
+      return;
+    }
+    if (busy || Date.now() - last < PICTURE_POLL_MS) return;
+    busy = true;
+    last = Date.now();
+    try {
+      const [probe, blob] = await Promise.all([
+        get(`/live/channels/${channel.id}/probe`),
+        getBlob(`/live/channels/${channel.id}/thumbnail.jpg`, { t: last }),
+      ]);
+      drop();
+      url = URL.createObjectURL(blob);
+      img.src = url;
+      img.hidden = false;
+      clear(facts, probeRows(probe));
+    } catch (error) {
+      clear(facts, h("p", { class: "muted" }, error.message));
+    } finally {
+      busy = false;
+    }
+  };
+  return { node, update, drop };
+}
+
 function liveSection(channel, { dialog, writable }) {
   const body = h("div", { "aria-live": "polite" }, h("p", { class: "muted" }, "Loading…"));
   const control = (verb) => async () => {
@@ -122,6 +185,7 @@ function liveSection(channel, { dialog, writable }) {
   let timer = null;
   let open = true;
   let first = true;
+  const picture = has("/live/channels/{channel_id}/thumbnail.jpg") ? pictureBlock(channel) : null;
   const refresh = async () => {
     const status = await liveStatus(channel.id);
     // Closed, or replaced by a fresh rendering of the item (after an action): stop polling.
@@ -129,11 +193,12 @@ function liveSection(channel, { dialog, writable }) {
     first = false;
     if (status) clear(body, ...statusBlock(status));
     else clear(body, h("p", { class: "muted" }, "The live engine is not running on this server."));
+    if (picture) picture.update(status);
     timer = setTimeout(refresh, STATUS_POLL_MS);
   };
-  dialog.addEventListener("closed", () => { open = false; clearTimeout(timer); });
+  dialog.addEventListener("closed", () => { open = false; clearTimeout(timer); if (picture) picture.drop(); });
   refresh();
-  return h("section", { class: "action" }, h("h3", {}, "Live status"), buttons, body);
+  return h("section", { class: "action" }, h("h3", {}, "Live status"), buttons, body, picture ? picture.node : null);
 }
 
 function copyRow(label, value, what, attrs = {}) {

@@ -11,13 +11,14 @@ import time
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from palinsesto.accounts.models import Line
 from palinsesto.catalog.models import Channel
 from palinsesto.config import Settings
+from palinsesto.node.snapshot import SnapshotUnavailable
 from palinsesto.panel.admin.api.deps import (
     Context,
     CurrentPrincipal,
@@ -167,6 +168,53 @@ async def channel_status(channel_id: PathId, principal: Staff, ctx: Context) -> 
         return {"channel_id": channel.id, "name": channel.name, **_status_of_load(load)}
     status = engine.channel_status(channel)
     return {"channel_id": channel.id, "name": channel.name, **status}
+
+
+NOT_HERE = (
+    "Channel {id} is not running on this server: its probe and thumbnail are taken "
+    "only from channels the panel's own engine runs (not those on remote nodes)."
+)
+
+
+async def _running_here(ctx: Any, principal: Principal, channel_id: int) -> tuple[Any, Any]:
+    """The local engine and the channel's running runner, else a 404 that says why."""
+    channel = await _scoped_channel(ctx, principal, channel_id)
+    engine = ctx.services.get("live")
+    on_node = (await _node_loads(ctx, channel.tenant_id)).get(channel.id) is not None
+    if engine is None or on_node:
+        raise NotFound(NOT_HERE.format(id=channel.id))
+    runner = engine.running(channel.id)
+    if runner is None or not runner.fanout.ring.has_keyframe:
+        raise NotFound(f"Channel {channel.id} is not running: start it to see its picture.")
+    return engine, runner
+
+
+@router.get("/live/channels/{channel_id}/probe")
+async def channel_probe(channel_id: PathId, principal: Staff, ctx: Context) -> dict[str, Any]:
+    """Codecs, resolution, frame rate, audio tracks and bitrate of the running channel's
+    own output (its latest seconds, described by ffmpeg; kept ~10 s)."""
+    engine, runner = await _running_here(ctx, principal, channel_id)
+    try:
+        facts = await engine.snapshots.probe(engine.ffmpeg, runner)
+    except SnapshotUnavailable as exc:
+        raise NotFound(f"Channel {channel_id} has no probe yet: {exc}") from None
+    return {"channel_id": channel_id, **facts}
+
+
+@router.get(
+    "/live/channels/{channel_id}/thumbnail.jpg",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+async def channel_thumbnail(channel_id: PathId, principal: Staff, ctx: Context) -> Response:
+    """A 320-pixel-wide JPEG of the running channel's latest keyframe (made at most every
+    ~10 s)."""
+    engine, runner = await _running_here(ctx, principal, channel_id)
+    try:
+        jpeg = await engine.snapshots.thumbnail(engine.ffmpeg, runner)
+    except SnapshotUnavailable as exc:
+        raise NotFound(f"Channel {channel_id} has no thumbnail yet: {exc}") from None
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @router.post("/live/channels/{channel_id}/start")
