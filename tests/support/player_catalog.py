@@ -175,7 +175,7 @@ def populate(db: Database) -> Catalog:
         line("expired", both, exp_date=now - timedelta(days=1))
         line("banned", both, banned=True)
         line("disabled", both, enabled=False)
-        line("iplocked", both, allowed_ips=["10.9.9.9"])
+        line("iplocked", both, allowed_ips=["10.9.9.9", "192.0.2.0/24"])
         line("ualocked", both, allowed_user_agents=["GoodApp/1.0"])
         line("hlsonly", both, allowed_outputs=["m3u8"])
 

@@ -103,13 +103,36 @@ def check_outputs(outputs: Iterable[str]) -> list[str]:
 
 
 def check_ips(ips: Iterable[str]) -> list[str]:
+    """Addresses (``203.0.113.7``) and ranges (``203.0.113.0/24``), written canonically."""
     result = []
     for index, ip in enumerate(ips):
+        text = ip.strip()
         try:
-            result.append(str(ipaddress.ip_address(ip.strip())))
+            if "/" in text:
+                result.append(str(ipaddress.ip_network(text, strict=False)))
+            else:
+                result.append(str(ipaddress.ip_address(text)))
         except ValueError:
-            raise InvalidValue(f"{ip!r} is not an IP address.", f"allowed_ips.{index}") from None
+            raise InvalidValue(
+                f"{ip!r} is not an IP address or range: use one like 203.0.113.7 or "
+                "203.0.113.0/24.",
+                f"allowed_ips.{index}",
+            ) from None
     return result
+
+
+def ip_allowed(ip: str, allowed: frozenset[str]) -> bool:
+    """Whether ``ip`` is one of the ``allowed`` addresses or inside one of its ranges."""
+    if ip in allowed:
+        return True
+    ranges = [entry for entry in allowed if "/" in entry]
+    if not ranges:
+        return False
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(entry, strict=False) for entry in ranges)
 
 
 def check_username_free(session: Session, username: str, except_id: int | None = None) -> None:

@@ -142,3 +142,56 @@ def test_plan_limits(world: TenantWorld) -> None:
         assert r.status_code == 409 and "max_nodes" in r.json()["error"]["fields"]
         assert c.get("/api/v1/channels").json()["total"] == 2
         assert c.get("/api/v1/servers").json()["total"] == 1
+
+
+def test_what_people_get_wrong_is_refused_with_a_sentence(shared_server: RunningServer) -> None:
+    world = make_tenant(shared_server, "mistakes")
+    with world.client() as c:
+        # Duplicate category names within a kind (any case); another kind may share it.
+        created(c.post("/api/v1/categories", json={"kind": "live", "name": "Sport"}))
+        r = c.post("/api/v1/categories", json={"kind": "live", "name": "sport"})
+        assert r.status_code == 409, r.text
+        assert "already a live category named" in r.json()["error"]["message"]
+        other = created(c.post("/api/v1/categories", json={"kind": "movie", "name": "Sport"}))
+        renamed = c.patch(f"/api/v1/categories/{other['id']}", json={"name": "SPORT"})
+        assert renamed.status_code == 200, renamed.text  # its own name, another case
+        # E-mail addresses and password length of users.
+        fields = _fields(
+            c.post(
+                "/api/v1/users",
+                json={"username": "ann", "password": "short", "role": "support",
+                      "email": "ann.example.com"},
+            )
+        )  # fmt: skip
+        assert set(fields) == {"password", "email"}
+        assert "name@example.com" in fields["email"]
+        # A new line already expired, and IP locks that are not addresses or ranges.
+        fields = _fields(
+            c.post(
+                "/api/v1/lines",
+                json={"username": "typo-year", "password": "pw-123456",
+                      "exp_date": "2020-01-01T00:00:00Z"},
+            )
+        )  # fmt: skip
+        assert "in the past" in fields["exp_date"]
+        r = c.post(
+            "/api/v1/lines",
+            json={"username": "locked", "password": "pw-123456",
+                  "allowed_ips": ["203.0.113.7", "198.51.100.0/24", "10.0.0.300"]},
+        )  # fmt: skip
+        assert r.status_code == 422, r.text
+        assert "203.0.113.0/24" in r.text
+        line = created(
+            c.post(
+                "/api/v1/lines",
+                json={"username": "locked", "password": "pw-123456",
+                      "allowed_ips": [" 203.0.113.7", "198.51.100.9/24"]},
+            )
+        )  # fmt: skip
+        assert line["allowed_ips"] == ["203.0.113.7", "198.51.100.0/24"]
+    # Time zones of tenants.
+    with shared_server.client(shared_server.token()) as c:
+        fields = _fields(
+            c.post("/api/v1/tenants", json={"name": "Zoned", "slug": "zoned", "timezone": "Rome"})
+        )
+        assert "Europe/Rome" in fields["timezone"]

@@ -54,6 +54,11 @@ def test_ip_lock_refuses_other_addresses(player_behind_proxy) -> None:
     assert allowed.status_code == 200 and allowed.json()["user_info"]["auth"] == 1
     playlist = get(player, "/get.php", "iplocked", headers={"X-Forwarded-For": "10.1.1.1"})
     assert playlist.status_code == 403
+    # A range allows every address inside it, and only those.
+    inside = get(player, "/player_api.php", "iplocked", headers={"X-Forwarded-For": "192.0.2.77"})
+    assert inside.status_code == 200 and inside.json()["user_info"]["auth"] == 1
+    outside = get(player, "/player_api.php", "iplocked", headers={"X-Forwarded-For": "192.0.3.1"})
+    assert outside.status_code == 403
 
 
 def test_user_agent_lock_refuses_other_apps(player) -> None:

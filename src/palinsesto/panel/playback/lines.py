@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from palinsesto.accounts.lines import ip_allowed
 from palinsesto.accounts.models import Line, Tenant, TenantStatus
 from palinsesto.accounts.throttle import LockedOut, LoginThrottle
 from palinsesto.cluster.events import ChangeEvents
@@ -236,7 +237,7 @@ class LineDirectory:
         if require_active and status != "Active":
             code = {"Banned": "USER_BAN", "Disabled": "USER_DISABLED"}.get(status, "USER_EXPIRED")
             raise LineInactive(line, status, code)
-        if line.allowed_ips and ip not in line.allowed_ips:
+        if line.allowed_ips and not ip_allowed(ip, line.allowed_ips):
             raise IpNotAllowed("address not allowed for this line")
         if line.allowed_user_agents and user_agent not in line.allowed_user_agents:
             raise UserAgentNotAllowed("user agent not allowed for this line")

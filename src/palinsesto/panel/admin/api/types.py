@@ -5,11 +5,13 @@ check that keeps NUL characters out of every text the API receives."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Path, Query, Request
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from palinsesto.panel.admin.api.errors import ValidationFailed
 
@@ -24,6 +26,36 @@ QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Url = Annotated[str, Field(max_length=1000)]
 Text = Annotated[str, Field(max_length=10_000)]
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            "Use a time zone name such as Europe/Rome, America/New_York or UTC."
+        ) from None
+    return value
+
+
+# One "@", something before it, a dot in the domain, no spaces: what people mistype (a
+# missing "@", a comma for a dot) is caught; deliverability is the mail server's to judge.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+
+
+def _email(value: str) -> str:
+    if value and not _EMAIL.fullmatch(value):
+        raise ValueError("Use an e-mail address such as name@example.com.")
+    return value
+
+
+TimeZone = Annotated[
+    str, Field(min_length=1, max_length=64, examples=["Europe/Rome"]), AfterValidator(_time_zone)
+]
+# Empty means "none given".
+EmailAddress = Annotated[
+    str, Field(max_length=255, examples=["name@example.com"]), AfterValidator(_email)
+]
 
 NUL = "\x00"
 NUL_MESSAGE = "Must not contain NUL characters."

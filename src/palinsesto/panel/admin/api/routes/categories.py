@@ -6,8 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from palinsesto.catalog.models import Category, CategoryKind
+from palinsesto.errors import AlreadyExists
 from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import DbSession, Manager, Staff
 from palinsesto.panel.admin.api.identifiers import Label
@@ -60,9 +63,26 @@ def list_categories(
     return page_of(rows, total, params, CategoryOut)
 
 
+def _check_name_free(
+    session: Session, tenant_id: int, kind: CategoryKind, name: str, except_id: int | None = None
+) -> None:
+    """Two categories of one kind with the same name (whatever the case) would be two
+    identical entries in every app's list: refused."""
+    stmt = select(Category.id).where(
+        Category.tenant_id == tenant_id,
+        Category.kind == kind,
+        func.lower(Category.name) == name.lower(),
+    )
+    if except_id is not None:
+        stmt = stmt.where(Category.id != except_id)
+    if session.scalar(stmt.limit(1)) is not None:
+        raise AlreadyExists(f"There is already a {kind.value} category named “{name}”.", "name")
+
+
 @router.post("/categories", response_model=CategoryOut, status_code=201)
 def create_category(body: CategoryIn, principal: Manager, session: DbSession) -> Category:
     tenant_id = tenant_for_create(session, principal, body.tenant_id)
+    _check_name_free(session, tenant_id, body.kind, body.name)
     category = Category(tenant_id=tenant_id, **body.model_dump(exclude={"tenant_id"}))
     session.add(category)
     audited(session, principal, "create", "category", category)
@@ -79,6 +99,8 @@ def update_category(
     category_id: PathId, body: CategoryPatch, principal: Manager, session: DbSession
 ) -> Category:
     category = get_scoped(session, principal, Category, category_id, label="Category")
+    if body.name is not None:
+        _check_name_free(session, category.tenant_id, category.kind, body.name, category.id)
     before = snapshot(category)
     apply_changes(category, patch_changes(body))
     audited(session, principal, "update", "category", category, before=before)

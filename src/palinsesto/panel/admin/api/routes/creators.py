@@ -10,6 +10,7 @@ reads the token from the URL's fragment (never sent to servers or kept in their 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
@@ -24,7 +25,7 @@ from palinsesto.panel.admin.api.deps import Context, DbSession, Manager
 from palinsesto.panel.admin.api.errors import NotFound
 from palinsesto.panel.admin.api.routes.users import Password, Username
 from palinsesto.panel.admin.api.scope import scoped_select, tenant_for_create
-from palinsesto.panel.admin.api.types import ObjectId
+from palinsesto.panel.admin.api.types import EmailAddress, ObjectId
 from palinsesto.panel.admin.mail import MailNotSent, mail_configured, send_mail
 from palinsesto.trust.audit import record
 
@@ -34,7 +35,7 @@ INVITE_INVALID = "This invitation link is not valid: it was used, it expired, or
 
 
 class InviteIn(BaseModel):
-    email: str = Field(min_length=3, max_length=255)
+    email: Annotated[EmailAddress, Field(min_length=3)]
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 
 

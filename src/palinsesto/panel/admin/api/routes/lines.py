@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 from sqlalchemy import ColumnElement, and_, select
 
 from palinsesto.accounts import lines as service
@@ -55,6 +55,17 @@ class LineIn(LineFields):
     password: Credential
     reseller_id: ObjectId | None = None
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
+
+    @field_validator("exp_date")
+    @classmethod
+    def _not_already_expired(cls, value: datetime | None) -> datetime | None:
+        # A new line that is expired from birth cannot play: almost always a typo'd year.
+        if value is not None and value <= datetime.now(UTC):
+            raise ValueError(
+                "The expiry is in the past: pick a later date, or none for a line that "
+                "never expires."
+            )
+        return value
 
 
 class LinePatch(BaseModel):

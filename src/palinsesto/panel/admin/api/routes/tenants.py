@@ -26,7 +26,7 @@ from palinsesto.panel.admin.api.errors import Conflict, NotFound
 from palinsesto.panel.admin.api.identifiers import Label
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
-from palinsesto.panel.admin.api.types import PathId
+from palinsesto.panel.admin.api.types import PathId, TimeZone
 from palinsesto.trust.audit import snapshot
 
 router = APIRouter(tags=["tenants"])
@@ -46,7 +46,7 @@ class TenantIn(BaseModel):
     playback_slates: bool = Field(
         default=False, description="expired/banned/offline TS plays get a placeholder clip"
     )
-    timezone: str = Field(default="UTC", min_length=1, max_length=64)
+    timezone: TimeZone = "UTC"
     message: str = Field(default="", max_length=2000)
     rights_required: bool | None = Field(
         default=None,
@@ -67,7 +67,7 @@ class TenantPatch(BaseModel):
     connection_policy: ConnectionPolicy | None = None
     playback_slates: bool | None = None
     rights_required: bool | None = None
-    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    timezone: TimeZone | None = None
     message: str | None = Field(default=None, max_length=2000)
 
 

@@ -17,7 +17,7 @@ from palinsesto.panel.admin.api.deps import CurrentPrincipal, DbSession, Princip
 from palinsesto.panel.admin.api.errors import Forbidden, NotFound, ValidationFailed
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.scope import tenant_for_create
-from palinsesto.panel.admin.api.types import ObjectId, PathId, QueryId
+from palinsesto.panel.admin.api.types import EmailAddress, ObjectId, PathId, QueryId
 from palinsesto.trust.audit import snapshot
 
 router = APIRouter(tags=["users"])
@@ -32,7 +32,7 @@ class UserIn(BaseModel):
     password: Password
     role: TenantRole
     parent_id: ObjectId | None = Field(default=None, description="resellers: parent reseller")
-    email: str = Field(default="", max_length=255)
+    email: EmailAddress = ""
     notes: str = Field(default="", max_length=10_000)
     enabled: bool = True
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
@@ -42,7 +42,7 @@ class UserPatch(BaseModel):
     password: Password | None = Field(default=None, description="set a new password")
     role: TenantRole | None = None
     parent_id: ObjectId | None = None
-    email: str | None = Field(default=None, max_length=255)
+    email: EmailAddress | None = None
     notes: str | None = Field(default=None, max_length=10_000)
     enabled: bool | None = None
 
