@@ -99,6 +99,13 @@ class RemoteNode(ChannelHost):
         return self.node_id > 0 and self.state is NodeState.online and not self.revoked
 
     @property
+    def relaying(self) -> bool:
+        """Whether an edge's pull is served. A draining node keeps feeding its edges: a
+        relay is not a new viewer, and the panel sends the new viewers to those edges (the
+        channel stays placed here while they watch)."""
+        return self.node_id > 0 and not self.revoked
+
+    @property
     def refusal(self) -> str:
         if self.revoked:
             return "NODE_REVOKED"

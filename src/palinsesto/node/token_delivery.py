@@ -12,7 +12,8 @@ viewer, no session. ``/healthz`` says the process serves.
 Outcomes: 403 and the reason for a token that is malformed, tampered, signed with an
 unknown key, expired, for another address or for another kind of play; 404 for a channel
 that is not carried here (after asking the panel once); 503 while the node takes no new
-plays (draining, token revoked, not registered) or when the channel cannot start.
+plays (draining, token revoked, not registered) or when the channel cannot start; a
+draining node still serves relays (its edges carry the new viewers).
 """
 
 from __future__ import annotations
@@ -291,7 +292,7 @@ class TokenDelivery:
             return error(403, str(exc))
         if grant.kind is not PlayKind.relay:
             return error(403, "not a relay token")
-        if not node.accepting:
+        if not node.relaying:
             return error(503, node.refusal)
         assignment = await self._assignment(grant)
         if isinstance(assignment, Reply):

@@ -12,8 +12,9 @@ load) and the current placements; the caller stores what they return in the shar
 * A viewer goes to the channel's origin while it has room; when it is full (viewers ≥
   capacity) to an edge with room, else to a new edge on the least-loaded other online node
   with room. Edges pull the channel from the origin, so the upstream sees one connection.
-* A lost node's channels are re-placed; a draining node keeps serving what it has but gets
-  no new channel and no new viewer.
+* A lost node's channels are re-placed; a draining node keeps serving what it has (its
+  viewers, and the edges that pull from it when it is an origin) but gets no new channel
+  and no new viewer.
 """
 
 from __future__ import annotations

@@ -398,6 +398,10 @@ def test_a_drained_node_gets_no_new_viewer_and_keeps_its_own(topology: Topology)
             urls = [topology.play_url(i % 2, "drain") for i in range(20)]
             sent = [topology.node_of(admit_302(url)) for url in urls]
             assert drained not in sent, sent
+            # The new viewer plays on an edge that pulls from the draining origin (the
+            # channel stays placed there while its viewer watches).
+            pictures = decode(topology.play_url(1, "drain"))
+            assert len(pictures) == 25 * WIDTH * HEIGHT
             time.sleep(2)
             assert player.frames_since(since) > 0 and player.playing()
             assert player.runs == 1  # the same ffmpeg, never cut

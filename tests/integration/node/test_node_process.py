@@ -362,3 +362,46 @@ async def test_an_edge_pulls_its_origin_once(tmp_path: Path) -> None:
                 assert reasons.get(1001) == reasons.get(1002) == "node stopping", reasons
                 for _, writer in viewers:
                     writer.close()
+
+
+async def test_a_draining_origin_keeps_feeding_its_edges(tmp_path: Path) -> None:
+    """Draining sends new viewers elsewhere; the panel places them on an edge that pulls
+    from the draining origin (the channel stays placed there while its viewers watch), so
+    the origin serves the relay while its own viewer plays on."""
+    with stand_in_panel() as panel:
+        origin_token, origin_view = panel.add_node(1)
+        edge_token, edge_view = panel.add_node(2)
+        origin_view.assignments = [Assignment(CHANNEL)]
+        (tmp_path / "origin").mkdir()
+        (tmp_path / "edge").mkdir()
+        with node_process(tmp_path / "origin", panel.url, origin_token) as origin:
+            origin.wait_for(r"Registered as node 1")
+            base = origin.base_url
+            ts = panel.issue(CHANNEL, PlayKind.ts, session_id=1101)
+            status, reader, writer = await open_ts(f"{base}/play/{ts}.ts")
+            assert status == 200
+            with panel.lock:
+                origin_view.state = NodeState.draining
+            async with httpx.AsyncClient() as client:
+
+                async def taking_plays() -> bool:
+                    return bool((await client.get(f"{base}/healthz")).json()["taking_plays"])
+
+                deadline = time.monotonic() + 10
+                while await taking_plays():
+                    assert time.monotonic() < deadline, "the origin never saw it drains"
+                    await asyncio.sleep(0.2)
+                fresh = panel.issue(CHANNEL, PlayKind.ts, session_id=1102)
+                refused = await client.get(f"{base}/play/{fresh}.ts")
+                assert refused.status_code == 503 and "NODE_DRAINING" in refused.text
+            with panel.lock:
+                edge_view.assignments = [Assignment(CHANNEL, origin_url=base)]
+            with node_process(tmp_path / "edge", panel.url, edge_token) as edge:
+                edge.wait_for(r"Registered as node 2")
+                hls = panel.issue(CHANNEL, PlayKind.hls, session_id=1103)
+                frames, log = await play(f"{edge.base_url}/play/{hls}.m3u8", 3)
+                assert frames >= 50, log
+                assert "404" not in origin.output + edge.output
+                got, closed = await read_for(reader, 1)  # the drained node's own viewer
+                assert got > 0 and not closed
+            writer.close()

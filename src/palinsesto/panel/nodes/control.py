@@ -57,7 +57,6 @@ log = logging.getLogger(__name__)
 
 IDENTITY_TTL = 30.0  # backstop: a revocation is normally seen at once (change event)
 PERSIST_SECONDS = 30.0
-RELAY_TOKEN_DAYS = 2  # relay URLs change once a day (an edge restarts its pull then)
 ON_DEMAND_IDLE_SECONDS = 60.0  # an on-demand placement no node reports viewers for
 # Admission reads a tenant's leases and a channel's placement from the shared store at most
 # this often (each a Redis round trip); viewers sent meanwhile are counted here.
@@ -430,7 +429,7 @@ class NodeControl:
             return await asyncio.to_thread(self.access.channel, tenant_id, channel_id)
 
     async def assignments(self, node_id: int, tenant_id: int) -> list[Assignment]:
-        """What the node must carry: its placements, with the origin's relay URL where it
+        """What the node must carry: its placements, with the origin node's URL where it
         is an edge. Only channels of its own tenant are ever looked at."""
         pinned = dict(await self.pinned_channels(tenant_id))
         found: list[Assignment] = []
@@ -442,32 +441,18 @@ class NodeControl:
             if placement is None:
                 continue
             is_origin = placement.origin == node_id
-            origin_url = "" if is_origin else await self.relay_url(placement)
+            origin_url = "" if is_origin else await self.origin_url(placement)
             found.append(Assignment(info, is_origin and channel_id in pinned, origin_url))
         return found
 
-    async def relay_url(self, placement: place.Placement) -> str:
-        origin = next(
-            (
-                lease
-                for lease in await self.leases.nodes(placement.tenant_id, time.time())
-                if lease.node_id == placement.origin
-            ),
-            None,
-        )
-        if origin is None:
-            return ""
-        day = 86_400
-        expires = (int(time.time()) // day + RELAY_TOKEN_DAYS) * day
-        token = self.keys.tokens.issue(
-            tenant_id=placement.tenant_id,
-            line_id=0,
-            channel_id=placement.channel_id,
-            session_id=0,
-            kind=PlayKind.relay,
-            expires=expires,
-        )
-        return f"{origin.public_url}/relay/{token}.ts"
+    async def origin_url(self, placement: place.Placement) -> str:
+        """The base URL of the placement's origin node: its edges pull
+        ``<origin_url>/relay/<token>.ts`` with a relay token they sign themselves (they hold
+        the keys; node/remote.py), so the URL stays the same while the origin does."""
+        for lease in await self.leases.nodes(placement.tenant_id, time.time()):
+            if lease.node_id == placement.origin:
+                return lease.public_url.rstrip("/")
+        return ""
 
     # ---- lost nodes ----
 
