@@ -32,7 +32,7 @@ function shiftDay(day, by) {
 export async function guidePage(main, ctx) {
   const status = h("p", { class: "muted", role: "status", "aria-live": "polite" }, "Loading…");
   const controls = h("div", { class: "guide-controls" });
-  const grid = h("div", { class: "guide-scroll", tabindex: "0", "aria-label": "Guide, scroll sideways for the hours" });
+  const grid = h("div", { class: "guide-scroll", role: "region", tabindex: "0", "aria-label": "Guide, scroll sideways for the hours" });
   const pager = h("div", { class: "pager" });
   clear(main, h("h1", {}, ctx.resource.title), controls, status, grid, pager);
   let day = null; // the server's "today" until the user moves
