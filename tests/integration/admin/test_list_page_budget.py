@@ -34,6 +34,8 @@ FIRST_PAGE = {"page": "1", "per_page": "50"}
 NOT_LISTS = {
     "/api/v1/plans",  # the fixed plan catalogue
 }
+# A creator's own lists (its few channels): the operator's panel never calls them.
+CREATOR_ONLY = "/api/v1/creator/"
 
 
 def _server_ms(response: httpx.Response) -> float:
@@ -47,7 +49,7 @@ def _list_paths(doc: dict[str, Any]) -> list[str]:
     found = []
     for path, ops in doc["paths"].items():
         get = ops.get("get")
-        if not get or "{" in path or path in NOT_LISTS:
+        if not get or "{" in path or path in NOT_LISTS or path.startswith(CREATOR_ONLY):
             continue
         schema = (
             get.get("responses", {})
