@@ -25,21 +25,15 @@ from palinsesto.panel.local_node.timeshift import TimeshiftDelivery
 from palinsesto.panel.playback.access import (
     Grant,
     NotCached,
-    NotInBouquet,
     PlaybackRequest,
-    UnknownChannel,
 )
 from palinsesto.panel.playback.admission import SessionKicked, TooManyConnections
 from palinsesto.panel.playback.hls_tokens import TokenRefused
 from palinsesto.panel.playback.lines import (
-    BadCredentials,
-    IpNotAllowed,
     LineInactive,
-    LineRefused,
     LoginThrottled,
-    OutputNotAllowed,
-    UserAgentNotAllowed,
 )
+from palinsesto.panel.playback.refusals import VIEWER_REFUSALS, refusal_status
 from palinsesto.panel.playback.rights_gate import ContentRefused
 from palinsesto.panel.playback.stream_paths import (
     BadPath,
@@ -61,20 +55,11 @@ if TYPE_CHECKING:
     from palinsesto.panel.playback.admission import ViewingSession
 
 # Reference §8.2 (XC 2.x column) and §9 (refuse mode answers 429).
+# Beyond a line's refusals: an HLS session that was ended, a segment token that is not good.
 REFUSAL_STATUS: list[tuple[type[Exception], int]] = [
-    (BadCredentials, 401),
-    (LineInactive, 403),
-    (IpNotAllowed, 403),
-    (UserAgentNotAllowed, 403),
-    (OutputNotAllowed, 405),
-    (UnknownChannel, 404),
-    (NotInBouquet, 406),
-    (TooManyConnections, 429),
-    (LoginThrottled, 429),
     (SessionKicked, 403),
     (TokenRefused, 403),
-    (ContentRefused, 451),  # RFC 7725: rights, territory, blackout; the body says which
-    (LineRefused, 403),
+    *VIEWER_REFUSALS,
 ]
 SLATE_FOR_STATUS = {
     "Expired": SlateKind.expired,
@@ -99,14 +84,14 @@ def error(status: int, body: bytes) -> Reply:
 
 
 def refusal(exc: Exception) -> Reply:
-    for cls, status in REFUSAL_STATUS:
-        if isinstance(exc, cls):
-            reply = error(status, f"{getattr(exc, 'code', 'REFUSED')}\n".encode())
-            if isinstance(exc, LoginThrottled):
-                retry = (("Retry-After", str(exc.retry_after)),)
-                reply = Reply(reply.status, reply.body, headers=(*reply.headers, *retry))
-            return reply
-    raise exc
+    status = refusal_status(exc, REFUSAL_STATUS)
+    if status is None:
+        raise exc
+    reply = error(status, f"{getattr(exc, 'code', 'REFUSED')}\n".encode())
+    if isinstance(exc, LoginThrottled):
+        retry = (("Retry-After", str(exc.retry_after)),)
+        reply = Reply(reply.status, reply.body, headers=(*reply.headers, *retry))
+    return reply
 
 
 class Delivery:

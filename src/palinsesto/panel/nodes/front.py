@@ -30,21 +30,13 @@ from palinsesto.panel.placement import NoNodeAvailable
 from palinsesto.panel.playback.access import (
     Grant,
     NotCached,
-    NotInBouquet,
     PlaybackRequest,
-    UnknownChannel,
 )
 from palinsesto.panel.playback.admission import TooManyConnections
 from palinsesto.panel.playback.lines import (
-    BadCredentials,
-    IpNotAllowed,
-    LineInactive,
-    LineRefused,
     LoginThrottled,
-    OutputNotAllowed,
-    UserAgentNotAllowed,
 )
-from palinsesto.panel.playback.rights_gate import ContentRefused
+from palinsesto.panel.playback.refusals import refusal_status
 from palinsesto.panel.playback.stream_paths import LivePath, parse_delivery_path
 from palinsesto.protocol.messages import (
     API_PREFIX,
@@ -63,20 +55,6 @@ _CHANNEL_PATH = re.compile(rf"^{API_PREFIX}/channels/([0-9]{{1,10}})$")
 # Paths of the panel itself never go through admission (they have 3 segments too).
 _NOT_STREAMS = ("/api/", "/panel/", "/node-api/", "/hls/", "/movie/", "/series/", "/timeshift")
 
-# Reference §8.2 / §9, as the local data plane answers them (local_node/delivery.py).
-REFUSAL_STATUS: list[tuple[type[Exception], int]] = [
-    (BadCredentials, 401),
-    (LineInactive, 403),
-    (IpNotAllowed, 403),
-    (UserAgentNotAllowed, 403),
-    (OutputNotAllowed, 405),
-    (UnknownChannel, 404),
-    (NotInBouquet, 406),
-    (TooManyConnections, 429),
-    (LoginThrottled, 429),
-    (ContentRefused, 451),
-    (LineRefused, 403),
-]
 CORS = [(b"access-control-allow-origin", b"*")]
 
 
@@ -127,13 +105,6 @@ def _header(scope: Scope, name: bytes) -> str:
         if key == name:
             return str(value.decode("latin-1"))
     return ""
-
-
-def refusal_status(exc: Exception) -> int | None:
-    for cls, status in REFUSAL_STATUS:
-        if isinstance(exc, cls):
-            return status
-    return None
 
 
 class NodeFront:
