@@ -30,10 +30,12 @@ class Sink(Protocol):
 class TsViewer:
     """One viewer's position and counters; the fan-out writes, the server reads counters."""
 
-    __slots__ = ("sink", "bytes_sent", "lagging_since", "skipped_chunks", "closed")
+    __slots__ = ("sink", "bytes_sent", "lagging_since", "skipped_chunks", "closed", "mark")
 
-    def __init__(self, sink: Sink) -> None:
+    def __init__(self, sink: Sink, mark: int | None = None) -> None:
         self.sink = sink
+        # The watermark code of this viewer's session (node/outputs/marked_ts.py), if any.
+        self.mark = mark
         self.bytes_sent = 0
         self.lagging_since: float | None = None
         self.skipped_chunks = 0
