@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from palinsesto.cli.common import console, err_console, open_database, settings_or_exit
 from palinsesto.node.ffmpeg import mark_reading_argv
+from palinsesto.node.sei_tag import read_tags
 from palinsesto.node.supervisor import Supervisor
 from palinsesto.protocol.watermark import (
     SAMPLES_PER_SLOT,
@@ -22,11 +23,33 @@ from palinsesto.protocol.watermark import (
     block_signal,
     read_code,
 )
-from palinsesto.trust.watermark import marks_with_code, slot_lengths
+from palinsesto.trust.models import WatermarkMark
+from palinsesto.trust.watermark import mark_by_id, marks_with_code, slot_lengths
 
 watermark_app = typer.Typer(help="The forensic watermark.", no_args_is_help=True)
 
 EXIT_FOUND, EXIT_NONE, EXIT_AMBIGUOUS = 0, 1, 2
+READ_BLOCK = 4 << 20
+
+
+def sei_tags(path: Path) -> list[int]:
+    """Mark ids of the SEI tags in the file (TS viewers' copies, until re-encoded)."""
+    found: list[int] = []
+    tail = b""
+    with path.open("rb") as f:
+        while block := f.read(READ_BLOCK):
+            data = tail + block
+            found += read_tags(data)
+            tail = data[-64:]  # a tag across two blocks is read whole from the next
+    return list(dict.fromkeys(found))
+
+
+def _named(mark: WatermarkMark) -> str:
+    return (
+        f"session {mark.session_id} line {escape(mark.username)} (line id {mark.line_id}, "
+        f"tenant {mark.tenant_id}, channel {mark.channel_id}, {mark.output}, started "
+        f"{mark.started_at:%Y-%m-%d %H:%M:%S} UTC)"
+    )
 
 
 async def _signal(ffmpeg: str, path: Path, slot_seconds: float, grid: int) -> list[float]:
@@ -62,8 +85,10 @@ def extract(
 ) -> None:
     """Name the session and line a captured copy was served to.
 
-    Exits 0 with the session when the mark reads clearly, 2 when it is "ambiguous" (a
-    mark-like signal, not clear enough to name anyone), 1 when there is no watermark.
+    A TS viewer's copy that was not re-encoded also carries its session's SEI tag, which
+    names it exactly ("SEI tag: ..."). The A/B mark survives re-encoding: exits 0 with the
+    session when it reads clearly, 2 when it is "ambiguous" (a mark-like signal, not clear
+    enough to name anyone), 1 when there is no watermark (and no tag).
     """
     if not file.is_file():
         err_console.print(f"[red]No such file:[/red] {escape(str(file))}")
@@ -71,7 +96,13 @@ def extract(
     settings = settings_or_exit()
     db = open_database(settings)
     try:
+        tagged = False
         with db.session() as session:
+            for mark_id in sei_tags(file):
+                mark = mark_by_id(session, mark_id)
+                if mark is not None and (tenant is None or mark.tenant_id == tenant):
+                    console.print(f"SEI tag: {_named(mark)} mark {mark_id}", soft_wrap=True)
+                    tagged = True
             slots = [slot] if slot else slot_lengths(session)
         slots = slots or [settings.watermark_slot_seconds]
         try:
@@ -84,26 +115,20 @@ def extract(
         facts += f" of {used:g} s)"
         if reading.verdict is Verdict.too_short:
             console.print(f"ambiguous: the capture is too short {facts}", soft_wrap=True)
-            raise typer.Exit(EXIT_AMBIGUOUS)
+            raise typer.Exit(EXIT_FOUND if tagged else EXIT_AMBIGUOUS)
         if reading.verdict is Verdict.none:
             console.print(f"no watermark {facts}", soft_wrap=True)
-            raise typer.Exit(EXIT_NONE)
+            raise typer.Exit(EXIT_FOUND if tagged else EXIT_NONE)
         if reading.verdict is Verdict.ambiguous or reading.code is None:
             console.print(f"ambiguous {facts}", soft_wrap=True)
-            raise typer.Exit(EXIT_AMBIGUOUS)
+            raise typer.Exit(EXIT_FOUND if tagged else EXIT_AMBIGUOUS)
         with db.session() as session:
             marks = marks_with_code(session, reading.code, tenant)
             if not marks:
                 console.print(f"ambiguous: code {reading.code} names no play {facts}")
-                raise typer.Exit(EXIT_AMBIGUOUS)
+                raise typer.Exit(EXIT_FOUND if tagged else EXIT_AMBIGUOUS)
             for mark in marks:
-                console.print(
-                    f"session {mark.session_id} line {escape(mark.username)} "
-                    f"(line id {mark.line_id}, tenant {mark.tenant_id}, channel "
-                    f"{mark.channel_id}, {mark.output}, started {mark.started_at:%Y-%m-%d %H:%M:%S}"
-                    f" UTC) code {reading.code} {facts}",
-                    soft_wrap=True,
-                )
+                console.print(f"{_named(mark)} code {reading.code} {facts}", soft_wrap=True)
     finally:
         db.dispose()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from palinsesto.protocol.watermark import CODE_BITS, code_for
+from palinsesto.protocol.watermark import CODE_BITS
 from palinsesto.trust.models import WatermarkMark
 
 
@@ -25,7 +25,7 @@ def record_mark(
     output: str,
     slot_seconds: float,
 ) -> int:
-    """A new marked play; its watermark code."""
+    """A new marked play; its id (the code it carries is ``code_for(id)``)."""
     mark = WatermarkMark(
         tenant_id=tenant_id,
         channel_id=channel_id,
@@ -37,7 +37,7 @@ def record_mark(
     )
     session.add(mark)
     session.flush()
-    return code_for(mark.id)
+    return mark.id
 
 
 def marks_with_code(
@@ -55,3 +55,8 @@ def slot_lengths(session: Session) -> list[float]:
     """The slot lengths marked plays used (a capture is read with each)."""
     found = session.scalars(select(WatermarkMark.slot_seconds).distinct()).all()
     return sorted({float(s) for s in found})
+
+
+def mark_by_id(session: Session, mark_id: int) -> WatermarkMark | None:
+    """The play an SEI tag (node/sei_tag.py) names: its id, exactly."""
+    return session.get(WatermarkMark, mark_id)

@@ -44,6 +44,13 @@ def marked(sqlite_url: str, tmp_path: Path) -> Iterator[LiveWorld]:
                       "starts_at": "2020-01-01T00:00:00Z", "watermark": True},
             )  # fmt: skip
             assert r.status_code == 201 and r.json()["watermark"] is True, r.text
+            r = c.post(  # a movie cannot be watermarked: refused, nothing stored
+                "/api/v1/rights",
+                json={"tenant_id": world.tenant_id, "item_type": "movie", "item_id": 1,
+                      "holder": "x", "starts_at": "2020-01-01T00:00:00Z", "watermark": True},
+            )  # fmt: skip
+            assert r.status_code == 422 and "Channels only" in r.text, r.text
+            assert len(c.get("/api/v1/rights").json()) == 1
         yield world
 
 
@@ -92,14 +99,23 @@ async def test_the_extractor_names_the_line_a_downscaled_reencoded_capture_came_
     assert runner is not None and runner.marked is not None
     assert runner.marked.switches > 0  # the TS viewer moved between renditions
 
+    # The TS copy as captured (not re-encoded) also carries viewer1's SEI tag.
+    cli = _cli(world, tmp_path)
+    done = cli.run("watermark", "extract", str(ts_cap))
+    print(done.stdout, done.stderr)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("SEI tag: session ") and "line viewer1 " in done.stdout
+    assert "viewer2" not in done.stdout
+    done = cli.run("watermark", "extract", str(hls_cap))  # HLS segments are not tagged
+    assert done.returncode == 0 and "SEI tag" not in done.stdout, done.stdout
+
     ts_leak, hls_leak = tmp_path / "leak1.mp4", tmp_path / "leak2.mp4"
     await asyncio.gather(_leak(ts_cap, ts_leak), _leak(hls_cap, hls_leak))
-    cli = _cli(world, tmp_path)
     for leak, username in ((ts_leak, "viewer1"), (hls_leak, "viewer2")):
         done = cli.run("watermark", "extract", str(leak))
         print(done.stdout, done.stderr)
         assert done.returncode == 0, done.stdout + done.stderr
-        assert f"line {username} " in done.stdout, done.stdout
+        assert f"line {username} " in done.stdout and "SEI tag" not in done.stdout, done.stdout
         other = "viewer2" if username == "viewer1" else "viewer1"
         assert other not in done.stdout
 

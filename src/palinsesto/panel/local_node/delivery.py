@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from palinsesto.node.archive.paths import TIMESHIFT_PREFIXES
 from palinsesto.node.dataplane import Connection, HttpRequest, Outcome, Reply, Written
 from palinsesto.node.outputs.ts import TsViewer
+from palinsesto.node.sei_tag import sei_nal
 from palinsesto.node.slate import SlateKind
 from palinsesto.panel.local_node.timeshift import TimeshiftDelivery
 from palinsesto.panel.playback.access import (
@@ -44,6 +45,7 @@ from palinsesto.panel.playback.stream_paths import (
     VodPath,
     parse_delivery_path,
 )
+from palinsesto.protocol.watermark import code_for
 from palinsesto.proxies import TrustedProxies
 from palinsesto.trust.rights import Refusal
 
@@ -229,7 +231,8 @@ class Delivery:
         """A watermarked channel: the session's code is recorded (session → line) before
         it gets its first byte."""
         try:
-            session.extra["mark"] = await asyncio.to_thread(self.engine.record_mark, session)
+            mark_id = await asyncio.to_thread(self.engine.record_mark, session)
+            session.extra["mark_id"], session.extra["mark"] = mark_id, code_for(mark_id)
         except Exception:
             self.engine.sessions.end(session, "watermark not recorded")
             raise
@@ -345,8 +348,12 @@ class Delivery:
     def _attach(self, session: ViewingSession, runner: ChannelRunner, conn: Connection) -> None:
         sessions = self.engine.sessions
         conn.start_stream("video/mp2t")
-        mark = session.extra.get("mark")
-        viewer = TsViewer(conn, mark if isinstance(mark, int) else None)
+        mark, mark_id = session.extra.get("mark"), session.extra.get("mark_id")
+        viewer = TsViewer(
+            conn,
+            mark if isinstance(mark, int) else None,
+            sei_nal(mark_id) if isinstance(mark_id, int) else None,
+        )
         session.bytes_fn = lambda: viewer.bytes_sent
 
         def lost() -> None:

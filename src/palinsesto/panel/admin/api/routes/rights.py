@@ -210,13 +210,13 @@ def _scoped_get(session: Session, principal: Principal, model: Any, row_id: int)
 @router.post("/rights", response_model=RightsOut, status_code=201)
 def create_rights(body: RightsIn, principal: Manager, session: DbSession) -> RightsOut:
     tenant_id = _tenant(principal, body)
-    _check_item(session, tenant_id, body)
-    if body.ends_at is not None and body.ends_at <= body.starts_at:
-        raise ValidationFailed("The end is not after the start.", fields={"ends_at": "Too early."})
     if body.watermark and body.item_type is not RightsItem.channel:
         raise ValidationFailed(
             "Only live channels can be watermarked.", fields={"watermark": "Channels only."}
         )
+    _check_item(session, tenant_id, body)
+    if body.ends_at is not None and body.ends_at <= body.starts_at:
+        raise ValidationFailed("The end is not after the start.", fields={"ends_at": "Too early."})
     files = _evidence(body.evidence)
     rec = RightsRecord(
         tenant_id=tenant_id,
