@@ -24,7 +24,7 @@ from palinsesto.protocol.watermark import (
     read_code,
 )
 from palinsesto.trust.models import WatermarkMark
-from palinsesto.trust.watermark import mark_by_id, marks_with_code, slot_lengths
+from palinsesto.trust.watermark import marks_of_session, marks_with_code, slot_lengths
 
 watermark_app = typer.Typer(help="The forensic watermark.", no_args_is_help=True)
 
@@ -33,7 +33,7 @@ READ_BLOCK = 4 << 20
 
 
 def sei_tags(path: Path) -> list[int]:
-    """Mark ids of the SEI tags in the file (TS viewers' copies, until re-encoded)."""
+    """Session ids of the SEI tags in the file (TS viewers' copies, until re-encoded)."""
     found: list[int] = []
     tail = b""
     with path.open("rb") as f:
@@ -98,10 +98,9 @@ def extract(
     try:
         tagged = False
         with db.session() as session:
-            for mark_id in sei_tags(file):
-                mark = mark_by_id(session, mark_id)
-                if mark is not None and (tenant is None or mark.tenant_id == tenant):
-                    console.print(f"SEI tag: {_named(mark)} mark {mark_id}", soft_wrap=True)
+            for session_id in sei_tags(file):
+                for mark in marks_of_session(session, session_id, tenant):
+                    console.print(f"SEI tag: {_named(mark)}", soft_wrap=True)
                     tagged = True
             slots = [slot] if slot else slot_lengths(session)
         slots = slots or [settings.watermark_slot_seconds]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from palinsesto.node.mpegts import PACKET_SIZE, SYNC_BYTE
 
 TAG_UUID = bytes.fromhex("5b0c6a3e8f1d4c2a9e7b3d6f1a2c4e80")  # "this is a Palinsesto tag"
-TAG_PREFIX = b"palinsesto-mark:"
+TAG_PREFIX = b"palinsesto-session:"
 SEI_NAL_TYPE, USER_DATA_UNREGISTERED = 6, 5
 
 
@@ -35,15 +35,15 @@ def _escape(rbsp: bytes) -> bytes:
     return bytes(out)
 
 
-def sei_nal(mark_id: int) -> bytes:
-    """The SEI NAL unit (with its start code) naming watermark mark ``mark_id``."""
-    data = TAG_UUID + TAG_PREFIX + str(mark_id).encode()
+def sei_nal(session_id: int) -> bytes:
+    """The SEI NAL unit (with its start code) naming the viewer's session."""
+    data = TAG_UUID + TAG_PREFIX + str(session_id).encode()
     rbsp = bytes([USER_DATA_UNREGISTERED, len(data)]) + data + b"\x80"
     return b"\x00\x00\x00\x01" + bytes([SEI_NAL_TYPE]) + _escape(rbsp)
 
 
 def read_tags(data: bytes) -> list[int]:
-    """Every mark id tagged in ``data`` (a TS capture or raw H.264), in order. A tag cut off
+    """Every session id tagged in ``data`` (a TS capture or raw H.264), in order. A tag cut off
     by the end of ``data`` is not read (its digits may be incomplete)."""
     found = []
     head = TAG_UUID + TAG_PREFIX

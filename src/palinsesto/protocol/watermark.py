@@ -50,9 +50,10 @@ class MarkParams:
             raise ValueError("watermark grid must be an even number from 2 to 32")
 
 
-def code_for(mark_id: int) -> int:
-    """The code a mark row's id is carried as (ids wrap every 2**CODE_BITS marks)."""
-    return mark_id % (1 << CODE_BITS)
+def code_for(number: int) -> int:
+    """The code a play's number (a mark row's id, a cluster session id) is carried as:
+    numbers wrap every 2**CODE_BITS plays."""
+    return number % (1 << CODE_BITS)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -259,11 +259,15 @@ class BlackoutWindow(Base):
 
 
 class WatermarkMark(Base):
-    """One watermarked play: the session its code (``id`` modulo 2**CODE_BITS, see
-    :mod:`palinsesto.protocol.watermark`) names, and the line that watched."""
+    """One watermarked play: the code its A/B sequence carries (see
+    :mod:`palinsesto.protocol.watermark`), the session and the line that watched."""
 
     __tablename__ = "watermark_marks"
-    __table_args__ = (Index("ix_watermark_marks_tenant_started", "tenant_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_watermark_marks_tenant_started", "tenant_id", "started_at"),
+        Index("ix_watermark_marks_code", "code"),
+        Index("ix_watermark_marks_session", "session_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -271,6 +275,9 @@ class WatermarkMark(Base):
     line_id: Mapped[int] = mapped_column(Integer)
     username: Mapped[str] = mapped_column(String(200), default="")
     session_id: Mapped[int] = mapped_column(Integer)
+    # The all-in-one server's plays: this row's id modulo 2**CODE_BITS (its session ids
+    # start over with each process); a streaming node's: the cluster-wide session id's.
+    code: Mapped[int] = mapped_column(Integer, default=0)
     output: Mapped[str] = mapped_column(String(8))  # "ts" or "hls"
     slot_seconds: Mapped[float] = mapped_column()
     started_at: Mapped[datetime] = mapped_column(default=utcnow)

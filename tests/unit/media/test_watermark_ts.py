@@ -136,7 +136,7 @@ def test_a_marked_viewer_switches_renditions_at_keyframes_and_still_decodes(
     assert frames >= 90, log[-1500:]
     # Every switch lands on a tagged keyframe, whose discontinuity_indicator allows the jump.
     assert "Continuity check failed" not in log
-    assert b"palinsesto-mark:4242".hex() in log  # the SEI, read back by ffmpeg
+    assert b"palinsesto-session:4242".hex() in log  # the SEI, read back by ffmpeg
     keyframes = sum(1 for c in chunks_a if c.keyframe)
     assert read_tags(bytes(sink.data)) == [4242] * keyframes
     # Which rendition each slot came from: the viewer got B exactly where its code says.
@@ -164,5 +164,5 @@ def test_a_tag_goes_into_the_keyframe_and_nowhere_else(combined: bytes, tmp_path
     frames, log = _decode(tagged, tmp_path, "-vf", "showinfo")
     assert frames >= 95 and "Continuity check failed" not in log
     tags = read_tags(tagged).count(77)
-    assert tags >= 8 and log.count(b"palinsesto-mark:77".hex()) >= tags - 1
+    assert tags >= 8 and log.count(b"palinsesto-session:77".hex()) >= tags - 1
     assert tag_keyframe(b"\x47" + b"\x1f\xff\x10" + b"\xff" * 184, nal)[1:3] == b"\x1f\xff"

@@ -45,7 +45,6 @@ from palinsesto.panel.playback.stream_paths import (
     VodPath,
     parse_delivery_path,
 )
-from palinsesto.protocol.watermark import code_for
 from palinsesto.proxies import TrustedProxies
 from palinsesto.trust.rights import Refusal
 
@@ -231,8 +230,7 @@ class Delivery:
         """A watermarked channel: the session's code is recorded (session → line) before
         it gets its first byte."""
         try:
-            mark_id = await asyncio.to_thread(self.engine.record_mark, session)
-            session.extra["mark_id"], session.extra["mark"] = mark_id, code_for(mark_id)
+            session.extra["mark"] = await asyncio.to_thread(self.engine.record_mark, session)
         except Exception:
             self.engine.sessions.end(session, "watermark not recorded")
             raise
@@ -348,12 +346,10 @@ class Delivery:
     def _attach(self, session: ViewingSession, runner: ChannelRunner, conn: Connection) -> None:
         sessions = self.engine.sessions
         conn.start_stream("video/mp2t")
-        mark, mark_id = session.extra.get("mark"), session.extra.get("mark_id")
-        viewer = TsViewer(
-            conn,
-            mark if isinstance(mark, int) else None,
-            sei_nal(mark_id) if isinstance(mark_id, int) else None,
-        )
+        mark = session.extra.get("mark")
+        viewer = TsViewer(conn)
+        if isinstance(mark, int):
+            viewer.mark, viewer.tag = mark, sei_nal(session.id)
         session.bytes_fn = lambda: viewer.bytes_sent
 
         def lost() -> None:

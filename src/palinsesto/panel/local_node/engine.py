@@ -236,7 +236,7 @@ class LiveEngine(ChannelHost):
                 self.events.publish(tenant_id, "lines")
 
     def record_mark(self, session: ViewingSession) -> int:
-        """Record a watermarked play (trust/watermark.py); the row's id."""
+        """Record a watermarked play (trust/watermark.py); the code its sequence carries."""
         with self._db.transaction() as db:
             return record_mark(
                 db,

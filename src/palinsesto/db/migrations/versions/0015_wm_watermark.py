@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("line_id", sa.Integer(), nullable=False),
         sa.Column("username", sa.String(length=200), nullable=False),
         sa.Column("session_id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.Integer(), nullable=False),
         sa.Column("output", sa.String(length=8), nullable=False),
         sa.Column("slot_seconds", sa.Float(), nullable=False),
         sa.Column("started_at", _TIME, nullable=False),
@@ -50,9 +51,13 @@ def upgrade() -> None:
         ["tenant_id", "started_at"],
         unique=False,
     )
+    op.create_index("ix_watermark_marks_code", "watermark_marks", ["code"], unique=False)
+    op.create_index("ix_watermark_marks_session", "watermark_marks", ["session_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_watermark_marks_session", table_name="watermark_marks")
+    op.drop_index("ix_watermark_marks_code", table_name="watermark_marks")
     op.drop_index("ix_watermark_marks_tenant_started", table_name="watermark_marks")
     op.drop_table("watermark_marks")
     with op.batch_alter_table("rights_records") as batch:
