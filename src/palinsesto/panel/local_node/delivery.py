@@ -229,6 +229,7 @@ class Delivery:
     ) -> Reply | Written | None:
         """A watermarked channel: the session's code is recorded (session → line) before
         it gets its first byte."""
+        session.extra["mark"] = None  # a reload meanwhile does not record a second play
         try:
             session.extra["mark"] = await asyncio.to_thread(self.engine.record_mark, session)
         except Exception:
