@@ -117,6 +117,11 @@ class Settings:
     srt_listen_host: str = "0.0.0.0"
     hls_token_ttl_seconds: int = 120
     hls_session_timeout_seconds: int = 30
+    # Forensic watermark (rights records with ``watermark``; protocol/watermark.py): one
+    # A/B symbol per slot (= keyframe interval = HLS segment), ± strength luma levels.
+    # ``palinsesto watermark extract`` reads captures with the same values.
+    watermark_slot_seconds: float = 2.0
+    watermark_strength: int = 3
     # Where security reports go (security.txt's Contact): a mailto: or https: URI.
     security_contact: str = ""
     # Counter-notices (trust/counter_notices.py): a restriction is lifted this many business
@@ -361,6 +366,11 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(f"{ENV_PREFIX}{name.upper()}: expected http(s)://host[:port]")
     if settings.response_cache_max_entries < 1 or settings.response_cache_max_bytes < 1:
         raise ConfigError(f"{ENV_PREFIX}RESPONSE_CACHE_MAX_ENTRIES / _BYTES: must be positive")
+    # The ranges protocol/watermark.py's MarkParams accepts.
+    if not 0.2 <= settings.watermark_slot_seconds <= 10:
+        raise ConfigError(f"{ENV_PREFIX}WATERMARK_SLOT_SECONDS: expected 0.2 to 10")
+    if not 1 <= settings.watermark_strength <= 16:
+        raise ConfigError(f"{ENV_PREFIX}WATERMARK_STRENGTH: expected 1 to 16")
     if settings.token_ttl_seconds <= 0:
         raise ConfigError(f"{ENV_PREFIX}TOKEN_TTL_SECONDS: must be positive")
     if not 1 <= settings.library_probe_workers <= 64:

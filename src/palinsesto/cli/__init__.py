@@ -28,7 +28,7 @@ def _typer() -> typer.Typer:
 
 def build_app() -> typer.Typer:
     """Every command."""
-    from palinsesto.cli import admin, audit, db, imports, panel, serve
+    from palinsesto.cli import admin, audit, db, imports, panel, serve, watermark
     from palinsesto.cli import demo_data as demo_data_command
 
     app = _typer()
@@ -38,6 +38,7 @@ def build_app() -> typer.Typer:
     db.register(app)
     admin.register(app)
     audit.register(app)
+    watermark.register(app)
     demo_data_command.register(app)
     imports.register(app)
     return app

@@ -24,6 +24,9 @@ from typing import Any
 
 from palinsesto.node.archive.store import ArchiveWriter
 from palinsesto.node.ffmpeg import (
+    MARKED_AUDIO,
+    MARKED_VIDEO_A,
+    MARKED_VIDEO_B,
     Source,
     SourceError,
     TranscodeProfile,
@@ -31,10 +34,13 @@ from palinsesto.node.ffmpeg import (
     probe_argv,
 )
 from palinsesto.node.mpegts import TsChunk, TsChunker
-from palinsesto.node.outputs.hls import HlsSegmenter
+from palinsesto.node.outputs.hls import HlsSegmenter, Segment
+from palinsesto.node.outputs.marked_ts import MarkedFanout
 from palinsesto.node.outputs.ts import TsFanout, TsViewer
+from palinsesto.node.renditions import RenditionSplitter
 from palinsesto.node.source_policy import SHOWN_PATH
 from palinsesto.node.supervisor import Backoff, Child, Supervisor
+from palinsesto.protocol.watermark import MarkParams, wants_b
 from palinsesto.redaction import redact_urls_in
 
 log = logging.getLogger(__name__)
@@ -61,6 +67,9 @@ class ChannelSpec:
     on_demand: bool = True
     # The pull proxy HTTP sources go through (outbound/pull_proxy.py); empty = direct.
     http_proxy: str = ""
+    # Forensic watermark (protocol/watermark.py): two marked renditions, one per slot
+    # per viewer; None = one plain encode (or copy).
+    mark: MarkParams | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +157,17 @@ class ChannelRunner:
         self._clock, self._wall = clock, wall
         self.fanout = TsFanout(max_backlog=self.tuning.max_backlog, clock=clock)
         self.fanout.ring.max_bytes = self.tuning.ring_bytes
-        self.hls = HlsSegmenter(clock=clock)
+        mark = spec.mark
+        target = mark.slot_seconds if mark is not None else 2.0  # one segment = one slot
+        self.hls = HlsSegmenter(target, clock=clock)
+        # A watermarked channel's rendition B (A is ``fanout`` and ``hls``).
+        self.marked: MarkedFanout | None = None
+        self.hls_b: HlsSegmenter | None = None
+        if mark is not None:
+            fanout_b = TsFanout(max_backlog=self.tuning.max_backlog, clock=clock)
+            fanout_b.ring.max_bytes = self.tuning.ring_bytes
+            self.marked = MarkedFanout(self.fanout, fanout_b, mark.slot_seconds)
+            self.hls_b = HlsSegmenter(target, clock=clock)
         self.state = ChannelState.idle
         self.failures: deque[Failure] = deque(maxlen=10)
         self.restarts = 0
@@ -263,15 +282,36 @@ class ChannelRunner:
 
     def add_viewer(self, viewer: TsViewer) -> None:
         self.touch()
-        self.fanout.add(viewer)
+        if self.marked is not None:
+            self.marked.add(viewer)
+        else:
+            self.fanout.add(viewer)
 
     def remove_viewer(self, viewer: TsViewer) -> None:
-        self.fanout.remove(viewer)
+        if self.marked is not None:
+            self.marked.remove(viewer)
+        else:
+            self.fanout.remove(viewer)
         self.touch()
 
     @property
+    def ts_viewers(self) -> int:
+        return self.marked.viewer_count if self.marked is not None else len(self.fanout.viewers)
+
+    @property
     def viewers(self) -> int:
-        return len(self.fanout.viewers) + self._hls_sessions
+        return self.ts_viewers + self._hls_sessions
+
+    def segment(self, seq: int, mark: int | None) -> Segment | None:
+        """HLS segment ``seq`` as a session with watermark code ``mark`` gets it: from
+        rendition B when its sequence says so for that slot, else A."""
+        segment = self.hls.get(seq)
+        if segment is None or mark is None or self.marked is None or self.hls_b is None:
+            return segment
+        slot = self.marked.slot(segment.pts)
+        if slot is None or segment.pts is None or not wants_b(mark, slot):
+            return segment
+        return self.hls_b.at_pts(segment.pts) or segment
 
     def attach_push(self, feed: PushFeed) -> None:
         """A publisher connected: it becomes the feed of this channel's push source."""
@@ -357,7 +397,7 @@ class ChannelRunner:
         """Time to end the owner task: stop() was called, or nobody wants the channel."""
         return self._stop_requested or (
             self.spec.on_demand
-            and not self.fanout.viewers
+            and not self.ts_viewers
             and self._hls_sessions == 0
             and self._clock() - self._last_demand > self.tuning.idle_stop
         )
@@ -489,11 +529,19 @@ class ChannelRunner:
         self.active_index = None
         self.live_since = None
         self._child = None
-        self.fanout.close_all()
-        self.fanout.ring.clear()
+        if self.marked is not None:
+            self.marked.close_all()
+            self.marked.reset()
+            for fanout in self.marked.fanouts:
+                fanout.ring.clear()
+        else:
+            self.fanout.close_all()
+            self.fanout.ring.clear()
         # A restart starts a fresh HLS window: segments from before the stop would be
         # served as live footage as old as the idle gap.
         self.hls.reset()
+        if self.hls_b is not None:
+            self.hls_b.reset()
         if self.archive is not None:
             self.archive.close()  # a gap until the channel runs again
         self._keyframe_seen.clear()
@@ -534,11 +582,15 @@ class ChannelRunner:
             self.spec.profile,
             ts_offset=offset,
             http_proxy=self.spec.http_proxy,
+            mark=self.spec.mark,
         )
         self.active_index = index
         if self.state is not ChannelState.live:
             self.state = ChannelState.starting
         self.hls.mark_discontinuity()
+        if self.marked is not None and self.hls_b is not None:
+            self.marked.reset()  # a new encode counts its slots afresh
+            self.hls_b.mark_discontinuity()
         child = await self._supervisor.spawn(argv, stdin=push)
         self._child = child
         pump = asyncio.create_task(self._pump(child)) if push else None
@@ -573,6 +625,9 @@ class ChannelRunner:
         tick = 0.25
         silent = 0.0
         last_emit = self._clock()
+        marked = self.marked is not None
+        splitter = RenditionSplitter(MARKED_VIDEO_A, MARKED_VIDEO_B, MARKED_AUDIO)
+        chunker_b = TsChunker(self.tuning.chunk_bytes)
         while True:
             if self._want_primary.is_set() and index != 0:
                 raise _SourceEnded("returning to the primary source", failure=False)
@@ -596,6 +651,12 @@ class ChannelRunner:
                     f"ffmpeg exited ({rc}): {child.last_message() or 'end of input'}"
                 )
             silent = 0.0
+            if marked:
+                data, data_b = splitter.feed(data)
+                for chunk in chunker_b.feed(data_b):
+                    self._publish_b(chunk, chunker_b.psi)
+                if chunker_b.pending_bytes:  # B follows A's batching, so neither lags
+                    self._publish_b(chunker_b.flush(), chunker_b.psi)
             for chunk in chunker.feed(data):
                 self._publish(chunk, chunker.psi)
                 last_emit = self._clock()
@@ -615,12 +676,21 @@ class ChannelRunner:
             self.state = ChannelState.live
             self.live_since = self._clock()
             self.retry_at = None
-        self.fanout.publish(chunk, psi)
+        if self.marked is not None:
+            self.marked.publish(0, chunk, psi)
+        else:
+            self.fanout.publish(chunk, psi)
         self.hls.push(chunk, psi)
         if self.archive is not None:
             self.archive.push(chunk, psi)
         if chunk.keyframe:
             self._keyframe_seen.set()
+
+    def _publish_b(self, chunk: TsChunk | None, psi: bytes) -> None:
+        if chunk is None or self.marked is None or self.hls_b is None:
+            return
+        self.marked.publish(1, chunk, psi)
+        self.hls_b.push(chunk, psi)
 
 
 __all__ = [

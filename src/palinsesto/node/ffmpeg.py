@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from palinsesto.protocol.profiles import PROFILES as PROFILE_LADDERS
 from palinsesto.protocol.profiles import ProfileLadder, TranscodeProfileName, profile_name
 from palinsesto.protocol.sources import InvalidSource, SourceKind, SourceSpec, parse_test_pattern
+from palinsesto.protocol.watermark import MarkParams
 
 # Keys ffmpeg writes with ``-progress``; anything else on stderr is a log line.
 PROGRESS_KEYS = frozenset(
@@ -222,6 +223,62 @@ def codec_args(profile: TranscodeProfile, *, must_encode: bool) -> list[str]:
     return args
 
 
+# The PIDs of a watermarked channel's combined output (node/renditions.py splits it).
+MARKED_VIDEO_A, MARKED_VIDEO_B, MARKED_AUDIO = 0x100, 0x101, 0x102
+
+
+def mark_filter(mark: MarkParams, height: int = 0) -> str:
+    """The filter graph of a watermarked channel: one decode, two marked copies.
+
+    The checkerboard is drawn once (``geq`` on the first frame only) at the picture's own
+    size; ``blend`` then adds it to every frame (addition with zero chroma leaves colour
+    alone), A with the odd blocks raised, B with the even ones (``lutyuv`` inverts it).
+    """
+    scale = f"scale=-2:{height}," if height else ""
+    k, n = mark.strength, mark.grid
+    return (
+        f"[0:v]{scale}format=yuv420p,split=3[wm0][wm1][wm2];"
+        f"[wm2]trim=end_frame=1,geq=lum='{k}*mod(floor(X*{n}/W)+floor(Y*{n}/H),2)'"
+        f":cb=0:cr=0,split[wmpa][wmp];[wmp]lutyuv=y='{k}-val'[wmpb];"
+        "[wm0][wmpa]blend=all_mode=addition[wma];[wm1][wmpb]blend=all_mode=addition[wmb]"
+    )
+
+
+def marked_codec_args(profile: TranscodeProfile, mark: MarkParams) -> list[str]:
+    """Encoder options of both renditions: the same encoder, GOP and segment boundaries
+    (a keyframe exactly every slot, never one on a scene cut)."""
+    if not profile.transcodes:
+        profile = TranscodeProfile("marked", "libx264", "aac", "veryfast", 0, 128)
+    args = ["-c:v", profile.video_codec]
+    if profile.video_codec == "libx264":
+        args += ["-preset", profile.preset, "-tune", "zerolatency", "-pix_fmt", "yuv420p"]
+    if profile.video_bitrate_kbps:
+        kbps = profile.video_bitrate_kbps
+        args += ["-b:v", f"{kbps}k", "-maxrate", f"{kbps}k", "-bufsize", f"{2 * kbps}k"]
+    args += [
+        "-force_key_frames",
+        f"expr:gte(t,n_forced*{mark.slot_seconds:g})",
+        "-sc_threshold",
+        "0",
+        "-c:a",
+        profile.audio_codec if profile.audio_codec != "copy" else "aac",
+        "-b:a",
+        f"{profile.audio_bitrate_kbps}k",
+        # Fixed PIDs; one program per rendition, so each carries its own PCR.
+        "-streamid",
+        f"0:{MARKED_VIDEO_A}",
+        "-streamid",
+        f"1:{MARKED_VIDEO_B}",
+        "-streamid",
+        f"2:{MARKED_AUDIO}",
+        "-program",
+        "program_num=1:st=0",
+        "-program",
+        "program_num=2:st=1",
+    ]
+    return args
+
+
 def channel_argv(
     ffmpeg: str,
     source: Source,
@@ -229,15 +286,24 @@ def channel_argv(
     *,
     ts_offset: float = 0.0,
     http_proxy: str = "",
+    mark: MarkParams | None = None,
 ) -> list[str]:
     """The whole command of a channel's ffmpeg: one source in, MPEG-TS on stdout.
 
     ``ts_offset`` shifts output timestamps so that a restart or a failover keeps them
     increasing, and viewers' decoders carry on over the switch. ``http_proxy``: see
-    :func:`pull_guard_args`.
+    :func:`pull_guard_args`. With ``mark``, the TS carries two marked renditions of the
+    video (PIDs :data:`MARKED_VIDEO_A` and :data:`MARKED_VIDEO_B`) and the audio once.
     """
     pattern = source.kind is SourceKind.test_pattern
-    maps = ["-map", "0:v:0", "-map", "1:a:0"] if pattern else ["-map", "0:v:0?", "-map", "0:a:0?"]
+    audio = "1:a:0" if pattern else "0:a:0?"
+    if mark is not None:
+        maps = ["-filter_complex", mark_filter(mark, profile.height)]
+        maps += ["-map", "[wma]", "-map", "[wmb]", "-map", audio]
+        codecs = marked_codec_args(profile, mark)
+    else:
+        maps = ["-map", "0:v:0" if pattern else "0:v:0?", "-map", audio]
+        codecs = codec_args(profile, must_encode=pattern)
     return [
         ffmpeg,
         "-hide_banner",
@@ -253,7 +319,7 @@ def channel_argv(
         "+genpts",
         *input_args(source, http_proxy),
         *maps,
-        *codec_args(profile, must_encode=pattern),
+        *codecs,
         "-output_ts_offset",
         f"{ts_offset:.3f}",
         "-f",
@@ -327,5 +393,26 @@ def thumbnail_argv(ffmpeg: str, width: int = 320) -> list[str]:
         "image2",
         "-c:v",
         "mjpeg",
+        "pipe:1",
+    ]
+
+
+def mark_reading_argv(ffmpeg: str, path: str, grid: int, fps: float) -> list[str]:
+    """A capture reduced to what the watermark reader needs: ``fps`` frames a second,
+    each the ``grid`` × ``grid`` luma block means (area scaling), raw bytes on stdout."""
+    return [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-i",
+        f"file:{path}",
+        "-map",
+        "0:v:0",
+        "-vf",
+        f"fps={fps:g},scale={grid}:{grid}:flags=area,format=gray",
+        "-f",
+        "rawvideo",
         "pipe:1",
     ]

@@ -31,6 +31,7 @@ from palinsesto.node.supervisor import Supervisor
 from palinsesto.outbound.pull_proxy import PullProxy
 from palinsesto.protocol.channels import ChannelInfo
 from palinsesto.protocol.sources import SourceKind
+from palinsesto.protocol.watermark import MarkParams
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,9 @@ class ChannelHost:
             # A recorded channel runs always: the archive holds what it broadcast.
             info.on_demand and info.archive_days <= 0,
             http_proxy=self.pull_proxy.url,
+            mark=MarkParams(self.settings.watermark_slot_seconds, self.settings.watermark_strength)
+            if info.watermark
+            else None,
         )
         return spec, problems
 

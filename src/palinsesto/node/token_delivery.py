@@ -27,9 +27,11 @@ from typing import TYPE_CHECKING
 
 from palinsesto.node.dataplane import Connection, HttpRequest, Outcome, Reply, Written
 from palinsesto.node.outputs.ts import TsViewer
+from palinsesto.node.sei_tag import sei_nal
 from palinsesto.node.sessions import NodeSession
 from palinsesto.protocol.messages import Assignment
 from palinsesto.protocol.play_tokens import PlayGrant, PlayKind, TokenRefused
+from palinsesto.protocol.watermark import code_for
 from palinsesto.proxies import TrustedProxies
 
 if TYPE_CHECKING:
@@ -199,6 +201,8 @@ class TokenDelivery:
         sessions = self.node.sessions
         conn.start_stream(TS_TYPE)
         viewer = TsViewer(conn)
+        if runner.marked is not None:  # its A/B sequence and SEI tag (panel recorded it)
+            viewer.mark, viewer.tag = code_for(session.id), sei_nal(session.id)
         session.bytes_fn = lambda: viewer.bytes_sent
 
         def lost() -> None:
@@ -275,7 +279,7 @@ class TokenDelivery:
         node = self.node
         node.sessions.touch(session)
         runner = node.running(grant.channel_id)
-        found = runner.hls.get(seq) if runner is not None else None
+        found = runner.segment(seq, code_for(session.id)) if runner is not None else None
         if runner is None or found is None:
             return error(404, "no such segment")
         runner.touch()

@@ -21,3 +21,5 @@ class ChannelInfo:
     # compared: toggling it must not restart a running channel.
     public_watch: bool = field(default=False, compare=False)
     archive_days: int = 0  # > 0: recorded for catch-up, and therefore always on
+    # A rights record asks for the forensic watermark (two marked renditions, A/B per viewer).
+    watermark: bool = False

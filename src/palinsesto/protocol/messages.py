@@ -228,6 +228,7 @@ class Assignment:
                 "enabled": c.enabled,
                 "stream_key": c.stream_key,
                 "archive_days": c.archive_days,
+                "watermark": c.watermark,
             },
             "always_on": self.always_on,
             "origin_url": self.origin_url,
@@ -254,6 +255,7 @@ class Assignment:
             enabled=bool(c.get("enabled", True)),
             stream_key=key,
             archive_days=_int(c, "archive_days", 0),
+            watermark=c.get("watermark") is True,
         )
         return cls(info, bool(raw.get("always_on", False)), _str(raw, "origin_url", ""))
 

@@ -206,6 +206,8 @@ class RightsRecord(Base):
     territories: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The holder asks for the forensic watermark: each viewer gets its own A/B sequence.
+    watermark: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class RightsEvidence(Base):
@@ -254,3 +256,28 @@ class BlackoutWindow(Base):
     ends_at: Mapped[datetime] = mapped_column()
     countries: Mapped[list[str]] = mapped_column(JSON, default=list)
     action: Mapped[str] = mapped_column(String(16), default="slate")
+
+
+class WatermarkMark(Base):
+    """One watermarked play: the code its A/B sequence carries (see
+    :mod:`palinsesto.protocol.watermark`), the session and the line that watched."""
+
+    __tablename__ = "watermark_marks"
+    __table_args__ = (
+        Index("ix_watermark_marks_tenant_started", "tenant_id", "started_at"),
+        Index("ix_watermark_marks_code", "code"),
+        Index("ix_watermark_marks_session", "session_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(Integer)
+    line_id: Mapped[int] = mapped_column(Integer)
+    username: Mapped[str] = mapped_column(String(200), default="")
+    session_id: Mapped[int] = mapped_column(Integer)
+    # The all-in-one server's plays: this row's id modulo 2**CODE_BITS (its session ids
+    # start over with each process); a streaming node's: the cluster-wide session id's.
+    code: Mapped[int] = mapped_column(Integer, default=0)
+    output: Mapped[str] = mapped_column(String(8))  # "ts" or "hls"
+    slot_seconds: Mapped[float] = mapped_column()
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,12 +7,16 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from palinsesto.accounts.models import ConnectionPolicy
+from palinsesto.node.sei_tag import read_tags
+from palinsesto.protocol.watermark import code_for
+from palinsesto.trust.models import RightsRecord, WatermarkMark
 from support.node_world import PASSWORD, add_server, make_tenant
 from support.serve_process import ServeProcess, serve_env, serve_process
 from support.server import RunningServer, make_settings, run_server
@@ -76,3 +80,39 @@ def test_a_play_admitted_by_the_panel_streams_from_the_node(
                 second.close()
             finally:
                 first.close()
+
+
+def test_a_watermarked_play_is_recorded_by_the_panel_and_tagged_by_the_node(
+    panel: RunningServer, tmp_path: Path
+) -> None:
+    side = make_tenant(panel, "gamma", max_connections=2)
+    with panel.ctx.db.transaction() as s:
+        s.add(RightsRecord(tenant_id=side.id, item_type="channel", item_id=side.channel,
+                           holder="League", starts_at=datetime(2020, 1, 1, tzinfo=UTC),
+                           watermark=True))  # fmt: skip
+    panel.ctx.events.publish(side.id, "catalog")
+    _, token = add_server(panel, side.id, "edge-w")
+    with start_node(tmp_path, panel, token) as node:
+        node.wait_for(NODE_LINE, timeout=30)
+        deadline = time.monotonic() + 20
+        with httpx.Client(base_url=panel.base_url, timeout=30) as c:
+            url = f"/live/{side.line}/{PASSWORD}/{side.channel}.ts"
+            while c.get(url, follow_redirects=False).status_code != 302:
+                assert time.monotonic() < deadline, "the node did not register"
+                time.sleep(0.2)
+            response, chunks = first_packet(c, url)
+            data = bytearray()
+            try:
+                while len(read_tags(bytes(data))) < 2 and time.monotonic() < deadline + 20:
+                    data += next(chunks)
+            finally:
+                response.close()
+    with panel.ctx.db.session() as s:
+        marks = s.query(WatermarkMark).filter_by(tenant_id=side.id).all()
+    # Each 302 admitted a session (the polling ones included): the play that streamed is
+    # the one the tag names, recorded with its line and the code of its session id.
+    tagged = set(read_tags(bytes(data)))
+    assert len(tagged) == 1, tagged
+    (mark,) = [m for m in marks if m.session_id in tagged]
+    assert (mark.line_id, mark.channel_id, mark.output) == (side.line_id, side.channel, "ts")
+    assert mark.code == code_for(mark.session_id)

@@ -23,6 +23,7 @@ class Segment:
     data: bytes
     duration: float
     discontinuity: bool
+    pts: float | None = None  # of its first keyframe (a watermarked channel's slot)
 
 
 class HlsSegmenter:
@@ -94,7 +95,9 @@ class HlsSegmenter:
         return now - self._start_clock
 
     def _close(self, duration: float) -> Segment:
-        segment = Segment(self._next_seq, b"".join(self._parts), duration, self._discontinuity)
+        segment = Segment(
+            self._next_seq, b"".join(self._parts), duration, self._discontinuity, self._start_pts
+        )
         if len(self._segments) == self._segments.maxlen and self._segments[0].discontinuity:
             self._discontinuities_dropped += 1
         self._segments.append(segment)
@@ -109,6 +112,14 @@ class HlsSegmenter:
         index = seq - self._segments[0].seq
         if 0 <= index < len(self._segments):
             return self._segments[index]
+        return None
+
+    def at_pts(self, pts: float) -> Segment | None:
+        """The segment starting at ``pts`` (the same moment of a watermarked channel's
+        other rendition, whose sequence numbers may differ)."""
+        for segment in reversed(self._segments):
+            if segment.pts is not None and abs(segment.pts - pts) < 0.01:
+                return segment
         return None
 
     @property

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from palinsesto.node.mpegts import TsChunk
+from palinsesto.node.sei_tag import tag_keyframe
 
 
 class Sink(Protocol):
@@ -30,10 +31,14 @@ class Sink(Protocol):
 class TsViewer:
     """One viewer's position and counters; the fan-out writes, the server reads counters."""
 
-    __slots__ = ("sink", "bytes_sent", "lagging_since", "skipped_chunks", "closed")
+    __slots__ = ("sink", "bytes_sent", "lagging_since", "skipped_chunks", "closed", "mark", "tag")
 
-    def __init__(self, sink: Sink) -> None:
+    def __init__(self, sink: Sink, mark: int | None = None, tag: bytes | None = None) -> None:
         self.sink = sink
+        # The watermark code of this viewer's session (node/outputs/marked_ts.py), if any.
+        self.mark = mark
+        # An SEI NAL put in every keyframe this viewer gets (node/sei_tag.py), if any.
+        self.tag = tag
         self.bytes_sent = 0
         self.lagging_since: float | None = None
         self.skipped_chunks = 0
@@ -42,6 +47,10 @@ class TsViewer:
     def send(self, data: bytes) -> None:
         self.sink.write(data)
         self.bytes_sent += len(data)
+
+    def send_keyframe(self, data: bytes) -> None:
+        """``data`` starts a keyframe: it carries this viewer's tag, if it has one."""
+        self.send(data if self.tag is None else tag_keyframe(data, self.tag))
 
     def close(self) -> None:
         if not self.closed:
@@ -123,7 +132,7 @@ class TsFanout:
         self.viewers.add(viewer)
         start = self.ring.join_point()
         if start:
-            viewer.send(b"".join(start))
+            viewer.send_keyframe(b"".join(start))
         else:
             self.waiting.add(viewer)
 
@@ -143,17 +152,20 @@ class TsFanout:
             if viewer in self.waiting:
                 if chunk.keyframe:
                     self.waiting.discard(viewer)
-                    viewer.send(resume)
+                    viewer.send_keyframe(resume)
                 continue
             if viewer.lagging_since is None:
                 if viewer.sink.buffered() <= self.max_backlog:
-                    viewer.send(data)
+                    if chunk.keyframe and viewer.tag is not None:
+                        viewer.send_keyframe(data)
+                    else:
+                        viewer.send(data)
                     continue
                 viewer.lagging_since = now
             # Behind: resume only at a keyframe once drained; give up after max_lag.
             if chunk.keyframe and viewer.sink.buffered() <= self.max_backlog // 2:
                 viewer.lagging_since = None
-                viewer.send(resume)
+                viewer.send_keyframe(resume)
                 continue
             viewer.skipped_chunks += 1
             self.skipped += 1

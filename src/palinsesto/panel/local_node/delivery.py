@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from palinsesto.node.archive.paths import TIMESHIFT_PREFIXES
 from palinsesto.node.dataplane import Connection, HttpRequest, Outcome, Reply, Written
 from palinsesto.node.outputs.ts import TsViewer
+from palinsesto.node.sei_tag import sei_nal
 from palinsesto.node.slate import SlateKind
 from palinsesto.panel.local_node.timeshift import TimeshiftDelivery
 from palinsesto.panel.playback.access import (
@@ -157,7 +158,12 @@ class Delivery:
             return error(403, b"SESSION_ENDED\n")
         engine.sessions.touch(session)
         runner = engine.running(grant.channel_id)
-        segment = runner.hls.get(target.seq) if runner is not None else None
+        mark = session.extra.get("mark")
+        segment = (
+            runner.segment(target.seq, mark if isinstance(mark, int) else None)
+            if runner is not None
+            else None
+        )
         if segment is None:
             return error(404, b"no such segment\n")
         runner.touch()  # type: ignore[union-attr]
@@ -214,6 +220,30 @@ class Delivery:
             return refusal(exc)
         runner = self.engine.runner(grant.channel)
         runner.start()
+        if grant.channel.watermark and "mark" not in session.extra:
+            return self._marked(grant, session, runner, conn)
+        return self._deliver(grant, session, runner, conn)
+
+    async def _marked(
+        self, grant: Grant, session: ViewingSession, runner: ChannelRunner, conn: Connection
+    ) -> Reply | Written | None:
+        """A watermarked channel: the session's code is recorded (session → line) before
+        it gets its first byte."""
+        session.extra["mark"] = None  # a reload meanwhile does not record a second play
+        try:
+            session.extra["mark"] = await asyncio.to_thread(self.engine.record_mark, session)
+        except Exception:
+            self.engine.sessions.end(session, "watermark not recorded")
+            raise
+        outcome = self._deliver(grant, session, runner, conn)
+        if outcome is None or isinstance(outcome, Reply):
+            return outcome
+        return await outcome
+
+    def _deliver(
+        self, grant: Grant, session: ViewingSession, runner: ChannelRunner, conn: Connection
+    ) -> Outcome:
+        output = session.output
         if output == "hls":
             return self._playlist(grant, session, runner)
         # Until streaming starts, a kick must still close this socket.
@@ -317,7 +347,10 @@ class Delivery:
     def _attach(self, session: ViewingSession, runner: ChannelRunner, conn: Connection) -> None:
         sessions = self.engine.sessions
         conn.start_stream("video/mp2t")
+        mark = session.extra.get("mark")
         viewer = TsViewer(conn)
+        if isinstance(mark, int):
+            viewer.mark, viewer.tag = mark, sei_nal(session.id)
         session.bytes_fn = lambda: viewer.bytes_sent
 
         def lost() -> None:

@@ -49,6 +49,7 @@ from palinsesto.protocol.channels import ChannelInfo
 from palinsesto.protocol.sources import SourceKind
 from palinsesto.trust.geo import CountryLookup
 from palinsesto.trust.rights import RightsItem
+from palinsesto.trust.watermark import record_mark
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +234,20 @@ class LiveEngine(ChannelHost):
             for tenant_id in ended:  # cuts the panel's viewers (see _recheck_lines)
                 log.info("tenant %d suspended: its trial is over", tenant_id)
                 self.events.publish(tenant_id, "lines")
+
+    def record_mark(self, session: ViewingSession) -> int:
+        """Record a watermarked play (trust/watermark.py); the code its sequence carries."""
+        with self._db.transaction() as db:
+            return record_mark(
+                db,
+                tenant_id=session.tenant_id,
+                channel_id=session.channel_id,
+                line_id=session.line_id,
+                username=session.username,
+                session_id=session.id,
+                output=session.output,
+                slot_seconds=self.settings.watermark_slot_seconds,
+            )
 
     def _end_trials(self) -> list[int]:
         with self._db.transaction() as session:

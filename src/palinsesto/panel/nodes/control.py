@@ -52,6 +52,8 @@ from palinsesto.protocol.messages import (
 )
 from palinsesto.protocol.play_tokens import PlayKind
 from palinsesto.protocol.sources import SourceKind
+from palinsesto.protocol.watermark import code_for
+from palinsesto.trust.watermark import record_mark
 
 log = logging.getLogger(__name__)
 
@@ -585,6 +587,10 @@ class NodeControl:
             client_ip=bind,
         )
         output = "hls" if kind is PlayKind.hls else "ts"
+        if channel.watermark:
+            # The node plays the session's A/B sequence of code_for(session_id) and tags
+            # its TS with the session id: the play is recorded before the viewer arrives.
+            await asyncio.to_thread(self._record_mark, grant, session_id, output)
         self._remember(
             AdmittedSession(
                 session_id,
@@ -602,6 +608,20 @@ class NodeControl:
         self._line_counts.pop((line.tenant_id, line.id), None)
         url = f"{lease_url}/play/{token}.{'m3u8' if kind is PlayKind.hls else 'ts'}"
         return Admitted(node.id, session_id, url, tuple(k.session_id for k in reserved.kicked))
+
+    def _record_mark(self, grant: Grant, session_id: int, output: str) -> None:
+        with self._db.transaction() as session:
+            record_mark(
+                session,
+                tenant_id=grant.line.tenant_id,
+                channel_id=grant.channel.id,
+                line_id=grant.line.id,
+                username=grant.line.username,
+                session_id=session_id,
+                output=output,
+                slot_seconds=self.settings.watermark_slot_seconds,
+                code=code_for(session_id),
+            )
 
     def _remember(self, session: AdmittedSession) -> None:
         if len(self.admitted) > 200_000:

@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 
 from sqlalchemy import String, cast, select
+from sqlalchemy.orm import Session
 
 from palinsesto.accounts.models import ConnectionPolicy, Tenant, TenantStatus
 from palinsesto.catalog.models import BouquetItem, Channel, ChannelMode, ItemType
@@ -35,7 +36,8 @@ from palinsesto.panel.playback.watch_tokens import (
 )
 from palinsesto.protocol.channels import ChannelInfo
 from palinsesto.protocol.sources import SourceKind
-from palinsesto.trust.rights import RightsItem
+from palinsesto.trust.models import RightsRecord
+from palinsesto.trust.rights import RightsItem, RightsStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +85,8 @@ class NotInBouquet(PermissionError):
     code = "NOT_IN_BOUQUET"
 
 
-def channel_info(row: Channel) -> ChannelInfo:
+def channel_info(row: Channel, session: Session) -> ChannelInfo:
+    """What an engine runs of ``row`` (``session``: its rights records decide the mark)."""
     return ChannelInfo(
         row.id,
         row.tenant_id,
@@ -95,7 +98,24 @@ def channel_info(row: Channel) -> ChannelInfo:
         row.stream_key,
         bool(row.public_watch),
         row.archive_days or 0,
+        wants_watermark(session, row.tenant_id, row.id),
     )
+
+
+def wants_watermark(session: Session, tenant_id: int, channel_id: int) -> bool:
+    """Whether an active rights record of the channel asks for the forensic watermark."""
+    found = session.scalar(
+        select(RightsRecord.id)
+        .where(
+            RightsRecord.tenant_id == tenant_id,
+            RightsRecord.item_type == RightsItem.channel.value,
+            RightsRecord.item_id == channel_id,
+            RightsRecord.status == RightsStatus.active.value,
+            RightsRecord.watermark.is_(True),
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 class PlaybackAccess:
@@ -201,7 +221,9 @@ class PlaybackAccess:
             raise NotCached(f"channel {channel_id}")
         with self._db.session() as session:
             row = session.get(Channel, channel_id)
-            info = channel_info(row) if row is not None and row.tenant_id == tenant_id else None
+            info = None
+            if row is not None and row.tenant_id == tenant_id:
+                info = channel_info(row, session)
         with self._lock:
             if len(self._channels) > 200_000:
                 self._channels.clear()
@@ -286,7 +308,7 @@ class PlaybackAccess:
         if tenant_id is not None:
             query = query.where(Channel.tenant_id == tenant_id)
         with self._db.session() as session:
-            return [channel_info(r) for r in session.scalars(query).all()]
+            return [channel_info(r, session) for r in session.scalars(query).all()]
 
     def archived_channels(self, tenant_id: int | None = None) -> list[ChannelInfo]:
         """Every enabled channel with a catch-up archive (recorded, so always running)."""
@@ -294,7 +316,7 @@ class PlaybackAccess:
         if tenant_id is not None:
             query = query.where(Channel.tenant_id == tenant_id)
         with self._db.session() as session:
-            return [channel_info(r) for r in session.scalars(query).all()]
+            return [channel_info(r, session) for r in session.scalars(query).all()]
 
     def push_channels(self, kind: SourceKind, tenant_id: int | None) -> list[ChannelInfo]:
         """Enabled channels with a ``kind`` push source (the SRT ingest listens for them)."""
@@ -306,7 +328,7 @@ class PlaybackAccess:
         if tenant_id is not None:
             query = query.where(Channel.tenant_id == tenant_id)
         with self._db.session() as session:
-            infos = [channel_info(r) for r in session.scalars(query).all()]
+            infos = [channel_info(r, session) for r in session.scalars(query).all()]
         return [i for i in infos if any(s.get("kind") == kind.value for s in i.sources)]
 
     def channel_by_key(self, stream_key: str) -> ChannelInfo | None:
@@ -315,4 +337,4 @@ class PlaybackAccess:
             return None
         with self._db.session() as session:
             row = session.scalar(select(Channel).where(Channel.stream_key == stream_key))
-            return channel_info(row) if row is not None and row.enabled else None
+            return channel_info(row, session) if row is not None and row.enabled else None

@@ -113,7 +113,7 @@ async def _scoped_channel(ctx: Any, principal: Principal, channel_id: int) -> Ch
     def load() -> ChannelInfo:
         with ctx.db.session() as session:
             row = get_scoped(session, principal, Channel, channel_id, label="Channel")
-            return channel_info(row)
+            return channel_info(row, session)
 
     return await asyncio.to_thread(load)
 

@@ -72,6 +72,8 @@ class RightsIn(_ItemRef):
     territories: Countries
     status: RightsStatus = RightsStatus.active
     evidence: list[EvidenceIn] = Field(default=[], max_length=20)
+    # Channels only: each viewer gets its own invisible A/B sequence (README "Watermark").
+    watermark: bool = False
 
     _norm = field_validator("territories")(_countries)
 
@@ -97,6 +99,7 @@ class RightsOut(BaseModel):
     ends_at: datetime | None
     territories: list[str]
     status: RightsStatus
+    watermark: bool = False
     evidence: list[EvidenceOut] = []
 
 
@@ -207,6 +210,10 @@ def _scoped_get(session: Session, principal: Principal, model: Any, row_id: int)
 @router.post("/rights", response_model=RightsOut, status_code=201)
 def create_rights(body: RightsIn, principal: Manager, session: DbSession) -> RightsOut:
     tenant_id = _tenant(principal, body)
+    if body.watermark and body.item_type is not RightsItem.channel:
+        raise ValidationFailed(
+            "Only live channels can be watermarked.", fields={"watermark": "Channels only."}
+        )
     _check_item(session, tenant_id, body)
     if body.ends_at is not None and body.ends_at <= body.starts_at:
         raise ValidationFailed("The end is not after the start.", fields={"ends_at": "Too early."})
