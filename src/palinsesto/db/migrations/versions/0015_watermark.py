@@ -1,6 +1,6 @@
 """forensic watermark: rights records that ask for it, and the marked plays
 
-Revision ID: 0015_wm
+Revision ID: 0015_watermark
 Revises: 0014_creators_domains
 Create Date: 2026-11-29 07:20:00
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import palinsesto.db.base
 
-revision: str = "0015_wm"
+revision: str = "0015_watermark"
 down_revision: str | Sequence[str] | None = "0014_creators_domains"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
