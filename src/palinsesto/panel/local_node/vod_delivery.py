@@ -4,7 +4,8 @@ A play is authorized as a live one is (line, bouquet, connection limit), then th
 goes out with ``sendfile(2)`` (media/file_sender.py): ``HEAD``, single ``Range`` requests
 (206, seeking anywhere in files of any size), 416 for ranges past the end, keep-alive
 between requests. A movie whose source is an http(s) URL is answered with a 302 to it
-(§8.2 "direct source"). Nothing in a refusal names a path on the node's disk.
+(§8.2 "direct source"). Asked with ``.m3u8``, a local file is played as HLS instead
+(vod_hls_delivery.py). Nothing in a refusal names a path on the node's disk.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from palinsesto.node.file_sender import SendAborted, Shrunk, send_file
 from palinsesto.node.http_range import ByteSpan, RangeNotSatisfiable, plan_range
 from palinsesto.node.vod_files import LocalFile, RemoteUrl, VodSourceRefused, classify_source
 from palinsesto.panel.local_node.delivery import CORS, refusal
+from palinsesto.panel.local_node.vod_hls_delivery import VodHlsDelivery
 from palinsesto.panel.playback.access import NotCached
 from palinsesto.panel.playback.admission import SessionKicked, TooManyConnections
 from palinsesto.panel.playback.stream_paths import VodPath
@@ -64,10 +66,13 @@ def response_head(
 class VodDelivery:
     """Serves VOD paths for :class:`palinsesto.panel.local_node.delivery.Delivery`."""
 
-    def __init__(self, access: VodAccess, plays: VodPlays, media_root: Path) -> None:
+    def __init__(
+        self, access: VodAccess, plays: VodPlays, media_root: Path, hls: VodHlsDelivery
+    ) -> None:
         self.access = access
         self.plays = plays
         self.media_root = media_root
+        self.hls = hls
         self._held: dict[Connection, VodTicket] = {}
 
     async def __call__(
@@ -95,6 +100,8 @@ class VodDelivery:
             return NOT_FOUND
         if isinstance(source, RemoteUrl):
             return self._redirect(grant, request, conn, source)
+        if target.extension == "m3u8":
+            return await self.hls.playlist(grant, play, source.path)
         return await self._send(grant, request, conn, source)
 
     def _redirect(
