@@ -30,6 +30,7 @@ from palinsesto.node.host import ChannelHost
 from palinsesto.node.slate import SlateKind
 from palinsesto.node.vod_hls_index import HlsIndexes
 from palinsesto.node.vod_library import VodLibrary
+from palinsesto.node.vod_proxy import RemoteProxy
 from palinsesto.panel.local_node.delivery import Delivery
 from palinsesto.panel.local_node.vod_delivery import VodDelivery
 from palinsesto.panel.local_node.vod_hls_delivery import VodHlsDelivery
@@ -99,7 +100,13 @@ class LiveEngine(ChannelHost):
             self.supervisor,
             ffmpeg,
         )
-        self.vod = VodDelivery(vod_access, self.vod_plays, settings.effective_media_root, vod_hls)
+        self.vod = VodDelivery(
+            vod_access,
+            self.vod_plays,
+            settings.effective_media_root,
+            vod_hls,
+            RemoteProxy(self.policy.outbound),
+        )
         # Tenants whose channels run on their own streaming nodes (panel/nodes/): their
         # always-on channels do not run here too. Set by the app; may query the database.
         self.served_elsewhere: Callable[[int], bool | None] = lambda tenant_id: False
