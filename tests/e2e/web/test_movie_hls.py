@@ -89,3 +89,24 @@ def test_the_watch_page_plays_a_movie_with_a_lines_credentials(
     _plays(page, "#video")
     engine = sqlite_server.ctx.services["live"]
     assert [s.output for s in engine.sessions.all()] == ["movie-hls"]
+
+
+def test_the_movie_form_sets_how_a_remote_source_is_delivered(
+    panel: Panel, sqlite_server: RunningServer
+) -> None:
+    make_user(sqlite_server, "olivia", Role.owner)
+    page = panel.page
+    panel.sign_in("olivia")
+    panel.open("Movies")
+    page.get_by_role("button", name="New movie").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name").fill("Far Away")
+    dialog.get_by_label("Source address").fill("https://cdn.example.com/far-away.mp4")
+    delivery = dialog.get_by_label("Remote source delivery")
+    expect(delivery).to_have_value("redirect")  # the schema's default
+    delivery.select_option("proxy")
+    dialog.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("button", name="Edit Far Away")).to_be_visible()
+    with sqlite_server.client(sqlite_server.token("olivia", PASSWORD)) as c:
+        (movie,) = c.get("/api/v1/movies", params={"q": "Far Away"}).json()["items"]
+    assert movie["delivery"] == "proxy"
