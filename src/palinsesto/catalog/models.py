@@ -40,6 +40,14 @@ class Category(Base, TenantScoped):
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class RemoteDelivery(enum.StrEnum):
+    """How a movie or episode whose source is an http(s) URL reaches a player: sent on to
+    the URL (302), or streamed through this server (its address stays hidden)."""
+
+    redirect = "redirect"
+    proxy = "proxy"
+
+
 class ChannelMode(enum.StrEnum):
     always_on = "always_on"
     on_demand = "on_demand"
@@ -169,6 +177,9 @@ class Movie(Base, TenantScoped):
     tmdb_id: Mapped[int | None] = mapped_column(Integer, default=None)
     container_extension: Mapped[str] = mapped_column(String(8), default="mp4")
     source_url: Mapped[str] = mapped_column(String(2000), default="")
+    delivery: Mapped[RemoteDelivery] = mapped_column(
+        Enum(RemoteDelivery, native_enum=False, length=8), default=RemoteDelivery.redirect
+    )
     # What ffmpeg found in a local file (media/probe_report.py MediaInfo), or why it could
     # not read it; both empty until probed (remote sources are not probed).
     media_info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -238,6 +249,9 @@ class Episode(Base, TenantScoped):
     release_date: Mapped[str] = mapped_column(String(10), default="")
     container_extension: Mapped[str] = mapped_column(String(8), default="mp4")
     source_url: Mapped[str] = mapped_column(String(2000), default="")
+    delivery: Mapped[RemoteDelivery] = mapped_column(
+        Enum(RemoteDelivery, native_enum=False, length=8), default=RemoteDelivery.redirect
+    )
     media_info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     probe_error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

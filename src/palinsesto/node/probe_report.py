@@ -19,8 +19,11 @@ _INPUT = re.compile(r"^Input #0, ([^ ]+), from ")
 _DURATION = re.compile(r"^Duration: (?:(\d+):(\d\d):(\d\d(?:\.\d+)?)|N/A)")
 _OVERALL_BITRATE = re.compile(r"bitrate: (\d+) kb/s")
 _STREAM = re.compile(
-    r"^Stream #0:(\d+)(?:\[0x[0-9a-fA-F]+\])?(?:\(([A-Za-z]{2,3})\))?: (Video|Audio): (.*)$"
+    r"^Stream #0:(\d+)(?:\[0x[0-9a-fA-F]+\])?(?:\(([A-Za-z]{2,3})\))?: "
+    r"(Video|Audio|Subtitle): (.*)$"
 )
+_ANY_STREAM = re.compile(r"^Stream #0:\d+")
+_TITLE = re.compile(r"^title\s*: (.*)$")
 _CODEC = re.compile(r"^([A-Za-z0-9_]+)(?: \(([^)]*)\))?")
 _SIZE = re.compile(r"(?:^|[ ,])(\d{2,5})x(\d{2,5})(?:[ ,]|$)")
 _FPS = re.compile(r"([\d.]+) fps")
@@ -47,6 +50,8 @@ class MediaInfo:
     bitrate_kbps: int
     video: dict[str, Any] | None
     audio: list[dict[str, Any]] = field(default_factory=list)
+    # ffprobe's fields: index, codec_name, codec_type "subtitle", tags (language, title).
+    subtitles: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,6 +64,7 @@ class MediaInfo:
             int(data.get("bitrate_kbps", 0)),
             data.get("video"),
             list(data.get("audio") or []),
+            list(data.get("subtitles") or []),
         )
 
 
@@ -127,6 +133,14 @@ def _audio(index: int, language: str, details: str) -> dict[str, Any]:
     return stream
 
 
+def _subtitle(index: int, language: str, details: str) -> dict[str, Any]:
+    codec, _profile = _codec(details)
+    stream: dict[str, Any] = {"index": index, "codec_name": codec, "codec_type": "subtitle"}
+    if language and language != "und":
+        stream["tags"] = {"language": language}
+    return stream
+
+
 def parse_input_report(lines: list[str]) -> MediaInfo:
     """``ffmpeg -i FILE`` stderr lines to :class:`MediaInfo`, or :class:`ProbeFailed`."""
     container = ""
@@ -134,6 +148,8 @@ def parse_input_report(lines: list[str]) -> MediaInfo:
     bitrate = 0
     video: dict[str, Any] | None = None
     audio: list[dict[str, Any]] = []
+    subtitles: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None  # the stream whose metadata lines follow
     seen_input = False
     for raw in lines:
         line = raw.strip()
@@ -149,15 +165,25 @@ def parse_input_report(lines: list[str]) -> MediaInfo:
                 bitrate = int(rate[1])
         elif match := _STREAM.match(line):
             index, language, kind, details = int(match[1]), match[2] or "", match[3], match[4]
+            current = None
             if kind == "Video" and video is None and "attached pic" not in details:
                 video = _video(index, details)
             elif kind == "Audio":
-                audio.append(_audio(index, language, details))
+                current = _audio(index, language, details)
+                audio.append(current)
+            elif kind == "Subtitle":
+                current = _subtitle(index, language, details)
+                subtitles.append(current)
+        elif _ANY_STREAM.match(line):
+            current = None  # a data or attachment stream: its metadata is not ours
+        elif current is not None and (title := _TITLE.match(line)):
+            # A track's own name ("English SDH", "Director's commentary").
+            current.setdefault("tags", {})["title"] = title[1].strip()[:200]
     if not seen_input:
         raise ProbeFailed(failure_reason(lines))
     if video is None and not audio:
         raise ProbeFailed("no audio or video stream")
-    return MediaInfo(container, int(duration), bitrate, video, audio)
+    return MediaInfo(container, int(duration), bitrate, video, audio, subtitles)
 
 
 def failure_reason(lines: list[str]) -> str:

@@ -97,3 +97,24 @@ def test_duration_text() -> None:
     assert duration_text(0) == "00:00:00"
     assert duration_text(90) == "00:01:30"
     assert duration_text(3 * 3600 + 61) == "03:01:01"
+
+
+def test_subtitle_tracks_with_their_codec_language_and_title() -> None:
+    # An MKV with an SRT track (eng, titled) and an ASS track (ita), made by ffmpeg 9.
+    report = (CAPTURED / "ffmpeg9_mkv_two_subtitles.txt").read_text()
+    info = parse_input_report(report.splitlines())
+    assert info.subtitles == [
+        {
+            "index": 1,
+            "codec_name": "subrip",
+            "codec_type": "subtitle",
+            "tags": {"language": "eng", "title": "English SDH"},
+        },
+        {"index": 2, "codec_name": "ass", "codec_type": "subtitle", "tags": {"language": "ita"}},
+    ]
+    assert MediaInfo.from_dict(info.as_dict()) == info
+    # A file without subtitles, and a probe stored before subtitles were recorded.
+    assert parse_input_report(MKV.splitlines()).subtitles == []
+    stored = parse_input_report(MKV.splitlines()).as_dict()
+    del stored["subtitles"]
+    assert MediaInfo.from_dict(stored).subtitles == []

@@ -43,6 +43,7 @@ from palinsesto.panel.playback.stream_paths import (
     UnknownPath,
     UnsupportedExtension,
     VodPath,
+    VodSegmentPath,
     parse_delivery_path,
 )
 from palinsesto.proxies import TrustedProxies
@@ -126,6 +127,8 @@ class Delivery:
                 return self.segment(target)
             if isinstance(target, VodPath):
                 return self.engine.vod(target, request, conn)
+            if isinstance(target, VodSegmentPath):
+                return self._guarded(self.engine.vod.hls.segment(target, request))
             outcome = self.live(target, request, conn)
         except Exception:
             log.exception("delivery of %s failed", request.path.split("/", 2)[1])
@@ -152,6 +155,7 @@ class Delivery:
         session = engine.sessions.get(grant.session_id)
         if (
             session is None
+            or session.output != "hls"
             or session.line_id != grant.line_id
             or session.channel_id != grant.channel_id
         ):

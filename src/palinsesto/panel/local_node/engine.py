@@ -28,9 +28,12 @@ from palinsesto.listeners import NodeSockets
 from palinsesto.node.channel import PushFeed, RunnerTuning
 from palinsesto.node.host import ChannelHost
 from palinsesto.node.slate import SlateKind
+from palinsesto.node.vod_hls_index import HlsIndexes
 from palinsesto.node.vod_library import VodLibrary
+from palinsesto.node.vod_proxy import RemoteProxy
 from palinsesto.panel.local_node.delivery import Delivery
 from palinsesto.panel.local_node.vod_delivery import VodDelivery
+from palinsesto.panel.local_node.vod_hls_delivery import VodHlsDelivery
 from palinsesto.panel.playback.access import PlaybackAccess
 from palinsesto.panel.playback.admission import SessionRegistry, ViewingSession
 from palinsesto.panel.playback.hls_tokens import SegmentTokens
@@ -85,8 +88,25 @@ class LiveEngine(ChannelHost):
             lambda: self.ffmpeg or settings.resolve_ffmpeg(),
             float(settings.vod_probe_timeout_seconds),
         )
+        vod_access = VodAccess(db, events, self.access)
+        ffmpeg = lambda: self.ffmpeg or settings.resolve_ffmpeg()  # noqa: E731
+        self.vod_hls_indexes = HlsIndexes(settings.data_dir / "vod-hls", self.supervisor, ffmpeg)
+        vod_hls = VodHlsDelivery(
+            vod_access,
+            self.sessions,
+            SegmentTokens(
+                settings.secret_key or "unset", settings.hls_token_ttl_seconds, "vod-hls"
+            ),
+            self.vod_hls_indexes,
+            self.supervisor,
+            ffmpeg,
+        )
         self.vod = VodDelivery(
-            VodAccess(db, events, self.access), self.vod_plays, settings.effective_media_root
+            vod_access,
+            self.vod_plays,
+            settings.effective_media_root,
+            vod_hls,
+            RemoteProxy(self.policy.outbound),
         )
         # Tenants whose channels run on their own streaming nodes (panel/nodes/): their
         # always-on channels do not run here too. Set by the app; may query the database.

@@ -4,7 +4,10 @@ A play is authorized as a live one is (line, bouquet, connection limit), then th
 goes out with ``sendfile(2)`` (media/file_sender.py): ``HEAD``, single ``Range`` requests
 (206, seeking anywhere in files of any size), 416 for ranges past the end, keep-alive
 between requests. A movie whose source is an http(s) URL is answered with a 302 to it
-(§8.2 "direct source"). Nothing in a refusal names a path on the node's disk.
+(§8.2 "direct source"), or, when the item says ``delivery = proxy``, streamed through
+this server under its outbound policy (node/vod_proxy.py), held as a file play is.
+Asked with ``.m3u8``, a local file is played as HLS instead (vod_hls_delivery.py).
+Nothing in a refusal names a path on the node's disk.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ import time
 from email.utils import formatdate
 from pathlib import Path
 
+from palinsesto.catalog.models import RemoteDelivery
 from palinsesto.node.dataplane import REASONS, Connection, HttpRequest, Reply, Written
 from palinsesto.node.file_sender import SendAborted, Shrunk, send_file
 from palinsesto.node.http_range import ByteSpan, RangeNotSatisfiable, plan_range
 from palinsesto.node.vod_files import LocalFile, RemoteUrl, VodSourceRefused, classify_source
+from palinsesto.node.vod_proxy import RemoteProxy
 from palinsesto.panel.local_node.delivery import CORS, refusal
+from palinsesto.panel.local_node.vod_hls_delivery import VodHlsDelivery
 from palinsesto.panel.playback.access import NotCached
 from palinsesto.panel.playback.admission import SessionKicked, TooManyConnections
 from palinsesto.panel.playback.stream_paths import VodPath
@@ -64,10 +70,19 @@ def response_head(
 class VodDelivery:
     """Serves VOD paths for :class:`palinsesto.panel.local_node.delivery.Delivery`."""
 
-    def __init__(self, access: VodAccess, plays: VodPlays, media_root: Path) -> None:
+    def __init__(
+        self,
+        access: VodAccess,
+        plays: VodPlays,
+        media_root: Path,
+        hls: VodHlsDelivery,
+        proxy: RemoteProxy,
+    ) -> None:
         self.access = access
         self.plays = plays
         self.media_root = media_root
+        self.hls = hls
+        self.proxy = proxy
         self._held: dict[Connection, VodTicket] = {}
 
     async def __call__(
@@ -94,7 +109,11 @@ class VodDelivery:
         except VodSourceRefused:
             return NOT_FOUND
         if isinstance(source, RemoteUrl):
+            if grant.item.delivery is RemoteDelivery.proxy:
+                return await self._proxied(grant, request, conn, source)
             return self._redirect(grant, request, conn, source)
+        if target.extension == "m3u8":
+            return await self.hls.playlist(grant, play, source.path)
         return await self._send(grant, request, conn, source)
 
     def _redirect(
@@ -108,6 +127,30 @@ class VodDelivery:
             return refusal(exc)
         self.plays.close(ticket, "redirected to the remote source")
         return Reply(302, b"", headers=(("Location", source.url), *CORS))
+
+    async def _proxied(
+        self, grant: VodGrant, request: HttpRequest, conn: Connection, source: RemoteUrl
+    ) -> Reply | Written | None:
+        try:
+            ticket = self._hold(grant, request, conn)
+        except (TooManyConnections, SessionKicked) as exc:
+            return refusal(exc)
+        session = ticket.session
+        task = asyncio.current_task()
+
+        def lost() -> None:  # the peer left: stop relaying at once
+            if task is not None:
+                task.cancel()
+
+        def counted(n: int) -> None:
+            session.bytes_sent += n
+
+        conn.on_lost = lost
+        try:
+            label = f"{grant.item.kind.value} {grant.item.id}"
+            return await self.proxy.relay(source.url, request, conn, counted, label)
+        finally:
+            conn.on_lost = None
 
     async def _send(
         self, grant: VodGrant, request: HttpRequest, conn: Connection, source: LocalFile

@@ -19,6 +19,11 @@ from dataclasses import dataclass, field
 from palinsesto.accounts.models import ConnectionPolicy
 from palinsesto.panel.playback.lines import LineView
 
+# Outputs whose sessions no socket holds: a play of live HLS, or of a movie or an episode
+# as HLS, lasts while its requests come and ends ``hls_timeout`` seconds after the last.
+REQUEST_HELD = frozenset({"hls", "movie-hls", "series-hls"})
+HlsKey = tuple[int, str, int, str, str]  # line, output, channel (or movie/episode), IP, UA
+
 
 class TooManyConnections(Exception):
     """The line is at its limit and the tenant refuses new connections (429, §9)."""
@@ -47,7 +52,7 @@ class ViewingSession:
     channel_id: int
     ip: str
     user_agent: str
-    output: str  # "ts" or "hls"
+    output: str  # "ts" or "hls"; "movie"/"series" (+ "-hls"): channel_id is the VOD item
     started_at: float  # unix time
     last_seen: float  # monotonic
     bytes_sent: int = 0
@@ -86,8 +91,8 @@ class SessionRegistry:
         # once since the last sample, and what ended sessions used since they were metered.
         self.peaks: dict[int, int] = {}
         self.ended_usage: dict[int, tuple[float, int]] = {}
-        self._hls: dict[tuple[int, int, str, str], ViewingSession] = {}
-        self._kicked_hls: dict[tuple[int, int, str, str], float] = {}
+        self._hls: dict[HlsKey, ViewingSession] = {}
+        self._kicked_hls: dict[HlsKey, float] = {}
         self.kicked = 0
         self.refused = 0
 
@@ -120,8 +125,8 @@ class SessionRegistry:
         :class:`TooManyViewers` whatever the connection policy (a reload of a running HLS
         session is not a new viewer)."""
         now = self._clock()
-        key = (line.id, channel_id, ip, user_agent)
-        if output == "hls":
+        key = (line.id, output, channel_id, ip, user_agent)
+        if output in REQUEST_HELD:
             existing = self._hls.get(key)
             if existing is not None and not existing.ended:
                 existing.last_seen = now
@@ -165,7 +170,7 @@ class SessionRegistry:
         count = self._per_tenant.get(session.tenant_id, 0) + 1
         self._per_tenant[session.tenant_id] = count
         self.peaks[session.tenant_id] = max(self.peaks.get(session.tenant_id, 0), count)
-        if output == "hls":
+        if output in REQUEST_HELD:
             self._hls[key] = session
         return session
 
@@ -209,8 +214,14 @@ class SessionRegistry:
                 line_sessions.remove(session)
             if not line_sessions:
                 del self._by_line[session.line_id]
-        if session.output == "hls":
-            key = (session.line_id, session.channel_id, session.ip, session.user_agent)
+        if session.output in REQUEST_HELD:
+            key = (
+                session.line_id,
+                session.output,
+                session.channel_id,
+                session.ip,
+                session.user_agent,
+            )
             if self._hls.get(key) is session:
                 del self._hls[key]
             if not reason.startswith("idle"):
@@ -232,4 +243,6 @@ class SessionRegistry:
         return stale
 
     def hls_sessions_of(self, channel_id: int) -> int:
-        return sum(1 for s in self._hls.values() if s.channel_id == channel_id)
+        return sum(
+            1 for s in self._hls.values() if s.output == "hls" and s.channel_id == channel_id
+        )

@@ -31,12 +31,19 @@ class SegmentGrant:
 
 
 class SegmentTokens:
-    def __init__(self, secret: str, ttl: int) -> None:
-        self._key = hashlib.sha256(b"palinsesto-hls\x00" + secret.encode()).digest()
+    def __init__(self, secret: str, ttl: int, domain: str = "hls") -> None:
+        # Each domain (live segments, a movie's segments) has its own key: a token made
+        # for one is refused by the other, whatever ids it carries.
+        label = b"palinsesto-" + domain.encode() + b"\x00"
+        self._key = hashlib.sha256(label + secret.encode()).digest()
         self.ttl = ttl
 
-    def issue(self, line_id: int, channel_id: int, session_id: int, now: float) -> str:
-        body = _BODY.pack(line_id, channel_id, session_id, int(now) + self.ttl)
+    def issue(
+        self, line_id: int, channel_id: int, session_id: int, now: float, ttl: int | None = None
+    ) -> str:
+        """A token valid ``ttl`` seconds (the instance's own by default)."""
+        lifetime = self.ttl if ttl is None else ttl
+        body = _BODY.pack(line_id, channel_id, session_id, int(now) + lifetime)
         mac = hmac.new(self._key, body, hashlib.sha256).digest()[:_MAC_BYTES]
         return base64.urlsafe_b64encode(body + mac).rstrip(b"=").decode()
 

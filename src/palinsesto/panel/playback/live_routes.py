@@ -79,6 +79,7 @@ def install_live_routes(app: FastAPI, ctx: AppContext) -> None:
         [
             Route("/live/{username}/{password}/{stream}", redirect, methods=methods),
             Route("/hls/{token}/{segment}", redirect, methods=methods),
+            Route("/vodhls/{token}/{segment}", redirect, methods=methods),
             Route("/movie/{username}/{password}/{stream}", redirect, methods=methods),
             Route("/series/{username}/{password}/{stream}", redirect, methods=methods),
             Route("/timeshift/{rest:path}", redirect, methods=methods),  # catch-up, §8.5

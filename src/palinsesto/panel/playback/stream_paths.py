@@ -2,8 +2,9 @@
 
 Accepted live forms: ``/live/U/P/ID.ext``, ``/live/U/P/ID`` (XUI, TS), ``/U/P/ID`` (short
 form, TS), ``/U/P/ID.ts`` / ``/U/P/ID.m3u8`` (XUI) and ``/U/P/ID.ch`` (XC, TS). HLS second
-hop: ``/hls/TOKEN/SEQ.ts``. VOD: ``/movie/U/P/ID.ext`` and ``/series/U/P/EPISODE_ID.ext``
-(§8.1; the extension is optional and, as in XC, does not choose the file). The short form
+hop: ``/hls/TOKEN/SEQ.ts``; a movie's or episode's as HLS: ``/vodhls/TOKEN/SEQ.ts``.
+VOD: ``/movie/U/P/ID.ext`` and ``/series/U/P/EPISODE_ID.ext`` (§8.1; the extension is
+optional and, as in XC, does not choose the file; ``.m3u8`` asks for it as HLS). The short form
 is a three-segment catch-all with a numeric last segment, so it is tried last. Anything
 with traversal, encoded separators, control characters or a non-numeric id is refused
 before any lookup.
@@ -65,6 +66,14 @@ class SegmentPath:
     seq: int
 
 
+@dataclass(frozen=True, slots=True)
+class VodSegmentPath:
+    """A segment of a movie or episode played as HLS (the playlist's token names which)."""
+
+    token: str
+    seq: int
+
+
 def _segments(raw_path: str) -> list[str]:
     if len(raw_path) > 1024 or not raw_path.startswith("/"):
         raise BadPath("bad path")
@@ -95,17 +104,19 @@ def _vod(kind: str, username: str, password: str, last: str) -> VodPath:
     return VodPath(username, password, VodKind(kind), int(match[1]), (match[2] or "").lower())
 
 
-def parse_delivery_path(raw_path: str) -> LivePath | SegmentPath | VodPath:
+def parse_delivery_path(raw_path: str) -> LivePath | SegmentPath | VodSegmentPath | VodPath:
     """Turn a request path into what it asks for; raises BadPath / UnknownPath."""
     parts = _segments(raw_path)
     if len(parts) == 4 and parts[0] == "live":
         return _live(parts[1], parts[2], parts[3])
     if len(parts) == 4 and parts[0] in ("movie", "series"):
         return _vod(parts[0], parts[1], parts[2], parts[3])
-    if len(parts) == 3 and parts[0] == "hls":
+    if len(parts) == 3 and parts[0] in ("hls", "vodhls"):
         seg = _SEGMENT.match(parts[2])
         if not _TOKEN.match(parts[1]) or not seg:
             raise BadPath("malformed segment URL")
+        if parts[0] == "vodhls":
+            return VodSegmentPath(parts[1], int(seg[1]))
         return SegmentPath(parts[1], int(seg[1]))
     if len(parts) == 3:  # the short form, matched last (reference §2)
         return _live(parts[0], parts[1], parts[2])

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from palinsesto.accounts.models import ConnectionPolicy
-from palinsesto.catalog.models import Episode, ItemType, Movie, Series
+from palinsesto.catalog.models import Episode, ItemType, Movie, RemoteDelivery, Series
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.db import Database
 from palinsesto.panel.playback.access import NotCached, NotInBouquet, PlaybackAccess, UnknownChannel
@@ -46,6 +46,7 @@ class VodItem:
     bouquet_item: int  # the id bouquets hold: the movie, or the episode's series
     source_url: str
     enabled: bool
+    delivery: RemoteDelivery = RemoteDelivery.redirect  # for an http(s) source
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,19 +136,27 @@ class VodAccess:
         with self._db.session() as session:
             if kind is VodKind.movie:
                 row = session.execute(
-                    select(Movie.id, Movie.id, Movie.source_url, Movie.enabled).where(
-                        Movie.id == item_id, Movie.tenant_id == tenant_id
-                    )
+                    select(
+                        Movie.id, Movie.id, Movie.source_url, Movie.enabled, Movie.delivery
+                    ).where(Movie.id == item_id, Movie.tenant_id == tenant_id)
                 ).first()
             else:
                 row = session.execute(
-                    select(Episode.id, Episode.series_id, Episode.source_url, Series.enabled)
+                    select(
+                        Episode.id,
+                        Episode.series_id,
+                        Episode.source_url,
+                        Series.enabled,
+                        Episode.delivery,
+                    )
                     .join(Series, Series.id == Episode.series_id)
                     .where(Episode.id == item_id, Episode.tenant_id == tenant_id)
                 ).first()
         found = None
         if row is not None:
-            found = VodItem(kind, row[0], tenant_id, row[1], row[2] or "", bool(row[3]))
+            found = VodItem(
+                kind, row[0], tenant_id, row[1], row[2] or "", bool(row[3]), RemoteDelivery(row[4])
+            )
         with self._lock:
             if len(self._items) > 200_000:
                 self._items.clear()

@@ -235,6 +235,19 @@ def _probed(info: dict[str, Any], media: Mapping[str, Any] | None) -> dict[str, 
     return info
 
 
+def subtitle_tracks(media: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The file's subtitle tracks as XUI lists them (§4.5, §4.7): ``{index, language,
+    title}``, ``index`` the stream's index in the file (as ffprobe numbers it); ``title``
+    the track's own name, else its language code."""
+    tracks = []
+    for stream in (media or {}).get("subtitles") or []:
+        tags = stream.get("tags") or {}
+        language = str(tags.get("language", ""))
+        title = str(tags.get("title", "")) or language
+        tracks.append({"index": int(stream.get("index", 0)), "language": language, "title": title})
+    return tracks
+
+
 def vod_info(movie: MovieView | None, media: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``get_vod_info`` (§4.5); ``{"info": []}`` (an empty *array*) when not found.
     ``media``: the probed file (media/probe_report.py MediaInfo as a dict), if any."""
@@ -268,7 +281,7 @@ def vod_info(movie: MovieView | None, media: Mapping[str, Any] | None = None) ->
         "duration": _duration(movie.duration_secs),
         "bitrate": 0,
         "rating": movie.rating or 0,
-        "subtitles": [],
+        "subtitles": subtitle_tracks(media),
     }
     _probed(info, media)
     movie_data = {
@@ -344,7 +357,7 @@ def _episode(
             },
             media,
         ),
-        "subtitles": [],
+        "subtitles": subtitle_tracks(media),
         "custom_sid": "",
         "added": str(ep.added),
         "season": ep.season_number,

@@ -84,6 +84,7 @@ export const FIELDS = {
   rating: { label: "Rating", example: "7.5" },
   release_date: { label: "Release date", help: "Year-month-day.", example: "2024-05-31" },
   container_extension: { label: "File type", example: "mp4" },
+  delivery: { label: "Remote source delivery", help: "For an http(s) source: redirect sends players to its address; proxy streams it through this server (the address stays hidden)." },
   max_channels: { label: "Channel limit", help: "0 = unlimited." },
   max_lines: { label: "Line limit", help: "0 = unlimited." },
   capacity: { label: "Capacity (viewers)" },

@@ -1,6 +1,7 @@
 // The public watch page: /watch/<share ref>. Plays the channel in the browser for anyone
 // with the link, with a line's credentials when the channel requires them. When the
-// broadcast stops the page says so and keeps trying, so it resumes by itself.
+// broadcast stops the page says so and keeps trying, so it resumes by itself. A movie's
+// link (kind "movie") plays the movie as HLS with a line's credentials, from its start.
 
 import { applyBranding } from "./branding.js";
 import { playHls } from "./player.js";
@@ -80,6 +81,17 @@ function start(getUrl) {
   connect().catch((error) => { status.textContent = error.message; });
 }
 
+// A movie has an end and may be paused: no "Live", no offline watchdog.
+async function startMovie(url) {
+  status.textContent = "Loading…";
+  controls.hidden = false;
+  video.setAttribute("aria-label", "Movie");
+  video.addEventListener("playing", () => { status.textContent = "Playing"; document.body.dataset.state = "playing"; });
+  video.addEventListener("pause", () => { if (!video.ended) status.textContent = "Paused"; });
+  video.addEventListener("ended", () => { status.textContent = "Ended"; document.body.dataset.state = "ended"; });
+  await playHls(video, url, { onError: (message) => { status.textContent = message; } });
+}
+
 async function watchInfo() {
   const response = await fetch(`/api/v1/watch/${encodeURIComponent(ref)}`);
   return { response, info: await response.json().catch(() => null) };
@@ -88,7 +100,7 @@ async function watchInfo() {
 async function main() {
   const { response, info } = await watchInfo();
   if (!response.ok) {
-    title.textContent = "Channel not found";
+    title.textContent = ref.startsWith("m") ? "Movie not found" : "Channel not found";
     status.textContent = (info && info.error && info.error.message) || "This link does not work.";
     return;
   }
@@ -110,17 +122,17 @@ async function main() {
   }
   const params = new URLSearchParams(location.search);
   const fill = (u, p) => info.hls_path.replace("{username}", encodeURIComponent(u)).replace("{password}", encodeURIComponent(p));
+  const play = (url) => (info.kind === "movie" ? startMovie(url) : start(async () => url));
   if (params.get("username") && params.get("password")) {
-    const url = fill(params.get("username"), params.get("password"));
-    start(async () => url);
+    await play(fill(params.get("username"), params.get("password")));
     return;
   }
+  if (info.kind === "movie") form.querySelector("p").textContent = "This movie is for subscribers: enter your line's username and password.";
   form.hidden = false;
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     form.hidden = true;
-    const url = fill(form.elements.username.value, form.elements.password.value);
-    start(async () => url);
+    play(fill(form.elements.username.value, form.elements.password.value)).catch((error) => { status.textContent = error.message; });
   });
 }
 

@@ -3,8 +3,9 @@
 // fed by a short-lived signed URL: no admin token in it, see routes/movies.py).
 
 import { api, get } from "../api.js";
-import { clear, h, toast } from "../dom.js";
+import { clear, copyText, h, toast } from "../dom.js";
 import { has } from "../openapi.js";
+import { playHls } from "../player.js";
 
 const POLL_MS = 1000;
 
@@ -127,12 +128,14 @@ function probeBlock(movie) {
   if (!info.container) return h("p", { class: "muted" }, "Not probed (a remote source, or no source yet).");
   const video = info.video;
   const audio = info.audio || [];
+  const subtitles = info.subtitles || [];
   const rows = [
     ["Container", info.container],
     ["Duration", duration(info.duration_secs)],
     ["Bitrate", info.bitrate_kbps ? `${info.bitrate_kbps} kbit/s` : "—"],
     ["Video", video ? `${video.codec_name}${video.width ? ` · ${video.width}×${video.height}` : ""}${video.avg_frame_rate ? ` · ${video.avg_frame_rate} fps` : ""}` : "none"],
     ["Audio", audio.length ? h("ul", { class: "plain" }, audio.map((a) => h("li", {}, `${(a.tags && a.tags.language) || "und"} · ${a.codec_name}${a.channel_layout ? ` · ${a.channel_layout}` : ""}`))) : "none"],
+    ["Subtitles", subtitles.length ? h("ul", { class: "plain" }, subtitles.map((t) => h("li", {}, `${(t.tags && t.tags.language) || "und"} · ${t.codec_name}${t.tags && t.tags.title ? ` · ${t.tags.title}` : ""}`))) : "none"],
   ];
   return h("dl", { class: "props", "data-testid": "probe" }, rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
@@ -142,6 +145,7 @@ export async function movieDetail(movie, _ctx, { dialog }) {
   if (has("/movies/{movie_id}/preview", "post") && movie.source_url) {
     const video = h("video", { controls: true, muted: true, playsinline: true, class: "preview", "aria-label": `Preview of ${movie.name}`, hidden: true });
     const note = h("p", { class: "muted", role: "status" });
+    let stopHls = () => {};
     const button = h("button", { type: "button", class: "secondary", onclick: async () => {
       button.disabled = true;
       note.textContent = "Loading…";
@@ -151,6 +155,11 @@ export async function movieDetail(movie, _ctx, { dialog }) {
         video.hidden = false;
         video.addEventListener("playing", () => { note.textContent = "Playing."; }, { once: true });
         video.addEventListener("error", () => { note.textContent = "The browser could not play this file."; }, { once: true });
+        if (!preview.browser_playable && preview.hls_url) {
+          // The file as HLS (cut into MPEG-TS segments on the server, not re-encoded).
+          stopHls = await playHls(video, preview.hls_url, { onError: (message) => { note.textContent = message; } });
+          return;
+        }
         video.src = preview.url;
         video.play().catch(() => {});
       } catch (error) {
@@ -158,8 +167,15 @@ export async function movieDetail(movie, _ctx, { dialog }) {
         button.disabled = false;
       }
     } }, "Play preview");
-    dialog.addEventListener("closed", () => { video.pause(); video.removeAttribute("src"); video.load(); });
+    dialog.addEventListener("closed", () => { stopHls(); video.pause(); video.removeAttribute("src"); video.load(); });
     sections.push(h("section", { class: "action" }, h("h3", {}, "Preview"), button, note, video));
+  }
+  if (has("/movies/{movie_id}/share-link") && movie.source_url) {
+    // The public watch page plays the movie as HLS with a line's username and password.
+    const link = (await get(`/movies/${movie.id}/share-link`)).url;
+    sections.push(h("section", { class: "action" }, h("h3", {}, "Share"),
+      h("div", { class: "copy-row" }, h("a", { href: link, target: "_blank", rel: "noopener", "data-testid": "movie-share-link" }, link), h("button", { type: "button", onclick: () => copyText(link, "Share link copied") }, "Copy share link")),
+      h("p", { class: "muted" }, "Viewers sign in with a line's username and password; the play counts as one of the line's connections.")));
   }
   return sections;
 }

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from palinsesto.catalog.models import Episode, Series
+from palinsesto.catalog.models import Episode, RemoteDelivery, Series
 from palinsesto.catalog.vod import CONTAINER_PATTERN, DATE_PATTERN, check_episode_free
 from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Staff
@@ -34,6 +34,11 @@ class EpisodeIn(BaseModel):
     release_date: str = Field(default="", pattern=DATE_PATTERN)
     container_extension: str = Field(default="mp4", pattern=CONTAINER_PATTERN)
     source_url: str = Field(default="", max_length=2000)
+    delivery: RemoteDelivery = Field(
+        default=RemoteDelivery.redirect,
+        description="for an http(s) source: redirect players to it (302) or proxy it through"
+        " this server (streamed, Range passed on, the outbound policy applies)",
+    )
 
 
 class EpisodePatch(BaseModel):
@@ -47,6 +52,7 @@ class EpisodePatch(BaseModel):
     release_date: str | None = Field(default=None, pattern=DATE_PATTERN)
     container_extension: str | None = Field(default=None, pattern=CONTAINER_PATTERN)
     source_url: str | None = Field(default=None, max_length=2000)
+    delivery: RemoteDelivery | None = None
 
 
 class EpisodeOut(BaseModel):
@@ -64,6 +70,7 @@ class EpisodeOut(BaseModel):
     release_date: str
     container_extension: str
     source_url: str
+    delivery: RemoteDelivery
     media_info: dict[str, Any]
     probe_error: str
     created_at: datetime

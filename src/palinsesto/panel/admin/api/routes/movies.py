@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from palinsesto.catalog.bouquets import forget_item
-from palinsesto.catalog.models import CategoryKind, ItemType, Movie
+from palinsesto.catalog.models import CategoryKind, ItemType, Movie, RemoteDelivery
 from palinsesto.catalog.vod import CONTAINER_PATTERN, DATE_PATTERN, check_category
 from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Staff
@@ -43,6 +43,11 @@ class MovieFields(BaseModel):
     tmdb_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     container_extension: str = Field(default="mp4", pattern=CONTAINER_PATTERN)
     source_url: str = Field(default="", max_length=2000)
+    delivery: RemoteDelivery = Field(
+        default=RemoteDelivery.redirect,
+        description="for an http(s) source: redirect players to it (302) or proxy it through"
+        " this server (streamed, Range passed on, the outbound policy applies)",
+    )
     enabled: bool = True
 
 
@@ -70,6 +75,7 @@ class MoviePatch(BaseModel):
     tmdb_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     container_extension: str | None = Field(default=None, pattern=CONTAINER_PATTERN)
     source_url: str | None = Field(default=None, max_length=2000)
+    delivery: RemoteDelivery | None = None
     enabled: bool | None = None
 
 
@@ -98,6 +104,7 @@ class MovieOut(BaseModel):
     tmdb_id: int | None
     container_extension: str
     source_url: str
+    delivery: RemoteDelivery
     media_info: dict[str, Any]
     probe_error: str
     enabled: bool
@@ -160,6 +167,11 @@ class MoviePreviewOut(BaseModel):
     url: str = Field(description="a signed path a <video> element plays (302 to the node)")
     expires_at: float
     browser_playable: bool = Field(description="MP4/WebM with codecs browsers decode")
+    hls_url: str | None = Field(
+        default=None,
+        description="the movie as HLS (a signed path too), when the file is not playable as"
+        " it is but its codecs are, cut into MPEG-TS segments (hls.js)",
+    )
     note: str
 
 
@@ -167,6 +179,18 @@ class MoviePreviewOut(BaseModel):
 BROWSER_CONTAINERS = frozenset({"mp4", "m4v", "webm"})
 BROWSER_VIDEO = frozenset({"h264", "vp8", "vp9", "av1"})
 BROWSER_AUDIO = frozenset({"aac", "mp3", "opus", "vorbis"})
+# What hls.js plays from MPEG-TS segments in every browser with MSE.
+HLS_VIDEO = frozenset({"h264"})
+HLS_AUDIO = frozenset({"aac", "mp3"})
+
+
+def hls_playable(movie: Movie) -> bool:
+    """A probed local file whose codecs play as HLS in a browser (a remote URL is not
+    cut into segments here)."""
+    info = movie.media_info or {}
+    video = (info.get("video") or {}).get("codec_name", "")
+    audio = {a.get("codec_name", "") for a in info.get("audio") or []}
+    return video in HLS_VIDEO and audio <= HLS_AUDIO
 
 
 def browser_playable(movie: Movie) -> bool:
@@ -198,15 +222,18 @@ def preview_movie(
         WatchKind.movie_preview, movie.tenant_id, movie.id, principal.user_id, expires
     )
     playable = browser_playable(movie)
-    note = (
-        "Plays in the browser."
-        if playable
-        else "Browsers may not decode this file's container or codecs; apps will play it."
-    )
+    as_hls = not playable and hls_playable(movie)
+    if playable:
+        note = "Plays in the browser."
+    elif as_hls:
+        note = "Plays in the browser as HLS (the file cut into segments, not re-encoded)."
+    else:
+        note = "Browsers may not decode this file's container or codecs; apps will play it."
     return MoviePreviewOut(
         url=movie_watch_path(token, movie.id, movie.container_extension),
         expires_at=expires,
         browser_playable=playable,
+        hls_url=movie_watch_path(token, movie.id, "m3u8") if as_hls else None,
         note=note,
     )
 
