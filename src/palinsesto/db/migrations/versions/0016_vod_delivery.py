@@ -1,7 +1,7 @@
 """a remote movie's or episode's delivery: redirect (302) or proxy (streamed through us)
 
-Revision ID: 0015_mhls
-Revises: 0014_creators_domains
+Revision ID: 0016_vod_delivery
+Revises: 0015_watermark
 Create Date: 2026-11-29 07:00:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015_mhls"
-down_revision: str | Sequence[str] | None = "0014_creators_domains"
+revision: str = "0016_vod_delivery"
+down_revision: str | Sequence[str] | None = "0015_watermark"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
