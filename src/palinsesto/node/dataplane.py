@@ -27,6 +27,9 @@ MAX_HEAD = 8192  # one request line and its headers
 # playlist or segment), so these only stop floods: past either, the connection is cut.
 MAX_PENDING_INPUT = 64 * 1024
 MAX_PIPELINE = 16
+# The largest response a connection keeps rendered for the same reply again (a playlist,
+# not a segment: what is kept lives as long as the connection).
+KEEP_RENDERED = 16 * 1024
 RECEIVE_BUFFER = MAX_PENDING_INPUT  # the kernel's, per socket (Linux doubles it)
 REASONS = {
     200: "OK",
@@ -337,14 +340,16 @@ class Connection(asyncio.Protocol):
         self._process()
 
     def _finish(self, reply: Reply, keep_alive: bool, head_only: bool = False) -> None:
-        if not keep_alive or head_only:
-            self.write(render(reply, keep_alive, head_only))
-            if not keep_alive:
-                self.close()
+        if reply is self._rendered_reply and keep_alive and not head_only:
+            self.write(self._rendered)
             return
-        if reply is not self._rendered_reply:
-            self._rendered_reply, self._rendered = reply, render(reply, True)
-        self.write(self._rendered)
+        rendered = render(reply, keep_alive, head_only)
+        if keep_alive and not head_only and len(rendered) <= KEEP_RENDERED:
+            # Not a segment: a player's playlist survives the segments fetched in between.
+            self._rendered_reply, self._rendered = reply, rendered
+        self.write(rendered)
+        if not keep_alive:
+            self.close()
 
     def _cut(self, why: str) -> None:
         """Drop an abusive client at once: no answer, nothing kept, nothing left to flush."""
