@@ -55,8 +55,10 @@ OFFLINE = "STREAM_OFFLINE"
 
 
 # HLS plays whose reloads are answered from what was checked at their last one (about
-# 1.5 KB each with the playlist). Past this many, ended sessions' are dropped, then all.
+# 1.5 KB each with the playlist): at most this many; those of ended sessions are dropped
+# whenever the kept ones reach twice the alive ones (and at least RELOADS_SWEPT_FROM).
 RELOADS_KEPT = 50_000
+RELOADS_SWEPT_FROM = 1024
 
 
 def error(status: int, reason: str) -> Reply:
@@ -86,6 +88,7 @@ class TokenDelivery:
         self.cold_start_timeout = cold_start_timeout
         self.proxies = TrustedProxies.parse(node.settings.trusted_proxies)
         self._reloads: dict[str, KeptReload] = {}
+        self._sweep_at = RELOADS_SWEPT_FROM
 
     def __call__(self, request: HttpRequest, conn: Connection) -> Outcome:
         if request.method not in ("GET", "HEAD"):
@@ -119,6 +122,11 @@ class TokenDelivery:
         except Exception:
             log.exception("delivery failed")
             return error(500, "internal error")
+
+    @property
+    def reloads_kept(self) -> int:
+        """How many plays' reloads are kept (:class:`KeptReload`)."""
+        return len(self._reloads)
 
     def health(self) -> Reply:
         node = self.node
@@ -272,9 +280,10 @@ class TokenDelivery:
         hls = runner.hls
         reply = Reply(200, hls.token_playlist("/play/", token), PLAYLIST_TYPE, NO_CACHE)
         reloads = self._reloads
-        if len(reloads) >= RELOADS_KEPT:
+        if len(reloads) >= self._sweep_at:
             alive = {path: kept for path, kept in reloads.items() if not kept.session.ended}
-            self._reloads = reloads = alive if len(alive) < RELOADS_KEPT // 2 else {}
+            self._reloads = reloads = alive if len(alive) <= RELOADS_KEPT // 2 else {}
+            self._sweep_at = max(RELOADS_SWEPT_FROM, 2 * len(reloads))
         ip = self.proxies.client_address(request.ip, request.headers.get("x-forwarded-for"))
         reloads[request.path] = KeptReload(
             ip, self.node.tokens.generation, session, assignment, runner, hls.version, reply
