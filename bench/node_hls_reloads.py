@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from baseline_servers import cpu_times, start_nginx  # noqa: E402
+from palinsesto.config import Settings  # noqa: E402
 from palinsesto.protocol.messages import Assignment  # noqa: E402
 from palinsesto.protocol.play_tokens import PlayKind  # noqa: E402
 from support.node_panel import node_process, pattern_channel, stand_in_panel  # noqa: E402
@@ -108,7 +109,8 @@ def main() -> None:
     args = parser.parse_args()
     channel = pattern_channel(7, on_demand=False)
     work = Path(tempfile.mkdtemp(prefix="bench-hls-reloads-"))
-    with stand_in_panel() as panel:
+    # Heartbeats at the panel's default interval (node_heartbeat_seconds), not the tests' 0.5 s.
+    with stand_in_panel(heartbeat_seconds=Settings().node_heartbeat_seconds) as panel:
         token, view = panel.add_node(1)
         view.assignments = [Assignment(channel)]
         os.sched_setaffinity(0, {0})  # the node process is started on CPU 0

@@ -307,13 +307,14 @@ class TokenDelivery:
                 del self._reloads[path]
                 return None
             kept.assignment = assignment
+        forwarded = request.headers.get("x-forwarded-for")  # mostly none: no call then
+        ip = request.ip if forwarded is None else self.proxies.client_address(request.ip, forwarded)
         if (
             session.ended
             or kept.keys != node.tokens.generation
             or node.runners.get(channel_id) is not runner
             or not runner.running
-            or kept.ip
-            != self.proxies.client_address(request.ip, request.headers.get("x-forwarded-for"))
+            or ip != kept.ip
         ):
             del self._reloads[path]
             return None
