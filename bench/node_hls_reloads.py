@@ -3,19 +3,22 @@
     PYTHONPATH=src .venv/bin/python bench/node_hls_reloads.py [--seconds 4 --rounds 3 --clients 16]
 
 Starts ``palinsesto node`` against the tests' stand-in panel (tests/support/node_panel.py:
-real HTTP, real signing keys) with the node process on CPU 0 (its ffmpeg moved to CPU 1),
-plays a test-pattern channel until its window is full (6 segments), and gives each of
-``--clients`` keep-alive connections its
-own HLS play token (its own session). Each connection reloads ``/play/<token>.m3u8`` as
-fast as it can: the node verifies the token (HMAC, key id, expiry, client address, kind),
-finds the session, and answers the channel's live playlist.
+real HTTP, real signing keys, heartbeats at the panel's default interval) with the node
+process on CPU 0 (its ffmpeg moved to CPU 1), plays a test-pattern channel until its window
+is full (6 segments), and gives each of ``--clients`` keep-alive connections its own HLS
+play token (its own session). Each connection reloads ``/play/<token>.m3u8`` as fast as it
+can: the node checks the play (the token's MAC, key, address and kind when first seen; then
+that its session lives, the key ring, address, assignment and channel are unchanged),
+touches the session and answers the channel's live playlist with that token's URLs.
 
 Baseline in the same run: nginx (1 worker on CPU 0) serving, from files, the very bytes the
-node answered each token, to the same client with the same concurrency. Both are reported
-per wall second and per second of the server's own CPU (the figure a shared machine can
-give: what one core would do were it the server's alone), split into user and kernel µs per
-request. The two take turns (``--rounds``, each ``--seconds`` long) so a change in the
-machine's load falls on both; the ratio is that of the totals, with each round's shown.
+node answered each token, to the same client with the same concurrency; twice, with the
+shared baseline config (sendfile and tcp_nopush on) and with both off (fewer system calls
+for a body this small). All are reported per wall second and per second of the server's
+own CPU (the figure a shared machine can give: what one core would do were it the
+server's alone), split into user and kernel µs per request. They take turns (``--rounds``,
+each ``--seconds`` long) so a change in the machine's load falls on all; the ratios are
+those of the totals, with each round's shown.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -145,36 +149,63 @@ def main() -> None:
                 f"{len(next(iter(bodies.values())))} bytes; the node's channel alone uses "
                 f"{idle / 2 * 100:.1f}% of a core"
             )
-            started = start_nginx(f"root {work / 'www'};")
-            if started is None:
-                print("baseline: nginx not installed")
-                return
-            nginx, nginx_port, _ = started
+            for path, body in bodies.items():
+                target = work / "www" / path.lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(body)
+            for folder in (work, work / "www", work / "www" / "play"):
+                folder.chmod(0o755)
+            baselines = [
+                (name, start_nginx(f"root {work / 'www'}; {extra}"))
+                for name, extra in NGINX_CONFIGS.items()
+            ]
             try:
-                for path, body in bodies.items():
-                    target = work / "www" / path.lstrip("/")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(body)
-                for folder in (work, work / "www", work / "www" / "play"):
-                    folder.chmod(0o755)
-                node_total, nginx_total = Tally(), Tally()
-                for round_ in range(1, args.rounds + 1):
-                    on_node = measure(node.proc.pid, False, port, paths, args.seconds)
-                    on_nginx = measure(nginx.pid, True, nginx_port, paths, args.seconds)
-                    node_total.add(on_node)
-                    nginx_total.add(on_nginx)
-                    print(
-                        f"round {round_}: node {on_node.per_cpu:,.0f}/CPU-s, nginx "
-                        f"{on_nginx.per_cpu:,.0f}/CPU-s: "
-                        f"{on_node.per_cpu / on_nginx.per_cpu:.2f}"
-                    )
+                compare(node.proc.pid, port, baselines, paths, args.seconds, args.rounds)
             finally:
-                nginx.terminate()
-                nginx.wait()
-            print(node_total.line("node /play/<token>.m3u8"))
-            print(nginx_total.line("nginx, same bytes from files"))
-            print(f"node / nginx per CPU-second: {node_total.per_cpu / nginx_total.per_cpu:.2f}")
+                for _, started in baselines:
+                    if started is not None:
+                        started[0].terminate()
+                        started[0].wait()
             print(f"machine load average {os.getloadavg()[0]:.1f}")
+
+
+# The shared baseline config (sendfile and tcp_nopush on, as the other node benches use),
+# and the same with both off: better for a body this small (no cork/uncork, no sendfile).
+NGINX_CONFIGS = {
+    "nginx sendfile on": "",
+    "nginx sendfile off": "sendfile off; tcp_nopush off;",
+}
+
+
+def compare(
+    node_pid: int,
+    node_port: int,
+    baselines: list[tuple[str, tuple[subprocess.Popen[bytes], int, Path] | None]],
+    paths: list[str],
+    seconds: float,
+    rounds: int,
+) -> None:
+    """The node and each nginx in turn, ``rounds`` times; totals and ratios."""
+    if any(started is None for _, started in baselines):
+        print("baseline: nginx not installed")
+        return
+    node_total = Tally()
+    totals = {name: Tally() for name, _ in baselines}
+    for round_ in range(1, rounds + 1):
+        on_node = measure(node_pid, False, node_port, paths, seconds)
+        node_total.add(on_node)
+        ratios = []
+        for name, started in baselines:
+            assert started is not None
+            on_nginx = measure(started[0].pid, True, started[1], paths, seconds)
+            totals[name].add(on_nginx)
+            ratios.append(f"{name.removeprefix('nginx ')} {on_node.per_cpu / on_nginx.per_cpu:.2f}")
+        print(f"round {round_}: node / nginx per CPU-second: {', '.join(ratios)}")
+    print(node_total.line("node /play/<token>.m3u8"))
+    for name, total in totals.items():
+        print(total.line(name))
+    for name, total in totals.items():
+        print(f"node / {name} per CPU-second: {node_total.per_cpu / total.per_cpu:.2f}")
 
 
 def _children(pid: int) -> list[int]:
