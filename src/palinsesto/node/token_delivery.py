@@ -9,6 +9,10 @@ the token alone, and an expired token still opens them while its session is aliv
 request). ``/relay/<token>.ts`` (kind relay) is an edge node pulling the channel: not a
 viewer, no session. ``/healthz`` says the process serves.
 
+Playlist reloads are the most frequent request a node answers (every viewer, every few
+seconds): once a play's token has been checked in full, its path keeps what the check
+covered (:class:`KeptReload`) and its next reloads only confirm that none of it changed.
+
 Outcomes: 403 and the reason for a token that is malformed, tampered, signed with an
 unknown key, expired, for another address or for another kind of play; 404 for a channel
 that is not carried here (after asking the panel once); 503 while the node takes no new
