@@ -93,8 +93,13 @@ http {{ access_log off; sendfile on; tcp_nopush on; open_file_cache max=100;
 
 def cpu_seconds(pid: int, *, children: bool = True) -> float:
     """User + system CPU of ``pid`` and (``children``) its live children, from /proc."""
+    return sum(cpu_times(pid, children=children))
+
+
+def cpu_times(pid: int, *, children: bool = True) -> tuple[float, float]:
+    """User and system CPU seconds of ``pid`` and (``children``) its live children."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    user = system = 0.0
     pids = [pid]
     if children:
         with contextlib.suppress(OSError):
@@ -102,5 +107,6 @@ def cpu_seconds(pid: int, *, children: bool = True) -> float:
     for one in pids:
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+            user += int(fields[11]) / tick
+            system += int(fields[12]) / tick
+    return user, system

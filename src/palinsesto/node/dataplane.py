@@ -27,6 +27,9 @@ MAX_HEAD = 8192  # one request line and its headers
 # playlist or segment), so these only stop floods: past either, the connection is cut.
 MAX_PENDING_INPUT = 64 * 1024
 MAX_PIPELINE = 16
+# The largest response a connection keeps rendered for the same reply again (a playlist,
+# not a segment: what is kept lives as long as the connection).
+KEEP_RENDERED = 16 * 1024
 RECEIVE_BUFFER = MAX_PENDING_INPUT  # the kernel's, per socket (Linux doubles it)
 REASONS = {
     200: "OK",
@@ -148,6 +151,13 @@ class Connection(asyncio.Protocol):
         self._reading_paused = False
         self._streaming = False
         self._done = False  # closing or cut: answer nothing more
+        # A player reloads its playlist with the same bytes on the same connection, and the
+        # handler may answer with the same (immutable) Reply until the playlist changes:
+        # the last head's parse and the last reply's rendering are kept for the next one.
+        self._last_data = b""
+        self._last_request: HttpRequest | None = None
+        self._rendered_reply: Reply | None = None
+        self._rendered = b""
         self.transport: asyncio.Transport | None = None
         self.ip = ""
         self.closed = False
@@ -171,6 +181,22 @@ class Connection(asyncio.Protocol):
         if self._streaming or self._done:
             return  # a TS viewer sends nothing we need
         buffer = self._input
+        if not (self._heads or self._busy or self._write_paused) and self._start == len(buffer):
+            # Nothing pending and one whole head in this read (a player waits for each
+            # answer): answered straight from ``data``, the same bytes as last time unparsed.
+            if data == self._last_data and self._last_request is not None:
+                self._answer(self._last_request)
+                return
+            end = data.find(b"\r\n\r\n")
+            if end == len(data) - 4 and end <= MAX_HEAD:
+                try:
+                    request = parse_head(data[:end], self.ip)
+                except BadRequest as exc:
+                    self._finish(Reply(400, f"{exc}\n".encode()), keep_alive=False)
+                    return
+                self._last_data, self._last_request = data, request
+                self._answer(request)
+                return
         if self._start and not self._heads:
             # Everything before _start is answered: drop it (CPython moves the start of a
             # bytearray instead of copying when its head is deleted).
@@ -270,20 +296,26 @@ class Connection(asyncio.Protocol):
             except BadRequest as exc:
                 self._finish(Reply(400, f"{exc}\n".encode()), keep_alive=False)
                 return
-            try:
-                outcome = self._handler(request, self)
-            except Exception:
-                log.exception("delivery handler failed")
-                outcome = Reply(500, b"internal error\n")
-            if outcome is None:
-                return  # the handler took over the connection (streaming)
-            if isinstance(outcome, Reply):
-                self._finish(outcome, request.keep_alive, request.method == "HEAD")
-                continue
-            self._busy = True
-            task: asyncio.Future[Reply | Written | None] = asyncio.ensure_future(outcome)
-            task.add_done_callback(functools.partial(self._resumed, request=request))
-            return
+            if not self._answer(request):
+                return
+
+    def _answer(self, request: HttpRequest) -> bool:
+        """Hand ``request`` to the handler; True if it was answered at once (the next
+        request may follow), False if the handler took over or its answer is awaited."""
+        try:
+            outcome = self._handler(request, self)
+        except Exception:
+            log.exception("delivery handler failed")
+            outcome = Reply(500, b"internal error\n")
+        if outcome is None:
+            return False  # the handler took over the connection (streaming)
+        if isinstance(outcome, Reply):
+            self._finish(outcome, request.keep_alive, request.method == "HEAD")
+            return not self._done
+        self._busy = True
+        task: asyncio.Future[Reply | Written | None] = asyncio.ensure_future(outcome)
+        task.add_done_callback(functools.partial(self._resumed, request=request))
+        return False
 
     def _resumed(self, task: asyncio.Future[Reply | Written | None], request: HttpRequest) -> None:
         self._busy = False
@@ -310,7 +342,14 @@ class Connection(asyncio.Protocol):
         self._process()
 
     def _finish(self, reply: Reply, keep_alive: bool, head_only: bool = False) -> None:
-        self.write(render(reply, keep_alive, head_only))
+        if reply is self._rendered_reply and keep_alive and not head_only:
+            self.write(self._rendered)
+            return
+        rendered = render(reply, keep_alive, head_only)
+        if keep_alive and not head_only and len(rendered) <= KEEP_RENDERED:
+            # Not a segment: a player's playlist survives the segments fetched in between.
+            self._rendered_reply, self._rendered = reply, rendered
+        self.write(rendered)
         if not keep_alive:
             self.close()
 

@@ -9,6 +9,10 @@ the token alone, and an expired token still opens them while its session is aliv
 request). ``/relay/<token>.ts`` (kind relay) is an edge node pulling the channel: not a
 viewer, no session. ``/healthz`` says the process serves.
 
+Playlist reloads are the most frequent request a node answers (every viewer, every few
+seconds): once a play's token has been checked in full, its path keeps what the check
+covered (:class:`KeptReload`) and its next reloads only confirm that none of it changed.
+
 Outcomes: 403 and the reason for a token that is malformed, tampered, signed with an
 unknown key, expired, for another address or for another kind of play; 404 for a channel
 that is not carried here (after asking the panel once); 503 while the node takes no new
@@ -23,6 +27,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from palinsesto.node.dataplane import Connection, HttpRequest, Outcome, Reply, Written
@@ -55,8 +60,30 @@ NO_CACHE = (("Cache-Control", "no-cache"), *CORS)
 OFFLINE = "STREAM_OFFLINE"
 
 
+# HLS plays whose reloads are answered from what was checked at their last one (about
+# 1.5 KB each with the playlist): at most this many; those of ended sessions are dropped
+# whenever the kept ones reach twice the alive ones (and at least RELOADS_SWEPT_FROM).
+RELOADS_KEPT = 50_000
+RELOADS_SWEPT_FROM = 1024
+
+
 def error(status: int, reason: str) -> Reply:
     return Reply(status, f"{reason}\n".encode(), headers=CORS)
+
+
+@dataclass(slots=True)
+class KeptReload:
+    """A playlist path whose token was verified for ``ip`` against the key ring of
+    ``keys``, for ``session``, playing ``runner`` as ``assignment`` says: while all of that
+    holds, the next reload is ``reply`` (rendered at the window's ``version``)."""
+
+    ip: str
+    keys: int
+    session: NodeSession
+    assignment: Assignment
+    runner: ChannelRunner
+    version: int
+    reply: Reply
 
 
 class TokenDelivery:
@@ -66,12 +93,17 @@ class TokenDelivery:
         self.node = node
         self.cold_start_timeout = cold_start_timeout
         self.proxies = TrustedProxies.parse(node.settings.trusted_proxies)
+        self._reloads: dict[str, KeptReload] = {}
+        self._sweep_at = RELOADS_SWEPT_FROM
 
     def __call__(self, request: HttpRequest, conn: Connection) -> Outcome:
         if request.method not in ("GET", "HEAD"):
             return error(405, "method not allowed")
         path = request.path
         try:
+            kept = self._reloads.get(path)
+            if kept is not None and (reloaded := self._kept_reload(path, kept, request)):
+                return reloaded
             if path == "/healthz":
                 return self.health()
             if found := SEGMENT.match(path):
@@ -96,6 +128,11 @@ class TokenDelivery:
         except Exception:
             log.exception("delivery failed")
             return error(500, "internal error")
+
+    @property
+    def reloads_kept(self) -> int:
+        """How many plays' reloads are kept (:class:`KeptReload`)."""
+        return len(self._reloads)
 
     def health(self) -> Reply:
         node = self.node
@@ -237,8 +274,69 @@ class TokenDelivery:
             return None
         node.sessions.touch(session)
         runner.touch()
-        body = runner.hls.token_playlist("/play/", token)
-        return Reply(200, body, PLAYLIST_TYPE, NO_CACHE)
+        return self._keep_reload(request, session, assignment, runner, token)
+
+    def _keep_reload(
+        self,
+        request: HttpRequest,
+        session: NodeSession,
+        assignment: Assignment,
+        runner: ChannelRunner,
+        token: str,
+    ) -> Reply:
+        """The playlist for ``token``, kept for its next reloads (:meth:`_kept_reload`)."""
+        hls = runner.hls
+        reply = Reply(200, hls.token_playlist("/play/", token), PLAYLIST_TYPE, NO_CACHE)
+        reloads = self._reloads
+        if len(reloads) >= self._sweep_at:
+            alive = {path: kept for path, kept in reloads.items() if not kept.session.ended}
+            self._reloads = reloads = alive if len(alive) <= RELOADS_KEPT // 2 else {}
+            self._sweep_at = max(RELOADS_SWEPT_FROM, 2 * len(reloads))
+        ip = self.proxies.client_address(request.ip, request.headers.get("x-forwarded-for"))
+        reloads[request.path] = KeptReload(
+            ip, self.node.tokens.generation, session, assignment, runner, hls.version, reply
+        )
+        return reply
+
+    def _kept_reload(self, path: str, kept: KeptReload, request: HttpRequest) -> Reply | None:
+        """The reload of a play checked before, if nothing it was checked against changed
+        (then a reload costs a few lookups, not a token check); None: check it again.
+
+        The token itself cannot have changed (it is the path); what can is the session
+        (ended by its timeout, the panel, or the channel leaving: refused tokens end theirs),
+        the key ring, the client's address, the channel's assignment and its runner. An
+        expired token plays on while its session lives, as :meth:`_check` allows."""
+        node = self.node
+        session, runner = kept.session, kept.runner
+        channel_id = session.channel_id
+        assignment = node.assignment(channel_id)
+        if assignment is not kept.assignment:
+            if assignment is None or assignment != kept.assignment:  # else an equal copy
+                del self._reloads[path]
+                return None
+            kept.assignment = assignment
+        forwarded = request.headers.get("x-forwarded-for")  # mostly none: no call then
+        ip = request.ip if forwarded is None else self.proxies.client_address(request.ip, forwarded)
+        if (
+            session.ended
+            or kept.keys != node.tokens.generation
+            or node.runners.get(channel_id) is not runner
+            or not runner.running
+            or ip != kept.ip
+        ):
+            del self._reloads[path]
+            return None
+        node.sessions.touch(session)
+        runner.touch()
+        hls = runner.hls
+        if hls.version != kept.version:
+            if not hls.ready:
+                del self._reloads[path]
+                return None
+            token = path[len("/play/") : -len(".m3u8")]
+            kept.reply = Reply(200, hls.token_playlist("/play/", token), PLAYLIST_TYPE, NO_CACHE)
+            kept.version = hls.version
+        return kept.reply
 
     async def playlist(self, token: str, request: HttpRequest) -> Reply:
         checked = self._check(token, request, PlayKind.hls)
@@ -266,8 +364,10 @@ class TokenDelivery:
             if session.bytes_sent == 0:  # a session that never played is not a viewer
                 node.sessions.end(session, "idle: the channel did not start")
             return error(503, OFFLINE)
-        body = runner.hls.token_playlist("/play/", token)
-        return Reply(200, body, PLAYLIST_TYPE, NO_CACHE)
+        if session.ended or not runner.running:  # it changed while the channel started
+            body = runner.hls.token_playlist("/play/", token)
+            return Reply(200, body, PLAYLIST_TYPE, NO_CACHE)
+        return self._keep_reload(request, session, assignment, runner, token)
 
     def segment(self, token: str, seq: int, request: HttpRequest) -> Reply:
         checked = self._check(token, request, PlayKind.hls)

@@ -97,13 +97,20 @@ class PlayTokens:
         # same token every few seconds for hours, and the MAC and address digest were the
         # largest cost of a node's playlist reload. Only the expiry is checked again.
         self._verified: dict[tuple[str, str | None], PlayGrant] = {}
+        # Changes whenever the ring does: what callers keep from a verification is good
+        # while it stays the same.
+        self.generation = 0
         self.replace_keys(keys)
 
     def replace_keys(self, keys: list[SigningKey]) -> None:
-        """Adopt a new key ring (the panel's current keys, newest last)."""
-        self._keys = {key.key_id: key.secret for key in keys}
+        """Adopt a new key ring (the panel's current keys, newest last). The same ring
+        again (every heartbeat reply carries it) keeps what was verified."""
+        ring = {key.key_id: key.secret for key in keys}
         self._signing = keys[-1] if keys else None
-        self._verified = {}  # a retired key's tokens must fail from now on
+        if ring != self._keys or self.generation == 0:
+            self._keys = ring
+            self._verified = {}  # a retired key's tokens must fail from now on
+            self.generation += 1
 
     @property
     def key_ids(self) -> list[int]:

@@ -8,6 +8,7 @@ logged (node_process asserts nothing tried).
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from palinsesto.protocol.messages import Assignment, NodeState
-from palinsesto.protocol.play_tokens import PlayKind
+from palinsesto.protocol.play_tokens import PlayKind, SigningKey
 from support.media import decoded_frame_size, play
 from support.node_panel import node_process, pattern_channel, stand_in_panel
 from support.stand_ins import closed_port
@@ -230,6 +231,72 @@ async def test_an_hls_session_plays_on_after_its_token_expired(tmp_path: Path) -
             async with httpx.AsyncClient() as client:
                 again = await client.get(f"{base}/play/{hls}.m3u8")
             assert again.status_code == 403 and again.text.startswith("expired"), again.text
+
+
+def last_segment(playlist: str) -> int:
+    return int(playlist.rstrip("\n").rsplit("/", 1)[1].removesuffix(".ts"))
+
+
+async def test_kept_hls_reloads_follow_the_window_the_session_the_address_and_the_keys(
+    tmp_path: Path,
+) -> None:
+    """A reload is answered from what its token was checked against last time; each
+    thing that check covered still decides the next reload."""
+    with stand_in_panel() as panel:
+        token, view = panel.add_node(10)
+        view.assignments = [Assignment(CHANNEL, always_on=True)]
+        with node_process(tmp_path, panel.url, token, trusted_proxies="127.0.0.1") as node:
+            node.wait_for(r"Channels running: 1")
+            base = node.base_url
+            first = panel.issue(CHANNEL, PlayKind.hls, session_id=900)
+            second = panel.issue(CHANNEL, PlayKind.hls, session_id=901)
+            async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+                # One keep-alive connection, the two plays' reloads taking turns.
+                seen: dict[str, set[str]] = {first: set(), second: set()}
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and min(len(v) for v in seen.values()) < 2:
+                    for mine, other in ((first, second), (second, first)):
+                        answer = await client.get(f"/play/{mine}.m3u8")
+                        assert answer.status_code == 200, answer.text
+                        assert answer.headers["cache-control"] == "no-cache"
+                        assert answer.headers["access-control-allow-origin"] == "*"
+                        assert f"/play/{mine}/" in answer.text and other not in answer.text
+                        seen[mine].add(answer.text)
+                    await asyncio.sleep(0.1)
+                # The kept playlist changed when a segment was cut, and the new one plays.
+                for mine, texts in seen.items():
+                    assert len(texts) >= 2, texts
+                    newest = max(texts, key=last_segment)
+                    assert last_segment(newest) > last_segment(min(texts, key=last_segment))
+                    segment = await client.get(f"/play/{mine}/{last_segment(newest)}.ts")
+                    assert segment.status_code == 200 and segment.content[0] == 0x47
+                # Another address behind the trusted proxy: the token is bound to 127.0.0.1.
+                moved = await client.get(
+                    f"/play/{first}.m3u8", headers={"x-forwarded-for": "203.0.113.5"}
+                )
+                assert moved.status_code == 403 and "another address" in moved.text
+                tampered = first[:-3] + ("AAA" if not first.endswith("AAA") else "BBB")
+                refused = await client.get(f"/play/{tampered}.m3u8")
+                assert refused.status_code == 403 and refused.text.startswith("bad signature")
+                assert (await client.get(f"/play/{first}.m3u8")).status_code == 200
+                # The panel ends one session: its reloads stop, the other's go on.
+                with panel.lock:
+                    view.end_sessions = [900]
+                panel.wait(
+                    lambda: any(e.session_id == 900 for b in view.heartbeats for e in b.ended),
+                    what="the ended session's report",
+                )
+                ended = await client.get(f"/play/{first}.m3u8")
+                assert ended.status_code == 403 and ended.text.startswith("session ended")
+                assert (await client.get(f"/play/{first}/0.ts")).status_code == 403
+                assert (await client.get(f"/play/{second}.m3u8")).status_code == 200
+                # The key that signed it retired: even a live session's token stops.
+                with panel.lock:
+                    panel.keys = [SigningKey(2, secrets.token_bytes(32))]
+                    beats = len(view.heartbeats)
+                panel.wait(lambda: len(view.heartbeats) > beats + 1, what="the new key ring")
+                retired = await client.get(f"/play/{second}.m3u8")
+                assert retired.status_code == 403 and retired.text.startswith("unknown key")
 
 
 async def test_the_panel_ends_sessions_drains_and_revokes(tmp_path: Path) -> None:

@@ -38,3 +38,19 @@ def test_a_tampered_token_is_refused_even_next_to_a_kept_one() -> None:
     tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
     with pytest.raises(TokenRefused):
         tokens.verify(tampered, 900)
+
+
+def test_the_same_key_ring_again_keeps_its_generation_and_a_changed_one_does_not() -> None:
+    tokens = PlayTokens([OLD])
+    token = _token(tokens, expires=1_000)
+    tokens.verify(token, 900, "192.0.2.1")
+    generation = tokens.generation
+    tokens.replace_keys([SigningKey(1, b"o" * 32)])  # every heartbeat reply repeats it
+    assert tokens.generation == generation
+    assert tokens.verify(token, 900, "192.0.2.1").session_id == 4
+    tokens.replace_keys([OLD, NEW])  # a key added
+    assert tokens.generation == generation + 1
+    tokens.replace_keys([SigningKey(1, b"x" * 32)])  # the same id, another secret
+    assert tokens.generation == generation + 2
+    with pytest.raises(TokenRefused, match="bad signature"):
+        tokens.verify(token, 900, "192.0.2.1")

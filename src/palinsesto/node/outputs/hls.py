@@ -126,6 +126,11 @@ class HlsSegmenter:
     def ready(self) -> bool:
         return len(self._segments) > 0
 
+    @property
+    def version(self) -> int:
+        """Changes whenever the playlist does (a segment cut, a reset)."""
+        return self._version
+
     def playlist(self, segment_url: Callable[[int], str]) -> str:
         """The live playlist of the last ``window`` segments with URLs from ``segment_url``."""
         shown = list(self._segments)[-self.window :]
