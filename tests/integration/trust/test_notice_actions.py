@@ -93,6 +93,8 @@ def test_staff_review_and_lift_a_restriction(server: RunningServer) -> None:
         mine = [e for e in entries if e["entity"] == "notice_action"]
         assert {e["action"] for e in mine} >= {"review", "lift"}
         assert all(e["actor"] == "owner-acme" for e in mine)
+        report = c.get("/api/v1/transparency-report").json()
+        assert report["lifted_after_review"] == 1 and report["expired_restrictions_lifted"] == 0
 
 
 def test_lifting_moots_a_pending_counter_notice(server: RunningServer) -> None:

@@ -152,6 +152,7 @@ def report_page(report: dict[str, Any], title: str) -> HTMLResponse:
                 *_count_rows(report["counter_notices"]["by_status"]),
                 ("restorations after a counter-notice", str(report["restorations"])),
                 ("restrictions ended at their expiry", str(report["expired_restrictions_lifted"])),
+                ("restrictions lifted after a review", str(report["lifted_after_review"])),
             ]
         ),
     ]

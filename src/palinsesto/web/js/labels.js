@@ -112,6 +112,9 @@ export const VALUES = {
   kick_oldest: "Disconnect the oldest device", refuse: "Refuse the new device",
   never: "Never scanned", running: "Scanning", done: "Scanned", failed: "Failed",
   ok: "OK", broken: "Unreadable", missing: "Missing",
+  received: "Received", actioned: "Actioned", rejected: "Rejected", revoked: "Revoked",
+  pending: "Pending", restored: "Restored", upheld: "Kept (legal action)", moot: "Moot",
+  staff: "after a review", counter_notice: "after a counter-notice",
   end_sessions: "End sessions", extend: "Extend", enable: "Enable", disable: "Disable", ban: "Ban", unban: "Unban", delete: "Delete",
 };
 
