@@ -16,7 +16,7 @@ import { h } from "./dom.js";
 import { refColumn } from "./refs.js";
 import { nodeStateCell, nodeStates, serverDetail, showCreatedToken } from "./pages/servers.js";
 import { sessionsPage } from "./pages/sessions.js";
-import { offerOwner } from "./pages/tenants.js";
+import { offerOwner, tenantUsage } from "./pages/tenants.js";
 import { legalSettingsPage } from "./pages/legal_settings.js";
 import { counterNoticesPage, noticesPage, restrictionsPage } from "./pages/notices.js";
 import { personalDataPage } from "./pages/personal_data.js";
@@ -226,6 +226,7 @@ export const RESOURCES = [
     paths: ["/tenants"], read: ["platform_admin"], write: ["platform_admin"],
     columns: ["id", "name", "slug", "status", "max_channels", "max_lines"], sortable: ["id", "name", "slug"],
     afterCreate: offerOwner,
+    detail: (tenant) => tenantUsage(tenant),
   },
 ];
 

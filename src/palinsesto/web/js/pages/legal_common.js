@@ -1,9 +1,8 @@
 // What the legal pages share: names for what a notice targets, a statement of reasons shown
-// element by element, the time left on a deadline, a file download from the API, and a
-// small table builder (label, value) for their lists.
+// element by element, the time left on a deadline, and a file download from the API.
 
 import { getBlob } from "../api.js";
-import { formatValue, h, humanize } from "../dom.js";
+import { formatValue, h, humanize, saveBlob } from "../dom.js";
 import { namesCell } from "../refs.js";
 
 const TARGET_PATHS = { channel: "/channels", movie: "/movies", series: "/series", episode: "/episodes" };
@@ -53,22 +52,4 @@ export function timeLeft(iso, now = Date.now()) {
 export async function download(path, filename) {
   const blob = await getBlob(path);
   saveBlob(blob, filename);
-}
-
-export function saveBlob(blob, filename) {
-  const url = URL.createObjectURL(blob);
-  const a = h("a", { href: url, download: filename, hidden: true });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
-// A data table: columns are [label, (row) => cell]; the last column holds the row's buttons.
-export function dataTable(caption, columns, rows, buttons) {
-  const head = h("tr", {}, columns.map(([label]) => h("th", { scope: "col" }, label)), buttons ? h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")) : null);
-  const body = h("tbody", {}, rows.map((row) => h("tr", {},
-    columns.map(([label, cell]) => h("td", { "data-label": label }, cell(row))),
-    buttons ? h("td", { class: "actions" }, buttons(row)) : null)));
-  return h("div", { class: "table-wrap" }, h("table", { class: "data" }, h("caption", { class: "sr-only" }, caption), h("thead", {}, head), body));
 }

@@ -4,11 +4,11 @@
 // timers (record the notifier's legal action).
 
 import { api, get } from "../api.js";
-import { clear, formatValue, h, toast } from "../dom.js";
+import { clear, dataTable, formatValue, h, toast } from "../dom.js";
 import { dialog, fieldsFromSchema, renderForm } from "../form.js";
 import { valueLabel } from "../labels.js";
 import { requestSchema } from "../openapi.js";
-import { dataTable, statementView, targetItems, timeLeft } from "./legal_common.js";
+import { statementView, targetItems, timeLeft } from "./legal_common.js";
 
 const REGIMES = { dsa: "EU DSA Art. 16", dmca: "US DMCA 512(c)" };
 const KIND_WORDS = {

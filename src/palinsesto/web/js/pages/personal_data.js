@@ -2,9 +2,8 @@
 // user as a JSON file, or erase it — confirmed by typing the name, as it cannot be undone.
 
 import { api, get } from "../api.js";
-import { clear, h, toast } from "../dom.js";
+import { clear, h, saveBlob, toast } from "../dom.js";
 import { dialog, refPicker } from "../form.js";
-import { saveBlob } from "./legal_common.js";
 
 const SUBJECTS = [
   { key: "line", title: "A line (a viewer)", path: "/lines", label: "username", noun: "line" },

@@ -3,13 +3,13 @@
 // elsewhere can be matched). Expiry alerts (30, 7 and 1 days ahead) come first.
 
 import { api, get } from "../api.js";
-import { clear, formatValue, h, toast } from "../dom.js";
+import { clear, dataTable, formatValue, h, toast } from "../dom.js";
 import { dialog, fieldsFromSchema, renderForm } from "../form.js";
 import { valueLabel } from "../labels.js";
 import { requestSchema } from "../openapi.js";
 import { namesCell } from "../refs.js";
 import { tenantHint } from "../table.js";
-import { dataTable, download, timeLeft } from "./legal_common.js";
+import { download, timeLeft } from "./legal_common.js";
 
 const KINDS = [
   ["channel", "a channel", "/channels", "Channel"],
