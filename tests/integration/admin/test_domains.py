@@ -329,6 +329,14 @@ def test_stream_urls_on_a_domain_play_only_its_own_lines(
         assert r.headers["location"] == (
             f"http://{alpha.host}:{port}/live/{alpha.line}/pw-1/{pattern['id']}.ts"
         )
+        # A browser play with a watch token (the panel's preview, a watch page) passes on.
+        with alpha.world.client() as staff:
+            r = staff.post(f"/api/v1/live/channels/{pattern['id']}/preview")
+            assert r.status_code == 200, r.text
+            preview = r.json()["url"]
+        r = c.get(preview)
+        assert r.status_code == 302, r.text
+        assert r.headers["location"] == f"http://{alpha.host}:{port}{preview}"
     with httpx.Client(base_url=server.base_url, timeout=30) as c:  # the platform's address
         r = c.get(f"/live/{bravo.line}/pw-1/{bravo.channel_id}.ts")
         assert r.status_code == 302 and r.headers["location"].startswith("http://127.0.0.1:")

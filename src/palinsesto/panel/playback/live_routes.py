@@ -39,6 +39,7 @@ from palinsesto.panel.playback.lines import LineRefused, shared_line_directory
 from palinsesto.panel.playback.raw_http import parse_query
 from palinsesto.panel.playback.refusals import refusal_status
 from palinsesto.panel.playback.stream_paths import LivePath, VodPath, parse_delivery_path
+from palinsesto.panel.playback.watch_tokens import SIGNED_USER
 
 _SHORT_FILE = re.compile(r"^\d{1,10}(\.(ts|m3u8|ch))?$")
 _MAPPED_V4 = "::ffff:"  # how a dual-stack socket shows an IPv4 peer
@@ -96,7 +97,7 @@ def install_live_routes(app: FastAPI, ctx: AppContext) -> None:
     async def refused_here(request: Request, path: str, tenant_id: int) -> Response | None:
         """On a tenant's domain: the refusal of another tenant's (or a wrong) line."""
         found = stream_credentials(path, parse_query(request.scope["query_string"]), zone)
-        if found is None:
+        if found is None or found[0] == SIGNED_USER:  # a watch token names its own tenant
             return None
         client = request.scope.get("client")
         try:
