@@ -116,6 +116,8 @@ def test_rights_notice_action_and_lift(panel: Panel, sqlite_server: RunningServe
     decisions = page.get_by_role("table", name="Decisions")
     expect(decisions).to_contain_text("Channel Match")
     assert axe_serious(page) == []
+    page.evaluate("window.scrollTo(0, 0)")
+    panel.screenshot("restrictions")
     page.get_by_role("button", name=re.compile(r"^Lift decision \d+$")).click()
     lift = page.get_by_role("dialog", name="Lift: Disable the item for everyone")
     lift.get_by_label("Why it ends").fill("The notifier withdrew: the line had a sub-licence.")

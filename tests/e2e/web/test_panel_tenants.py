@@ -65,6 +65,8 @@ def test_a_tenants_usage_shows_its_storage_and_exports_it(
     expect(table.locator("tbody tr")).to_have_count(1)
     expect(table.locator("tbody td[data-label='Storage (GB)']")).to_have_text("12.50")
     assert axe_serious(page) == []
+    usage.scroll_into_view_if_needed()
+    panel.screenshot("tenant-usage")
     with page.expect_download() as download:
         usage.get_by_role("button", name="Download CSV").click()
     path = download.value.path()

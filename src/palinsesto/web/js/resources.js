@@ -227,6 +227,7 @@ export const RESOURCES = [
     columns: ["id", "name", "slug", "status", "max_channels", "max_lines"], sortable: ["id", "name", "slug"],
     afterCreate: offerOwner,
     detail: (tenant) => tenantUsage(tenant),
+    hiddenActions: ["operator"], // on the Legal settings page, with its words and checks
   },
 ];
 
