@@ -24,6 +24,7 @@ from palinsesto.panel.admin.m3u_refresh import install_m3u_refresh
 from palinsesto.panel.admin.panel import mount_panel
 from palinsesto.panel.admin.security_headers import SecurityHeaders
 from palinsesto.panel.admin.server_timing import ServerTiming
+from palinsesto.panel.admin.storage_meter import StorageMeter
 from palinsesto.panel.admin.upload_expiry import UploadExpiry
 from palinsesto.panel.admin.uploads import UploadStore
 from palinsesto.panel.local_node.engine import install_live
@@ -63,6 +64,12 @@ def create_app(
     uploads = UploadStore(ctx.settings.effective_media_root, ctx.settings.upload_expiry_seconds)
     ctx.services["uploads"] = uploads
     upload_expiry = UploadExpiry(uploads)
+    storage_meter = StorageMeter(
+        ctx.db,
+        ctx.settings.effective_media_root,
+        ctx.settings.effective_archive_root,
+        ctx.settings.storage_sample_seconds,
+    )
     scans = LibraryScans(ctx.db, ctx.events, library, posters, ctx.settings.library_probe_workers)
     ctx.services["library_scans"] = scans
     m3u = install_m3u_refresh(ctx)  # ctx.services["m3u"]: scheduled playlist imports
@@ -79,7 +86,9 @@ def create_app(
         live_stats.start()
         legal_jobs.start()
         upload_expiry.start()
+        storage_meter.start()
         yield
+        await storage_meter.stop()
         await upload_expiry.stop()
         await scans.stop()
         await legal_jobs.stop()

@@ -147,6 +147,9 @@ class Settings:
     mail_from: str = ""
     # How often the live engine adds its viewers to the daily usage table (usage_days).
     usage_sample_seconds: int = 30
+    # How often each tenant's storage (media folder, catch-up archive) is measured for the
+    # daily usage table (the day keeps its highest figure).
+    storage_sample_seconds: int = 3600
     # How long probing one VOD file (ffmpeg reading its header) may take.
     vod_probe_timeout_seconds: int = 20
     # Library scans: how many ffmpeg probes run at once (each is one short process).
@@ -417,6 +420,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"{ENV_PREFIX}SIGNUP: expected one of {', '.join(SIGNUP_MODES)}")
     if settings.signup_per_hour <= 0 or settings.usage_sample_seconds <= 0:
         raise ConfigError(f"{ENV_PREFIX}SIGNUP_PER_HOUR / USAGE_SAMPLE_SECONDS: must be positive")
+    if settings.storage_sample_seconds <= 0:
+        raise ConfigError(f"{ENV_PREFIX}STORAGE_SAMPLE_SECONDS: must be positive")
     if settings.node_heartbeat_seconds <= 0 or settings.node_lease_seconds <= (
         settings.node_heartbeat_seconds
     ):

@@ -256,6 +256,8 @@ class UsageDay(Base, TenantScoped):
     viewer_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
     peak_viewers: Mapped[int] = mapped_column(Integer, default=0)
     egress_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The day's highest storage sample: library files, uploads, catch-up archive (bytes).
+    storage_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class TenantDomain(Base, TenantScoped):

@@ -31,6 +31,7 @@ class CounterStatus(enum.StrEnum):
 class LiftReason(enum.StrEnum):
     expired = "expired"  # its expiry date passed
     counter_notice = "counter_notice"  # a counter-notice, and no legal action in time
+    staff = "staff"  # the service's staff reviewed the restriction and ended it
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +123,17 @@ def lift_statement(
     lifted_at: datetime,
     targets: list[dict[str, str]],
     counter_notice_id: int | None = None,
+    facts: str = "",
 ) -> dict[str, Any]:
-    """The statement given when a restriction ends, in the shape of a statement of reasons."""
-    if reason is LiftReason.expired:
+    """The statement given when a restriction ends, in the shape of a statement of reasons.
+
+    ``facts`` are the staff's own words when they lift it after a review.
+    """
+    automated = reason is not LiftReason.staff
+    if reason is LiftReason.staff:
+        facts = facts or "The service's staff reviewed the restriction and ended it."
+        ground = "Review of the decision by the service (DSA Art. 20(4))."
+    elif reason is LiftReason.expired:
         facts = "The restriction reached the end of the period it was imposed for."
         ground = "The decision's own duration (DSA Art. 17(3)(a))."
     else:
@@ -139,7 +148,7 @@ def lift_statement(
         "restriction_lifted": {"kind": kind.value, "content": targets},
         "reason": reason.value,
         "facts_and_circumstances": facts,
-        "automated_means": {"used_for_decision": True},
+        "automated_means": {"used_for_decision": automated},
         "legal_ground": ground,
         "redress": list(DEFAULT_REDRESS),
     }

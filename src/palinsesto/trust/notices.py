@@ -363,4 +363,5 @@ def transparency_report(
         "counter_notices": {"received": len(counter_rows), "by_status": counter_status},
         "restorations": sum(1 for x in lifted if x.reason == "counter_notice"),
         "expired_restrictions_lifted": sum(1 for x in lifted if x.reason == "expired"),
+        "lifted_after_review": sum(1 for x in lifted if x.reason == "staff"),
     }

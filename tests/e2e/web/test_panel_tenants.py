@@ -3,12 +3,16 @@ the owner it adds can sign in to that tenant."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 from panel_browser import Panel, axe_serious
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from palinsesto.accounts.models import AdminUser, Role, Tenant
+from palinsesto.accounts.usage import add_usage, record_storage
+from palinsesto.panel.playback.metering import UsageSample
 from support.server import ADMIN_PASSWORD, ADMIN_USER, RunningServer
 
 
@@ -37,3 +41,36 @@ def test_a_new_tenant_offers_to_add_its_owner(panel: Panel, sqlite_server: Runni
         timeout=30,
     )
     assert r.status_code == 200, r.text
+
+
+def test_a_tenants_usage_shows_its_storage_and_exports_it(
+    panel: Panel, sqlite_server: RunningServer
+) -> None:
+    today = datetime.now(UTC).date()
+    with sqlite_server.ctx.db.transaction() as session:
+        tenant = Tenant(name="Hotel Lago", slug="hotel-lago")
+        session.add(tenant)
+        session.flush()
+        add_usage(session, [UsageSample(tenant.id, today, 7200, 4, 3_000_000_000)])
+        record_storage(session, today, {tenant.id: 12_500_000_000})
+    panel.sign_in(ADMIN_USER, ADMIN_PASSWORD)
+    panel.open("Tenants")
+    page = panel.page
+    page.get_by_role("button", name="Edit Hotel Lago").click()
+    usage = page.get_by_role("region", name="Usage, last 30 days")
+    expect(usage).to_contain_text(
+        "2.0 viewer-hours, peak 4 viewers, 3.00 GB out, up to 12.50 GB stored."
+    )
+    table = usage.get_by_role("table", name="Usage of Hotel Lago per day")
+    expect(table.locator("tbody tr")).to_have_count(1)
+    expect(table.locator("tbody td[data-label='Storage (GB)']")).to_have_text("12.50")
+    assert axe_serious(page) == []
+    usage.scroll_into_view_if_needed()
+    panel.screenshot("tenant-usage")
+    with page.expect_download() as download:
+        usage.get_by_role("button", name="Download CSV").click()
+    path = download.value.path()
+    assert path is not None
+    lines = path.read_text().splitlines()
+    header, row = lines[0].split(","), lines[1].split(",")
+    assert dict(zip(header, row, strict=True))["storage_bytes"] == "12500000000"

@@ -258,3 +258,131 @@ def test_branding_is_validated_and_shown_on_its_domain_and_watch_pages(
     with bravo.world.client() as b:
         assert b.get("/api/v1/branding").json()["display_name"] == ""
         assert b.delete("/api/v1/branding/logo").json()["logo_url"] is None
+
+
+def _stream_answers(
+    base: str, host: str, username: str, password: str, channel_id: int
+) -> list[tuple[int, bytes]]:
+    """What the stream URLs answer a line (without following redirects): live TS and HLS,
+    the short form, a movie, an episode and catch-up (items that do not exist: a line
+    signed in gets 404s, a refused one its sign-in refusal)."""
+    creds = f"{username}/{password}"
+    paths = [
+        f"/live/{creds}/999999.ts",
+        f"/live/{creds}/999999.m3u8",
+        f"/{creds}/999999",
+        f"/movie/{creds}/999999.mp4",
+        f"/series/{creds}/999999.mkv",
+        f"/timeshift/{creds}/10/2026-01-01:10-00/{channel_id}.ts",
+        f"/streaming/timeshift.php?username={username}&password={password}"
+        f"&stream={channel_id}&start=2026-01-01:10-00&duration=10",
+    ]
+    with httpx.Client(base_url=base, headers={"Host": host}, timeout=30) as c:
+        return [(r.status_code, r.content) for r in (c.get(p) for p in paths)]
+
+
+def test_stream_urls_on_a_domain_play_only_its_own_lines(
+    server: RunningServer, panels: tuple[Panel, Panel]
+) -> None:
+    alpha, bravo = panels
+    live = f"http://127.0.0.1:{server.ctx.services['live'].port}"
+    # A channel that plays (a test pattern), for alpha's line to watch on alpha's domain.
+    with alpha.world.client() as c:
+        pattern = created(
+            c.post(
+                "/api/v1/channels",
+                json={"name": "Pattern", "mode": "on_demand",
+                      "sources": [{"kind": "test_pattern", "url": "testsrc://160x90@25"}]},
+            )
+        )  # fmt: skip
+        bouquet = c.get("/api/v1/bouquets").json()["items"][0]
+        items = [{"item_type": "channel", "item_id": i} for i in (alpha.channel_id, pattern["id"])]
+        assert c.put(f"/api/v1/bouquets/{bouquet['id']}/items", json={"items": items}).is_success
+    for mine, other in ((alpha, bravo), (bravo, alpha)):
+        # On the data plane, by Host: the other panel's line is exactly a wrong password.
+        wrong = _stream_answers(live, mine.host, mine.line, "nope", mine.channel_id)
+        assert {s for s, _ in wrong} == {401}
+        foreign = _stream_answers(live, mine.host, other.line, "pw-1", mine.channel_id)
+        assert foreign == wrong
+        own = _stream_answers(live, mine.host, mine.line, "pw-1", mine.channel_id)
+        assert 401 not in {s for s, _ in own}
+        assert {s for s, _ in own[:5]} == {404}
+        # On the platform's own address every line signs in, as before.
+        for panel in (alpha, bravo):
+            plain = _stream_answers(live, "127.0.0.1", panel.line, "pw-1", panel.channel_id)
+            assert 401 not in {s for s, _ in plain}
+
+    # The panel's port refuses a foreign line at once, and sends its own lines to the data
+    # plane on the same domain (where the Host scopes the play again).
+    port = server.ctx.services["live"].port
+    with httpx.Client(base_url=server.base_url, headers={"Host": alpha.host}, timeout=30) as c:
+        for path in (
+            f"/live/{bravo.line}/pw-1/{alpha.channel_id}.ts",
+            f"/movie/{bravo.line}/pw-1/1.mp4",
+            f"/{bravo.line}/pw-1/{alpha.channel_id}",
+            f"/timeshift/{bravo.line}/pw-1/10/2026-01-01:10-00/{alpha.channel_id}.ts",
+        ):
+            r = c.get(path)
+            assert (r.status_code, r.text) == (401, "AUTH_FAILED\n"), path
+        r = c.get(f"/live/{alpha.line}/pw-1/{pattern['id']}.ts")
+        assert r.status_code == 302
+        assert r.headers["location"] == (
+            f"http://{alpha.host}:{port}/live/{alpha.line}/pw-1/{pattern['id']}.ts"
+        )
+        # A browser play with a watch token (the panel's preview, a watch page) passes on.
+        with alpha.world.client() as staff:
+            r = staff.post(f"/api/v1/live/channels/{pattern['id']}/preview")
+            assert r.status_code == 200, r.text
+            preview = r.json()["url"]
+        r = c.get(preview)
+        assert r.status_code == 302, r.text
+        assert r.headers["location"] == f"http://{alpha.host}:{port}{preview}"
+    with httpx.Client(base_url=server.base_url, timeout=30) as c:  # the platform's address
+        r = c.get(f"/live/{bravo.line}/pw-1/{bravo.channel_id}.ts")
+        assert r.status_code == 302 and r.headers["location"].startswith("http://127.0.0.1:")
+
+    # Alpha's line plays on alpha's domain: real MPEG-TS from the running test pattern.
+    with (
+        httpx.Client(base_url=live, headers={"Host": alpha.host}, timeout=30) as c,
+        c.stream("GET", f"/live/{alpha.line}/pw-1/{pattern['id']}.ts") as r,
+    ):
+        assert r.status_code == 200
+        data = b""
+        for chunk in r.iter_bytes():
+            data += chunk
+            if len(data) >= 188 * 50:
+                break
+        assert data[0] == 0x47 and data[188] == 0x47
+
+
+def test_security_txt_operator_page_and_report_follow_the_domain(
+    server: RunningServer, panels: tuple[Panel, Panel]
+) -> None:
+    alpha, bravo = panels
+    with alpha.world.client() as c:
+        r = c.put(
+            f"/api/v1/tenants/{alpha.world.id}/operator",
+            json={"operator_name": "Alpha Media Srl", "security_contact": "mailto:sec@alpha.test"},
+        )
+        assert r.status_code == 200, r.text
+    with _on(server, f"{alpha.host}:8443") as c:
+        txt = c.get("/.well-known/security.txt").text
+        assert txt.splitlines()[0] == "Contact: mailto:sec@alpha.test"
+        assert f"Canonical: http://{alpha.host}:8443/.well-known/security.txt" in txt
+        assert f"Policy: http://{alpha.host}:8443/operator" in txt
+        assert f"http://{alpha.host}:8443/notice?service=alpha" in txt
+        page = c.get("/operator")
+        assert page.status_code == 200
+        assert "Who operates Alpha" in page.text and "Alpha Media Srl" in page.text
+        assert f"http://{alpha.host}:8443/transparency" in page.text
+        assert "bravo" not in page.text.lower()
+        assert "Transparency report — Alpha" in c.get("/transparency").text
+    with _on(server, bravo.host) as c:
+        txt = c.get("/.well-known/security.txt").text
+        assert "sec@alpha.test" not in txt and f"Canonical: http://{bravo.host}/" in txt
+        assert "Who operates Bravo" in c.get("/operator").text
+    with _on(server, None) as c:  # the platform's address: the platform's own
+        txt = c.get("/.well-known/security.txt").text
+        assert "alpha" not in txt and f"Canonical: {server.base_url}/" in txt
+        assert c.get("/operator").status_code == 404
+        assert c.get("/transparency").text.count("Transparency report</h1>") == 1

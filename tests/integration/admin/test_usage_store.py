@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from palinsesto.accounts.models import Tenant
-from palinsesto.accounts.usage import add_usage, usage_rows
+from palinsesto.accounts.usage import add_usage, record_storage, usage_rows
 from palinsesto.db import Database, upgrade
 from palinsesto.panel.playback.metering import UsageSample
 
@@ -48,3 +48,28 @@ def test_samples_add_up_per_day_and_survive_a_restart(database_url: str) -> None
         ("usage-b", DAY, 5, 1, 10),
     ]
     assert [(r.tenant_id, r.day) for r in only_a] == [(a, DAY)]
+
+
+def test_storage_keeps_the_days_highest_sample_beside_viewing(database_url: str) -> None:
+    upgrade(database_url)
+    db = Database(database_url)
+    with db.transaction() as session:
+        tenant = Tenant(name="S", slug="storage-s")
+        session.add(tenant)
+        session.flush()
+        s = tenant.id
+    with db.transaction() as session:
+        record_storage(session, DAY, {s: 5_000, 999_999: 1})  # no such tenant: dropped
+        add_usage(session, [UsageSample(s, DAY, 60, 2, 700)])
+    with db.transaction() as session:
+        record_storage(session, DAY, {s: 3_000})  # lower: the day's stays 5000
+        record_storage(session, NEXT, {s: 3_000})
+    with db.transaction() as session:
+        record_storage(session, DAY, {s: 8_000})
+    with db.session() as session:
+        rows = usage_rows(session, DAY, NEXT)
+    db.dispose()
+    assert [
+        (r.day, r.viewer_seconds, r.peak_viewers, r.egress_bytes, r.storage_bytes) for r in rows
+    ] == [(DAY, 60, 2, 700, 8_000), (NEXT, 0, 0, 0, 3_000)]
+    assert rows[0].storage_gb == 8e-6

@@ -8,6 +8,9 @@
   (the same figures as ``/api/v1/public/transparency-report``);
 * ``/counter-notice``: the public counter-notice form.
 
+On a tenant's own domain (accounts/domains.py) ``/operator``, ``/.well-known/security.txt``
+and ``/transparency`` are that tenant's, naming addresses on the domain.
+
 Pages are written here with every value escaped; they carry no script.
 """
 
@@ -22,27 +25,33 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
 from sqlalchemy import select
 
+from palinsesto.accounts.domains import host_and_port
 from palinsesto.accounts.models import Tenant
 from palinsesto.config import Settings
 from palinsesto.panel.admin.api.errors import ApiError
 from palinsesto.panel.admin.api.routes.transparency import build_report, period
+from palinsesto.panel.playback.domains import shared_domains
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "web"
 _NO_CACHE = {"Cache-Control": "no-cache"}
 
 
-def security_txt_body(settings: Settings, now: datetime, tenant: Tenant | None = None) -> str:
+def security_txt_body(
+    settings: Settings, now: datetime, tenant: Tenant | None = None, domain_base: str = ""
+) -> str:
     """RFC 9116's security.txt: where to report vulnerabilities and abuse, valid for a year.
 
     For a tenant: its own security contact first, the platform's next, its notice form last.
+    ``domain_base`` (``scheme://host``): served on the tenant's own domain, whose addresses
+    it then names (its operator page and canonical URL at the domain's root).
     """
-    base = settings.effective_public_url
+    base = domain_base or settings.effective_public_url
     contacts = [tenant.security_contact] if tenant is not None and tenant.security_contact else []
     if settings.security_contact:
         contacts.append(settings.security_contact)
     service = f"?service={tenant.slug}" if tenant is not None else ""
     contacts.append(f"{base}/notice{service}")  # the notice form also reaches the operator
-    where = f"{base}/t/{tenant.slug}" if tenant is not None else base
+    where = tenant_base(settings, tenant, domain_base) if tenant is not None else base
     expires = (now + timedelta(days=365)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     lines = [f"Contact: {c}" for c in contacts]
     lines += [
@@ -52,6 +61,28 @@ def security_txt_body(settings: Settings, now: datetime, tenant: Tenant | None =
         "Preferred-Languages: en",
     ]
     return "\n".join(lines) + "\n"
+
+
+def tenant_base(settings: Settings, tenant: Tenant, domain_base: str = "") -> str:
+    """Where a tenant's public legal pages live: its domain's root, or /t/<slug>."""
+    return domain_base or f"{settings.effective_public_url}/t/{tenant.slug}"
+
+
+def domain_tenant(request: Request) -> tuple[Tenant | None, str]:
+    """The tenant whose own domain the request came on, and that domain as ``scheme://host``
+    (``(None, "")`` on the platform's address)."""
+    ctx = request.app.state.ctx
+    host = request.headers.get("host", "")
+    tenant_id = shared_domains(ctx.services, ctx.db, ctx.events).tenant_for_host(host)
+    if tenant_id is None:
+        return None, ""
+    with ctx.db.session() as session:
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is None:
+            return None, ""
+        session.expunge(tenant)
+    scheme = "https" if request.url.scheme == "https" else "http"
+    return tenant, f"{scheme}://{host_and_port(host)}"
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -83,8 +114,9 @@ def _tenant(request: Request, slug: str) -> Tenant | None:
         return tenant
 
 
-def operator_page(tenant: Tenant, settings: Settings) -> HTMLResponse:
-    base = settings.effective_public_url
+def operator_page(tenant: Tenant, settings: Settings, domain_base: str = "") -> HTMLResponse:
+    base = domain_base or settings.effective_public_url
+    where = tenant_base(settings, tenant, domain_base)
     pairs = [("Service", escape(tenant.name))]
     if tenant.operator_name:
         pairs.append(("Operated by", escape(tenant.operator_name)))
@@ -101,12 +133,8 @@ def operator_page(tenant: Tenant, settings: Settings) -> HTMLResponse:
     security = tenant.security_contact or settings.security_contact
     if security:
         pairs.append(("Security contact", _link(security, security.removeprefix("mailto:"))))
-    pairs.append(
-        ("security.txt", _link(f"{base}/t/{tenant.slug}/.well-known/security.txt", "security.txt"))
-    )
-    pairs.append(
-        ("Transparency", _link(f"{base}/t/{tenant.slug}/transparency", "transparency report"))
-    )
+    pairs.append(("security.txt", _link(f"{where}/.well-known/security.txt", "security.txt")))
+    pairs.append(("Transparency", _link(f"{where}/transparency", "transparency report")))
     return _page(f"Who operates {tenant.name}", _rows(pairs))
 
 
@@ -152,6 +180,7 @@ def report_page(report: dict[str, Any], title: str) -> HTMLResponse:
                 *_count_rows(report["counter_notices"]["by_status"]),
                 ("restorations after a counter-notice", str(report["restorations"])),
                 ("restrictions ended at their expiry", str(report["expired_restrictions_lifted"])),
+                ("restrictions lifted after a review", str(report["lifted_after_review"])),
             ]
         ),
     ]
@@ -201,7 +230,17 @@ def mount_legal_pages(app: FastAPI) -> None:
 
     @app.get("/transparency", include_in_schema=False)
     def platform_transparency(request: Request) -> HTMLResponse:
-        return transparency(request, None)
+        # On a tenant's own domain: that service's report.
+        return transparency(request, domain_tenant(request)[0])
+
+    @app.get("/operator", include_in_schema=False)
+    def domain_operator(request: Request) -> HTMLResponse:
+        """A tenant's operator page at its own domain's root."""
+        tenant, domain_base = domain_tenant(request)
+        if tenant is None:
+            body = "<p>Each service's operator page is at /t/&lt;service&gt;/operator.</p>"
+            return _page("Not found", body, 404)
+        return operator_page(tenant, request.app.state.ctx.settings, domain_base)
 
     @app.get("/t/{slug}/transparency", include_in_schema=False)
     def tenant_transparency(request: Request, slug: str) -> HTMLResponse:

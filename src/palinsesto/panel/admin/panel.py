@@ -21,7 +21,7 @@ from fastapi.responses import (
 from fastapi.staticfiles import StaticFiles
 
 from palinsesto.panel.admin.api.errors import error_body
-from palinsesto.panel.admin.legal_pages import mount_legal_pages, security_txt_body
+from palinsesto.panel.admin.legal_pages import domain_tenant, mount_legal_pages, security_txt_body
 
 PANEL_PREFIX = "/panel"
 PLAYER_PREFIX = "/panel/vendor/hls"
@@ -52,8 +52,12 @@ def mount_panel(app: FastAPI, player_dir: Path = PLAYER_DIR) -> None:
 
     @app.get("/.well-known/security.txt", include_in_schema=False)
     def security_txt(request: Request) -> PlainTextResponse:
+        # On a tenant's own domain: that service's (its contact first, its addresses).
+        tenant, domain_base = domain_tenant(request)
         return PlainTextResponse(
-            security_txt_body(request.app.state.ctx.settings, datetime.now(UTC)),
+            security_txt_body(
+                request.app.state.ctx.settings, datetime.now(UTC), tenant, domain_base
+            ),
             headers={"Cache-Control": "max-age=86400"},
         )
 

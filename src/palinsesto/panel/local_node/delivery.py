@@ -186,6 +186,7 @@ class Delivery:
             self.proxies.client_address(request.ip, request.headers.get("x-forwarded-for")),
             request.user_agent,
             time.time(),
+            request.headers.get("host", ""),
         )
         try:
             grant = self.engine.access.authorize(play, cached_only=True)

@@ -73,7 +73,7 @@ class TimeshiftDelivery:
         now = time.time()
         play = PlaybackRequest(
             target.username, target.password, target.stream_id, "ts",
-            self._client_ip(request), request.user_agent, now,
+            self._client_ip(request), request.user_agent, now, request.headers.get("host", ""),
         )  # fmt: skip
         engine = self.engine
         try:

@@ -96,6 +96,7 @@ class VodDelivery:
             request.ip,
             request.user_agent,
             time.time(),
+            request.headers.get("host", ""),
         )
         try:
             try:

@@ -241,6 +241,7 @@ class NodeFront:
             client[0] if client else "",
             _header(scope, b"user-agent"),
             time.time(),
+            _header(scope, b"host"),
         )
         await self._admit(play, send)
         return True

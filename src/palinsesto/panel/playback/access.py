@@ -21,6 +21,7 @@ from palinsesto.accounts.models import ConnectionPolicy, Tenant, TenantStatus
 from palinsesto.catalog.models import BouquetItem, Channel, ChannelMode, ItemType
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.db import Database
+from palinsesto.panel.playback.domains import DomainDirectory, DomainsStale
 from palinsesto.panel.playback.lines import (
     BadCredentials,
     LineDirectory,
@@ -49,6 +50,9 @@ class PlaybackRequest:
     ip: str
     user_agent: str
     now: float
+    # The request's Host header: on a tenant's own domain only that tenant's lines play
+    # (another tenant's line is refused as a wrong password is).
+    host: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +132,12 @@ class PlaybackAccess:
         lines: LineDirectory,
         watch_tokens: WatchTokens | None = None,
         rights: RightsGate | None = None,
+        domains: DomainDirectory | None = None,
     ) -> None:
         self._db, self._events, self.lines = db, events, lines
         self.watch_tokens = watch_tokens
         self.rights = rights
+        self.domains = domains if domains is not None else DomainDirectory(db, events)
         self._channels: dict[tuple[int, int], tuple[int, ChannelInfo | None]] = {}
         self._bouquets: dict[tuple[int, ItemType, tuple[int, ...]], tuple[int, frozenset[int]]] = {}
         self._tenants: dict[int, tuple[int, TenantPlayback]] = {}
@@ -148,7 +154,12 @@ class PlaybackAccess:
         if cached_only and not self.lines.is_cached(req.username):
             raise NotCached(req.username)
         line = self.lines.authenticate(
-            req.username, req.password, ip=req.ip, user_agent=req.user_agent, now=req.now
+            req.username,
+            req.password,
+            ip=req.ip,
+            user_agent=req.user_agent,
+            now=req.now,
+            tenant_id=self.host_tenant(req.host, cached_only=cached_only),
         )
         if not line.allows_output(req.output):
             raise OutputNotAllowed(f"output {req.output} is not allowed for this line")
@@ -161,6 +172,15 @@ class PlaybackAccess:
         self.check_rights(line.tenant_id, req, cached_only=cached_only)
         tenant = self.tenant(line.tenant_id, cached_only=cached_only)
         return Grant(line, channel, tenant.policy, tenant.max_viewers)
+
+    def host_tenant(self, host: str, *, cached_only: bool = False) -> int | None:
+        """The tenant whose own domain ``host`` (a Host header) is; None: the platform's."""
+        if not host:
+            return None
+        try:
+            return self.domains.tenant_for_host(host, cached_only=cached_only)
+        except DomainsStale:
+            raise NotCached("tenant domains changed") from None
 
     def check_rights(self, tenant_id: int, req: PlaybackRequest, *, cached_only: bool) -> None:
         """Rights records, territory rules and blackouts (playback/rights_gate.py)."""

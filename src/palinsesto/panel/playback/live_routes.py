@@ -8,6 +8,10 @@ the extension, is kept so players that sniff the type still see it (§8.3).
 Where the redirect points never comes from the request's ``Host`` header: anyone can send
 ``Host: evil.example`` and the player would follow (security review #10). It is
 :func:`data_plane_base`: the configured public addresses, else an address of this machine.
+The one exception is a tenant's own domain, which the platform knows (the domains table):
+on it, only that tenant's lines pass (another tenant's credentials are answered as wrong
+ones, here already), and without ``live_public_url`` the player is sent to the same domain
+at the data plane's port, where the data plane scopes the play by Host again.
 
 VOD (``/movie/...``, ``/series/...``) is redirected the same way rather than served here:
 its bytes go out with ``sendfile(2)``, which needs the socket, and an ASGI app never sees
@@ -16,16 +20,26 @@ one (Starlette's FileResponse on uvicorn reads the file through Python in 64 KiB
 
 from __future__ import annotations
 
+import asyncio
 import re
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from palinsesto.accounts.domains import host_of_header
 from palinsesto.config import Settings, is_wildcard, join_host, split_host_port
 from palinsesto.context import AppContext
+from palinsesto.node.archive.paths import TIMESHIFT_PREFIXES, BadTimeshift, parse_timeshift
+from palinsesto.panel.playback.domains import DomainsStale, shared_domains
+from palinsesto.panel.playback.lines import LineRefused, shared_line_directory
+from palinsesto.panel.playback.raw_http import parse_query
+from palinsesto.panel.playback.refusals import refusal_status
+from palinsesto.panel.playback.stream_paths import LivePath, VodPath, parse_delivery_path
+from palinsesto.panel.playback.watch_tokens import SIGNED_USER
 
 _SHORT_FILE = re.compile(r"^\d{1,10}(\.(ts|m3u8|ch))?$")
 _MAPPED_V4 = "::ffff:"  # how a dual-stack socket shows an IPv4 peer
@@ -52,8 +66,56 @@ def data_plane_base(settings: Settings, live_port: int, arrived_at: str | None) 
     return f"http://{join_host(host)}:{live_port}"
 
 
+def stream_credentials(path: str, query: dict[str, str], zone: ZoneInfo) -> tuple[str, str] | None:
+    """The username and password a stream URL carries (None: a segment or a bad URL, which
+    the data plane answers itself)."""
+    try:
+        if path.startswith(TIMESHIFT_PREFIXES):
+            shift = parse_timeshift(path, query, zone)
+            return shift.username, shift.password
+        target = parse_delivery_path(path)
+    except (BadTimeshift, ValueError, LookupError):
+        return None
+    if isinstance(target, LivePath | VodPath):
+        return target.username, target.password
+    return None
+
+
 def install_live_routes(app: FastAPI, ctx: AppContext) -> None:
     """Add the delivery redirects; call it last (the short form is a catch-all, §2)."""
+    domains = shared_domains(ctx.services, ctx.db, ctx.events)
+    lines = shared_line_directory(ctx.services, ctx.db, ctx.events, ctx.line_throttle)
+    zone = ZoneInfo(ctx.settings.timezone)
+
+    async def host_tenant(request: Request) -> int | None:
+        host = request.headers.get("host", "")
+        try:
+            return domains.tenant_for_host(host, cached_only=True)
+        except DomainsStale:
+            return await asyncio.to_thread(domains.tenant_for_host, host)
+
+    async def refused_here(request: Request, path: str, tenant_id: int) -> Response | None:
+        """On a tenant's domain: the refusal of another tenant's (or a wrong) line."""
+        found = stream_credentials(path, parse_query(request.scope["query_string"]), zone)
+        if found is None or found[0] == SIGNED_USER:  # a watch token names its own tenant
+            return None
+        client = request.scope.get("client")
+        try:
+            await asyncio.to_thread(
+                lines.authenticate,
+                *found,
+                ip=client[0] if client else "",
+                user_agent=request.headers.get("user-agent", ""),
+                require_active=False,  # an inactive line gets its slate from the data plane
+                tenant_id=tenant_id,
+            )
+        except LineRefused as exc:
+            status = refusal_status(exc) or 403
+            headers = {"Access-Control-Allow-Origin": "*"}
+            if retry := getattr(exc, "retry_after", None):
+                headers["Retry-After"] = str(retry)
+            return PlainTextResponse(f"{exc.code}\n", status_code=status, headers=headers)
+        return None
 
     async def redirect(request: Request) -> Response:
         engine = ctx.services.get("live")
@@ -64,6 +126,13 @@ def install_live_routes(app: FastAPI, ctx: AppContext) -> None:
         # The path as it came (still percent-encoded: a password may hold %2F).
         raw_path = request.scope.get("raw_path")
         path = raw_path.split(b"?")[0].decode("latin-1") if raw_path else request.url.path
+        tenant_id = await host_tenant(request)
+        if tenant_id is not None:
+            if (refused := await refused_here(request, path, tenant_id)) is not None:
+                return refused
+            if not ctx.settings.live_public_url:  # the data plane on the tenant's own name
+                name = host_of_header(request.headers.get("host", ""))
+                base = f"http://{join_host(name)}:{engine.port}"
         target = base + path
         if request.url.query:
             target += f"?{request.url.query}"

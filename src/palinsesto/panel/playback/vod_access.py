@@ -36,6 +36,7 @@ class VodRequest:
     ip: str
     user_agent: str
     now: float
+    host: str = ""  # the Host header: a tenant's own domain plays only its lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,12 @@ class VodAccess:
         if cached_only and not lines.is_cached(req.username):
             raise NotCached(req.username)
         line = lines.authenticate(
-            req.username, req.password, ip=req.ip, user_agent=req.user_agent, now=req.now
+            req.username,
+            req.password,
+            ip=req.ip,
+            user_agent=req.user_agent,
+            now=req.now,
+            tenant_id=self._access.host_tenant(req.host, cached_only=cached_only),
         )
         item = self.item(line.tenant_id, req.kind, req.item_id, cached_only=cached_only)
         if item is None or not item.enabled:

@@ -85,3 +85,22 @@ export function debounce(fn, ms) {
     timer = setTimeout(() => fn(...args), ms);
   };
 }
+
+// Save a Blob as a file (an export, an API answer fetched with the bearer token).
+export function saveBlob(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const a = h("a", { href: url, download: filename, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+// A data table: columns are [label, (row) => cell]; the last column holds the row's buttons.
+export function dataTable(caption, columns, rows, buttons) {
+  const head = h("tr", {}, columns.map(([label]) => h("th", { scope: "col" }, label)), buttons ? h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")) : null);
+  const body = h("tbody", {}, rows.map((row) => h("tr", {},
+    columns.map(([label, cell]) => h("td", { "data-label": label }, cell(row))),
+    buttons ? h("td", { class: "actions" }, buttons(row)) : null)));
+  return h("div", { class: "table-wrap" }, h("table", { class: "data" }, h("caption", { class: "sr-only" }, caption), h("thead", {}, head), body));
+}

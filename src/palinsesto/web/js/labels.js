@@ -98,6 +98,15 @@ export const FIELDS = {
   files_ok: { label: "Files" },
   files_broken: { label: "Unreadable" },
   files_missing: { label: "Missing" },
+  operator_name: { label: "Operator (legal entity)" },
+  operator_address: { label: "Postal address" },
+  operator_email: { label: "Legal contact e-mail" },
+  security_contact: { label: "Security contact", help: "mailto: or https: address; security.txt names it." },
+  ip_truncate_days: { label: "Cut client addresses after (days)", help: "Empty: the platform's default." },
+  ip_remove_days: { label: "Remove client addresses after (days)", help: "Empty: the platform's default." },
+  max_viewers: { label: "Viewer limit", help: "Viewers at once; empty = unlimited." },
+  max_storage_gb: { label: "Storage limit (GB)", help: "Empty = unlimited." },
+  trial_ends_at: { label: "Trial ends" },
 };
 
 // Readable names for enum values, whatever field carries them.
@@ -113,6 +122,9 @@ export const VALUES = {
   kick_oldest: "Disconnect the oldest device", refuse: "Refuse the new device",
   never: "Never scanned", running: "Scanning", done: "Scanned", failed: "Failed",
   ok: "OK", broken: "Unreadable", missing: "Missing",
+  received: "Received", actioned: "Actioned", rejected: "Rejected", revoked: "Revoked",
+  pending: "Pending", restored: "Restored", upheld: "Kept (legal action)", moot: "Moot",
+  staff: "after a review", counter_notice: "after a counter-notice",
   end_sessions: "End sessions", extend: "Extend", enable: "Enable", disable: "Disable", ban: "Ban", unban: "Unban", delete: "Delete",
 };
 

@@ -16,7 +16,11 @@ import { h } from "./dom.js";
 import { refColumn } from "./refs.js";
 import { nodeStateCell, nodeStates, serverDetail, showCreatedToken } from "./pages/servers.js";
 import { sessionsPage } from "./pages/sessions.js";
-import { offerOwner } from "./pages/tenants.js";
+import { offerOwner, tenantUsage } from "./pages/tenants.js";
+import { legalSettingsPage } from "./pages/legal_settings.js";
+import { counterNoticesPage, noticesPage, restrictionsPage } from "./pages/notices.js";
+import { personalDataPage } from "./pages/personal_data.js";
+import { rightsPage } from "./pages/rights.js";
 
 const catRef = (kind) => ({ widget: "ref", ref: { path: "/categories", params: { kind }, label: "name" } });
 const catRefs = (kind) => ({ widget: "refs", ref: { path: "/categories", params: { kind }, label: "name" }, label: "Categories" });
@@ -192,11 +196,38 @@ export const RESOURCES = [
     paths: ["/audit", "/audit-log", "/audit/entries"], read: MANAGERS, write: [], create: false,
     columns: ["created_at", "actor", "action", "entity", "entity_id", "ip"], sortable: ["id", "created_at"],
   },
+  // Legal: rights, notice-and-action, retention and personal data (managers only: the API's).
+  {
+    key: "rights", title: "Rights", singular: "rights record", group: "Legal",
+    paths: ["/rights"], read: MANAGERS, write: MANAGERS, page: rightsPage,
+  },
+  {
+    key: "notices", title: "Notice inbox", singular: "notice", group: "Legal",
+    paths: ["/notices"], read: MANAGERS, write: MANAGERS, page: noticesPage,
+  },
+  {
+    key: "restrictions", title: "Restrictions", singular: "decision", group: "Legal",
+    paths: ["/notice-actions"], read: MANAGERS, write: MANAGERS, page: restrictionsPage,
+  },
+  {
+    key: "counter-notices", title: "Counter-notices", singular: "counter-notice", group: "Legal",
+    paths: ["/counter-notices"], read: MANAGERS, write: MANAGERS, page: counterNoticesPage,
+  },
+  {
+    key: "personal-data", title: "Personal data", singular: "data subject", group: "Legal",
+    paths: ["/lines/{line_id}/personal-data"], read: MANAGERS, write: MANAGERS, page: personalDataPage,
+  },
+  {
+    key: "legal-settings", title: "Legal settings", singular: "setting", group: "Legal",
+    paths: ["/tenants/{tenant_id}/operator"], read: MANAGERS, write: MANAGERS, page: legalSettingsPage,
+  },
   {
     key: "tenants", title: "Tenants", singular: "tenant", group: "Platform",
     paths: ["/tenants"], read: ["platform_admin"], write: ["platform_admin"],
     columns: ["id", "name", "slug", "status", "max_channels", "max_lines"], sortable: ["id", "name", "slug"],
     afterCreate: offerOwner,
+    detail: (tenant) => tenantUsage(tenant),
+    hiddenActions: ["operator"], // on the Legal settings page, with its words and checks
   },
 ];
 

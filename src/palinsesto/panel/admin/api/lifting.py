@@ -34,8 +34,15 @@ def lift(
     reason: LiftReason,
     now: datetime,
     counter_notice_id: int | None = None,
+    *,
+    actor: Principal = LEGAL_JOBS,
+    facts: str = "",
 ) -> None:
-    """Undo ``action`` in its tenant and record why (it must not be lifted already)."""
+    """Undo ``action`` in its tenant and record why (it must not be lifted already).
+
+    ``actor`` is who the audit log names: the legal jobs, or the staff member who lifted it
+    after a review (``facts``: their reasons, in the lift statement).
+    """
     notice = session.get(Notice, action.notice_id)
     tenant_id = notice.tenant_id if notice is not None else None
     kind = ActionKind(action.kind)
@@ -47,7 +54,7 @@ def lift(
             if line is not None and not line.enabled:
                 before = snapshot(line)
                 line.enabled = True
-                audited(session, LEGAL_JOBS, "update", "line", line, before=before)
+                audited(session, actor, "update", "line", line, before=before)
         elif kind is ActionKind.disable_item and target["ref"].isdigit():
             item_id = int(target["ref"])
             row: Channel | Movie | None = None
@@ -58,19 +65,20 @@ def lift(
             if row is not None and row.tenant_id == tenant_id and not row.enabled:
                 before = snapshot(row)
                 row.enabled = True
-                audited(session, LEGAL_JOBS, "update", target["kind"], row, before=before)
+                audited(session, actor, "update", target["kind"], row, before=before)
     action.lifted_at = now
     action.lift_reason = reason.value
     action.lift_statement = lift_statement(
-        action.id, kind, reason, now, list(action.targets), counter_notice_id
+        action.id, kind, reason, now, list(action.targets), counter_notice_id, facts
     )
     record(
         session,
-        actor_id=None,
-        actor=LEGAL_JOBS.username,
+        actor_id=actor.user_id or None,
+        actor=actor.username,
         tenant_id=tenant_id,
         action="lift",
         entity="notice_action",
         entity_id=action.id,
         after={"reason": reason.value, "counter_notice_id": counter_notice_id},
+        ip=actor.ip,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from palinsesto.accounts.models import Tenant
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Principal
@@ -41,16 +41,6 @@ class OperatorIn(BaseModel):
     ip_remove_days: Days = Field(
         default=None, description="client addresses removed after; none: platform's"
     )
-
-    @model_validator(mode="after")
-    def _order(self) -> OperatorIn:
-        if (
-            self.ip_truncate_days is not None
-            and self.ip_remove_days is not None
-            and self.ip_truncate_days > self.ip_remove_days
-        ):
-            raise ValueError("ip_truncate_days must not exceed ip_remove_days")
-        return self
 
 
 class OperatorOut(OperatorIn):

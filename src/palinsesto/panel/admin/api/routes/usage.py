@@ -2,7 +2,8 @@
 
 The platform admin sees every tenant (or one, with ``tenant_id``); a tenant's owners,
 admins and support see their own panel only. Figures come from the ``usage_days`` table
-the live engine samples into (palinsesto.panel.playback.metering).
+the live engine samples into (palinsesto.panel.playback.metering) and the storage meter
+measures into (palinsesto.panel.admin.storage_meter).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from palinsesto.accounts.usage import UsageRow, usage_rows
 from palinsesto.panel.admin.api.deps import DbSession, Staff
@@ -25,7 +26,7 @@ router = APIRouter(tags=["usage"])
 MAX_DAYS = 366
 CSV_COLUMNS = (
     "tenant_id", "tenant_slug", "day", "viewer_seconds", "viewer_hours", "peak_viewers",
-    "egress_bytes", "egress_gb",
+    "egress_bytes", "egress_gb", "storage_bytes", "storage_gb",
 )  # fmt: skip
 
 
@@ -38,6 +39,10 @@ class UsageDayOut(BaseModel):
     peak_viewers: int
     egress_bytes: int
     egress_gb: float
+    storage_bytes: int = Field(
+        description="the day's highest storage sample: library files, uploads, catch-up archive"
+    )
+    storage_gb: float
 
 
 class UsageReport(BaseModel):
@@ -56,6 +61,8 @@ def _out(row: UsageRow) -> UsageDayOut:
         peak_viewers=row.peak_viewers,
         egress_bytes=row.egress_bytes,
         egress_gb=row.egress_gb,
+        storage_bytes=row.storage_bytes,
+        storage_gb=row.storage_gb,
     )
 
 
