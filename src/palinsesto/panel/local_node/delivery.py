@@ -209,6 +209,12 @@ class Delivery:
                 output,
                 grant.policy,
                 grant.max_viewers,
+                entry_id=play.stream_id,
+                syndication=(
+                    (grant.syndicated.syndication_id, grant.syndicated.max_viewers)
+                    if grant.syndicated is not None
+                    else None
+                ),
             )
         except (TooManyConnections, SessionKicked) as exc:
             return refusal(exc)
@@ -327,8 +333,9 @@ class Delivery:
         conn.on_lost = lost
 
         def to_slate(clip: bytes, reason: str) -> None:
-            # Rights or a blackout ended this play mid-stream: the player gets the slate
-            # after the last live packet, then the end of the stream.
+            # Rights, a blackout or the end of a syndication ended this play mid-stream:
+            # the player gets the slate after the last live packet, then the end of the
+            # stream.
             runner.remove_viewer(viewer)
             conn.on_lost = None
             conn.write(clip)

@@ -1,0 +1,285 @@
+"""Syndication end to end, over real HTTP with ffmpeg as the players: tenant alpha offers a
+channel pulled from a local upstream, bravo requests it, alpha approves, bravo bundles and
+plays it; one runner, one ffmpeg and one upstream connection serve both panels; the
+offer's viewer cap refuses bravo's next viewer; revocation cuts bravo's player (measured)
+and takes the channel out of bravo's lists; both audit logs say so."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from support.admin_api import TenantWorld, created, make_tenant
+from support.media import PacedTsServer, make_sample_ts, play
+from support.server import RunningServer, make_settings, run_server
+
+CUT_WITHIN = 5.0  # seconds from the revocation to the end of bravo's stream (acceptance)
+
+
+@dataclass
+class Pair:
+    server: RunningServer
+    upstream: PacedTsServer
+    alpha: TenantWorld
+    bravo: TenantWorld
+    channel: dict[str, Any]  # alpha's channel X
+    alpha_line: dict[str, Any]
+
+    @property
+    def engine(self) -> Any:
+        return self.server.ctx.services["live"]
+
+    def live_url(self, line: dict[str, Any], stream_id: int) -> str:
+        return (
+            f"http://127.0.0.1:{self.engine.port}/live/{line['username']}/secret1/{stream_id}.ts"
+        )
+
+
+@pytest.fixture
+async def pair(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Pair]:
+    upstream = PacedTsServer(make_sample_ts(tmp_path / "sample.ts").read_bytes(), 4.0)
+    await upstream.start()
+    settings = make_settings(
+        tmp_path,
+        sqlite_url,
+        outbound_allow_networks="127.0.0.1/32",
+        live_idle_stop_seconds=30,
+        usage_sample_seconds=1,
+    )
+    try:
+        with run_server(settings) as server:
+            alpha = make_tenant(server, "alpha")
+            bravo = make_tenant(server, "bravo")
+            with alpha.client() as a:
+                channel = created(
+                    a.post(
+                        "/api/v1/channels",
+                        json={
+                            "name": "Drums Live",
+                            "epg_channel_id": "drums.alpha",
+                            "sources": [{"kind": "http_ts", "url": upstream.url}],
+                        },
+                    )
+                )
+                bouquet = created(a.post("/api/v1/bouquets", json={"name": "Alpha Main"}))
+                items = [{"item_type": "channel", "item_id": channel["id"]}]
+                r = a.put(f"/api/v1/bouquets/{bouquet['id']}/items", json={"items": items})
+                assert r.status_code == 200, r.text
+                line = created(
+                    a.post(
+                        "/api/v1/lines",
+                        json={"username": "alpha-viewer", "password": "secret1",
+                              "bouquet_ids": [bouquet["id"]], "max_connections": 2},
+                    )
+                )  # fmt: skip
+            yield Pair(server, upstream, alpha, bravo, channel, line)
+    finally:
+        await upstream.stop()
+
+
+def _ffmpeg_pulls(url: str) -> int:
+    """ffmpeg processes of this machine whose command line reads ``url``."""
+    found = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and b"ffmpeg" in argv[0] and url.encode() in argv:
+            found += 1
+    return found
+
+
+async def _until(check: Any, within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.05)
+
+
+def _lists(server: RunningServer, line: dict[str, Any]) -> tuple[set[int], str, str]:
+    """The stream ids of the line's player API, its playlist and its guide."""
+    creds = {"username": line["username"], "password": "secret1"}
+    with httpx.Client(base_url=server.base_url, timeout=30) as c:
+        api = c.get("/player_api.php", params={**creds, "action": "get_live_streams"})
+        playlist = c.get("/get.php", params={**creds, "type": "m3u_plus", "output": "ts"})
+        guide = c.get("/xmltv.php", params=creds)
+    assert api.status_code == playlist.status_code == guide.status_code == 200
+    return {int(s["stream_id"]) for s in api.json()}, playlist.text, guide.text
+
+
+async def test_a_partner_carries_plays_and_loses_a_syndicated_channel(pair: Pair) -> None:
+    alpha, bravo, x = pair.alpha, pair.bravo, pair.channel
+    # Alpha offers X to bravo, privately, with room for two of bravo's viewers at once.
+    with alpha.client() as a:
+        offer = created(
+            a.post(
+                "/api/v1/syndication/offers",
+                json={"channel_id": x["id"], "partner_tenant_id": bravo.id, "max_viewers": 2},
+            )
+        )
+    with bravo.client() as b:
+        listed = b.get("/api/v1/syndication/directory")
+        assert [o["id"] for o in listed.json()] == [offer["id"]]
+        assert str(pair.upstream.port) not in listed.text  # the upstream stays alpha's
+        request = created(b.post("/api/v1/syndication/requests", json={"offer_id": offer["id"]}))
+        assert request["status"] == "requested" and request["entry_channel_id"] is None
+    with alpha.client() as a:
+        pending = a.get("/api/v1/syndication/partners", params={"status": "requested"}).json()
+        assert [(p["id"], p["partner_name"]) for p in pending] == [(request["id"], "Bravo")]
+        approved = a.post(f"/api/v1/syndication/partners/{request['id']}/approve")
+        assert approved.status_code == 200 and approved.json()["status"] == "active"
+    # Bravo's entry: read-only where it counts, numbered and bundled as bravo likes.
+    with bravo.client() as b:
+        mine = b.get("/api/v1/syndication/requests").json()[0]
+        entry_id = mine["entry_channel_id"]
+        entry = b.get(f"/api/v1/channels/{entry_id}").json()
+        assert entry["sources"] == [] and entry["stream_key"] is None
+        assert entry["syndication_id"] == request["id"] and entry["name"] == "Drums Live"
+        refused = b.patch(f"/api/v1/channels/{entry_id}", json={"sources": []})
+        assert refused.status_code == 403 and "owner" in refused.json()["error"]["message"]
+        assert b.post(f"/api/v1/channels/{entry_id}/stream-key").status_code == 403
+        assert b.delete(f"/api/v1/channels/{entry_id}").status_code == 403
+        assert b.patch(f"/api/v1/channels/{entry_id}", json={"number": 701}).status_code == 200
+        bouquet = created(b.post("/api/v1/bouquets", json={"name": "Bravo Music"}))
+        items = [{"item_type": "channel", "item_id": entry_id}]
+        r = b.put(f"/api/v1/bouquets/{bouquet['id']}/items", json={"items": items})
+        assert r.status_code == 200, r.text
+        # The offer does not allow paid bouquets: a package sold for credits is refused.
+        paid = b.post(
+            "/api/v1/packages",
+            json={"name": "Paid", "duration_days": 30, "credits": 5,
+                  "bouquet_ids": [bouquet["id"]]},
+        )  # fmt: skip
+        assert paid.status_code == 422 and "paid" in paid.json()["error"]["message"]
+        line = created(
+            b.post(
+                "/api/v1/lines",
+                json={"username": "bravo-viewer", "password": "secret1",
+                      "bouquet_ids": [bouquet["id"]], "max_connections": 3},
+            )
+        )  # fmt: skip
+    ids, playlist, guide = await asyncio.to_thread(_lists, pair.server, line)
+    assert ids == {entry_id} and f"/{entry_id}.ts" in playlist and "drums.alpha" in guide
+    assert str(pair.upstream.port) not in playlist
+
+    # One viewer in each panel: both decode the same running channel.
+    alpha_play = asyncio.create_task(
+        play(pair.live_url(pair.alpha_line, x["id"]), 60, "-user_agent", "a", timeout=90)
+    )
+    bravo_url = pair.live_url(line, entry_id)
+    bravo_plays = [
+        asyncio.create_task(play(bravo_url, 60, "-user_agent", ua, timeout=90))
+        for ua in ("tv", "phone")
+    ]
+    sessions = pair.engine.sessions
+    await _until(lambda: len(sessions.all()) == 3, 30, "three viewers")
+    await asyncio.sleep(3)  # pictures flow
+    assert set(pair.engine.runners) == {x["id"]}  # bravo's entry has no runner of its own
+    assert len(pair.upstream.writers) == 1  # one pull from the upstream
+    assert await asyncio.to_thread(_ffmpeg_pulls, pair.upstream.url) == 1
+    assert {s.channel_id for s in sessions.all()} == {x["id"]}
+    assert sorted(s.tenant_id for s in sessions.all()) == sorted([alpha.id, bravo.id, bravo.id])
+
+    # The cap: bravo's third viewer is refused with the reason (the line itself allows 3).
+    frames, err = await play(bravo_url, 2, "-user_agent", "tablet")
+    assert frames == 0 and "429" in err
+    async with httpx.AsyncClient(timeout=30) as c:
+        capped = await c.get(bravo_url, headers={"user-agent": "tablet"})
+    assert capped.status_code == 429 and capped.text == "SYNDICATION_MAX_VIEWERS\n"
+
+    # Alpha sees bravo's audience as counts, and nothing of bravo's viewers.
+    await asyncio.sleep(2)
+    with alpha.client() as a:
+        figures = a.get("/api/v1/syndication/audience")
+        assert figures.status_code == 200
+        (row,) = figures.json()
+        assert (row["partner_name"], row["viewers_now"], row["peak_viewers"]) == ("Bravo", 2, 2)
+        assert row["watch_seconds"] >= 4
+        for private in ("bravo-viewer", "127.0.0.1", "phone", "tablet"):
+            assert private not in figures.text
+
+    # Revocation: bravo's players end within seconds; alpha's keeps playing.
+    with alpha.client() as a:
+        revoked_at = time.monotonic()
+        r = a.post(f"/api/v1/syndication/partners/{request['id']}/revoke")
+        assert r.status_code == 200 and r.json()["status"] == "revoked"
+    results = await asyncio.gather(*bravo_plays)
+    cut_after = time.monotonic() - revoked_at
+    print(f"bravo's players cut {cut_after:.2f} s after the revocation")
+    assert cut_after < CUT_WITHIN
+    assert all(frames >= 50 for frames, _ in results), [f for f, _ in results]
+    assert not alpha_play.done() and len(sessions.all()) == 1
+    ids, playlist, guide = await asyncio.to_thread(_lists, pair.server, line)
+    assert ids == set() and f"/{entry_id}.ts" not in playlist and "drums.alpha" not in guide
+    async with httpx.AsyncClient(timeout=30) as c:
+        gone = await c.get(bravo_url)
+    assert gone.status_code in (403, 404), gone.text
+    alpha_play.cancel()
+
+    # Both panels' audit logs hold the revocation; bravo's entry is gone from its channels.
+    for world in (alpha, bravo):
+        with world.client() as c:
+            log = c.get("/api/v1/audit", params={"entity": "syndication", "action": "revoke"})
+            assert [e["entity_id"] for e in log.json()["items"]] == [str(request["id"])]
+    with bravo.client() as b:
+        assert b.get(f"/api/v1/channels/{entry_id}").status_code == 404
+        assert b.get("/api/v1/syndication/requests").json()[0]["status"] == "revoked"
+
+
+async def test_the_end_of_the_term_takes_the_channel_away(pair: Pair) -> None:
+    """An auto-approved public offer whose term ends: the entry leaves bravo's lists by
+    itself (the engine's sweep), and both audit logs record the end."""
+    alpha, bravo, x = pair.alpha, pair.bravo, pair.channel
+    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 4))
+    with alpha.client() as a:
+        offer = created(
+            a.post(
+                "/api/v1/syndication/offers",
+                json={"channel_id": x["id"], "until": until, "auto_approve": True},
+            )
+        )
+    with bravo.client() as b:
+        request = created(b.post("/api/v1/syndication/requests", json={"offer_id": offer["id"]}))
+        assert request["status"] == "active" and request["entry_channel_id"]
+        assert b.get(f"/api/v1/channels/{request['entry_channel_id']}").status_code == 200
+    deadline = time.monotonic() + 15
+    while True:
+        with bravo.client() as b:
+            if b.get(f"/api/v1/channels/{request['entry_channel_id']}").status_code == 404:
+                break
+        assert time.monotonic() < deadline, "the entry outlived its term"
+        await asyncio.sleep(0.3)
+    for world in (alpha, bravo):
+        with world.client() as c:
+            log = c.get("/api/v1/audit", params={"entity": "syndication", "action": "end"})
+            assert [e["actor"] for e in log.json()["items"]] == ["system"]
+
+
+def test_bad_offers_are_refused_and_change_nothing(pair: Pair) -> None:
+    alpha, bravo, x = pair.alpha, pair.bravo, pair.channel
+    with alpha.client() as a:
+        for body, field in (
+            ({"channel_id": x["id"], "partner_tenant_id": alpha.id}, "partner_tenant_id"),
+            ({"channel_id": x["id"], "until": "2001-01-01T00:00:00Z"}, "until"),
+            ({"channel_id": x["id"], "territories": ["ITA"]}, "territories"),
+            ({"channel_id": 999_999}, "channel_id"),
+        ):
+            r = a.post("/api/v1/syndication/offers", json=body)
+            assert r.status_code == 422, (body, r.text)
+            assert any(field in k for k in r.json()["error"]["fields"]), r.text
+        assert a.get("/api/v1/syndication/offers").json() == []
+    with bravo.client() as b:
+        # Bravo cannot offer alpha's channel, nor request what nobody offered it.
+        assert b.post("/api/v1/syndication/offers", json={"channel_id": x["id"]}).status_code == 422
+        assert b.post("/api/v1/syndication/requests", json={"offer_id": 1}).status_code == 422
