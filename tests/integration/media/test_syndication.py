@@ -38,9 +38,7 @@ class Pair:
         return self.server.ctx.services["live"]
 
     def live_url(self, line: dict[str, Any], stream_id: int) -> str:
-        return (
-            f"http://127.0.0.1:{self.engine.port}/live/{line['username']}/secret1/{stream_id}.ts"
-        )
+        return f"http://127.0.0.1:{self.engine.port}/live/{line['username']}/secret1/{stream_id}.ts"
 
 
 @pytest.fixture

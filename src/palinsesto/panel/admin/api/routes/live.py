@@ -282,7 +282,8 @@ async def list_sessions(principal: CurrentPrincipal, ctx: Context) -> list[Sessi
             tenant_id=s.tenant_id,
             line_id=s.line_id,
             username=s.username,
-            channel_id=s.channel_id,
+            # The id in the viewer's own panel (a syndicated play runs another's channel).
+            channel_id=s.entry_id or s.channel_id,
             ip=s.ip,
             user_agent=s.user_agent,
             output=s.output,
