@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import httpx
 import pytest
 
 from support.admin_api import TenantWorld, created, make_tenant
-from support.media import PacedTsServer, make_sample_ts, play
+from support.media import FFMPEG, PacedTsServer, make_sample_ts, play
 from support.server import RunningServer, make_settings, run_server
 
 CUT_WITHIN = 5.0  # seconds from the revocation to the end of bravo's stream (acceptance)
@@ -96,6 +97,35 @@ def _ffmpeg_pulls(url: str) -> int:
         if argv and b"ffmpeg" in argv[0] and url.encode() in argv:
             found += 1
     return found
+
+
+def _capture(url: str, user_agent: str) -> bytes:
+    """A TS viewer that keeps every byte until the server ends the stream."""
+    data = bytearray()
+    with httpx.Client(timeout=60) as c:
+        with c.stream("GET", url, headers={"user-agent": user_agent}) as r:
+            assert r.status_code == 200, r.status_code
+            for chunk in r.iter_bytes():
+                data += chunk
+    return bytes(data)
+
+
+def _pictures(data: bytes, folder: Path) -> list[bytes]:
+    """The stream's pictures, each scaled to 8x8 RGB."""
+    path = folder / "captured.ts"
+    path.write_bytes(data)
+    out = subprocess.run(
+        [FFMPEG, "-hide_banner", "-loglevel", "error", "-i", str(path), "-map", "0:v:0",
+         "-vf", "scale=8:8,format=rgb24", "-fps_mode", "passthrough", "-f", "rawvideo", "-"],
+        capture_output=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    return [out[i : i + 192] for i in range(0, len(out) - 191, 192)]
+
+
+def _green_share(frame: bytes) -> float:
+    """The share of 8x8 pixels that are the "ended" slate's dark green (0x204020)."""
+    pixels = [frame[i : i + 3] for i in range(0, len(frame), 3)]
+    return sum(1 for r, g, b in pixels if 45 < g < 95 and r < g - 15 and b < g - 15) / 64
 
 
 async def _until(check: Any, within: float, what: str) -> None:
@@ -176,10 +206,8 @@ async def test_a_partner_carries_plays_and_loses_a_syndicated_channel(pair: Pair
         play(pair.live_url(pair.alpha_line, x["id"]), 60, "-user_agent", "a", timeout=90)
     )
     bravo_url = pair.live_url(line, entry_id)
-    bravo_plays = [
-        asyncio.create_task(play(bravo_url, 60, "-user_agent", ua, timeout=90))
-        for ua in ("tv", "phone")
-    ]
+    bravo_plays = [asyncio.create_task(play(bravo_url, 60, "-user_agent", "tv", timeout=90))]
+    captured = asyncio.create_task(asyncio.to_thread(_capture, bravo_url, "phone"))
     sessions = pair.engine.sessions
     await _until(lambda: len(sessions.all()) == 3, 30, "three viewers")
     await asyncio.sleep(3)  # pictures flow
@@ -212,11 +240,15 @@ async def test_a_partner_carries_plays_and_loses_a_syndicated_channel(pair: Pair
         revoked_at = time.monotonic()
         r = a.post(f"/api/v1/syndication/partners/{request['id']}/revoke")
         assert r.status_code == 200 and r.json()["status"] == "revoked"
-    results = await asyncio.gather(*bravo_plays)
+    results = await asyncio.gather(*bravo_plays, captured)
     cut_after = time.monotonic() - revoked_at
     print(f"bravo's players cut {cut_after:.2f} s after the revocation")
     assert cut_after < CUT_WITHIN
-    assert all(frames >= 50 for frames, _ in results), [f for f, _ in results]
+    assert results[0][0] >= 50, results[0][1][-500:]  # frames decoded before the cut
+    # The captured stream: live pictures, then the "ended" slate (green), then its end.
+    pictures = await asyncio.to_thread(_pictures, results[1], pair.server.ctx.settings.data_dir)
+    assert len(pictures) >= 50 and _green_share(pictures[0]) < 0.5
+    assert _green_share(pictures[-1]) >= 0.9, pictures[-1]
     assert not alpha_play.done() and len(sessions.all()) == 1
     ids, playlist, guide = await asyncio.to_thread(_lists, pair.server, line)
     assert ids == set() and f"/{entry_id}.ts" not in playlist and "drums.alpha" not in guide
