@@ -56,6 +56,7 @@ def create_app(
     nodes = install_nodes(ctx)  # services["nodes"]
     if live is not None:  # tenants with nodes have their channels run there, not here
         live.served_elsewhere = nodes.control.tenant_has_nodes
+        live.served_elsewhere_cached = partial(nodes.control.tenant_has_nodes, cached_only=True)
         # Syndications whose term passed leave the partners' catalogues (a 2 s sweep).
         live.end_expired_syndications = partial(end_expired_syndications, ctx.db, ctx.events)
     # services["viewer_history"] (dashboard): the local engine's sessions.

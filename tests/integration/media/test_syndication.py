@@ -12,12 +12,14 @@ import subprocess
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from palinsesto.cluster.models import Server
 from support.admin_api import TenantWorld, created, make_tenant
 from support.media import FFMPEG, PacedTsServer, make_sample_ts, play
 from support.server import RunningServer, make_settings, run_server
@@ -271,7 +273,7 @@ async def test_the_end_of_the_term_takes_the_channel_away(pair: Pair) -> None:
     """An auto-approved public offer whose term ends: the entry leaves bravo's lists by
     itself (the engine's sweep), and both audit logs record the end."""
     alpha, bravo, x = pair.alpha, pair.bravo, pair.channel
-    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 4))
+    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 10))
     with alpha.client() as a:
         offer = created(
             a.post(
@@ -283,7 +285,7 @@ async def test_the_end_of_the_term_takes_the_channel_away(pair: Pair) -> None:
         request = created(b.post("/api/v1/syndication/requests", json={"offer_id": offer["id"]}))
         assert request["status"] == "active" and request["entry_channel_id"]
         assert b.get(f"/api/v1/channels/{request['entry_channel_id']}").status_code == 200
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 25
     while True:
         with bravo.client() as b:
             if b.get(f"/api/v1/channels/{request['entry_channel_id']}").status_code == 404:
@@ -313,3 +315,38 @@ def test_bad_offers_are_refused_and_change_nothing(pair: Pair) -> None:
         # Bravo cannot offer alpha's channel, nor request what nobody offered it.
         assert b.post("/api/v1/syndication/offers", json={"channel_id": x["id"]}).status_code == 422
         assert b.post("/api/v1/syndication/requests", json={"offer_id": 1}).status_code == 422
+
+
+async def test_no_second_ingest_when_the_owner_streams_from_its_nodes(pair: Pair) -> None:
+    """Once the owner's channel runs on its own streaming nodes, this server does not start
+    it again for a partner's viewer: the play is refused with its reason."""
+    alpha, bravo, x = pair.alpha, pair.bravo, pair.channel
+    with alpha.client() as a:
+        offer = created(
+            a.post("/api/v1/syndication/offers", json={"channel_id": x["id"], "auto_approve": True})
+        )
+    with bravo.client() as b:
+        entry_id = created(b.post("/api/v1/syndication/requests", json={"offer_id": offer["id"]}))[
+            "entry_channel_id"
+        ]
+        bouquet = created(b.post("/api/v1/bouquets", json={"name": "Bravo"}))
+        items = [{"item_type": "channel", "item_id": entry_id}]
+        assert b.put(f"/api/v1/bouquets/{bouquet['id']}/items", json={"items": items}).is_success
+        line = created(
+            b.post(
+                "/api/v1/lines",
+                json={"username": "bravo-two", "password": "secret1",
+                      "bouquet_ids": [bouquet["id"]]},
+            )
+        )  # fmt: skip
+    url = pair.live_url(line, entry_id)
+    async with httpx.AsyncClient(timeout=30) as c:
+        async with c.stream("GET", url) as r:  # served here while alpha has no node
+            assert r.status_code == 200
+    with pair.server.ctx.db.transaction() as session:  # alpha's node has registered
+        session.add(Server(tenant_id=alpha.id, name="edge", public_url="http://edge.test",
+                           last_heartbeat_at=datetime.now(UTC)))  # fmt: skip
+    pair.server.ctx.events.publish(alpha.id, "servers")
+    async with httpx.AsyncClient(timeout=30) as c:
+        refused = await c.get(url)
+    assert (refused.status_code, refused.text) == (503, "SYNDICATED_ON_NODES\n")

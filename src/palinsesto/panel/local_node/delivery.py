@@ -75,6 +75,9 @@ CORS = (("Access-Control-Allow-Origin", "*"),)
 NO_CACHE = (("Cache-Control", "no-cache"), *CORS)
 # A viewer is told only that the channel is down; why is in the channel's failures.
 OFFLINE_BODY = b"STREAM_OFFLINE\n"
+# A partner's play of a channel whose owner runs it on its own streaming nodes: not served
+# by this engine (that would be a second ingest); node admission of partners is not built.
+SYNDICATED_ON_NODES = b"SYNDICATED_ON_NODES\n"
 BLACKOUT = Refusal.blackout
 
 
@@ -199,6 +202,30 @@ class Delivery:
         return await outcome
 
     def _admitted(self, grant: Grant, play: PlaybackRequest, conn: Connection) -> Outcome:
+        if grant.syndicated is not None:
+            # Another panel's channel runs where its owner runs it: never a second ingest
+            # here when the owner's streaming nodes carry it.
+            owner = grant.syndicated.owner_tenant_id
+            elsewhere = self.engine.served_elsewhere_cached(owner)
+            if elsewhere is None:
+                return self._owner_checked_then_admit(grant, play, conn)
+            if elsewhere:
+                return error(503, SYNDICATED_ON_NODES)
+        return self._admit(grant, play, conn)
+
+    async def _owner_checked_then_admit(
+        self, grant: Grant, play: PlaybackRequest, conn: Connection
+    ) -> Reply | Written | None:
+        assert grant.syndicated is not None
+        owner = grant.syndicated.owner_tenant_id
+        if await asyncio.to_thread(self.engine.served_elsewhere, owner):
+            return error(503, SYNDICATED_ON_NODES)
+        outcome = self._admit(grant, play, conn)
+        if outcome is None or isinstance(outcome, Reply):
+            return outcome
+        return await outcome
+
+    def _admit(self, grant: Grant, play: PlaybackRequest, conn: Connection) -> Outcome:
         output = "hls" if play.output == "m3u8" else "ts"
         try:
             session = self.engine.sessions.admit(

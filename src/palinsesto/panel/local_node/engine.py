@@ -98,6 +98,8 @@ class LiveEngine(ChannelHost):
         # Tenants whose channels run on their own streaming nodes (panel/nodes/): their
         # always-on channels do not run here too. Set by the app; may query the database.
         self.served_elsewhere: Callable[[int], bool | None] = lambda tenant_id: False
+        # The same answer from memory only (None: not cached); set by the app.
+        self.served_elsewhere_cached: Callable[[int], bool | None] = lambda tenant_id: False
         events.subscribe(self._on_event)
 
     # ---- lifecycle (ChannelHost hooks) ----
