@@ -24,6 +24,8 @@ from support.admin_api import TenantWorld, created, make_tenant
 from support.media import FFMPEG, PacedTsServer, make_sample_ts, play
 from support.server import RunningServer, make_settings, run_server
 
+GEOIP = Path("/work/shared/geoip-test-mmdb/GeoLite2-Country-Test.mmdb")
+GB, SE = "81.2.69.160", "89.160.20.112"  # per the test databases' README
 CUT_WITHIN = 5.0  # seconds from the revocation to the end of bravo's stream (acceptance)
 
 
@@ -54,6 +56,8 @@ async def pair(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Pair]:
         outbound_allow_networks="127.0.0.1/32",
         live_idle_stop_seconds=30,
         usage_sample_seconds=1,
+        trusted_proxies="127.0.0.1",  # the territory test's viewers come through a proxy
+        geoip_db=str(GEOIP),
     )
     try:
         with run_server(settings) as server:
@@ -350,3 +354,43 @@ async def test_no_second_ingest_when_the_owner_streams_from_its_nodes(pair: Pair
     async with httpx.AsyncClient(timeout=30) as c:
         refused = await c.get(url)
     assert (refused.status_code, refused.text) == (503, "SYNDICATED_ON_NODES\n")
+
+
+async def test_the_offers_territories_gate_the_partners_viewers(pair: Pair) -> None:
+    alpha, bravo, x = pair.alpha, pair.bravo, pair.channel
+    with alpha.client() as a:
+        offer = created(
+            a.post(
+                "/api/v1/syndication/offers",
+                json={"channel_id": x["id"], "auto_approve": True, "territories": ["se"]},
+            )
+        )
+        assert offer["territories"] == ["SE"]
+    with bravo.client() as b:
+        entry_id = created(b.post("/api/v1/syndication/requests", json={"offer_id": offer["id"]}))[
+            "entry_channel_id"
+        ]
+        bouquet = created(b.post("/api/v1/bouquets", json={"name": "Bravo"}))
+        items = [{"item_type": "channel", "item_id": entry_id}]
+        assert b.put(f"/api/v1/bouquets/{bouquet['id']}/items", json={"items": items}).is_success
+        line = created(
+            b.post(
+                "/api/v1/lines",
+                json={"username": "bravo-geo", "password": "secret1",
+                      "bouquet_ids": [bouquet["id"]]},
+            )
+        )  # fmt: skip
+    url = pair.live_url(line, entry_id)
+    async with httpx.AsyncClient(timeout=30) as c:
+        refused = await c.get(url, headers={"X-Forwarded-For": GB})
+        assert (refused.status_code, refused.text) == (451, "RIGHTS_TERRITORY\n")
+        async with c.stream("GET", url, headers={"X-Forwarded-For": SE}) as r:
+            assert r.status_code == 200
+            async for chunk in r.aiter_bytes():
+                assert chunk[:1] == b"\x47"  # MPEG-TS from the owner's running channel
+                break
+    # The owner's own viewers are not bound by the terms it sets for partners.
+    async with httpx.AsyncClient(timeout=30) as c:
+        own = pair.live_url(pair.alpha_line, x["id"])
+        async with c.stream("GET", own, headers={"X-Forwarded-For": GB}) as r:
+            assert r.status_code == 200
