@@ -184,6 +184,7 @@ async def test_a_partner_carries_plays_and_loses_a_syndicated_channel(pair: Pair
         assert refused.status_code == 403 and "owner" in refused.json()["error"]["message"]
         assert b.post(f"/api/v1/channels/{entry_id}/stream-key").status_code == 403
         assert b.delete(f"/api/v1/channels/{entry_id}").status_code == 403
+        assert b.post(f"/api/v1/live/channels/{entry_id}/start").status_code == 403
         assert b.patch(f"/api/v1/channels/{entry_id}", json={"number": 701}).status_code == 200
         bouquet = created(b.post("/api/v1/bouquets", json={"name": "Bravo Music"}))
         items = [{"item_type": "channel", "item_id": entry_id}]
