@@ -38,7 +38,13 @@ from palinsesto.catalog.models import (
     SyndicationOffer,
     SyndicationStatus,
 )
-from palinsesto.errors import AlreadyExists, InvalidValue, NotPermitted, OutOfScope
+from palinsesto.errors import (
+    AlreadyExists,
+    InvalidValue,
+    NotPermitted,
+    OutOfScope,
+    PlanLimitReached,
+)
 from palinsesto.trust.rights import normalise_countries
 
 # A request still open, or a syndication running: one of these per offer and partner.
@@ -155,7 +161,13 @@ def decide(
     source = session.get(Channel, syndication.channel_id)
     if source is None:
         raise InvalidValue("The offered channel no longer exists.", "channel_id")
-    check_channel_limit(session, syndication.partner_tenant_id)
+    try:
+        check_channel_limit(session, syndication.partner_tenant_id)
+    except PlanLimitReached:  # said without the partner's figures: they are its own
+        raise PlanLimitReached(
+            "The partner's plan allows no more channels; it must make room first.",
+            "max_channels",
+        ) from None
     syndication.status = SyndicationStatus.active
     entry = Channel(
         tenant_id=syndication.partner_tenant_id,

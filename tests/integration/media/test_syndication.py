@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from palinsesto.cluster.models import Server
-from support.admin_api import TenantWorld, created, make_tenant
+from support.admin_api import TenantWorld, created, make_tenant, root_client
 from support.media import FFMPEG, PacedTsServer, make_sample_ts, play
 from support.server import RunningServer, make_settings, run_server
 
@@ -395,3 +395,19 @@ async def test_the_offers_territories_gate_the_partners_viewers(pair: Pair) -> N
         own = pair.live_url(pair.alpha_line, x["id"])
         async with c.stream("GET", own, headers={"X-Forwarded-For": GB}) as r:
             assert r.status_code == 200
+
+
+def test_a_partner_at_its_channel_limit_gets_nothing_and_learns_nothing_of_it(pair: Pair) -> None:
+    alpha, bravo, x = pair.alpha, pair.bravo, pair.channel
+    with root_client(pair.server) as root:
+        assert root.patch(f"/api/v1/tenants/{bravo.id}", json={"max_channels": 0}).is_success
+    with alpha.client() as a:
+        offer = created(
+            a.post("/api/v1/syndication/offers", json={"channel_id": x["id"], "auto_approve": True})
+        )
+    with bravo.client() as b:
+        r = b.post("/api/v1/syndication/requests", json={"offer_id": offer["id"]})
+        assert r.status_code == 409 and r.json()["error"]["code"] == "plan_limit_reached"
+        assert "0" not in r.json()["error"]["message"]  # the partner's figures stay its own
+        assert b.get("/api/v1/syndication/requests").json() == []
+        assert b.get("/api/v1/channels").json()["items"] == []
