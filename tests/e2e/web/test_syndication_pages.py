@@ -63,6 +63,14 @@ def test_offer_request_and_approval_in_the_panel(
     mine.get_by_role("link", name="place it in a bouquet").click()
     expect(page.get_by_role("heading", level=1, name="Channels")).to_be_visible()
     expect(page.locator("#main")).to_contain_text("Drum Stage")
+    page.get_by_role("button", name="Edit Drum Stage").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="Carried from another panel")).to_be_visible()
+    expect(dialog.get_by_role("button", name="Play preview")).to_have_count(0)
+    dialog.get_by_label("Number").fill("701")
+    dialog.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
     with bravo.client() as b:
         (entry,) = b.get("/api/v1/channels").json()["items"]
         assert entry["name"] == "Drum Stage" and entry["syndication_id"] and entry["sources"] == []
+        assert entry["number"] == 701
