@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -25,6 +26,7 @@ from palinsesto.panel.admin.panel import mount_panel
 from palinsesto.panel.admin.security_headers import SecurityHeaders
 from palinsesto.panel.admin.server_timing import ServerTiming
 from palinsesto.panel.admin.storage_meter import StorageMeter
+from palinsesto.panel.admin.syndication_log import end_expired_syndications
 from palinsesto.panel.admin.upload_expiry import UploadExpiry
 from palinsesto.panel.admin.uploads import UploadStore
 from palinsesto.panel.local_node.engine import install_live
@@ -55,6 +57,9 @@ def create_app(
     nodes = install_nodes(ctx)  # services["nodes"]
     if live is not None:  # tenants with nodes have their channels run there, not here
         live.served_elsewhere = nodes.control.tenant_has_nodes
+        live.served_elsewhere_cached = partial(nodes.control.tenant_has_nodes, cached_only=True)
+        # Syndications whose term passed leave the partners' catalogues (a 2 s sweep).
+        live.end_expired_syndications = partial(end_expired_syndications, ctx.db, ctx.events)
     # services["viewer_history"] (dashboard): the local engine's sessions.
     live_stats = install_live_stats(ctx, live if live is not None else NoLocalEngine())
     posters = PosterLinks.for_context(ctx)  # ctx.services["posters"]: library poster URLs

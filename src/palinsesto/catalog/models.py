@@ -86,6 +86,11 @@ class Channel(Base, TenantScoped):
     )
     custom_sid: Mapped[str] = mapped_column(String(64), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Set on a partner's read-only entry for another tenant's channel (catalog/syndication.py):
+    # it has no sources or key of its own, and plays resolve to the offered channel. No
+    # foreign key: syndications point at channels already (a cycle); ending a syndication
+    # deletes its entry (catalog.syndication.end).
+    syndication_id: Mapped[int | None] = mapped_column(Integer, default=None, unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -370,3 +375,72 @@ class M3USourceChannel(Base):
         ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
     )
     disabled_by_source: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class OfferStatus(enum.StrEnum):
+    open = "open"
+    withdrawn = "withdrawn"
+
+
+class SyndicationOffer(Base, TenantScoped):
+    """Tenant A offers one of its channels to tenant B (``partner_tenant_id``) or, with no
+    partner, to every panel through the platform's directory, on these terms."""
+
+    __tablename__ = "syndication_offers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), index=True
+    )
+    partner_tenant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), default=None, index=True
+    )
+    until: Mapped[datetime | None] = mapped_column(default=None)
+    territories: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: worldwide
+    max_viewers: Mapped[int | None] = mapped_column(Integer, default=None)  # per partner
+    paid_bouquets: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_approve: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[OfferStatus] = mapped_column(
+        Enum(OfferStatus, native_enum=False, length=16), default=OfferStatus.open
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SyndicationStatus(enum.StrEnum):
+    requested = "requested"
+    active = "active"
+    refused = "refused"
+    revoked = "revoked"  # by the owner (or the offer was withdrawn)
+    ended = "ended"  # the offer's term passed
+    cancelled = "cancelled"  # by the partner
+
+
+class Syndication(Base):
+    """Tenant B's request for an offer, and once approved its right to carry the channel.
+
+    It belongs to two tenants, so each query names which side it reads as:
+    ``owner_tenant_id`` (A) or ``partner_tenant_id`` (B)."""
+
+    __tablename__ = "syndications"
+    __table_args__ = (
+        Index("ix_syndications_partner_status", "partner_tenant_id", "status"),
+        Index("ix_syndications_owner_status", "owner_tenant_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(
+        ForeignKey("syndication_offers.id", ondelete="CASCADE"), index=True
+    )
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    owner_tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    partner_tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    status: Mapped[SyndicationStatus] = mapped_column(
+        Enum(SyndicationStatus, native_enum=False, length=16), default=SyndicationStatus.requested
+    )
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    end_reason: Mapped[str] = mapped_column(String(200), default="")
+    # The partner's audience, counted by the node that serves it (no viewer's data).
+    peak_viewers: Mapped[int] = mapped_column(Integer, default=0)
+    watch_seconds: Mapped[int] = mapped_column(BigInteger, default=0)

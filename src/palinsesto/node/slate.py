@@ -24,6 +24,7 @@ class SlateKind(enum.StrEnum):
     offline = "offline"
     suspended = "suspended"  # the whole panel (tenant) is suspended by the platform
     blackout = "blackout"  # a rights blackout or territory rule (playback/rights_gate.py)
+    ended = "ended"  # another panel's channel carried here stopped being offered
 
 
 # What each clip says, on which background colour.
@@ -34,6 +35,7 @@ _LOOK: dict[SlateKind, tuple[str, str]] = {
     SlateKind.offline: ("Channel offline", "0x202040"),
     SlateKind.suspended: ("Service suspended", "0x403010"),
     SlateKind.blackout: ("Not available here now", "0x0000C0"),
+    SlateKind.ended: ("This channel has ended here", "0x204020"),
 }
 
 

@@ -648,3 +648,99 @@ def test_creators_read_only_their_own_channel_on_every_get_route(
             other = c.get(f"/api/v1/creator/channels/{path_values['channel_id']}{suffix}")
             assert other.status_code == 404
     assert not leaks, "\n".join(leaks)
+
+
+# -- syndication -----------------------------------------------------------------------------
+#
+# Two fresh panels: "owner-panel" offers a channel that bravo-like "partner-panel" carries.
+# Neither reads the other's lines, other channels, stream keys or viewers; each moves only
+# its own side of the syndication.
+
+
+def test_syndication_crosses_no_private_data(shared_server: RunningServer) -> None:
+    owner, partner = (
+        make_tenant(shared_server, "owner-panel"),
+        make_tenant(shared_server, "partner-panel"),
+    )
+    owner_objs, partner_objs = _populate(owner), _populate(partner)
+    with owner.client() as a:
+        offered = created(a.post("/api/v1/channels", json={"name": "Offered", "sources": PATTERN}))
+        keyed = a.get(f"/api/v1/channels/{owner_objs['channels']['id']}").json()
+        assert keyed["stream_key"]
+        offer = created(
+            a.post(
+                "/api/v1/syndication/offers",
+                json={"channel_id": offered["id"], "partner_tenant_id": partner.id},
+            )
+        )
+    with partner.client() as b:
+        request = created(b.post("/api/v1/syndication/requests", json={"offer_id": offer["id"]}))
+        # The partner cannot approve its own request, nor withdraw the owner's offer.
+        assert b.post(f"/api/v1/syndication/partners/{request['id']}/approve").status_code == 404
+        assert b.post(f"/api/v1/syndication/offers/{offer['id']}/withdraw").status_code == 404
+        assert b.get("/api/v1/syndication/partners").json() == []
+    with owner.client() as a:
+        # Nor can the owner cancel the partner's request in its name.
+        assert a.post(f"/api/v1/syndication/requests/{request['id']}/cancel").status_code == 404
+        assert a.get("/api/v1/syndication/requests").json() == []
+        r = a.post(f"/api/v1/syndication/partners/{request['id']}/approve")
+        assert r.status_code == 200, r.text
+    with partner.client() as b:
+        entry_id = b.get("/api/v1/syndication/requests").json()[0]["entry_channel_id"]
+        bouquet = partner_objs["bouquets"]
+        items = [{"item_type": "channel", "item_id": entry_id}]
+        assert b.put(f"/api/v1/bouquets/{bouquet['id']}/items", json={"items": items}).is_success
+    with ExitStack() as viewers:
+        # A viewer in each panel, both on the owner's running channel.
+        with owner.client() as a:
+            items = [{"item_type": "channel", "item_id": offered["id"]}]
+            r = a.put(
+                f"/api/v1/bouquets/{owner_objs['bouquets']['id']}/items", json={"items": items}
+            )
+            assert r.status_code == 200
+        _watch_ts(viewers, shared_server, owner_objs["lines"], offered["id"])
+        _watch_ts(viewers, shared_server, partner_objs["lines"], entry_id)
+        secrets = (keyed["stream_key"], owner_objs["lines"]["username"], "Offered")
+        with partner.client() as b:
+            sessions = b.get("/api/v1/live/sessions").json()
+            assert [(s["username"], s["channel_id"]) for s in sessions] == [
+                (partner_objs["lines"]["username"], entry_id)
+            ]
+            reads = {
+                "channels": b.get("/api/v1/channels", params={"per_page": 500}),
+                "entry": b.get(f"/api/v1/channels/{entry_id}"),
+                "lines": b.get("/api/v1/lines", params={"per_page": 500}),
+                "sessions": b.get("/api/v1/live/sessions"),
+                "requests": b.get("/api/v1/syndication/requests"),
+                "directory": b.get("/api/v1/syndication/directory"),
+                "audit": b.get("/api/v1/audit", params={"per_page": 500}),
+            }
+            for name, r in reads.items():
+                assert r.status_code == 200, (name, r.text)
+                leaked = [s for s in secrets[:2] if s in r.text]
+                assert not leaked, (name, leaked)
+            assert reads["entry"].json()["sources"] == []
+            assert reads["entry"].json()["stream_key"] is None
+            for other in (offered["id"], owner_objs["channels"]["id"]):
+                assert b.get(f"/api/v1/channels/{other}").status_code == 404
+            assert b.get(f"/api/v1/lines/{owner_objs['lines']['id']}").status_code == 404
+            assert b.get("/api/v1/syndication/audience").json() == []
+        with owner.client() as a:
+            sessions = a.get("/api/v1/live/sessions").json()
+            assert [s["username"] for s in sessions] == [owner_objs["lines"]["username"]]
+            partner_line = partner_objs["lines"]["username"]
+            for url in (
+                "/api/v1/syndication/partners",
+                "/api/v1/syndication/audience",
+                "/api/v1/lines?per_page=500",
+                "/api/v1/audit?per_page=500",
+                "/api/v1/live/sessions",
+            ):
+                r = a.get(url)
+                assert r.status_code == 200 and partner_line not in r.text, (url, r.text)
+            assert a.get(f"/api/v1/lines/{partner_objs['lines']['id']}").status_code == 404
+            assert a.get(f"/api/v1/channels/{entry_id}").status_code == 404
+            audience = a.get("/api/v1/syndication/audience").json()
+            assert [(x["partner_tenant_id"], x["viewers_now"]) for x in audience] == [
+                (partner.id, 1)
+            ]

@@ -77,6 +77,9 @@ CORS = (("Access-Control-Allow-Origin", "*"),)
 NO_CACHE = (("Cache-Control", "no-cache"), *CORS)
 # A viewer is told only that the channel is down; why is in the channel's failures.
 OFFLINE_BODY = b"STREAM_OFFLINE\n"
+# A partner's play of a channel whose owner runs it on its own streaming nodes: not served
+# by this engine (that would be a second ingest); node admission of partners is not built.
+SYNDICATED_ON_NODES = b"SYNDICATED_ON_NODES\n"
 BLACKOUT = Refusal.blackout
 
 
@@ -210,6 +213,30 @@ class Delivery:
         return await outcome
 
     def _admitted(self, grant: Grant, play: PlaybackRequest, conn: Connection) -> Outcome:
+        if grant.syndicated is not None:
+            # Another panel's channel runs where its owner runs it: never a second ingest
+            # here when the owner's streaming nodes carry it.
+            owner = grant.syndicated.owner_tenant_id
+            elsewhere = self.engine.served_elsewhere_cached(owner)
+            if elsewhere is None:
+                return self._owner_checked_then_admit(grant, play, conn)
+            if elsewhere:
+                return error(503, SYNDICATED_ON_NODES)
+        return self._admit(grant, play, conn)
+
+    async def _owner_checked_then_admit(
+        self, grant: Grant, play: PlaybackRequest, conn: Connection
+    ) -> Reply | Written | None:
+        assert grant.syndicated is not None
+        owner = grant.syndicated.owner_tenant_id
+        if await asyncio.to_thread(self.engine.served_elsewhere, owner):
+            return error(503, SYNDICATED_ON_NODES)
+        outcome = self._admit(grant, play, conn)
+        if outcome is None or isinstance(outcome, Reply):
+            return outcome
+        return await outcome
+
+    def _admit(self, grant: Grant, play: PlaybackRequest, conn: Connection) -> Outcome:
         output = "hls" if play.output == "m3u8" else "ts"
         try:
             session = self.engine.sessions.admit(
@@ -220,6 +247,12 @@ class Delivery:
                 output,
                 grant.policy,
                 grant.max_viewers,
+                entry_id=play.stream_id,
+                syndication=(
+                    (grant.syndicated.syndication_id, grant.syndicated.max_viewers)
+                    if grant.syndicated is not None
+                    else None
+                ),
             )
         except (TooManyConnections, SessionKicked) as exc:
             return refusal(exc)
@@ -365,8 +398,9 @@ class Delivery:
         conn.on_lost = lost
 
         def to_slate(clip: bytes, reason: str) -> None:
-            # Rights or a blackout ended this play mid-stream: the player gets the slate
-            # after the last live packet, then the end of the stream.
+            # Rights, a blackout or the end of a syndication ended this play mid-stream:
+            # the player gets the slate after the last live packet, then the end of the
+            # stream.
             runner.remove_viewer(viewer)
             conn.on_lost = None
             conn.write(clip)

@@ -21,6 +21,7 @@ from typing import Any
 from palinsesto.accounts.trials import end_trials
 from palinsesto.accounts.usage import add_usage
 from palinsesto.catalog.models import ChannelMode
+from palinsesto.catalog.syndication import add_audience
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.config import Settings
 from palinsesto.db import Database
@@ -34,7 +35,7 @@ from palinsesto.node.vod_proxy import RemoteProxy
 from palinsesto.panel.local_node.delivery import Delivery
 from palinsesto.panel.local_node.vod_delivery import VodDelivery
 from palinsesto.panel.local_node.vod_hls_delivery import VodHlsDelivery
-from palinsesto.panel.playback.access import PlaybackAccess
+from palinsesto.panel.playback.access import NotCached, PlaybackAccess
 from palinsesto.panel.playback.admission import SessionRegistry, ViewingSession
 from palinsesto.panel.playback.hls_tokens import SegmentTokens
 from palinsesto.panel.playback.lines import LineDirectory
@@ -45,6 +46,7 @@ from palinsesto.panel.playback.rights_gate import (
     NotLoaded,
     RightsGate,
 )
+from palinsesto.panel.playback.syndication_audience import SyndicationAudience
 from palinsesto.panel.playback.vod_access import VodAccess
 from palinsesto.panel.playback.vod_plays import VodPlays
 from palinsesto.panel.playback.watch_tokens import WatchTokens, is_signed_line
@@ -55,6 +57,8 @@ from palinsesto.trust.rights import RightsItem
 from palinsesto.trust.watermark import record_mark
 
 log = logging.getLogger(__name__)
+
+SYNDICATION_SWEEP_SECONDS = 2.0  # how late an expired term may leave a partner's catalogue
 
 
 class LiveEngine(ChannelHost):
@@ -77,6 +81,10 @@ class LiveEngine(ChannelHost):
         )
         self.sessions = SessionRegistry(settings.hls_session_timeout_seconds)
         self.meter = UsageMeter(self.sessions)
+        self.syndication_audience = SyndicationAudience(self.sessions)
+        # Ends syndications whose term passed (catalog/syndication.py); set by the app.
+        self.end_expired_syndications: Callable[[], object] = lambda: None
+        self._swept_at = 0.0
         self.tokens = SegmentTokens(settings.secret_key or "unset", settings.hls_token_ttl_seconds)
         # Catch-up is advertised only while recorded: refresh the player API's lists.
         self.archive.on_change = lambda tenant_id: events.publish(tenant_id, "catalog.live")
@@ -111,6 +119,8 @@ class LiveEngine(ChannelHost):
         # Tenants whose channels run on their own streaming nodes (panel/nodes/): their
         # always-on channels do not run here too. Set by the app; may query the database.
         self.served_elsewhere: Callable[[int], bool | None] = lambda tenant_id: False
+        # The same answer from memory only (None: not cached); set by the app.
+        self.served_elsewhere_cached: Callable[[int], bool | None] = lambda tenant_id: False
         events.subscribe(self._on_event)
 
     # ---- lifecycle (ChannelHost hooks) ----
@@ -207,7 +217,10 @@ class LiveEngine(ChannelHost):
             self.sessions.expire_idle()
             for channel_id, runner in self.runners.items():
                 runner.set_hls_sessions(self.sessions.hls_sessions_of(channel_id))
-            await self._enforce_rights(time.time())
+            now = time.time()
+            self.syndication_audience.tick(now)
+            await self._enforce_rights(now)
+            await self._enforce_syndication(now)
 
     async def _enforce_rights(self, now: float) -> None:
         """Rights, territory and blackouts apply to viewers already watching: a play that
@@ -221,7 +234,7 @@ class LiveEngine(ChannelHost):
                 self.rights.check(
                     session.tenant_id,
                     RightsItem.channel,
-                    session.channel_id,
+                    session.entry_id or session.channel_id,  # the viewer tenant's item
                     session.ip,
                     now,
                     cached_only=True,
@@ -234,13 +247,51 @@ class LiveEngine(ChannelHost):
             await asyncio.to_thread(self.rights.tenant, tenant_id)
 
     async def _refuse_running(self, session: ViewingSession, exc: ContentRefused) -> None:
+        await self._cut_running(session, SlateKind.blackout, exc.code)
+
+    async def _cut_running(self, session: ViewingSession, kind: SlateKind, reason: str) -> None:
+        """End a running play: a TS player gets the ``kind`` slate, then the end of the
+        stream; an HLS session ends (its next request is refused)."""
         switch = session.extra.pop("to_slate", None)
         if callable(switch) and not session.ended:
-            clip = await self.slates.clip(SlateKind.blackout)
+            clip = await self.slates.clip(kind)
             if clip and not session.ended:
-                switch(clip, exc.code)
+                switch(clip, reason)
                 return
-        self.sessions.end(session, exc.code)
+        self.sessions.end(session, reason)
+
+    async def _enforce_syndication(self, now: float) -> None:
+        """A partner's viewers of a syndicated channel are cut once the syndication ends
+        (revoked, withdrawn, the channel gone, the term passed): the entry then resolves to
+        nothing, or to another channel. Expired terms are also ended in the database."""
+        missing: set[tuple[int, int]] = set()
+        for session in self.sessions.all():
+            if session.syndication_id is None or session.ended:
+                continue
+            key = (session.tenant_id, session.entry_id)
+            try:
+                info = self.access.channel(*key, cached_only=True)
+                terms = self.access.syndicated(*key, cached_only=True)
+            except NotCached:
+                missing.add(key)
+                continue
+            if (
+                info is None
+                or not info.enabled
+                or info.id != session.channel_id
+                or terms is None
+                or terms.syndication_id != session.syndication_id
+                or terms.over(now)
+            ):
+                await self._cut_running(session, SlateKind.ended, "SYNDICATION_ENDED")
+        for tenant_id, entry_id in missing:  # checked on the next tick, from memory
+            await asyncio.to_thread(self.access.channel, tenant_id, entry_id)
+        if now - self._swept_at >= SYNDICATION_SWEEP_SECONDS:
+            self._swept_at = now
+            try:
+                await asyncio.to_thread(self.end_expired_syndications)
+            except Exception:  # noqa: BLE001 - the database may be away; next tick
+                log.exception("syndication sweep failed")
 
     async def _meter_usage(self) -> None:
         while True:
@@ -274,6 +325,13 @@ class LiveEngine(ChannelHost):
             return end_trials(session, datetime.now(UTC))
 
     async def _record_usage(self) -> None:
+        audience = self.syndication_audience.take()
+        if audience:
+            try:
+                await asyncio.to_thread(self._write_audience, audience)
+            except Exception:  # noqa: BLE001 - the database may be away; figures kept
+                self.syndication_audience.give_back(audience)
+                log.exception("syndication audience not recorded")
         samples = self.meter.sample()
         if not samples:
             return
@@ -281,6 +339,10 @@ class LiveEngine(ChannelHost):
             await asyncio.to_thread(self._write_usage, samples)
         except Exception:  # noqa: BLE001 - the database may be away; viewers keep watching
             log.exception("usage sample of %d tenants not recorded", len(samples))
+
+    def _write_audience(self, figures: dict[int, tuple[int, int]]) -> None:
+        with self._db.transaction() as session:
+            add_audience(session, figures)
 
     def _write_usage(self, samples: list[UsageSample]) -> None:
         with self._db.transaction() as session:

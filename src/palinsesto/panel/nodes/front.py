@@ -259,6 +259,11 @@ class NodeFront:
         await self._place(grant, play, send)
 
     async def _place(self, grant: Grant, play: PlaybackRequest, send: Send) -> None:
+        if grant.syndicated is not None:
+            # Another panel's channel: a node of this panel would refuse it (its tenant is
+            # the owner's), and running it here would be a second ingest. Not built yet.
+            await _reply(send, 503, b"SYNDICATED_ON_NODES\n")
+            return
         kind = PlayKind.hls if play.output == "m3u8" else PlayKind.ts
         try:
             admitted = await self.control.admit(grant, kind, play.ip, play.user_agent)

@@ -13,22 +13,25 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from palinsesto.accounts.models import ConnectionPolicy, Tenant, TenantStatus
 from palinsesto.catalog.models import BouquetItem, Channel, ChannelMode, ItemType
+from palinsesto.catalog.syndication import resolve
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.db import Database
 from palinsesto.panel.playback.domains import DomainDirectory, DomainsStale
 from palinsesto.panel.playback.lines import (
     BadCredentials,
     LineDirectory,
+    LineRefused,
     LineView,
     OutputNotAllowed,
 )
-from palinsesto.panel.playback.rights_gate import NotLoaded, RightsGate
+from palinsesto.panel.playback.rights_gate import ContentRefused, NotLoaded, RightsGate
 from palinsesto.panel.playback.watch_tokens import (
     SIGNED_USER,
     WatchKind,
@@ -38,7 +41,7 @@ from palinsesto.panel.playback.watch_tokens import (
 from palinsesto.protocol.channels import ChannelInfo
 from palinsesto.protocol.sources import SourceKind
 from palinsesto.trust.models import RightsRecord
-from palinsesto.trust.rights import RightsItem, RightsStatus
+from palinsesto.trust.rights import Refusal, RightsItem, RightsStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +69,32 @@ class TenantPlayback:
 
 
 @dataclass(frozen=True, slots=True)
+class SyndicatedTerms:
+    """A partner's entry plays another tenant's channel on these terms (catalog/syndication)."""
+
+    syndication_id: int
+    owner_tenant_id: int
+    until: float | None  # unix time; None: open-ended
+    territories: frozenset[str]  # empty: worldwide
+    max_viewers: int | None  # of this partner's viewers at once
+
+    def over(self, now: float) -> bool:
+        return self.until is not None and now >= self.until
+
+
+@dataclass(frozen=True, slots=True)
 class Grant:
     line: LineView
-    channel: ChannelInfo
+    channel: ChannelInfo  # what runs: for a syndicated entry, the owner's channel
     policy: ConnectionPolicy
     max_viewers: int | None = None
+    syndicated: SyndicatedTerms | None = None
+
+
+class SyndicationEnded(LineRefused):
+    """The entry's syndication is over (revoked, withdrawn, term passed): 403."""
+
+    code = "SYNDICATION_ENDED"
 
 
 class NotCached(LookupError):
@@ -122,6 +146,17 @@ def wants_watermark(session: Session, tenant_id: int, channel_id: int) -> bool:
     return found is not None
 
 
+@dataclass(frozen=True, slots=True)
+class _ChannelHit:
+    version: int  # the tenant's catalog version it was read at
+    info: ChannelInfo | None
+    terms: SyndicatedTerms | None = None
+    owner: tuple[int, int] | None = None  # a syndicated entry's owner and its version
+
+    def owner_current(self, events: ChangeEvents) -> bool:
+        return self.owner is None or events.version(self.owner[0], "catalog") == self.owner[1]
+
+
 class PlaybackAccess:
     """Authorization for plays, with the catalog lookups it needs cached in memory."""
 
@@ -138,7 +173,7 @@ class PlaybackAccess:
         self.watch_tokens = watch_tokens
         self.rights = rights
         self.domains = domains if domains is not None else DomainDirectory(db, events)
-        self._channels: dict[tuple[int, int], tuple[int, ChannelInfo | None]] = {}
+        self._channels: dict[tuple[int, int], _ChannelHit] = {}
         self._bouquets: dict[tuple[int, ItemType, tuple[int, ...]], tuple[int, frozenset[int]]] = {}
         self._tenants: dict[int, tuple[int, TenantPlayback]] = {}
         self._lock = threading.Lock()
@@ -170,8 +205,22 @@ class PlaybackAccess:
         if req.stream_id not in members:
             raise NotInBouquet(f"channel {req.stream_id} is not in the line's bouquets")
         self.check_rights(line.tenant_id, req, cached_only=cached_only)
+        terms = self.syndicated(line.tenant_id, req.stream_id, cached_only=cached_only)
+        if terms is not None:
+            self.check_terms(terms, line.tenant_id, req.stream_id, req.ip, req.now)
         tenant = self.tenant(line.tenant_id, cached_only=cached_only)
-        return Grant(line, channel, tenant.policy, tenant.max_viewers)
+        return Grant(line, channel, tenant.policy, tenant.max_viewers, terms)
+
+    def check_terms(
+        self, terms: SyndicatedTerms, tenant_id: int, entry_id: int, ip: str, now: float
+    ) -> None:
+        """The offer's term and territories (the viewer cap is admission's, on the loop)."""
+        if terms.over(now):
+            raise SyndicationEnded(f"the syndication of channel {entry_id} is over")
+        if terms.territories:
+            country = self.rights.country(ip) if self.rights is not None else None
+            if country is None or country not in terms.territories:
+                raise ContentRefused(Refusal.rights_territory, tenant_id, entry_id)
 
     def host_tenant(self, host: str, *, cached_only: bool = False) -> int | None:
         """The tenant whose own domain ``host`` (a Host header) is; None: the platform's."""
@@ -233,22 +282,53 @@ class PlaybackAccess:
     def channel(
         self, tenant_id: int, channel_id: int, *, cached_only: bool = False
     ) -> ChannelInfo | None:
+        """The channel a play of ``channel_id`` in ``tenant_id`` runs: for a partner's
+        syndicated entry, the owner's channel (same id, same runner), None once the
+        syndication is over. Cached until either tenant's catalogue changes."""
+        return self._channel_hit(tenant_id, channel_id, cached_only).info
+
+    def syndicated(
+        self, tenant_id: int, channel_id: int, *, cached_only: bool = False
+    ) -> SyndicatedTerms | None:
+        """The terms ``channel_id`` plays on, if it is a syndicated entry of ``tenant_id``."""
+        return self._channel_hit(tenant_id, channel_id, cached_only).terms
+
+    def _channel_hit(self, tenant_id: int, channel_id: int, cached_only: bool) -> _ChannelHit:
         version = self._events.version(tenant_id, "catalog")
         hit = self._channels.get((tenant_id, channel_id))
-        if hit is not None and hit[0] == version:
-            return hit[1]
+        if hit is not None and hit.version == version and hit.owner_current(self._events):
+            return hit
         if cached_only:
             raise NotCached(f"channel {channel_id}")
+        terms: SyndicatedTerms | None = None
+        owner: tuple[int, int] | None = None
         with self._db.session() as session:
             row = session.get(Channel, channel_id)
-            info = None
-            if row is not None and row.tenant_id == tenant_id:
-                info = channel_info(row, session)
+            info = (
+                channel_info(row, session)
+                if row is not None and row.tenant_id == tenant_id
+                else None
+            )
+            if row is not None and info is not None and row.syndication_id is not None:
+                found = resolve(session, row, datetime.now(UTC))
+                info = None
+                if found is not None:
+                    owner_id = found.owner_tenant_id
+                    owner = (owner_id, self._events.version(owner_id, "catalog"))
+                    info = channel_info(found.source, session)
+                    terms = SyndicatedTerms(
+                        found.syndication_id,
+                        owner_id,
+                        found.until.timestamp() if found.until is not None else None,
+                        frozenset(found.territories),
+                        found.max_viewers,
+                    )
+        hit = _ChannelHit(version, info, terms, owner)
         with self._lock:
             if len(self._channels) > 200_000:
                 self._channels.clear()
-            self._channels[(tenant_id, channel_id)] = (version, info)
-        return info
+            self._channels[(tenant_id, channel_id)] = hit
+        return hit
 
     def bouquet_channels(
         self, tenant_id: int, bouquet_ids: tuple[int, ...], *, cached_only: bool = False

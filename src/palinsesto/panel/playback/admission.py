@@ -38,6 +38,13 @@ class TooManyViewers(TooManyConnections):
     code = "TENANT_MAX_VIEWERS"
 
 
+class SyndicationFull(TooManyConnections):
+    """A syndicated channel's offer allows the partner no more viewers at once; refused,
+    never a kick (429)."""
+
+    code = "SYNDICATION_MAX_VIEWERS"
+
+
 class SessionKicked(Exception):
     """This HLS session was ended (kicked or cut): its next request gets 403 (§9)."""
 
@@ -63,6 +70,10 @@ class ViewingSession:
     extra: dict[str, object] = field(default_factory=dict)
     # (unix time, bytes) up to which the usage meter has counted this session.
     metered: tuple[float, int] = (0.0, 0)
+    # A syndicated play: the entry the line asked for (its own tenant's id) and the
+    # syndication; ``channel_id`` is then the owner's channel, whose runner serves it.
+    entry_id: int = 0
+    syndication_id: int | None = None
 
     def __post_init__(self) -> None:
         self.metered = (self.started_at, 0)
@@ -87,6 +98,7 @@ class SessionRegistry:
         self._by_id: dict[int, ViewingSession] = {}
         self._by_line: dict[int, list[ViewingSession]] = {}
         self._per_tenant: dict[int, int] = {}
+        self._per_syndication: dict[int, int] = {}
         # For the usage meter (playback/metering.py): the most sessions each tenant had at
         # once since the last sample, and what ended sessions used since they were metered.
         self.peaks: dict[int, int] = {}
@@ -103,6 +115,13 @@ class SessionRegistry:
         """Live sessions of a tenant on this node (the plan's ``max_viewers`` counts these)."""
         return self._per_tenant.get(tenant_id, 0)
 
+    def syndication_count(self, syndication_id: int) -> int:
+        """Live sessions a partner has on a syndicated channel (the offer's cap counts these)."""
+        return self._per_syndication.get(syndication_id, 0)
+
+    def syndication_counts(self) -> dict[int, int]:
+        return dict(self._per_syndication)
+
     def get(self, session_id: int) -> ViewingSession | None:
         return self._by_id.get(session_id)
 
@@ -118,12 +137,17 @@ class SessionRegistry:
         output: str,
         policy: ConnectionPolicy,
         tenant_limit: int | None = None,
+        *,
+        entry_id: int = 0,
+        syndication: tuple[int, int | None] | None = None,
     ) -> ViewingSession:
         """A session for this play, or :class:`TooManyConnections` / :class:`SessionKicked`.
 
         ``tenant_limit`` is the plan's ``max_viewers``: a new session beyond it raises
         :class:`TooManyViewers` whatever the connection policy (a reload of a running HLS
-        session is not a new viewer)."""
+        session is not a new viewer). ``syndication`` is (syndication id, the offer's viewer
+        cap) for a partner's play of a syndicated channel: beyond the cap,
+        :class:`SyndicationFull`."""
         now = self._clock()
         key = (line.id, output, channel_id, ip, user_agent)
         if output in REQUEST_HELD:
@@ -145,6 +169,12 @@ class SessionRegistry:
             if self._per_tenant.get(line.tenant_id, 0) >= tenant_limit:
                 self.refused += 1
                 raise TooManyViewers(f"the plan allows {tenant_limit} concurrent viewers")
+        if syndication is not None and syndication[1] is not None and not replaces:
+            if self._per_syndication.get(syndication[0], 0) >= syndication[1]:
+                self.refused += 1
+                raise SyndicationFull(
+                    f"the channel's owner allows this panel {syndication[1]} viewers at once"
+                )
         if limit and len(active) >= limit:
             if policy is ConnectionPolicy.refuse:
                 self.refused += 1
@@ -164,7 +194,12 @@ class SessionRegistry:
             output,
             self._wall(),
             now,
+            entry_id=entry_id or channel_id,
+            syndication_id=syndication[0] if syndication is not None else None,
         )
+        if session.syndication_id is not None:
+            synd = session.syndication_id
+            self._per_syndication[synd] = self._per_syndication.get(synd, 0) + 1
         self._by_id[session.id] = session
         self._by_line.setdefault(line.id, []).append(session)
         count = self._per_tenant.get(session.tenant_id, 0) + 1
@@ -208,6 +243,13 @@ class SessionRegistry:
                 self._per_tenant[session.tenant_id] = left
             else:
                 self._per_tenant.pop(session.tenant_id, None)
+            synd = session.syndication_id
+            if synd is not None:
+                held = self._per_syndication.get(synd, 0) - 1
+                if held > 0:
+                    self._per_syndication[synd] = held
+                else:
+                    self._per_syndication.pop(synd, None)
         line_sessions = self._by_line.get(session.line_id)
         if line_sessions is not None:
             if session in line_sessions:

@@ -10,6 +10,7 @@ import { domainsPage } from "./pages/domains.js";
 import { audiencePage, myChannelsPage } from "./pages/mychannels.js";
 import { quickStartPage } from "./pages/quickstart.js";
 import { resellerHomePage } from "./pages/reseller.js";
+import { directoryPage, offersPage } from "./pages/syndication.js";
 import { RESOURCES } from "./resources.js";
 import { MANAGERS, READERS } from "./roles.js";
 import { tablePage } from "./table.js";
@@ -50,6 +51,10 @@ function pages(me) {
     list.push({ key: "audience", title: "Audience", group: "", render: audiencePage });
   }
   if (MANAGERS.includes(me.role) && me.tenant_id && has("/creators")) list.push({ key: "creators", title: "Creators", group: "People", render: creatorsPage });
+  if (MANAGERS.includes(me.role) && me.tenant_id && has("/syndication/offers")) {
+    list.push({ key: "offers", title: "Offers", group: "Syndication", render: offersPage });
+    list.push({ key: "directory", title: "Directory", group: "Syndication", render: directoryPage });
+  }
   if (MANAGERS.includes(me.role) && me.tenant_id && has("/domains")) list.push({ key: "domains", title: "Domains & branding", group: "Settings", render: domainsPage });
   for (const res of RESOURCES) {
     res.path = res.paths.find((p) => has(p));

@@ -37,6 +37,7 @@ from palinsesto.panel.admin.api.routes import (
     series,
     servers,
     signup,
+    syndication,
     system,
     tenants,
     transparency,
@@ -92,6 +93,7 @@ def build_router() -> APIRouter:
         creator,
         domains,
         branding,
+        syndication,
     ):
         router.include_router(module.router)
     return router

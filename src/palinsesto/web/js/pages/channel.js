@@ -207,12 +207,21 @@ function copyRow(label, value, what, attrs = {}) {
 
 export async function channelDetail(channel, ctx, { dialog, writable }) {
   const sections = [];
-  if (has("/live/channels/{channel_id}")) sections.push(liveSection(channel, { dialog, writable }));
+  const carried = Boolean(channel.syndication_id); // another panel's: its live state is the owner's
+  if (has("/live/channels/{channel_id}") && !carried) sections.push(liveSection(channel, { dialog, writable }));
   if (channel.stream_key) {
     const server = await ingestUrl(channel.id);
     sections.push(h("section", { class: "action" }, h("h3", {}, "Publish from OBS"),
       server ? copyRow("Server", server, "Server URL") : h("p", { class: "muted" }, "RTMP ingest is turned off on this server."),
       copyRow("Stream key", channel.stream_key, "Stream key", { class: "secret", "data-testid": "stream-key" })));
+  }
+  if (carried) {
+    sections.push(h("section", { class: "action" }, h("h3", {}, "Carried from another panel"),
+      h("p", { class: "muted" }, "Its source, key and live state are its owner's. Number it and place it in bouquets here; stop carrying it from the Directory page."),
+      h("a", { href: "#/directory" }, "Open the Directory")));
+  } else if (writable && has("/syndication/offers", "post")) {
+    sections.push(h("section", { class: "action" }, h("h3", {}, "Syndication"),
+      h("a", { href: `#/offers?channel_id=${channel.id}` }, "Offer this channel to other panels")));
   }
   const link = await shareLink(channel.id);
   if (link) {
@@ -220,7 +229,7 @@ export async function channelDetail(channel, ctx, { dialog, writable }) {
       h("div", { class: "copy-row" }, h("a", { href: link, target: "_blank", rel: "noopener" }, link), h("button", { type: "button", onclick: () => copyText(link, "Share link copied") }, "Copy share link")),
       h("p", { class: "muted" }, channel.public_watch ? "Public: anyone with the link watches in the browser." : "Viewers sign in with a line's username and password (tick “Public watch” to open it to anyone with the link).")));
   }
-  if (has("/live/channels/{channel_id}/preview", "post")) {
+  if (has("/live/channels/{channel_id}/preview", "post") && !carried) {
     const video = h("video", { controls: true, muted: true, playsinline: true, class: "preview", "aria-label": `Preview of ${channel.name}`, hidden: true });
     const note = h("p", { class: "muted", role: "status" });
     let stop = null;

@@ -22,6 +22,7 @@ from palinsesto.catalog.models import (
     Movie,
     Series,
 )
+from palinsesto.catalog.syndication import check_paid_placement
 from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import CurrentPrincipal, DbSession, Manager, Staff
 from palinsesto.panel.admin.api.errors import ValidationFailed
@@ -160,6 +161,8 @@ def set_bouquet_items(
         "items": [[i.item_type.value, i.item_id] for i in service.items_of(session, bouquet.id)]
     }
     rows = service.set_items(session, bouquet, [(i.item_type, i.item_id) for i in body.items])
+    channel_ids = [i.item_id for i in body.items if i.item_type is ItemType.channel]
+    check_paid_placement(session, bouquet.tenant_id, [bouquet.id], channel_ids)
     after = {"items": [[r.item_type.value, r.item_id] for r in rows]}
     audited(session, principal, "set_items", "bouquet", bouquet, before=before, after=after)
     return _items_out(bouquet.id, rows)
@@ -207,6 +210,8 @@ def add_category(
                 select(model.id).where(model.category_id == category.id).order_by(model.id)
             )
         )
+    if item_type is ItemType.channel:
+        check_paid_placement(session, bouquet.tenant_id, [bouquet.id], ids)
     added = append_items(session, bouquet.id, item_type, ids)
     after = {"category_id": category.id, "added": added}
     audited(session, principal, "add_category", "bouquet", bouquet, after=after)

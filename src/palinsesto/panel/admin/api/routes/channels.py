@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from palinsesto.accounts.models import AdminUser, Role
 from palinsesto.catalog import channels as service
+from palinsesto.catalog import syndication
 from palinsesto.catalog.bouquets import check_bouquet_ids, forget_item
 from palinsesto.catalog.limits import (
     ARCHIVE_DAYS_MAX,
@@ -25,7 +26,7 @@ from palinsesto.catalog.limits import (
 )
 from palinsesto.catalog.m3u_sources import append_items
 from palinsesto.catalog.models import BouquetItem, Channel, ChannelCategory, ChannelMode, ItemType
-from palinsesto.panel.admin.api.changes import audited
+from palinsesto.panel.admin.api.changes import audited, mark_changed
 from palinsesto.panel.admin.api.deps import DbSession, Manager, Principal, Staff
 from palinsesto.panel.admin.api.errors import NotFound, ValidationFailed
 from palinsesto.panel.admin.api.identifiers import Label
@@ -38,11 +39,18 @@ from palinsesto.panel.admin.api.scope import (
     tenant_for_create,
 )
 from palinsesto.panel.admin.api.types import ObjectId, PathId, QueryId
+from palinsesto.panel.admin.syndication_log import record_both
 from palinsesto.protocol.profiles import TranscodeProfileName, profile_labels, profile_name
 from palinsesto.protocol.sources import SourceKind
 from palinsesto.trust.audit import snapshot
 
 router = APIRouter(tags=["channels"])
+
+# What a partner may change on another panel's channel it carries (catalog/syndication.py).
+SYNDICATED_EDITABLE = frozenset(
+    {"name", "number", "logo", "epg_channel_id", "category_ids", "notes"}
+)
+OWNERS_BULK = frozenset({"enabled", "transcode_profile"})
 
 
 def _profile_alias(value: object) -> object:
@@ -141,6 +149,9 @@ class ChannelOut(BaseModel):
     notes: str
     stream_key: str | None = Field(description="managers only; set for push sources")
     owner_user_id: int | None = Field(description="the creator who owns it, if any")
+    syndication_id: int | None = Field(
+        description="another panel's channel carried here (read-only sources): its syndication"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -167,6 +178,7 @@ def render(channel: Channel, principal: Principal) -> ChannelOut:
         notes=channel.notes,
         stream_key=channel.stream_key if principal.is_manager else None,
         owner_user_id=channel.owner_user_id,
+        syndication_id=channel.syndication_id,
         created_at=channel.created_at,
         updated_at=channel.updated_at,
     )
@@ -247,6 +259,10 @@ def update_channel(
     channel = get_scoped(session, principal, Channel, channel_id, label="Channel")
     before = snapshot(channel)
     changes = patch_changes(body, nullable={"number", "epg_channel_id", "owner_user_id"})
+    if channel.syndication_id is not None:
+        # A carried channel: the partner names, numbers and files it; the rest is its owner's.
+        for field in sorted(set(changes) - SYNDICATED_EDITABLE):
+            syndication.check_not_syndicated(channel, field)
     if changes.get("owner_user_id") is not None:
         check_creator(session, channel.tenant_id, changes["owner_user_id"])
     if "sources" in changes:
@@ -266,6 +282,7 @@ def update_channel(
 def rotate_stream_key(channel_id: PathId, principal: Manager, session: DbSession) -> ChannelOut:
     """A new stream key; publishers using the old one are refused from now on."""
     channel = get_scoped(session, principal, Channel, channel_id, label="Channel")
+    syndication.check_not_syndicated(channel, "stream_key")
     before = snapshot(channel)
     channel.stream_key = service.new_stream_key()
     audited(session, principal, "rotate_stream_key", "channel", channel, before=before)
@@ -275,9 +292,21 @@ def rotate_stream_key(channel_id: PathId, principal: Manager, session: DbSession
 @router.delete("/channels/{channel_id}", status_code=204)
 def delete_channel(channel_id: PathId, principal: Manager, session: DbSession) -> None:
     channel = get_scoped(session, principal, Channel, channel_id, label="Channel")
+    syndication.check_not_syndicated(channel, "syndication")
+    _end_syndications(session, principal, channel)
     audited(session, principal, "delete", "channel", channel)
     forget_item(session, ItemType.channel, channel.id)
     session.delete(channel)
+
+
+def _end_syndications(session: Session, principal: Principal, channel: Channel) -> None:
+    """An offered channel is deleted: partners stop carrying it first (both logs say so)."""
+    for ended in syndication.end_for_channel(session, channel, datetime.now(UTC)):
+        record_both(session, ended, "revoke", actor_id=principal.user_id,
+                    actor=principal.username, ip=principal.ip,
+                    actor_tenant_id=channel.tenant_id)  # fmt: skip
+        mark_changed(session, ended.partner_tenant_id, "catalog.live")
+        mark_changed(session, ended.partner_tenant_id, "channels")
 
 
 # -- several channels at once -------------------------------------------------------------
@@ -333,8 +362,13 @@ def bulk_update_channels(
     if missing:
         listed = ", ".join(str(i) for i in missing[:10])
         raise NotFound(f"Channel{'s' if len(missing) > 1 else ''} {listed} not found.")
+    for channel in channels:  # what a carried channel's owner decides is refused, all or none
+        if channel.syndication_id is not None:
+            for field in ("syndication",) if body.delete else sorted(set(changes) & OWNERS_BULK):
+                syndication.check_not_syndicated(channel, field)
     if body.delete:
         for channel in channels:
+            _end_syndications(session, principal, channel)
             audited(session, principal, "delete", "channel", channel)
             forget_item(session, ItemType.channel, channel.id)
             session.delete(channel)
@@ -343,9 +377,10 @@ def bulk_update_channels(
     by_tenant: dict[int, list[int]] = {}
     for channel in channels:
         by_tenant.setdefault(channel.tenant_id, []).append(channel.id)
-    for tenant_id in by_tenant:
+    for tenant_id, tenant_channels in by_tenant.items():
         check_bouquet_ids(session, tenant_id, add, "changes.add_to_bouquet_ids")
         check_bouquet_ids(session, tenant_id, remove, "changes.remove_from_bouquet_ids")
+        syndication.check_paid_placement(session, tenant_id, add, tenant_channels)
     for channel in sorted(channels, key=lambda c: ids.index(c.id)):
         before = snapshot(channel)
         if "category_ids" in changes:

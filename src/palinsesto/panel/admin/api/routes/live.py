@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from palinsesto.accounts.models import Line
 from palinsesto.catalog.models import Channel
+from palinsesto.catalog.syndication import check_not_syndicated
 from palinsesto.config import Settings
 from palinsesto.node.snapshot import SnapshotUnavailable
 from palinsesto.panel.admin.api.deps import (
@@ -103,8 +104,12 @@ class ChannelLiveList(BaseModel):
     items: list[ChannelLive]
 
 
-async def _scoped_channel(ctx: Any, principal: Principal, channel_id: int) -> ChannelInfo:
-    """The channel, if the caller may see it (else 404), read in a worker thread.
+async def _scoped_channel(
+    ctx: Any, principal: Principal, channel_id: int, *, acting: bool = False
+) -> ChannelInfo:
+    """The channel, if the caller may see it (else 404), read in a worker thread. With
+    ``acting`` (start, stop, ingest, preview) another panel's channel carried here is
+    refused (403): it runs as its owner runs it.
 
     Not the request's ``DbSession``: that is a write transaction, and on SQLite taking
     its lock on the event loop would stall every request (and the engine) behind a writer.
@@ -113,6 +118,8 @@ async def _scoped_channel(ctx: Any, principal: Principal, channel_id: int) -> Ch
     def load() -> ChannelInfo:
         with ctx.db.session() as session:
             row = get_scoped(session, principal, Channel, channel_id, label="Channel")
+            if acting:
+                check_not_syndicated(row, "live state")
             return channel_info(row, session)
 
     return await asyncio.to_thread(load)
@@ -219,14 +226,14 @@ async def channel_thumbnail(channel_id: PathId, principal: Staff, ctx: Context) 
 
 @router.post("/live/channels/{channel_id}/start")
 async def start_channel(channel_id: PathId, principal: Manager, ctx: Context) -> dict[str, Any]:
-    channel = await _scoped_channel(ctx, principal, channel_id)
+    channel = await _scoped_channel(ctx, principal, channel_id, acting=True)
     runner = await _engine(ctx).start_channel(channel)
     return {"channel_id": channel.id, **runner.status()}
 
 
 @router.post("/live/channels/{channel_id}/stop")
 async def stop_channel(channel_id: PathId, principal: Manager, ctx: Context) -> dict[str, Any]:
-    channel = await _scoped_channel(ctx, principal, channel_id)
+    channel = await _scoped_channel(ctx, principal, channel_id, acting=True)
     engine = _engine(ctx)
     await engine.stop_channel(channel.id)
     return {"channel_id": channel.id, **engine.channel_status(channel)}
@@ -282,7 +289,8 @@ async def list_sessions(principal: CurrentPrincipal, ctx: Context) -> list[Sessi
             tenant_id=s.tenant_id,
             line_id=s.line_id,
             username=s.username,
-            channel_id=s.channel_id,
+            # The id in the viewer's own panel (a syndicated play runs another's channel).
+            channel_id=s.entry_id or s.channel_id,
             ip=s.ip,
             user_agent=s.user_agent,
             output=s.output,
@@ -349,7 +357,7 @@ async def ingest(
     channel is pinned to (push channels are placed on one node)."""
     control = ctx.services.get("nodes")
     if channel_id is not None and control is not None:
-        channel = await _scoped_channel(ctx, principal, channel_id)
+        channel = await _scoped_channel(ctx, principal, channel_id, acting=True)
         has_nodes = await asyncio.to_thread(control.tenant_has_nodes, channel.tenant_id)
         if has_nodes:
             node = await control.ingest_node(channel.tenant_id, channel.id)
@@ -382,7 +390,7 @@ async def preview(channel_id: PathId, principal: Staff, ctx: Context) -> Preview
     never the admin's token; it plays HLS for ``preview_token_ttl_seconds`` and the session
     shows up (and can be ended) in the live sessions list like any viewer.
     """
-    channel = await _scoped_channel(ctx, principal, channel_id)
+    channel = await _scoped_channel(ctx, principal, channel_id, acting=True)
     engine = _engine(ctx)
     expires = time.time() + ctx.settings.preview_token_ttl_seconds
     token = engine.access.watch_tokens.issue(

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from palinsesto.accounts.models import Package
 from palinsesto.catalog.bouquets import check_bouquet_ids
+from palinsesto.catalog.syndication import check_package_bouquets
 from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import CurrentPrincipal, DbSession, Manager
 from palinsesto.panel.admin.api.errors import Conflict
@@ -89,6 +90,8 @@ def create_package(body: PackageIn, principal: Manager, session: DbSession) -> P
     tenant_id = tenant_for_create(session, principal, body.tenant_id)
     _check_name(session, tenant_id, body.name, None)
     check_bouquet_ids(session, tenant_id, body.bouquet_ids, "bouquet_ids")
+    if body.credits > 0 and not body.is_trial:
+        check_package_bouquets(session, tenant_id, body.bouquet_ids)
     package = Package(tenant_id=tenant_id, **body.model_dump(exclude={"tenant_id"}))
     session.add(package)
     audited(session, principal, "create", "package", package)
@@ -112,6 +115,8 @@ def update_package(
     if "bouquet_ids" in changes:
         check_bouquet_ids(session, package.tenant_id, changes["bouquet_ids"], "bouquet_ids")
     apply_changes(package, changes)
+    if package.credits > 0 and not package.is_trial:  # sold: no carried channel forbids it
+        check_package_bouquets(session, package.tenant_id, package.bouquet_ids or [])
     audited(session, principal, "update", "package", package, before=before)
     return package
 

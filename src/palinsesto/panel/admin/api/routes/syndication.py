@@ -1,0 +1,358 @@
+"""Syndication between panels (catalog/syndication.py): offers, the directory, requests,
+approvals, revocations and the owner's per-partner audience.
+
+Every route acts for the caller's own panel (a platform admin, who has none, is refused).
+The owner sees its partners as panel names and viewer counts only; the partner sees the
+offered channel's name, logo and terms, never its sources, stream key or other channels.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from palinsesto.accounts.models import Tenant
+from palinsesto.catalog import syndication as service
+from palinsesto.catalog.models import (
+    Channel,
+    Syndication,
+    SyndicationOffer,
+    SyndicationStatus,
+)
+from palinsesto.context import AppContext
+from palinsesto.panel.admin.api.changes import audited, mark_changed
+from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Principal, Staff
+from palinsesto.panel.admin.api.errors import Forbidden
+from palinsesto.panel.admin.api.types import MAX_ID, ObjectId, PathId, QueryId
+from palinsesto.panel.admin.syndication_log import record_both
+from palinsesto.trust.audit import snapshot
+from palinsesto.trust.rights import normalise_countries
+
+router = APIRouter(prefix="/syndication", tags=["syndication"])
+
+LIST_MAX = 1000
+VIEWERS_MAX = 1_000_000
+
+
+def _own_tenant(principal: Principal) -> int:
+    if principal.tenant_id is None:
+        raise Forbidden("Syndication is between panels: sign in to a panel to offer or request.")
+    return principal.tenant_id
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _partner_changed(session: Session, syndication: Syndication) -> None:
+    """The partner's catalogue gains or loses the entry: caches and the engine hear it."""
+    mark_changed(session, syndication.partner_tenant_id, "catalog.live")
+    mark_changed(session, syndication.partner_tenant_id, "channels")
+
+
+# ---- offers (the owner) ----
+
+
+class OfferIn(BaseModel):
+    channel_id: ObjectId
+    partner_tenant_id: ObjectId | None = Field(
+        default=None, description="a private offer to this panel; none: public, in the directory"
+    )
+    until: AwareDatetime | None = Field(default=None, description="end of the term; none: open")
+    territories: list[str] = Field(
+        default=[], max_length=300, description="ISO 3166 alpha-2 codes; empty: worldwide"
+    )
+    max_viewers: int | None = Field(
+        default=None, ge=1, le=VIEWERS_MAX, description="each partner's viewers at once"
+    )
+    paid_bouquets: bool = Field(default=False, description="the partner may sell it for credits")
+    auto_approve: bool = Field(default=False, description="requests are approved at once")
+
+    _codes = field_validator("territories")(normalise_countries)
+
+
+class OfferOut(BaseModel):
+    id: int
+    channel_id: int
+    channel_name: str
+    channel_logo: str
+    owner_tenant_id: int
+    owner_name: str
+    partner_tenant_id: int | None
+    until: datetime | None
+    territories: list[str]
+    max_viewers: int | None
+    paid_bouquets: bool
+    auto_approve: bool
+    status: str
+    created_at: datetime
+
+
+def _offer_out(session: Session, offer: SyndicationOffer) -> OfferOut:
+    channel = session.get(Channel, offer.channel_id)
+    owner = session.get(Tenant, offer.tenant_id)
+    return OfferOut(
+        id=offer.id,
+        channel_id=offer.channel_id,
+        channel_name=channel.name if channel is not None else "",
+        channel_logo=channel.logo if channel is not None else "",
+        owner_tenant_id=offer.tenant_id,
+        owner_name=owner.name if owner is not None else "",
+        partner_tenant_id=offer.partner_tenant_id,
+        until=offer.until,
+        territories=list(offer.territories or []),
+        max_viewers=offer.max_viewers,
+        paid_bouquets=offer.paid_bouquets,
+        auto_approve=offer.auto_approve,
+        status=offer.status.value,
+        created_at=offer.created_at,
+    )
+
+
+@router.post("/offers", response_model=OfferOut, status_code=201)
+def create_offer(body: OfferIn, principal: Manager, session: DbSession) -> OfferOut:
+    """Offer one of this panel's channels, privately to one panel or in the directory."""
+    tenant_id = _own_tenant(principal)
+    terms = service.OfferTerms(
+        body.partner_tenant_id,
+        body.until,
+        body.territories,
+        body.max_viewers,
+        body.paid_bouquets,
+        body.auto_approve,
+    )
+    offer = service.make_offer(session, tenant_id, body.channel_id, terms, _now())
+    audited(session, principal, "create", "syndication_offer", offer)
+    return _offer_out(session, offer)
+
+
+@router.get("/offers", response_model=list[OfferOut])
+def list_offers(principal: Staff, session: DbSession, channel_id: QueryId = None) -> list[OfferOut]:
+    """This panel's own offers (of one channel with ``channel_id``), newest first."""
+    stmt = select(SyndicationOffer).where(SyndicationOffer.tenant_id == _own_tenant(principal))
+    if channel_id is not None:
+        stmt = stmt.where(SyndicationOffer.channel_id == channel_id)
+    rows = session.scalars(stmt.order_by(SyndicationOffer.id.desc()).limit(LIST_MAX))
+    return [_offer_out(session, o) for o in rows]
+
+
+@router.post("/offers/{offer_id}/withdraw", response_model=OfferOut)
+def withdraw_offer(offer_id: PathId, principal: Manager, session: DbSession) -> OfferOut:
+    """Close the offer: open requests are refused, running syndications revoked."""
+    offer = service.offer_of(session, _own_tenant(principal), offer_id)
+    before = snapshot(offer)
+    for syndication in service.withdraw_offer(session, offer, _now()):
+        action = "refuse" if syndication.status is SyndicationStatus.refused else "revoke"
+        record_both(session, syndication, action, actor_id=principal.user_id,
+                    actor=principal.username, ip=principal.ip,
+                    actor_tenant_id=principal.tenant_id)  # fmt: skip
+        _partner_changed(session, syndication)
+    audited(session, principal, "withdraw", "syndication_offer", offer, before=before)
+    return _offer_out(session, offer)
+
+
+# ---- syndications (both sides) ----
+
+
+class SyndicationOut(BaseModel):
+    id: int
+    offer_id: int
+    channel_id: int
+    channel_name: str
+    owner_tenant_id: int
+    owner_name: str
+    partner_tenant_id: int
+    partner_name: str
+    status: str
+    requested_at: datetime
+    decided_at: datetime | None
+    ended_at: datetime | None
+    end_reason: str
+    entry_channel_id: int | None = Field(description="the partner's entry (partner's view)")
+
+
+def _syndication_out(session: Session, row: Syndication, *, partner_view: bool) -> SyndicationOut:
+    channel = session.get(Channel, row.channel_id)
+    owner = session.get(Tenant, row.owner_tenant_id)
+    partner = session.get(Tenant, row.partner_tenant_id)
+    entry = service.entry_of(session, row) if partner_view else None
+    return SyndicationOut(
+        id=row.id,
+        offer_id=row.offer_id,
+        channel_id=row.channel_id,
+        channel_name=channel.name if channel is not None else "",
+        owner_tenant_id=row.owner_tenant_id,
+        owner_name=owner.name if owner is not None else "",
+        partner_tenant_id=row.partner_tenant_id,
+        partner_name=partner.name if partner is not None else "",
+        status=row.status.value,
+        requested_at=row.requested_at,
+        decided_at=row.decided_at,
+        ended_at=row.ended_at,
+        end_reason=row.end_reason,
+        entry_channel_id=entry.id if entry is not None else None,
+    )
+
+
+StatusFilter = Annotated[SyndicationStatus | None, Query(description="only this status")]
+
+
+@router.get("/partners", response_model=list[SyndicationOut])
+def list_partners(
+    principal: Staff, session: DbSession, status: StatusFilter = None
+) -> list[SyndicationOut]:
+    """The owner's side: requests for this panel's channels, and who carries them."""
+    stmt = select(Syndication).where(Syndication.owner_tenant_id == _own_tenant(principal))
+    if status is not None:
+        stmt = stmt.where(Syndication.status == status)
+    rows = session.scalars(stmt.order_by(Syndication.id.desc()).limit(LIST_MAX))
+    return [_syndication_out(session, r, partner_view=False) for r in rows]
+
+
+def _owner_move(
+    session: Session, principal: Principal, syndication_id: int, action: str
+) -> Syndication:
+    row = service.as_owner(session, _own_tenant(principal), syndication_id)
+    before = snapshot(row)
+    now = _now()
+    if action == "approve":
+        service.decide(session, row, approve=True, now=now)
+    elif action == "refuse":
+        service.decide(session, row, approve=False, now=now)
+    else:
+        service.end(session, row, SyndicationStatus.revoked, "revoked by the channel's owner", now)
+    record_both(session, row, action, actor_id=principal.user_id, actor=principal.username,
+                ip=principal.ip, actor_tenant_id=principal.tenant_id, before=before)  # fmt: skip
+    _partner_changed(session, row)
+    return row
+
+
+@router.post("/partners/{syndication_id}/approve", response_model=SyndicationOut)
+def approve(syndication_id: PathId, principal: Manager, session: DbSession) -> SyndicationOut:
+    """Approve a request: the channel appears in the partner's catalogue, read-only."""
+    row = _owner_move(session, principal, syndication_id, "approve")
+    return _syndication_out(session, row, partner_view=False)
+
+
+@router.post("/partners/{syndication_id}/refuse", response_model=SyndicationOut)
+def refuse(syndication_id: PathId, principal: Manager, session: DbSession) -> SyndicationOut:
+    row = _owner_move(session, principal, syndication_id, "refuse")
+    return _syndication_out(session, row, partner_view=False)
+
+
+@router.post("/partners/{syndication_id}/revoke", response_model=SyndicationOut)
+def revoke(syndication_id: PathId, principal: Manager, session: DbSession) -> SyndicationOut:
+    """Stop a partner carrying the channel: it leaves their catalogue, viewers are cut."""
+    row = _owner_move(session, principal, syndication_id, "revoke")
+    return _syndication_out(session, row, partner_view=False)
+
+
+class AudienceOut(BaseModel):
+    syndication_id: int
+    channel_id: int
+    channel_name: str
+    partner_tenant_id: int
+    partner_name: str
+    status: str
+    viewers_now: int = Field(description="the partner's viewers watching now (this server)")
+    peak_viewers: int
+    watch_seconds: int
+
+
+@router.get("/audience", response_model=list[AudienceOut])
+def audience(principal: Staff, session: DbSession, ctx: Context) -> list[AudienceOut]:
+    """Per partner and channel: viewers now, peak and watch time. Counts only: no line,
+    address or player of another panel's viewer is shown."""
+    rows = session.scalars(
+        select(Syndication)
+        .where(
+            Syndication.owner_tenant_id == _own_tenant(principal),
+            Syndication.status != SyndicationStatus.requested,
+            Syndication.status != SyndicationStatus.refused,
+        )
+        .order_by(Syndication.id.desc())
+        .limit(LIST_MAX)
+    )
+    return [_audience_of(session, ctx, row) for row in rows]
+
+
+def _audience_of(session: Session, ctx: AppContext, row: Syndication) -> AudienceOut:
+    live = ctx.services.get("live")
+    tracker = getattr(live, "syndication_audience", None)
+    now, (peak, seconds) = 0, (0, 0)
+    if tracker is not None:
+        now = tracker.viewers_now(row.id)
+        peak, seconds = tracker.unrecorded(row.id)
+    channel = session.get(Channel, row.channel_id)
+    partner = session.get(Tenant, row.partner_tenant_id)
+    return AudienceOut(
+        syndication_id=row.id,
+        channel_id=row.channel_id,
+        channel_name=channel.name if channel is not None else "",
+        partner_tenant_id=row.partner_tenant_id,
+        partner_name=partner.name if partner is not None else "",
+        status=row.status.value,
+        viewers_now=now,
+        peak_viewers=max(row.peak_viewers, peak, now),
+        watch_seconds=row.watch_seconds + seconds,
+    )
+
+
+# ---- the partner's side ----
+
+
+@router.get("/directory", response_model=list[OfferOut])
+def directory(principal: Staff, session: DbSession) -> list[OfferOut]:
+    """Offers this panel may request: other panels' public ones and those made to it."""
+    offers = service.directory(session, _own_tenant(principal), _now())
+    return [_offer_out(session, o) for o in offers[:LIST_MAX]]
+
+
+class RequestIn(BaseModel):
+    offer_id: int = Field(strict=True, ge=1, le=MAX_ID)
+
+
+@router.post("/requests", response_model=SyndicationOut, status_code=201)
+def make_request(body: RequestIn, principal: Manager, session: DbSession) -> SyndicationOut:
+    """Ask to carry an offered channel (approved at once when the offer says so)."""
+    row, entry = service.request(session, _own_tenant(principal), body.offer_id, _now())
+    record_both(session, row, "request", actor_id=principal.user_id, actor=principal.username,
+                ip=principal.ip, actor_tenant_id=principal.tenant_id)  # fmt: skip
+    if entry is not None:
+        record_both(session, row, "approve", actor_id=None, actor="auto-approval")
+        _partner_changed(session, row)
+    return _syndication_out(session, row, partner_view=True)
+
+
+@router.get("/requests", response_model=list[SyndicationOut])
+def list_requests(
+    principal: Staff, session: DbSession, status: StatusFilter = None
+) -> list[SyndicationOut]:
+    """The partner's side: what this panel asked for, and what it carries."""
+    stmt = select(Syndication).where(Syndication.partner_tenant_id == _own_tenant(principal))
+    if status is not None:
+        stmt = stmt.where(Syndication.status == status)
+    rows = session.scalars(stmt.order_by(Syndication.id.desc()).limit(LIST_MAX))
+    return [_syndication_out(session, r, partner_view=True) for r in rows]
+
+
+@router.post("/requests/{syndication_id}/cancel", response_model=SyndicationOut)
+def cancel(syndication_id: PathId, principal: Manager, session: DbSession) -> SyndicationOut:
+    """Withdraw a request, or stop carrying the channel (its entry is removed)."""
+    row = service.as_partner(session, _own_tenant(principal), syndication_id)
+    before = snapshot(row)
+    now = _now()
+    if row.status is SyndicationStatus.requested:
+        row.status = SyndicationStatus.cancelled
+        row.decided_at = now
+    else:
+        service.end(session, row, SyndicationStatus.cancelled, "cancelled by the partner", now)
+    record_both(session, row, "cancel", actor_id=principal.user_id, actor=principal.username,
+                ip=principal.ip, actor_tenant_id=principal.tenant_id, before=before)  # fmt: skip
+    _partner_changed(session, row)
+    return _syndication_out(session, row, partner_view=True)

@@ -1,0 +1,61 @@
+"""A syndicated channel's viewer cap and the per-partner audience, on a session registry
+with clocks the test moves (no sleeping)."""
+
+from __future__ import annotations
+
+import pytest
+
+from palinsesto.accounts.models import ConnectionPolicy
+from palinsesto.panel.playback.admission import SessionRegistry, SyndicationFull
+from palinsesto.panel.playback.lines import LineView
+from palinsesto.panel.playback.syndication_audience import SyndicationAudience
+
+KICK = ConnectionPolicy.kick_oldest
+
+
+def _line(line_id: int, tenant_id: int) -> LineView:
+    return LineView(
+        id=line_id, tenant_id=tenant_id, username=f"u{line_id}", password="p", exp_date=None,
+        created_at=0, max_connections=0, is_trial=False, enabled=True, banned=False,
+        tenant_active=True, allowed_outputs=("ts", "m3u8"), allowed_ips=frozenset(),
+        allowed_user_agents=frozenset(), bouquet_ids=(1,),
+    )  # fmt: skip
+
+
+def test_the_cap_counts_one_partners_plays_of_one_syndication() -> None:
+    registry = SessionRegistry()
+    partner, other = _line(1, tenant_id=20), _line(2, tenant_id=30)
+    first = registry.admit(partner, 7, "1.1.1.1", "tv", "ts", KICK, entry_id=70,
+                           syndication=(3, 2))  # fmt: skip
+    registry.admit(partner, 7, "1.1.1.1", "phone", "ts", KICK, entry_id=70, syndication=(3, 2))
+    assert (first.channel_id, first.entry_id, first.syndication_id) == (7, 70, 3)
+    with pytest.raises(SyndicationFull) as refused:
+        registry.admit(partner, 7, "1.1.1.1", "tablet", "ts", KICK, syndication=(3, 2))
+    assert refused.value.code == "SYNDICATION_MAX_VIEWERS"
+    # Another partner's syndication of the same channel has its own count.
+    registry.admit(other, 7, "2.2.2.2", "tv", "ts", KICK, entry_id=90, syndication=(4, 2))
+    registry.end(first, "viewer left")
+    registry.admit(partner, 7, "1.1.1.1", "tablet", "ts", KICK, syndication=(3, 2))
+    assert registry.syndication_counts() == {3: 2, 4: 1}
+
+
+def test_audience_integrates_viewers_over_time_and_keeps_what_was_not_stored() -> None:
+    registry = SessionRegistry()
+    audience = SyndicationAudience(registry)
+    partner = _line(1, tenant_id=20)
+    audience.tick(1000.0)
+    sessions = [
+        registry.admit(partner, 7, "1.1.1.1", ua, "ts", KICK, syndication=(3, None))
+        for ua in ("tv", "phone", "tablet")
+    ]
+    audience.tick(1001.0)  # three viewers from now on
+    registry.end(sessions[0], "viewer left")
+    audience.tick(1011.0)  # 3 viewers x 10 s
+    assert audience.viewers_now(3) == 2
+    assert audience.unrecorded(3) == (3, 30)
+    taken = audience.take()
+    assert taken == {3: (3, 30)}
+    audience.give_back(taken)  # storage failed: counted again next time
+    audience.tick(1012.5)  # 2 viewers x 1.5 s
+    assert audience.take() == {3: (3, 33)}
+    assert audience.unrecorded(3) == (2, 0)  # the peak restarts from the viewers now
