@@ -21,9 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import select, update
 
+from palinsesto.accounts.models import ConnectionPolicy
 from palinsesto.catalog.models import ChannelMode
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.cluster.models import Server, ServerStatus
@@ -32,6 +34,7 @@ from palinsesto.cluster.servers import hash_node_token
 from palinsesto.cluster.session_slots import (
     NEW_SESSION,
     TENANT_MAX_VIEWERS,
+    Reserved,
     SessionSlots,
     SlotRefused,
     SlotRequest,
@@ -42,6 +45,8 @@ from palinsesto.panel import placement as place
 from palinsesto.panel.nodes.keyring import PlayKeyRing
 from palinsesto.panel.playback.access import Grant, PlaybackAccess
 from palinsesto.panel.playback.admission import TooManyConnections, TooManyViewers
+from palinsesto.panel.playback.lines import LineView
+from palinsesto.panel.playback.vod_access import VodAccess, VodGrant
 from palinsesto.protocol.messages import (
     Assignment,
     ChannelLoad,
@@ -52,6 +57,15 @@ from palinsesto.protocol.messages import (
 )
 from palinsesto.protocol.play_tokens import PlayKind
 from palinsesto.protocol.sources import SourceKind
+
+# What the admin's sessions list says a play is.
+OUTPUTS = {
+    PlayKind.ts: "ts",
+    PlayKind.hls: "hls",
+    PlayKind.vod: "vod",
+    PlayKind.archive: "timeshift",
+    PlayKind.relay: "relay",
+}
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +173,7 @@ class NodeControl:
     ) -> None:
         self.settings, self._db, self.access, self.keys = settings, db, access, keys
         self.leases, self.slots = leases, slots
+        self.vod_access = VodAccess(db, events, access)
         self._events = events
         self._identities: dict[str, tuple[float, NodeIdentity | None]] = {}
         self._tenant_nodes: dict[int, tuple[int, bool]] = {}
@@ -552,56 +567,118 @@ class NodeControl:
                 if placement != current:
                     await self.store_placement(placement, current)
             self._placed_at.setdefault(channel.id, now)
+        reserved = await self._reserve(
+            line, grant.policy, grant.max_viewers, node.id, ip, user_agent, now
+        )
+        return await self._issue(
+            reserved, node.id, grant.line, kind, channel.id, ip, user_agent, b"", now
+        )
+
+    async def _reserve(
+        self,
+        line: LineView,
+        policy: ConnectionPolicy,
+        max_viewers: int | None,
+        node_id: int,
+        ip: str,
+        user_agent: str,
+        now: float,
+    ) -> Reserved:
+        """A slot of the line on ``node_id`` (a VOD or catch-up play counts against
+        ``max_connections`` as a live one does)."""
         request = SlotRequest(
             line.tenant_id,
             line.id,
             NEW_SESSION,  # allocated by reserve, in the same Redis round trip
             line.max_connections,
-            grant.policy,
-            node.id,
+            policy,
+            node_id,
             ip,
             user_agent,
-            grant.max_viewers,
+            max_viewers,
             self.lease_seconds + self.settings.play_token_ttl_seconds,
         )
         try:
-            reserved = await self.slots.reserve(request, now)
+            return await self.slots.reserve(request, now)
         except SlotRefused as exc:
             if exc.code == TENANT_MAX_VIEWERS:
                 raise TooManyViewers(str(exc)) from None
             raise TooManyConnections(str(exc)) from None
+
+    async def _issue(
+        self,
+        reserved: Reserved,
+        node_id: int,
+        line: LineView,
+        kind: PlayKind,
+        item_id: int,
+        ip: str,
+        user_agent: str,
+        subject: bytes,
+        now: float,
+        tail: str = "",
+    ) -> Admitted:
+        """Sign the play token for a reserved slot; the node URL it opens. ``tail``: what
+        follows the token in a VOD or catch-up URL (the subject, as the node reads it)."""
         session_id = reserved.session_id
-        self._since_beat[node.id] += 1
+        self._since_beat[node_id] += 1
         leases = await self._cached_leases(line.tenant_id, now)
-        lease_url = next((x.public_url for x in leases if x.node_id == node.id), "")
+        lease_url = next((x.public_url for x in leases if x.node_id == node_id), "")
         bind = ip if self.settings.play_token_bind_ip else None
         token = self.keys.tokens.issue(
             tenant_id=line.tenant_id,
             line_id=line.id,
-            channel_id=channel.id,
+            channel_id=item_id,
             session_id=session_id,
             kind=kind,
             expires=int(now) + self.settings.play_token_ttl_seconds,
             client_ip=bind,
+            subject=subject,
         )
-        output = "hls" if kind is PlayKind.hls else "ts"
         self._remember(
             AdmittedSession(
                 session_id,
                 line.tenant_id,
                 line.id,
                 line.username,
-                channel.id,
-                node.id,
+                item_id,
+                node_id,
                 ip,
                 user_agent,
-                output,
+                OUTPUTS[kind],
                 now,
             )  # fmt: skip
         )
         self._line_counts.pop((line.tenant_id, line.id), None)
-        url = f"{lease_url}/play/{token}.{'m3u8' if kind is PlayKind.hls else 'ts'}"
-        return Admitted(node.id, session_id, url, tuple(k.session_id for k in reserved.kicked))
+        if kind is PlayKind.vod:
+            url = f"{lease_url}/vod/{token}/{tail}"
+        elif kind is PlayKind.archive:
+            url = f"{lease_url}/archive/{token}/{tail}"
+        else:
+            url = f"{lease_url}/play/{token}.{'m3u8' if kind is PlayKind.hls else 'ts'}"
+        return Admitted(node_id, session_id, url, tuple(k.session_id for k in reserved.kicked))
+
+    async def admit_file(
+        self, grant: VodGrant, relative_path: str, ip: str, user_agent: str
+    ) -> Admitted:
+        """A movie's or episode's play, sent to the least loaded online node of the tenant:
+        every node of a tenant sees the tenant's media folder (README, "Several machines"),
+        so any may serve it. ``relative_path``: the file inside the tenant's folder."""
+        line = grant.line
+        now = time.time()
+        views = await self.views(line.tenant_id, now, cached=True)
+        node = place.least_loaded(views.values(), line.tenant_id, need_room=True)
+        if node is None:
+            raise place.NoNodeAvailable("no streaming server has room")
+        reserved = await self._reserve(
+            line, grant.policy, grant.max_viewers, node.id, ip, user_agent, now
+        )
+        tail = quote(relative_path, safe="/")
+        subject = relative_path.encode()
+        return await self._issue(
+            reserved, node.id, line, PlayKind.vod, grant.item.id, ip, user_agent, subject, now,
+            tail,
+        )  # fmt: skip
 
     def _remember(self, session: AdmittedSession) -> None:
         if len(self.admitted) > 200_000:

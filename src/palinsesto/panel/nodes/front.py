@@ -8,8 +8,10 @@ node, and an admission for every play.
 * ``GET /node-api/v1/channels/{id}``: one Assignment of the node's own tenant (404 else).
 * ``/live/U/P/ID.ts|.m3u8`` and ``/U/P/ID[.ext]`` of a tenant that has nodes: sign-in
   (throttled), authorization, a session slot, a node, and a 302 to the node's
-  ``/play/<token>.ts|.m3u8``. Lines of tenants without nodes, and every other path, go on
-  to the application unchanged (the all-in-one's local node).
+  ``/play/<token>.ts|.m3u8``. ``/movie/U/P/ID.ext`` and ``/series/U/P/ID.ext`` alike, to
+  the node's ``/vod/<token>/<path in the tenant's media folder>``. Lines of tenants
+  without nodes, and every other path, go on to the application unchanged (the
+  all-in-one's local node).
 """
 
 from __future__ import annotations
@@ -17,15 +19,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from palinsesto.cluster.node_leases import LeasesUnavailable
 from palinsesto.cluster.session_slots import SlotsUnavailable
-from palinsesto.panel.nodes.control import NodeControl, NodeIdentity, UnknownNode
+from palinsesto.node.vod_files import RemoteUrl, VodSourceRefused, classify_source, tenant_root
+from palinsesto.panel.nodes.control import Admitted, NodeControl, NodeIdentity, UnknownNode
 from palinsesto.panel.placement import NoNodeAvailable
 from palinsesto.panel.playback.access import (
     Grant,
@@ -37,7 +42,8 @@ from palinsesto.panel.playback.lines import (
     LoginThrottled,
 )
 from palinsesto.panel.playback.refusals import refusal_status
-from palinsesto.panel.playback.stream_paths import LivePath, parse_delivery_path
+from palinsesto.panel.playback.stream_paths import LivePath, VodPath, parse_delivery_path
+from palinsesto.panel.playback.vod_access import VodRequest
 from palinsesto.protocol.messages import (
     API_PREFIX,
     HEARTBEAT_PATH,
@@ -53,7 +59,7 @@ log = logging.getLogger(__name__)
 MAX_BODY = 4 * 1024 * 1024  # a heartbeat of a busy node: many sessions' ids
 _CHANNEL_PATH = re.compile(rf"^{API_PREFIX}/channels/([0-9]{{1,10}})$")
 # Paths of the panel itself never go through admission (they have 3 segments too).
-_NOT_STREAMS = ("/api/", "/panel/", "/node-api/", "/hls/", "/movie/", "/series/", "/timeshift")
+_NOT_STREAMS = ("/api/", "/panel/", "/node-api/", "/hls/", "/timeshift", "/streaming/")
 
 CORS = [(b"access-control-allow-origin", b"*")]
 
@@ -98,6 +104,22 @@ async def _read_body(receive: Receive) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+async def _redirect(send: Send, url: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 302,
+            "headers": [
+                (b"location", url.encode()),
+                (b"content-length", b"0"),
+                (b"cache-control", b"no-store"),
+                *CORS,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -217,7 +239,7 @@ class NodeFront:
             target = parse_delivery_path(path)
         except (ValueError, LookupError):
             return False  # the application answers as it always did
-        if not isinstance(target, LivePath):
+        if not isinstance(target, LivePath | VodPath):
             return False
         control = self.control
         lines = control.access.lines
@@ -233,6 +255,20 @@ class NodeFront:
         if not has_nodes:
             return False
         client = scope.get("client")
+        if isinstance(target, VodPath):
+            await self._admit_file(
+                VodRequest(
+                    target.username,
+                    target.password,
+                    target.kind,
+                    target.item_id,
+                    client[0] if client else "",
+                    _header(scope, b"user-agent"),
+                    time.time(),
+                ),
+                send,
+            )
+            return True
         play = PlaybackRequest(
             target.username,
             target.password,
@@ -259,8 +295,39 @@ class NodeFront:
 
     async def _place(self, grant: Grant, play: PlaybackRequest, send: Send) -> None:
         kind = PlayKind.hls if play.output == "m3u8" else PlayKind.ts
+        await self._placed(self.control.admit(grant, kind, play.ip, play.user_agent), send)
+
+    async def _admit_file(self, play: VodRequest, send: Send) -> None:
+        """A movie or episode: authorized as the all-in-one does (vod_access.py), then a
+        slot on a node and a 302 to its ``/vod/<token>/<path>``; a source that is an
+        http(s) URL is a 302 to it (the all-in-one's "direct source")."""
+        control = self.control
+        access = control.vod_access
         try:
-            admitted = await self.control.admit(grant, kind, play.ip, play.user_agent)
+            try:
+                grant = access.authorize(play, cached_only=True)
+            except NotCached:
+                grant = await asyncio.to_thread(access.authorize, play)
+        except Exception as exc:  # noqa: BLE001 - mapped below, else re-raised
+            await self._refuse(exc, send)
+            return
+        media_root = control.settings.effective_media_root
+        try:
+            source = classify_source(media_root, grant.line.tenant_id, grant.item.source_url)
+        except VodSourceRefused:
+            await _reply(send, 404, b"STREAM_NOT_FOUND\n")
+            return
+        if isinstance(source, RemoteUrl):
+            await _redirect(send, source.url)
+            return
+        folder = os.path.realpath(tenant_root(media_root, grant.line.tenant_id))
+        relative = os.path.relpath(source.path, folder)
+        await self._placed(control.admit_file(grant, relative, play.ip, play.user_agent), send)
+
+    async def _placed(self, admission: Awaitable[Admitted], send: Send) -> None:
+        """Await a node admission; the 302 to the node, or the refusal."""
+        try:
+            admitted = await admission
         except NoNodeAvailable as exc:
             await _reply(send, 503, f"{exc}\n".encode())
             return
@@ -270,19 +337,7 @@ class NodeFront:
         except TooManyConnections as exc:
             await _reply(send, 429, f"{exc.code}\n".encode())
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 302,
-                "headers": [
-                    (b"location", admitted.url.encode()),
-                    (b"content-length", b"0"),
-                    (b"cache-control", b"no-store"),
-                    *CORS,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": b""})
+        await _redirect(send, admitted.url)
 
     async def _refuse(self, exc: Exception, send: Send) -> None:
         status = refusal_status(exc)
