@@ -54,6 +54,8 @@ def create_app(
     nodes = install_nodes(ctx)  # services["nodes"]
     if live is not None:  # tenants with nodes have their channels run there, not here
         live.served_elsewhere = nodes.control.tenant_has_nodes
+    else:  # the player API's tv_archive / has_archive: what the nodes' archives hold
+        ctx.services["archive"] = nodes.control.archives
     # services["viewer_history"] (dashboard): the local engine's sessions.
     live_stats = install_live_stats(ctx, live if live is not None else NoLocalEngine())
     posters = PosterLinks.for_context(ctx)  # ctx.services["posters"]: library poster URLs

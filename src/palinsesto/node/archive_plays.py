@@ -17,18 +17,13 @@ from typing import TYPE_CHECKING
 from palinsesto.node.archive.window import piece_durations, send_pieces, vod_playlist
 from palinsesto.node.dataplane import Connection, HttpRequest, Reply
 from palinsesto.node.file_plays import session_cut
-from palinsesto.protocol.play_tokens import PlayKind
+from palinsesto.protocol.play_tokens import PlayKind, window_subject
 
 if TYPE_CHECKING:
     from palinsesto.node.token_delivery import TokenDelivery
 
 CORS = (("Access-Control-Allow-Origin", "*"),)
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
-
-
-def window_subject(start: int, minutes: int) -> bytes:
-    """What an ``archive`` token is signed over besides its body."""
-    return f"{start}/{minutes}".encode()
 
 
 def _error(status: int, body: bytes) -> Reply:

@@ -86,6 +86,11 @@ class SigningKey:
         return cls(key_id, decoded)
 
 
+def window_subject(start: int, minutes: int) -> bytes:
+    """What an ``archive`` token is signed over: its window, as its URL spells it."""
+    return f"{start}/{minutes}".encode()
+
+
 def ip_digest(secret: bytes, address: str) -> bytes:
     """The 8-byte stand-in for a client address inside a token (the address itself never
     travels in URLs)."""

@@ -42,6 +42,7 @@ from palinsesto.cluster.session_slots import (
 from palinsesto.config import Settings
 from palinsesto.db import Database
 from palinsesto.panel import placement as place
+from palinsesto.panel.nodes.archives import ClusterArchives, archive_node
 from palinsesto.panel.nodes.keyring import PlayKeyRing
 from palinsesto.panel.playback.access import Grant, PlaybackAccess
 from palinsesto.panel.playback.admission import TooManyConnections, TooManyViewers
@@ -55,7 +56,7 @@ from palinsesto.protocol.messages import (
     PanelReply,
     Registration,
 )
-from palinsesto.protocol.play_tokens import PlayKind
+from palinsesto.protocol.play_tokens import PlayKind, window_subject
 from palinsesto.protocol.sources import SourceKind
 
 # What the admin's sessions list says a play is.
@@ -75,6 +76,10 @@ ON_DEMAND_IDLE_SECONDS = 60.0  # an on-demand placement no node reports viewers 
 # Admission reads a tenant's leases and a channel's placement from the shared store at most
 # this often (each a Redis round trip); viewers sent meanwhile are counted here.
 ADMISSION_CACHE_SECONDS = 0.5
+
+
+class NoArchive(LookupError):
+    """No online node's archive holds any of a catch-up window (404)."""
 
 
 class UnknownNode(LookupError):
@@ -174,6 +179,7 @@ class NodeControl:
         self.settings, self._db, self.access, self.keys = settings, db, access, keys
         self.leases, self.slots = leases, slots
         self.vod_access = VodAccess(db, events, access)
+        self.archives = ClusterArchives()  # what the nodes record (the player API reads it)
         self._events = events
         self._identities: dict[str, tuple[float, NodeIdentity | None]] = {}
         self._tenant_nodes: dict[int, tuple[int, bool]] = {}
@@ -306,6 +312,7 @@ class NodeControl:
             capacity_viewers=node.max_viewers,
             max_channels=node.max_channels,
             channels={c.channel_id: c.viewers for c in beat.channels} if beat else {},
+            archives={a.channel_id: list(a.stretches) for a in beat.archives} if beat else {},
         )
         await self.leases.beat(lease, self.lease_seconds, now)
         self._since_beat.pop(node.id, None)
@@ -479,7 +486,9 @@ class NodeControl:
         lost: list[int] = []
         tenants: set[int] = set()
         persist: list[tuple[NodeLease, NodeState]] = []
-        for lease in await self.leases.nodes(None, now):
+        every = await self.leases.nodes(None, now)
+        self.archives.update(every)
+        for lease in every:
             tenants.add(lease.tenant_id)
             if lease.state is NodeState.lost:
                 lost.append(lease.node_id)
@@ -678,6 +687,26 @@ class NodeControl:
         return await self._issue(
             reserved, node.id, line, PlayKind.vod, grant.item.id, ip, user_agent, subject, now,
             tail,
+        )  # fmt: skip
+
+    async def admit_archive(
+        self, grant: Grant, start: int, minutes: int, output: str, ip: str, user_agent: str
+    ) -> Admitted:
+        """A catch-up play of ``minutes`` from ``start`` (unix s), sent to the node whose
+        archive holds most of that window; :class:`NoArchive` when none holds any of it."""
+        line, channel = grant.line, grant.channel
+        now = time.time()
+        leases = await self._cached_leases(line.tenant_id, now)
+        end = min(start + minutes * 60.0, now)
+        node_id = archive_node(leases, channel.id, float(start), end)
+        if not node_id:
+            raise NoArchive("NO_ARCHIVE: nothing recorded in that window")
+        reserved = await self._reserve(
+            line, grant.policy, grant.max_viewers, node_id, ip, user_agent, now
+        )
+        return await self._issue(
+            reserved, node_id, line, PlayKind.archive, channel.id, ip, user_agent,
+            window_subject(start, minutes), now, f"{start}/{minutes}.{output}",
         )  # fmt: skip
 
     def _remember(self, session: AdmittedSession) -> None:

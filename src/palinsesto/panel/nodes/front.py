@@ -9,7 +9,9 @@ node, and an admission for every play.
 * ``/live/U/P/ID.ts|.m3u8`` and ``/U/P/ID[.ext]`` of a tenant that has nodes: sign-in
   (throttled), authorization, a session slot, a node, and a 302 to the node's
   ``/play/<token>.ts|.m3u8``. ``/movie/U/P/ID.ext`` and ``/series/U/P/ID.ext`` alike, to
-  the node's ``/vod/<token>/<path in the tenant's media folder>``. Lines of tenants
+  the node's ``/vod/<token>/<path in the tenant's media folder>``; catch-up
+  (``/timeshift/...``, ``/streaming/timeshift.php``) to the node whose archive holds the
+  window, ``/archive/<token>/<start>/<minutes>.ts|m3u8``. Lines of tenants
   without nodes, and every other path, go on to the application unchanged (the
   all-in-one's local node).
 """
@@ -24,13 +26,22 @@ import re
 import time
 from collections.abc import Awaitable
 from typing import Any
+from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from palinsesto.cluster.node_leases import LeasesUnavailable
 from palinsesto.cluster.session_slots import SlotsUnavailable
+from palinsesto.node.archive.paths import TIMESHIFT_PREFIXES, BadTimeshift, parse_timeshift
 from palinsesto.node.vod_files import RemoteUrl, VodSourceRefused, classify_source, tenant_root
-from palinsesto.panel.nodes.control import Admitted, NodeControl, NodeIdentity, UnknownNode
+from palinsesto.panel.nodes.control import (
+    Admitted,
+    NoArchive,
+    NodeControl,
+    NodeIdentity,
+    UnknownNode,
+)
 from palinsesto.panel.placement import NoNodeAvailable
 from palinsesto.panel.playback.access import (
     Grant,
@@ -135,6 +146,7 @@ class NodeFront:
     def __init__(self, app: ASGIApp, control: NodeControl) -> None:
         self.app = app
         self.control = control
+        self._zone = ZoneInfo(control.settings.timezone)  # timeshift start times are in it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Installed twice (in the app's middleware, and ahead of FastAPI by viewer_first):
@@ -145,7 +157,10 @@ class NodeFront:
             if path.startswith(API_PREFIX):
                 await self._node_api(scope, receive, send)
                 return
-            if not path.startswith(_NOT_STREAMS) and path.count("/") in (3, 4):
+            if path.startswith(TIMESHIFT_PREFIXES):
+                if await self._timeshift(scope, send):
+                    return
+            elif not path.startswith(_NOT_STREAMS) and path.count("/") in (3, 4):
                 if await self._admission(scope, send):
                     return
         await self.app(scope, receive, send)
@@ -241,18 +256,7 @@ class NodeFront:
             return False  # the application answers as it always did
         if not isinstance(target, LivePath | VodPath):
             return False
-        control = self.control
-        lines = control.access.lines
-        if lines.is_cached(target.username):
-            line = lines.lookup(target.username)
-        else:
-            line = await asyncio.to_thread(lines.lookup, target.username)
-        if line is None:
-            return False
-        has_nodes = control.tenant_has_nodes(line.tenant_id, cached_only=True)
-        if has_nodes is None:
-            has_nodes = await asyncio.to_thread(control.tenant_has_nodes, line.tenant_id)
-        if not has_nodes:
+        if not await self._has_nodes(target.username):
             return False
         client = scope.get("client")
         if isinstance(target, VodPath):
@@ -279,6 +283,66 @@ class NodeFront:
             time.time(),
         )
         await self._admit(play, send)
+        return True
+
+    async def _has_nodes(self, username: str) -> bool:
+        """Whether ``username`` is a line of a tenant whose plays go to nodes."""
+        control = self.control
+        lines = control.access.lines
+        if lines.is_cached(username):
+            line = lines.lookup(username)
+        else:
+            line = await asyncio.to_thread(lines.lookup, username)
+        if line is None:
+            return False
+        has_nodes = control.tenant_has_nodes(line.tenant_id, cached_only=True)
+        if has_nodes is None:
+            has_nodes = await asyncio.to_thread(control.tenant_has_nodes, line.tenant_id)
+        return bool(has_nodes)
+
+    async def _timeshift(self, scope: Scope, send: Send) -> bool:
+        """A catch-up play of a tenant with nodes (True: answered): authorized as a live
+        play, then a slot on the node whose archive holds the window and a 302 to its
+        ``/archive/<token>/<start>/<minutes>.ts|m3u8``."""
+        if scope["method"] not in ("GET", "HEAD"):
+            return False
+        raw_path = scope.get("raw_path")
+        path = raw_path.split(b"?")[0].decode("latin-1") if raw_path else scope["path"]
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        try:
+            target = parse_timeshift(path, query, self._zone)
+        except BadTimeshift:
+            return False  # the application answers as it always did
+        if not await self._has_nodes(target.username):
+            return False
+        client = scope.get("client")
+        play = PlaybackRequest(
+            target.username,
+            target.password,
+            target.stream_id,
+            "ts",
+            client[0] if client else "",
+            _header(scope, b"user-agent"),
+            time.time(),
+        )
+        access = self.control.access
+        try:
+            try:
+                grant = access.authorize(play, cached_only=True)
+            except NotCached:
+                grant = await asyncio.to_thread(access.authorize, play)
+        except Exception as exc:  # noqa: BLE001 - mapped below, else re-raised
+            await self._refuse(exc, send)
+            return True
+        admission = self.control.admit_archive(
+            grant,
+            int(target.start),
+            target.duration // 60,
+            target.output,
+            play.ip,
+            play.user_agent,
+        )
+        await self._placed(admission, send)
         return True
 
     async def _admit(self, play: PlaybackRequest, send: Send) -> None:
@@ -330,6 +394,9 @@ class NodeFront:
             admitted = await admission
         except NoNodeAvailable as exc:
             await _reply(send, 503, f"{exc}\n".encode())
+            return
+        except NoArchive as exc:
+            await _reply(send, 404, f"{exc}\n".encode())
             return
         except (SlotsUnavailable, LeasesUnavailable):
             await _reply(send, 503, b"session store unavailable\n")
