@@ -13,6 +13,7 @@ pinned channels are cached and dropped on change events (``servers``, ``catalog`
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -63,7 +64,7 @@ from palinsesto.protocol.sources import SourceKind
 OUTPUTS = {
     PlayKind.ts: "ts",
     PlayKind.hls: "hls",
-    PlayKind.vod: "vod",
+    PlayKind.vod: "movie",  # or "series": the item's kind, as the all-in-one says
     PlayKind.archive: "timeshift",
     PlayKind.relay: "relay",
 }
@@ -72,6 +73,7 @@ log = logging.getLogger(__name__)
 
 IDENTITY_TTL = 30.0  # backstop: a revocation is normally seen at once (change event)
 PERSIST_SECONDS = 30.0
+PRUNE_SECONDS = 60.0  # how often the sweep drops descriptions of sessions that lapsed
 ON_DEMAND_IDLE_SECONDS = 60.0  # an on-demand placement no node reports viewers for
 # Admission reads a tenant's leases and a channel's placement from the shared store at most
 # this often (each a Redis round trip); viewers sent meanwhile are counted here.
@@ -111,8 +113,8 @@ class Admitted:
 
 @dataclass(frozen=True, slots=True)
 class AdmittedSession:
-    """A session this replica admitted, for the admin's sessions list (the shared slots
-    hold ids and limits, not who is watching what)."""
+    """A session admitted to a node, for the admin's sessions list: described in the
+    shared store beside its slot by the replica that admitted it."""
 
     session_id: int
     tenant_id: int
@@ -192,7 +194,8 @@ class NodeControl:
         self._line_counts: dict[tuple[int, int], tuple[float, int]] = {}
         self._lease_cache: dict[int, tuple[float, list[NodeLease]]] = {}
         self._placement_cache: dict[int, tuple[float, place.Placement | None]] = {}
-        self.admitted: dict[int, AdmittedSession] = {}
+        self._writes: set[asyncio.Task[None]] = set()  # descriptions being stored
+        self._pruned_at = 0.0
         self._lock = threading.Lock()
         events.subscribe(self._on_change)
 
@@ -326,10 +329,9 @@ class NodeControl:
         ended = tuple(e.session_id for e in beat.ended)
         if ended:
             await self.slots.release(ended)
-            for session_id in ended:
-                self.admitted.pop(session_id, None)
         refused = await self.slots.renew(node.id, beat.alive, self.lease_seconds, now)
         kicks = await self.slots.take_kicks(node.id)
+        await self.slots.forget(node.id, (*ended, *refused))
         if not known:  # the first beat this replica hears (another took the register)
             await self.place_pinned(node.tenant_id)
         return await self._reply(node, tuple(dict.fromkeys((*kicks, *refused))))
@@ -488,6 +490,10 @@ class NodeControl:
         persist: list[tuple[NodeLease, NodeState]] = []
         every = await self.leases.nodes(None, now)
         self.archives.update(every)
+        if now - self._pruned_at >= PRUNE_SECONDS:
+            self._pruned_at = now
+            for lease in every:
+                await self._prune_descriptions(lease.node_id)
         for lease in every:
             tenants.add(lease.tenant_id)
             if lease.state is NodeState.lost:
@@ -626,6 +632,7 @@ class NodeControl:
         subject: bytes,
         now: float,
         tail: str = "",
+        output: str = "",
     ) -> Admitted:
         """Sign the play token for a reserved slot; the node URL it opens. ``tail``: what
         follows the token in a VOD or catch-up URL (the subject, as the node reads it)."""
@@ -644,7 +651,7 @@ class NodeControl:
             client_ip=bind,
             subject=subject,
         )
-        self._remember(
+        self._describe(
             AdmittedSession(
                 session_id,
                 line.tenant_id,
@@ -654,7 +661,7 @@ class NodeControl:
                 node_id,
                 ip,
                 user_agent,
-                OUTPUTS[kind],
+                output or OUTPUTS[kind],
                 now,
             )  # fmt: skip
         )
@@ -686,7 +693,7 @@ class NodeControl:
         subject = relative_path.encode()
         return await self._issue(
             reserved, node.id, line, PlayKind.vod, grant.item.id, ip, user_agent, subject, now,
-            tail,
+            tail, grant.item.kind.value,
         )  # fmt: skip
 
     async def admit_archive(
@@ -709,10 +716,44 @@ class NodeControl:
             window_subject(start, minutes), now, f"{start}/{minutes}.{output}",
         )  # fmt: skip
 
-    def _remember(self, session: AdmittedSession) -> None:
-        if len(self.admitted) > 200_000:
-            self.admitted.clear()
-        self.admitted[session.session_id] = session
+    def _describe(self, session: AdmittedSession) -> None:
+        """Write who watches what beside the slot, for the sessions list of every replica;
+        off the admission's path (the 302 does not wait for it)."""
+        details = dataclasses.asdict(session)
+        del details["session_id"], details["node_id"]
+        task = asyncio.get_running_loop().create_task(
+            self._store_description(session.node_id, session.session_id, details)
+        )
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _store_description(self, node_id: int, session_id: int, details: Any) -> None:
+        try:
+            await self.slots.describe(node_id, session_id, details)
+        except Exception as exc:  # noqa: BLE001 - the list misses it; the play goes on
+            log.warning("session %d not described in the shared store: %s", session_id, exc)
+
+    async def sessions(self, tenant_id: int | None) -> list[AdmittedSession]:
+        """The sessions the tenant's nodes (None: every node) hold now, whichever replica
+        admitted them: the shared slots say which are alive, their descriptions who
+        watches what."""
+        found: list[AdmittedSession] = []
+        for lease in await self.leases.nodes(tenant_id, time.time()):
+            if lease.state is NodeState.lost:
+                continue
+            alive = set(await self.slots.sessions_of_node(lease.node_id))
+            for session_id, details in (await self.slots.descriptions(lease.node_id)).items():
+                if session_id in alive:
+                    found.append(
+                        AdmittedSession(session_id=session_id, node_id=lease.node_id, **details)
+                    )
+        return sorted(found, key=lambda s: s.started_at)
+
+    async def _prune_descriptions(self, node_id: int) -> None:
+        """Descriptions of sessions whose slots lapsed unseen (a player that never came)."""
+        alive = set(await self.slots.sessions_of_node(node_id))
+        described = await self.slots.descriptions(node_id)
+        await self.slots.forget(node_id, [i for i in described if i not in alive])
 
     # ---- what the panel shows ----
 
@@ -773,13 +814,13 @@ class NodeControl:
         self._line_counts[key] = (time.monotonic(), count)
 
     async def end_session(self, session_id: int, tenant_id: int | None) -> bool:
-        """End a session on a node (False: this replica admitted no such session of that
-        tenant). Its slot is released; the node cuts it when its renewal is refused."""
-        found = self.admitted.get(session_id)
-        if found is None or (tenant_id is not None and found.tenant_id != tenant_id):
+        """End a session on a node, whichever replica admitted it (False: no session of
+        that tenant has this id). Its slot is released and the node is told in the reply to
+        its next heartbeat ("sessions to end"), whichever replica that beat reaches."""
+        node_id = await self.slots.end(session_id, tenant_id)
+        if not node_id:
             return False
-        await self.slots.release([session_id])
-        self.admitted.pop(session_id, None)
+        await self.slots.forget(node_id, [session_id])
         return True
 
     async def ingest_node(self, tenant_id: int, channel_id: int) -> NodeLease | None:
