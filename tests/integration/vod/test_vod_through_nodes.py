@@ -137,3 +137,21 @@ def test_a_vod_play_holds_one_of_the_lines_connections(world: VodWorld, node: st
         assert c.get(world.episode_url("e1"), follow_redirects=False).status_code == 429
         world.set_max_connections(2)
         assert c.get(world.episode_url("e1"), follow_redirects=False).status_code == 302
+
+
+def test_the_panels_movie_preview_plays_from_a_node(world: VodWorld, node: str) -> None:
+    with world.admin() as c:
+        r = c.post(f"/api/v1/movies/{world.movies['mp4']['id']}/preview")
+        assert r.status_code == 200, r.text
+        path = r.json()["url"]
+    data = world.samples.mp4.read_bytes()
+    with httpx.Client(base_url=world.server.base_url, timeout=30) as c:
+        redirect = c.get(path, follow_redirects=False)
+        assert redirect.status_code == 302, redirect.text
+        assert redirect.headers["location"].startswith(f"{node}/vod/")
+        r = c.get(path, headers={"Range": "bytes=1000-1999"}, follow_redirects=True)
+        assert r.status_code == 206 and r.content == data[1000:2000]
+        # The token is for this movie alone: asking for another with it opens nothing.
+        mp4, mkv = world.movies["mp4"]["id"], world.movies["mkv"]["id"]
+        forged = c.get(path.replace(f"/{mp4}.", f"/{mkv}."), follow_redirects=False)
+        assert forged.status_code >= 400 and "location" not in forged.headers

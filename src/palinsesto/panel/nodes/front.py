@@ -55,6 +55,7 @@ from palinsesto.panel.playback.lines import (
 from palinsesto.panel.playback.refusals import refusal_status
 from palinsesto.panel.playback.stream_paths import LivePath, VodPath, parse_delivery_path
 from palinsesto.panel.playback.vod_access import VodRequest
+from palinsesto.panel.playback.watch_tokens import SIGNED_USER, WatchTokenRefused
 from palinsesto.protocol.messages import (
     API_PREFIX,
     HEARTBEAT_PATH,
@@ -256,7 +257,8 @@ class NodeFront:
             return False  # the application answers as it always did
         if not isinstance(target, LivePath | VodPath):
             return False
-        if not await self._has_nodes(target.username):
+        item_id = target.item_id if isinstance(target, VodPath) else target.stream_id
+        if not await self._has_nodes(target.username, target.password, item_id):
             return False
         client = scope.get("client")
         if isinstance(target, VodPath):
@@ -285,19 +287,30 @@ class NodeFront:
         await self._admit(play, send)
         return True
 
-    async def _has_nodes(self, username: str) -> bool:
-        """Whether ``username`` is a line of a tenant whose plays go to nodes."""
+    async def _has_nodes(self, username: str, password: str, item_id: int) -> bool:
+        """Whether the play is of a tenant whose plays go to nodes: ``username`` a line of
+        it, or a watch token of it (the watch page, the panel's previews)."""
         control = self.control
-        lines = control.access.lines
-        if lines.is_cached(username):
-            line = lines.lookup(username)
+        if username == SIGNED_USER:
+            tokens = control.access.watch_tokens
+            if tokens is None:
+                return False
+            try:
+                tenant_id = tokens.verify(password, item_id, time.time()).tenant_id
+            except WatchTokenRefused:
+                return False  # the application refuses it as it always did
         else:
-            line = await asyncio.to_thread(lines.lookup, username)
-        if line is None:
-            return False
-        has_nodes = control.tenant_has_nodes(line.tenant_id, cached_only=True)
+            lines = control.access.lines
+            if lines.is_cached(username):
+                line = lines.lookup(username)
+            else:
+                line = await asyncio.to_thread(lines.lookup, username)
+            if line is None:
+                return False
+            tenant_id = line.tenant_id
+        has_nodes = control.tenant_has_nodes(tenant_id, cached_only=True)
         if has_nodes is None:
-            has_nodes = await asyncio.to_thread(control.tenant_has_nodes, line.tenant_id)
+            has_nodes = await asyncio.to_thread(control.tenant_has_nodes, tenant_id)
         return bool(has_nodes)
 
     async def _timeshift(self, scope: Scope, send: Send) -> bool:
@@ -313,7 +326,7 @@ class NodeFront:
             target = parse_timeshift(path, query, self._zone)
         except BadTimeshift:
             return False  # the application answers as it always did
-        if not await self._has_nodes(target.username):
+        if not await self._has_nodes(target.username, target.password, target.stream_id):
             return False
         client = scope.get("client")
         play = PlaybackRequest(

@@ -32,7 +32,7 @@ from palinsesto.panel.admin.api.scope import get_scoped
 from palinsesto.panel.admin.api.types import PathId, QueryId, SessionId
 from palinsesto.panel.admin.live_stats import ViewerHistory, filled
 from palinsesto.panel.playback.access import channel_info
-from palinsesto.panel.playback.watch_tokens import WatchKind, watch_path
+from palinsesto.panel.playback.watch_tokens import WatchKind, issuing_watch_tokens, watch_path
 from palinsesto.protocol.channels import ChannelInfo
 
 router = APIRouter(tags=["live"])
@@ -393,9 +393,11 @@ async def preview(channel_id: PathId, principal: Staff, ctx: Context) -> Preview
     shows up (and can be ended) in the live sessions list like any viewer.
     """
     channel = await _scoped_channel(ctx, principal, channel_id)
-    engine = _engine(ctx)
+    tokens = issuing_watch_tokens(ctx.services)
+    if tokens is None:
+        raise Unavailable(NO_ENGINE)
     expires = time.time() + ctx.settings.preview_token_ttl_seconds
-    token = engine.access.watch_tokens.issue(
+    token = tokens.issue(
         WatchKind.preview, channel.tenant_id, channel.id, principal.user_id, expires
     )
     return PreviewOut(url=watch_path(token, channel.id), expires_at=expires)
