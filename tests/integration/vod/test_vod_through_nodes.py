@@ -135,6 +135,17 @@ def test_a_vod_play_holds_one_of_the_lines_connections(world: VodWorld, node: st
         assert r.status_code == 206
         time.sleep(1.5)
         assert c.get(world.episode_url("e1"), follow_redirects=False).status_code == 429
+        # The same device asking the panel's URL again (a player seeking so) is the same
+        # play: admitted, and the node serves it as the same session.
+        again = c.get(world.movie_url("mp4"), follow_redirects=False)
+        assert again.status_code == 302
+        r = c.get(again.headers["location"], headers={"Range": "bytes=1000-1999"})
+        assert r.status_code == 206 and r.content == world.samples.mp4.read_bytes()[1000:2000]
+        with world.admin() as admin:
+            listed = admin.get("/api/v1/live/sessions").json()
+        assert [(s["output"], s["channel_id"]) for s in listed] == [
+            ("movie", world.movies["mp4"]["id"])
+        ]
         world.set_max_connections(2)
         assert c.get(world.episode_url("e1"), follow_redirects=False).status_code == 302
 

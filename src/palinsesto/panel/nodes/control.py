@@ -195,6 +195,8 @@ class NodeControl:
         self._lease_cache: dict[int, tuple[float, list[NodeLease]]] = {}
         self._placement_cache: dict[int, tuple[float, place.Placement | None]] = {}
         self._writes: set[asyncio.Task[None]] = set()  # descriptions being stored
+        # (tenant, line, kind, item, ip, user agent) -> (session, node) of VOD plays
+        self._file_plays: dict[tuple[object, ...], tuple[int, int]] = {}
         self._pruned_at = 0.0
         self._lock = threading.Lock()
         events.subscribe(self._on_change)
@@ -679,22 +681,45 @@ class NodeControl:
     ) -> Admitted:
         """A movie's or episode's play, sent to the least loaded online node of the tenant:
         every node of a tenant sees the tenant's media folder (README, "Several machines"),
-        so any may serve it. ``relative_path``: the file inside the tenant's folder."""
+        so any may serve it. ``relative_path``: the file inside the tenant's folder.
+
+        The same device asking again for the same item while its play is held (players
+        that seek by asking the original URL again) is the same play, as on the all-in-one
+        (playback/vod_plays.py): the same session and node, no second slot. This replica
+        remembers its own admissions for that."""
         line = grant.line
         now = time.time()
-        views = await self.views(line.tenant_id, now, cached=True)
-        node = place.least_loaded(views.values(), line.tenant_id, need_room=True)
-        if node is None:
-            raise place.NoNodeAvailable("no streaming server has room")
-        reserved = await self._reserve(
-            line, grant.policy, grant.max_viewers, node.id, ip, user_agent, now
-        )
+        key = (line.tenant_id, line.id, grant.item.kind.value, grant.item.id, ip, user_agent)
+        reserved, node_id = await self._held_play(key)
+        if reserved is None:
+            views = await self.views(line.tenant_id, now, cached=True)
+            node = place.least_loaded(views.values(), line.tenant_id, need_room=True)
+            if node is None:
+                raise place.NoNodeAvailable("no streaming server has room")
+            node_id = node.id
+            reserved = await self._reserve(
+                line, grant.policy, grant.max_viewers, node_id, ip, user_agent, now
+            )
+            if len(self._file_plays) > 100_000:
+                self._file_plays.clear()
+            self._file_plays[key] = (reserved.session_id, node_id)
         tail = quote(relative_path, safe="/")
         subject = relative_path.encode()
         return await self._issue(
-            reserved, node.id, line, PlayKind.vod, grant.item.id, ip, user_agent, subject, now,
+            reserved, node_id, line, PlayKind.vod, grant.item.id, ip, user_agent, subject, now,
             tail, grant.item.kind.value,
         )  # fmt: skip
+
+    async def _held_play(self, key: tuple[object, ...]) -> tuple[Reserved | None, int]:
+        """The session of this device's play of this item, if its slot is still held."""
+        hit = self._file_plays.get(key)
+        if hit is None:
+            return None, 0
+        session_id, node_id = hit
+        if session_id in await self.slots.sessions_of_node(node_id):
+            return Reserved(session_id), node_id
+        del self._file_plays[key]
+        return None, 0
 
     async def admit_archive(
         self, grant: Grant, start: int, minutes: int, output: str, ip: str, user_agent: str
