@@ -67,20 +67,23 @@ def test_a_timeshift_window_plays_from_the_node_that_records_the_channel(
     env = serve_env(tmp_path / "node", NODE_HEARTBEAT_SECONDS="0.5")
     with serve_process(env, "--panel", panel.base_url, "--token", token, command="node") as n:
         node_url = n.wait_for(NODE_LINE, timeout=30).group(1)
-        # Nothing recorded yet: not offered. Then the node records and says so.
+        # The node records the channel and says what it holds in its heartbeats.
         control = panel.ctx.services["nodes"]
         deadline = time.monotonic() + 60
-        first = 0.0
+        minute = 0.0
         while time.monotonic() < deadline:
             held = control.archives.stretches((side.id, channel_id))
-            if held and held[0][-1][1] - held[0][0][0] >= 8:
-                first = held[0][0][0]
-                break
+            if held:
+                # A window is whole minutes: wait until the newest minute holds 8 s.
+                first, newest = held[0][0][0], held[0][-1][1]
+                if newest - max(first, newest // 60 * 60) >= 8:
+                    minute = newest // 60 * 60
+                    break
             time.sleep(0.5)
-        assert first, n.output[-3000:]
+        assert minute, n.output[-3000:]
         assert _tv_archive(panel, side, channel_id) == 1
         assert _tv_archive(panel, side, side.channel) == 0  # not recorded anywhere
-        start = datetime.fromtimestamp(first + 1, UTC).strftime("%Y-%m-%d:%H-%M")
+        start = datetime.fromtimestamp(minute, UTC).strftime("%Y-%m-%d:%H-%M")
         url = f"{panel.base_url}/timeshift/{side.line}/{PASSWORD}/1/{start}/{channel_id}.ts"
         with httpx.Client(timeout=10) as c:
             r = c.get(url, follow_redirects=False)
