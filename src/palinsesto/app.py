@@ -60,6 +60,8 @@ def create_app(
         live.served_elsewhere_cached = partial(nodes.control.tenant_has_nodes, cached_only=True)
         # Syndications whose term passed leave the partners' catalogues (a 2 s sweep).
         live.end_expired_syndications = partial(end_expired_syndications, ctx.db, ctx.events)
+    else:  # the player API's tv_archive / has_archive: what the nodes' archives hold
+        ctx.services["archive"] = nodes.control.archives
     # services["viewer_history"] (dashboard): the local engine's sessions.
     live_stats = install_live_stats(ctx, live if live is not None else NoLocalEngine())
     posters = PosterLinks.for_context(ctx)  # ctx.services["posters"]: library poster URLs

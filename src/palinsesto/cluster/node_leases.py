@@ -54,6 +54,8 @@ class NodeLease:
     capacity_viewers: int = 0
     max_channels: int = 0
     channels: dict[int, int] = field(default_factory=dict)  # channel id -> viewers
+    # channel id -> what the node's catch-up archive holds of it: (start, end) stretches
+    archives: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
     last_beat: float = 0.0
     beat_age: float = 0.0
     lease_until: float = 0.0
@@ -72,6 +74,7 @@ class NodeLease:
             "capacity_viewers": self.capacity_viewers,
             "max_channels": self.max_channels,
             "channels": {str(k): v for k, v in self.channels.items()},
+            "archives": {str(k): v for k, v in self.archives.items()},
             "last_beat": self.last_beat,
             "beat_age": self.beat_age,
             "lease_until": self.lease_until,
@@ -82,6 +85,10 @@ class NodeLease:
         values = dict(raw)
         values["state"] = NodeState(values["state"])
         values["channels"] = {int(k): int(v) for k, v in values.get("channels", {}).items()}
+        values["archives"] = {
+            int(k): [(float(a), float(b)) for a, b in v]
+            for k, v in values.get("archives", {}).items()
+        }
         return cls(**values)
 
 

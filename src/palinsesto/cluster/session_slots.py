@@ -50,7 +50,7 @@ import itertools
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from palinsesto.accounts.models import ConnectionPolicy
 from palinsesto.config import Settings
@@ -150,6 +150,7 @@ class SessionSlots:
         self._pending: list[tuple[float, int]] = []  # heap; stale entries are skipped
         self._lapsed: dict[int, tuple[_Slot, float]] = {}  # in the order they lapsed
         self._kicks: dict[int, list[int]] = {}
+        self._described: dict[int, dict[int, dict[str, Any]]] = {}  # node -> id -> details
         # Ids start from the clock so that a restarted process never reuses one a node
         # still knows (see next_session_id).
         self._ids = itertools.count(time.time_ns() // 1_000_000 * 1000)
@@ -269,11 +270,40 @@ class SessionSlots:
             del self._lapsed[session_id]
         self._kicks.pop(node_id, None)
         self._node_until.pop(node_id, None)
+        self._described.pop(node_id, None)
         return len(ids)
 
     async def sessions_of_node(self, node_id: int) -> list[int]:
         """The ids held by ``node_id`` (as of the last call that purged)."""
         return sorted(self._by_node.get(node_id, ()))
+
+    async def end(self, session_id: int, tenant_id: int | None) -> int:
+        """An administrator ends a session, whichever replica admitted it: its slot is
+        freed and it goes on its node's kick queue (the node cuts it at its next
+        heartbeat). Its node's id, or 0 when no held session of ``tenant_id`` (None: any)
+        has this id."""
+        slot = self._slots.get(session_id)
+        if slot is None or (tenant_id is not None and slot.tenant_id != tenant_id):
+            return 0
+        self._kicks.setdefault(slot.node_id, []).append(session_id)
+        self._drop(session_id)
+        return slot.node_id
+
+    # ---- who watches what: the admin's sessions list on any replica ----
+
+    async def describe(self, node_id: int, session_id: int, details: dict[str, Any]) -> None:
+        """Keep what the admitting replica knows of a session (line, item, address)."""
+        self._described.setdefault(node_id, {})[session_id] = details
+
+    async def descriptions(self, node_id: int) -> dict[int, dict[str, Any]]:
+        """Every description kept for ``node_id``'s sessions (some may have ended)."""
+        return dict(self._described.get(node_id, {}))
+
+    async def forget(self, node_id: int, session_ids: Iterable[int]) -> None:
+        """Drop the descriptions of sessions that ended."""
+        kept = self._described.get(node_id, {})
+        for session_id in session_ids:
+            kept.pop(session_id, None)
 
     async def close(self) -> None:
         """Release what the store holds (nothing here; the Redis store closes its pool)."""

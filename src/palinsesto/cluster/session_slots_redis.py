@@ -13,6 +13,8 @@ touch keys they compute, so not a Redis Cluster):
 - ``gone``: sorted set, lapsed id -> when; ``g:<node>``: the node's lapsed ids. A lapsed
   id's hash is kept ``EXPIRED_GRACE_SECONDS`` so that its node can renew it back;
 - ``k:<node>``: list, the node's kick queue;
+- ``d:<node>``: hash, session id -> JSON description (line, item, address) written by the
+  replica that admitted it, for the admin's sessions list on every replica;
 - ``ids``: the session id counter, started from Redis's clock (ms x 1000) the first time
   any script runs, and ``floor`` its first value: an unknown id below it was handed out
   before Redis lost its data, and its node's renew adopts it.
@@ -24,6 +26,7 @@ Each script first purges what lapsed (nodes whose ``nexp`` passed, pending slots
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -287,7 +290,8 @@ for _, kind in ipairs({'n:', 'np:'}) do
   end
 end
 for _, id in ipairs(redis.call('SMEMBERS', P .. 'g:' .. node)) do drop(id) end
-redis.call('DEL', P .. 'n:' .. node, P .. 'np:' .. node, P .. 'g:' .. node, P .. 'k:' .. node)
+redis.call('DEL', P .. 'n:' .. node, P .. 'np:' .. node, P .. 'g:' .. node, P .. 'k:' .. node,
+  P .. 'd:' .. node)
 redis.call('ZREM', NEXP, node)
 return freed
 """
@@ -307,6 +311,23 @@ return redis.call('SCARD', P .. 'l:' .. ARGV[3] .. ':' .. ARGV[4])
 _OF_NODE = """
 return redis.call('SUNION', ARGV[1] .. 'n:' .. ARGV[2], ARGV[1] .. 'np:' .. ARGV[2])
 """
+
+# ARGV: prefix, now, session, tenant ("" = any). Returns the node it was on, or 0.
+_END = (
+    _COMMON
+    + """
+local id = ARGV[3]
+local h = redis.call('HMGET', P .. 's:' .. id, 't', 'n')
+if not h[2] or h[1] == '' or (ARGV[4] ~= '' and h[1] ~= ARGV[4]) then return 0 end
+if redis.call('SISMEMBER', P .. 'n:' .. h[2], id) == 0
+   and redis.call('SISMEMBER', P .. 'np:' .. h[2], id) == 0 then
+  return 0
+end
+drop(id)
+redis.call('RPUSH', P .. 'k:' .. h[2], id)
+return tonumber(h[2])
+"""
+)
 
 # ARGV: prefix, node. Drains the kick queue.
 _TAKE_KICKS = """
@@ -376,6 +397,7 @@ class RedisSessionSlots(SessionSlots):
         self._count = register(_COUNT)
         self._of_node = register(_OF_NODE)
         self._take_kicks = register(_TAKE_KICKS)
+        self._end = register(_END)
         self._next_id = register(_NEXT_ID)
         self._queued: list[tuple[SlotRequest, float, asyncio.Future[Reserved]]] = []
         self._sender: asyncio.Task[None] | None = None
@@ -481,6 +503,25 @@ class RedisSessionSlots(SessionSlots):
     async def sessions_of_node(self, node_id: int) -> list[int]:
         reply = await self._calls.call(lambda: self._of_node(keys=[], args=[self._prefix, node_id]))
         return sorted(int(i) for i in reply)
+
+    async def end(self, session_id: int, tenant_id: int | None) -> int:
+        tenant = "" if tenant_id is None else str(tenant_id)
+        return int(await self._call(self._end, "0", session_id, tenant))
+
+    async def describe(self, node_id: int, session_id: int, details: dict[str, Any]) -> None:
+        key, value = f"{self._prefix}d:{node_id}", json.dumps(details)
+        await self._calls.call(lambda: self._redis.hset(key, str(session_id), value))
+
+    async def descriptions(self, node_id: int) -> dict[int, dict[str, Any]]:
+        key = f"{self._prefix}d:{node_id}"
+        raw = await self._calls.call(lambda: self._redis.hgetall(key))
+        return {int(k): json.loads(v) for k, v in raw.items()}
+
+    async def forget(self, node_id: int, session_ids: Iterable[int]) -> None:
+        ids = [str(i) for i in session_ids]
+        if ids:
+            key = f"{self._prefix}d:{node_id}"
+            await self._calls.call(lambda: self._redis.hdel(key, *ids))
 
     async def ping(self) -> None:
         """One PING (the benchmark's baseline; raises :class:`SlotsUnavailable`)."""

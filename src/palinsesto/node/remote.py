@@ -35,6 +35,8 @@ from palinsesto.node.token_delivery import TokenDelivery
 from palinsesto.outbound.policy import AllowRule, OutboundPolicy
 from palinsesto.protocol.channels import ChannelInfo
 from palinsesto.protocol.messages import (
+    MAX_STRETCHES,
+    ArchiveSpans,
     Assignment,
     ChannelLoad,
     Heartbeat,
@@ -359,7 +361,20 @@ class RemoteNode(ChannelHost):
             alive=tuple(s.id for s in self.sessions.all()),
             started=tuple(started),
             ended=tuple(ended),
+            archives=self.archive_spans(),
         )
+
+    def archive_spans(self) -> tuple[ArchiveSpans, ...]:
+        """What this node's archive holds of each channel it records (the panel sends a
+        catch-up play here only for a time inside these)."""
+        found = []
+        for channel_id, assignment in sorted(self.assignments.items()):
+            info = assignment.channel
+            if info.archive_days <= 0 or assignment.origin_url:
+                continue
+            stretches = self.archive.spans((info.tenant_id, channel_id))[-MAX_STRETCHES:]
+            found.append(ArchiveSpans(channel_id, tuple(stretches)))
+        return tuple(found)
 
     def running_channels(self) -> int:
         return sum(1 for r in self.runners.values() if r.running)

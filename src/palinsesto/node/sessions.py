@@ -19,6 +19,11 @@ from dataclasses import dataclass, field
 from palinsesto.protocol.messages import SessionEnd
 from palinsesto.protocol.play_tokens import PlayKind
 
+# Plays made of separate requests (playlist reloads, byte ranges): alive while requests come.
+REQUEST_KINDS = (PlayKind.hls, PlayKind.vod, PlayKind.archive)
+# Plays that watch a running channel (what the channel's viewer count means).
+CHANNEL_KINDS = (PlayKind.ts, PlayKind.hls)
+
 
 @dataclass(eq=False)
 class NodeSession:
@@ -35,6 +40,7 @@ class NodeSession:
     bytes_fn: Callable[[], int] | None = None
     cut: Callable[[], None] | None = None
     ended: bool = False
+    sending: int = 0  # VOD and catch-up: responses being sent now (never idle meanwhile)
 
     def total_bytes(self) -> int:
         return self.bytes_sent + (self.bytes_fn() if self.bytes_fn is not None else 0)
@@ -120,12 +126,16 @@ class NodeSessions:
         return ended
 
     def expire_idle(self) -> None:
-        """End HLS sessions not heard from for ``hls_timeout`` seconds; forget refusals
-        whose tokens have expired."""
+        """End HLS, VOD and catch-up sessions not heard from for ``hls_timeout`` seconds
+        (and sending nothing); forget refusals whose tokens have expired."""
         now = self._clock()
         for session in list(self._sessions.values()):
-            if session.kind is PlayKind.hls and now - session.last_seen > self.hls_timeout:
-                self.end(session, "idle: no playlist or segment request")
+            if (
+                session.kind in REQUEST_KINDS
+                and session.sending == 0
+                and now - session.last_seen > self.hls_timeout
+            ):
+                self.end(session, "idle: no request")
         for session_id, until in list(self._refused.items()):
             if until < now:
                 del self._refused[session_id]
@@ -145,10 +155,11 @@ class NodeSessions:
         self.pending.started += [s for s in self._sessions if s not in alive]
 
     def of_channel(self, channel_id: int, kind: PlayKind | None = None) -> int:
+        """The sessions watching the channel (of ``kind``; None: live TS and HLS, not a
+        VOD play whose item id happens to be the same number)."""
+        kinds = CHANNEL_KINDS if kind is None else (kind,)
         return sum(
-            1
-            for s in self._sessions.values()
-            if s.channel_id == channel_id and (kind is None or s.kind is kind)
+            1 for s in self._sessions.values() if s.channel_id == channel_id and s.kind in kinds
         )
 
     def bytes_sent(self) -> int:

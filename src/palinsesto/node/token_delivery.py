@@ -7,7 +7,10 @@ playlist whose segments are ``/play/<token>/<seq>.ts``; reloads and segments are
 the token alone, and an expired token still opens them while its session is alive here
 (the panel admitted it; the session ends ``hls_session_timeout_seconds`` after its last
 request). ``/relay/<token>.ts`` (kind relay) is an edge node pulling the channel: not a
-viewer, no session. ``/healthz`` says the process serves.
+viewer, no session. ``/vod/<token>/<path>`` (kind vod) is a movie's or episode's file
+(node/file_plays.py) and ``/archive/<token>/<start>/<minutes>.ts|m3u8`` (kind archive) a
+past window of a channel recorded here (node/archive_plays.py). ``/healthz`` says the
+process serves.
 
 Playlist reloads are the most frequent request a node answers (every viewer, every few
 seconds): once a play's token has been checked in full, its path keeps what the check
@@ -30,7 +33,9 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from palinsesto.node.archive_plays import ArchivePlays
 from palinsesto.node.dataplane import Connection, HttpRequest, Outcome, Reply, Written
+from palinsesto.node.file_plays import FilePlays
 from palinsesto.node.outputs.ts import TsViewer
 from palinsesto.node.sei_tag import sei_nal
 from palinsesto.node.sessions import NodeSession
@@ -50,6 +55,8 @@ PLAY_TS = re.compile(rf"^/play/{_TOKEN}\.ts$")
 PLAY_HLS = re.compile(rf"^/play/{_TOKEN}\.m3u8$")
 SEGMENT = re.compile(rf"^/play/{_TOKEN}/(\d{{1,12}})\.ts$")
 RELAY = re.compile(rf"^/relay/{_TOKEN}\.ts$")
+VOD = re.compile(rf"^/vod/{_TOKEN}/(.{{1,1000}})$")
+ARCHIVE = re.compile(rf"^/archive/{_TOKEN}/(\d{{1,12}})/(\d{{1,6}})\.(ts|m3u8)$")
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 TS_TYPE = "video/mp2t"
@@ -95,6 +102,8 @@ class TokenDelivery:
         self.proxies = TrustedProxies.parse(node.settings.trusted_proxies)
         self._reloads: dict[str, KeptReload] = {}
         self._sweep_at = RELOADS_SWEPT_FROM
+        self.files = FilePlays(self)
+        self.archive = ArchivePlays(self)
 
     def __call__(self, request: HttpRequest, conn: Connection) -> Outcome:
         if request.method not in ("GET", "HEAD"):
@@ -117,6 +126,11 @@ class TokenDelivery:
                 return self._guarded(self.playlist(found[1], request))
             if found := RELAY.match(path):
                 return self._guarded(self.relay(found[1], request, conn))
+            if found := VOD.match(path):
+                return self._guarded(self.files.play(found[1], found[2], request, conn))
+            if found := ARCHIVE.match(path):
+                window = (int(found[2]), int(found[3]), found[4])
+                return self._guarded(self.archive.play(found[1], window, request, conn))
         except Exception:
             log.exception("delivery of %s failed", path.split("/", 2)[1])
             return error(500, "internal error")
@@ -146,15 +160,16 @@ class TokenDelivery:
 
     # ---- the token ----
 
-    def _check(
-        self, token: str, request: HttpRequest, kind: PlayKind
+    def check(
+        self, token: str, request: HttpRequest, kind: PlayKind, subject: bytes = b""
     ) -> tuple[PlayGrant, NodeSession | None] | Reply:
-        """The grant and its alive session, or the refusal."""
+        """The grant and its alive session, or the refusal. ``subject``: what the token
+        must be bound to (a VOD file's path, a catch-up window)."""
         sessions = self.node.sessions
         now = time.time()
         ip = self.proxies.client_address(request.ip, request.headers.get("x-forwarded-for"))
         try:
-            grant = self.node.tokens.verify(token, now, ip, allow_expired=True)
+            grant = self.node.tokens.verify(token, now, ip, allow_expired=True, subject=subject)
         except TokenRefused as exc:
             return error(403, str(exc))
         if grant.kind is not kind:
@@ -183,7 +198,7 @@ class TokenDelivery:
     # ---- TS ----
 
     async def play_ts(self, token: str, request: HttpRequest, conn: Connection) -> Reply | None:
-        checked = self._check(token, request, PlayKind.ts)
+        checked = self.check(token, request, PlayKind.ts)
         if isinstance(checked, Reply):
             return checked
         grant, session = checked
@@ -258,7 +273,7 @@ class TokenDelivery:
         """The common case answered at once, with no task: a reload by a session alive
         here, of a channel running with segments. None: :meth:`playlist` decides (a first
         request, a cold or changed channel, one the panel must be asked about)."""
-        checked = self._check(token, request, PlayKind.hls)
+        checked = self.check(token, request, PlayKind.hls)
         if isinstance(checked, Reply):
             return checked
         grant, session = checked
@@ -339,7 +354,7 @@ class TokenDelivery:
         return kept.reply
 
     async def playlist(self, token: str, request: HttpRequest) -> Reply:
-        checked = self._check(token, request, PlayKind.hls)
+        checked = self.check(token, request, PlayKind.hls)
         if isinstance(checked, Reply):
             return checked
         grant, session = checked
@@ -370,7 +385,7 @@ class TokenDelivery:
         return self._keep_reload(request, session, assignment, runner, token)
 
     def segment(self, token: str, seq: int, request: HttpRequest) -> Reply:
-        checked = self._check(token, request, PlayKind.hls)
+        checked = self.check(token, request, PlayKind.hls)
         if isinstance(checked, Reply):
             return checked
         grant, session = checked

@@ -165,6 +165,40 @@ class SessionEnd:
         )
 
 
+# Recorded stretches a heartbeat reports per channel (the newest; older gaps matter less).
+MAX_STRETCHES = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveSpans:
+    """What a node's catch-up archive holds of one channel: recorded stretches (start, end)
+    in unix seconds, oldest first; the panel offers catch-up only inside them."""
+
+    channel_id: int
+    stretches: tuple[tuple[float, float], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "channel_id": self.channel_id,
+            "stretches": [[round(a, 3), round(b, 3)] for a, b in self.stretches],
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> ArchiveSpans:
+        if not isinstance(raw, dict):
+            raise ValueError("archives: expected objects")
+        stretches = []
+        for pair in _list(raw, "stretches")[-MAX_STRETCHES:]:
+            if (
+                not isinstance(pair, list)
+                or len(pair) != 2
+                or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in pair)
+            ):
+                raise ValueError("stretches: expected [start, end] pairs of numbers")
+            stretches.append((float(pair[0]), float(pair[1])))
+        return cls(_int(raw, "channel_id"), tuple(stretches))
+
+
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
     """A node's load and its sessions since the last beat.
@@ -179,9 +213,11 @@ class Heartbeat:
     alive: tuple[int, ...] = ()
     started: tuple[int, ...] = ()
     ended: tuple[SessionEnd, ...] = ()
+    archives: tuple[ArchiveSpans, ...] = ()  # the channels this node records
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "archives": [a.to_json() for a in self.archives],
             "viewers": self.viewers,
             "egress_mbps": self.egress_mbps,
             "cpu_percent": self.cpu_percent,
@@ -201,6 +237,7 @@ class Heartbeat:
             _ints(raw, "alive"),
             _ints(raw, "started"),
             tuple(SessionEnd.from_json(e) for e in _list(raw, "ended")),
+            tuple(ArchiveSpans.from_json(a) for a in _list(raw, "archives")),
         )
 
 

@@ -6,7 +6,10 @@ the keys the panel handed it: no database, no call back to the panel.
 
 Wire form: ``base64url(body + mac)`` where ``body`` is a fixed struct (version, key id,
 tenant, line, channel, session, kind, expiry, client-address digest) and ``mac`` is
-HMAC-SHA256 over it, truncated to 128 bits. Keys rotate: each has an id, the panel signs
+HMAC-SHA256 over it, truncated to 128 bits. A token may be bound to a *subject* that
+travels beside it in the URL (a VOD file's path, a catch-up window): the MAC then covers
+``body + subject``, so the node serves only what the panel named, and a token bound to no
+subject is signed exactly as before. Keys rotate: each has an id, the panel signs
 with the newest and a node accepts any key it was given that has not been retired, so a
 rotation never cuts a player whose token was signed a second before.
 """
@@ -36,6 +39,8 @@ class PlayKind(enum.IntEnum):
     ts = 1  # a live channel as one MPEG-TS response
     hls = 2  # a live channel's HLS playlist and its segments
     relay = 3  # another node pulling the channel as an edge (no viewer, no slot)
+    vod = 4  # a movie's or episode's file (channel = the item's id; subject = its path)
+    archive = 5  # a past window of a channel's archive (subject = the window)
 
 
 class TokenRefused(ValueError):
@@ -81,6 +86,11 @@ class SigningKey:
         return cls(key_id, decoded)
 
 
+def window_subject(start: int, minutes: int) -> bytes:
+    """What an ``archive`` token is signed over: its window, as its URL spells it."""
+    return f"{start}/{minutes}".encode()
+
+
 def ip_digest(secret: bytes, address: str) -> bytes:
     """The 8-byte stand-in for a client address inside a token (the address itself never
     travels in URLs)."""
@@ -96,7 +106,7 @@ class PlayTokens:
         # (token, client address) -> its grant, once verified: an HLS viewer presents the
         # same token every few seconds for hours, and the MAC and address digest were the
         # largest cost of a node's playlist reload. Only the expiry is checked again.
-        self._verified: dict[tuple[str, str | None], PlayGrant] = {}
+        self._verified: dict[tuple[str, str | None, bytes], PlayGrant] = {}
         # Changes whenever the ring does: what callers keep from a verification is good
         # while it stays the same.
         self.generation = 0
@@ -126,6 +136,7 @@ class PlayTokens:
         kind: PlayKind,
         expires: int,
         client_ip: str | None = None,
+        subject: bytes = b"",
     ) -> str:
         key = self._signing
         if key is None:
@@ -134,16 +145,22 @@ class PlayTokens:
         body = _BODY.pack(
             VERSION, key.key_id, tenant_id, line_id, channel_id, session_id, kind, expires, bound
         )
-        mac = hmac.new(key.secret, body, hashlib.sha256).digest()[:_MAC_BYTES]
+        mac = hmac.new(key.secret, body + subject, hashlib.sha256).digest()[:_MAC_BYTES]
         return base64.urlsafe_b64encode(body + mac).rstrip(b"=").decode()
 
     def verify(
-        self, token: str, now: float, client_ip: str | None = None, *, allow_expired: bool = False
+        self,
+        token: str,
+        now: float,
+        client_ip: str | None = None,
+        *,
+        allow_expired: bool = False,
+        subject: bytes = b"",
     ) -> PlayGrant:
-        """The grant in ``token`` if its signature holds, it has not expired (unless
-        ``allow_expired``: the caller knows the session is alive) and, when it is bound to an
-        address, ``client_ip`` is that address."""
-        known = self._verified.get((token, client_ip))
+        """The grant in ``token`` if its signature holds (over ``subject`` too), it has not
+        expired (unless ``allow_expired``: the caller knows the session is alive) and, when
+        it is bound to an address, ``client_ip`` is that address."""
+        known = self._verified.get((token, client_ip, subject))
         if known is not None:
             if known.expires < now and not allow_expired:
                 raise TokenRefused("expired")
@@ -161,7 +178,7 @@ class PlayTokens:
         secret = self._keys.get(key_id)
         if version != VERSION or secret is None:
             raise TokenRefused("unknown key")
-        expected = hmac.new(secret, body, hashlib.sha256).digest()[:_MAC_BYTES]
+        expected = hmac.new(secret, body + subject, hashlib.sha256).digest()[:_MAC_BYTES]
         if not hmac.compare_digest(mac, expected):
             raise TokenRefused("bad signature")
         try:
@@ -178,5 +195,5 @@ class PlayTokens:
         )
         if len(self._verified) >= VERIFIED_KEPT:
             self._verified.clear()  # simpler than an LRU: a cleared entry costs one MAC
-        self._verified[(token, client_ip)] = grant
+        self._verified[(token, client_ip, subject)] = grant
         return grant

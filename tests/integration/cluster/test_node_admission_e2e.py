@@ -9,14 +9,17 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urljoin
 
 import httpx
 import pytest
 
 from palinsesto.accounts.models import ConnectionPolicy
+from palinsesto.catalog.models import Channel
 from palinsesto.node.sei_tag import read_tags
 from palinsesto.protocol.watermark import code_for
 from palinsesto.trust.models import RightsRecord, WatermarkMark
+from support.admin_api import root_client
 from support.node_world import PASSWORD, add_server, make_tenant
 from support.serve_process import ServeProcess, serve_env, serve_process
 from support.server import RunningServer, make_settings, run_server
@@ -116,3 +119,40 @@ def test_a_watermarked_play_is_recorded_by_the_panel_and_tagged_by_the_node(
     (mark,) = [m for m in marks if m.session_id in tagged]
     assert (mark.line_id, mark.channel_id, mark.output) == (side.line_id, side.channel, "ts")
     assert mark.code == code_for(mark.session_id)
+
+
+def test_the_panels_preview_and_the_public_watch_page_play_from_the_node(
+    panel: RunningServer, tmp_path: Path
+) -> None:
+    side = make_tenant(panel, "beta", max_connections=1)
+    with panel.ctx.db.transaction() as s:
+        channel = s.get(Channel, side.channel)
+        assert channel is not None
+        channel.public_watch = True
+    panel.ctx.events.publish(side.id, "catalog")
+    _, token = add_server(panel, side.id, "edge-b")
+    with start_node(tmp_path, panel, token) as node:
+        node_url = node.wait_for(NODE_LINE, timeout=30).group(1)
+        with root_client(panel) as admin:
+            r = admin.post(f"/api/v1/live/channels/{side.channel}/preview")
+            assert r.status_code == 200, r.text
+            preview = r.json()["url"]
+            ref = admin.get(f"/api/v1/channels/{side.channel}/share-link").json()["ref"]
+        with httpx.Client(base_url=panel.base_url, timeout=30) as c:
+            watch = c.get(f"/api/v1/watch/{ref}").json()
+            assert watch["access"] == "public", watch
+            for path in (preview, watch["hls_url"]):
+                deadline = time.monotonic() + 20
+                while True:  # until the node has registered
+                    r = c.get(path, follow_redirects=False)
+                    if r.status_code == 302 or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.2)
+                assert r.status_code == 302, r.text
+                assert r.headers["location"].startswith(f"{node_url}/play/")
+                playlist = c.get(r.headers["location"])
+                assert playlist.status_code == 200, playlist.text
+                assert playlist.text.startswith("#EXTM3U")
+                segment = next(x for x in playlist.text.splitlines() if x and x[0] != "#")
+                data = c.get(urljoin(r.headers["location"], segment)).content
+                assert data[:1] == b"\x47" and len(data) > 10_000

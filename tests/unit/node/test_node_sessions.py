@@ -70,3 +70,25 @@ def test_an_hls_session_ends_after_its_timeout_without_requests() -> None:
     sessions.expire_idle()
     assert sessions.get(1) is None and sessions.get(2) is ts  # TS lives with its socket
     assert sessions.bytes_sent() == 500
+
+
+def test_a_vod_play_lives_while_it_sends_or_asks_and_is_no_viewer_of_a_channel() -> None:
+    clock = Clock()
+    sessions = NodeSessions(clock)
+    sessions.hls_timeout = 30.0
+    live = sessions.open(1, 1, 11, 7, PlayKind.ts, 2_000_000_000)
+    vod = sessions.open(2, 1, 12, 7, PlayKind.vod, 2_000_000_000)  # movie 7, not channel 7
+    assert sessions.of_channel(7) == 1 and sessions.of_channel(7, PlayKind.vod) == 1
+    vod.sending = 1  # a long range being sent: never idle meanwhile
+    clock.now += 120
+    sessions.expire_idle()
+    assert sessions.get(2) is vod and sessions.get(1) is live
+    vod.sending = 0
+    sessions.touch(vod)
+    clock.now += 29
+    sessions.expire_idle()
+    assert sessions.get(2) is vod
+    clock.now += 2
+    sessions.expire_idle()
+    assert sessions.get(2) is None and sessions.get(1) is live
+    assert [e.reason for e in sessions.snapshot().ended] == ["idle: no request"]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from palinsesto.node.archive.index import Piece
 from palinsesto.node.archive.paths import BadTimeshift, TimeshiftRequest, parse_timeshift
+from palinsesto.node.archive.window import piece_durations, send_pieces, vod_playlist
 from palinsesto.node.dataplane import Connection, HttpRequest, Reply
 from palinsesto.panel.playback.access import PlaybackRequest
 
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CORS = (("Access-Control-Allow-Origin", "*"),)
-READ_BYTES = 1 << 20
-HIGH_WATER = 4 << 20  # stop reading the disk while the socket holds this much
 
 
 def _error(status: int, body: bytes) -> Reply:
@@ -116,29 +114,11 @@ class TimeshiftDelivery:
         end: float,
     ) -> Reply:
         """An HLS VOD playlist: one segment per archive file in the window."""
-        files = {f.name: f for f in self.store.files(key)}
-        durations = []
-        for p in pieces:
-            f = files.get(p.name)
-            walls = [w for w, o in f.keyframes if p.first <= o] if f is not None else []
-            stop = next((w for w, o in f.keyframes if o >= p.last), f.end) if f else 0.0
-            if p.last == -1 and f is not None:
-                stop = min(f.end, end)
-            durations.append(max(0.1, stop - walls[0]) if walls else 1.0)
+        durations = piece_durations(self.store, key, pieces, end)
         base = request.path.rsplit(".", 1)[0] + ".ts"
         query = "&".join(f"{quote(k)}={quote(v)}" for k, v in request.query.items())
         sep = "&" if query else ""
-        lines = [
-            "#EXTM3U",
-            "#EXT-X-VERSION:3",
-            f"#EXT-X-TARGETDURATION:{max(math.ceil(d) for d in durations)}",
-            "#EXT-X-MEDIA-SEQUENCE:0",
-            "#EXT-X-PLAYLIST-TYPE:VOD",
-        ]
-        for i, duration in enumerate(durations):
-            lines += [f"#EXTINF:{duration:.3f},", f"{base}?{query}{sep}piece={i}"]
-        lines.append("#EXT-X-ENDLIST")
-        body = ("\n".join(lines) + "\n").encode()
+        body = vod_playlist(durations, lambda i: f"{base}?{query}{sep}piece={i}")
         return Reply(200, body, "application/vnd.apple.mpegurl", CORS)
 
     async def _send(
@@ -148,27 +128,7 @@ class TimeshiftDelivery:
         session: ViewingSession,
         conn: Connection,
     ) -> None:
-        for piece in pieces:
-            path = self.store.path(key, piece.name)
-            try:
-                handle = await asyncio.to_thread(open, path, "rb")
-            except OSError:
-                continue  # pruned meanwhile: a gap
-            try:
-                handle.seek(piece.first)
-                left = -1 if piece.last == -1 else piece.last - piece.first
-                while left != 0:
-                    while conn.buffered() > HIGH_WATER and not conn.closed:
-                        await asyncio.sleep(0.02)
-                    if conn.closed or session.ended:
-                        return
-                    size = READ_BYTES if left < 0 else min(READ_BYTES, left)
-                    data = await asyncio.to_thread(handle.read, size)
-                    if not data:
-                        break
-                    conn.write(data)
-                    session.bytes_sent += len(data)
-                    if left > 0:
-                        left -= len(data)
-            finally:
-                handle.close()
+        def counted(n: int) -> None:
+            session.bytes_sent += n
+
+        await send_pieces(self.store, key, pieces, conn, counted, lambda: session.ended)

@@ -13,6 +13,7 @@ pinned channels are cached and dropped on change events (``servers``, ``catalog`
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -21,9 +22,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import select, update
 
+from palinsesto.accounts.models import ConnectionPolicy
 from palinsesto.catalog.models import ChannelMode
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.cluster.models import Server, ServerStatus
@@ -32,6 +35,7 @@ from palinsesto.cluster.servers import hash_node_token
 from palinsesto.cluster.session_slots import (
     NEW_SESSION,
     TENANT_MAX_VIEWERS,
+    Reserved,
     SessionSlots,
     SlotRefused,
     SlotRequest,
@@ -39,9 +43,12 @@ from palinsesto.cluster.session_slots import (
 from palinsesto.config import Settings
 from palinsesto.db import Database
 from palinsesto.panel import placement as place
+from palinsesto.panel.nodes.archives import ClusterArchives, archive_node
 from palinsesto.panel.nodes.keyring import PlayKeyRing
 from palinsesto.panel.playback.access import Grant, PlaybackAccess
 from palinsesto.panel.playback.admission import TooManyConnections, TooManyViewers
+from palinsesto.panel.playback.lines import LineView
+from palinsesto.panel.playback.vod_access import VodAccess, VodGrant
 from palinsesto.protocol.messages import (
     Assignment,
     ChannelLoad,
@@ -50,19 +57,33 @@ from palinsesto.protocol.messages import (
     PanelReply,
     Registration,
 )
-from palinsesto.protocol.play_tokens import PlayKind
+from palinsesto.protocol.play_tokens import PlayKind, window_subject
 from palinsesto.protocol.sources import SourceKind
 from palinsesto.protocol.watermark import code_for
 from palinsesto.trust.watermark import record_mark
+
+# What the admin's sessions list says a play is.
+OUTPUTS = {
+    PlayKind.ts: "ts",
+    PlayKind.hls: "hls",
+    PlayKind.vod: "movie",  # or "series": the item's kind, as the all-in-one says
+    PlayKind.archive: "timeshift",
+    PlayKind.relay: "relay",
+}
 
 log = logging.getLogger(__name__)
 
 IDENTITY_TTL = 30.0  # backstop: a revocation is normally seen at once (change event)
 PERSIST_SECONDS = 30.0
+PRUNE_SECONDS = 60.0  # how often the sweep drops descriptions of sessions that lapsed
 ON_DEMAND_IDLE_SECONDS = 60.0  # an on-demand placement no node reports viewers for
 # Admission reads a tenant's leases and a channel's placement from the shared store at most
 # this often (each a Redis round trip); viewers sent meanwhile are counted here.
 ADMISSION_CACHE_SECONDS = 0.5
+
+
+class NoArchive(LookupError):
+    """No online node's archive holds any of a catch-up window (404)."""
 
 
 class UnknownNode(LookupError):
@@ -94,8 +115,8 @@ class Admitted:
 
 @dataclass(frozen=True, slots=True)
 class AdmittedSession:
-    """A session this replica admitted, for the admin's sessions list (the shared slots
-    hold ids and limits, not who is watching what)."""
+    """A session admitted to a node, for the admin's sessions list: described in the
+    shared store beside its slot by the replica that admitted it."""
 
     session_id: int
     tenant_id: int
@@ -161,6 +182,8 @@ class NodeControl:
     ) -> None:
         self.settings, self._db, self.access, self.keys = settings, db, access, keys
         self.leases, self.slots = leases, slots
+        self.vod_access = VodAccess(db, events, access)
+        self.archives = ClusterArchives()  # what the nodes record (the player API reads it)
         self._events = events
         self._identities: dict[str, tuple[float, NodeIdentity | None]] = {}
         self._tenant_nodes: dict[int, tuple[int, bool]] = {}
@@ -173,7 +196,10 @@ class NodeControl:
         self._line_counts: dict[tuple[int, int], tuple[float, int]] = {}
         self._lease_cache: dict[int, tuple[float, list[NodeLease]]] = {}
         self._placement_cache: dict[int, tuple[float, place.Placement | None]] = {}
-        self.admitted: dict[int, AdmittedSession] = {}
+        self._writes: set[asyncio.Task[None]] = set()  # descriptions being stored
+        # (tenant, line, kind, item, ip, user agent) -> (session, node) of VOD plays
+        self._file_plays: dict[tuple[object, ...], tuple[int, int]] = {}
+        self._pruned_at = 0.0
         self._lock = threading.Lock()
         events.subscribe(self._on_change)
 
@@ -293,6 +319,7 @@ class NodeControl:
             capacity_viewers=node.max_viewers,
             max_channels=node.max_channels,
             channels={c.channel_id: c.viewers for c in beat.channels} if beat else {},
+            archives={a.channel_id: list(a.stretches) for a in beat.archives} if beat else {},
         )
         await self.leases.beat(lease, self.lease_seconds, now)
         self._since_beat.pop(node.id, None)
@@ -306,10 +333,9 @@ class NodeControl:
         ended = tuple(e.session_id for e in beat.ended)
         if ended:
             await self.slots.release(ended)
-            for session_id in ended:
-                self.admitted.pop(session_id, None)
         refused = await self.slots.renew(node.id, beat.alive, self.lease_seconds, now)
         kicks = await self.slots.take_kicks(node.id)
+        await self.slots.forget(node.id, (*ended, *refused))
         if not known:  # the first beat this replica hears (another took the register)
             await self.place_pinned(node.tenant_id)
         return await self._reply(node, tuple(dict.fromkeys((*kicks, *refused))))
@@ -466,7 +492,13 @@ class NodeControl:
         lost: list[int] = []
         tenants: set[int] = set()
         persist: list[tuple[NodeLease, NodeState]] = []
-        for lease in await self.leases.nodes(None, now):
+        every = await self.leases.nodes(None, now)
+        self.archives.update(every)
+        if now - self._pruned_at >= PRUNE_SECONDS:
+            self._pruned_at = now
+            for lease in every:
+                await self._prune_descriptions(lease.node_id)
+        for lease in every:
             tenants.add(lease.tenant_id)
             if lease.state is NodeState.lost:
                 lost.append(lease.node_id)
@@ -554,60 +586,102 @@ class NodeControl:
                 if placement != current:
                     await self.store_placement(placement, current)
             self._placed_at.setdefault(channel.id, now)
+        reserved = await self._reserve(
+            line, grant.policy, grant.max_viewers, node.id, ip, user_agent, now
+        )
+        if channel.watermark:
+            # The node plays the session's A/B sequence of code_for(session_id) and tags
+            # its TS with the session id: the play is recorded before the viewer arrives.
+            output = OUTPUTS[kind]
+            await asyncio.to_thread(self._record_mark, grant, reserved.session_id, output)
+        return await self._issue(
+            reserved, node.id, grant.line, kind, channel.id, ip, user_agent, b"", now
+        )
+
+    async def _reserve(
+        self,
+        line: LineView,
+        policy: ConnectionPolicy,
+        max_viewers: int | None,
+        node_id: int,
+        ip: str,
+        user_agent: str,
+        now: float,
+    ) -> Reserved:
+        """A slot of the line on ``node_id`` (a VOD or catch-up play counts against
+        ``max_connections`` as a live one does)."""
         request = SlotRequest(
             line.tenant_id,
             line.id,
             NEW_SESSION,  # allocated by reserve, in the same Redis round trip
             line.max_connections,
-            grant.policy,
-            node.id,
+            policy,
+            node_id,
             ip,
             user_agent,
-            grant.max_viewers,
+            max_viewers,
             self.lease_seconds + self.settings.play_token_ttl_seconds,
         )
         try:
-            reserved = await self.slots.reserve(request, now)
+            return await self.slots.reserve(request, now)
         except SlotRefused as exc:
             if exc.code == TENANT_MAX_VIEWERS:
                 raise TooManyViewers(str(exc)) from None
             raise TooManyConnections(str(exc)) from None
+
+    async def _issue(
+        self,
+        reserved: Reserved,
+        node_id: int,
+        line: LineView,
+        kind: PlayKind,
+        item_id: int,
+        ip: str,
+        user_agent: str,
+        subject: bytes,
+        now: float,
+        tail: str = "",
+        output: str = "",
+    ) -> Admitted:
+        """Sign the play token for a reserved slot; the node URL it opens. ``tail``: what
+        follows the token in a VOD or catch-up URL (the subject, as the node reads it)."""
         session_id = reserved.session_id
-        self._since_beat[node.id] += 1
+        self._since_beat[node_id] += 1
         leases = await self._cached_leases(line.tenant_id, now)
-        lease_url = next((x.public_url for x in leases if x.node_id == node.id), "")
+        lease_url = next((x.public_url for x in leases if x.node_id == node_id), "")
         bind = ip if self.settings.play_token_bind_ip else None
         token = self.keys.tokens.issue(
             tenant_id=line.tenant_id,
             line_id=line.id,
-            channel_id=channel.id,
+            channel_id=item_id,
             session_id=session_id,
             kind=kind,
             expires=int(now) + self.settings.play_token_ttl_seconds,
             client_ip=bind,
+            subject=subject,
         )
-        output = "hls" if kind is PlayKind.hls else "ts"
-        if channel.watermark:
-            # The node plays the session's A/B sequence of code_for(session_id) and tags
-            # its TS with the session id: the play is recorded before the viewer arrives.
-            await asyncio.to_thread(self._record_mark, grant, session_id, output)
-        self._remember(
+        self._describe(
             AdmittedSession(
                 session_id,
                 line.tenant_id,
                 line.id,
                 line.username,
-                channel.id,
-                node.id,
+                item_id,
+                node_id,
                 ip,
                 user_agent,
-                output,
+                output or OUTPUTS[kind],
                 now,
             )  # fmt: skip
         )
         self._line_counts.pop((line.tenant_id, line.id), None)
-        url = f"{lease_url}/play/{token}.{'m3u8' if kind is PlayKind.hls else 'ts'}"
-        return Admitted(node.id, session_id, url, tuple(k.session_id for k in reserved.kicked))
+        if kind is PlayKind.vod:
+            url = f"{lease_url}/vod/{token}/{tail}"
+        elif kind is PlayKind.archive:
+            url = f"{lease_url}/archive/{token}/{tail}"
+        else:
+            url = f"{lease_url}/play/{token}.{'m3u8' if kind is PlayKind.hls else 'ts'}"
+        return Admitted(node_id, session_id, url, tuple(k.session_id for k in reserved.kicked))
 
     def _record_mark(self, grant: Grant, session_id: int, output: str) -> None:
         with self._db.transaction() as session:
@@ -623,10 +697,109 @@ class NodeControl:
                 code=code_for(session_id),
             )
 
-    def _remember(self, session: AdmittedSession) -> None:
-        if len(self.admitted) > 200_000:
-            self.admitted.clear()
-        self.admitted[session.session_id] = session
+    async def admit_file(
+        self, grant: VodGrant, relative_path: str, ip: str, user_agent: str
+    ) -> Admitted:
+        """A movie's or episode's play, sent to the least loaded online node of the tenant:
+        every node of a tenant sees the tenant's media folder (README, "Several machines"),
+        so any may serve it. ``relative_path``: the file inside the tenant's folder.
+
+        The same device asking again for the same item while its play is held (players
+        that seek by asking the original URL again) is the same play, as on the all-in-one
+        (playback/vod_plays.py): the same session and node, no second slot. This replica
+        remembers its own admissions for that."""
+        line = grant.line
+        now = time.time()
+        key = (line.tenant_id, line.id, grant.item.kind.value, grant.item.id, ip, user_agent)
+        reserved, node_id = await self._held_play(key)
+        if reserved is None:
+            views = await self.views(line.tenant_id, now, cached=True)
+            node = place.least_loaded(views.values(), line.tenant_id, need_room=True)
+            if node is None:
+                raise place.NoNodeAvailable("no streaming server has room")
+            node_id = node.id
+            reserved = await self._reserve(
+                line, grant.policy, grant.max_viewers, node_id, ip, user_agent, now
+            )
+            if len(self._file_plays) > 100_000:
+                self._file_plays.clear()
+            self._file_plays[key] = (reserved.session_id, node_id)
+        tail = quote(relative_path, safe="/")
+        subject = relative_path.encode()
+        return await self._issue(
+            reserved, node_id, line, PlayKind.vod, grant.item.id, ip, user_agent, subject, now,
+            tail, grant.item.kind.value,
+        )  # fmt: skip
+
+    async def _held_play(self, key: tuple[object, ...]) -> tuple[Reserved | None, int]:
+        """The session of this device's play of this item, if its slot is still held."""
+        hit = self._file_plays.get(key)
+        if hit is None:
+            return None, 0
+        session_id, node_id = hit
+        if session_id in await self.slots.sessions_of_node(node_id):
+            return Reserved(session_id), node_id
+        del self._file_plays[key]
+        return None, 0
+
+    async def admit_archive(
+        self, grant: Grant, start: int, minutes: int, output: str, ip: str, user_agent: str
+    ) -> Admitted:
+        """A catch-up play of ``minutes`` from ``start`` (unix s), sent to the node whose
+        archive holds most of that window; :class:`NoArchive` when none holds any of it."""
+        line, channel = grant.line, grant.channel
+        now = time.time()
+        leases = await self._cached_leases(line.tenant_id, now)
+        end = min(start + minutes * 60.0, now)
+        node_id = archive_node(leases, channel.id, float(start), end)
+        if not node_id:
+            raise NoArchive("NO_ARCHIVE: nothing recorded in that window")
+        reserved = await self._reserve(
+            line, grant.policy, grant.max_viewers, node_id, ip, user_agent, now
+        )
+        return await self._issue(
+            reserved, node_id, line, PlayKind.archive, channel.id, ip, user_agent,
+            window_subject(start, minutes), now, f"{start}/{minutes}.{output}",
+        )  # fmt: skip
+
+    def _describe(self, session: AdmittedSession) -> None:
+        """Write who watches what beside the slot, for the sessions list of every replica;
+        off the admission's path (the 302 does not wait for it)."""
+        details = dataclasses.asdict(session)
+        del details["session_id"], details["node_id"]
+        task = asyncio.get_running_loop().create_task(
+            self._store_description(session.node_id, session.session_id, details)
+        )
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _store_description(self, node_id: int, session_id: int, details: Any) -> None:
+        try:
+            await self.slots.describe(node_id, session_id, details)
+        except Exception as exc:  # noqa: BLE001 - the list misses it; the play goes on
+            log.warning("session %d not described in the shared store: %s", session_id, exc)
+
+    async def sessions(self, tenant_id: int | None) -> list[AdmittedSession]:
+        """The sessions the tenant's nodes (None: every node) hold now, whichever replica
+        admitted them: the shared slots say which are alive, their descriptions who
+        watches what."""
+        found: list[AdmittedSession] = []
+        for lease in await self.leases.nodes(tenant_id, time.time()):
+            if lease.state is NodeState.lost:
+                continue
+            alive = set(await self.slots.sessions_of_node(lease.node_id))
+            for session_id, details in (await self.slots.descriptions(lease.node_id)).items():
+                if session_id in alive:
+                    found.append(
+                        AdmittedSession(session_id=session_id, node_id=lease.node_id, **details)
+                    )
+        return sorted(found, key=lambda s: s.started_at)
+
+    async def _prune_descriptions(self, node_id: int) -> None:
+        """Descriptions of sessions whose slots lapsed unseen (a player that never came)."""
+        alive = set(await self.slots.sessions_of_node(node_id))
+        described = await self.slots.descriptions(node_id)
+        await self.slots.forget(node_id, [i for i in described if i not in alive])
 
     # ---- what the panel shows ----
 
@@ -687,13 +860,13 @@ class NodeControl:
         self._line_counts[key] = (time.monotonic(), count)
 
     async def end_session(self, session_id: int, tenant_id: int | None) -> bool:
-        """End a session on a node (False: this replica admitted no such session of that
-        tenant). Its slot is released; the node cuts it when its renewal is refused."""
-        found = self.admitted.get(session_id)
-        if found is None or (tenant_id is not None and found.tenant_id != tenant_id):
+        """End a session on a node, whichever replica admitted it (False: no session of
+        that tenant has this id). Its slot is released and the node is told in the reply to
+        its next heartbeat ("sessions to end"), whichever replica that beat reaches."""
+        node_id = await self.slots.end(session_id, tenant_id)
+        if not node_id:
             return False
-        await self.slots.release([session_id])
-        self.admitted.pop(session_id, None)
+        await self.slots.forget(node_id, [session_id])
         return True
 
     async def ingest_node(self, tenant_id: int, channel_id: int) -> NodeLease | None:

@@ -8,8 +8,12 @@ node, and an admission for every play.
 * ``GET /node-api/v1/channels/{id}``: one Assignment of the node's own tenant (404 else).
 * ``/live/U/P/ID.ts|.m3u8`` and ``/U/P/ID[.ext]`` of a tenant that has nodes: sign-in
   (throttled), authorization, a session slot, a node, and a 302 to the node's
-  ``/play/<token>.ts|.m3u8``. Lines of tenants without nodes, and every other path, go on
-  to the application unchanged (the all-in-one's local node).
+  ``/play/<token>.ts|.m3u8``. ``/movie/U/P/ID.ext`` and ``/series/U/P/ID.ext`` alike, to
+  the node's ``/vod/<token>/<path in the tenant's media folder>``; catch-up
+  (``/timeshift/...``, ``/streaming/timeshift.php``) to the node whose archive holds the
+  window, ``/archive/<token>/<start>/<minutes>.ts|m3u8``. Lines of tenants
+  without nodes, and every other path, go on to the application unchanged (the
+  all-in-one's local node).
 """
 
 from __future__ import annotations
@@ -17,15 +21,27 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import time
+from collections.abc import Awaitable
 from typing import Any
+from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from palinsesto.cluster.node_leases import LeasesUnavailable
 from palinsesto.cluster.session_slots import SlotsUnavailable
-from palinsesto.panel.nodes.control import NodeControl, NodeIdentity, UnknownNode
+from palinsesto.node.archive.paths import TIMESHIFT_PREFIXES, BadTimeshift, parse_timeshift
+from palinsesto.node.vod_files import RemoteUrl, VodSourceRefused, classify_source, tenant_root
+from palinsesto.panel.nodes.control import (
+    Admitted,
+    NoArchive,
+    NodeControl,
+    NodeIdentity,
+    UnknownNode,
+)
 from palinsesto.panel.placement import NoNodeAvailable
 from palinsesto.panel.playback.access import (
     Grant,
@@ -37,7 +53,9 @@ from palinsesto.panel.playback.lines import (
     LoginThrottled,
 )
 from palinsesto.panel.playback.refusals import refusal_status
-from palinsesto.panel.playback.stream_paths import LivePath, parse_delivery_path
+from palinsesto.panel.playback.stream_paths import LivePath, VodPath, parse_delivery_path
+from palinsesto.panel.playback.vod_access import VodRequest
+from palinsesto.panel.playback.watch_tokens import SIGNED_USER, WatchTokenRefused
 from palinsesto.protocol.messages import (
     API_PREFIX,
     HEARTBEAT_PATH,
@@ -53,7 +71,7 @@ log = logging.getLogger(__name__)
 MAX_BODY = 4 * 1024 * 1024  # a heartbeat of a busy node: many sessions' ids
 _CHANNEL_PATH = re.compile(rf"^{API_PREFIX}/channels/([0-9]{{1,10}})$")
 # Paths of the panel itself never go through admission (they have 3 segments too).
-_NOT_STREAMS = ("/api/", "/panel/", "/node-api/", "/hls/", "/movie/", "/series/", "/timeshift")
+_NOT_STREAMS = ("/api/", "/panel/", "/node-api/", "/hls/", "/timeshift", "/streaming/")
 
 CORS = [(b"access-control-allow-origin", b"*")]
 
@@ -100,6 +118,22 @@ async def _read_body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
+async def _redirect(send: Send, url: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 302,
+            "headers": [
+                (b"location", url.encode()),
+                (b"content-length", b"0"),
+                (b"cache-control", b"no-store"),
+                *CORS,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
+
+
 def _header(scope: Scope, name: bytes) -> str:
     for key, value in scope["headers"]:
         if key == name:
@@ -113,6 +147,7 @@ class NodeFront:
     def __init__(self, app: ASGIApp, control: NodeControl) -> None:
         self.app = app
         self.control = control
+        self._zone = ZoneInfo(control.settings.timezone)  # timeshift start times are in it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Installed twice (in the app's middleware, and ahead of FastAPI by viewer_first):
@@ -123,7 +158,10 @@ class NodeFront:
             if path.startswith(API_PREFIX):
                 await self._node_api(scope, receive, send)
                 return
-            if not path.startswith(_NOT_STREAMS) and path.count("/") in (3, 4):
+            if path.startswith(TIMESHIFT_PREFIXES):
+                if await self._timeshift(scope, send):
+                    return
+            elif not path.startswith(_NOT_STREAMS) and path.count("/") in (3, 4):
                 if await self._admission(scope, send):
                     return
         await self.app(scope, receive, send)
@@ -217,22 +255,26 @@ class NodeFront:
             target = parse_delivery_path(path)
         except (ValueError, LookupError):
             return False  # the application answers as it always did
-        if not isinstance(target, LivePath):
+        if not isinstance(target, LivePath | VodPath):
             return False
-        control = self.control
-        lines = control.access.lines
-        if lines.is_cached(target.username):
-            line = lines.lookup(target.username)
-        else:
-            line = await asyncio.to_thread(lines.lookup, target.username)
-        if line is None:
-            return False
-        has_nodes = control.tenant_has_nodes(line.tenant_id, cached_only=True)
-        if has_nodes is None:
-            has_nodes = await asyncio.to_thread(control.tenant_has_nodes, line.tenant_id)
-        if not has_nodes:
+        item_id = target.item_id if isinstance(target, VodPath) else target.stream_id
+        if not await self._has_nodes(target.username, target.password, item_id):
             return False
         client = scope.get("client")
+        if isinstance(target, VodPath):
+            await self._admit_file(
+                VodRequest(
+                    target.username,
+                    target.password,
+                    target.kind,
+                    target.item_id,
+                    client[0] if client else "",
+                    _header(scope, b"user-agent"),
+                    time.time(),
+                ),
+                send,
+            )
+            return True
         play = PlaybackRequest(
             target.username,
             target.password,
@@ -244,6 +286,77 @@ class NodeFront:
             _header(scope, b"host"),
         )
         await self._admit(play, send)
+        return True
+
+    async def _has_nodes(self, username: str, password: str, item_id: int) -> bool:
+        """Whether the play is of a tenant whose plays go to nodes: ``username`` a line of
+        it, or a watch token of it (the watch page, the panel's previews)."""
+        control = self.control
+        if username == SIGNED_USER:
+            tokens = control.access.watch_tokens
+            if tokens is None:
+                return False
+            try:
+                tenant_id = tokens.verify(password, item_id, time.time()).tenant_id
+            except WatchTokenRefused:
+                return False  # the application refuses it as it always did
+        else:
+            lines = control.access.lines
+            if lines.is_cached(username):
+                line = lines.lookup(username)
+            else:
+                line = await asyncio.to_thread(lines.lookup, username)
+            if line is None:
+                return False
+            tenant_id = line.tenant_id
+        has_nodes = control.tenant_has_nodes(tenant_id, cached_only=True)
+        if has_nodes is None:
+            has_nodes = await asyncio.to_thread(control.tenant_has_nodes, tenant_id)
+        return bool(has_nodes)
+
+    async def _timeshift(self, scope: Scope, send: Send) -> bool:
+        """A catch-up play of a tenant with nodes (True: answered): authorized as a live
+        play, then a slot on the node whose archive holds the window and a 302 to its
+        ``/archive/<token>/<start>/<minutes>.ts|m3u8``."""
+        if scope["method"] not in ("GET", "HEAD"):
+            return False
+        raw_path = scope.get("raw_path")
+        path = raw_path.split(b"?")[0].decode("latin-1") if raw_path else scope["path"]
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        try:
+            target = parse_timeshift(path, query, self._zone)
+        except BadTimeshift:
+            return False  # the application answers as it always did
+        if not await self._has_nodes(target.username, target.password, target.stream_id):
+            return False
+        client = scope.get("client")
+        play = PlaybackRequest(
+            target.username,
+            target.password,
+            target.stream_id,
+            "ts",
+            client[0] if client else "",
+            _header(scope, b"user-agent"),
+            time.time(),
+        )
+        access = self.control.access
+        try:
+            try:
+                grant = access.authorize(play, cached_only=True)
+            except NotCached:
+                grant = await asyncio.to_thread(access.authorize, play)
+        except Exception as exc:  # noqa: BLE001 - mapped below, else re-raised
+            await self._refuse(exc, send)
+            return True
+        admission = self.control.admit_archive(
+            grant,
+            int(target.start),
+            target.duration // 60,
+            target.output,
+            play.ip,
+            play.user_agent,
+        )
+        await self._placed(admission, send)
         return True
 
     async def _admit(self, play: PlaybackRequest, send: Send) -> None:
@@ -265,10 +378,44 @@ class NodeFront:
             await _reply(send, 503, b"SYNDICATED_ON_NODES\n")
             return
         kind = PlayKind.hls if play.output == "m3u8" else PlayKind.ts
+        await self._placed(self.control.admit(grant, kind, play.ip, play.user_agent), send)
+
+    async def _admit_file(self, play: VodRequest, send: Send) -> None:
+        """A movie or episode: authorized as the all-in-one does (vod_access.py), then a
+        slot on a node and a 302 to its ``/vod/<token>/<path>``; a source that is an
+        http(s) URL is a 302 to it (the all-in-one's "direct source")."""
+        control = self.control
+        access = control.vod_access
         try:
-            admitted = await self.control.admit(grant, kind, play.ip, play.user_agent)
+            try:
+                grant = access.authorize(play, cached_only=True)
+            except NotCached:
+                grant = await asyncio.to_thread(access.authorize, play)
+        except Exception as exc:  # noqa: BLE001 - mapped below, else re-raised
+            await self._refuse(exc, send)
+            return
+        media_root = control.settings.effective_media_root
+        try:
+            source = classify_source(media_root, grant.line.tenant_id, grant.item.source_url)
+        except VodSourceRefused:
+            await _reply(send, 404, b"STREAM_NOT_FOUND\n")
+            return
+        if isinstance(source, RemoteUrl):
+            await _redirect(send, source.url)
+            return
+        folder = os.path.realpath(tenant_root(media_root, grant.line.tenant_id))
+        relative = os.path.relpath(source.path, folder)
+        await self._placed(control.admit_file(grant, relative, play.ip, play.user_agent), send)
+
+    async def _placed(self, admission: Awaitable[Admitted], send: Send) -> None:
+        """Await a node admission; the 302 to the node, or the refusal."""
+        try:
+            admitted = await admission
         except NoNodeAvailable as exc:
             await _reply(send, 503, f"{exc}\n".encode())
+            return
+        except NoArchive as exc:
+            await _reply(send, 404, f"{exc}\n".encode())
             return
         except (SlotsUnavailable, LeasesUnavailable):
             await _reply(send, 503, b"session store unavailable\n")
@@ -276,19 +423,7 @@ class NodeFront:
         except TooManyConnections as exc:
             await _reply(send, 429, f"{exc.code}\n".encode())
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 302,
-                "headers": [
-                    (b"location", admitted.url.encode()),
-                    (b"content-length", b"0"),
-                    (b"cache-control", b"no-store"),
-                    *CORS,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": b""})
+        await _redirect(send, admitted.url)
 
     async def _refuse(self, exc: Exception, send: Send) -> None:
         status = refusal_status(exc)

@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from palinsesto.panel.playback.lines import LineView
 
@@ -143,3 +144,14 @@ def movie_watch_path(token: str, movie_id: int, extension: str) -> str:
 def watch_path(token: str, channel_id: int) -> str:
     """The HLS path a browser plays with ``token`` (on the panel port, 302 to the node)."""
     return f"/live/{SIGNED_USER}/{token}/{channel_id}.m3u8"
+
+
+def issuing_watch_tokens(services: dict[str, Any]) -> WatchTokens | None:
+    """The watch tokens the admin API signs with: the local engine's, or on a panel without
+    one (``palinsesto panel``) the node admission's; both are keyed by the secret key."""
+    for name in ("live", "nodes"):
+        owner = services.get(name)
+        tokens = getattr(getattr(owner, "access", None), "watch_tokens", None)
+        if isinstance(tokens, WatchTokens):
+            return tokens
+    return None

@@ -21,6 +21,9 @@ MAX_ID = 2_147_483_647
 # Strict: an id in a JSON body is a JSON integer (true, "5" and 5.0 are refused).
 ObjectId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+# A viewing session's id: not a database row; node sessions' ids are clock-based and
+# outgrow int4 (cluster/session_slots.py). Bounded to what a JavaScript number holds.
+SessionId = Annotated[int, Path(ge=1, le=2**53)]
 # An optional id filter in a query string: ``tenant_id: QueryId = None``.
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]

@@ -30,10 +30,10 @@ from palinsesto.panel.admin.api.deps import (
 from palinsesto.panel.admin.api.errors import NotFound, Unavailable, ValidationFailed
 from palinsesto.panel.admin.api.routes.lines import scope_clause as line_scope_clause
 from palinsesto.panel.admin.api.scope import get_scoped
-from palinsesto.panel.admin.api.types import PathId, QueryId
+from palinsesto.panel.admin.api.types import PathId, QueryId, SessionId
 from palinsesto.panel.admin.live_stats import ViewerHistory, filled
 from palinsesto.panel.playback.access import channel_info
-from palinsesto.panel.playback.watch_tokens import WatchKind, watch_path
+from palinsesto.panel.playback.watch_tokens import WatchKind, issuing_watch_tokens, watch_path
 from palinsesto.protocol.channels import ChannelInfo
 
 router = APIRouter(tags=["live"])
@@ -276,8 +276,8 @@ async def list_sessions(principal: CurrentPrincipal, ctx: Context) -> list[Sessi
             started_at=s.started_at,
             bytes=0,
         )
-        # Sessions this replica admitted to nodes (the shared slots hold only their ids).
-        for s in (list(control.admitted.values()) if control is not None else [])
+        # Sessions on nodes, whichever replica admitted them (the shared session store).
+        for s in (await _node_sessions(control, principal) if control is not None else [])
         if _visible(principal, s.tenant_id) and (own_lines is None or s.line_id in own_lines)
     ]
     engine = ctx.services.get("live")
@@ -304,12 +304,22 @@ async def list_sessions(principal: CurrentPrincipal, ctx: Context) -> list[Sessi
     ]
 
 
+async def _node_sessions(control: Any, principal: Principal) -> list[Any]:
+    try:
+        return list(await control.sessions(_tenant_filter(principal)))
+    except RuntimeError:  # the shared store is out of reach
+        raise Unavailable("The session store (Redis) cannot be reached.") from None
+
+
 @router.delete("/live/sessions/{session_id}", status_code=204)
-async def end_session(session_id: PathId, principal: Manager, ctx: Context) -> None:
+async def end_session(session_id: SessionId, principal: Manager, ctx: Context) -> None:
     """End a session: a TS viewer is cut at once, an HLS session's next request gets 403."""
     control = ctx.services.get("nodes")
-    if control is not None and await control.end_session(session_id, principal.tenant_id):
-        return
+    try:
+        if control is not None and await control.end_session(session_id, principal.tenant_id):
+            return
+    except RuntimeError:  # the shared store is out of reach
+        raise Unavailable("The session store (Redis) cannot be reached.") from None
     engine = ctx.services.get("live")
     found = engine.sessions.get(session_id) if engine is not None else None
     if engine is None or found is None or not _visible(principal, found.tenant_id):
@@ -391,9 +401,11 @@ async def preview(channel_id: PathId, principal: Staff, ctx: Context) -> Preview
     shows up (and can be ended) in the live sessions list like any viewer.
     """
     channel = await _scoped_channel(ctx, principal, channel_id, acting=True)
-    engine = _engine(ctx)
+    tokens = issuing_watch_tokens(ctx.services)
+    if tokens is None:
+        raise Unavailable(NO_ENGINE)
     expires = time.time() + ctx.settings.preview_token_ttl_seconds
-    token = engine.access.watch_tokens.issue(
+    token = tokens.issue(
         WatchKind.preview, channel.tenant_id, channel.id, principal.user_id, expires
     )
     return PreviewOut(url=watch_path(token, channel.id), expires_at=expires)

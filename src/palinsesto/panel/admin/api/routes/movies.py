@@ -21,7 +21,7 @@ from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
 from palinsesto.panel.admin.api.scope import get_scoped, scoped_select, tenant_for_create
 from palinsesto.panel.admin.api.types import MAX_ID, ObjectId, PathId, QueryId
 from palinsesto.panel.admin.api.vod_sources import apply_source
-from palinsesto.panel.playback.watch_tokens import WatchKind, movie_watch_path
+from palinsesto.panel.playback.watch_tokens import WatchKind, issuing_watch_tokens, movie_watch_path
 from palinsesto.trust.audit import snapshot
 
 router = APIRouter(tags=["movies"])
@@ -212,13 +212,13 @@ def preview_movie(
     ``/movie/U/P/ID.ext`` (Range, sendfile) but with a watch token for this movie alone
     (playback/watch_tokens.py) in place of a line; never the admin's credentials."""
     movie = get_scoped(session, principal, Movie, movie_id, label="Movie")
-    engine = ctx.services.get("live")
-    if engine is None:
+    tokens = issuing_watch_tokens(ctx.services)
+    if tokens is None:
         raise Conflict("Previews need the media engine, which is not running on this server.")
     if not movie.source_url.strip():
         raise Conflict("This movie has no source to play.")
     expires = time.time() + ctx.settings.preview_token_ttl_seconds
-    token = engine.access.watch_tokens.issue(
+    token = tokens.issue(
         WatchKind.movie_preview, movie.tenant_id, movie.id, principal.user_id, expires
     )
     playable = browser_playable(movie)

@@ -37,7 +37,7 @@ from palinsesto.panel.admin.api.routes.branding import PublicBranding, public_br
 from palinsesto.panel.admin.api.scope import get_scoped
 from palinsesto.panel.admin.api.types import MAX_ID, PathId
 from palinsesto.panel.playback.domains import shared_domains
-from palinsesto.panel.playback.watch_tokens import WatchKind, watch_path
+from palinsesto.panel.playback.watch_tokens import WatchKind, issuing_watch_tokens, watch_path
 
 router = APIRouter(tags=["watch"])
 
@@ -177,12 +177,10 @@ def watch_info(ref: str, request: Request, session: DbSession, ctx: Context) -> 
     tenant = session.get(Tenant, row.tenant_id)
     branding = public_branding(tenant) if tenant is not None else None
     line_path = f"/live/{{username}}/{{password}}/{row.id}.m3u8"  # reference §8
-    engine = ctx.services.get("live")
-    if row.public_watch and engine is not None:
+    tokens = issuing_watch_tokens(ctx.services)
+    if row.public_watch and tokens is not None:
         expires = time.time() + ctx.settings.watch_token_ttl_seconds
-        token = engine.access.watch_tokens.issue(
-            WatchKind.public, row.tenant_id, row.id, 0, expires
-        )
+        token = tokens.issue(WatchKind.public, row.tenant_id, row.id, 0, expires)
         return WatchInfo(
             channel_id=row.id,
             name=row.name,

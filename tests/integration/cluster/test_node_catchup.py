@@ -1,0 +1,111 @@
+"""Catch-up in ``palinsesto panel`` mode: a channel with ``archive_days`` is recorded by the
+real ``palinsesto node`` that runs it, the node's heartbeats tell the panel what its
+archive holds (the player API's ``tv_archive``), and a timeshift URL asked of the panel is
+sent by a 302 to that node, where ffmpeg plays the window."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from palinsesto.catalog.models import Bouquet, BouquetItem, Channel, ItemType
+from support.media import FFMPEG
+from support.node_world import PASSWORD, TenantSide, add_server, make_tenant
+from support.serve_process import serve_env, serve_process
+from support.server import RunningServer, make_settings, run_server
+
+NODE_LINE = re.compile(r"Serving players on (http://\S+) ")
+
+
+@pytest.fixture
+def panel(sqlite_url: str, tmp_path: Path) -> Iterator[RunningServer]:
+    settings = make_settings(tmp_path / "panel", sqlite_url, node_heartbeat_seconds=0.5)
+    with run_server(settings, local_node=False) as running:
+        yield running
+
+
+def _add_archived(panel: RunningServer, side: TenantSide) -> int:
+    with panel.ctx.db.transaction() as s:
+        channel = Channel(
+            tenant_id=side.id,
+            name="recorded",
+            sources=[{"kind": "test_pattern", "url": "testsrc://320x180@25"}],
+            archive_days=1,
+        )
+        s.add(channel)
+        s.flush()
+        bouquet = s.query(Bouquet).filter_by(tenant_id=side.id).one()
+        s.add(BouquetItem(bouquet_id=bouquet.id, item_type=ItemType.channel, item_id=channel.id))
+        channel_id = channel.id
+    panel.ctx.events.publish(side.id, "catalog")
+    return channel_id
+
+
+def _tv_archive(panel: RunningServer, side: TenantSide, channel_id: int) -> int:
+    r = httpx.get(
+        f"{panel.base_url}/player_api.php",
+        params={"username": side.line, "password": PASSWORD, "action": "get_live_streams"},
+        timeout=10,
+    )
+    r.raise_for_status()
+    return next(int(s["tv_archive"]) for s in r.json() if s["stream_id"] == channel_id)
+
+
+def test_a_timeshift_window_plays_from_the_node_that_records_the_channel(
+    panel: RunningServer, tmp_path: Path
+) -> None:
+    side = make_tenant(panel, "catchup", max_connections=2)
+    channel_id = _add_archived(panel, side)
+    _, token = add_server(panel, side.id, "recorder")
+    env = serve_env(tmp_path / "node", NODE_HEARTBEAT_SECONDS="0.5")
+    with serve_process(env, "--panel", panel.base_url, "--token", token, command="node") as n:
+        node_url = n.wait_for(NODE_LINE, timeout=30).group(1)
+        # The node records the channel and says what it holds in its heartbeats.
+        control = panel.ctx.services["nodes"]
+        deadline = time.monotonic() + 60
+        minute = 0.0
+        while time.monotonic() < deadline:
+            held = control.archives.stretches((side.id, channel_id))
+            if held:
+                # A window is whole minutes: wait until the newest minute holds 8 s.
+                first, newest = held[0][0][0], held[0][-1][1]
+                if newest - max(first, newest // 60 * 60) >= 8:
+                    minute = newest // 60 * 60
+                    break
+            time.sleep(0.5)
+        assert minute, n.output[-3000:]
+        assert _tv_archive(panel, side, channel_id) == 1
+        assert _tv_archive(panel, side, side.channel) == 0  # not recorded anywhere
+        start = datetime.fromtimestamp(minute, UTC).strftime("%Y-%m-%d:%H-%M")
+        url = f"{panel.base_url}/timeshift/{side.line}/{PASSWORD}/1/{start}/{channel_id}.ts"
+        with httpx.Client(timeout=10) as c:
+            r = c.get(url, follow_redirects=False)
+            assert r.status_code == 302, r.text
+            assert r.headers["location"].startswith(f"{node_url}/archive/")
+            # A window the archive does not hold: refused by the panel, no node asked.
+            old = f"{panel.base_url}/timeshift/{side.line}/{PASSWORD}/1/2020-01-01:00-00/"
+            r = c.get(f"{old}{channel_id}.ts", follow_redirects=False)
+            assert r.status_code == 404 and b"NO_ARCHIVE" in r.content
+        run = subprocess.run(
+            [FFMPEG, "-hide_banner", "-nostdin", "-i", url, "-f", "null", "-"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr[-2000:]
+        frames = re.findall(r"frame=\s*(\d+)", run.stderr)
+        assert frames and int(frames[-1]) >= 25 * 5, run.stderr[-1000:]
+        # The HLS form: a VOD playlist of the window's pieces, from the node.
+        hls = url.rsplit(".", 1)[0] + ".m3u8"
+        run = subprocess.run(
+            [FFMPEG, "-hide_banner", "-nostdin", "-i", hls, "-f", "null", "-"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr[-2000:]
+        frames = re.findall(r"frame=\s*(\d+)", run.stderr)
+        assert frames and int(frames[-1]) >= 25 * 5, run.stderr[-1000:]
