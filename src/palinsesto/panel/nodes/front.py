@@ -33,11 +33,13 @@ from palinsesto.panel.playback.access import (
     PlaybackRequest,
 )
 from palinsesto.panel.playback.admission import TooManyConnections
-from palinsesto.panel.playback.lines import (
-    LoginThrottled,
-)
+from palinsesto.panel.playback.lines import LineView, LoginThrottled
 from palinsesto.panel.playback.refusals import refusal_status
-from palinsesto.panel.playback.stream_paths import LivePath, parse_delivery_path
+from palinsesto.panel.playback.stream_paths import (
+    LivePath,
+    fast_live_path,
+    parse_delivery_path,
+)
 from palinsesto.protocol.messages import (
     API_PREFIX,
     HEARTBEAT_PATH,
@@ -212,20 +214,22 @@ class NodeFront:
         if scope["method"] not in ("GET", "HEAD"):
             return False
         raw_path = scope.get("raw_path")
-        path = raw_path.split(b"?")[0].decode("latin-1") if raw_path else scope["path"]
-        try:
-            target = parse_delivery_path(path)
-        except (ValueError, LookupError):
-            return False  # the application answers as it always did
-        if not isinstance(target, LivePath):
-            return False
+        path = raw_path.partition(b"?")[0].decode("latin-1") if raw_path else scope["path"]
+        target = fast_live_path(path)
+        if target is None:
+            try:
+                parsed = parse_delivery_path(path)
+            except (ValueError, LookupError):
+                return False  # the application answers as it always did
+            if not isinstance(parsed, LivePath):
+                return False
+            target = parsed
         control = self.control
         lines = control.access.lines
-        if lines.is_cached(target.username):
-            line = lines.lookup(target.username)
-        else:
+        line = lines.cached_view(target.username)
+        if line is False:
             line = await asyncio.to_thread(lines.lookup, target.username)
-        if line is None:
+        if not isinstance(line, LineView):
             return False
         has_nodes = control.tenant_has_nodes(line.tenant_id, cached_only=True)
         if has_nodes is None:
@@ -248,10 +252,12 @@ class NodeFront:
     async def _admit(self, play: PlaybackRequest, send: Send) -> None:
         access = self.control.access
         try:
-            try:
-                grant = access.authorize(play, cached_only=True)
-            except NotCached:
-                grant = await asyncio.to_thread(access.authorize, play)
+            grant = access.authorize_fast(play)
+            if grant is None:
+                try:
+                    grant = access.authorize_remembering(play, cached_only=True)
+                except NotCached:
+                    grant = await asyncio.to_thread(access.authorize_remembering, play)
         except Exception as exc:  # noqa: BLE001 - mapped below, else re-raised
             await self._refuse(exc, send)
             return

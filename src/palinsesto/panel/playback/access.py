@@ -11,12 +11,15 @@ instead, so the event loop answers hits inline and moves misses to a worker thre
 
 from __future__ import annotations
 
+import hmac
 import threading
 from dataclasses import dataclass
 
 from sqlalchemy import String, cast, select
 
+from palinsesto.accounts.lines import ip_allowed
 from palinsesto.accounts.models import ConnectionPolicy, Tenant, TenantStatus
+from palinsesto.accounts.throttle import LockedOut
 from palinsesto.catalog.models import BouquetItem, Channel, ChannelMode, ItemType
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.db import Database
@@ -24,6 +27,7 @@ from palinsesto.panel.playback.lines import (
     BadCredentials,
     LineDirectory,
     LineView,
+    LoginThrottled,
     OutputNotAllowed,
 )
 from palinsesto.panel.playback.rights_gate import NotLoaded, RightsGate
@@ -65,6 +69,20 @@ class Grant:
     channel: ChannelInfo
     policy: ConnectionPolicy
     max_viewers: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Granted:
+    """A grant remembered for :meth:`PlaybackAccess.authorize_fast`: valid while ``line``
+    is the line directory's cached object and the tenant's versions are these."""
+
+    line: LineView
+    catalog_version: int
+    lines_version: int
+    grant: Grant
+
+
+GRANTS_KEPT = 200_000  # (line, channel, output) grants remembered; then cleared
 
 
 class NotCached(LookupError):
@@ -115,7 +133,74 @@ class PlaybackAccess:
         self._channels: dict[tuple[int, int], tuple[int, ChannelInfo | None]] = {}
         self._bouquets: dict[tuple[int, ItemType, tuple[int, ...]], tuple[int, frozenset[int]]] = {}
         self._tenants: dict[int, tuple[int, TenantPlayback]] = {}
+        self._granted: dict[tuple[str, int, str], _Granted] = {}
         self._lock = threading.Lock()
+
+    def authorize_fast(self, req: PlaybackRequest) -> Grant | None:
+        """The grant :meth:`authorize` would give, from a grant remembered by
+        :meth:`authorize_remembering` for the same line, channel and output; None when
+        there is none or any check would need more than a comparison (then ask
+        :meth:`authorize`, which gives the same answer, refusals included).
+
+        The remembered facts hold while the line directory keeps the same line object
+        (dropped on the tenant's ``lines`` and ``catalog`` changes: a new password, a
+        suspension, other bouquets) and the tenant's versions have not moved (channel,
+        bouquet contents, plan). What depends on the request is checked every time: the
+        password (constant time; a wrong one goes the slow way and counts as a failure),
+        the expiry, the allowed addresses and user agents, the sign-in throttle (a locked
+        out address is refused, :class:`LoginThrottled`, as authenticate does first) and
+        the rights gate (blackouts, territories)."""
+        line = self.lines.cached_view(req.username)
+        if not line or req.username == SIGNED_USER:
+            return None
+        assert isinstance(line, LineView)
+        hit = self._granted.get((req.username, req.stream_id, req.output))
+        if hit is None or hit.line is not line:
+            return None
+        tenant_id = line.tenant_id
+        events = self._events
+        if (
+            hit.catalog_version != events.version(tenant_id, "catalog")
+            or hit.lines_version != events.version(tenant_id, "lines")
+            or not hmac.compare_digest(line.password.encode(), req.password.encode())
+            or (line.exp_date is not None and line.exp_date <= req.now)  # Expired now
+            or (line.allowed_ips and not ip_allowed(req.ip, line.allowed_ips))
+            or (line.allowed_user_agents and req.user_agent not in line.allowed_user_agents)
+        ):
+            return None
+        try:
+            self.lines.throttle.succeed(req.ip, req.username)
+        except LockedOut as exc:
+            raise LoginThrottled(exc.retry_after) from None
+        try:
+            self.check_rights(tenant_id, req, cached_only=True)
+        except NotCached:
+            return None
+        return hit.grant
+
+    def grants_remembered(self) -> int:
+        """How many grants :meth:`authorize_fast` may answer from (tests, diagnostics)."""
+        return len(self._granted)
+
+    def authorize_remembering(self, req: PlaybackRequest, *, cached_only: bool = False) -> Grant:
+        """:meth:`authorize`, and remember its grant for :meth:`authorize_fast` when the
+        line was cached before (the versions are read before the facts they vouch for, so
+        a change arriving meanwhile makes the remembered grant stale, never wrong)."""
+        before = self.lines.cached_view(req.username)
+        versions = (0, 0)
+        if isinstance(before, LineView):
+            events = self._events
+            versions = (
+                events.version(before.tenant_id, "catalog"),
+                events.version(before.tenant_id, "lines"),
+            )
+        grant = self.authorize(req, cached_only=cached_only)
+        if grant.line is before and req.username != SIGNED_USER:
+            if len(self._granted) >= GRANTS_KEPT:
+                self._granted.clear()
+            key = (req.username, req.stream_id, req.output)
+            self._granted[key] = _Granted(grant.line, versions[0], versions[1], grant)
+        return grant
 
     def authorize(self, req: PlaybackRequest, *, cached_only: bool = False) -> Grant:
         """The grant to play, or a LineRefused (ContentRefused: rights, territory, blackout) /
