@@ -1,9 +1,12 @@
 """Admissions per second through the panel's real 302 path to a node.
 
     PYTHONPATH=src .venv/bin/python bench/node_admission.py [--seconds 10 --clients 16]
+        [--slots redis|memory]
 
 Starts ``palinsesto panel`` (PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379,
-a scratch database and key prefix), seeds a tenant with a channel, a line without a
+a scratch database and key prefix; with ``--slots memory`` the all-in-one ``palinsesto
+serve`` on the same database without Redis: in-process session slots, leases and change
+events), seeds a tenant with a channel, a line without a
 connection limit and a server, registers a stand-in node over HTTP and keeps it
 heartbeating, then sends ``GET /live/U/P/ID.ts`` from ``--clients`` keep-alive
 connections (a raw asyncio client) for ``--seconds``: every answer must be a 302 to the
@@ -167,6 +170,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--profile", default="", help="write the panel's cProfile stats here")
+    parser.add_argument("--slots", choices=("redis", "memory"), default="redis")
     args = parser.parse_args()
     if args.profile:
         PROFILE.extend([sys.executable, "-m", "cProfile", "-o", args.profile])
@@ -182,16 +186,25 @@ def main() -> None:
         env.update(
             PALINSESTO_DATA_DIR=tempfile.mkdtemp(prefix="bench-panel-"),
             PALINSESTO_DATABASE_URL=url,
-            PALINSESTO_REDIS_URL=REDIS,
-            PALINSESTO_REDIS_KEY_PREFIX=name,
             PALINSESTO_LISTEN="127.0.0.1:0",
+            PALINSESTO_LIVE_LISTEN="127.0.0.1:0",
+            PALINSESTO_RTMP_LISTEN="127.0.0.1:0",
             PALINSESTO_ADMIN_PASSWORD="bench-admin-password",
             PALINSESTO_LOG_LEVEL="warning",
             PYTHONPATH=str(ROOT / "src"),
         )
+        if args.slots == "redis":
+            env.update(PALINSESTO_REDIS_URL=REDIS, PALINSESTO_REDIS_KEY_PREFIX=name)
         binary = Path(sys.executable).with_name("palinsesto")
         proc = subprocess.Popen(
-            ["taskset", "-c", "0", *PROFILE, str(binary), "panel"],
+            [
+                "taskset",
+                "-c",
+                "0",
+                *PROFILE,
+                str(binary),
+                "panel" if args.slots == "redis" else "serve",
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -213,7 +226,8 @@ def main() -> None:
         assert ready.wait(60), "the stand-in node could not register"
         os.sched_setaffinity(0, {1})
         print(f"{args.clients} keep-alive clients, {args.seconds:.0f} s each, servers on CPU 0")
-        measure("admissions (302 to a node, Redis slots)", proc.pid, base, path, args.seconds,
+        where = "Redis slots" if args.slots == "redis" else "in-process slots"
+        measure(f"admissions (302 to a node, {where})", proc.pid, base, path, args.seconds,
                 args.clients)  # fmt: skip
         baselines(path, args.seconds, args.clients)
         print(f"machine load average {os.getloadavg()[0]:.1f}")

@@ -17,10 +17,10 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select, update
 
@@ -54,6 +54,7 @@ from palinsesto.protocol.play_tokens import PlayKind
 from palinsesto.protocol.sources import SourceKind
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 IDENTITY_TTL = 30.0  # backstop: a revocation is normally seen at once (change event)
 PERSIST_SECONDS = 30.0
@@ -171,6 +172,7 @@ class NodeControl:
         self._line_counts: dict[tuple[int, int], tuple[float, int]] = {}
         self._lease_cache: dict[int, tuple[float, list[NodeLease]]] = {}
         self._placement_cache: dict[int, tuple[float, place.Placement | None]] = {}
+        self._reads: dict[tuple[str, int], asyncio.Future[Any]] = {}
         self.admitted: dict[int, AdmittedSession] = {}
         self._lock = threading.Lock()
         events.subscribe(self._on_change)
@@ -348,16 +350,36 @@ class NodeControl:
         hit = self._lease_cache.get(tenant_id)
         if hit is not None and time.monotonic() - hit[0] < ADMISSION_CACHE_SECONDS:
             return hit[1]
+        return await self._once(("leases", tenant_id), lambda: self._read_leases(tenant_id, now))
+
+    async def _read_leases(self, tenant_id: int, now: float) -> list[NodeLease]:
         found = await self.leases.nodes(tenant_id, now)
         self._lease_cache[tenant_id] = (time.monotonic(), found)
         return found
+
+    async def _once(self, key: tuple[str, int], read: Callable[[], Awaitable[T]]) -> T:
+        """``await read()``, shared by every admission asking for ``key`` meanwhile: when a
+        cached entry lapses under load, the store is read once, not once per request in
+        flight (each read is a Redis round trip)."""
+        pending = self._reads.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(read())
+            self._reads[key] = pending
+            pending.add_done_callback(lambda _: self._reads.pop(key, None))
+        # Shielded: a waiter that gives up (its client left) does not cancel the others'.
+        return cast(T, await asyncio.shield(pending))
 
     async def placement(
         self, channel_id: int, tenant_id: int, *, cached: bool = False
     ) -> place.Placement | None:
         if cached:
             hit = self._placement_cache.get(channel_id)
-            if hit is not None and time.monotonic() - hit[0] < ADMISSION_CACHE_SECONDS:
+            if hit is None or time.monotonic() - hit[0] >= ADMISSION_CACHE_SECONDS:
+                await self._once(
+                    ("placement", channel_id), lambda: self.placement(channel_id, tenant_id)
+                )
+                hit = self._placement_cache.get(channel_id)
+            if hit is not None:
                 found = hit[1]
                 return found if found is None or found.tenant_id == tenant_id else None
         rows = list(await self.leases.placements(channel_id))
