@@ -173,6 +173,10 @@ class NodeControl:
         self._lease_cache: dict[int, tuple[float, list[NodeLease]]] = {}
         self._placement_cache: dict[int, tuple[float, place.Placement | None]] = {}
         self._reads: dict[tuple[str, int], asyncio.Future[Any]] = {}
+        # tenant -> (the cached leases they were built from, views, node public URLs)
+        self._views_cache: dict[
+            int, tuple[list[NodeLease], dict[int, place.NodeView], dict[int, str]]
+        ] = {}
         self.admitted: dict[int, AdmittedSession] = {}
         self._lock = threading.Lock()
         events.subscribe(self._on_change)
@@ -331,12 +335,8 @@ class NodeControl:
 
     # ---- channels on nodes ----
 
-    async def views(
-        self, tenant_id: int, now: float, *, cached: bool = False
-    ) -> dict[int, place.NodeView]:
-        leases = await (
-            self._cached_leases(tenant_id, now) if cached else self.leases.nodes(tenant_id, now)
-        )
+    async def views(self, tenant_id: int, now: float) -> dict[int, place.NodeView]:
+        leases = await self.leases.nodes(tenant_id, now)
         return {
             lease.node_id: _view(
                 lease,
@@ -351,6 +351,46 @@ class NodeControl:
         if hit is not None and time.monotonic() - hit[0] < ADMISSION_CACHE_SECONDS:
             return hit[1]
         return await self._once(("leases", tenant_id), lambda: self._read_leases(tenant_id, now))
+
+    async def _admission_views(
+        self, tenant_id: int, now: float
+    ) -> tuple[dict[int, place.NodeView], dict[int, str]]:
+        """:meth:`views` from the cached leases, and each node's public URL: built once per
+        lease read (not per admission, a view per node each time), then kept current by
+        :meth:`_count_viewer`."""
+        leases = await self._cached_leases(tenant_id, now)
+        hit = self._views_cache.get(tenant_id)
+        if hit is not None and hit[0] is leases:
+            return hit[1], hit[2]
+        views = {
+            lease.node_id: _view(
+                lease,
+                self._since_beat[lease.node_id],
+                self._egress_caps.get(lease.node_id, 1000.0),
+            )
+            for lease in leases
+        }
+        urls = {lease.node_id: lease.public_url for lease in leases}
+        self._views_cache[tenant_id] = (leases, views, urls)
+        return views, urls
+
+    def _count_viewer(self, tenant_id: int, node_id: int) -> None:
+        """One more viewer sent to ``node_id`` (``_since_beat`` already counts it): the
+        cached views say so too, as a rebuild from ``_since_beat`` would."""
+        hit = self._views_cache.get(tenant_id)
+        found = hit[1].get(node_id) if hit is not None else None
+        if hit is not None and found is not None:
+            hit[1][node_id] = place.NodeView(
+                found.id,
+                found.tenant_id,
+                found.state,
+                found.viewers + 1,
+                found.max_viewers,
+                found.channels,
+                found.max_channels,
+                found.egress_mbps,
+                found.max_egress_mbps,
+            )
 
     async def _read_leases(self, tenant_id: int, now: float) -> list[NodeLease]:
         found = await self.leases.nodes(tenant_id, now)
@@ -562,7 +602,7 @@ class NodeControl:
         NoNodeAvailable, TooManyConnections / TooManyViewers, SlotsUnavailable."""
         line, channel = grant.line, grant.channel
         now = time.time()
-        views = await self.views(line.tenant_id, now, cached=True)
+        views, urls = await self._admission_views(line.tenant_id, now)
         current = await self.placement(channel.id, line.tenant_id, cached=True)
         node, placement = place.node_for_viewer(channel.id, line.tenant_id, views, current)
         if placement != current:
@@ -594,8 +634,8 @@ class NodeControl:
             raise TooManyConnections(str(exc)) from None
         session_id = reserved.session_id
         self._since_beat[node.id] += 1
-        leases = await self._cached_leases(line.tenant_id, now)
-        lease_url = next((x.public_url for x in leases if x.node_id == node.id), "")
+        self._count_viewer(line.tenant_id, node.id)
+        lease_url = urls.get(node.id, "")
         bind = ip if self.settings.play_token_bind_ip else None
         token = self.keys.tokens.issue(
             tenant_id=line.tenant_id,
