@@ -384,9 +384,10 @@ class RedisSessionSlots(SessionSlots):
 
     async def reserve(self, req: SlotRequest, now: float) -> Reserved:
         """Reserves arriving while another is in flight go together in the next script
-        run (:meth:`reserve_many`, each still decided in arrival order): a redis-py call
-        costs the panel ~0.3 ms of CPU, more than the whole rest of an admission, so under
-        load one call carries many admissions; alone, a reserve is sent at once."""
+        run (:meth:`reserve_many`, each still decided in arrival order): even through
+        the lean connection (cluster/redis_pipe.py) a call costs the panel more CPU than
+        the rest of an admission, so under load one call carries many admissions; alone,
+        a reserve is sent at once."""
         future: asyncio.Future[Reserved] = asyncio.get_running_loop().create_future()
         self._queued.append((req, now, future))
         if self._sender is None:
