@@ -1,14 +1,17 @@
 """Admissions per second through the panel's real 302 path to a node.
 
     PYTHONPATH=src .venv/bin/python bench/node_admission.py [--seconds 10 --clients 16]
+        [--slots redis|memory]
 
-Starts ``palinsesto panel`` (PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379,
-a scratch database and key prefix), seeds a tenant with a channel, a line without a
-connection limit and a server, registers a stand-in node over HTTP and keeps it
-heartbeating, then sends ``GET /live/U/P/ID.ts`` from ``--clients`` keep-alive
+Starts ``palinsesto panel`` (PostgreSQL at 127.0.0.1:5432 with a scratch database, and
+its own ``redis-server`` on a free port, whose CPU per admission is reported too; with
+``--slots memory`` the all-in-one ``palinsesto serve`` on the same database without
+Redis: in-process session slots, leases and change events), seeds a tenant with a
+channel, a line without a connection limit and a server, registers a stand-in node over
+HTTP and keeps it heartbeating, then sends ``GET /live/U/P/ID.ts`` from ``--clients`` keep-alive
 connections (a raw asyncio client) for ``--seconds``: every answer must be a 302 to the
 node's ``/play/<token>.ts``. Each admission authenticates the line (throttle), authorizes
-it (cached), reserves a session slot in Redis, reads the node leases and placement, and
+it (a remembered grant), reserves a session slot, reads the node leases and placement, and
 signs a token. The panel runs pinned to CPU 0, the load to CPU 1.
 
 Baselines in the same run, same client, same path and concurrency: a minimal ASGI app
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import subprocess
@@ -37,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from baseline_servers import cpu_seconds, start_constant_302, start_nginx  # noqa: E402
+from cluster_control_plane import RedisCpu, private_redis  # noqa: E402
 from palinsesto.accounts.models import Line, LineBouquet, Tenant  # noqa: E402
 from palinsesto.catalog.models import Bouquet, BouquetItem, Channel, ItemType  # noqa: E402
 from palinsesto.cluster.models import Server  # noqa: E402
@@ -51,7 +56,6 @@ from palinsesto.protocol.messages import (  # noqa: E402
 )
 
 PG = "postgresql://postgres@127.0.0.1:5432"
-REDIS = "redis://127.0.0.1:6379/0"
 PROFILE: list[str] = []  # set by --profile: the panel under cProfile
 PANEL_LINE = re.compile(r"^Panel: (http://\S+?)/panel/$", re.M)
 
@@ -124,16 +128,29 @@ async def load(base: str, path: str, seconds: float, clients: int) -> int:
     return counts[0]
 
 
-def measure(name: str, pid: int, base: str, path: str, seconds: float, clients: int) -> None:
+def measure(
+    name: str,
+    pid: int,
+    base: str,
+    path: str,
+    seconds: float,
+    clients: int,
+    redis_cpu: RedisCpu | None = None,
+) -> None:
     """Requests per second, and per second of the server's CPU (the rate one core would
-    reach were it the server's alone: the figure a shared, loaded machine can give)."""
+    reach were it the server's alone: the figure a shared, loaded machine can give); with
+    ``redis_cpu``, redis-server's CPU per request too (its own, not the server's)."""
     asyncio.run(load(base, path, 1.0, clients))  # warm caches and connections
     cpu, start = cpu_seconds(pid), time.monotonic()  # nginx: with its worker
+    red = redis_cpu.seconds() if redis_cpu is not None else 0.0
     count = asyncio.run(load(base, path, seconds, clients))
     wall, cpu = time.monotonic() - start, cpu_seconds(pid) - cpu
+    extra = ""
+    if redis_cpu is not None and count:
+        extra = f"  + redis-server {(redis_cpu.seconds() - red) / count * 1e6:.0f} µs each"
     print(
         f"{name:<46} {count / wall:>9,.0f}/s  {count / cpu if cpu else 0:>9,.0f}/CPU-s  "
-        f"{cpu / count * 1e6 if count else 0:>6.0f} µs CPU each"
+        f"{cpu / count * 1e6 if count else 0:>6.0f} µs CPU each{extra}"
     )
 
 
@@ -167,6 +184,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--profile", default="", help="write the panel's cProfile stats here")
+    parser.add_argument("--slots", choices=("redis", "memory"), default="redis")
     args = parser.parse_args()
     if args.profile:
         PROFILE.extend([sys.executable, "-m", "cProfile", "-o", args.profile])
@@ -176,22 +194,34 @@ def main() -> None:
     url = f"{PG}/{name}"
     stop = threading.Event()
     proc = None
+    # Its own redis-server (no persistence), so that its CPU is this run's alone.
+    own_redis = contextlib.ExitStack()
+    redis_url = own_redis.enter_context(private_redis()) if args.slots == "redis" else ""
     try:
         token, _, path = seed(url)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PALINSESTO_")}
         env.update(
             PALINSESTO_DATA_DIR=tempfile.mkdtemp(prefix="bench-panel-"),
             PALINSESTO_DATABASE_URL=url,
-            PALINSESTO_REDIS_URL=REDIS,
-            PALINSESTO_REDIS_KEY_PREFIX=name,
             PALINSESTO_LISTEN="127.0.0.1:0",
+            PALINSESTO_LIVE_LISTEN="127.0.0.1:0",
+            PALINSESTO_RTMP_LISTEN="127.0.0.1:0",
             PALINSESTO_ADMIN_PASSWORD="bench-admin-password",
             PALINSESTO_LOG_LEVEL="warning",
             PYTHONPATH=str(ROOT / "src"),
         )
+        if args.slots == "redis":
+            env.update(PALINSESTO_REDIS_URL=redis_url, PALINSESTO_REDIS_KEY_PREFIX=name)
         binary = Path(sys.executable).with_name("palinsesto")
         proc = subprocess.Popen(
-            ["taskset", "-c", "0", *PROFILE, str(binary), "panel"],
+            [
+                "taskset",
+                "-c",
+                "0",
+                *PROFILE,
+                str(binary),
+                "panel" if args.slots == "redis" else "serve",
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -213,8 +243,10 @@ def main() -> None:
         assert ready.wait(60), "the stand-in node could not register"
         os.sched_setaffinity(0, {1})
         print(f"{args.clients} keep-alive clients, {args.seconds:.0f} s each, servers on CPU 0")
-        measure("admissions (302 to a node, Redis slots)", proc.pid, base, path, args.seconds,
-                args.clients)  # fmt: skip
+        where = "Redis slots" if args.slots == "redis" else "in-process slots"
+        redis_cpu = RedisCpu(redis_url) if redis_url else None
+        measure(f"admissions (302 to a node, {where})", proc.pid, base, path, args.seconds,
+                args.clients, redis_cpu)  # fmt: skip
         baselines(path, args.seconds, args.clients)
         print(f"machine load average {os.getloadavg()[0]:.1f}")
     finally:
@@ -224,6 +256,7 @@ def main() -> None:
             proc.wait(timeout=15)
         with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        own_redis.close()
 
 
 if __name__ == "__main__":

@@ -44,7 +44,6 @@ Contract:
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import itertools
 import time
@@ -162,16 +161,15 @@ class SessionSlots:
         return next(self._ids)
 
     async def reserve(self, req: SlotRequest, now: float) -> Reserved:
-        if req.session_id == NEW_SESSION:
-            req = dataclasses.replace(req, session_id=next(self._ids))
+        session_id = next(self._ids) if req.session_id == NEW_SESSION else req.session_id
         self._purge(now)
-        held = self._slots.get(req.session_id)
+        held = self._slots.get(session_id)
         if held is not None:
             if not held.confirmed and held.pending_until < now + req.ttl_seconds:
                 held.pending_until = now + req.ttl_seconds
-                heapq.heappush(self._pending, (held.pending_until, req.session_id))
-            return Reserved(req.session_id)
-        self._lapsed.pop(req.session_id, None)
+                heapq.heappush(self._pending, (held.pending_until, session_id))
+            return Reserved(session_id)
+        self._lapsed.pop(session_id, None)
         line = self._by_line.get((req.tenant_id, req.line_id), set())
         limit = req.max_connections
         over = len(line) - limit + 1 if limit else 0
@@ -202,9 +200,9 @@ class SessionSlots:
             req.max_connections,
             req.tenant_max_viewers,
         )
-        self._add(req.session_id, slot)
-        heapq.heappush(self._pending, (slot.pending_until, req.session_id))
-        return Reserved(req.session_id, tuple(kicked))
+        self._add(session_id, slot)
+        heapq.heappush(self._pending, (slot.pending_until, session_id))
+        return Reserved(session_id, tuple(kicked))
 
     async def reserve_many(
         self, requests: Sequence[SlotRequest], now: float

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from palinsesto.cluster.redis_client import RedisCalls
+from palinsesto.cluster.redis_pipe import RedisPipe
 from palinsesto.cluster.session_slots import (
     EXPIRED_GRACE_SECONDS,
     TENANT_MAX_VIEWERS,
@@ -119,20 +120,20 @@ local function tenant_count(t)
 end
 """.replace("GRACE", repr(EXPIRED_GRACE_SECONDS))
 
-# One play from ARGV[b..b+9]: id ("0": a new one, taken from the counter in this same run,
-# so an admission is one round trip), tenant, line, node, ip, ua, max_connections, policy,
-# tenant max ("" = none), ttl. Returns {'ok', id, kicked id, its node, ...} or {'line'} /
-# {'tenant'}. Needs init() first.
+# One play, a list of 10 strings: id ("0": a new one, taken from the counter in this same
+# run, so an admission is one round trip), tenant, line, node, ip, ua, max_connections,
+# policy, tenant max ("" = none), ttl. Returns {'ok', id, kicked id, its node, ...} or
+# {'line'} / {'tenant'}. Needs init() first.
 _RESERVE_ONE = """
-local function reserve(b)
-  local id, t, l, n = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+local function reserve(a)
+  local id, t, l, n = a[1], a[2], a[3], a[4]
   if id == '0' then
     -- '%.0f': Lua 5.1 prints a number above 1e14 in exponent form; ids are below 2^53.
     id = string.format('%.0f', redis.call('INCR', P .. 'ids'))
   end
-  local ip, ua, limit = ARGV[b + 4], ARGV[b + 5], tonumber(ARGV[b + 6])
-  local policy, tmax = ARGV[b + 7], ARGV[b + 8]
-  local expires = NOW + tonumber(ARGV[b + 9])
+  local ip, ua, limit = a[5], a[6], tonumber(a[7])
+  local policy, tmax = a[8], a[9]
+  local expires = NOW + tonumber(a[10])
   local owner = redis.call('HGET', P .. 's:' .. id, 'n')
   if owner and redis.call('SISMEMBER', P .. 'n:' .. owner, id) == 1 then return {'ok', id} end
   if owner and redis.call('SISMEMBER', P .. 'np:' .. owner, id) == 1 then
@@ -173,27 +174,18 @@ local function reserve(b)
     end
   end
   redis.call('HSET', P .. 's:' .. id, 't', t, 'l', l, 'n', n, 'ip', ip, 'ua', ua,
-    'st', ARGV[2], 'mc', ARGV[b + 6], 'tm', tmax)
+    'st', ARGV[2], 'mc', a[7], 'tm', tmax)
   count(id, t, l)
   redis.call('SADD', P .. 'np:' .. n, id)
   redis.call('ZADD', PEND, expires, id)
   return result
 end
 """
-RESERVE_ARGS = 10
 
-# ARGV: prefix, now, one play.
-_RESERVE = (
-    _COMMON
-    + _RESERVE_ONE
-    + """
-init()
-purge()
-return reserve(3)
-"""
-)
-
-# ARGV: prefix, now, plays one after the other. Returns one reply per play.
+# ARGV: prefix, now, the plays as one JSON array of :data:`_RESERVE_ONE` lists (strings).
+# Returns a JSON array, one reply per play, decided one after the other. JSON both ways:
+# one argument to encode and one string to parse cost the panel a fraction of what ten
+# arguments per play and a nested array reply cost redis-py (admission's hot path).
 _RESERVE_MANY = (
     _COMMON
     + _RESERVE_ONE
@@ -201,9 +193,9 @@ _RESERVE_MANY = (
 init()
 purge()
 local replies = {}
-for b = 3, #ARGV, RESERVE_ARGS do table.insert(replies, reserve(b)) end
-return replies
-""".replace("RESERVE_ARGS", str(RESERVE_ARGS))
+for _, play in ipairs(cjson.decode(ARGV[3])) do table.insert(replies, reserve(play)) end
+return cjson.encode(replies)
+"""
 )
 
 # ARGV: prefix, now, node, ttl, id... (every session the node serves). Returns the ids no
@@ -347,29 +339,33 @@ return redis.call('INCR', P .. 'ids')
 )
 
 
-def _reserve_args(req: SlotRequest) -> list[str | int]:
+def _reserve_args(req: SlotRequest) -> list[str]:
     return [
-        req.session_id,
-        req.tenant_id,
-        req.line_id,
-        req.node_id,
+        str(req.session_id),
+        str(req.tenant_id),
+        str(req.line_id),
+        str(req.node_id),
         req.ip,
         req.user_agent,
-        max(0, req.max_connections),
+        str(max(0, req.max_connections)),
         req.policy.value,
-        "" if req.tenant_max_viewers is None else req.tenant_max_viewers,
+        "" if req.tenant_max_viewers is None else str(req.tenant_max_viewers),
         repr(req.ttl_seconds),
     ]
 
 
-def _reserved(req: SlotRequest, reply: list[bytes]) -> Reserved:
+def _reserved(req: SlotRequest, reply: list[str]) -> Reserved | SlotRefused:
     status = reply[0]
-    if status == b"tenant":
-        raise SlotRefused(
+    if status == "tenant":
+        return SlotRefused(
             TENANT_MAX_VIEWERS, f"the plan allows {req.tenant_max_viewers} concurrent viewers"
         )
-    if status == b"line":
-        raise SlotRefused(USER_MAX_CONNECTIONS, f"the line is at {req.max_connections} connections")
+    if status == "line":
+        return SlotRefused(
+            USER_MAX_CONNECTIONS, f"the line is at {req.max_connections} connections"
+        )
+    if len(reply) == 2:
+        return Reserved(int(reply[1]))
     pairs = reply[2:]
     kicked = tuple(Kicked(int(pairs[i]), int(pairs[i + 1])) for i in range(0, len(pairs), 2))
     return Reserved(int(reply[1]), kicked)
@@ -387,9 +383,11 @@ class RedisSessionSlots(SessionSlots):
         super().__init__()
         self._prefix = f"{prefix}:slots:"
         self._calls = RedisCalls(url, "session store", SlotsUnavailable, timeout=timeout)
+        # Reservations, the one call per batch of admissions, skip redis-py (its cost per
+        # call was most of an admission's): see cluster/redis_pipe.py.
+        self._pipe = RedisPipe.for_url(url, "session store", SlotsUnavailable, timeout=timeout)
         self._redis = self._calls.redis
         register = self._redis.register_script
-        self._reserve = register(_RESERVE)
         self._reserve_many = register(_RESERVE_MANY)
         self._renew = register(_RENEW)
         self._release = register(_RELEASE)
@@ -407,9 +405,10 @@ class RedisSessionSlots(SessionSlots):
 
     async def reserve(self, req: SlotRequest, now: float) -> Reserved:
         """Reserves arriving while another is in flight go together in the next script
-        run (:meth:`reserve_many`, each still decided in arrival order): a redis-py call
-        costs the panel ~0.3 ms of CPU, more than the whole rest of an admission, so under
-        load one call carries many admissions; alone, a reserve is sent at once."""
+        run (:meth:`reserve_many`, each still decided in arrival order): even through
+        the lean connection (cluster/redis_pipe.py) a call costs the panel more CPU than
+        the rest of an admission, so under load one call carries many admissions; alone,
+        a reserve is sent at once."""
         future: asyncio.Future[Reserved] = asyncio.get_running_loop().create_future()
         self._queued.append((req, now, future))
         if self._sender is None:
@@ -427,18 +426,10 @@ class RedisSessionSlots(SessionSlots):
     async def _send_batch(
         self, batch: list[tuple[SlotRequest, float, asyncio.Future[Reserved]]]
     ) -> None:
-        requests = [req for req, _, _ in batch]
         try:
-            if len(batch) == 1:
-                req, now, _ = batch[0]
-                reply = await self._call(self._reserve, repr(now), *_reserve_args(req))
-                results: list[Reserved | SlotRefused] = []
-                try:
-                    results.append(_reserved(req, reply))
-                except SlotRefused as refused:
-                    results.append(refused)
-            else:
-                results = await self.reserve_many(requests, max(now for _, now, _ in batch))
+            results = await self.reserve_many(
+                [req for req, _, _ in batch], max(now for _, now, _ in batch)
+            )
         except BaseException as exc:  # every waiter gets it (SlotsUnavailable, or shutdown)
             for _, _, future in batch:
                 if not future.done():
@@ -463,15 +454,13 @@ class RedisSessionSlots(SessionSlots):
         order, as :meth:`reserve` would."""
         if not requests:
             return []
-        args = [arg for req in requests for arg in _reserve_args(req)]
-        replies = await self._call(self._reserve_many, repr(now), *args)
-        results: list[Reserved | SlotRefused] = []
-        for req, reply in zip(requests, replies, strict=True):
-            try:
-                results.append(_reserved(req, reply))
-            except SlotRefused as refused:
-                results.append(refused)
-        return results
+        plays = json.dumps([_reserve_args(req) for req in requests], separators=(",", ":"))
+        if self._pipe is not None:
+            reply = await self._pipe.evalsha(_RESERVE_MANY, (self._prefix, repr(now), plays))
+        else:
+            reply = await self._call(self._reserve_many, repr(now), plays)
+        replies = json.loads(reply)
+        return [_reserved(req, reply) for req, reply in zip(requests, replies, strict=True)]
 
     async def renew(
         self, node_id: int, session_ids: Iterable[int], ttl_seconds: float, now: float
@@ -528,6 +517,8 @@ class RedisSessionSlots(SessionSlots):
         await self._calls.call(lambda: self._redis.ping())
 
     async def close(self) -> None:
+        if self._pipe is not None:
+            await self._pipe.close()
         await self._calls.close()
 
     # ---- plumbing ----

@@ -138,6 +138,8 @@ def repair(placement: Placement, nodes: Mapping[int, NodeView]) -> Placement | N
     ]
     if not alive:
         return None
+    if len(alive) == len(placement.edges) + 1:
+        return placement  # every node lives (each admission asks: no copy then)
     return replace(placement, origin=alive[0], edges=tuple(alive[1:]))
 
 

@@ -102,7 +102,7 @@ class PlayTokens:
 
     def __init__(self, keys: list[SigningKey]) -> None:
         self._keys: dict[int, bytes] = {}
-        self._signing: SigningKey | None = None
+        self._signer: tuple[SigningKey, hmac.HMAC] | None = None
         # (token, client address) -> its grant, once verified: an HLS viewer presents the
         # same token every few seconds for hours, and the MAC and address digest were the
         # largest cost of a node's playlist reload. Only the expiry is checked again.
@@ -116,7 +116,10 @@ class PlayTokens:
         """Adopt a new key ring (the panel's current keys, newest last). The same ring
         again (every heartbeat reply carries it) keeps what was verified."""
         ring = {key.key_id: key.secret for key in keys}
-        self._signing = keys[-1] if keys else None
+        # The signing key with its HMAC, the key already absorbed: a token copies it (the
+        # key schedule, two hash blocks, is not paid per token). One attribute, so that a
+        # rotation in another thread never pairs one key's id with another's MAC.
+        self._signer = (keys[-1], hmac.new(keys[-1].secret, digestmod="sha256")) if keys else None
         if ring != self._keys or self.generation == 0:
             self._keys = ring
             self._verified = {}  # a retired key's tokens must fail from now on
@@ -138,14 +141,17 @@ class PlayTokens:
         client_ip: str | None = None,
         subject: bytes = b"",
     ) -> str:
-        key = self._signing
-        if key is None:
+        current = self._signer
+        if current is None:
             raise TokenRefused("no signing key")
+        key, signer = current
         bound = ip_digest(key.secret, client_ip) if client_ip else NO_IP
         body = _BODY.pack(
             VERSION, key.key_id, tenant_id, line_id, channel_id, session_id, kind, expires, bound
         )
-        mac = hmac.new(key.secret, body + subject, hashlib.sha256).digest()[:_MAC_BYTES]
+        signer = signer.copy()
+        signer.update(body + subject)
+        mac = signer.digest()[:_MAC_BYTES]
         return base64.urlsafe_b64encode(body + mac).rstrip(b"=").decode()
 
     def verify(

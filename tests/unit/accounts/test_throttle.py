@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from palinsesto.accounts.throttle import LockedOut, LoginThrottle
@@ -80,3 +82,42 @@ def test_attempt_as_context_manager_releases_on_error() -> None:
     throttle.reserve("a", "root").failed()
     with pytest.raises(LockedOut):
         throttle.reserve("a", "root")
+
+
+def _outcome(throttle: LoginThrottle, address: str, account: str, *, one_step: bool) -> object:
+    try:
+        if one_step:
+            throttle.succeed(address, account)
+        else:
+            throttle.reserve(address, account).succeeded()
+    except LockedOut as exc:
+        return ("locked", exc.retry_after)
+    return "ok"
+
+
+def test_succeed_in_one_step_decides_as_reserve_then_succeeded() -> None:
+    """A random history of failures and successes over a few addresses and accounts,
+    replayed on two throttles: the one-step success (admission's cached lines) refuses and
+    clears exactly as the two-step one."""
+    rng = random.Random(7)
+    clocks = Clock(), Clock()
+    pair = LoginThrottle(3, 60, 5, clock=clocks[0]), LoginThrottle(3, 60, 5, clock=clocks[1])
+    locked = 0
+    for _ in range(3000):
+        address, account = rng.choice("abc"), rng.choice(["u1", "u2", "u3"])
+        step = rng.random()
+        delta = rng.choice([0.0, 0.5, 7.0])
+        for clock in clocks:  # the same moves on both
+            clock.now += delta
+        if step < 0.45:
+            for throttle in pair:
+                try:
+                    fail(throttle, address, account)
+                except LockedOut:
+                    pass
+        else:
+            two = _outcome(pair[0], address, account, one_step=False)
+            one = _outcome(pair[1], address, account, one_step=True)
+            assert one == two, (address, account)
+            locked += two != "ok"
+    assert locked > 100  # lock-outs were compared too, not only successes

@@ -18,10 +18,10 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 from sqlalchemy import select, update
@@ -72,6 +72,7 @@ OUTPUTS = {
 }
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 IDENTITY_TTL = 30.0  # backstop: a revocation is normally seen at once (change event)
 PERSIST_SECONDS = 30.0
@@ -200,6 +201,11 @@ class NodeControl:
         # (tenant, line, kind, item, ip, user agent) -> (session, node) of VOD plays
         self._file_plays: dict[tuple[object, ...], tuple[int, int]] = {}
         self._pruned_at = 0.0
+        self._reads: dict[tuple[str, int], asyncio.Future[Any]] = {}
+        # tenant -> (the cached leases they were built from, views, node public URLs)
+        self._views_cache: dict[
+            int, tuple[list[NodeLease], dict[int, place.NodeView], dict[int, str]]
+        ] = {}
         self._lock = threading.Lock()
         events.subscribe(self._on_change)
 
@@ -357,12 +363,8 @@ class NodeControl:
 
     # ---- channels on nodes ----
 
-    async def views(
-        self, tenant_id: int, now: float, *, cached: bool = False
-    ) -> dict[int, place.NodeView]:
-        leases = await (
-            self._cached_leases(tenant_id, now) if cached else self.leases.nodes(tenant_id, now)
-        )
+    async def views(self, tenant_id: int, now: float) -> dict[int, place.NodeView]:
+        leases = await self.leases.nodes(tenant_id, now)
         return {
             lease.node_id: _view(
                 lease,
@@ -376,16 +378,76 @@ class NodeControl:
         hit = self._lease_cache.get(tenant_id)
         if hit is not None and time.monotonic() - hit[0] < ADMISSION_CACHE_SECONDS:
             return hit[1]
+        return await self._once(("leases", tenant_id), lambda: self._read_leases(tenant_id, now))
+
+    async def _admission_views(
+        self, tenant_id: int, now: float
+    ) -> tuple[dict[int, place.NodeView], dict[int, str]]:
+        """:meth:`views` from the cached leases, and each node's public URL: built once per
+        lease read (not per admission, a view per node each time), then kept current by
+        :meth:`_count_viewer`."""
+        leases = await self._cached_leases(tenant_id, now)
+        hit = self._views_cache.get(tenant_id)
+        if hit is not None and hit[0] is leases:
+            return hit[1], hit[2]
+        views = {
+            lease.node_id: _view(
+                lease,
+                self._since_beat[lease.node_id],
+                self._egress_caps.get(lease.node_id, 1000.0),
+            )
+            for lease in leases
+        }
+        urls = {lease.node_id: lease.public_url for lease in leases}
+        self._views_cache[tenant_id] = (leases, views, urls)
+        return views, urls
+
+    def _count_viewer(self, tenant_id: int, node_id: int) -> None:
+        """One more viewer sent to ``node_id`` (``_since_beat`` already counts it): the
+        cached views say so too, as a rebuild from ``_since_beat`` would."""
+        hit = self._views_cache.get(tenant_id)
+        found = hit[1].get(node_id) if hit is not None else None
+        if hit is not None and found is not None:
+            hit[1][node_id] = place.NodeView(
+                found.id,
+                found.tenant_id,
+                found.state,
+                found.viewers + 1,
+                found.max_viewers,
+                found.channels,
+                found.max_channels,
+                found.egress_mbps,
+                found.max_egress_mbps,
+            )
+
+    async def _read_leases(self, tenant_id: int, now: float) -> list[NodeLease]:
         found = await self.leases.nodes(tenant_id, now)
         self._lease_cache[tenant_id] = (time.monotonic(), found)
         return found
+
+    async def _once(self, key: tuple[str, int], read: Callable[[], Awaitable[T]]) -> T:
+        """``await read()``, shared by every admission asking for ``key`` meanwhile: when a
+        cached entry lapses under load, the store is read once, not once per request in
+        flight (each read is a Redis round trip)."""
+        pending = self._reads.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(read())
+            self._reads[key] = pending
+            pending.add_done_callback(lambda _: self._reads.pop(key, None))
+        # Shielded: a waiter that gives up (its client left) does not cancel the others'.
+        return cast(T, await asyncio.shield(pending))
 
     async def placement(
         self, channel_id: int, tenant_id: int, *, cached: bool = False
     ) -> place.Placement | None:
         if cached:
             hit = self._placement_cache.get(channel_id)
-            if hit is not None and time.monotonic() - hit[0] < ADMISSION_CACHE_SECONDS:
+            if hit is None or time.monotonic() - hit[0] >= ADMISSION_CACHE_SECONDS:
+                await self._once(
+                    ("placement", channel_id), lambda: self.placement(channel_id, tenant_id)
+                )
+                hit = self._placement_cache.get(channel_id)
+            if hit is not None:
                 found = hit[1]
                 return found if found is None or found.tenant_id == tenant_id else None
         rows = list(await self.leases.placements(channel_id))
@@ -574,7 +636,7 @@ class NodeControl:
         NoNodeAvailable, TooManyConnections / TooManyViewers, SlotsUnavailable."""
         line, channel = grant.line, grant.channel
         now = time.time()
-        views = await self.views(line.tenant_id, now, cached=True)
+        views, _ = await self._admission_views(line.tenant_id, now)
         current = await self.placement(channel.id, line.tenant_id, cached=True)
         node, placement = place.node_for_viewer(channel.id, line.tenant_id, views, current)
         if placement != current:
@@ -647,8 +709,9 @@ class NodeControl:
         follows the token in a VOD or catch-up URL (the subject, as the node reads it)."""
         session_id = reserved.session_id
         self._since_beat[node_id] += 1
-        leases = await self._cached_leases(line.tenant_id, now)
-        lease_url = next((x.public_url for x in leases if x.node_id == node_id), "")
+        self._count_viewer(line.tenant_id, node_id)
+        _, urls = await self._admission_views(line.tenant_id, now)
+        lease_url = urls.get(node_id, "")
         bind = ip if self.settings.play_token_bind_ip else None
         token = self.keys.tokens.issue(
             tenant_id=line.tenant_id,
@@ -713,7 +776,7 @@ class NodeControl:
         key = (line.tenant_id, line.id, grant.item.kind.value, grant.item.id, ip, user_agent)
         reserved, node_id = await self._held_play(key)
         if reserved is None:
-            views = await self.views(line.tenant_id, now, cached=True)
+            views, _ = await self._admission_views(line.tenant_id, now)
             node = place.least_loaded(views.values(), line.tenant_id, need_room=True)
             if node is None:
                 raise place.NoNodeAvailable("no streaming server has room")

@@ -49,11 +49,14 @@ from palinsesto.panel.playback.access import (
     PlaybackRequest,
 )
 from palinsesto.panel.playback.admission import TooManyConnections
-from palinsesto.panel.playback.lines import (
-    LoginThrottled,
-)
+from palinsesto.panel.playback.lines import LineView, LoginThrottled
 from palinsesto.panel.playback.refusals import refusal_status
-from palinsesto.panel.playback.stream_paths import LivePath, VodPath, parse_delivery_path
+from palinsesto.panel.playback.stream_paths import (
+    LivePath,
+    VodPath,
+    fast_live_path,
+    parse_delivery_path,
+)
 from palinsesto.panel.playback.vod_access import VodRequest
 from palinsesto.panel.playback.watch_tokens import SIGNED_USER, WatchTokenRefused
 from palinsesto.protocol.messages import (
@@ -250,13 +253,16 @@ class NodeFront:
         if scope["method"] not in ("GET", "HEAD"):
             return False
         raw_path = scope.get("raw_path")
-        path = raw_path.split(b"?")[0].decode("latin-1") if raw_path else scope["path"]
-        try:
-            target = parse_delivery_path(path)
-        except (ValueError, LookupError):
-            return False  # the application answers as it always did
-        if not isinstance(target, LivePath | VodPath):
-            return False
+        path = raw_path.partition(b"?")[0].decode("latin-1") if raw_path else scope["path"]
+        target: LivePath | VodPath | None = fast_live_path(path)
+        if target is None:
+            try:
+                parsed = parse_delivery_path(path)
+            except (ValueError, LookupError):
+                return False  # the application answers as it always did
+            if not isinstance(parsed, LivePath | VodPath):
+                return False
+            target = parsed
         item_id = target.item_id if isinstance(target, VodPath) else target.stream_id
         if not await self._has_nodes(target.username, target.password, item_id):
             return False
@@ -302,11 +308,10 @@ class NodeFront:
                 return False  # the application refuses it as it always did
         else:
             lines = control.access.lines
-            if lines.is_cached(username):
-                line = lines.lookup(username)
-            else:
+            line = lines.cached_view(username)
+            if line is False:
                 line = await asyncio.to_thread(lines.lookup, username)
-            if line is None:
+            if not isinstance(line, LineView):
                 return False
             tenant_id = line.tenant_id
         has_nodes = control.tenant_has_nodes(tenant_id, cached_only=True)
@@ -362,10 +367,12 @@ class NodeFront:
     async def _admit(self, play: PlaybackRequest, send: Send) -> None:
         access = self.control.access
         try:
-            try:
-                grant = access.authorize(play, cached_only=True)
-            except NotCached:
-                grant = await asyncio.to_thread(access.authorize, play)
+            grant = access.authorize_fast(play)
+            if grant is None:
+                try:
+                    grant = access.authorize_remembering(play, cached_only=True)
+                except NotCached:
+                    grant = await asyncio.to_thread(access.authorize_remembering, play)
         except Exception as exc:  # noqa: BLE001 - mapped below, else re-raised
             await self._refuse(exc, send)
             return

@@ -11,6 +11,7 @@ instead, so the event loop answers hits inline and moves misses to a worker thre
 
 from __future__ import annotations
 
+import hmac
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +19,9 @@ from datetime import UTC, datetime
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
+from palinsesto.accounts.lines import ip_allowed
 from palinsesto.accounts.models import ConnectionPolicy, Tenant, TenantStatus
+from palinsesto.accounts.throttle import LockedOut
 from palinsesto.catalog.models import BouquetItem, Channel, ChannelMode, ItemType
 from palinsesto.catalog.syndication import resolve
 from palinsesto.cluster.events import ChangeEvents
@@ -29,6 +32,7 @@ from palinsesto.panel.playback.lines import (
     LineDirectory,
     LineRefused,
     LineView,
+    LoginThrottled,
     OutputNotAllowed,
 )
 from palinsesto.panel.playback.rights_gate import ContentRefused, NotLoaded, RightsGate
@@ -95,6 +99,20 @@ class SyndicationEnded(LineRefused):
     """The entry's syndication is over (revoked, withdrawn, term passed): 403."""
 
     code = "SYNDICATION_ENDED"
+
+
+@dataclass(frozen=True, slots=True)
+class _Granted:
+    """A grant remembered for :meth:`PlaybackAccess.authorize_fast`: valid while ``line``
+    is the line directory's cached object and the tenant's versions are these."""
+
+    line: LineView
+    catalog_version: int
+    lines_version: int
+    grant: Grant
+
+
+GRANTS_KEPT = 200_000  # (line, channel, output) grants remembered; then cleared
 
 
 class NotCached(LookupError):
@@ -176,7 +194,81 @@ class PlaybackAccess:
         self._channels: dict[tuple[int, int], _ChannelHit] = {}
         self._bouquets: dict[tuple[int, ItemType, tuple[int, ...]], tuple[int, frozenset[int]]] = {}
         self._tenants: dict[int, tuple[int, TenantPlayback]] = {}
+        self._granted: dict[tuple[str, int, str], _Granted] = {}
         self._lock = threading.Lock()
+
+    def authorize_fast(self, req: PlaybackRequest) -> Grant | None:
+        """The grant :meth:`authorize` would give, from a grant remembered by
+        :meth:`authorize_remembering` for the same line, channel and output; None when
+        there is none or any check would need more than a comparison (then ask
+        :meth:`authorize`, which gives the same answer, refusals included).
+
+        The remembered facts hold while the line directory keeps the same line object
+        (dropped on the tenant's ``lines`` and ``catalog`` changes: a new password, a
+        suspension, other bouquets) and the tenant's versions have not moved (channel,
+        bouquet contents, plan). What depends on the request is checked every time: the
+        password (constant time; a wrong one goes the slow way and counts as a failure),
+        the expiry, the allowed addresses and user agents, the Host (a tenant's domain),
+        the sign-in throttle (a locked out address is refused, :class:`LoginThrottled`, as
+        authenticate does first) and the rights gate (blackouts, territories). Syndicated
+        entries always go the slow way."""
+        line = self.lines.cached_view(req.username)
+        if not line or req.username == SIGNED_USER:
+            return None
+        assert isinstance(line, LineView)
+        hit = self._granted.get((req.username, req.stream_id, req.output))
+        if hit is None or hit.line is not line or hit.grant.syndicated is not None:
+            return None  # a syndicated entry: its owner's catalogue and term count too
+        tenant_id = line.tenant_id
+        if req.host:  # a tenant's own domain plays only its lines (the slow way refuses)
+            try:
+                if self.host_tenant(req.host, cached_only=True) not in (None, tenant_id):
+                    return None
+            except NotCached:
+                return None
+        events = self._events
+        if (
+            hit.catalog_version != events.version(tenant_id, "catalog")
+            or hit.lines_version != events.version(tenant_id, "lines")
+            or not hmac.compare_digest(line.password.encode(), req.password.encode())
+            or (line.exp_date is not None and line.exp_date <= req.now)  # Expired now
+            or (line.allowed_ips and not ip_allowed(req.ip, line.allowed_ips))
+            or (line.allowed_user_agents and req.user_agent not in line.allowed_user_agents)
+        ):
+            return None
+        try:
+            self.lines.throttle.succeed(req.ip, req.username)
+        except LockedOut as exc:
+            raise LoginThrottled(exc.retry_after) from None
+        try:
+            self.check_rights(tenant_id, req, cached_only=True)
+        except NotCached:
+            return None
+        return hit.grant
+
+    def grants_remembered(self) -> int:
+        """How many grants :meth:`authorize_fast` may answer from (tests, diagnostics)."""
+        return len(self._granted)
+
+    def authorize_remembering(self, req: PlaybackRequest, *, cached_only: bool = False) -> Grant:
+        """:meth:`authorize`, and remember its grant for :meth:`authorize_fast` when the
+        line was cached before (the versions are read before the facts they vouch for, so
+        a change arriving meanwhile makes the remembered grant stale, never wrong)."""
+        before = self.lines.cached_view(req.username)
+        versions = (0, 0)
+        if isinstance(before, LineView):
+            events = self._events
+            versions = (
+                events.version(before.tenant_id, "catalog"),
+                events.version(before.tenant_id, "lines"),
+            )
+        grant = self.authorize(req, cached_only=cached_only)
+        if grant.line is before and req.username != SIGNED_USER:
+            if len(self._granted) >= GRANTS_KEPT:
+                self._granted.clear()
+            key = (req.username, req.stream_id, req.output)
+            self._granted[key] = _Granted(grant.line, versions[0], versions[1], grant)
+        return grant
 
     def authorize(self, req: PlaybackRequest, *, cached_only: bool = False) -> Grant:
         """The grant to play, or a LineRefused (ContentRefused: rights, territory, blackout) /

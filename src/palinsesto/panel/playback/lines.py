@@ -176,6 +176,15 @@ class LineDirectory:
         hit = self._cache.get(username)
         return hit is not None and self._clock() - hit[0] < self._ttl
 
+    def cached_view(self, username: str) -> LineView | None | bool:
+        """What :meth:`lookup` would answer from memory (None: no such line), or False
+        when it would query the database. The same object is returned until the entry is
+        dropped (a change event) or expires: callers may key their own facts on it."""
+        hit = self._cache.get(username)
+        if hit is None or self._clock() - hit[0] >= self._ttl:
+            return False
+        return hit[1]
+
     def lookup(self, username: str) -> LineView | None:
         if "\x00" in username:
             # No line's name holds a NUL (credentials are checked on the way in), and

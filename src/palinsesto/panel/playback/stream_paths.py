@@ -22,6 +22,12 @@ _ID = re.compile(r"^(\d{1,10})(?:\.([a-z0-9]{1,5}))?$")
 _VOD_ID = re.compile(r"^(\d{1,10})(?:\.([A-Za-z0-9]{1,8}))?$")
 _SEGMENT = re.compile(r"^(\d{1,12})\.ts$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,200}$")
+# The live forms as players send them: no escapes, no control characters (those go the
+# long way, :func:`parse_delivery_path`); "." and ".." segments are checked after.
+_PLAIN = r"([^/%\\\x00-\x1f\x7f]+)"
+# First segments of three-part paths that are segment URLs, not the short live form.
+SEGMENT_PREFIXES = ("hls", "vodhls")
+_FAST_LIVE = re.compile(rf"^/(?:live/)?{_PLAIN}/{_PLAIN}/([0-9]{{1,10}})(?:\.(ts|m3u8|ch))?\Z")
 
 
 class BadPath(ValueError):
@@ -104,6 +110,18 @@ def _vod(kind: str, username: str, password: str, last: str) -> VodPath:
     return VodPath(username, password, VodKind(kind), int(match[1]), (match[2] or "").lower())
 
 
+def fast_live_path(raw_path: str) -> LivePath | None:
+    """What :func:`parse_delivery_path` answers for a plain live path (the common case,
+    by a regular expression), or None: ask it. Never answers for what it would refuse."""
+    match = _FAST_LIVE.match(raw_path)
+    if match is None or len(raw_path) > 1024:
+        return None
+    username, password, stream_id, ext = match.groups()
+    if username in (".", "..", *SEGMENT_PREFIXES) or password in (".", ".."):
+        return None
+    return LivePath(username, password, int(stream_id), LIVE_EXTENSIONS[ext or ""])
+
+
 def parse_delivery_path(raw_path: str) -> LivePath | SegmentPath | VodSegmentPath | VodPath:
     """Turn a request path into what it asks for; raises BadPath / UnknownPath."""
     parts = _segments(raw_path)
@@ -111,7 +129,7 @@ def parse_delivery_path(raw_path: str) -> LivePath | SegmentPath | VodSegmentPat
         return _live(parts[1], parts[2], parts[3])
     if len(parts) == 4 and parts[0] in ("movie", "series"):
         return _vod(parts[0], parts[1], parts[2], parts[3])
-    if len(parts) == 3 and parts[0] in ("hls", "vodhls"):
+    if len(parts) == 3 and parts[0] in SEGMENT_PREFIXES:
         seg = _SEGMENT.match(parts[2])
         if not _TOKEN.match(parts[1]) or not seg:
             raise BadPath("malformed segment URL")
