@@ -120,7 +120,7 @@ class Written:
     keep_alive: bool = True
 
 
-Outcome = Reply | Awaitable[Reply | Written | None] | None
+Outcome = Reply | Written | Awaitable[Reply | Written | None] | None
 Handler = Callable[[HttpRequest, "Connection"], Outcome]
 
 
@@ -277,6 +277,11 @@ class Connection(asyncio.Protocol):
                 return  # the handler took over the connection (streaming)
             if isinstance(outcome, Reply):
                 self._finish(outcome, request.keep_alive, request.method == "HEAD")
+                continue
+            if isinstance(outcome, Written):  # sent already, without a task
+                if not (outcome.keep_alive and request.keep_alive):
+                    self.close()
+                    return
                 continue
             self._busy = True
             task: asyncio.Future[Reply | Written | None] = asyncio.ensure_future(outcome)

@@ -120,16 +120,18 @@ class Delivery:
             return error(404, b"not found\n")
         except UnsupportedExtension:
             return error(405, b"USER_DISALLOW_EXT\n")
+        outcome: Outcome
         try:
             if isinstance(target, SegmentPath):
                 return self.segment(target)
             if isinstance(target, VodPath):
-                return self.engine.vod(target, request, conn)
-            outcome = self.live(target, request, conn)
+                outcome = self.engine.vod(target, request, conn)
+            else:
+                outcome = self.live(target, request, conn)
         except Exception:
             log.exception("delivery of %s failed", request.path.split("/", 2)[1])
             return error(500, b"internal error\n")
-        if outcome is None or isinstance(outcome, Reply):
+        if outcome is None or isinstance(outcome, Reply | Written):
             return outcome
         return self._guarded(outcome)
 
@@ -194,7 +196,7 @@ class Delivery:
             refused = self._refuse(exc, play)
             return refused if isinstance(refused, Reply) else await refused
         outcome = self._admitted(grant, play, conn)
-        if outcome is None or isinstance(outcome, Reply):
+        if outcome is None or isinstance(outcome, Reply | Written):
             return outcome
         return await outcome
 
