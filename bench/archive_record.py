@@ -5,15 +5,17 @@
 Each channel is a real 4 Mbps MPEG-TS (ffmpeg, padded to a constant mux rate), fed at
 real time through what a channel runner does with its output: ``TsChunker`` cuts it into
 keyframe-aligned chunks, each published to the TS fan-out ring and the HLS segmenter
-(``media/channel.py`` ``_publish``). The archive run adds the ``ArchiveWriter`` every
+(``node/channel.py`` ``_publish``). The archive run adds the ``ArchiveWriter`` every
 recording channel gets (one file per minute, written a keyframe interval at a time from a
 worker thread) on a temporary folder. The ffmpeg that would produce the bytes is left out:
 it costs the same with or without the archive.
 
-Baseline in the same run: the same channels, the same bytes, without the archive. CPU is
-this process's user + system time (all threads) over the window; the disk rate is the
-bytes the writers handed to the kernel, and /proc/self/io ``write_bytes`` (what reached
-the block layer, when the kernel accounts it).
+Baselines in the same run: the same channels, the same bytes, without the archive (so the
+difference is what recording adds); and one ffmpeg per channel copying the same TS to a
+file at real time (``-re -c copy``: a recorder built on ffmpeg). CPU is this process's
+user + system time (all threads; for ffmpeg, its children's) over the window; the disk
+rate is the bytes the writers handed to the kernel, and /proc/self/io ``write_bytes``
+(what reached the block layer, when the kernel accounts it).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from palinsesto.node.outputs.ts import TsFanout  # noqa: E402
 RATE_BPS = 4_000_000
 
 
-def make_source(folder: Path, seconds: int = 8) -> bytes:
+def make_source(folder: Path, seconds: int = 8) -> Path:
     """``seconds`` of 4 Mbps constant-rate TS (640x360 H.264 + AAC, 1 s GOP)."""
     path = folder / "src.ts"
     subprocess.run(
@@ -54,7 +56,7 @@ def make_source(folder: Path, seconds: int = 8) -> bytes:
         check=True,
         timeout=120,
     )  # fmt: skip
-    return path.read_bytes()
+    return path
 
 
 def cpu_seconds() -> float:
@@ -114,6 +116,55 @@ async def run(sample: bytes, channels: int, seconds: float, root: Path | None) -
     }
 
 
+def ffmpeg_copy(source: Path, channels: int, seconds: float, out: Path) -> dict[str, float]:
+    """The other baseline: one ffmpeg per channel reading the same TS at real time and
+    copying it to a file (``-re -c copy``), what a recorder built on ffmpeg would cost."""
+    out.mkdir(parents=True, exist_ok=True)
+    exe = imageio_ffmpeg.get_ffmpeg_exe()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    children = [
+        subprocess.Popen(
+            [
+                exe,
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-nostdin",
+                "-re",
+                "-stream_loop",
+                "-1",
+                "-i",
+                str(source),
+                "-t",
+                str(seconds),
+                "-map",
+                "0",
+                "-c",
+                "copy",
+                "-f",
+                "mpegts",
+                str(out / f"{i}.ts"),
+            ]
+        )  # fmt: skip
+        for i in range(channels)
+    ]
+    for child in children:
+        child.wait(timeout=seconds + 60)
+    elapsed = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    written = sum(p.stat().st_size for p in out.glob("*.ts"))
+    return {
+        "cpu_pct": 100 * cpu / elapsed,
+        "in_mbps": written * 8 / elapsed / 1e6,
+        "written_mb_s": written / elapsed / 1e6,
+        "block_mb_s": float("nan"),
+        "dropped": 0,
+        "files": channels,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--channels", type=int, default=8)
@@ -121,11 +172,18 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-archive-"))
     try:
-        sample = make_source(folder)
+        source = make_source(folder)
+        sample = source.read_bytes()
         print(f"{args.channels} channels x 4 Mbps, {args.seconds:.0f} s per run")
         base = asyncio.run(run(sample, args.channels, args.seconds, None))
         rec = asyncio.run(run(sample, args.channels, args.seconds, folder / "archive"))
-        for label, r in (("baseline (no archive)", base), ("recording", rec)):
+        copy = ffmpeg_copy(source, args.channels, args.seconds, folder / "ffmpeg")
+        rows = (
+            ("baseline (no archive)", base),
+            ("recording", rec),
+            ("ffmpeg -re -c copy", copy),
+        )
+        for label, r in rows:
             print(
                 f"{label:22s} cpu {r['cpu_pct']:5.1f}% of a core   input {r['in_mbps']:5.1f} Mbps"
                 f"   archive writes {r['written_mb_s']:5.2f} MB/s"
@@ -133,9 +191,17 @@ def main() -> None:
                 f"   files {r['files']:.0f}   dropped {r['dropped']:.0f} B"
             )
         extra = rec["cpu_pct"] - base["cpu_pct"]
+        # Per 4 Mbps of what was really recorded (ffmpeg's start-up shortens its window).
+        ours = extra / (rec["in_mbps"] / 4)
+        theirs = copy["cpu_pct"] / (copy["in_mbps"] / 4)
         print(
-            f"archive cost: {extra:+.2f}% of a core for {args.channels} channels "
-            f"({extra / args.channels:+.3f}% per 4 Mbps channel)"
+            f"archive cost: {extra:+.2f}% of a core for {args.channels} channels = "
+            f"{ours:+.3f}% of a core per 4 Mbps channel, "
+            f"{rec['written_mb_s'] / args.channels:.2f} MB/s to disk each"
+        )
+        print(
+            f"ffmpeg copying the same stream to disk: {theirs:.3f}% of a core per 4 Mbps "
+            f"channel ({copy['written_mb_s'] / args.channels:.2f} MB/s each)"
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -75,6 +75,9 @@ def node(
     registration = _registration(settings, sockets)
     import uvloop
 
+    from palinsesto.cli.heap import settle_heap
+
+    settle_heap()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         code = runner.run(_serve(settings, sockets, panel_url, token, registration))
     raise typer.Exit(code)

@@ -113,10 +113,13 @@ def panel() -> None:
         soft_wrap=True,
     )
     from palinsesto.app import create_app
+    from palinsesto.cli.heap import settle_heap
     from palinsesto.cli.web_server import run_panel_http
     from palinsesto.context import AppContext
 
-    run_panel_http(create_app(AppContext.build(settings, db), local_node=False), settings, sock)
+    app = create_app(AppContext.build(settings, db), local_node=False)
+    settle_heap()
+    run_panel_http(app, settings, sock)
 
 
 def _leases(settings: Settings) -> dict[int, Any]:

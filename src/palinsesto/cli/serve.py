@@ -73,10 +73,13 @@ def serve(
     # The web stack is imported here, not at the top: every other command (an M3U import, a
     # migration) starts without FastAPI, uvicorn and the whole app (~85 MB less RSS).
     from palinsesto.app import create_app
+    from palinsesto.cli.heap import settle_heap
     from palinsesto.cli.web_server import run_panel_http
     from palinsesto.context import AppContext
 
-    run_panel_http(create_app(AppContext.build(settings, db), node_sockets), settings, panel_socket)
+    app = create_app(AppContext.build(settings, db), node_sockets)
+    settle_heap()
+    run_panel_http(app, settings, panel_socket)
 
 
 def _bind_or_exit(settings: Settings) -> tuple[socket.socket, NodeSockets]:

@@ -125,7 +125,7 @@ class Written:
     keep_alive: bool = True
 
 
-Outcome = Reply | Awaitable[Reply | Written | None] | None
+Outcome = Reply | Written | Awaitable[Reply | Written | None] | None
 Handler = Callable[[HttpRequest, "Connection"], Outcome]
 
 
@@ -312,6 +312,11 @@ class Connection(asyncio.Protocol):
         if isinstance(outcome, Reply):
             self._finish(outcome, request.keep_alive, request.method == "HEAD")
             return not self._done
+        if isinstance(outcome, Written):  # sent already, without a task
+            if not (outcome.keep_alive and request.keep_alive):
+                self.close()
+                return False
+            return True
         self._busy = True
         task: asyncio.Future[Reply | Written | None] = asyncio.ensure_future(outcome)
         task.add_done_callback(functools.partial(self._resumed, request=request))

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import socket
 from collections.abc import Callable
 
 # Bytes one os.sendfile call may take on; the kernel sends what fits in the socket buffer.
@@ -68,6 +69,45 @@ async def _write_all(writable: _Writable, fd: int, data: bytes) -> None:
             raise SendAborted(str(exc)) from None
 
 
+def _sendfile(out: int, file_fd: int, offset: int, count: int) -> int:
+    """One ``sendfile(2)`` call: bytes sent, -1 when the socket is full."""
+    try:
+        return os.sendfile(out, file_fd, offset, min(count, CALL_BYTES))
+    except BlockingIOError:
+        return -1
+    except OSError as exc:
+        if exc.errno in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.EBADF):
+            raise SendAborted(str(exc)) from None
+        raise
+
+
+def send_now(
+    sock: socket.socket, head: bytes, file_fd: int, offset: int, count: int
+) -> tuple[int, int]:
+    """Send what the socket takes right now, without waiting: ``head`` then up to
+    ``count`` bytes of ``file_fd`` from ``offset``. Returns (head bytes, file bytes) sent;
+    the caller finishes a short send with :func:`send_file`.
+
+    Most range requests end here: one ``send`` and one ``sendfile`` call, no task, no
+    poll registration. ``MSG_MORE`` holds the head until the file's first bytes join it
+    in one segment (what nginx's ``tcp_nopush`` does with ``TCP_CORK``); the last
+    ``sendfile`` segment pushes it all. ``sock`` is a non-blocking socket on its own
+    descriptor (the transport must have nothing queued).
+    """
+    try:
+        sent_head = sock.send(head, socket.MSG_MORE) if head else 0
+    except BlockingIOError:
+        return 0, 0
+    except OSError as exc:
+        raise SendAborted(str(exc)) from None
+    if sent_head < len(head) or count == 0:
+        return sent_head, 0
+    n = _sendfile(sock.fileno(), file_fd, offset, count)
+    if n == 0:
+        raise Shrunk(f"file ended after 0 of {count} bytes")
+    return sent_head, max(n, 0)
+
+
 async def send_file(
     socket_fd: int,
     file_fd: int,
@@ -95,14 +135,7 @@ async def send_file(
         if head:
             await _write_all(writable, out, head)
         while sent < count:
-            try:
-                n = os.sendfile(out, file_fd, offset + sent, min(count - sent, CALL_BYTES))
-            except BlockingIOError:
-                n = -1
-            except OSError as exc:
-                if exc.errno in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.EBADF):
-                    raise SendAborted(str(exc)) from None
-                raise
+            n = _sendfile(out, file_fd, offset + sent, count - sent)
             if n == 0:
                 raise Shrunk(f"file ended after {sent} of {count} bytes")
             if n > 0:

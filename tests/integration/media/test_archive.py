@@ -15,8 +15,10 @@ import httpx
 
 from palinsesto.accounts.models import ConnectionPolicy
 from palinsesto.catalog.models import Bouquet, BouquetItem, Channel, ChannelMode, ItemType
-from palinsesto.node.mpegts import TsChunker
+from palinsesto.node.archive import ArchiveStore
+from palinsesto.node.mpegts import TsChunk, TsChunker
 from palinsesto.panel.playback.guide import ProgrammeRow
+from support.admin_api import make_tenant
 from support.media import FFMPEG, play
 from support.player_checks import ListGuide
 from support.server import make_settings, run_server
@@ -231,6 +233,25 @@ async def test_a_past_window_plays_from_the_requested_time_for_its_duration(
     assert status["oldest"] <= recording_from + 1 and status["newest"] >= ready_at - 3
     json.dumps(status)
 
+    # 8. The archive page's API: the tenant's recorded channels, quota and usage; another
+    # tenant's owner sees only its own (empty) archive and a 404 for this tenant.
+    report = admin.get("/api/v1/archive", params={"tenant_id": live.tenant_id}).json()
+    [tenant] = report["tenants"]
+    [row] = [c for c in tenant["channels"] if c["channel_id"] == channel_id]
+    assert row["recording"] is True and row["archive_days"] == 1 and row["gaps"] == 0
+    assert row["oldest"] == status["oldest"] and row["newest"] >= status["newest"]
+    assert row["bytes"] >= status["bytes"] > 0
+    assert live.pattern_id not in [c["channel_id"] for c in tenant["channels"]]
+    assert tenant["quota_bytes"] == live.server.ctx.settings.archive_quota_mb << 20
+    assert tenant["used_bytes"] >= row["bytes"]
+    other = make_tenant(live.server, "archive-other")
+    with other.client("owner") as c:
+        mine = c.get("/api/v1/archive").json()["tenants"]
+        assert [(t["tenant_id"], t["channels"], t["used_bytes"]) for t in mine] == [
+            (other.id, [], 0)
+        ]
+        assert c.get("/api/v1/archive", params={"tenant_id": live.tenant_id}).status_code == 404
+
 
 async def test_restart_during_recording_loses_only_the_downtime(
     sqlite_url: str, tmp_path: Path
@@ -258,3 +279,54 @@ async def test_restart_during_recording_loses_only_the_downtime(
             )["archive"]["gaps"]
             == 1
         )
+
+
+async def test_a_tenant_over_its_quota_loses_its_oldest_recordings_first(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    quota = 1 << 20
+    settings = make_settings(
+        tmp_path,
+        sqlite_url,
+        outbound_allow_networks="127.0.0.1/32",
+        archive_quota_mb=1,
+        archive_prune_seconds=1,
+    )
+    with live_world(settings) as live:
+        channel_id = _add_archived(live, "Over quota")
+        key = (live.tenant_id, channel_id)
+        await asyncio.sleep(4)
+    # Half an hour earlier, five minute files (~1.6 MB, over the quota), written by the
+    # archive's own writer with its clock set back.
+    root = settings.effective_archive_root
+    clock = [time.time() - 1800]
+    seeded = ArchiveStore(root, 0, wall=lambda: clock[0])
+    writer = seeded.writer(*key)
+    for i in range(5 * 60 * 2):  # a chunk every 0.5 s, a keyframe every 2 s
+        clock[0] += 0.5
+        payload = b"\x47" + bytes([i % 256]) * (188 * 14 - 1)
+        writer.push(TsChunk(i, payload, i % 4 == 0, None, i % 4 == 0), b"")
+    await writer.aclose()
+    old = sorted(f.name for f in seeded.files(key))
+    sizes = {n: seeded.path(key, n).stat().st_size for n in old}
+    assert len(old) >= 5 and sum(sizes.values()) > quota
+
+    with run_server(settings) as server:  # the same data directory: read back from disk
+        archive = server.ctx.services["archive"]
+        deadline = time.monotonic() + 20
+        while archive.pruned_files == 0:
+            assert time.monotonic() < deadline, "nothing was pruned"
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(2.5)  # later rounds find nothing more to prune
+        left = sorted(f.name for f in archive.files(key))
+        gone = [n for n in old if n not in left]
+        # The oldest went first, and no more than the quota asked for.
+        assert gone and gone == old[: len(gone)], (old, left)
+        assert all(not archive.path(key, n).exists() for n in gone)
+        status = archive.status(key)
+        assert status["recording"] is True  # the file being written is never pruned
+        closed = left[:-1]
+        used = sum(archive.path(key, n).stat().st_size for n in closed)
+        assert used <= quota < used + sizes[gone[-1]]
+        # Recording goes on: the newest stretch ends now.
+        assert archive.spans(key)[-1][1] >= time.time() - 3

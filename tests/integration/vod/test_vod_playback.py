@@ -3,13 +3,17 @@ panel's 302), seeks, and the data plane answers HEAD and byte ranges exactly."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import socket
 import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
 
+from support.admin_api import created
 from support.media import FFMPEG
 
 from .conftest import VodWorld
@@ -90,6 +94,56 @@ def test_range_requests_are_byte_exact(vod: VodWorld) -> None:
         assert r.status_code == 200 and len(r.content) == size
         r = c.get(url, headers={"Range": "bytes=0-9", "If-Range": etag})
         assert r.status_code == 206 and r.content == data[:10]
+
+
+def test_a_file_changed_between_ranges_on_one_connection_is_served_as_it_is_now(
+    vod: VodWorld, tmp_path: Path
+) -> None:
+    """The connection keeps its file open between requests; every request still answers
+    from the file its path names now: replaced, truncated in place, swapped for a symlink
+    out of the folder (refused), or another item asked for on the same connection."""
+    mutable = vod.media_folder / "mutable.mp4"
+    shutil.copyfile(vod.samples.mp4, mutable)
+    with vod.admin() as c:
+        movie = created(
+            c.post("/api/v1/movies", json={"name": "Mutable", "source_url": "mutable.mp4"})
+        )
+        items = [{"item_type": "movie", "item_id": m["id"]} for m in (vod.movies["mp4"], movie)]
+        r = c.put(f"/api/v1/bouquets/{vod.bouquet_id}/items", json={"items": items})
+        assert r.status_code == 200, r.text
+    url = f"{vod.data_plane}/movie/{vod.username}/{vod.password}/{movie['id']}.mp4"
+    with httpx.Client(timeout=30) as client:  # one keep-alive connection throughout
+        first = client.get(url, headers={"Range": "bytes=0-99"})
+        assert first.status_code == 206 and first.content == mutable.read_bytes()[:100]
+
+        replacement = tmp_path / "new.mp4"
+        replacement.write_bytes(vod.samples.mkv.read_bytes())
+        os.replace(replacement, mutable)  # a new file under the same name
+        r = client.get(url, headers={"Range": "bytes=0-99"})
+        size = mutable.stat().st_size
+        assert r.headers["content-range"] == f"bytes 0-99/{size}"
+        assert r.content == vod.samples.mkv.read_bytes()[:100]
+        assert r.headers["etag"] != first.headers["etag"]
+
+        with open(mutable, "r+b") as fh:  # the same file, cut short where it lies
+            fh.truncate(5000)
+        r = client.get(url, headers={"Range": "bytes=4990-"})
+        assert r.status_code == 206 and r.headers["content-range"] == "bytes 4990-4999/5000"
+        assert r.content == vod.samples.mkv.read_bytes()[4990:5000]
+        assert client.get(url, headers={"Range": "bytes=5000-"}).status_code == 416
+
+        outside = tmp_path / "secret.mp4"
+        outside.write_bytes(b"not yours" * 1000)
+        mutable.unlink()
+        mutable.symlink_to(outside)
+        r = client.get(url, headers={"Range": "bytes=0-9"})
+        assert r.status_code == 404 and b"not yours" not in r.content
+
+        other = client.get(
+            vod.movie_url("mp4", base=vod.data_plane), headers={"Range": "bytes=0-99"}
+        )
+        assert other.status_code == 206 and other.content == vod.samples.mp4.read_bytes()[:100]
+        assert client.get(url).status_code == 404
 
 
 def test_head_gives_length_and_type_without_a_body(vod: VodWorld) -> None:

@@ -190,6 +190,10 @@ class ArchiveStore:
         self.pruned_files += deleted
         return deleted
 
+    def channels_of(self, tenant_id: int) -> list[int]:
+        """Ids of the tenant's channels with a folder or an index here (recorded or not)."""
+        return [channel for tenant, channel in self._on_disk() if tenant == tenant_id]
+
     def _on_disk(self) -> list[ChannelKey]:
         keys: set[ChannelKey] = set()
         with self._lock:

@@ -125,18 +125,20 @@ class Delivery:
             return error(404, b"not found\n")
         except UnsupportedExtension:
             return error(405, b"USER_DISALLOW_EXT\n")
+        outcome: Outcome
         try:
             if isinstance(target, SegmentPath):
                 return self.segment(target)
             if isinstance(target, VodPath):
-                return self.engine.vod(target, request, conn)
-            if isinstance(target, VodSegmentPath):
+                outcome = self.engine.vod(target, request, conn)
+            elif isinstance(target, VodSegmentPath):
                 return self._guarded(self.engine.vod.hls.segment(target, request))
-            outcome = self.live(target, request, conn)
+            else:
+                outcome = self.live(target, request, conn)
         except Exception:
             log.exception("delivery of %s failed", request.path.split("/", 2)[1])
             return error(500, b"internal error\n")
-        if outcome is None or isinstance(outcome, Reply):
+        if outcome is None or isinstance(outcome, Reply | Written):
             return outcome
         return self._guarded(outcome)
 
@@ -208,7 +210,7 @@ class Delivery:
             refused = self._refuse(exc, play)
             return refused if isinstance(refused, Reply) else await refused
         outcome = self._admitted(grant, play, conn)
-        if outcome is None or isinstance(outcome, Reply):
+        if outcome is None or isinstance(outcome, Reply | Written):
             return outcome
         return await outcome
 
@@ -232,7 +234,7 @@ class Delivery:
         if await asyncio.to_thread(self.engine.served_elsewhere, owner):
             return error(503, SYNDICATED_ON_NODES)
         outcome = self._admit(grant, play, conn)
-        if outcome is None or isinstance(outcome, Reply):
+        if outcome is None or isinstance(outcome, Reply | Written):
             return outcome
         return await outcome
 
@@ -274,7 +276,7 @@ class Delivery:
             self.engine.sessions.end(session, "watermark not recorded")
             raise
         outcome = self._deliver(grant, session, runner, conn)
-        if outcome is None or isinstance(outcome, Reply):
+        if outcome is None or isinstance(outcome, Reply | Written):
             return outcome
         return await outcome
 

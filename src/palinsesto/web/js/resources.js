@@ -16,6 +16,7 @@ import { h } from "./dom.js";
 import { refColumn } from "./refs.js";
 import { nodeStateCell, nodeStates, serverDetail, showCreatedToken } from "./pages/servers.js";
 import { sessionsPage } from "./pages/sessions.js";
+import { archivePage } from "./pages/archive.js";
 import { offerOwner, tenantUsage } from "./pages/tenants.js";
 import { legalSettingsPage } from "./pages/legal_settings.js";
 import { counterNoticesPage, noticesPage, restrictionsPage } from "./pages/notices.js";
@@ -190,6 +191,11 @@ export const RESOURCES = [
     key: "sessions", title: "Live sessions", singular: "session", group: "Operations",
     paths: ["/live/sessions", "/sessions"], read: READERS, write: MANAGERS, create: false,
     page: sessionsPage,
+  },
+  {
+    key: "archive", title: "Catch-up archive", singular: "recorded channel", group: "Operations",
+    paths: ["/archive"], read: READERS, write: [], create: false,
+    page: archivePage,
   },
   {
     key: "audit", title: "Audit log", singular: "entry", group: "Operations",

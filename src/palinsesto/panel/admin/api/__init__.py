@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 
 from palinsesto.panel.admin.api.errors import install_error_handlers
 from palinsesto.panel.admin.api.routes import (
+    archive,
     audit,
     auth,
     bouquets,
@@ -69,6 +70,7 @@ def build_router() -> APIRouter:
         line_health,  # before lines: /lines/online is not a line id
         lines,
         live,
+        archive,
         servers,
         movies,
         series,
