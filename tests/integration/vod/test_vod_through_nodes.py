@@ -14,7 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from palinsesto.accounts.models import ConnectionPolicy
+from palinsesto.accounts.bootstrap import ensure_tenant
+from palinsesto.accounts.models import ConnectionPolicy, TenantDomain
+from palinsesto.panel.playback.domains import DOMAINS_TOPIC, PLATFORM_WIDE
 from support.media import FFMPEG
 from support.node_world import add_server
 from support.serve_process import ServeProcess, serve_env, serve_process
@@ -166,3 +168,36 @@ def test_the_panels_movie_preview_plays_from_a_node(world: VodWorld, node: str) 
         mp4, mkv = world.movies["mp4"]["id"], world.movies["mkv"]["id"]
         forged = c.get(path.replace(f"/{mp4}.", f"/{mkv}."), follow_redirects=False)
         assert forged.status_code >= 400 and "location" not in forged.headers
+
+
+def test_what_nodes_do_not_serve_is_never_sent_to_them(
+    panel: RunningServer, world: VodWorld, node: str
+) -> None:
+    """Movie HLS (cut where the file is read) and relayed remote sources (their URL is not
+    for viewers) are not sent to a node; on another tenant's domain the line does not play."""
+    world.set_max_connections(50)
+    with httpx.Client(timeout=10) as c:
+        hls = c.get(world.movie_url("mp4", ext="m3u8"), follow_redirects=False)
+        assert "location" not in hls.headers, hls.headers
+        assert c.get(world.movie_url("mp4"), follow_redirects=False).status_code == 302
+    remote = "http://127.0.0.1:9/secret-origin/film.mp4?key=s3cr3t"
+    with world.admin() as admin:
+        movie_id = world.movies["mkv"]["id"]
+        r = admin.patch(
+            f"/api/v1/movies/{movie_id}", json={"source_url": remote, "delivery": "proxy"}
+        )
+        assert r.status_code == 200, r.text
+    with httpx.Client(timeout=10) as c:
+        relayed = c.get(world.movie_url("mkv", ext="mp4"), follow_redirects=False)
+        assert "secret-origin" not in relayed.headers.get("location", ""), relayed.headers
+        assert relayed.status_code != 302
+    with panel.ctx.db.transaction() as s:
+        other = ensure_tenant(s, "elsewhere", "Elsewhere")
+        s.add(TenantDomain(tenant_id=other.id, host="tv.elsewhere.test"))
+    panel.ctx.events.publish(PLATFORM_WIDE, DOMAINS_TOPIC)
+    with httpx.Client(timeout=10) as c:
+        foreign = c.get(
+            world.movie_url("mp4"), headers={"Host": "tv.elsewhere.test"}, follow_redirects=False
+        )
+        assert foreign.status_code == 401, foreign.text
+        assert c.get(world.movie_url("mp4"), follow_redirects=False).status_code == 302

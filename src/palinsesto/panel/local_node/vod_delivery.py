@@ -200,6 +200,8 @@ class VodDelivery:
     async def _proxied(
         self, grant: VodGrant, request: HttpRequest, conn: Connection, source: RemoteUrl
     ) -> Outcome:
+        if conn.closed:  # gone before this task ran: its close hooks have run already
+            return None
         try:
             ticket = self._hold(grant, request, conn, self._held_by(conn))
         except (TooManyConnections, SessionKicked) as exc:

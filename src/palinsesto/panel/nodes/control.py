@@ -655,7 +655,11 @@ class NodeControl:
             # The node plays the session's A/B sequence of code_for(session_id) and tags
             # its TS with the session id: the play is recorded before the viewer arrives.
             output = OUTPUTS[kind]
-            await asyncio.to_thread(self._record_mark, grant, reserved.session_id, output)
+            try:
+                await asyncio.to_thread(self._record_mark, grant, reserved.session_id, output)
+            except BaseException:
+                await self.slots.release([reserved.session_id])  # no play without its mark
+                raise
         return await self._issue(
             reserved, node.id, grant.line, kind, channel.id, ip, user_agent, b"", now
         )

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from palinsesto.catalog.models import RemoteDelivery
 from palinsesto.cluster.node_leases import LeasesUnavailable
 from palinsesto.cluster.session_slots import SlotsUnavailable
 from palinsesto.node.archive.paths import TIMESHIFT_PREFIXES, BadTimeshift, parse_timeshift
@@ -268,19 +269,19 @@ class NodeFront:
             return False
         client = scope.get("client")
         if isinstance(target, VodPath):
-            await self._admit_file(
-                VodRequest(
-                    target.username,
-                    target.password,
-                    target.kind,
-                    target.item_id,
-                    client[0] if client else "",
-                    _header(scope, b"user-agent"),
-                    time.time(),
-                ),
-                send,
+            if target.extension == "m3u8":
+                return False  # movie HLS is cut where the file is read: not on nodes yet
+            vod = VodRequest(
+                target.username,
+                target.password,
+                target.kind,
+                target.item_id,
+                client[0] if client else "",
+                _header(scope, b"user-agent"),
+                time.time(),
+                _header(scope, b"host"),
             )
-            return True
+            return await self._admit_file(vod, send)
         play = PlaybackRequest(
             target.username,
             target.password,
@@ -343,6 +344,7 @@ class NodeFront:
             client[0] if client else "",
             _header(scope, b"user-agent"),
             time.time(),
+            _header(scope, b"host"),
         )
         access = self.control.access
         try:
@@ -352,6 +354,9 @@ class NodeFront:
                 grant = await asyncio.to_thread(access.authorize, play)
         except Exception as exc:  # noqa: BLE001 - mapped below, else re-raised
             await self._refuse(exc, send)
+            return True
+        if grant.syndicated is not None:  # the owner's archive is on the owner's nodes
+            await _reply(send, 503, b"SYNDICATED_ON_NODES\n")
             return True
         admission = self.control.admit_archive(
             grant,
@@ -387,10 +392,12 @@ class NodeFront:
         kind = PlayKind.hls if play.output == "m3u8" else PlayKind.ts
         await self._placed(self.control.admit(grant, kind, play.ip, play.user_agent), send)
 
-    async def _admit_file(self, play: VodRequest, send: Send) -> None:
+    async def _admit_file(self, play: VodRequest, send: Send) -> bool:
         """A movie or episode: authorized as the all-in-one does (vod_access.py), then a
         slot on a node and a 302 to its ``/vod/<token>/<path>``; a source that is an
-        http(s) URL is a 302 to it (the all-in-one's "direct source")."""
+        http(s) URL is a 302 to it (the all-in-one's "direct source"), unless the item is
+        relayed (``delivery = proxy``: never shown to viewers): False, the application
+        answers that as it does for tenants without nodes."""
         control = self.control
         access = control.vod_access
         try:
@@ -400,19 +407,22 @@ class NodeFront:
                 grant = await asyncio.to_thread(access.authorize, play)
         except Exception as exc:  # noqa: BLE001 - mapped below, else re-raised
             await self._refuse(exc, send)
-            return
+            return True
         media_root = control.settings.effective_media_root
         try:
             source = classify_source(media_root, grant.line.tenant_id, grant.item.source_url)
         except VodSourceRefused:
             await _reply(send, 404, b"STREAM_NOT_FOUND\n")
-            return
+            return True
         if isinstance(source, RemoteUrl):
+            if grant.item.delivery is RemoteDelivery.proxy:
+                return False
             await _redirect(send, source.url)
-            return
+            return True
         folder = os.path.realpath(tenant_root(media_root, grant.line.tenant_id))
         relative = os.path.relpath(source.path, folder)
         await self._placed(control.admit_file(grant, relative, play.ip, play.user_agent), send)
+        return True
 
     async def _placed(self, admission: Awaitable[Admitted], send: Send) -> None:
         """Await a node admission; the 302 to the node, or the refusal."""
