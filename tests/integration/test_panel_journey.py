@@ -4,7 +4,8 @@ creator by e-mail (a local SMTP server receives it), the creator accepts, signs 
 live by pushing a test pattern over RTMP with ffmpeg; a second panel signs up, requests the
 channel the first offers it, is approved, bundles it and plays it on its line with ffmpeg
 (the URL taken from its get.php playlist); the revocation cuts that player (measured); and
-the first panel's plan refuses its next channel, line and viewer with a clear error."""
+the first panel's plan refuses its next channel, line and viewer with a clear error. On
+SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +37,21 @@ CUT_WITHIN = 5.0  # seconds from the revocation to the end of the partner's play
 class Platform:
     server: RunningServer
     sink: SmtpSink
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    def signed_in(self, username: str, password: str) -> httpx.Client:
+        """A client with ``username``'s token, closed when the test ends."""
+        client = self.server.client(self.server.token(username, password))
+        self.clients.append(client)
+        return client
 
 
 @pytest.fixture
-def platform(sqlite_url: str, tmp_path: Path) -> Iterator[Platform]:
+def platform(database_url: str, tmp_path: Path) -> Iterator[Platform]:
     with smtp_sink() as sink:
         settings = make_settings(
             tmp_path,
-            sqlite_url,
+            database_url,
             signup="open",
             signup_plan="trial",
             smtp_url=sink.url,
@@ -51,7 +59,10 @@ def platform(sqlite_url: str, tmp_path: Path) -> Iterator[Platform]:
             live_idle_stop_seconds=30,
         )
         with run_server(settings) as server:
-            yield Platform(server, sink)
+            platform = Platform(server, sink)
+            yield platform
+            for client in platform.clients:
+                client.close()
 
 
 def _until(check: Callable[[], Any], within: float, what: str) -> Any:
@@ -71,9 +82,9 @@ async def _until_async(check: Callable[[], Any], within: float, what: str) -> An
     return found
 
 
-def _sign_up(server: RunningServer, slug: str) -> tuple[int, httpx.Client]:
+def _sign_up(platform: Platform, slug: str) -> tuple[int, httpx.Client]:
     """A public sign-up and the owner's first sign-in: (tenant id, the owner's client)."""
-    with server.client() as anon:
+    with platform.server.client() as anon:
         r = anon.post(
             "/api/v1/signup",
             json={"panel_name": f"Panel {slug}", "slug": slug, "email": f"owner@{slug}.example",
@@ -82,7 +93,7 @@ def _sign_up(server: RunningServer, slug: str) -> tuple[int, httpx.Client]:
         assert r.status_code == 201, r.text
         made = r.json()
         assert made["status"] == "active" and made["plan"] == "trial", made
-    return int(made["tenant_id"]), server.client(server.token(f"owner-{slug}", PASSWORD))
+    return int(made["tenant_id"]), platform.signed_in(f"owner-{slug}", PASSWORD)
 
 
 def _playlist_urls(server: RunningServer, username: str, password: str) -> list[str]:
@@ -149,7 +160,7 @@ async def test_sign_up_invite_go_live_syndicate_revoke_and_hit_the_plan(
         offered = anon.get("/api/v1/signup").json()
         assert offered["mode"] == "open" and offered["plan"]["name"] == "trial", offered
         limits = offered["plan"]
-    alpha_id, alpha = _sign_up(server, "drumschool")
+    alpha_id, alpha = _sign_up(platform, "drumschool")
 
     # 2. A's owner invites a creator by e-mail; the creator follows the link, sets a
     # password and signs in.
@@ -169,7 +180,7 @@ async def test_sign_up_invite_go_live_syndicate_revoke_and_hit_the_plan(
             json={"username": "drummer", "password": CREATOR_PASSWORD},
         )
         assert accepted.status_code == 201 and accepted.json()["role"] == "creator", accepted.text
-    creator = server.client(server.token("drummer", CREATOR_PASSWORD))
+    creator = platform.signed_in("drummer", CREATOR_PASSWORD)
     me = creator.get("/api/v1/auth/me").json()
     assert me["role"] == "creator" and me["tenant_id"] == alpha_id
 
@@ -196,7 +207,7 @@ async def test_sign_up_invite_go_live_syndicate_revoke_and_hit_the_plan(
 
         # 4. Panel B signs up; A offers it the channel, B requests, A approves, B bundles
         # the entry and gives it a line.
-        bravo_id, bravo = _sign_up(server, "musicbox")
+        bravo_id, bravo = _sign_up(platform, "musicbox")
         offer = created(
             alpha.post(
                 "/api/v1/syndication/offers",
@@ -298,7 +309,4 @@ async def test_sign_up_invite_go_live_syndicate_revoke_and_hit_the_plan(
         await _until_async(lambda: not engine.sessions.all(), 10, "the viewers never left")
         frames, err = await play(url, 2, "-user_agent", "later")
         assert frames > 10, err[-500:]
-    creator.close()
-    alpha.close()
-    bravo.close()
     print(f"journey took {time.monotonic() - started:.1f} s")
