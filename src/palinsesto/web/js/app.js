@@ -90,8 +90,23 @@ function renderNav(list) {
   menuToggle.hidden = false;
 }
 
+// The location being rendered: a click on a nav link fires popstate and then hashchange,
+// and a second render of the same page would replace a form the user already started.
+let routing = null;
+
 async function route() {
   if (!ctx.me) return;
+  if (routing === location.href) return;
+  const href = location.href;
+  routing = href;
+  try {
+    await render();
+  } finally {
+    if (routing === href) routing = null;
+  }
+}
+
+async function render() {
   const { key, params } = parseHash();
   const list = ctx.pages;
   const page = list.find((p) => p.key === key) || list[0];

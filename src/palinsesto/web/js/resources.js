@@ -60,6 +60,8 @@ export const RESOURCES = [
       sources: { itemLabel: "source", help: "Tried in order; the next one takes over when one fails." },
       stream_key: { hidden: true },
       public_watch: { label: "Public watch", help: "Anyone with the share link watches in the browser, without a line." },
+      // Picked by name: the creators page lists no ids, so a bare number could not be found.
+      owner_user_id: { widget: "ref", ref: { path: "/users", params: { role: "creator" }, label: "username" }, label: "Creator", nullable: true, help: "A creator of this panel who owns it: sees its stream key and its audience." },
     },
     detail: channelDetail,
     afterRender: liveColumn,
