@@ -1,8 +1,9 @@
 """The legal pages in a real browser: the owner records rights to a channel with its
 contract as evidence (SHA-256 shown, expiry alert raised); a notice arrives through the
 public form; the owner decides from the inbox (blocking the channel for the line it names)
-and the channel leaves the line's player API; the owner lifts the restriction and the channel is back. Then retention, counter-
-notices with their restore timer, and a line's personal data exported and erased."""
+and the channel leaves the line's player API; the owner lifts the restriction and the
+channel is back. Then retention, counter-notices with their restore timer, and a line's
+personal data exported and erased."""
 
 from __future__ import annotations
 
