@@ -247,6 +247,19 @@ def test_only_platform_staff_suspend_a_service(server: RunningServer) -> None:
         assert root.get(f"/api/v1/tenants/{world.id}").json()["status"] == "suspended"
         report = root.get("/api/v1/transparency-report").json()
         assert report["actions"]["suspend_tenant"] == 1
+        # A service suspended already (or not approved yet) is not suspended again: lifting
+        # would bring it back for a reason that is not this decision's.
+        r = root.post(
+            f"/api/v1/notices/{notice_id}/actions",
+            json={"kind": "suspend_tenant", "facts": FACTS},
+        )
+        assert r.status_code == 409, r.text
+        r = root.post(
+            f"/api/v1/notices/{notice_id}/actions",
+            json={"kind": "reject", "facts": FACTS, "tenant_id": other.id},
+        )
+        assert r.status_code == 422 and "tenant_id" in r.json()["error"]["fields"], r.text
+        assert len(root.get(f"/api/v1/notices/{notice_id}/actions").json()) == 1
 
     code, body = _play(url)
     assert (code, body) == (403, b"USER_DISABLED\n")  # the suspended service's refusal

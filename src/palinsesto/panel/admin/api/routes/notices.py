@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from palinsesto.accounts.models import Line, Role, Tenant
+from palinsesto.accounts.models import Line, Role, Tenant, TenantStatus
 from palinsesto.accounts.security import generate_password, hash_api_key
 from palinsesto.catalog.models import Channel, Episode, Movie
 from palinsesto.db.base import utcnow
@@ -29,6 +29,7 @@ from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Principal
 from palinsesto.panel.admin.api.errors import (
     BadRequest,
+    Conflict,
     Forbidden,
     NotFound,
     Unauthorized,
@@ -385,6 +386,11 @@ def act_on_notice(
     notice = _get(session, principal, notice_id)
     if body.kind is ActionKind.suspend_tenant and not principal.is_platform:
         raise Forbidden("Only platform staff may suspend a service.")
+    if body.tenant_id is not None and body.kind is not ActionKind.suspend_tenant:
+        raise ValidationFailed(
+            "tenant_id names the service to suspend: only suspend_tenant takes it.",
+            fields={"tenant_id": "Only with kind suspend_tenant."},
+        )
     if notice.tenant_id is None and body.kind not in (
         ActionKind.reject,
         ActionKind.suspend_tenant,
@@ -667,6 +673,10 @@ def _suspend_tenant(
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
         raise BadRequest(f"Tenant {tenant_id} not found.", fields={"tenant_id": "Not found."})
+    if tenant.status is not TenantStatus.active:
+        # Lifting resumes the service: one suspended (or not approved yet) for another
+        # reason must not come back with it.
+        raise Conflict(f"Only an active service can be suspended; this one is {tenant.status}.")
     move_tenant(session, principal, tenant, "suspend")
     return [Target(TargetKind.tenant, str(tenant.id))]
 
