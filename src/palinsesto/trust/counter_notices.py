@@ -113,7 +113,12 @@ def business_days_after(start: datetime, days: int) -> datetime:
 
 def restrictable(kind: ActionKind) -> bool:
     """Whether an action leaves a restriction in place that can later be lifted."""
-    return kind in (ActionKind.suspend_line, ActionKind.disable_item)
+    return kind in (
+        ActionKind.block_item,
+        ActionKind.suspend_line,
+        ActionKind.disable_item,
+        ActionKind.suspend_tenant,
+    )
 
 
 def lift_statement(

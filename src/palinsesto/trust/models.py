@@ -281,3 +281,24 @@ class WatermarkMark(Base):
     output: Mapped[str] = mapped_column(String(8))  # "ts" or "hls"
     slot_seconds: Mapped[float] = mapped_column()
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LineBlock(Base):
+    """One line may no longer play or list one item (a ``block_item`` decision on a notice).
+
+    ``item_type`` is a bouquet item type (channel, movie, series); lifting the decision
+    deletes exactly the rows it created (``action_id``). Loaded with the line into the
+    playback caches (palinsesto.panel.playback.lines), so a change publishes ``lines``.
+    """
+
+    __tablename__ = "line_blocks"
+    __table_args__ = (Index("ix_line_blocks_line", "line_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"))
+    item_type: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[int] = mapped_column(Integer)
+    action_id: Mapped[int] = mapped_column(
+        ForeignKey("notice_actions.id", ondelete="CASCADE"), index=True
+    )

@@ -45,8 +45,10 @@ class ActionKind(enum.StrEnum):
     """Graduated actions, lightest first."""
 
     end_sessions = "end_sessions"  # cut the line's running plays of the item
+    block_item = "block_item"  # the line can no longer play or list the item
     suspend_line = "suspend_line"  # the line can no longer play anything
     disable_item = "disable_item"  # nobody can play or list the item
+    suspend_tenant = "suspend_tenant"  # the whole service is suspended (platform staff only)
     reject = "reject"  # no action: the notice is unfounded or incomplete
 
 
@@ -54,7 +56,9 @@ class TargetKind(enum.StrEnum):
     channel = "channel"
     movie = "movie"
     episode = "episode"
+    series = "series"  # what a block of an episode applies to: its series
     line = "line"
+    tenant = "tenant"  # a service of the platform (ref: its id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,8 +230,10 @@ class Decision:
 
 _ACTION_WORDS = {
     ActionKind.end_sessions: "the running plays of the content were ended",
+    ActionKind.block_item: "the subscription (line) can no longer access the content",
     ActionKind.suspend_line: "the subscription (line) was suspended",
     ActionKind.disable_item: "access to the content was disabled",
+    ActionKind.suspend_tenant: "the service distributing the content was suspended",
     ActionKind.reject: "no restriction was applied",
 }
 

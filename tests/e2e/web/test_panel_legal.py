@@ -1,8 +1,9 @@
 """The legal pages in a real browser: the owner records rights to a channel with its
 contract as evidence (SHA-256 shown, expiry alert raised); a notice arrives through the
-public form; the owner decides from the inbox and the channel leaves the line's player
-API; the owner lifts the restriction and the channel is back. Then retention, counter-
-notices with their restore timer, and a line's personal data exported and erased."""
+public form; the owner decides from the inbox (blocking the channel for the line it names)
+and the channel leaves the line's player API; the owner lifts the restriction and the
+channel is back. Then retention, counter-notices with their restore timer, and a line's
+personal data exported and erased."""
 
 from __future__ import annotations
 
@@ -95,14 +96,26 @@ def test_rights_notice_action_and_lift(panel: Panel, sqlite_server: RunningServe
     expect(names).to_contain_text("Line fan")
     expect(dlg).to_contain_text("No decision yet.")
     assert axe_serious(page) == []
-    dlg.get_by_label("Action", exact=True).select_option("disable_item")
+    kinds = dlg.get_by_label("Action", exact=True)
+    offered = kinds.locator("option").evaluate_all("(os) => os.map((o) => o.value)")
+    # The graduated actions, lightest first; suspending the whole service is the
+    # platform staff's, never offered to the service's own owner.
+    assert offered == [
+        "",
+        "end_sessions",
+        "block_item",
+        "suspend_line",
+        "disable_item",
+        "reject",
+    ]
+    kinds.select_option("block_item")
     dlg.get_by_label("Facts the decision relies on").fill(
         "The line's stream of Match was restreamed on a public site."
     )
     dlg.get_by_label("Review after (days)").fill("7")
     dlg.get_by_role("button", name="Decide").click()
-    expect(dlg.get_by_role("status").first).to_contain_text("Disable the item for everyone: done.")
-    decision = dlg.get_by_role("region", name=re.compile(r"Decision \d+: Disable the item"))
+    expect(dlg.get_by_role("status").first).to_contain_text("Block the item for the line: done.")
+    decision = dlg.get_by_role("region", name=re.compile(r"Decision \d+: Block the item"))
     decision.get_by_text("Statement of reasons").click()
     expect(decision).to_contain_text("restreamed on a public site")
     assert axe_serious(page) == []
@@ -119,7 +132,7 @@ def test_rights_notice_action_and_lift(panel: Panel, sqlite_server: RunningServe
     page.evaluate("window.scrollTo(0, 0)")
     panel.screenshot("restrictions")
     page.get_by_role("button", name=re.compile(r"^Lift decision \d+$")).click()
-    lift = page.get_by_role("dialog", name="Lift: Disable the item for everyone")
+    lift = page.get_by_role("dialog", name="Lift: Block the item for the line")
     lift.get_by_label("Why it ends").fill("The notifier withdrew: the line had a sub-licence.")
     lift.get_by_role("button", name="Lift the restriction").click()
     expect(page.get_by_text("Restriction lifted.")).to_be_visible()

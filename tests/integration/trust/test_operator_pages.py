@@ -105,7 +105,14 @@ def test_published_transparency_report_counts_what_happened(sqlite_server: Runni
         assert r.status_code == 422
     assert acme["notices"] == 3 and acme["service"] == "acme"
     assert acme["by_status"] == {"received": 1, "actioned": 1, "rejected": 1}
-    assert acme["actions"] == {"end_sessions": 0, "suspend_line": 1, "disable_item": 0, "reject": 1}
+    assert acme["actions"] == {
+        "end_sessions": 0,
+        "block_item": 0,
+        "suspend_line": 1,
+        "disable_item": 0,
+        "suspend_tenant": 0,
+        "reject": 1,
+    }
     assert acme["median_seconds_to_action"] is not None
     assert acme["counter_notices"] == {"received": 0, "by_status": {}}
     assert platform["notices"] == 4 and platform["by_regime"] == {"dsa": 4, "dmca": 0}

@@ -171,6 +171,8 @@ class LiveEngine(ChannelHost):
             line = await asyncio.to_thread(lines.lookup, session.username)
             if line is None or line.password != session.password or line.status(now) != "Active":
                 self.sessions.end(session, "line changed: no longer allowed")
+            elif ("channel", session.entry_id or session.channel_id) in line.blocked:
+                self.sessions.end(session, "item blocked for the line after a notice")
 
     async def _served_here(self, infos: list[ChannelInfo]) -> list[ChannelInfo]:
         """``infos`` without the channels of tenants that have their own nodes."""

@@ -296,6 +296,7 @@ class PlaybackAccess:
         members = self.bouquet_channels(line.tenant_id, line.bouquet_ids, cached_only=cached_only)
         if req.stream_id not in members:
             raise NotInBouquet(f"channel {req.stream_id} is not in the line's bouquets")
+        line.check_not_blocked(ItemType.channel.value, req.stream_id)
         self.check_rights(line.tenant_id, req, cached_only=cached_only)
         terms = self.syndicated(line.tenant_id, req.stream_id, cached_only=cached_only)
         if terms is not None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -47,7 +47,11 @@ from palinsesto.panel.playback.catalog_view import (
 )
 from palinsesto.panel.playback.rights_gate import gated_section
 
-CatalogKey = tuple[int, tuple[int, ...]]
+# (bouquet item type, id) a line may not list (LineView.blocked): lines with blocks get
+# their own sets, everyone else shares the bouquet set's.
+Blocked = frozenset[tuple[str, int]]
+NO_BLOCKS: Blocked = frozenset()
+CatalogKey = tuple[int, tuple[int, ...], Blocked]
 Stamp = tuple[int, int]
 
 BuiltT = TypeVar("BuiltT")  # what a caller builds from sections (bytes, a template)
@@ -64,6 +68,24 @@ LOADERS: dict[str, Callable[[Session, int, Sequence[int]], Section[Any]]] = {
     "vod": load_vod,
     "series": load_series,
 }
+KIND_ITEM_TYPES = {"live": "channel", "vod": "movie", "series": "series"}
+
+
+def without_blocked(kind: str, section: Any, blocked: Blocked) -> Any:
+    """``section`` without the items a line's notice blocks name."""
+    item_type = KIND_ITEM_TYPES[kind]
+    keep = [i for i in section.items if (item_type, i.id) not in blocked]
+    if len(keep) == len(section.items):
+        return section
+    used: set[int] = set()
+    for item in keep:
+        ids = getattr(item, "category_ids", None)
+        used.update(
+            ids if ids is not None else () if item.category_id is None else (item.category_id,)
+        )
+    return replace(
+        section, items=keep, used_category_ids=frozenset(used), by_id={i.id: i for i in keep}
+    )
 
 
 class Sections:
@@ -210,8 +232,10 @@ class CatalogCache:
     def _stamps(self, tenant_id: int, kinds: tuple[str, ...]) -> tuple[Stamp, ...]:
         return tuple(self.stamp(tenant_id, k) for k in kinds)
 
-    def _set(self, tenant_id: int, bouquet_ids: tuple[int, ...]) -> _SetEntry:
-        key = (tenant_id, bouquet_ids)
+    def _set(
+        self, tenant_id: int, bouquet_ids: tuple[int, ...], blocked: Blocked = NO_BLOCKS
+    ) -> _SetEntry:
+        key = (tenant_id, bouquet_ids, blocked)
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -226,9 +250,15 @@ class CatalogCache:
         with self._lock:
             return entry.locks.setdefault(name, threading.Lock())
 
-    def section(self, tenant_id: int, bouquet_ids: tuple[int, ...], kind: str) -> Section[Any]:
+    def section(
+        self,
+        tenant_id: int,
+        bouquet_ids: tuple[int, ...],
+        kind: str,
+        blocked: Blocked = NO_BLOCKS,
+    ) -> Section[Any]:
         """The set's ``kind`` section (reads the database when it is missing or stale)."""
-        entry = self._set(tenant_id, bouquet_ids)
+        entry = self._set(tenant_id, bouquet_ids, blocked)
         hit = entry.sections.get(kind)
         if hit is not None and hit[0] == self.stamp(tenant_id, kind):
             return hit[1]
@@ -240,12 +270,14 @@ class CatalogCache:
             with self._db.session() as session:
                 loaded = LOADERS[kind](session, tenant_id, bouquet_ids)
                 section = gated_section(kind, session, tenant_id, loaded)
+            if blocked:
+                section = without_blocked(kind, section, blocked)
             if kind == "live" and self._recorded is not None:
                 section = with_recorded_archive(section, partial(self._recorded, tenant_id))
             self.loads[kind] += 1
             entry.sections[kind] = (stamp, section)
             # Drop what was built from the old section rather than wait for a request.
-            key = (tenant_id, bouquet_ids)
+            key = (tenant_id, bouquet_ids, blocked)
             with self._lock:
                 for name, (kinds, _stamps, _value) in list(entry.built.items()):
                     if kind in kinds:
@@ -254,29 +286,44 @@ class CatalogCache:
         return section
 
     def peek_section(
-        self, tenant_id: int, bouquet_ids: tuple[int, ...], kind: str
+        self,
+        tenant_id: int,
+        bouquet_ids: tuple[int, ...],
+        kind: str,
+        blocked: Blocked = NO_BLOCKS,
     ) -> Section[Any] | None:
         """The set's ``kind`` section if it is loaded and fresh, without any I/O."""
-        entry = self._entries.get((tenant_id, bouquet_ids))
+        entry = self._entries.get((tenant_id, bouquet_ids, blocked))
         hit = entry.sections.get(kind) if entry is not None else None
         if hit is not None and hit[0] == self.stamp(tenant_id, kind):
             return hit[1]
         return None
 
-    def live(self, tenant_id: int, bouquet_ids: tuple[int, ...]) -> LiveSection:
-        return self.section(tenant_id, bouquet_ids, "live")
+    def live(
+        self, tenant_id: int, bouquet_ids: tuple[int, ...], blocked: Blocked = NO_BLOCKS
+    ) -> LiveSection:
+        return self.section(tenant_id, bouquet_ids, "live", blocked)
 
-    def vod(self, tenant_id: int, bouquet_ids: tuple[int, ...]) -> VodSection:
-        return self.section(tenant_id, bouquet_ids, "vod")
+    def vod(
+        self, tenant_id: int, bouquet_ids: tuple[int, ...], blocked: Blocked = NO_BLOCKS
+    ) -> VodSection:
+        return self.section(tenant_id, bouquet_ids, "vod", blocked)
 
-    def series(self, tenant_id: int, bouquet_ids: tuple[int, ...]) -> SeriesSection:
-        return self.section(tenant_id, bouquet_ids, "series")
+    def series(
+        self, tenant_id: int, bouquet_ids: tuple[int, ...], blocked: Blocked = NO_BLOCKS
+    ) -> SeriesSection:
+        return self.section(tenant_id, bouquet_ids, "series", blocked)
 
     def peek(
-        self, tenant_id: int, bouquet_ids: tuple[int, ...], name: Any, kinds: tuple[str, ...]
+        self,
+        tenant_id: int,
+        bouquet_ids: tuple[int, ...],
+        name: Any,
+        kinds: tuple[str, ...],
+        blocked: Blocked = NO_BLOCKS,
     ) -> Any | None:
         """What was built under ``name`` from still-fresh sections, without any I/O."""
-        key = (tenant_id, bouquet_ids)
+        key = (tenant_id, bouquet_ids, blocked)
         entry = self._entries.get(key)
         hit = entry.built.get(name) if entry is not None else None
         if hit is not None and hit[1] == self._stamps(tenant_id, kinds):
@@ -293,21 +340,23 @@ class CatalogCache:
         name: Any,
         kinds: tuple[str, ...],
         build: Callable[[Sections], BuiltT],
+        blocked: Blocked = NO_BLOCKS,
     ) -> BuiltT:
         """``build(sections)`` once per version of the ``kinds`` sections it reads,
         remembered under ``name``."""
-        value = self.peek(tenant_id, bouquet_ids, name, kinds)
+        value = self.peek(tenant_id, bouquet_ids, name, kinds, blocked)
         if value is not None:
             return value
-        entry = self._set(tenant_id, bouquet_ids)
+        entry = self._set(tenant_id, bouquet_ids, blocked)
         with self._lock_for(entry, name):
             stamps = self._stamps(tenant_id, kinds)
             hit = entry.built.get(name)
             if hit is not None and hit[1] == stamps:
                 return hit[2]
-            loaded = {k: self.section(tenant_id, bouquet_ids, k) for k in kinds}
+            loaded = {k: self.section(tenant_id, bouquet_ids, k, blocked) for k in kinds}
             value = build(Sections(tenant_id, bouquet_ids, loaded))
-            self._remember((tenant_id, bouquet_ids), entry, name, (kinds, stamps, value))
+            key = (tenant_id, bouquet_ids, blocked)
+            self._remember(key, entry, name, (kinds, stamps, value))
             # The per-name lock is not needed once the value is stored or given up on.
             with self._lock:
                 entry.locks.pop(name, None)

@@ -30,6 +30,7 @@ from palinsesto.accounts.models import Line, Tenant, TenantStatus
 from palinsesto.accounts.throttle import LockedOut, LoginThrottle
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.db import Database
+from palinsesto.trust.models import LineBlock
 
 OUTPUT_ORDER = ("m3u8", "ts", "rtmp")  # reference §3.2: ordered by output id
 
@@ -79,6 +80,12 @@ class OutputNotAllowed(LineRefused):
     code = "USER_DISALLOW_EXT"
 
 
+class ItemBlocked(LineRefused):
+    """A decision on a notice stopped this line playing this item (451); others still may."""
+
+    code = "ITEM_BLOCKED"
+
+
 @dataclass(frozen=True, slots=True)
 class LineView:
     """An immutable snapshot of a line, as playback needs it."""
@@ -98,6 +105,9 @@ class LineView:
     allowed_ips: frozenset[str]
     allowed_user_agents: frozenset[str]
     bouquet_ids: tuple[int, ...]
+    # (bouquet item type, id) this line may neither play nor list: notice decisions
+    # (trust.models.LineBlock). Part of the catalogue key: a line with blocks has its own lists.
+    blocked: frozenset[tuple[str, int]] = frozenset()
 
     def status(self, now: float) -> str:
         """Reference §3.2: Banned, then Disabled, then Active or Expired."""
@@ -112,12 +122,18 @@ class LineView:
     def allows_output(self, output: str) -> bool:
         return output in self.allowed_outputs
 
+    def check_not_blocked(self, item_type: str, item_id: int) -> None:
+        if self.blocked and (item_type, item_id) in self.blocked:
+            raise ItemBlocked(f"{item_type} {item_id} is blocked for this line after a notice")
+
 
 def _ts(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value is not None else None
 
 
-def line_view(line: Line, tenant_active: bool) -> LineView:
+def line_view(
+    line: Line, tenant_active: bool, blocked: frozenset[tuple[str, int]] = frozenset()
+) -> LineView:
     outputs = tuple(o for o in OUTPUT_ORDER if o in (line.allowed_outputs or []))
     return LineView(
         id=line.id,
@@ -135,6 +151,7 @@ def line_view(line: Line, tenant_active: bool) -> LineView:
         allowed_ips=frozenset(line.allowed_ips or ()),
         allowed_user_agents=frozenset(line.allowed_user_agents or ()),
         bouquet_ids=tuple(line.bouquet_ids),
+        blocked=blocked,
     )
 
 
@@ -200,7 +217,17 @@ class LineDirectory:
                 .join(Tenant, Tenant.id == Line.tenant_id)
                 .where(Line.username == username)
             ).first()
-            view = line_view(row[0], row[1] == TenantStatus.active) if row else None
+            view = None
+            if row is not None:
+                blocked = frozenset(
+                    (str(t), int(i))
+                    for t, i in session.execute(
+                        select(LineBlock.item_type, LineBlock.item_id).where(
+                            LineBlock.line_id == row[0].id
+                        )
+                    )
+                )
+                view = line_view(row[0], row[1] == TenantStatus.active, blocked)
         with self._lock:
             if len(self._cache) > 500_000:
                 self._cache.clear()

@@ -318,7 +318,9 @@ class Playlists:
         cache = self.surfaces.catalogs
         name = ("playlist", spec, base)
         kinds = spec_kinds(spec)
-        template: Template | None = cache.peek(line.tenant_id, line.bouquet_ids, name, kinds)
+        template: Template | None = cache.peek(
+            line.tenant_id, line.bouquet_ids, name, kinds, line.blocked
+        )
         if template is None:
             db = self.surfaces.ctx.db
 
@@ -327,7 +329,7 @@ class Playlists:
                 return build_template(sections, db, base, spec, cache.tenant(line.tenant_id)[0])
 
             template = await run_in_threadpool(
-                cache.built, line.tenant_id, line.bouquet_ids, name, kinds, build
+                cache.built, line.tenant_id, line.bouquet_ids, name, kinds, build, line.blocked
             )
         return stream(
             plain_headers(request),

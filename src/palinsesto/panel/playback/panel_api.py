@@ -92,7 +92,7 @@ class PanelApi:
             tenant = await run_in_threadpool(cache.tenant, line.tenant_id)
         if active:
             fragment: bytes | None = cache.peek(
-                line.tenant_id, line.bouquet_ids, "panel_api", KINDS
+                line.tenant_id, line.bouquet_ids, "panel_api", KINDS, line.blocked
             )
             if fragment is None:
                 fragment = await run_in_threadpool(
@@ -102,6 +102,7 @@ class PanelApi:
                     "panel_api",
                     KINDS,
                     catalogue_fragment,
+                    line.blocked,
                 )
         else:
             fragment = EMPTY_FRAGMENT

@@ -243,10 +243,10 @@ class PlayerApi:
             if category_id is not None:
                 # Only categories the set uses get a list of their own: any other id is
                 # an empty list, not one more cache entry.
-                section = cache.peek_section(line.tenant_id, line.bouquet_ids, kind)
+                section = cache.peek_section(line.tenant_id, line.bouquet_ids, kind, line.blocked)
                 if section is None:
                     section = await run_in_threadpool(
-                        cache.section, line.tenant_id, line.bouquet_ids, kind
+                        cache.section, line.tenant_id, line.bouquet_ids, kind, line.blocked
                     )
                 if category_id not in section.used_category_ids:
                     return send(plain_headers(request), EMPTY_ARRAY, JSON)
@@ -260,7 +260,9 @@ class PlayerApi:
     ) -> JsonArray:
         cache = self.surfaces.catalogs
         name, kinds = (action, category_id), (kind,)
-        found: JsonArray | None = cache.peek(line.tenant_id, line.bouquet_ids, name, kinds)
+        found: JsonArray | None = cache.peek(
+            line.tenant_id, line.bouquet_ids, name, kinds, line.blocked
+        )
         if found is not None:
             return found
         listing: JsonArray = await run_in_threadpool(
@@ -270,6 +272,7 @@ class PlayerApi:
             name,
             kinds,
             _list_builder(action, category_id),
+            line.blocked,
         )
         return listing
 
@@ -278,7 +281,7 @@ class PlayerApi:
         cache, tenant_id, bouquet_ids = self.surfaces.catalogs, line.tenant_id, line.bouquet_ids
         if action == "get_vod_info":
             vod_id = _int_param(params, "vod_id")
-            movies = cache.vod(tenant_id, bouquet_ids).by_id
+            movies = cache.vod(tenant_id, bouquet_ids, line.blocked).by_id
             movie = movies.get(vod_id) if vod_id else None
             if movie is None:
                 return xtream.vod_info(None)
@@ -287,7 +290,7 @@ class PlayerApi:
             return xtream.vod_info(movie, media.get(movie.id))
         if action == "get_series_info":
             series_id = _int_param(params, "series_id")
-            by_id = cache.series(tenant_id, bouquet_ids).by_id
+            by_id = cache.series(tenant_id, bouquet_ids, line.blocked).by_id
             series = by_id.get(series_id) if series_id else None
             if series is None:
                 return xtream.series_info(None, [], [])
@@ -296,7 +299,9 @@ class PlayerApi:
                 episodes = load_episodes(session, line.tenant_id, [series.id]).get(series.id, [])
                 media = load_media_info(session, tenant_id, Episode, [e.id for e in episodes])
             return xtream.series_info(series, seasons, episodes, media)
-        return self.epg(cache.live(tenant_id, bouquet_ids), line, action, params, int(now))
+        return self.epg(
+            cache.live(tenant_id, bouquet_ids, line.blocked), line, action, params, int(now)
+        )
 
     def epg(
         self,

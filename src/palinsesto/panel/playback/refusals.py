@@ -10,6 +10,7 @@ from palinsesto.panel.playback.admission import TooManyConnections
 from palinsesto.panel.playback.lines import (
     BadCredentials,
     IpNotAllowed,
+    ItemBlocked,
     LineInactive,
     LineRefused,
     LoginThrottled,
@@ -29,6 +30,7 @@ VIEWER_REFUSALS: list[tuple[type[Exception], int]] = [
     (TooManyConnections, 429),
     (LoginThrottled, 429),
     (ContentRefused, 451),  # RFC 7725: rights, territory, blackout; the body says which
+    (ItemBlocked, 451),  # a notice decision blocked this item for this line (ITEM_BLOCKED)
     (LineRefused, 403),
 ]
 

@@ -100,6 +100,7 @@ class VodAccess:
         )
         if item.bouquet_item not in members:
             raise NotInBouquet(f"{req.kind.value} {req.item_id} is not in the line's bouquets")
+        line.check_not_blocked(_BOUQUET_TYPE[req.kind].value, item.bouquet_item)
         # The same rights, territory and blackout gate as live: a movie, or an episode's series.
         rights_item = RightsItem.movie if req.kind is VodKind.movie else RightsItem.series
         self._access.check_item_rights(

@@ -143,7 +143,7 @@ class XmltvGuide:
         hour = int(time.time()) // 3600 * 3600
         start, stop = hour - prev_days * 86400, hour + (next_days + 1) * 86400
         cache = self.surfaces.catalogs
-        live = await run_in_threadpool(cache.live, line.tenant_id, line.bouquet_ids)
+        live = await run_in_threadpool(cache.live, line.tenant_id, line.bouquet_ids, line.blocked)
         tenant = cache.peek_tenant(line.tenant_id)
         if tenant is None:
             tenant = await run_in_threadpool(cache.tenant, line.tenant_id)
@@ -154,6 +154,7 @@ class XmltvGuide:
                 (
                     line.tenant_id,
                     line.bouquet_ids,
+                    sorted(line.blocked),
                     cache.stamp(line.tenant_id, "live"),
                     tenant,
                     guide.version(line.tenant_id),

@@ -20,6 +20,7 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "season": ("catalog.series",),
     "episode": ("catalog.series",),
     "line": ("lines",),
+    "line_block": ("lines",),  # a line's blocked items are loaded with the line
     "server": ("servers",),
     "tenant": ("catalog", "lines", "channels"),
     # Rights decide what is listed (catalog) and who may play (rights, palinsesto.panel.playback.

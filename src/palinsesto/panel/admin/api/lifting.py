@@ -2,7 +2,8 @@
 
 Used by the legal jobs (an action past its expiry; a counter-notice whose notifier did not
 go to court in time). Ending sessions leaves nothing to undo; a suspended line is enabled
-again, a disabled channel or movie too.
+again, a disabled channel or movie too, the line blocks the action created are deleted, a
+service it suspended is resumed.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from palinsesto.accounts.models import Line, Role
+from palinsesto.accounts.models import Line, Role, Tenant, TenantStatus
+from palinsesto.accounts.trials import trial_over
 from palinsesto.catalog.models import Channel, Movie
 from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import Principal
+from palinsesto.panel.admin.api.routes.tenants import move_tenant
 from palinsesto.panel.admin.api.types import MAX_ID
 from palinsesto.trust.audit import record, snapshot
 from palinsesto.trust.counter_notices import LiftReason, lift_statement
-from palinsesto.trust.models import Notice, NoticeAction
+from palinsesto.trust.models import LineBlock, Notice, NoticeAction
 from palinsesto.trust.notices import ActionKind
 
 # The actor the audit log names for what the legal jobs do (no admin user acted).
@@ -46,6 +49,10 @@ def lift(
     notice = session.get(Notice, action.notice_id)
     tenant_id = notice.tenant_id if notice is not None else None
     kind = ActionKind(action.kind)
+    if kind is ActionKind.block_item:
+        for block in session.scalars(select(LineBlock).where(LineBlock.action_id == action.id)):
+            audited(session, actor, "delete", "line_block", block)
+            session.delete(block)
     for target in action.targets:
         if kind is ActionKind.suspend_line and target["kind"] == "line":
             line = session.scalar(
@@ -66,6 +73,16 @@ def lift(
                 before = snapshot(row)
                 row.enabled = True
                 audited(session, actor, "update", target["kind"], row, before=before)
+        elif kind is ActionKind.suspend_tenant and target["kind"] == "tenant":
+            tenant = session.get(Tenant, int(target["ref"]))
+            # Resumed unless someone resumed it already, or its trial ended meanwhile (then
+            # it stays suspended for that reason, which is not this decision's).
+            if (
+                tenant is not None
+                and tenant.status is TenantStatus.suspended
+                and not trial_over(tenant, now)
+            ):
+                move_tenant(session, actor, tenant, "resume")
     action.lifted_at = now
     action.lift_reason = reason.value
     action.lift_statement = lift_statement(

@@ -5,8 +5,8 @@ import { getBlob } from "../api.js";
 import { formatValue, h, humanize, saveBlob } from "../dom.js";
 import { namesCell } from "../refs.js";
 
-const TARGET_PATHS = { channel: "/channels", movie: "/movies", series: "/series", episode: "/episodes" };
-const TARGET_WORDS = { channel: "Channel", movie: "Movie", series: "Series", episode: "Episode", line: "Line" };
+const TARGET_PATHS = { channel: "/channels", movie: "/movies", series: "/series", episode: "/episodes", tenant: "/tenants" };
+const TARGET_WORDS = { channel: "Channel", movie: "Movie", series: "Series", episode: "Episode", line: "Line", tenant: "Service" };
 
 // "Channel Match", "Line fan": what a notice or a decision names, by name, never by id.
 export function targetItems(targets) {

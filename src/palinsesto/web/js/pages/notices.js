@@ -13,10 +13,15 @@ import { statementView, targetItems, timeLeft } from "./legal_common.js";
 const REGIMES = { dsa: "EU DSA Art. 16", dmca: "US DMCA 512(c)" };
 const KIND_WORDS = {
   end_sessions: "End the line's plays",
+  block_item: "Block the item for the line",
   suspend_line: "Suspend the line",
   disable_item: "Disable the item for everyone",
+  suspend_tenant: "Suspend the whole service (platform staff)",
   reject: "Reject the notice (no action)",
 };
+// What a restriction in force can be reviewed and lifted on (suspending a service: only
+// platform staff, who also are the only ones to see such decisions on platform notices).
+const LIFTABLE = ["block_item", "suspend_line", "disable_item", "suspend_tenant"];
 const kindText = (kind) => KIND_WORDS[kind] || valueLabel(kind);
 
 // A select filter kept in the URL (so reload and back work).
@@ -104,8 +109,15 @@ export async function noticesPage(main, ctx, { params }) {
       actions.length ? actions.map(actionSummary) : h("p", { class: "muted" }, "No decision yet."),
     ];
     if (ctx.resource.canWrite(ctx.me)) {
+      const platform = ctx.me.role === "platform_admin";
+      // A service's own staff cannot suspend their service; platform staff can, and name it
+      // on a platform-wide notice (by default: the service whose line the notice names).
+      const kinds = Object.entries(KIND_WORDS).filter(([k]) => platform || k !== "suspend_tenant");
       const fields = fieldsFromSchema(requestSchema("/notices/{notice_id}/actions", "post"), {
-        kind: { label: "Action", choose: "Choose an action…", options: Object.entries(KIND_WORDS) },
+        kind: { label: "Action", choose: "Choose an action…", options: kinds },
+        tenant_id: platform && notice.tenant_id === null
+          ? { label: "Service to suspend (id)", help: "Suspending a service only. Empty: the service of the line the notice names." }
+          : { hidden: true },
         facts: { label: "Facts the decision relies on", help: "Said to the affected party in the statement of reasons.", widget: "textarea" },
         legal_ground: { label: "Legal ground", help: "The law the content breaks, if any.", example: "Copyright: Art. 171 L. 633/1941" },
         contractual_ground: { label: "Contractual ground", help: "The clause of your terms of service, if any.", example: "Terms §4.2: no redistribution" },
@@ -149,10 +161,10 @@ export async function restrictionsPage(main, ctx, { params }) {
       ["Applied to", (a) => targetItems(a.targets)],
       ["Ends", (a) => (a.expires_at ? `${formatValue(a.expires_at)} (${timeLeft(a.expires_at)})` : "—")],
       ["Review", (a) => (a.review_at ? `${formatValue(a.review_at)} (${timeLeft(a.review_at)})` : "—")],
-      ["State", (a) => (a.lifted_at ? `Lifted ${formatValue(a.lifted_at)}` : a.kind === "reject" || a.kind === "end_sessions" ? "Done" : "In force")],
+      ["State", (a) => (a.lifted_at ? `Lifted ${formatValue(a.lifted_at)}` : LIFTABLE.includes(a.kind) ? "In force" : "Done")],
     ], data.items, (a) => [
       h("button", { type: "button", class: "link", onclick: () => showStatement(a) }, "Statement", h("span", { class: "sr-only" }, ` of decision ${a.id}`)),
-      writable && !a.lifted_at && ["suspend_line", "disable_item"].includes(a.kind) ? [
+      writable && !a.lifted_at && LIFTABLE.includes(a.kind) && (a.kind !== "suspend_tenant" || ctx.me.role === "platform_admin") ? [
         h("button", { type: "button", class: "link", onclick: () => review(a) }, "Review", h("span", { class: "sr-only" }, ` decision ${a.id}`)),
         h("button", { type: "button", class: "link", onclick: () => liftIt(a) }, "Lift", h("span", { class: "sr-only" }, ` decision ${a.id}`)),
       ] : null,

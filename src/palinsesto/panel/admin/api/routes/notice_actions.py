@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from palinsesto.db.base import utcnow
 from palinsesto.panel.admin.api.deps import DbSession, Manager, Principal
-from palinsesto.panel.admin.api.errors import Conflict, NotFound
+from palinsesto.panel.admin.api.errors import Conflict, Forbidden, NotFound
 from palinsesto.panel.admin.api.lifting import lift
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.routes.notices import ActionOut
@@ -102,6 +102,8 @@ def lift_action(
     action = _get(session, principal, action_id)
     if not restrictable(ActionKind(action.kind)):
         raise Conflict("This decision left no restriction to lift.")
+    if action.kind == ActionKind.suspend_tenant.value and not principal.is_platform:
+        raise Forbidden("Only platform staff may lift the suspension of a service.")
     if action.lifted_at is not None:
         raise Conflict("This restriction was lifted already.")
     lift(session, action, LiftReason.staff, utcnow(), actor=principal, facts=body.facts.strip())

@@ -2,8 +2,9 @@
 
 Anyone may file a notice (``POST /public/notices``), to one tenant (``tenant``: its slug)
 or to the platform; the answer is a receipt whose code also reads the notice's status.
-Managers of the tenant list the notices, act on them (end the line's plays, suspend the
-line, disable the item, or reject), and each decision is stored with its statement of
+Managers of the tenant list the notices, act on them (end the line's plays, block the item
+for the line, suspend the line, disable the item, or reject; platform staff may also suspend
+the whole service), and each decision is stored with its statement of
 reasons (DSA Art. 17) and written to the audit log. Objections to decisions are in
 ``counter_notices.py``, the published figures in ``transparency.py``. The rules of what a
 notice must hold and what a decision states live in :mod:`palinsesto.trust.notices`.
@@ -20,14 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from palinsesto.accounts.models import Line, Role, Tenant
+from palinsesto.accounts.models import Line, Role, Tenant, TenantStatus
 from palinsesto.accounts.security import generate_password, hash_api_key
-from palinsesto.catalog.models import Channel, Movie
+from palinsesto.catalog.models import Channel, Episode, Movie
 from palinsesto.db.base import utcnow
 from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Principal
 from palinsesto.panel.admin.api.errors import (
     BadRequest,
+    Conflict,
     Forbidden,
     NotFound,
     Unauthorized,
@@ -35,9 +37,16 @@ from palinsesto.panel.admin.api.errors import (
 )
 from palinsesto.panel.admin.api.identifiers import Label
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
+from palinsesto.panel.admin.api.routes.tenants import move_tenant
 from palinsesto.panel.admin.api.types import MAX_ID, PathId, QueryId
 from palinsesto.trust.audit import record, snapshot
-from palinsesto.trust.models import CounterNotice, Notice, NoticeAction, TrustedNotifier
+from palinsesto.trust.models import (
+    CounterNotice,
+    LineBlock,
+    Notice,
+    NoticeAction,
+    TrustedNotifier,
+)
 from palinsesto.trust.notices import (
     ActionKind,
     Decision,
@@ -140,6 +149,13 @@ class ActionIn(BaseModel):
     )
     review_days: int | None = Field(
         default=None, ge=1, le=3650, description="when staff should review the restriction"
+    )
+    tenant_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="suspend_tenant on a platform-wide notice: the service to suspend "
+        "(default: the one whose line the notice names)",
     )
 
 
@@ -368,8 +384,21 @@ def act_on_notice(
 ) -> NoticeAction:
     """Decide on a notice: the action is carried out at once, with its statement of reasons."""
     notice = _get(session, principal, notice_id)
-    if notice.tenant_id is None and body.kind is not ActionKind.reject:
-        raise BadRequest("A platform-wide notice names no service: reject it or file it anew.")
+    if body.kind is ActionKind.suspend_tenant and not principal.is_platform:
+        raise Forbidden("Only platform staff may suspend a service.")
+    if body.tenant_id is not None and body.kind is not ActionKind.suspend_tenant:
+        raise ValidationFailed(
+            "tenant_id names the service to suspend: only suspend_tenant takes it.",
+            fields={"tenant_id": "Only with kind suspend_tenant."},
+        )
+    if notice.tenant_id is None and body.kind not in (
+        ActionKind.reject,
+        ActionKind.suspend_tenant,
+    ):
+        raise BadRequest(
+            "A platform-wide notice names no service: reject it, suspend the service "
+            "it concerns, or file it anew."
+        )
     return _decide(
         session,
         principal,
@@ -381,6 +410,7 @@ def act_on_notice(
         contractual_ground=body.contractual_ground,
         days=body.days,
         review_days=body.review_days,
+        tenant_id=body.tenant_id,
     )
 
 
@@ -397,10 +427,18 @@ def _decide(
     days: int | None = None,
     review_days: int | None = None,
     automated: bool = False,
+    tenant_id: int | None = None,
 ) -> NoticeAction:
-    targets = [Target(TargetKind(t["kind"]), t["ref"]) for t in notice.targets]
-    acted = _carry_out(session, principal, ctx, notice, kind, targets)
     now = utcnow()
+    # Stored first: what the action restricts (line blocks) refers to it, and lifting it
+    # undoes exactly that. A refusal below rolls the whole request back.
+    action = NoticeAction(
+        notice_id=notice.id, kind=kind.value, actor=principal.username, created_at=now
+    )
+    session.add(action)
+    session.flush()
+    targets = [Target(TargetKind(t["kind"]), t["ref"]) for t in notice.targets]
+    acted = _carry_out(session, principal, ctx, notice, kind, targets, action, tenant_id)
     expires = now + timedelta(days=days) if days else None
     decision = Decision(
         action=kind,
@@ -417,19 +455,12 @@ def _decide(
     if reference is not None:  # what the affected party quotes in a counter-notice
         statement["reference"] = reference
         statement["counter_notice"] = f"{ctx.settings.effective_public_url}/counter-notice"
-    action = NoticeAction(
-        notice_id=notice.id,
-        kind=kind.value,
-        targets=[{"kind": t.kind.value, "ref": t.ref} for t in acted],
-        actor=principal.username,
-        expires_at=expires,
-        statement=statement,
-        created_at=now,
-        reference=reference,
-        review_at=now + timedelta(days=review_days) if review_days else None,
-        lift_reason="",
-    )
-    session.add(action)
+    action.targets = [{"kind": t.kind.value, "ref": t.ref} for t in acted]
+    action.expires_at = expires
+    action.statement = statement
+    action.reference = reference
+    action.review_at = now + timedelta(days=review_days) if review_days else None
+    action.lift_reason = ""
     notice.status = (
         NoticeStatus.rejected if kind is ActionKind.reject else NoticeStatus.actioned
     ).value
@@ -479,10 +510,16 @@ def _carry_out(
     notice: Notice,
     kind: ActionKind,
     targets: list[Target],
+    action: NoticeAction,
+    service: int | None = None,
 ) -> list[Target]:
-    """Apply ``kind`` to what the notice names in its tenant; what it was applied to."""
+    """Apply ``kind`` to what the notice names in its tenant; what it was applied to.
+
+    ``service``: the tenant a platform admin suspends on a platform-wide notice."""
     if kind is ActionKind.reject:
         return []
+    if kind is ActionKind.suspend_tenant:
+        return _suspend_tenant(session, principal, notice, targets, service)
     tenant_id = notice.tenant_id
     lines = [t for t in targets if t.kind is TargetKind.line]
     items = [t for t in targets if t.kind is not TargetKind.line]
@@ -513,23 +550,135 @@ def _carry_out(
             line.enabled = False
             audited(session, principal, "update", "line", line, before=before)
             acted.append(target)
+    elif kind is ActionKind.block_item:
+        acted = _block_items(session, principal, ctx, notice, lines, items, action)
     elif kind is ActionKind.end_sessions:
-        engine = ctx.services.get("live")
         names = {t.ref for t in lines}
         channels = {int(t.ref) for t in items if t.kind is TargetKind.channel}
-        for viewing in list(engine.sessions.all()) if engine is not None else []:
-            if viewing.tenant_id != tenant_id or viewing.username not in names:
-                continue
-            if channels and viewing.channel_id not in channels:
-                continue
-            engine.sessions.end(viewing, "ended after a notice")
-            acted.append(Target(TargetKind.line, viewing.username))
+        ended = _end_plays(ctx, tenant_id, names, channels, "ended after a notice")
+        acted.extend(Target(TargetKind.line, name) for name in ended)
     if not acted:
         raise BadRequest(
             f"Nothing this notice names could be {kind.value.replace('_', ' ')}: "
             "check its targets, or reject it."
         )
     return list(dict.fromkeys(acted))
+
+
+def _end_plays(
+    ctx: Any, tenant_id: int | None, names: set[str], channels: set[int], reason: str
+) -> list[str]:
+    """End the running live plays of lines ``names`` (of ``channels`` only, when given);
+    the usernames whose plays were ended."""
+    engine = ctx.services.get("live")
+    ended: list[str] = []
+    for viewing in list(engine.sessions.all()) if engine is not None else []:
+        if viewing.tenant_id != tenant_id or viewing.username not in names:
+            continue
+        if channels and (viewing.entry_id or viewing.channel_id) not in channels:
+            continue
+        engine.sessions.end(viewing, reason)
+        ended.append(viewing.username)
+    return ended
+
+
+def _blockable(session: Session, tenant_id: int, target: Target) -> Target | None:
+    """What a line block of ``target`` applies to in the tenant (an episode: its series)."""
+    if not target.ref.isdigit() or int(target.ref) > MAX_ID:
+        return None
+    item_id = int(target.ref)
+    if target.kind is TargetKind.channel:
+        found = session.scalar(
+            select(Channel.id).where(Channel.id == item_id, Channel.tenant_id == tenant_id)
+        )
+    elif target.kind is TargetKind.movie:
+        found = session.scalar(
+            select(Movie.id).where(Movie.id == item_id, Movie.tenant_id == tenant_id)
+        )
+    elif target.kind is TargetKind.episode:
+        found = session.scalar(
+            select(Episode.series_id).where(Episode.id == item_id, Episode.tenant_id == tenant_id)
+        )
+        return Target(TargetKind.series, str(found)) if found is not None else None
+    else:
+        return None
+    return target if found is not None else None
+
+
+def _block_items(
+    session: Session,
+    principal: Principal,
+    ctx: Any,
+    notice: Notice,
+    lines: list[Target],
+    items: list[Target],
+    action: NoticeAction,
+) -> list[Target]:
+    """Each named line can no longer play or list each named item; its running plays of
+    them are cut. Other lines are not affected."""
+    tenant_id = notice.tenant_id
+    assert tenant_id is not None  # platform-wide notices are refused before
+    blocked = [b for b in (_blockable(session, tenant_id, t) for t in items) if b is not None]
+    acted: list[Target] = []
+    for target in lines:
+        line = session.scalar(
+            select(Line).where(Line.username == target.ref, Line.tenant_id == tenant_id)
+        )
+        if line is None or not blocked:
+            continue
+        for item in blocked:
+            block = LineBlock(
+                tenant_id=tenant_id,
+                line_id=line.id,
+                item_type=item.kind.value,
+                item_id=int(item.ref),
+                action_id=action.id,
+            )
+            session.add(block)
+            audited(session, principal, "create", "line_block", block)
+        acted.append(target)
+    if not acted:
+        return []
+    channels = {int(t.ref) for t in blocked if t.kind is TargetKind.channel}
+    if channels:
+        names = {t.ref for t in acted}
+        _end_plays(ctx, tenant_id, names, channels, "item blocked for the line after a notice")
+    return [*acted, *blocked]
+
+
+def _suspend_tenant(
+    session: Session,
+    principal: Principal,
+    notice: Notice,
+    targets: list[Target],
+    service: int | None,
+) -> list[Target]:
+    """Suspend the service the notice concerns (tenants' own suspend: viewers get the
+    suspended slate or refusal, staff become read-only)."""
+    tenant_id = notice.tenant_id
+    if tenant_id is None:
+        tenant_id = service
+    elif service is not None and service != tenant_id:
+        raise BadRequest("This notice is to another service: it can suspend only that one.")
+    if tenant_id is None:  # a platform-wide notice: the service of the line it names
+        names = [t.ref for t in targets if t.kind is TargetKind.line]
+        owners = set(session.scalars(select(Line.tenant_id).where(Line.username.in_(names))))
+        if len(owners) != 1:
+            raise BadRequest(
+                "Name the service to suspend (tenant_id): the notice names no line of "
+                "exactly one service.",
+                fields={"tenant_id": "Required for this notice."},
+            )
+        tenant_id = owners.pop()
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise BadRequest(f"Tenant {tenant_id} not found.", fields={"tenant_id": "Not found."})
+    if tenant.status is not TenantStatus.active:
+        # Lifting resumes the service: one suspended (or not approved yet) for another
+        # reason must not come back with it.
+        raise Conflict(f"Only an active service can be suspended; this one is {tenant.status}.")
+    move_tenant(session, principal, tenant, "suspend")
+    return [Target(TargetKind.tenant, str(tenant.id))]
 
 
 # ---- trusted notifiers ----

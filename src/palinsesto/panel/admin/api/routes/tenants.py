@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from palinsesto.accounts.models import ConnectionPolicy, Tenant, TenantStatus
 from palinsesto.accounts.plans import PLANS
@@ -175,7 +176,12 @@ MOVES: dict[str, tuple[frozenset[TenantStatus], TenantStatus]] = {
 
 
 def _move(session: DbSession, principal: Principal, tenant_id: int, move: str) -> Tenant:
-    tenant = _get(session, principal, tenant_id)
+    return move_tenant(session, principal, _get(session, principal, tenant_id), move)
+
+
+def move_tenant(session: Session, principal: Principal, tenant: Tenant, move: str) -> Tenant:
+    """Apply one of :data:`MOVES` (Conflict when the tenant's status does not allow it);
+    also used by notice decisions that suspend a service and by their lifting."""
     sources, target = MOVES[move]
     if tenant.status not in sources:
         raise Conflict(f"A {tenant.status.value} tenant cannot be {move}d.")
