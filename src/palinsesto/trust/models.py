@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -279,7 +280,7 @@ class WatermarkMark(Base):
     # start over with each process); a streaming node's: the cluster-wide session id's.
     code: Mapped[int] = mapped_column(Integer, default=0)
     output: Mapped[str] = mapped_column(String(8))  # "ts" or "hls"
-    slot_seconds: Mapped[float] = mapped_column()
+    slot_seconds: Mapped[float] = mapped_column(Float)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
