@@ -51,11 +51,12 @@ def _split(data: bytes) -> tuple[bytes, bytes]:
 
 
 def _decode(data: bytes, tmp: Path, *vf: str) -> tuple[int, str]:
-    """(frames decoded, ffmpeg's debug log: it names every continuity counter jump)."""
+    """(frames decoded, ffmpeg's debug log: it names every continuity counter jump; "repeat"
+    keeps identical lines, which ffmpeg otherwise folds into "repeated N times")."""
     path = tmp / "in.ts"
     path.write_bytes(data)
     done = subprocess.run(
-        [FFMPEG, "-hide_banner", "-v", "debug", "-i", str(path), "-map", "0:v", *vf,
+        [FFMPEG, "-hide_banner", "-v", "repeat+debug", "-i", str(path), "-map", "0:v", *vf,
          "-f", "null", "-"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
