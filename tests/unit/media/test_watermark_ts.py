@@ -52,12 +52,13 @@ def _split(data: bytes) -> tuple[bytes, bytes]:
 
 def _decode(data: bytes, tmp: Path, *vf: str) -> tuple[int, str]:
     """(frames decoded, ffmpeg's debug log: it names every continuity counter jump; "repeat"
-    keeps identical lines, which ffmpeg otherwise folds into "repeated N times")."""
+    keeps identical lines, which ffmpeg otherwise folds into "repeated N times"; one decoder
+    thread, so that what it logs per frame does not depend on the machine's load)."""
     path = tmp / "in.ts"
     path.write_bytes(data)
     done = subprocess.run(
-        [FFMPEG, "-hide_banner", "-v", "repeat+debug", "-i", str(path), "-map", "0:v", *vf,
-         "-f", "null", "-"],
+        [FFMPEG, "-hide_banner", "-v", "repeat+debug", "-threads", "1", "-i", str(path),
+         "-map", "0:v", *vf, "-f", "null", "-"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     frames = re.findall(r"(\d+) frames decoded; (\d+) decode errors", done.stderr)
