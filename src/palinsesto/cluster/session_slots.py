@@ -293,6 +293,11 @@ class SessionSlots:
         """Keep what the admitting replica knows of a session (line, item, address)."""
         self._described.setdefault(node_id, {})[session_id] = details
 
+    async def describe_many(self, described: dict[int, dict[int, dict[str, Any]]]) -> None:
+        """:meth:`describe` for many sessions of many nodes at once."""
+        for node_id, sessions in described.items():
+            self._described.setdefault(node_id, {}).update(sessions)
+
     async def descriptions(self, node_id: int) -> dict[int, dict[str, Any]]:
         """Every description kept for ``node_id``'s sessions (some may have ended)."""
         return dict(self._described.get(node_id, {}))

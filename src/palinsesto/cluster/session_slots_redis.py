@@ -498,8 +498,21 @@ class RedisSessionSlots(SessionSlots):
         return int(await self._call(self._end, "0", session_id, tenant))
 
     async def describe(self, node_id: int, session_id: int, details: dict[str, Any]) -> None:
-        key, value = f"{self._prefix}d:{node_id}", json.dumps(details)
-        await self._calls.call(lambda: self._redis.hset(key, str(session_id), value))
+        await self.describe_many({node_id: {session_id: details}})
+
+    async def describe_many(self, described: dict[int, dict[int, dict[str, Any]]]) -> None:
+        # One round trip for every node's batch: an HSET per node, pipelined.
+        async def write() -> None:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for node_id, sessions in described.items():
+                    fields: dict[str | bytes, str | bytes] = {
+                        str(i): json.dumps(d) for i, d in sessions.items()
+                    }
+                    pipe.hset(f"{self._prefix}d:{node_id}", mapping=fields)  # type: ignore[arg-type]
+                await pipe.execute()
+
+        if described:
+            await self._calls.call(write)
 
     async def descriptions(self, node_id: int) -> dict[int, dict[str, Any]]:
         key = f"{self._prefix}d:{node_id}"

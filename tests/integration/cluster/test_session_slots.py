@@ -267,3 +267,13 @@ async def test_confirmed_slots_live_as_long_as_their_node_renews(slots: SessionS
     assert await slots.sessions_of_node(2) == []
     # Node 1 stops too: gone once its last lease ends.
     assert await slots.line_count(1, 10, T0 + 26 + 10) == 0
+
+
+async def test_descriptions_written_in_one_batch_are_read_per_node(slots: SessionSlots) -> None:
+    await slots.describe(1, 10, {"line_id": 1})
+    await slots.describe_many({1: {11: {"line_id": 2}}, 2: {20: {"line_id": 3}}})
+    assert await slots.descriptions(1) == {10: {"line_id": 1}, 11: {"line_id": 2}}
+    assert await slots.descriptions(2) == {20: {"line_id": 3}}
+    await slots.describe_many({})
+    await slots.forget(1, [10])
+    assert await slots.descriptions(1) == {11: {"line_id": 2}}

@@ -198,6 +198,9 @@ class NodeControl:
         self._lease_cache: dict[int, tuple[float, list[NodeLease]]] = {}
         self._placement_cache: dict[int, tuple[float, place.Placement | None]] = {}
         self._writes: set[asyncio.Task[None]] = set()  # descriptions being stored
+        # node -> session -> details, waiting for the next batched write (_describe)
+        self._undescribed: dict[int, dict[int, dict[str, Any]]] = {}
+        self._undescribed_flush: asyncio.Task[None] | None = None
         # (tenant, line, kind, item, ip, user agent) -> (session, node) of VOD plays
         self._file_plays: dict[tuple[object, ...], tuple[int, int]] = {}
         self._pruned_at = 0.0
@@ -831,20 +834,27 @@ class NodeControl:
 
     def _describe(self, session: AdmittedSession) -> None:
         """Write who watches what beside the slot, for the sessions list of every replica;
-        off the admission's path (the 302 does not wait for it)."""
+        off the admission's path (the 302 does not wait for it), and batched: the
+        admissions of one event-loop pass are written in one round trip (a write each
+        cost the panel as much CPU as the rest of an admission)."""
         details = dataclasses.asdict(session)
         del details["session_id"], details["node_id"]
-        task = asyncio.get_running_loop().create_task(
-            self._store_description(session.node_id, session.session_id, details)
-        )
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+        self._undescribed.setdefault(session.node_id, {})[session.session_id] = details
+        if self._undescribed_flush is None:
+            task = asyncio.get_running_loop().create_task(self._store_descriptions())
+            self._undescribed_flush = task
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
 
-    async def _store_description(self, node_id: int, session_id: int, details: Any) -> None:
+    async def _store_descriptions(self) -> None:
+        await asyncio.sleep(0)  # let this pass's other admissions join the batch
+        batch, self._undescribed = self._undescribed, {}
+        self._undescribed_flush = None
         try:
-            await self.slots.describe(node_id, session_id, details)
-        except Exception as exc:  # noqa: BLE001 - the list misses it; the play goes on
-            log.warning("session %d not described in the shared store: %s", session_id, exc)
+            await self.slots.describe_many(batch)
+        except Exception as exc:  # noqa: BLE001 - the list misses them; the plays go on
+            count = sum(len(sessions) for sessions in batch.values())
+            log.warning("%d sessions not described in the shared store: %s", count, exc)
 
     async def sessions(self, tenant_id: int | None) -> list[AdmittedSession]:
         """The sessions the tenant's nodes (None: every node) hold now, whichever replica
