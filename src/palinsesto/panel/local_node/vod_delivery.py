@@ -30,7 +30,8 @@ from typing import Any
 
 from palinsesto.catalog.models import RemoteDelivery
 from palinsesto.node.dataplane import Connection, HttpRequest, Reply, Written
-from palinsesto.node.file_sender import SendAborted, Shrunk, send_file, send_now
+from palinsesto.node.file_reply import FileSpan, send_span
+from palinsesto.node.file_sender import SendAborted, Shrunk, send_now
 from palinsesto.node.http_range import ByteSpan, RangeNotSatisfiable, plan_range
 from palinsesto.node.open_file import OpenFile, open_file
 from palinsesto.node.vod_files import RemoteUrl, VodSourceRefused, classify_source
@@ -251,35 +252,15 @@ class VodDelivery:
         span: ByteSpan,
         ticket: VodTicket,
     ) -> Outcome:
-        """The rest of a response the socket could not take at once, as it drains."""
+        """The rest of a response the socket could not take at once, as it drains
+        (node/file_reply.py sends it, as a node's ``/vod/`` does)."""
         session = ticket.session
-        task = asyncio.current_task()
 
-        def lost() -> None:  # the peer left: stop sending at once
-            if task is not None:
-                task.cancel()
+        def counted(n: int) -> None:
+            session.bytes_sent += n
 
-        conn.on_lost = lost
-        try:
-            if conn.closed or conn.transport is None:
-                return None
-            for _ in range(1000):  # an earlier reply still queued (rare): after it
-                if not conn.buffered():
-                    break
-                await asyncio.sleep(0.002)
-            else:
-                return Written(keep_alive=False)  # the peer reads nothing: give up
-            sock = conn.transport.get_extra_info("socket")
-
-            def counted(n: int) -> None:
-                session.bytes_sent += n
-
-            await send_file(sock.fileno(), opened.fd, span.start, span.length, counted, head)
-        except (SendAborted, Shrunk) as exc:
-            return self._ended_early(grant, conn, exc)
-        finally:
-            conn.on_lost = None
-        return Written(request.keep_alive)
+        label = f"{grant.item.kind} {grant.item.id}"
+        return await send_span(FileSpan(opened.fd, span, head), request, conn, counted, label)
 
     def _held_by(self, conn: Connection) -> _Held:
         held = self._held.get(conn)
