@@ -207,11 +207,20 @@ def list_partners(
     principal: Staff, session: DbSession, status: StatusFilter = None
 ) -> list[SyndicationOut]:
     """The owner's side: requests for this panel's channels, and who carries them."""
-    stmt = select(Syndication).where(Syndication.owner_tenant_id == _own_tenant(principal))
+    return _listed(session, principal, status, partner_view=False)
+
+
+def _listed(
+    session: Session, principal: Principal, status: SyndicationStatus | None, *, partner_view: bool
+) -> list[SyndicationOut]:
+    """This panel's syndications on one side (``partner_view``: as the partner), newest
+    first."""
+    side = Syndication.partner_tenant_id if partner_view else Syndication.owner_tenant_id
+    stmt = select(Syndication).where(side == _own_tenant(principal))
     if status is not None:
         stmt = stmt.where(Syndication.status == status)
     rows = session.scalars(stmt.order_by(Syndication.id.desc()).limit(LIST_MAX))
-    return [_syndication_out(session, r, partner_view=False) for r in rows]
+    return [_syndication_out(session, r, partner_view=partner_view) for r in rows]
 
 
 def _owner_move(
@@ -334,11 +343,7 @@ def list_requests(
     principal: Staff, session: DbSession, status: StatusFilter = None
 ) -> list[SyndicationOut]:
     """The partner's side: what this panel asked for, and what it carries."""
-    stmt = select(Syndication).where(Syndication.partner_tenant_id == _own_tenant(principal))
-    if status is not None:
-        stmt = stmt.where(Syndication.status == status)
-    rows = session.scalars(stmt.order_by(Syndication.id.desc()).limit(LIST_MAX))
-    return [_syndication_out(session, r, partner_view=True) for r in rows]
+    return _listed(session, principal, status, partner_view=True)
 
 
 @router.post("/requests/{syndication_id}/cancel", response_model=SyndicationOut)
