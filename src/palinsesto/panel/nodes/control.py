@@ -117,7 +117,8 @@ class Admitted:
 @dataclass(frozen=True, slots=True)
 class AdmittedSession:
     """A session admitted to a node, for the admin's sessions list: described in the
-    shared store beside its slot by the replica that admitted it."""
+    shared store beside its slot by the reservation that won it (a
+    :class:`~palinsesto.cluster.session_slots.PlayLabel`), whichever replica admitted it."""
 
     session_id: int
     tenant_id: int
