@@ -37,6 +37,10 @@ Contract:
   before are held again when their node renews them, without counting against any limit
   until they end (their line is not known any more). This needs session ids from
   :meth:`next_session_id`, which never reuses an id, even across such a loss.
+- A request may carry a :class:`PlayLabel` (who watches what): a slot it wins is then
+  described, in the same atomic step, for the admin's sessions list on every replica
+  (:meth:`SessionSlots.descriptions`); a refused one stores nothing. The description goes
+  with the slot: released, ended, kicked, its node lost, or its grace after lapsing over.
 - :class:`SlotsUnavailable`: the store cannot be reached. The panel then refuses new plays
   (503 with the reason) and must not cut any session because of it; the store recovers by
   itself once Redis answers again.
@@ -91,6 +95,33 @@ class SlotRequest:
     user_agent: str
     tenant_max_viewers: int | None  # the plan's max_viewers; None = no limit
     ttl_seconds: float  # the slot lapses unless renewed within this
+    # The admission's: the slot is described with it (module doc); None = not described
+    label: PlayLabel | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlayLabel:
+    """What a session's description says beyond its slot's own line, node, address and
+    start: written by the reservation itself, so an admission is still one round trip."""
+
+    username: str
+    item_id: int  # the channel, movie or episode played
+    output: str  # "ts", "hls", "movie", "series", "timeshift", "relay"
+
+
+def description(req: SlotRequest, label: PlayLabel, started_at: float) -> dict[str, Any]:
+    """A session's description as :meth:`SessionSlots.descriptions` returns it (the
+    fields of the panel's ``AdmittedSession`` but its session and node)."""
+    return {
+        "tenant_id": req.tenant_id,
+        "line_id": req.line_id,
+        "username": label.username,
+        "channel_id": label.item_id,
+        "ip": req.ip,
+        "user_agent": req.user_agent,
+        "output": label.output,
+        "started_at": started_at,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +200,7 @@ class SessionSlots:
                 held.pending_until = now + req.ttl_seconds
                 heapq.heappush(self._pending, (held.pending_until, session_id))
             return Reserved(session_id)
-        self._lapsed.pop(session_id, None)
+        self._forget_lapsed(session_id)  # admitted afresh
         line = self._by_line.get((req.tenant_id, req.line_id), set())
         limit = req.max_connections
         over = len(line) - limit + 1 if limit else 0
@@ -186,7 +217,7 @@ class SessionSlots:
                 raise SlotRefused(USER_MAX_CONNECTIONS, f"the line is at {limit} connections")
             for victim in self._victims(line, req.ip, req.user_agent, over):
                 node = self._slots[victim].node_id
-                self._drop(victim)
+                self._end_slot(victim)
                 self._kicks.setdefault(node, []).append(victim)
                 kicked.append(Kicked(victim, node))
         slot = _Slot(
@@ -202,6 +233,9 @@ class SessionSlots:
         )
         self._add(session_id, slot)
         heapq.heappush(self._pending, (slot.pending_until, session_id))
+        if req.label is not None:
+            described = description(req, req.label, now)
+            self._described.setdefault(req.node_id, {})[session_id] = described
         return Reserved(session_id, tuple(kicked))
 
     async def reserve_many(
@@ -237,15 +271,15 @@ class SessionSlots:
         for session_id in list(self._by_node.get(node_id, ())):
             slot = self._slots[session_id]
             if slot.confirmed and session_id not in listed:
-                self._drop(session_id)
+                self._end_slot(session_id)
         self._node_until[node_id] = now + ttl_seconds
         return sorted(gone)
 
     async def release(self, session_ids: Iterable[int]) -> None:
         """Free these sessions' slots (the viewers left); unknown ids are ignored."""
         for session_id in session_ids:
-            self._drop(session_id)
-            self._lapsed.pop(session_id, None)
+            self._end_slot(session_id)
+            self._forget_lapsed(session_id)
 
     async def line_count(self, tenant_id: int, line_id: int, now: float) -> int:
         self._purge(now)
@@ -284,29 +318,22 @@ class SessionSlots:
         if slot is None or (tenant_id is not None and slot.tenant_id != tenant_id):
             return 0
         self._kicks.setdefault(slot.node_id, []).append(session_id)
-        self._drop(session_id)
+        self._end_slot(session_id)
         return slot.node_id
 
     # ---- who watches what: the admin's sessions list on any replica ----
 
-    async def describe(self, node_id: int, session_id: int, details: dict[str, Any]) -> None:
-        """Keep what the admitting replica knows of a session (line, item, address)."""
-        self._described.setdefault(node_id, {})[session_id] = details
-
-    async def describe_many(self, described: dict[int, dict[int, dict[str, Any]]]) -> None:
-        """:meth:`describe` for many sessions of many nodes at once."""
-        for node_id, sessions in described.items():
-            self._described.setdefault(node_id, {}).update(sessions)
-
     async def descriptions(self, node_id: int) -> dict[int, dict[str, Any]]:
-        """Every description kept for ``node_id``'s sessions (some may have ended)."""
+        """The descriptions of ``node_id``'s sessions (:func:`description`), written by
+        the reservations that carried a :class:`PlayLabel`. A lapsed slot's stays while
+        its node may still renew it back, so some may not be held now."""
         return dict(self._described.get(node_id, {}))
 
     async def forget(self, node_id: int, session_ids: Iterable[int]) -> None:
-        """Drop the descriptions of sessions that ended."""
-        kept = self._described.get(node_id, {})
+        """Drop the descriptions of sessions that ended (their slots may be gone already:
+        the store drops a description with its slot)."""
         for session_id in session_ids:
-            kept.pop(session_id, None)
+            self._undescribe(node_id, session_id)
 
     async def close(self) -> None:
         """Release what the store holds (nothing here; the Redis store closes its pool)."""
@@ -327,6 +354,24 @@ class SessionSlots:
         _discard(self._by_tenant, slot.tenant_id, session_id)
         _discard(self._by_node, slot.node_id, session_id)
         return slot
+
+    def _end_slot(self, session_id: int) -> None:
+        """The slot is over (released, ended, kicked): it and its description go."""
+        slot = self._drop(session_id)
+        if slot is not None:
+            self._undescribe(slot.node_id, session_id)
+
+    def _forget_lapsed(self, session_id: int) -> None:
+        entry = self._lapsed.pop(session_id, None)
+        if entry is not None:
+            self._undescribe(entry[0].node_id, session_id)
+
+    def _undescribe(self, node_id: int, session_id: int) -> None:
+        kept = self._described.get(node_id)
+        if kept is not None:
+            kept.pop(session_id, None)
+            if not kept:
+                del self._described[node_id]
 
     def _lapse(self, session_id: int, now: float) -> None:
         slot = self._drop(session_id)
@@ -349,7 +394,7 @@ class SessionSlots:
             oldest = next(iter(self._lapsed))
             if self._lapsed[oldest][1] + EXPIRED_GRACE_SECONDS > now:
                 break
-            del self._lapsed[oldest]
+            self._forget_lapsed(oldest)
 
     def _take_back(self, session_id: int, node_id: int) -> _Slot | None:
         """A lapsed slot of this node held again, if its line and tenant have room."""

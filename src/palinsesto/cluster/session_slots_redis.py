@@ -13,8 +13,10 @@ touch keys they compute, so not a Redis Cluster):
 - ``gone``: sorted set, lapsed id -> when; ``g:<node>``: the node's lapsed ids. A lapsed
   id's hash is kept ``EXPIRED_GRACE_SECONDS`` so that its node can renew it back;
 - ``k:<node>``: list, the node's kick queue;
-- ``d:<node>``: hash, session id -> JSON description (line, item, address) written by the
-  replica that admitted it, for the admin's sessions list on every replica;
+- ``d:<node>``: hash, session id -> JSON description
+  (:func:`~palinsesto.cluster.session_slots.description`), for the admin's sessions list on
+  every replica: written by the reservation that won the slot, when it carried a label,
+  deleted with the slot (``drop``; a lapsed slot's stays through its grace);
 - ``ids``: the session id counter, started from Redis's clock (ms x 1000) the first time
   any script runs, and ``floor`` its first value: an unknown id below it was handed out
   before Redis lost its data, and its node's renew adopts it.
@@ -87,6 +89,7 @@ local function drop(id)
   detach(id, h[3])
   redis.call('SREM', P .. 'g:' .. h[3], id)
   redis.call('DEL', P .. 's:' .. id)
+  redis.call('HDEL', P .. 'd:' .. h[3], id)
   return h[3]
 end
 
@@ -122,9 +125,20 @@ end
 
 # One play, a list of 10 strings: id ("0": a new one, taken from the counter in this same
 # run, so an admission is one round trip), tenant, line, node, ip, ua, max_connections,
-# policy, tenant max ("" = none), ttl. Returns {'ok', id, kicked id, its node, ...} or
-# {'line'} / {'tenant'}. Needs init() first.
+# policy, tenant max ("" = none), ttl; then, if the play is labelled, 3 more: username,
+# item id, output, and the slot it wins is described (``d:<node>``) in this same run.
+# Returns {'ok', id, kicked id, its node, ...} or {'line'} / {'tenant'}. Needs init() first.
 _RESERVE_ONE = """
+-- The description's JSON, written here rather than by cjson.encode on a table: its
+-- numbers keep 14 digits, which would round started_at (ARGV[2], a Python float's repr,
+-- already JSON) to a tenth of a millisecond or worse. t, l and the item are decimal ids.
+local function description(a, t, l)
+  return '{"tenant_id":' .. t .. ',"line_id":' .. l
+    .. ',"username":' .. cjson.encode(a[11]) .. ',"channel_id":' .. a[12]
+    .. ',"ip":' .. cjson.encode(a[5]) .. ',"user_agent":' .. cjson.encode(a[6])
+    .. ',"output":' .. cjson.encode(a[13]) .. ',"started_at":' .. ARGV[2] .. '}'
+end
+
 local function reserve(a)
   local id, t, l, n = a[1], a[2], a[3], a[4]
   if id == '0' then
@@ -178,6 +192,7 @@ local function reserve(a)
   count(id, t, l)
   redis.call('SADD', P .. 'np:' .. n, id)
   redis.call('ZADD', PEND, expires, id)
+  if a[11] then redis.call('HSET', P .. 'd:' .. n, id, description(a, t, l)) end
   return result
 end
 """
@@ -340,6 +355,8 @@ return redis.call('INCR', P .. 'ids')
 
 
 def _reserve_args(req: SlotRequest) -> list[str]:
+    label = req.label
+    described = [] if label is None else [label.username, str(label.item_id), label.output]
     return [
         str(req.session_id),
         str(req.tenant_id),
@@ -351,6 +368,7 @@ def _reserve_args(req: SlotRequest) -> list[str]:
         req.policy.value,
         "" if req.tenant_max_viewers is None else str(req.tenant_max_viewers),
         repr(req.ttl_seconds),
+        *described,
     ]
 
 
@@ -496,23 +514,6 @@ class RedisSessionSlots(SessionSlots):
     async def end(self, session_id: int, tenant_id: int | None) -> int:
         tenant = "" if tenant_id is None else str(tenant_id)
         return int(await self._call(self._end, "0", session_id, tenant))
-
-    async def describe(self, node_id: int, session_id: int, details: dict[str, Any]) -> None:
-        await self.describe_many({node_id: {session_id: details}})
-
-    async def describe_many(self, described: dict[int, dict[int, dict[str, Any]]]) -> None:
-        # One round trip for every node's batch: an HSET per node, pipelined.
-        async def write() -> None:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for node_id, sessions in described.items():
-                    fields: dict[str | bytes, str | bytes] = {
-                        str(i): json.dumps(d) for i, d in sessions.items()
-                    }
-                    pipe.hset(f"{self._prefix}d:{node_id}", mapping=fields)  # type: ignore[arg-type]
-                await pipe.execute()
-
-        if described:
-            await self._calls.call(write)
 
     async def descriptions(self, node_id: int) -> dict[int, dict[str, Any]]:
         key = f"{self._prefix}d:{node_id}"

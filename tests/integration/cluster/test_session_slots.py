@@ -8,15 +8,18 @@ import pytest
 
 from palinsesto.accounts.models import ConnectionPolicy
 from palinsesto.cluster.session_slots import (
+    EXPIRED_GRACE_SECONDS,
     NEW_SESSION,
     TENANT_MAX_VIEWERS,
     USER_MAX_CONNECTIONS,
     Kicked,
+    PlayLabel,
     Reserved,
     SessionSlots,
     SlotRefused,
+    SlotRequest,
 )
-from support.slot_requests import T0, TTL, ids, play
+from support.slot_requests import T0, TTL, described, ids, play
 
 
 async def test_session_ids_are_never_reused(slots: SessionSlots) -> None:
@@ -269,11 +272,84 @@ async def test_confirmed_slots_live_as_long_as_their_node_renews(slots: SessionS
     assert await slots.line_count(1, 10, T0 + 26 + 10) == 0
 
 
-async def test_descriptions_written_in_one_batch_are_read_per_node(slots: SessionSlots) -> None:
-    await slots.describe(1, 10, {"line_id": 1})
-    await slots.describe_many({1: {11: {"line_id": 2}}, 2: {20: {"line_id": 3}}})
-    assert await slots.descriptions(1) == {10: {"line_id": 1}, 11: {"line_id": 2}}
-    assert await slots.descriptions(2) == {20: {"line_id": 3}}
-    await slots.describe_many({})
-    await slots.forget(1, [10])
-    assert await slots.descriptions(1) == {11: {"line_id": 2}}
+LABEL = PlayLabel("viewer", 7, "ts")
+
+
+async def test_a_won_slot_is_described_by_its_reservation(slots: SessionSlots) -> None:
+    # Quotes, a backslash and non-ASCII text survive the store's JSON both ways.
+    odd = play(NEW_SESSION, ua='VLC "3" \\ Ünïcode/✓', label=PlayLabel('zoë "x"', 9, "hls"))
+    first = await slots.reserve(odd, T0 + 0.123456)
+    plain = await slots.reserve(play(NEW_SESSION, label=None), T0 + 1)  # not described
+    assert await slots.descriptions(1) == {first.session_id: described(odd, T0 + 0.123456)}
+    # Refused plays store nothing: the line's limit, then the plan's.
+    with pytest.raises(SlotRefused):
+        await slots.reserve(play(NEW_SESSION, label=LABEL), T0 + 2)
+    with pytest.raises(SlotRefused):
+        await slots.reserve(play(NEW_SESSION, line=11, tenant_max=2, label=LABEL), T0 + 2)
+    over_plan = play(NEW_SESSION, line=12, node=2, tenant_max=2, label=LABEL)
+    refused = await slots.reserve_many([play(NEW_SESSION, node=2, label=LABEL), over_plan], T0 + 3)
+    assert all(isinstance(r, SlotRefused) for r in refused)
+    assert await slots.descriptions(2) == {}
+    # A retried reserve of a held session keeps the description it had.
+    await slots.reserve(play(first.session_id, label=LABEL), T0 + 4)
+    assert await slots.descriptions(1) == {first.session_id: described(odd, T0 + 0.123456)}
+    # Each play of a batch is described on its own node, with the batch's clock.
+    got = await slots.reserve_many(
+        [play(NEW_SESSION, line=20, node=2, label=LABEL), play(NEW_SESSION, line=21, node=3)],
+        T0 + 5,
+    )
+    assert isinstance(got[0], Reserved) and isinstance(got[1], Reserved)
+    assert await slots.descriptions(2) == {
+        got[0].session_id: described(play(0, line=20, node=2, label=LABEL), T0 + 5)
+    }
+    assert await slots.descriptions(3) == {}
+    assert plain.session_id not in await slots.descriptions(1)
+
+
+async def test_a_description_goes_with_its_slot(slots: SessionSlots) -> None:
+    def labelled(**kw: object) -> SlotRequest:
+        return play(NEW_SESSION, limit=0, label=LABEL, **kw)  # type: ignore[arg-type]
+
+    released, ended, kicked, left, lost, dropped = [
+        (await slots.reserve(labelled(node=node, line=line), T0)).session_id
+        for node, line in ((1, 10), (1, 10), (1, 30), (2, 10), (3, 10), (1, 10))
+    ]
+    assert set(await slots.descriptions(1)) == {released, ended, kicked, dropped}
+    await slots.release([released])
+    assert await slots.end(ended, 1) == 1
+    replacing = await slots.reserve(
+        play(NEW_SESSION, line=30, limit=1, policy=ConnectionPolicy.kick_oldest, label=LABEL),
+        T0 + 1,
+    )
+    assert replacing.kicked == (Kicked(kicked, 1),)
+    await slots.renew(2, [left], TTL, T0 + 1)  # confirmed, then no longer listed: it ended
+    await slots.renew(2, [], TTL, T0 + 2)
+    assert list(await slots.descriptions(3)) == [lost]
+    await slots.release_node(3)
+    await slots.forget(1, [dropped])  # the panel's prune of a session it saw end
+    assert await slots.descriptions(1) == {
+        replacing.session_id: described(labelled(line=30), T0 + 1)
+    }
+    assert await slots.descriptions(2) == {}
+    assert await slots.descriptions(3) == {}
+
+
+async def test_a_lapsed_slot_keeps_its_description_until_its_grace_is_over(
+    slots: SessionSlots,
+) -> None:
+    req = play(NEW_SESSION, ttl=5, label=LABEL)
+    session_id = (await slots.reserve(req, T0)).session_id
+    other = (await slots.reserve(play(NEW_SESSION, ttl=5, label=LABEL), T0)).session_id
+    assert await slots.line_count(1, 10, T0 + 6) == 0  # both lapsed: the player never came
+    # Its node may still renew it back, so its description stays meanwhile...
+    assert set(await slots.descriptions(1)) == {session_id, other}
+    assert await slots.renew(1, [session_id], TTL, T0 + 7) == []
+    assert await slots.descriptions(1) == {
+        session_id: described(req, T0),
+        other: described(req, T0),
+    }
+    # ...and goes with the slot once the grace is over (the next call that purges).
+    late = T0 + 6 + EXPIRED_GRACE_SECONDS + 1
+    await slots.renew(1, [session_id], TTL, late - 1)  # the renewed one stays held
+    assert await slots.line_count(1, 10, late) == 1
+    assert await slots.descriptions(1) == {session_id: described(req, T0)}

@@ -17,6 +17,7 @@ from palinsesto.accounts.models import ConnectionPolicy
 from palinsesto.cluster.session_slots import (
     NEW_SESSION,
     USER_MAX_CONNECTIONS,
+    PlayLabel,
     Reserved,
     SessionSlots,
     SlotRefused,
@@ -26,7 +27,9 @@ from palinsesto.cluster.session_slots import (
 from palinsesto.cluster.session_slots_redis import RedisSessionSlots
 from palinsesto.config import Settings
 from support.redis_servers import REDIS_URL, PrivateRedis, redis_prefix
-from support.slot_requests import T0, play
+from support.slot_requests import T0, described, play
+
+LABEL = PlayLabel("viewer", 7, "ts")
 
 # One OS process: two clients (two connection pools) reserve its share of the plays, all
 # at once, starting at the same instant as the other process.
@@ -180,6 +183,7 @@ async def test_the_redis_store_decides_exactly_as_the_in_process_one() -> None:
                         ua=rng.choice(("VLC", "Kodi")),
                         tenant_max=rng.choice((None, 4, 6)),
                         ttl=rng.choice((5.0, 20.0)),
+                        label=rng.choice((None, LABEL, PlayLabel('ä "q"', 2, "hls"))),
                     )
                     answers = []
                     for store in (local, shared):
@@ -208,6 +212,9 @@ async def test_the_redis_store_decides_exactly_as_the_in_process_one() -> None:
                     node = rng.randrange(1, 4)
                     freed = [await s.release_node(node) for s in (local, shared)]
                     assert freed[0] == freed[1], f"step {step}: release_node {node}"
+                for node in range(1, 4):
+                    kept = [await s.descriptions(node) for s in (local, shared)]
+                    assert kept[0] == kept[1], f"step {step}: descriptions of {node}"
                 for tenant in (1, 2):
                     counts = [await s.tenant_count(tenant, now) for s in (local, shared)]
                     assert counts[0] == counts[1], f"step {step}: tenant {tenant}"
@@ -216,3 +223,34 @@ async def test_the_redis_store_decides_exactly_as_the_in_process_one() -> None:
                         assert counts[0] == counts[1], f"step {step}: line {tenant}/{line}"
         finally:
             await shared.close()
+
+
+async def test_a_session_reserved_on_one_replica_is_described_and_ended_on_another() -> None:
+    """Replica A admits (its reservation, through the lean pipe, writes the description);
+    replica B lists it, its node's heartbeat reaches B, and B ends it: no trace is left."""
+    with redis_prefix() as prefix:
+        a, b = RedisSessionSlots(REDIS_URL, prefix), RedisSessionSlots(REDIS_URL, prefix)
+        try:
+            now = time.time()
+            first, second = (
+                play(NEW_SESSION, limit=0, node=5, ua="Kodi/21", label=LABEL),
+                play(NEW_SESSION, limit=0, node=5, label=PlayLabel("viewer", 8, "hls")),
+            )
+            one, two = await asyncio.gather(a.reserve(first, now), a.reserve(second, now))
+            assert await b.descriptions(5) == {
+                one.session_id: described(first, now),
+                two.session_id: described(second, now),
+            }
+            assert await b.renew(5, [one.session_id, two.session_id], 30.0, now + 1) == []
+            # Another tenant's staff cannot end it; its own can, from B.
+            assert await b.end(one.session_id, 2) == 0
+            assert one.session_id in await a.descriptions(5)
+            assert await b.end(one.session_id, 1) == 5
+            assert await b.take_kicks(5) == [one.session_id]
+            # The node's next beat (to B) no longer lists the other: it ended there.
+            assert await b.renew(5, [], 30.0, now + 2) == []
+            assert await a.descriptions(5) == {}
+            assert await a.sessions_of_node(5) == []
+        finally:
+            await a.close()
+            await b.close()

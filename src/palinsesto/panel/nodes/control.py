@@ -13,7 +13,6 @@ pinned channels are cached and dropped on change events (``servers``, ``catalog`
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import threading
 import time
@@ -35,6 +34,7 @@ from palinsesto.cluster.servers import hash_node_token
 from palinsesto.cluster.session_slots import (
     NEW_SESSION,
     TENANT_MAX_VIEWERS,
+    PlayLabel,
     Reserved,
     SessionSlots,
     SlotRefused,
@@ -117,7 +117,8 @@ class Admitted:
 @dataclass(frozen=True, slots=True)
 class AdmittedSession:
     """A session admitted to a node, for the admin's sessions list: described in the
-    shared store beside its slot by the replica that admitted it."""
+    shared store beside its slot by the reservation that won it (a
+    :class:`~palinsesto.cluster.session_slots.PlayLabel`), whichever replica admitted it."""
 
     session_id: int
     tenant_id: int
@@ -197,10 +198,6 @@ class NodeControl:
         self._line_counts: dict[tuple[int, int], tuple[float, int]] = {}
         self._lease_cache: dict[int, tuple[float, list[NodeLease]]] = {}
         self._placement_cache: dict[int, tuple[float, place.Placement | None]] = {}
-        self._writes: set[asyncio.Task[None]] = set()  # descriptions being stored
-        # node -> session -> details, waiting for the next batched write (_describe)
-        self._undescribed: dict[int, dict[int, dict[str, Any]]] = {}
-        self._undescribed_flush: asyncio.Task[None] | None = None
         # (tenant, line, kind, item, ip, user agent) -> (session, node) of VOD plays
         self._file_plays: dict[tuple[object, ...], tuple[int, int]] = {}
         self._pruned_at = 0.0
@@ -651,8 +648,9 @@ class NodeControl:
                 if placement != current:
                     await self.store_placement(placement, current)
             self._placed_at.setdefault(channel.id, now)
+        label = PlayLabel(line.username, channel.id, OUTPUTS[kind])
         reserved = await self._reserve(
-            line, grant.policy, grant.max_viewers, node.id, ip, user_agent, now
+            line, grant.policy, grant.max_viewers, node.id, ip, user_agent, label, now
         )
         if channel.watermark:
             # The node plays the session's A/B sequence of code_for(session_id) and tags
@@ -675,10 +673,13 @@ class NodeControl:
         node_id: int,
         ip: str,
         user_agent: str,
+        label: PlayLabel,
         now: float,
     ) -> Reserved:
         """A slot of the line on ``node_id`` (a VOD or catch-up play counts against
-        ``max_connections`` as a live one does)."""
+        ``max_connections`` as a live one does), described by ``label`` for the sessions
+        list of every replica: in the reservation's own round trip (a separate write cost
+        the panel as much CPU as the rest of an admission)."""
         request = SlotRequest(
             line.tenant_id,
             line.id,
@@ -690,6 +691,7 @@ class NodeControl:
             user_agent,
             max_viewers,
             self.lease_seconds + self.settings.play_token_ttl_seconds,
+            label,
         )
         try:
             return await self.slots.reserve(request, now)
@@ -710,7 +712,6 @@ class NodeControl:
         subject: bytes,
         now: float,
         tail: str = "",
-        output: str = "",
     ) -> Admitted:
         """Sign the play token for a reserved slot; the node URL it opens. ``tail``: what
         follows the token in a VOD or catch-up URL (the subject, as the node reads it)."""
@@ -729,20 +730,6 @@ class NodeControl:
             expires=int(now) + self.settings.play_token_ttl_seconds,
             client_ip=bind,
             subject=subject,
-        )
-        self._describe(
-            AdmittedSession(
-                session_id,
-                line.tenant_id,
-                line.id,
-                line.username,
-                item_id,
-                node_id,
-                ip,
-                user_agent,
-                output or OUTPUTS[kind],
-                now,
-            )  # fmt: skip
         )
         self._line_counts.pop((line.tenant_id, line.id), None)
         if kind is PlayKind.vod:
@@ -788,8 +775,9 @@ class NodeControl:
             if node is None:
                 raise place.NoNodeAvailable("no streaming server has room")
             node_id = node.id
+            label = PlayLabel(line.username, grant.item.id, grant.item.kind.value)
             reserved = await self._reserve(
-                line, grant.policy, grant.max_viewers, node_id, ip, user_agent, now
+                line, grant.policy, grant.max_viewers, node_id, ip, user_agent, label, now
             )
             if len(self._file_plays) > 100_000:
                 self._file_plays.clear()
@@ -798,7 +786,7 @@ class NodeControl:
         subject = relative_path.encode()
         return await self._issue(
             reserved, node_id, line, PlayKind.vod, grant.item.id, ip, user_agent, subject, now,
-            tail, grant.item.kind.value,
+            tail,
         )  # fmt: skip
 
     async def _held_play(self, key: tuple[object, ...]) -> tuple[Reserved | None, int]:
@@ -824,37 +812,14 @@ class NodeControl:
         node_id = archive_node(leases, channel.id, float(start), end)
         if not node_id:
             raise NoArchive("NO_ARCHIVE: nothing recorded in that window")
+        label = PlayLabel(line.username, channel.id, OUTPUTS[PlayKind.archive])
         reserved = await self._reserve(
-            line, grant.policy, grant.max_viewers, node_id, ip, user_agent, now
+            line, grant.policy, grant.max_viewers, node_id, ip, user_agent, label, now
         )
         return await self._issue(
             reserved, node_id, line, PlayKind.archive, channel.id, ip, user_agent,
             window_subject(start, minutes), now, f"{start}/{minutes}.{output}",
         )  # fmt: skip
-
-    def _describe(self, session: AdmittedSession) -> None:
-        """Write who watches what beside the slot, for the sessions list of every replica;
-        off the admission's path (the 302 does not wait for it), and batched: the
-        admissions of one event-loop pass are written in one round trip (a write each
-        cost the panel as much CPU as the rest of an admission)."""
-        details = dataclasses.asdict(session)
-        del details["session_id"], details["node_id"]
-        self._undescribed.setdefault(session.node_id, {})[session.session_id] = details
-        if self._undescribed_flush is None:
-            task = asyncio.get_running_loop().create_task(self._store_descriptions())
-            self._undescribed_flush = task
-            self._writes.add(task)
-            task.add_done_callback(self._writes.discard)
-
-    async def _store_descriptions(self) -> None:
-        await asyncio.sleep(0)  # let this pass's other admissions join the batch
-        batch, self._undescribed = self._undescribed, {}
-        self._undescribed_flush = None
-        try:
-            await self.slots.describe_many(batch)
-        except Exception as exc:  # noqa: BLE001 - the list misses them; the plays go on
-            count = sum(len(sessions) for sessions in batch.values())
-            log.warning("%d sessions not described in the shared store: %s", count, exc)
 
     async def sessions(self, tenant_id: int | None) -> list[AdmittedSession]:
         """The sessions the tenant's nodes (None: every node) hold now, whichever replica
