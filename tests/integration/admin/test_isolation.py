@@ -670,7 +670,7 @@ def test_syndication_crosses_no_private_data(shared_server: RunningServer) -> No
         offer = created(
             a.post(
                 "/api/v1/syndication/offers",
-                json={"channel_id": offered["id"], "partner_tenant_id": partner.id},
+                json={"channel_id": offered["id"], "partner_code": partner.partner_code()},
             )
         )
     with partner.client() as b:
