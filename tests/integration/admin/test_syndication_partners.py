@@ -225,8 +225,13 @@ def test_deleting_the_owners_panel_ends_its_syndications_on_both_sides(
         )
     assert _live_ids(server, line) == {entry_id}
 
-    with root_client(server) as root:
-        assert root.delete(f"/api/v1/tenants/{alpha.id}").status_code == 204
+    with ExitStack() as stack:  # bravo's viewer is cut with the deletion
+        ended = stack.enter_context(_watching(server, line, entry_id)).ended
+        with root_client(server) as root:
+            deleted_at = time.monotonic()
+            assert root.delete(f"/api/v1/tenants/{alpha.id}").status_code == 204
+        assert ended.wait(CUT_WITHIN * 3), "the partner's viewer kept watching"
+        assert time.monotonic() - deleted_at < CUT_WITHIN
 
     with bravo.client() as b:
         assert b.get(f"/api/v1/channels/{entry_id}").status_code == 404

@@ -151,9 +151,18 @@ def update_tenant(
 ) -> Tenant:
     tenant = _get(session, principal, tenant_id)
     before = snapshot(tenant)
+    was_active = tenant.status is TenantStatus.active
     apply_changes(tenant, patch_changes(body, nullable=LIMITS))
     audited(session, principal, "update", "tenant", tenant, before=before)
+    _status_changed(session, tenant, was_active)
     return tenant
+
+
+def _status_changed(session: Session, tenant: Tenant, was_active: bool) -> None:
+    """The partners of a panel that stops (or starts again) being active hear it in their
+    logs: its channels play to no partner meanwhile (panel/playback/access.py)."""
+    if was_active != (tenant.status is TenantStatus.active):
+        record_owner_status(session, tenant.id, "suspend" if was_active else "resume")
 
 
 @router.delete("/tenants/{tenant_id}", status_code=204)
@@ -209,8 +218,7 @@ def move_tenant(session: Session, principal: Principal, tenant: Tenant, move: st
     # Publishes the tenant's "lines" topic: the live engine cuts (or lets back) its viewers,
     # and partners' viewers of its syndicated channels (panel/local_node/engine.py).
     audited(session, principal, move, "tenant", tenant, before=before)
-    if was_active != (target is TenantStatus.active):
-        record_owner_status(session, tenant.id, "suspend" if was_active else "resume")
+    _status_changed(session, tenant, was_active)
     return tenant
 
 
