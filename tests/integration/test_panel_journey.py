@@ -205,16 +205,17 @@ async def test_sign_up_invite_go_live_syndicate_revoke_and_hit_the_plan(
             f"the creator's channel did not go live: {pusher.poll()}",
         )
 
-        # 4. Panel B signs up; A offers it the channel, B requests, A approves, B bundles
-        # the entry and gives it a line.
+        # 4. Panel B signs up and hands A its partner code; A offers it the channel, B
+        # requests, A approves, B bundles the entry and gives it a line.
         bravo_id, bravo = _sign_up(platform, "musicbox")
+        code = bravo.get("/api/v1/syndication/partner-code").json()["partner_code"]
         offer = created(
             alpha.post(
                 "/api/v1/syndication/offers",
-                json={"channel_id": channel["id"], "partner_tenant_id": bravo_id,
-                      "max_viewers": 2},
+                json={"channel_id": channel["id"], "partner_code": code, "max_viewers": 2},
             )
-        )  # fmt: skip
+        )
+        assert (offer["partner_tenant_id"], offer["partner_name"]) == (bravo_id, "Panel musicbox")
         assert [o["id"] for o in bravo.get("/api/v1/syndication/directory").json()] == [offer["id"]]
         request = created(
             bravo.post("/api/v1/syndication/requests", json={"offer_id": offer["id"]})

@@ -46,6 +46,14 @@ class TenantWorld:
     def client(self, who: str = "owner") -> httpx.Client:
         return self.server.client(self.users[who].token)
 
+    def partner_code(self) -> str:
+        """The code another panel's owner types to offer this one a channel privately
+        (read as its own staff read it)."""
+        with self.client() as c:
+            r = c.get("/api/v1/syndication/partner-code")
+        assert r.status_code == 200, r.text
+        return str(r.json()["partner_code"])
+
 
 def add_user(
     server: RunningServer,

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from palinsesto.accounts.partner_codes import new_partner_code
 from palinsesto.db.base import Base, TenantScoped, utcnow
 
 
@@ -86,6 +87,9 @@ class Tenant(Base):
     brand_accent: Mapped[str] = mapped_column(String(7), default="")
     brand_logo: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     brand_logo_type: Mapped[str] = mapped_column(String(32), default="")
+    # What another panel's owner types to offer this panel a channel privately
+    # (accounts/partner_codes.py); shown to this panel's own staff only, replaceable.
+    partner_code: Mapped[str] = mapped_column(String(16), unique=True, default=new_partner_code)
 
 
 class Role(enum.StrEnum):

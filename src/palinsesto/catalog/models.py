@@ -398,6 +398,8 @@ class SyndicationOffer(Base, TenantScoped):
     until: Mapped[datetime | None] = mapped_column(default=None)
     territories: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: worldwide
     max_viewers: Mapped[int | None] = mapped_column(Integer, default=None)  # per partner
+    # All partners' viewers at once, together (None: no total cap).
+    max_viewers_total: Mapped[int | None] = mapped_column(Integer, default=None)
     paid_bouquets: Mapped[bool] = mapped_column(Boolean, default=False)
     auto_approve: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[OfferStatus] = mapped_column(

@@ -12,6 +12,17 @@ Ending a syndication (A revokes, withdraws the offer, the term passes, B cancels
 the entry, so X leaves B's player API, playlists and guide with the next catalogue
 version, and the live engine cuts B's running viewers.
 
+A private offer is addressed by the partner's *partner code* (accounts/partner_codes.py),
+which the partner hands out itself: no panel learns another's number or existence by
+guessing. The viewer cap is per partner (``max_viewers``) and/or for all partners of the
+offer together (``max_viewers_total``); admission counts both where it counts viewers.
+
+When a panel goes away (the platform deletes it), every syndication it is a side of ends
+first (:func:`close_for_tenant`): its entries leave partners' catalogues, both logs say so.
+A suspended owner keeps its syndications (nothing is deleted, resuming restores them) but
+its channels play to no partner meanwhile (panel/playback/access.py refuses, the engine
+cuts running partner viewers with the offline slate).
+
 Every function takes the tenant it acts for and reads rows of that tenant only; the
 other side is reached through the syndication row, never by an id the caller sends.
 """
@@ -26,6 +37,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from palinsesto.accounts.models import Package, Tenant, TenantStatus
+from palinsesto.accounts.partner_codes import normalise_partner_code
 from palinsesto.catalog.bouquets import forget_item
 from palinsesto.catalog.channels import check_channel_limit
 from palinsesto.catalog.models import (
@@ -53,12 +65,13 @@ LIVE_STATUSES = (SyndicationStatus.requested, SyndicationStatus.active)
 
 @dataclass(frozen=True, slots=True)
 class OfferTerms:
-    partner_tenant_id: int | None  # None: public, in the directory
+    partner_code: str | None  # the partner's code (as typed); None: public, in the directory
     until: datetime | None
     territories: Sequence[str]
-    max_viewers: int | None
+    max_viewers: int | None  # each partner's viewers at once
     paid_bouquets: bool
     auto_approve: bool
+    max_viewers_total: int | None = None  # all partners' viewers at once, together
 
 
 def offer_is_current(offer: SyndicationOffer, now: datetime) -> bool:
@@ -79,13 +92,17 @@ def make_offer(
         raise InvalidValue(
             "This channel is another panel's; only its owner offers it.", "channel_id"
         )
-    partner = terms.partner_tenant_id
-    if partner is not None:
-        if partner == tenant_id:
-            raise InvalidValue("Offer it to another panel, not to this one.", "partner_tenant_id")
-        found = session.get(Tenant, partner)
-        if found is None or found.status is not TenantStatus.active:
-            raise InvalidValue(f"No active panel {partner}.", "partner_tenant_id")
+    partner = None
+    if terms.partner_code is not None:
+        partner = partner_by_code(session, tenant_id, terms.partner_code)
+    if (
+        terms.max_viewers is not None
+        and terms.max_viewers_total is not None
+        and terms.max_viewers > terms.max_viewers_total
+    ):
+        raise InvalidValue(
+            "Each partner's cap cannot be above the total for all partners.", "max_viewers"
+        )
     if terms.until is not None and terms.until <= now:
         raise InvalidValue("The end of the term must be in the future.", "until")
     try:
@@ -99,12 +116,38 @@ def make_offer(
         until=terms.until,
         territories=territories,
         max_viewers=terms.max_viewers,
+        max_viewers_total=terms.max_viewers_total,
         paid_bouquets=terms.paid_bouquets,
         auto_approve=terms.auto_approve,
     )
     session.add(offer)
     session.flush()
     return offer
+
+
+def partner_by_code(session: Session, tenant_id: int, typed: str) -> int:
+    """The panel whose partner code is ``typed``: 422 on field ``partner_code`` otherwise.
+
+    An unknown code, a malformed one and that of a panel not active now get the same
+    answer, so a code says nothing about panels its typist was not given the code of."""
+    code = normalise_partner_code(typed)
+    found = None
+    if code is not None:
+        found = session.execute(
+            select(Tenant.id, Tenant.status).where(Tenant.partner_code == code)
+        ).first()
+    if found is not None and found[0] == tenant_id:
+        raise InvalidValue(
+            "This is your own panel's partner code: use the code of the panel to offer to.",
+            "partner_code",
+        )
+    if found is None or found[1] is not TenantStatus.active:
+        raise InvalidValue(
+            "No panel takes offers with this partner code. Ask the partner for the code "
+            "its Directory page shows.",
+            "partner_code",
+        )
+    return int(found[0])
 
 
 def offer_of(session: Session, tenant_id: int, offer_id: int) -> SyndicationOffer:
@@ -239,20 +282,85 @@ def end_expired(session: Session, now: datetime) -> list[Syndication]:
     return ended
 
 
-def end_for_channel(session: Session, channel: Channel, now: datetime) -> list[Syndication]:
-    """The owner deletes an offered channel: every syndication of it ends first."""
-    running = list(
+def close(
+    session: Session, syndication: Syndication, *, by_owner: bool, reason: str, now: datetime
+) -> str:
+    """End a live syndication (requested or running) because something it stands on goes
+    away: a request is refused (the owner's side went) or cancelled (the partner's); a
+    running one is revoked or cancelled, its entry removed. Returns the audit action."""
+    if syndication.status is SyndicationStatus.requested:
+        if by_owner:
+            decide(session, syndication, approve=False, now=now)
+        else:
+            syndication.status = SyndicationStatus.cancelled
+            syndication.decided_at = now
+        syndication.ended_at = now
+        syndication.end_reason = reason[:200]
+        return "refuse" if by_owner else "cancel"
+    status = SyndicationStatus.revoked if by_owner else SyndicationStatus.cancelled
+    end(session, syndication, status, reason, now)
+    return "revoke" if by_owner else "cancel"
+
+
+def end_for_channel(
+    session: Session, channel: Channel, now: datetime
+) -> list[tuple[Syndication, str]]:
+    """The owner deletes an offered channel: every request for it is refused and every
+    syndication of it ends first. Returns each with its audit action."""
+    live = list(
         session.scalars(
             select(Syndication).where(
                 Syndication.channel_id == channel.id,
                 Syndication.owner_tenant_id == channel.tenant_id,
-                Syndication.status == SyndicationStatus.active,
+                Syndication.status.in_(LIVE_STATUSES),
             )
         )
     )
-    for syndication in running:
-        end(session, syndication, SyndicationStatus.revoked, "the channel was deleted", now)
-    return running
+    reason = "the channel was deleted"
+    return [(s, close(session, s, by_owner=True, reason=reason, now=now)) for s in live]
+
+
+def close_for_tenant(
+    session: Session, tenant_id: int, now: datetime
+) -> list[tuple[Syndication, str]]:
+    """The platform deletes panel ``tenant_id``: every syndication it is a side of ends
+    first, so no partner keeps an entry that plays nothing and no owner a partner that is
+    gone. Returns each with its audit action (written by the caller, in both logs)."""
+    live = list(
+        session.scalars(
+            select(Syndication)
+            .where(
+                or_(
+                    Syndication.owner_tenant_id == tenant_id,
+                    Syndication.partner_tenant_id == tenant_id,
+                ),
+                Syndication.status.in_(LIVE_STATUSES),
+            )
+            .order_by(Syndication.id)
+        )
+    )
+    closed = []
+    for syndication in live:
+        by_owner = syndication.owner_tenant_id == tenant_id
+        side = "owner's" if by_owner else "partner's"
+        reason = f"the {side} panel was deleted"
+        closed.append((syndication, close(session, syndication, by_owner=by_owner,
+                                          reason=reason, now=now)))  # fmt: skip
+    return closed
+
+
+def running_of_owner(session: Session, tenant_id: int) -> list[Syndication]:
+    """The running syndications of ``tenant_id``'s channels (its suspension pauses them)."""
+    return list(
+        session.scalars(
+            select(Syndication)
+            .where(
+                Syndication.owner_tenant_id == tenant_id,
+                Syndication.status == SyndicationStatus.active,
+            )
+            .order_by(Syndication.id)
+        )
+    )
 
 
 # ---- the partner's side ----
@@ -288,6 +396,9 @@ def request(
         raise InvalidValue(f"No offer {offer_id} open to this panel.", "offer_id")
     if not offer_is_current(offer, now):
         raise InvalidValue("This offer is withdrawn or its term is over.", "offer_id")
+    owner = session.get(Tenant, offer.tenant_id)
+    if owner is None or owner.status is not TenantStatus.active:  # as the directory hides it
+        raise InvalidValue(f"No offer {offer_id} open to this panel.", "offer_id")
     taken = session.scalar(
         select(func.count(Syndication.id)).where(
             Syndication.partner_tenant_id == tenant_id,
@@ -428,7 +539,9 @@ class Resolved:
     owner_tenant_id: int
     until: datetime | None
     territories: tuple[str, ...]
-    max_viewers: int | None
+    max_viewers: int | None  # this partner's viewers at once
+    offer_id: int = 0
+    max_viewers_total: int | None = None  # all partners' viewers of the offer at once
 
 
 def resolve(session: Session, entry: Channel, now: datetime) -> Resolved | None:
@@ -455,6 +568,8 @@ def resolve(session: Session, entry: Channel, now: datetime) -> Resolved | None:
         offer.until,
         tuple(offer.territories or ()),
         offer.max_viewers,
+        offer.id,
+        offer.max_viewers_total,
     )
 
 

@@ -670,7 +670,7 @@ def test_syndication_crosses_no_private_data(shared_server: RunningServer) -> No
         offer = created(
             a.post(
                 "/api/v1/syndication/offers",
-                json={"channel_id": offered["id"], "partner_tenant_id": partner.id},
+                json={"channel_id": offered["id"], "partner_code": partner.partner_code()},
             )
         )
     with partner.client() as b:
@@ -744,3 +744,53 @@ def test_syndication_crosses_no_private_data(shared_server: RunningServer) -> No
             assert [(x["partner_tenant_id"], x["viewers_now"]) for x in audience] == [
                 (partner.id, 1)
             ]
+
+
+def test_partner_codes_are_each_panels_own(shared_server: RunningServer) -> None:
+    """A panel reads its own partner code only; offering to a code answers with the
+    partner's name and nothing else of it, and no read of either panel shows the other's
+    code (a code is handed out by its panel, never learnt from the platform)."""
+    owner, partner = (
+        make_tenant(shared_server, "code-owner"),
+        make_tenant(shared_server, "code-partner"),
+    )
+    owner_code, partner_code = owner.partner_code(), partner.partner_code()
+    assert owner_code != partner_code
+    with owner.client() as a:
+        offered = created(a.post("/api/v1/channels", json={"name": "Coded", "sources": PATTERN}))
+        offer = created(
+            a.post(
+                "/api/v1/syndication/offers",
+                json={"channel_id": offered["id"], "partner_code": partner_code},
+            )
+        )
+        assert (offer["partner_name"], offer["partner_tenant_id"]) == ("Code-Partner", partner.id)
+        reads = [
+            a.get(url)
+            for url in (
+                "/api/v1/syndication/partner-code",
+                "/api/v1/syndication/offers",
+                "/api/v1/syndication/partners",
+                "/api/v1/syndication/directory",
+                f"/api/v1/tenants/{owner.id}",
+                "/api/v1/tenants",
+                "/api/v1/audit?per_page=500",
+            )
+        ]
+        assert reads[0].json()["partner_code"] == owner_code
+        assert a.get(f"/api/v1/tenants/{partner.id}").status_code == 404
+    with partner.client() as b:
+        created(b.post("/api/v1/syndication/requests", json={"offer_id": offer["id"]}))
+        reads += [
+            b.get(url)
+            for url in (
+                "/api/v1/syndication/directory",
+                "/api/v1/syndication/requests",
+                "/api/v1/audit?per_page=500",
+            )
+        ]
+        assert b.get("/api/v1/syndication/partner-code").json()["partner_code"] == partner_code
+    for r in reads[:7]:
+        assert r.status_code == 200 and partner_code not in r.text, r.text
+    for r in reads[7:]:
+        assert r.status_code == 200 and owner_code not in r.text, r.text

@@ -159,7 +159,11 @@ async def test_a_partner_carries_plays_and_loses_a_syndicated_channel(pair: Pair
         offer = created(
             a.post(
                 "/api/v1/syndication/offers",
-                json={"channel_id": x["id"], "partner_tenant_id": bravo.id, "max_viewers": 2},
+                json={
+                    "channel_id": x["id"],
+                    "partner_code": bravo.partner_code(),
+                    "max_viewers": 2,
+                },
             )
         )
     with bravo.client() as b:

@@ -6,7 +6,11 @@ from __future__ import annotations
 import pytest
 
 from palinsesto.accounts.models import ConnectionPolicy
-from palinsesto.panel.playback.admission import SessionRegistry, SyndicationFull
+from palinsesto.panel.playback.admission import (
+    SessionRegistry,
+    SyndicationFull,
+    SyndicationTotalFull,
+)
 from palinsesto.panel.playback.lines import LineView
 from palinsesto.panel.playback.syndication_audience import SyndicationAudience
 
@@ -37,6 +41,30 @@ def test_the_cap_counts_one_partners_plays_of_one_syndication() -> None:
     registry.end(first, "viewer left")
     registry.admit(partner, 7, "1.1.1.1", "tablet", "ts", KICK, syndication=(3, 2))
     assert registry.syndication_counts() == {3: 2, 4: 1}
+
+
+def test_the_total_cap_counts_every_partners_plays_of_one_offer() -> None:
+    registry = SessionRegistry()
+    bravo, charlie = _line(1, tenant_id=20), _line(2, tenant_id=30)
+    offer = (11, 2)  # offer 11 allows its partners two viewers together
+    first = registry.admit(bravo, 7, "1.1.1.1", "tv", "ts", KICK, entry_id=70,
+                           syndication=(3, None), offer=offer)  # fmt: skip
+    registry.admit(charlie, 7, "2.2.2.2", "tv", "ts", KICK, entry_id=90,
+                   syndication=(4, 5), offer=offer)  # fmt: skip
+    assert registry.offer_count(11) == 2
+    for line, syndication in ((bravo, (3, None)), (charlie, (4, 5))):
+        with pytest.raises(SyndicationTotalFull) as refused:
+            registry.admit(line, 7, "3.3.3.3", "phone", "ts", KICK,
+                           syndication=syndication, offer=offer)  # fmt: skip
+        assert refused.value.code == "SYNDICATION_TOTAL_VIEWERS"
+    # Another offer of the same channel, and a reload of a running HLS play, are not new.
+    registry.admit(bravo, 7, "1.1.1.1", "tv", "ts", KICK, syndication=(5, None), offer=(12, 1))
+    hls = registry.admit(charlie, 7, "2.2.2.2", "tv", "hls", KICK, syndication=(4, 5))
+    assert registry.admit(charlie, 7, "2.2.2.2", "tv", "hls", KICK, syndication=(4, 5)) is hls
+    registry.end(first, "viewer left")
+    assert registry.offer_count(11) == 1
+    registry.admit(charlie, 7, "3.3.3.3", "phone", "ts", KICK, syndication=(4, 5), offer=offer)
+    assert (registry.offer_count(11), registry.offer_count(12)) == (2, 1)
 
 
 def test_audience_integrates_viewers_over_time_and_keeps_what_was_not_stored() -> None:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from palinsesto.catalog.models import Syndication
-from palinsesto.catalog.syndication import end_expired
+from palinsesto.catalog.syndication import end_expired, running_of_owner
 from palinsesto.cluster.events import ChangeEvents
 from palinsesto.db import Database
 from palinsesto.trust.audit import record, snapshot
@@ -22,6 +22,9 @@ from palinsesto.trust.audit import record, snapshot
 log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system"
+# The platform's staff acted (deleted or suspended a panel): in a panel's log, the
+# platform, not a person of another organisation.
+PLATFORM_ACTOR = "platform"
 
 
 def record_both(
@@ -56,6 +59,16 @@ def record_both(
             after=after,
             ip=ip if own else "",
         )
+
+
+def record_owner_status(session: Session, tenant_id: int, action: str) -> int:
+    """The platform suspended (``action`` "suspend") or resumed panel ``tenant_id``: each
+    running syndication of its channels says so in both logs (it stays, but plays to no
+    partner while the owner is suspended). Returns how many."""
+    running = running_of_owner(session, tenant_id)
+    for syndication in running:
+        record_both(session, syndication, f"owner_{action}", actor_id=None, actor=PLATFORM_ACTOR)
+    return len(running)
 
 
 def end_expired_syndications(db: Database, events: ChangeEvents) -> int:

@@ -26,6 +26,7 @@ from palinsesto.panel.local_node.timeshift import TimeshiftDelivery
 from palinsesto.panel.playback.access import (
     Grant,
     NotCached,
+    OwnerUnavailable,
     PlaybackRequest,
 )
 from palinsesto.panel.playback.admission import SessionKicked, TooManyConnections
@@ -255,6 +256,7 @@ class Delivery:
                     if grant.syndicated is not None
                     else None
                 ),
+                offer=grant.syndicated.total_cap() if grant.syndicated is not None else None,
             )
         except (TooManyConnections, SessionKicked) as exc:
             return refusal(exc)
@@ -355,6 +357,8 @@ class Delivery:
         reply = refusal(exc)
         if play.output == "ts" and isinstance(exc, ContentRefused) and exc.reason is BLACKOUT:
             return self._blackout_slate(reply)
+        if play.output == "ts" and isinstance(exc, OwnerUnavailable):
+            return self._slate_or(reply, exc.tenant_id, SlateKind.offline)
         if play.output == "ts" and isinstance(exc, LineInactive):
             kind = SLATE_FOR_STATUS.get(exc.status)
             if not exc.line.tenant_active and exc.status == "Disabled":

@@ -265,8 +265,11 @@ class LiveEngine(ChannelHost):
     async def _enforce_syndication(self, now: float) -> None:
         """A partner's viewers of a syndicated channel are cut once the syndication ends
         (revoked, withdrawn, the channel gone, the term passed): the entry then resolves to
-        nothing, or to another channel. Expired terms are also ended in the database."""
+        nothing, or to another channel. Expired terms are also ended in the database.
+        While the owner's panel is suspended they are cut with the offline slate (the
+        syndication stays; admission refuses them until the owner is resumed)."""
         missing: set[tuple[int, int]] = set()
+        owners: set[int] = set()
         for session in self.sessions.all():
             if session.syndication_id is None or session.ended:
                 continue
@@ -277,6 +280,16 @@ class LiveEngine(ChannelHost):
             except NotCached:
                 missing.add(key)
                 continue
+            if terms is not None:
+                owner = terms.owner_tenant_id
+                try:
+                    owner_active = self.access.tenant(owner, cached_only=True).active
+                except NotCached:
+                    owners.add(owner)
+                    owner_active = True  # checked on the next tick, from memory
+                if not owner_active:
+                    await self._cut_running(session, SlateKind.offline, "CHANNEL_UNAVAILABLE")
+                    continue
             if (
                 info is None
                 or not info.enabled
@@ -288,6 +301,8 @@ class LiveEngine(ChannelHost):
                 await self._cut_running(session, SlateKind.ended, "SYNDICATION_ENDED")
         for tenant_id, entry_id in missing:  # checked on the next tick, from memory
             await asyncio.to_thread(self.access.channel, tenant_id, entry_id)
+        for owner_id in owners:
+            await asyncio.to_thread(self.access.tenant, owner_id)
         if now - self._swept_at >= SYNDICATION_SWEEP_SECONDS:
             self._swept_at = now
             try:

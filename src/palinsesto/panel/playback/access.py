@@ -81,9 +81,19 @@ class SyndicatedTerms:
     until: float | None  # unix time; None: open-ended
     territories: frozenset[str]  # empty: worldwide
     max_viewers: int | None  # of this partner's viewers at once
+    # All partners' viewers of the offer at once, together: counted per offer where the
+    # per-partner cap is counted per syndication (panel/playback/admission.py).
+    offer_id: int = 0
+    max_viewers_total: int | None = None
 
     def over(self, now: float) -> bool:
         return self.until is not None and now >= self.until
+
+    def total_cap(self) -> tuple[int, int] | None:
+        """(offer id, cap) for admission when the offer caps all partners together."""
+        if self.max_viewers_total is None:
+            return None
+        return (self.offer_id, self.max_viewers_total)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +109,17 @@ class SyndicationEnded(LineRefused):
     """The entry's syndication is over (revoked, withdrawn, term passed): 403."""
 
     code = "SYNDICATION_ENDED"
+
+
+class OwnerUnavailable(LineRefused):
+    """The channel's owner (another panel) is suspended: its channel plays to no partner
+    until it is resumed; the syndication and the entry stay (503, the offline slate)."""
+
+    code = "CHANNEL_UNAVAILABLE"
+
+    def __init__(self, message: str, tenant_id: int) -> None:
+        super().__init__(message)
+        self.tenant_id = tenant_id  # the viewer's panel: its slate setting applies
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +322,10 @@ class PlaybackAccess:
         terms = self.syndicated(line.tenant_id, req.stream_id, cached_only=cached_only)
         if terms is not None:
             self.check_terms(terms, line.tenant_id, req.stream_id, req.ip, req.now)
+            if not self.tenant(terms.owner_tenant_id, cached_only=cached_only).active:
+                raise OwnerUnavailable(
+                    f"the owner of channel {req.stream_id} is suspended", line.tenant_id
+                )
         tenant = self.tenant(line.tenant_id, cached_only=cached_only)
         return Grant(line, channel, tenant.policy, tenant.max_viewers, terms)
 
@@ -415,6 +440,8 @@ class PlaybackAccess:
                         found.until.timestamp() if found.until is not None else None,
                         frozenset(found.territories),
                         found.max_viewers,
+                        found.offer_id,
+                        found.max_viewers_total,
                     )
         hit = _ChannelHit(version, info, terms, owner)
         with self._lock:

@@ -45,6 +45,13 @@ class SyndicationFull(TooManyConnections):
     code = "SYNDICATION_MAX_VIEWERS"
 
 
+class SyndicationTotalFull(SyndicationFull):
+    """A syndicated channel's offer allows all its partners together no more viewers at
+    once; refused, never a kick (429)."""
+
+    code = "SYNDICATION_TOTAL_VIEWERS"
+
+
 class SessionKicked(Exception):
     """This HLS session was ended (kicked or cut): its next request gets 403 (§9)."""
 
@@ -74,6 +81,7 @@ class ViewingSession:
     # syndication; ``channel_id`` is then the owner's channel, whose runner serves it.
     entry_id: int = 0
     syndication_id: int | None = None
+    offer_id: int | None = None  # the syndication's offer, when it caps all partners
 
     def __post_init__(self) -> None:
         self.metered = (self.started_at, 0)
@@ -99,6 +107,7 @@ class SessionRegistry:
         self._by_line: dict[int, list[ViewingSession]] = {}
         self._per_tenant: dict[int, int] = {}
         self._per_syndication: dict[int, int] = {}
+        self._per_offer: dict[int, int] = {}  # only offers with a total cap
         # For the usage meter (playback/metering.py): the most sessions each tenant had at
         # once since the last sample, and what ended sessions used since they were metered.
         self.peaks: dict[int, int] = {}
@@ -122,6 +131,10 @@ class SessionRegistry:
     def syndication_counts(self) -> dict[int, int]:
         return dict(self._per_syndication)
 
+    def offer_count(self, offer_id: int) -> int:
+        """Live sessions of every partner of an offer with a total cap (the cap counts these)."""
+        return self._per_offer.get(offer_id, 0)
+
     def get(self, session_id: int) -> ViewingSession | None:
         return self._by_id.get(session_id)
 
@@ -140,6 +153,7 @@ class SessionRegistry:
         *,
         entry_id: int = 0,
         syndication: tuple[int, int | None] | None = None,
+        offer: tuple[int, int] | None = None,
     ) -> ViewingSession:
         """A session for this play, or :class:`TooManyConnections` / :class:`SessionKicked`.
 
@@ -147,7 +161,8 @@ class SessionRegistry:
         :class:`TooManyViewers` whatever the connection policy (a reload of a running HLS
         session is not a new viewer). ``syndication`` is (syndication id, the offer's viewer
         cap) for a partner's play of a syndicated channel: beyond the cap,
-        :class:`SyndicationFull`."""
+        :class:`SyndicationFull`. ``offer`` is (offer id, its total cap) when the offer also
+        caps all partners together: beyond it, :class:`SyndicationTotalFull`."""
         now = self._clock()
         key = (line.id, output, channel_id, ip, user_agent)
         if output in REQUEST_HELD:
@@ -175,6 +190,9 @@ class SessionRegistry:
                 raise SyndicationFull(
                     f"the channel's owner allows this panel {syndication[1]} viewers at once"
                 )
+        if offer is not None and not replaces and self._per_offer.get(offer[0], 0) >= offer[1]:
+            self.refused += 1
+            raise SyndicationTotalFull("the channel's owner allows its partners no more viewers")
         if limit and len(active) >= limit:
             if policy is ConnectionPolicy.refuse:
                 self.refused += 1
@@ -196,10 +214,13 @@ class SessionRegistry:
             now,
             entry_id=entry_id or channel_id,
             syndication_id=syndication[0] if syndication is not None else None,
+            offer_id=offer[0] if offer is not None and syndication is not None else None,
         )
         if session.syndication_id is not None:
             synd = session.syndication_id
             self._per_syndication[synd] = self._per_syndication.get(synd, 0) + 1
+        if session.offer_id is not None:
+            self._per_offer[session.offer_id] = self._per_offer.get(session.offer_id, 0) + 1
         self._by_id[session.id] = session
         self._by_line.setdefault(line.id, []).append(session)
         count = self._per_tenant.get(session.tenant_id, 0) + 1
@@ -250,6 +271,12 @@ class SessionRegistry:
                     self._per_syndication[synd] = held
                 else:
                     self._per_syndication.pop(synd, None)
+            if session.offer_id is not None:
+                held = self._per_offer.get(session.offer_id, 0) - 1
+                if held > 0:
+                    self._per_offer[session.offer_id] = held
+                else:
+                    self._per_offer.pop(session.offer_id, None)
         line_sessions = self._by_line.get(session.line_id)
         if line_sessions is not None:
             if session in line_sessions:

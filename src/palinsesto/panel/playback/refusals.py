@@ -5,7 +5,7 @@ the line refusals, comes last so that its subclasses keep their own status."""
 
 from __future__ import annotations
 
-from palinsesto.panel.playback.access import NotInBouquet, UnknownChannel
+from palinsesto.panel.playback.access import NotInBouquet, OwnerUnavailable, UnknownChannel
 from palinsesto.panel.playback.admission import TooManyConnections
 from palinsesto.panel.playback.lines import (
     BadCredentials,
@@ -31,6 +31,7 @@ VIEWER_REFUSALS: list[tuple[type[Exception], int]] = [
     (LoginThrottled, 429),
     (ContentRefused, 451),  # RFC 7725: rights, territory, blackout; the body says which
     (ItemBlocked, 451),  # a notice decision blocked this item for this line (ITEM_BLOCKED)
+    (OwnerUnavailable, 503),  # a syndicated channel whose owner is suspended: try later
     (LineRefused, 403),
 ]
 

@@ -1,7 +1,8 @@
 // Syndication between panels. "Offers" (the channel's owner): offer a channel privately to
-// one panel or in the directory, on terms; approve, refuse or revoke partners; see each
-// partner's audience as counts. "Directory" (the partner): request what is offered, and
-// follow or cancel those requests. The server enforces every rule; this page only asks.
+// one panel (by the partner code that panel gave) or in the directory, on terms; approve,
+// refuse or revoke partners; see each partner's audience as counts. "Directory" (the
+// partner): this panel's own partner code to hand out, what is offered, and its requests.
+// The server enforces every rule; this page only asks.
 
 import { api, get } from "../api.js";
 import { clear, formatValue, h, toast } from "../dom.js";
@@ -17,11 +18,13 @@ function table(caption, headings, rows, empty) {
     h("tbody", {}, rows)));
 }
 
-function terms(offer) {
-  const parts = [offer.partner_tenant_id ? "private" : "public"];
+function terms(offer, { owner = false } = {}) {
+  const parts = [offer.partner_tenant_id ? (owner && offer.partner_name ? `private to ${offer.partner_name}` : "private") : "public"];
   parts.push(offer.until ? `until ${formatValue(offer.until)}` : "no end date");
   parts.push(offer.territories.length ? offer.territories.join(" ") : "worldwide");
-  parts.push(offer.max_viewers ? `${offer.max_viewers} viewers at once` : "no viewer cap");
+  if (offer.max_viewers) parts.push(`${offer.max_viewers} viewers at once per partner`);
+  if (offer.max_viewers_total) parts.push(`${offer.max_viewers_total} viewers at once in all`);
+  if (!offer.max_viewers && !offer.max_viewers_total) parts.push("no viewer cap");
   parts.push(offer.paid_bouquets ? "paid bouquets allowed" : "free bouquets only");
   if (offer.auto_approve) parts.push("approved at once");
   return parts.join(" · ");
@@ -41,20 +44,23 @@ export async function offersPage(main, _ctx, { params = {} } = {}) {
   const channels = (await get("/channels", { per_page: 500, sort: "name" })).items.filter((c) => !c.syndication_id);
   const channelSelect = h("select", { id: "offer-channel", name: "channel_id", required: true },
     channels.map((c) => h("option", { value: c.id, selected: String(c.id) === params.channel_id }, c.name)));
-  const partnerInput = h("input", { id: "offer-partner", name: "partner_tenant_id", inputmode: "numeric", placeholder: "empty: public, in the directory" });
+  const partnerInput = h("input", { id: "offer-partner", name: "partner_code", autocomplete: "off", spellcheck: "false", placeholder: "e.g. 7KQM-3XPA-9DTR (empty: public)" });
   const untilInput = h("input", { id: "offer-until", name: "until", type: "datetime-local" });
   const territoriesInput = h("input", { id: "offer-territories", name: "territories", placeholder: "IT FR DE (empty: worldwide)" });
   const viewersInput = h("input", { id: "offer-viewers", name: "max_viewers", type: "number", min: 1 });
+  const totalInput = h("input", { id: "offer-total", name: "max_viewers_total", type: "number", min: 1 });
   const paidInput = h("input", { id: "offer-paid", name: "paid_bouquets", type: "checkbox" });
   const autoInput = h("input", { id: "offer-auto", name: "auto_approve", type: "checkbox" });
   const error = h("p", { class: "form-error", role: "alert" });
   const form = h("form", { class: "card", "aria-labelledby": "offer-title" },
     h("h2", { id: "offer-title" }, "Offer a channel"),
     field("offer-channel", "Channel", channelSelect),
-    field("offer-partner", "Only to panel (its number)", partnerInput),
+    field("offer-partner", "Only to the panel with partner code", partnerInput,
+      "A private offer: ask the partner for the code its Directory page shows. Leave empty to offer it to every panel in the directory."),
     field("offer-until", "Until", untilInput, "Leave empty for no end date."),
     field("offer-territories", "Countries", territoriesInput, "ISO codes, separated by spaces."),
-    field("offer-viewers", "Each partner's viewers at once", viewersInput),
+    field("offer-viewers", "Each partner's viewers at once", viewersInput, "Empty: no cap per partner."),
+    field("offer-total", "All partners' viewers at once", totalInput, "Counted over every partner together. Empty: no total cap."),
     h("div", { class: "field" }, h("label", {}, paidInput, " The partner may sell it in paid bouquets")),
     h("div", { class: "field" }, h("label", {}, autoInput, " Approve requests at once")),
     error, h("button", { type: "submit", disabled: !channels.length }, "Offer"));
@@ -68,7 +74,7 @@ export async function offersPage(main, _ctx, { params = {} } = {}) {
     clear(offersSlot, h("h2", { id: "offers-title" }, "Your offers"), table("Your offers",
       ["Channel", "Terms", "Status", ""],
       offers.map((o) => h("tr", { dataset: { offer: o.id } },
-        h("td", {}, o.channel_name), h("td", {}, terms(o)), h("td", {}, o.status),
+        h("td", {}, o.channel_name), h("td", {}, terms(o, { owner: true })), h("td", {}, o.status),
         h("td", { class: "actions" }, o.status === "open"
           ? h("button", { type: "button", class: "danger", onclick: () => act("POST", `/syndication/offers/${o.id}/withdraw`, load, "Offer withdrawn.") }, "Withdraw")
           : null))),
@@ -103,12 +109,13 @@ export async function offersPage(main, _ctx, { params = {} } = {}) {
       paid_bouquets: paidInput.checked,
       auto_approve: autoInput.checked,
     };
-    if (partnerInput.value.trim()) body.partner_tenant_id = Number(partnerInput.value.trim());
+    if (partnerInput.value.trim()) body.partner_code = partnerInput.value.trim();
     if (untilInput.value) body.until = new Date(untilInput.value).toISOString();
     if (viewersInput.value) body.max_viewers = Number(viewersInput.value);
+    if (totalInput.value) body.max_viewers_total = Number(totalInput.value);
     try {
-      await api("POST", "/syndication/offers", { json: body });
-      toast("Channel offered.");
+      const made = await api("POST", "/syndication/offers", { json: body });
+      toast(made.partner_name ? `Offered to ${made.partner_name}.` : "Channel offered in the directory.");
       form.reset();
       await load();
     } catch (err) {
@@ -121,6 +128,37 @@ export async function offersPage(main, _ctx, { params = {} } = {}) {
     form, partnersSlot, offersSlot, audienceSlot);
   await load().catch((err) => toast(err.message, "error"));
   return {};
+}
+
+// This panel's partner code, to hand to a channel's owner; copyable, and replaceable when
+// it went to someone who should not have it.
+async function partnerCodeCard() {
+  const code = h("code", { id: "partner-code", class: "mono" });
+  const status = h("p", { class: "muted", role: "status" });
+  const show = (found) => { code.textContent = found.partner_code; };
+  show(await get("/syndication/partner-code"));
+  const copy = h("button", { type: "button", onclick: async () => {
+    try {
+      await navigator.clipboard.writeText(code.textContent);
+      status.textContent = "Copied.";
+    } catch {
+      getSelection().selectAllChildren(code);  // no clipboard (plain HTTP): select it to copy
+      status.textContent = "Selected: copy it with your keyboard.";
+    }
+  } }, "Copy code");
+  const replace = h("button", { type: "button", class: "secondary", onclick: async () => {
+    if (!confirm("Replace the partner code? The old one stops working for new offers; offers already made stay.")) return;
+    try {
+      show(await api("POST", "/syndication/partner-code/replace"));
+      status.textContent = "New code: hand it out again.";
+    } catch (err) {
+      toast(err.message, "error");
+    }
+  } }, "Replace code");
+  return h("section", { class: "card", id: "receive-offers", "aria-labelledby": "receive-title" },
+    h("h2", { id: "receive-title" }, "Your partner code"),
+    h("p", {}, "Give this code to a channel's owner: they enter it to offer you their channel privately. Other panels cannot see it here."),
+    h("p", {}, code), h("div", { class: "actions" }, copy, " ", replace), status);
 }
 
 export async function directoryPage(main) {
@@ -152,7 +190,7 @@ export async function directoryPage(main) {
       ["Channel", "From", "Status", "Your channel", ""],
       requests.map((r) => h("tr", { dataset: { syndication: r.id, status: r.status } },
         h("td", {}, r.channel_name), h("td", {}, r.owner_name),
-        h("td", {}, r.status + (r.end_reason ? ` (${r.end_reason})` : "")),
+        h("td", {}, r.status + (r.end_reason ? ` (${r.end_reason})` : "") + (r.owner_suspended && r.status === "active" ? " (its owner is suspended: unavailable to your viewers for now)" : "")),
         h("td", {}, r.entry_channel_id ? h("a", { href: `#/channels?q=${encodeURIComponent(r.channel_name)}` }, `#${r.entry_channel_id}: place it in a bouquet`) : "—"),
         h("td", { class: "actions" }, ["requested", "active"].includes(r.status)
           ? h("button", { type: "button", class: "danger", onclick: () => act("POST", `/syndication/requests/${r.id}/cancel`, load, "Cancelled.") }, r.status === "active" ? "Stop carrying" : "Cancel")
@@ -160,9 +198,10 @@ export async function directoryPage(main) {
       "No request yet."));
   }
 
+  const codeCard = await partnerCodeCard().catch((err) => h("p", { class: "form-error" }, err.message));
   clear(main, h("h1", {}, "Directory"),
     h("p", { class: "muted" }, "Channels other panels offer you. Once approved, one appears in your channels, read-only: number it and place it in your bouquets."),
-    offersSlot, requestsSlot);
+    codeCard, offersSlot, requestsSlot);
   await load().catch((err) => toast(err.message, "error"));
   return {};
 }

@@ -301,8 +301,8 @@ def delete_channel(channel_id: PathId, principal: Manager, session: DbSession) -
 
 def _end_syndications(session: Session, principal: Principal, channel: Channel) -> None:
     """An offered channel is deleted: partners stop carrying it first (both logs say so)."""
-    for ended in syndication.end_for_channel(session, channel, datetime.now(UTC)):
-        record_both(session, ended, "revoke", actor_id=principal.user_id,
+    for ended, action in syndication.end_for_channel(session, channel, datetime.now(UTC)):
+        record_both(session, ended, action, actor_id=principal.user_id,
                     actor=principal.username, ip=principal.ip,
                     actor_tenant_id=channel.tenant_id)  # fmt: skip
         mark_changed(session, ended.partner_tenant_id, "catalog.live")

@@ -4,6 +4,9 @@ approvals, revocations and the owner's per-partner audience.
 Every route acts for the caller's own panel (a platform admin, who has none, is refused).
 The owner sees its partners as panel names and viewer counts only; the partner sees the
 offered channel's name, logo and terms, never its sources, stream key or other channels.
+A private offer names its partner by the partner code that panel handed out (its own
+Directory page shows it, ``/syndication/partner-code``); no route looks a panel up by
+number or lists panels.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from palinsesto.accounts.models import Tenant
+from palinsesto.accounts.models import Tenant, TenantStatus
+from palinsesto.accounts.partner_codes import LENGTH as CODE_LENGTH
+from palinsesto.accounts.partner_codes import new_partner_code
 from palinsesto.catalog import syndication as service
 from palinsesto.catalog.models import (
     Channel,
@@ -59,9 +64,18 @@ def _partner_changed(session: Session, syndication: Syndication) -> None:
 
 
 class OfferIn(BaseModel):
+    # An unknown field is refused, not ignored: a private offer sent with a misspelt (or
+    # the former ``partner_tenant_id``) partner field must not go out as a public one.
+    model_config = ConfigDict(extra="forbid")
+
     channel_id: ObjectId
-    partner_tenant_id: ObjectId | None = Field(
-        default=None, description="a private offer to this panel; none: public, in the directory"
+    partner_code: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=CODE_LENGTH + 8,
+        description="a private offer to the panel with this partner code (it shows it on "
+        "its Directory page); none: public, in the directory",
+        examples=["7KQM-3XPA-9DTR"],
     )
     until: AwareDatetime | None = Field(default=None, description="end of the term; none: open")
     territories: list[str] = Field(
@@ -69,6 +83,9 @@ class OfferIn(BaseModel):
     )
     max_viewers: int | None = Field(
         default=None, ge=1, le=VIEWERS_MAX, description="each partner's viewers at once"
+    )
+    max_viewers_total: int | None = Field(
+        default=None, ge=1, le=VIEWERS_MAX, description="all partners' viewers at once, together"
     )
     paid_bouquets: bool = Field(default=False, description="the partner may sell it for credits")
     auto_approve: bool = Field(default=False, description="requests are approved at once")
@@ -84,9 +101,11 @@ class OfferOut(BaseModel):
     owner_tenant_id: int
     owner_name: str
     partner_tenant_id: int | None
+    partner_name: str | None = Field(description="a private offer's partner panel")
     until: datetime | None
     territories: list[str]
     max_viewers: int | None
+    max_viewers_total: int | None
     paid_bouquets: bool
     auto_approve: bool
     status: str
@@ -96,6 +115,11 @@ class OfferOut(BaseModel):
 def _offer_out(session: Session, offer: SyndicationOffer) -> OfferOut:
     channel = session.get(Channel, offer.channel_id)
     owner = session.get(Tenant, offer.tenant_id)
+    partner = (
+        session.get(Tenant, offer.partner_tenant_id)
+        if offer.partner_tenant_id is not None
+        else None
+    )
     return OfferOut(
         id=offer.id,
         channel_id=offer.channel_id,
@@ -104,9 +128,11 @@ def _offer_out(session: Session, offer: SyndicationOffer) -> OfferOut:
         owner_tenant_id=offer.tenant_id,
         owner_name=owner.name if owner is not None else "",
         partner_tenant_id=offer.partner_tenant_id,
+        partner_name=partner.name if partner is not None else None,
         until=offer.until,
         territories=list(offer.territories or []),
         max_viewers=offer.max_viewers,
+        max_viewers_total=offer.max_viewers_total,
         paid_bouquets=offer.paid_bouquets,
         auto_approve=offer.auto_approve,
         status=offer.status.value,
@@ -119,12 +145,13 @@ def create_offer(body: OfferIn, principal: Manager, session: DbSession) -> Offer
     """Offer one of this panel's channels, privately to one panel or in the directory."""
     tenant_id = _own_tenant(principal)
     terms = service.OfferTerms(
-        body.partner_tenant_id,
+        body.partner_code,
         body.until,
         body.territories,
         body.max_viewers,
         body.paid_bouquets,
         body.auto_approve,
+        body.max_viewers_total,
     )
     offer = service.make_offer(session, tenant_id, body.channel_id, terms, _now())
     audited(session, principal, "create", "syndication_offer", offer)
@@ -174,6 +201,10 @@ class SyndicationOut(BaseModel):
     ended_at: datetime | None
     end_reason: str
     entry_channel_id: int | None = Field(description="the partner's entry (partner's view)")
+    owner_suspended: bool = Field(
+        description="the owner's panel is suspended: the channel plays to no partner until "
+        "it is resumed (the syndication and the entry stay)"
+    )
 
 
 def _syndication_out(session: Session, row: Syndication, *, partner_view: bool) -> SyndicationOut:
@@ -196,6 +227,7 @@ def _syndication_out(session: Session, row: Syndication, *, partner_view: bool) 
         ended_at=row.ended_at,
         end_reason=row.end_reason,
         entry_channel_id=entry.id if entry is not None else None,
+        owner_suspended=owner is not None and owner.status is TenantStatus.suspended,
     )
 
 
@@ -313,6 +345,33 @@ def _audience_of(session: Session, ctx: AppContext, row: Syndication) -> Audienc
 
 
 # ---- the partner's side ----
+
+
+class PartnerCodeOut(BaseModel):
+    partner_code: str = Field(description="give it to a channel's owner to be offered it")
+    panel_name: str
+
+
+@router.get("/partner-code", response_model=PartnerCodeOut)
+def partner_code(principal: Staff, session: DbSession) -> PartnerCodeOut:
+    """This panel's own partner code: the owner of a channel offers it privately with it."""
+    tenant = session.get(Tenant, _own_tenant(principal))
+    if tenant is None:  # the principal's panel was deleted meanwhile
+        raise Forbidden("This panel no longer exists.")
+    return PartnerCodeOut(partner_code=tenant.partner_code, panel_name=tenant.name)
+
+
+@router.post("/partner-code/replace", response_model=PartnerCodeOut)
+def replace_partner_code(principal: Manager, session: DbSession) -> PartnerCodeOut:
+    """A new partner code: the old one addresses nothing from now on (offers already made
+    with it stay)."""
+    tenant = session.get(Tenant, _own_tenant(principal))
+    if tenant is None:
+        raise Forbidden("This panel no longer exists.")
+    before = snapshot(tenant)
+    tenant.partner_code = new_partner_code()
+    audited(session, principal, "replace_partner_code", "tenant", tenant, before=before)
+    return PartnerCodeOut(partner_code=tenant.partner_code, panel_name=tenant.name)
 
 
 @router.get("/directory", response_model=list[OfferOut])

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from palinsesto.accounts.models import ConnectionPolicy, Tenant, TenantStatus
 from palinsesto.accounts.plans import PLANS
 from palinsesto.accounts.trials import trial_over
+from palinsesto.catalog.syndication import close_for_tenant
 from palinsesto.names import SLUG_PATTERN
-from palinsesto.panel.admin.api.changes import audited
+from palinsesto.panel.admin.api.changes import audited, mark_changed
 from palinsesto.panel.admin.api.deps import (
     Context,
     CurrentPrincipal,
@@ -28,6 +29,7 @@ from palinsesto.panel.admin.api.identifiers import Label
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
 from palinsesto.panel.admin.api.types import PathId, TimeZone
+from palinsesto.panel.admin.syndication_log import PLATFORM_ACTOR, record_both, record_owner_status
 from palinsesto.trust.audit import snapshot
 
 router = APIRouter(tags=["tenants"])
@@ -149,16 +151,36 @@ def update_tenant(
 ) -> Tenant:
     tenant = _get(session, principal, tenant_id)
     before = snapshot(tenant)
+    was_active = tenant.status is TenantStatus.active
     apply_changes(tenant, patch_changes(body, nullable=LIMITS))
     audited(session, principal, "update", "tenant", tenant, before=before)
+    _status_changed(session, tenant, was_active)
     return tenant
+
+
+def _status_changed(session: Session, tenant: Tenant, was_active: bool) -> None:
+    """The partners of a panel that stops (or starts again) being active hear it in their
+    logs: its channels play to no partner meanwhile (panel/playback/access.py)."""
+    if was_active != (tenant.status is TenantStatus.active):
+        record_owner_status(session, tenant.id, "suspend" if was_active else "resume")
 
 
 @router.delete("/tenants/{tenant_id}", status_code=204)
 def delete_tenant(tenant_id: PathId, principal: PlatformAdmin, session: DbSession) -> None:
     tenant = _get(session, principal, tenant_id)
+    _end_syndications(session, tenant)
     audited(session, principal, "delete", "tenant", tenant)
     session.delete(tenant)
+
+
+def _end_syndications(session: Session, tenant: Tenant) -> None:
+    """Every syndication the deleted panel is a side of ends first: its channels leave
+    partners' catalogues (their viewers are cut), partners it carried from lose it as a
+    partner, and both logs say so (the deleted panel's entries keep its id)."""
+    for row, action in close_for_tenant(session, tenant.id, datetime.now(UTC)):
+        record_both(session, row, action, actor_id=None, actor=PLATFORM_ACTOR)
+        mark_changed(session, row.partner_tenant_id, "catalog.live")
+        mark_changed(session, row.partner_tenant_id, "channels")
 
 
 @router.get("/plans", response_model=list[PlanOut])
@@ -191,9 +213,12 @@ def move_tenant(session: Session, principal: Principal, tenant: Tenant, move: st
             fields={"trial_ends_at": "In the past."},
         )
     before = snapshot(tenant)
+    was_active = tenant.status is TenantStatus.active
     tenant.status = target
-    # Publishes the tenant's "lines" topic: the live engine cuts (or lets back) its viewers.
+    # Publishes the tenant's "lines" topic: the live engine cuts (or lets back) its viewers,
+    # and partners' viewers of its syndicated channels (panel/local_node/engine.py).
     audited(session, principal, move, "tenant", tenant, before=before)
+    _status_changed(session, tenant, was_active)
     return tenant
 
 
