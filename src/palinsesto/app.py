@@ -62,6 +62,11 @@ def create_app(
         live.end_expired_syndications = partial(end_expired_syndications, ctx.db, ctx.events)
     else:  # the player API's tv_archive / has_archive: what the nodes' archives hold
         ctx.services["archive"] = nodes.control.archives
+        # No engine sweeps expired syndications here: the nodes' watch does (every replica;
+        # the sweep skips rows another replica is ending).
+        nodes.control.syndication.end_expired = partial(
+            end_expired_syndications, ctx.db, ctx.events
+        )
     # services["viewer_history"] (dashboard): the local engine's sessions.
     live_stats = install_live_stats(ctx, live if live is not None else NoLocalEngine())
     posters = PosterLinks.for_context(ctx)  # ctx.services["posters"]: library poster URLs

@@ -61,7 +61,7 @@ async def test_concurrent_plays_fill_a_group_exactly(slots: SessionSlots) -> Non
 
 async def test_lapsed_and_ended_slots_leave_the_group(slots: SessionSlots) -> None:
     a = await slots.reserve(grouped(10), T0)
-    b = await slots.reserve(grouped(11, node=2), T0)
+    await slots.reserve(grouped(11, node=2), T0)
     assert await slots.renew(1, [a.session_id], TTL, T0 + 1) == []
     # b's player never came: its pending slot lapses; a's node stops renewing: a lapses.
     assert await slots.group_sessions("syn:5", T0 + TTL + 2) == []

@@ -33,6 +33,7 @@ from palinsesto.cluster.models import Server, ServerStatus
 from palinsesto.cluster.node_leases import NodeLease, NodeLeases
 from palinsesto.cluster.servers import hash_node_token
 from palinsesto.cluster.session_slots import (
+    GROUP_MAX_VIEWERS,
     NEW_SESSION,
     TENANT_MAX_VIEWERS,
     Reserved,
@@ -45,8 +46,13 @@ from palinsesto.db import Database
 from palinsesto.panel import placement as place
 from palinsesto.panel.nodes.archives import ClusterArchives, archive_node
 from palinsesto.panel.nodes.keyring import PlayKeyRing
-from palinsesto.panel.playback.access import Grant, PlaybackAccess
-from palinsesto.panel.playback.admission import TooManyConnections, TooManyViewers
+from palinsesto.panel.nodes.syndication_watch import SyndicationWatch, syndication_group
+from palinsesto.panel.playback.access import Grant, PlaybackAccess, SyndicatedTerms
+from palinsesto.panel.playback.admission import (
+    SyndicationFull,
+    TooManyConnections,
+    TooManyViewers,
+)
 from palinsesto.panel.playback.lines import LineView
 from palinsesto.panel.playback.vod_access import VodAccess, VodGrant
 from palinsesto.protocol.messages import (
@@ -159,6 +165,17 @@ def _view(lease: NodeLease, extra_viewers: int, max_egress: float) -> place.Node
     )
 
 
+def _host_tenant(grant: Grant) -> int:
+    """Whose nodes serve the play: a syndicated channel's owner's, else the line's tenant's."""
+    terms = grant.syndicated
+    return terms.owner_tenant_id if terms is not None else grant.line.tenant_id
+
+
+def _shown_item(grant: Grant) -> int | None:
+    """What the partner's sessions list names: its own entry, not the owner's channel id."""
+    return grant.syndicated.entry_id if grant.syndicated is not None else None
+
+
 def placement_of(
     channel_id: int, tenant_id: int, rows: Sequence[tuple[int, str]]
 ) -> place.Placement | None:
@@ -211,6 +228,8 @@ class NodeControl:
         ] = {}
         self._lock = threading.Lock()
         events.subscribe(self._on_change)
+        # Partners' viewers of syndicated channels: cut when it ends, their audience.
+        self.syndication = SyndicationWatch(db, events, slots, self.end_session)
 
     @property
     def lease_seconds(self) -> float:
@@ -636,24 +655,33 @@ class NodeControl:
 
     async def admit(self, grant: Grant, kind: PlayKind, ip: str, user_agent: str) -> Admitted:
         """Reserve a slot on the node the viewer is sent to; the URL of the 302. Raises
-        NoNodeAvailable, TooManyConnections / TooManyViewers, SlotsUnavailable."""
+        NoNodeAvailable, TooManyConnections / TooManyViewers / SyndicationFull,
+        SlotsUnavailable.
+
+        A partner's play of a syndicated channel (``grant.syndicated``) goes to the
+        owner's nodes, placed as the owner's own viewers are (the same running channel,
+        never a second ingest), with a token in the owner's name that its nodes accept;
+        its slot is the partner's line's (its limits, its plan) and counts in the
+        syndication's group (the offer's cap, cluster-wide)."""
         line, channel = grant.line, grant.channel
+        host = _host_tenant(grant)
         now = time.time()
-        views, _ = await self._admission_views(line.tenant_id, now)
-        current = await self.placement(channel.id, line.tenant_id, cached=True)
-        node, placement = place.node_for_viewer(channel.id, line.tenant_id, views, current)
+        views, _ = await self._admission_views(host, now)
+        current = await self.placement(channel.id, host, cached=True)
+        node, placement = place.node_for_viewer(channel.id, host, views, current)
         if placement != current:
             if not await self.store_placement(placement, current):
                 # Another replica placed the channel's origin meanwhile: send the viewer
                 # where that placement says (its origin or an edge), as that replica would.
-                current = await self.placement(channel.id, line.tenant_id)
-                node, placement = place.node_for_viewer(channel.id, line.tenant_id, views, current)
+                current = await self.placement(channel.id, host)
+                node, placement = place.node_for_viewer(channel.id, host, views, current)
                 if placement != current:
                     await self.store_placement(placement, current)
             self._placed_at.setdefault(channel.id, now)
         reserved = await self._reserve(
-            line, grant.policy, grant.max_viewers, node.id, ip, user_agent, now
-        )
+            line, grant.policy, grant.max_viewers, node.id, ip, user_agent, now,
+            grant.syndicated,
+        )  # fmt: skip
         if channel.watermark:
             # The node plays the session's A/B sequence of code_for(session_id) and tags
             # its TS with the session id: the play is recorded before the viewer arrives.
@@ -664,8 +692,9 @@ class NodeControl:
                 await self.slots.release([reserved.session_id])  # no play without its mark
                 raise
         return await self._issue(
-            reserved, node.id, grant.line, kind, channel.id, ip, user_agent, b"", now
-        )
+            reserved, node.id, grant.line, kind, channel.id, ip, user_agent, b"", now,
+            host=host, shown=_shown_item(grant),
+        )  # fmt: skip
 
     async def _reserve(
         self,
@@ -676,9 +705,11 @@ class NodeControl:
         ip: str,
         user_agent: str,
         now: float,
+        syndicated: SyndicatedTerms | None = None,
     ) -> Reserved:
         """A slot of the line on ``node_id`` (a VOD or catch-up play counts against
-        ``max_connections`` as a live one does)."""
+        ``max_connections`` as a live one does); a syndicated play's also in its
+        syndication's group, capped at the offer's ``max_viewers``."""
         request = SlotRequest(
             line.tenant_id,
             line.id,
@@ -690,12 +721,19 @@ class NodeControl:
             user_agent,
             max_viewers,
             self.lease_seconds + self.settings.play_token_ttl_seconds,
+            syndication_group(syndicated.syndication_id) if syndicated is not None else "",
+            syndicated.max_viewers if syndicated is not None else None,
         )
         try:
             return await self.slots.reserve(request, now)
         except SlotRefused as exc:
             if exc.code == TENANT_MAX_VIEWERS:
                 raise TooManyViewers(str(exc)) from None
+            if exc.code == GROUP_MAX_VIEWERS and syndicated is not None:
+                raise SyndicationFull(
+                    "the channel's owner allows this panel "
+                    f"{syndicated.max_viewers} viewers at once"
+                ) from None
             raise TooManyConnections(str(exc)) from None
 
     async def _issue(
@@ -711,17 +749,24 @@ class NodeControl:
         now: float,
         tail: str = "",
         output: str = "",
+        *,
+        host: int | None = None,
+        shown: int | None = None,
     ) -> Admitted:
         """Sign the play token for a reserved slot; the node URL it opens. ``tail``: what
-        follows the token in a VOD or catch-up URL (the subject, as the node reads it)."""
+        follows the token in a VOD or catch-up URL (the subject, as the node reads it).
+        ``host``: the tenant whose node serves it (the owner of a syndicated channel; else
+        the line's); ``shown``: the item the line's sessions list names (a partner's
+        entry; else ``item_id``)."""
         session_id = reserved.session_id
+        host = line.tenant_id if host is None else host
         self._since_beat[node_id] += 1
-        self._count_viewer(line.tenant_id, node_id)
-        _, urls = await self._admission_views(line.tenant_id, now)
+        self._count_viewer(host, node_id)
+        _, urls = await self._admission_views(host, now)
         lease_url = urls.get(node_id, "")
         bind = ip if self.settings.play_token_bind_ip else None
         token = self.keys.tokens.issue(
-            tenant_id=line.tenant_id,
+            tenant_id=host,
             line_id=line.id,
             channel_id=item_id,
             session_id=session_id,
@@ -736,7 +781,7 @@ class NodeControl:
                 line.tenant_id,
                 line.id,
                 line.username,
-                item_id,
+                item_id if shown is None else shown,
                 node_id,
                 ip,
                 user_agent,
@@ -818,18 +863,27 @@ class NodeControl:
         """A catch-up play of ``minutes`` from ``start`` (unix s), sent to the node whose
         archive holds most of that window; :class:`NoArchive` when none holds any of it."""
         line, channel = grant.line, grant.channel
+        host = _host_tenant(grant)  # a syndicated channel's archive: its owner's nodes'
         now = time.time()
-        leases = await self._cached_leases(line.tenant_id, now)
+        leases = await self._cached_leases(host, now)
         end = min(start + minutes * 60.0, now)
         node_id = archive_node(leases, channel.id, float(start), end)
         if not node_id:
             raise NoArchive("NO_ARCHIVE: nothing recorded in that window")
         reserved = await self._reserve(
-            line, grant.policy, grant.max_viewers, node_id, ip, user_agent, now
+            line,
+            grant.policy,
+            grant.max_viewers,
+            node_id,
+            ip,
+            user_agent,
+            now,
+            grant.syndicated,
         )
         return await self._issue(
             reserved, node_id, line, PlayKind.archive, channel.id, ip, user_agent,
             window_subject(start, minutes), now, f"{start}/{minutes}.{output}",
+            host=host, shown=_shown_item(grant),
         )  # fmt: skip
 
     def _describe(self, session: AdmittedSession) -> None:
@@ -861,11 +915,15 @@ class NodeControl:
         admitted them: the shared slots say which are alive, their descriptions who
         watches what."""
         found: list[AdmittedSession] = []
-        for lease in await self.leases.nodes(tenant_id, time.time()):
+        # Every node: a partner's viewers of a syndicated channel are on its owner's nodes
+        # (and the owner's nodes list them only to the partner).
+        for lease in await self.leases.nodes(None, time.time()):
             if lease.state is NodeState.lost:
                 continue
             alive = set(await self.slots.sessions_of_node(lease.node_id))
             for session_id, details in (await self.slots.descriptions(lease.node_id)).items():
+                if tenant_id is not None and details.get("tenant_id") != tenant_id:
+                    continue
                 if session_id in alive:
                     found.append(
                         AdmittedSession(session_id=session_id, node_id=lease.node_id, **details)

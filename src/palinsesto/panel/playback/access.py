@@ -81,6 +81,7 @@ class SyndicatedTerms:
     until: float | None  # unix time; None: open-ended
     territories: frozenset[str]  # empty: worldwide
     max_viewers: int | None  # of this partner's viewers at once
+    entry_id: int = 0  # the partner's entry (its own channel id for the syndicated one)
 
     def over(self, now: float) -> bool:
         return self.until is not None and now >= self.until
@@ -415,6 +416,7 @@ class PlaybackAccess:
                         found.until.timestamp() if found.until is not None else None,
                         frozenset(found.territories),
                         found.max_viewers,
+                        channel_id,
                     )
         hit = _ChannelHit(version, info, terms, owner)
         with self._lock:
