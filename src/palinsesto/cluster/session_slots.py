@@ -347,6 +347,13 @@ class SessionSlots:
         """Every description kept for ``node_id``'s sessions (some may have ended)."""
         return dict(self._described.get(node_id, {}))
 
+    async def descriptions_of(
+        self, node_id: int, session_ids: Iterable[int]
+    ) -> dict[int, dict[str, Any]]:
+        """The descriptions kept for these sessions of ``node_id`` (those that have one)."""
+        kept = self._described.get(node_id, {})
+        return {i: dict(kept[i]) for i in session_ids if i in kept}
+
     async def forget(self, node_id: int, session_ids: Iterable[int]) -> None:
         """Drop the descriptions of sessions that ended."""
         kept = self._described.get(node_id, {})

@@ -596,6 +596,16 @@ class RedisSessionSlots(SessionSlots):
         raw = await self._calls.call(lambda: self._redis.hgetall(key))
         return {int(k): json.loads(v) for k, v in raw.items()}
 
+    async def descriptions_of(
+        self, node_id: int, session_ids: Iterable[int]
+    ) -> dict[int, dict[str, Any]]:
+        ids = [str(i) for i in session_ids]
+        if not ids:
+            return {}
+        key = f"{self._prefix}d:{node_id}"
+        raw = await self._calls.call(lambda: self._redis.hmget(key, ids))
+        return {int(i): json.loads(v) for i, v in zip(ids, raw, strict=True) if v is not None}
+
     async def forget(self, node_id: int, session_ids: Iterable[int]) -> None:
         ids = [str(i) for i in session_ids]
         if ids:

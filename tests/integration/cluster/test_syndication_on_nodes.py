@@ -14,6 +14,7 @@ import contextlib
 import os
 import re
 import secrets
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -28,6 +29,7 @@ import httpx
 import pytest
 
 from support.databases import temporary_database
+from support.media import FFMPEG
 from support.node_panel import NodeProcess, node_process
 from support.redis_servers import REDIS_URL, redis_prefix
 from support.serve_process import ServeProcess, serve_env, serve_process
@@ -67,6 +69,7 @@ def created(r: httpx.Response) -> dict[str, Any]:
 class World:
     panels: list[ServeProcess]
     node: NodeProcess
+    node_folder: Path
     alpha: httpx.Client  # alpha's owner, signed in at replica 1
     bravo: httpx.Client
     charlie: httpx.Client
@@ -177,7 +180,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         )
         assert int(node.wait_for(REGISTERED).group(1)) == server["id"]
         yield World(
-            panels, node, alpha, bravo, charlie, channels[0], channels[1],
+            panels, node, folder, alpha, bravo, charlie, channels[0], channels[1],
             {"bravo": bravo_x["entry_channel_id"], "nordic": bravo_y["entry_channel_id"],
              "charlie": charlie_x["entry_channel_id"]},
             {"bravo": bravo_x["id"], "charlie": charlie_x["id"]},
@@ -235,6 +238,7 @@ class TsPlayer:
     def __init__(self, url: str) -> None:
         self.url = url
         self.bytes = 0
+        self.data = bytearray()
         self.ended_at: float | None = None
         self.status = 0
         self._started = threading.Event()
@@ -259,6 +263,7 @@ class TsPlayer:
                     self._started.set()
                     for chunk in r.iter_bytes():
                         self.bytes += len(chunk)
+                        self.data += chunk
                         if self._stop.is_set():
                             return
         except httpx.HTTPError:
@@ -276,10 +281,6 @@ class TsPlayer:
 
 def decoded_frames(url: str, frames: int = 25) -> int:
     """Frames ffmpeg decodes from ``url`` (following the panel's 302)."""
-    import subprocess
-
-    from support.media import FFMPEG
-
     result = subprocess.run(
         [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-i", url,
          "-map", "0:v:0", "-frames:v", str(frames), "-f", "rawvideo", "-pix_fmt", "gray", "-"],
@@ -288,6 +289,24 @@ def decoded_frames(url: str, frames: int = 25) -> int:
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     assert len(result.stdout) % (320 * 180) == 0
     return len(result.stdout) // (320 * 180)
+
+
+def pictures_of(data: bytes, folder: Path) -> list[bytes]:
+    """The stream's pictures, each scaled to 8x8 RGB."""
+    path = folder / "captured.ts"
+    path.write_bytes(data)
+    out = subprocess.run(
+        [FFMPEG, "-hide_banner", "-loglevel", "error", "-i", str(path), "-map", "0:v:0",
+         "-vf", "scale=8:8,format=rgb24", "-fps_mode", "passthrough", "-f", "rawvideo", "-"],
+        capture_output=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    return [out[i : i + 192] for i in range(0, len(out) - 191, 192)]
+
+
+def green_share(frame: bytes) -> float:
+    """The share of 8x8 pixels that are the "ended" slate's dark green (0x204020)."""
+    pixels = [frame[i : i + 3] for i in range(0, len(frame), 3)]
+    return sum(1 for r, g, b in pixels if 45 < g < 95 and r < g - 15 and b < g - 15) / 64
 
 
 def audience(world: World, syndication: str) -> dict[str, Any]:
@@ -394,6 +413,10 @@ def test_revocation_cuts_the_partners_running_player_within_seconds(world: World
         print(f"\nrevocation -> bravo's stream ended on the node: {cut:.2f} s")
         assert cut < CUT_WITHIN, cut
         assert alpha.playing(), "the owner's own viewer was cut too"
+    # What bravo's player got: live pictures, then the node's "ended" slate (green).
+    pictures = pictures_of(bytes(bravo.data), world.node_folder)
+    assert len(pictures) >= 25 and green_share(pictures[0]) < 0.5
+    assert green_share(pictures[-1]) >= 0.9, pictures[-1]
     # Gone from bravo's catalogue; a new play is refused.
     creds = {"username": "bravo-viewer", "password": LINE_PASSWORD}
     with httpx.Client(base_url=world.urls[1], timeout=30) as c:

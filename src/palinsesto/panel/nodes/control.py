@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
@@ -67,6 +68,10 @@ from palinsesto.protocol.play_tokens import PlayKind, window_subject
 from palinsesto.protocol.sources import SourceKind
 from palinsesto.protocol.watermark import code_for
 from palinsesto.trust.watermark import record_mark
+
+# A session ended with a slate: its description becomes {SLATE_MARK: ENDED_SLATE}.
+SLATE_MARK = "slate"
+ENDED_SLATE = "ended"
 
 # What the admin's sessions list says a play is.
 OUTPUTS = {
@@ -229,7 +234,9 @@ class NodeControl:
         self._lock = threading.Lock()
         events.subscribe(self._on_change)
         # Partners' viewers of syndicated channels: cut when it ends, their audience.
-        self.syndication = SyndicationWatch(db, events, slots, self.end_session)
+        self.syndication = SyndicationWatch(
+            db, events, slots, partial(self.end_session, slate=ENDED_SLATE)
+        )
 
     @property
     def lease_seconds(self) -> float:
@@ -363,12 +370,18 @@ class NodeControl:
             await self.slots.release(ended)
         refused = await self.slots.renew(node.id, beat.alive, self.lease_seconds, now)
         kicks = await self.slots.take_kicks(node.id)
-        await self.slots.forget(node.id, (*ended, *refused))
+        slated: tuple[int, ...] = ()
+        if kicks:  # ended with a slate (end_session): its mark is where its description was
+            marked = await self.slots.descriptions_of(node.id, kicks)
+            slated = tuple(i for i, d in marked.items() if d.get(SLATE_MARK) == ENDED_SLATE)
+        await self.slots.forget(node.id, (*ended, *refused, *slated))
         if not known:  # the first beat this replica hears (another took the register)
             await self.place_pinned(node.tenant_id)
-        return await self._reply(node, tuple(dict.fromkeys((*kicks, *refused))))
+        return await self._reply(node, tuple(dict.fromkeys((*kicks, *refused))), slated)
 
-    async def _reply(self, node: NodeIdentity, end_sessions: tuple[int, ...]) -> PanelReply:
+    async def _reply(
+        self, node: NodeIdentity, end_sessions: tuple[int, ...], slated: tuple[int, ...] = ()
+    ) -> PanelReply:
         if self.keys.stale():
             await asyncio.to_thread(self.keys.refresh_if_stale)
         return PanelReply(
@@ -381,6 +394,7 @@ class NodeControl:
             end_sessions=end_sessions,
             token_ttl_seconds=self.settings.play_token_ttl_seconds,
             hls_session_timeout_seconds=self.settings.hls_session_timeout_seconds,
+            end_slated=slated,
         )
 
     # ---- channels on nodes ----
@@ -994,14 +1008,21 @@ class NodeControl:
             self._line_counts.clear()
         self._line_counts[key] = (time.monotonic(), count)
 
-    async def end_session(self, session_id: int, tenant_id: int | None) -> bool:
+    async def end_session(
+        self, session_id: int, tenant_id: int | None, *, slate: str = ""
+    ) -> bool:
         """End a session on a node, whichever replica admitted it (False: no session of
         that tenant has this id). Its slot is released and the node is told in the reply to
-        its next heartbeat ("sessions to end"), whichever replica that beat reaches."""
+        its next heartbeat ("sessions to end"), whichever replica that beat reaches.
+        ``slate`` (:data:`ENDED_SLATE`): its TS player gets that clip before the end; the
+        mark replaces its description until that heartbeat."""
         node_id = await self.slots.end(session_id, tenant_id)
         if not node_id:
             return False
-        await self.slots.forget(node_id, [session_id])
+        if slate:
+            await self.slots.describe(node_id, session_id, {SLATE_MARK: slate})
+        else:
+            await self.slots.forget(node_id, [session_id])
         return True
 
     async def ingest_node(self, tenant_id: int, channel_id: int) -> NodeLease | None:
