@@ -1008,9 +1008,7 @@ class NodeControl:
             self._line_counts.clear()
         self._line_counts[key] = (time.monotonic(), count)
 
-    async def end_session(
-        self, session_id: int, tenant_id: int | None, *, slate: str = ""
-    ) -> bool:
+    async def end_session(self, session_id: int, tenant_id: int | None, *, slate: str = "") -> bool:
         """End a session on a node, whichever replica admitted it (False: no session of
         that tenant has this id). Its slot is released and the node is told in the reply to
         its next heartbeat ("sessions to end"), whichever replica that beat reaches.

@@ -484,6 +484,25 @@ class NodeFront:
         await _reply(send, status, body, headers=headers)
 
 
+async def admit_elsewhere(
+    control: NodeControl, grant: Grant, play: PlaybackRequest
+) -> tuple[int, bytes, str]:
+    """The all-in-one engine's way to the owner's nodes (local_node/delivery.py): a
+    partner's play of a syndicated channel whose owner streams from its nodes, admitted as
+    :class:`NodeFront` admits it. (status, body, Location): a 302 to the node, or the
+    refusal."""
+    kind = PlayKind.hls if play.output == "m3u8" else PlayKind.ts
+    try:
+        admitted = await control.admit(grant, kind, play.ip, play.user_agent)
+    except NoNodeAvailable as exc:
+        return 503, f"{exc}\n".encode(), ""
+    except (SlotsUnavailable, LeasesUnavailable):
+        return 503, b"session store unavailable\n", ""
+    except TooManyConnections as exc:
+        return 429, f"{exc.code}\n".encode(), ""
+    return 302, b"", admitted.url
+
+
 def _check_url(url: str) -> None:
     if not url.startswith(("http://", "https://")) or len(url) > 500:
         raise ValueError("public_url: expected an http:// or https:// URL")
