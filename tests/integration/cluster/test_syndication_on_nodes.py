@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from palinsesto.protocol.messages import REGISTER_PATH, Capacity, Registration
 from support.databases import temporary_database
 from support.media import FFMPEG
 from support.node_panel import NodeProcess, node_process
@@ -126,6 +127,16 @@ def _carry(
     return created(partner.post("/api/v1/syndication/requests", json={"offer_id": offer["id"]}))
 
 
+def _register_a_node(client: httpx.Client, panel_url: str) -> None:
+    """A node of the tenant registers once (its plays then go through node admission)."""
+    body = {"name": "own-node", "public_url": "http://own-node.invalid"}
+    token = created(client.post("/api/v1/servers", json=body))["token"]
+    reg = Registration("own", "http://own-node.invalid", "", Capacity(1000, 100, 2), "test")
+    r = httpx.post(f"{panel_url}{REGISTER_PATH}", json=reg.to_json(),
+                   headers={"Authorization": f"Bearer {token}"}, timeout=30)  # fmt: skip
+    assert r.status_code == 200, r.text
+
+
 def _closed(stack: contextlib.ExitStack, client: httpx.Client) -> httpx.Client:
     stack.callback(client.close)
     return client
@@ -173,6 +184,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         _bundle(bravo, "Bravo X", bravo_x["entry_channel_id"], {"bravo-viewer": 2})
         _bundle(bravo, "Bravo Y", bravo_y["entry_channel_id"], {"bravo-nordic": 2})
         _bundle(charlie, "Charlie", charlie_x["entry_channel_id"], {"charlie-viewer": 0})
+        _register_a_node(charlie, panels[1].base_url)
         folder = root / "node"
         folder.mkdir()
         node = stack.enter_context(
@@ -324,6 +336,9 @@ def test_a_partners_line_plays_the_owners_channel_on_the_owners_node(world: Worl
     location = admit_302(bravo_url)
     assert location.startswith(f"{world.node.base_url}/play/"), location
     assert decoded_frames(bravo_url) == 25
+    hls_url = world.play_url(1, "bravo-viewer", world.entries["bravo"], "m3u8")
+    assert admit_302(hls_url).startswith(f"{world.node.base_url}/play/")
+    assert decoded_frames(hls_url) == 25
     # The owner's own viewer goes to the same node, the same running channel.
     alpha_url = world.play_url(0, "alpha-viewer", world.channel)
     assert admit_302(alpha_url).startswith(f"{world.node.base_url}/play/")
@@ -366,6 +381,9 @@ def test_the_offers_cap_admits_exactly_that_many_across_replicas(world: World) -
     admit_302(url[0])  # the node is up and the channel placed; this takes one place
     with ThreadPoolExecutor(max_workers=16) as pool:
         answers = list(pool.map(attempt, range(24)))
+    # Charlie has a node of its own: its viewers of alpha's channel go to alpha's node.
+    for r in answers:
+        assert r.status_code != 302 or r.headers["location"].startswith(world.node.base_url)
     statuses = Counter(r.status_code for r in answers)
     print(f"\n24 concurrent attempts over two replicas, cap {CAP} (one held): {dict(statuses)}")
     assert statuses == {302: CAP - 1, 429: 24 - CAP + 1}, statuses
