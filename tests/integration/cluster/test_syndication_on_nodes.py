@@ -35,8 +35,8 @@ from support.node_panel import NodeProcess, node_process
 from support.redis_servers import REDIS_URL, redis_prefix
 from support.serve_process import ServeProcess, serve_env, serve_process
 
-HEARTBEAT_SECONDS = 1.0
-LEASE_SECONDS = 5.0
+HEARTBEAT_SECONDS = 2.0  # the default: the cut waits for a heartbeat
+LEASE_SECONDS = 10.0
 ADMIN_PASSWORD = "syndication-admin-pw"
 STAFF_PASSWORD = "syndication-staff-pw"
 LINE_PASSWORD = "syndication-line-pw"
