@@ -30,7 +30,7 @@ from palinsesto.panel.admin.syndication_log import end_expired_syndications
 from palinsesto.panel.admin.upload_expiry import UploadExpiry
 from palinsesto.panel.admin.uploads import UploadStore
 from palinsesto.panel.local_node.engine import install_live
-from palinsesto.panel.nodes.front import NodeFront
+from palinsesto.panel.nodes.front import NodeFront, admit_elsewhere
 from palinsesto.panel.nodes.install import NoLocalEngine, install_nodes
 from palinsesto.panel.playback.live_routes import install_live_routes
 from palinsesto.panel.playback.posters import PosterLinks, install_poster_route
@@ -58,10 +58,17 @@ def create_app(
     if live is not None:  # tenants with nodes have their channels run there, not here
         live.served_elsewhere = nodes.control.tenant_has_nodes
         live.served_elsewhere_cached = partial(nodes.control.tenant_has_nodes, cached_only=True)
+        # A partner's viewer of a channel the owner streams from its nodes goes there.
+        live.admit_elsewhere = partial(admit_elsewhere, nodes.control)
         # Syndications whose term passed leave the partners' catalogues (a 2 s sweep).
         live.end_expired_syndications = partial(end_expired_syndications, ctx.db, ctx.events)
     else:  # the player API's tv_archive / has_archive: what the nodes' archives hold
         ctx.services["archive"] = nodes.control.archives
+        # No engine sweeps expired syndications here: the nodes' watch does (every replica;
+        # the sweep skips rows another replica is ending).
+        nodes.control.syndication.end_expired = partial(
+            end_expired_syndications, ctx.db, ctx.events
+        )
     # services["viewer_history"] (dashboard): the local engine's sessions.
     live_stats = install_live_stats(ctx, live if live is not None else NoLocalEngine())
     posters = PosterLinks.for_context(ctx)  # ctx.services["posters"]: library poster URLs

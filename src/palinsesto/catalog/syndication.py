@@ -275,6 +275,9 @@ def end_expired(session: Session, now: datetime) -> list[Syndication]:
             SyndicationOffer.until.is_not(None),
             SyndicationOffer.until <= now,
         )
+        # Panel replicas sweep at once: each ends the rows no other is ending (PostgreSQL;
+        # SQLite has one writer anyway).
+        .with_for_update(of=Syndication, skip_locked=True)
     )
     ended = list(session.scalars(stmt))
     for syndication in ended:

@@ -60,6 +60,9 @@ from palinsesto.config import Settings
 
 USER_MAX_CONNECTIONS = "USER_MAX_CONNECTIONS"
 TENANT_MAX_VIEWERS = "TENANT_MAX_VIEWERS"
+# A slot's group (SlotRequest.group) is full: a syndicated channel's offer caps how many of
+# one partner's viewers watch at once, wherever they are admitted.
+GROUP_MAX_VIEWERS = "SYNDICATION_MAX_VIEWERS"
 # How long a slot that expired may still be renewed back (see the module doc).
 EXPIRED_GRACE_SECONDS = 3600.0
 # SlotRequest.session_id for a new session: reserve() allocates its id.
@@ -97,6 +100,12 @@ class SlotRequest:
     ttl_seconds: float  # the slot lapses unless renewed within this
     # The admission's: the slot is described with it (module doc); None = not described
     label: PlayLabel | None = None
+    # A group of slots counted together across tenants and lines ("" = none), and how many
+    # it may hold (None = no limit): a partner's viewers of one syndicated channel. A group
+    # at its limit refuses (GROUP_MAX_VIEWERS), never kicks, unless the play replaces one
+    # of its line's sessions (as the plan's limit).
+    group: str = ""
+    group_max: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +145,15 @@ class Reserved:
     kicked: tuple[Kicked, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class GroupTick:
+    """:meth:`SessionSlots.group_tick`: ``before`` held for ``seconds``; ``counts`` now."""
+
+    seconds: float
+    before: dict[str, int]
+    counts: dict[str, int]
+
+
 @dataclass(slots=True)
 class _Slot:
     tenant_id: int
@@ -149,6 +167,8 @@ class _Slot:
     max_connections: int
     tenant_max_viewers: int | None
     confirmed: bool = False
+    group: str = ""
+    group_max: int | None = None
 
 
 def victim_rank(ip: str, user_agent: str, slot_ip: str, slot_ua: str) -> int:
@@ -176,6 +196,8 @@ class SessionSlots:
         self._by_line: dict[tuple[int, int], set[int]] = {}
         self._by_tenant: dict[int, set[int]] = {}
         self._by_node: dict[int, set[int]] = {}
+        self._by_group: dict[str, set[int]] = {}
+        self._group_tick: tuple[float, dict[str, int]] | None = None
         self._node_until: dict[int, float] = {}  # a node's lease on its confirmed slots
         self._pending: list[tuple[float, int]] = []  # heap; stale entries are skipped
         self._lapsed: dict[int, tuple[_Slot, float]] = {}  # in the order they lapsed
@@ -211,6 +233,9 @@ class SessionSlots:
                     TENANT_MAX_VIEWERS,
                     f"the plan allows {req.tenant_max_viewers} concurrent viewers",
                 )
+        if req.group and req.group_max is not None and not replaces:
+            if len(self._by_group.get(req.group, ())) >= req.group_max:
+                raise SlotRefused(GROUP_MAX_VIEWERS, f"the group allows {req.group_max} viewers")
         kicked: list[Kicked] = []
         if over > 0:
             if req.policy is ConnectionPolicy.refuse:
@@ -230,6 +255,8 @@ class SessionSlots:
             now + req.ttl_seconds,
             req.max_connections,
             req.tenant_max_viewers,
+            group=req.group,
+            group_max=req.group_max,
         )
         self._add(session_id, slot)
         heapq.heappush(self._pending, (slot.pending_until, session_id))
@@ -321,13 +348,44 @@ class SessionSlots:
         self._end_slot(session_id)
         return slot.node_id
 
+    # ---- groups: a syndicated channel's partner viewers, cluster-wide ----
+
+    async def group_sessions(self, group: str, now: float) -> list[int]:
+        """The ids the group holds now."""
+        self._purge(now)
+        return sorted(self._by_group.get(group, ()))
+
+    async def group_tick(self, now: float) -> GroupTick:
+        """Every group's count now, and the counts of the previous tick (by whichever
+        replica made it) with the seconds since: count x seconds is watch time, each
+        interval counted once however many replicas tick."""
+        self._purge(now)
+        counts = {g: len(ids) for g, ids in self._by_group.items() if ids}
+        last, self._group_tick = self._group_tick, (now, counts)
+        if last is None:
+            return GroupTick(0.0, {}, counts)
+        return GroupTick(max(0.0, now - last[0]), last[1], counts)
+
     # ---- who watches what: the admin's sessions list on any replica ----
+
+    async def describe(self, node_id: int, session_id: int, details: dict[str, Any]) -> None:
+        """Put ``details`` where ``session_id``'s description is kept, for a session whose
+        slot has ended already (an "end session" with a slate: its mark waits there for
+        its node's next heartbeat, which forgets it)."""
+        self._described.setdefault(node_id, {})[session_id] = details
 
     async def descriptions(self, node_id: int) -> dict[int, dict[str, Any]]:
         """The descriptions of ``node_id``'s sessions (:func:`description`), written by
         the reservations that carried a :class:`PlayLabel`. A lapsed slot's stays while
         its node may still renew it back, so some may not be held now."""
         return dict(self._described.get(node_id, {}))
+
+    async def descriptions_of(
+        self, node_id: int, session_ids: Iterable[int]
+    ) -> dict[int, dict[str, Any]]:
+        """The descriptions kept for these sessions of ``node_id`` (those that have one)."""
+        kept = self._described.get(node_id, {})
+        return {i: dict(kept[i]) for i in session_ids if i in kept}
 
     async def forget(self, node_id: int, session_ids: Iterable[int]) -> None:
         """Drop the descriptions of sessions that ended (their slots may be gone already:
@@ -345,6 +403,8 @@ class SessionSlots:
         self._by_line.setdefault((slot.tenant_id, slot.line_id), set()).add(session_id)
         self._by_tenant.setdefault(slot.tenant_id, set()).add(session_id)
         self._by_node.setdefault(slot.node_id, set()).add(session_id)
+        if slot.group:
+            self._by_group.setdefault(slot.group, set()).add(session_id)
 
     def _drop(self, session_id: int) -> _Slot | None:
         slot = self._slots.pop(session_id, None)
@@ -353,6 +413,8 @@ class SessionSlots:
         _discard(self._by_line, (slot.tenant_id, slot.line_id), session_id)
         _discard(self._by_tenant, slot.tenant_id, session_id)
         _discard(self._by_node, slot.node_id, session_id)
+        if slot.group:
+            _discard(self._by_group, slot.group, session_id)
         return slot
 
     def _end_slot(self, session_id: int) -> None:
@@ -404,8 +466,11 @@ class SessionSlots:
         slot = entry[0]
         line = len(self._by_line.get((slot.tenant_id, slot.line_id), ()))
         tenant = len(self._by_tenant.get(slot.tenant_id, ()))
-        if (slot.max_connections and line >= slot.max_connections) or (
-            slot.tenant_max_viewers is not None and tenant >= slot.tenant_max_viewers
+        group = len(self._by_group.get(slot.group, ())) if slot.group else 0
+        if (
+            (slot.max_connections and line >= slot.max_connections)
+            or (slot.tenant_max_viewers is not None and tenant >= slot.tenant_max_viewers)
+            or (slot.group_max is not None and group >= slot.group_max)
         ):
             return None
         del self._lapsed[session_id]

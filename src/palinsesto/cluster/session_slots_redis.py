@@ -17,6 +17,9 @@ touch keys they compute, so not a Redis Cluster):
   (:func:`~palinsesto.cluster.session_slots.description`), for the admin's sessions list on
   every replica: written by the reservation that won the slot, when it carried a label,
   deleted with the slot (``drop``; a lapsed slot's stays through its grace);
+- ``gs:<group>``: set of a group's held ids (the slot hash's ``g``, its cap ``gm``: a
+  syndicated channel's partner viewers); ``groups``: the groups that held any; ``gtick``,
+  ``gprev``: the last group tick's time and counts (:meth:`group_tick`);
 - ``ids``: the session id counter, started from Redis's clock (ms x 1000) the first time
   any script runs, and ``floor`` its first value: an unknown id below it was handed out
   before Redis lost its data, and its node's renew adopts it.
@@ -36,8 +39,10 @@ from palinsesto.cluster.redis_client import RedisCalls
 from palinsesto.cluster.redis_pipe import RedisPipe
 from palinsesto.cluster.session_slots import (
     EXPIRED_GRACE_SECONDS,
+    GROUP_MAX_VIEWERS,
     TENANT_MAX_VIEWERS,
     USER_MAX_CONNECTIONS,
+    GroupTick,
     Kicked,
     Reserved,
     SessionSlots,
@@ -64,12 +69,19 @@ end
 local function count(id, t, l)
   if t ~= '' and redis.call('SADD', P .. 'l:' .. t .. ':' .. l, id) == 1 then
     redis.call('HINCRBY', TC, t, 1)
+    local g = redis.call('HGET', P .. 's:' .. id, 'g')
+    if g and g ~= '' then
+      redis.call('SADD', P .. 'gs:' .. g, id)
+      redis.call('SADD', P .. 'groups', g)
+    end
   end
 end
 
 local function uncount(id, t, l)
   if t and t ~= '' and redis.call('SREM', P .. 'l:' .. t .. ':' .. l, id) == 1 then
     redis.call('HINCRBY', TC, t, -1)
+    local g = redis.call('HGET', P .. 's:' .. id, 'g')
+    if g and g ~= '' then redis.call('SREM', P .. 'gs:' .. g, id) end
   end
 end
 
@@ -125,18 +137,20 @@ end
 
 # One play, a list of 10 strings: id ("0": a new one, taken from the counter in this same
 # run, so an admission is one round trip), tenant, line, node, ip, ua, max_connections,
-# policy, tenant max ("" = none), ttl; then, if the play is labelled, 3 more: username,
-# item id, output, and the slot it wins is described (``d:<node>``) in this same run.
-# Returns {'ok', id, kicked id, its node, ...} or {'line'} / {'tenant'}. Needs init() first.
+# policy, tenant max ("" = none), ttl, group and its max ("" = none: a group of slots counted
+# together, a syndicated channel's partner viewers); then, if the play is labelled, 3 more:
+# username, item id, output, and the slot it wins is described (``d:<node>``) in this same
+# run. Returns {'ok', id, kicked id, its node, ...} or {'line'} / {'tenant'} / {'group'}.
+# Needs init() first.
 _RESERVE_ONE = """
 -- The description's JSON, written here rather than by cjson.encode on a table: its
 -- numbers keep 14 digits, which would round started_at (ARGV[2], a Python float's repr,
 -- already JSON) to a tenth of a millisecond or worse. t, l and the item are decimal ids.
 local function description(a, t, l)
   return '{"tenant_id":' .. t .. ',"line_id":' .. l
-    .. ',"username":' .. cjson.encode(a[11]) .. ',"channel_id":' .. a[12]
+    .. ',"username":' .. cjson.encode(a[13]) .. ',"channel_id":' .. a[14]
     .. ',"ip":' .. cjson.encode(a[5]) .. ',"user_agent":' .. cjson.encode(a[6])
-    .. ',"output":' .. cjson.encode(a[13]) .. ',"started_at":' .. ARGV[2] .. '}'
+    .. ',"output":' .. cjson.encode(a[15]) .. ',"started_at":' .. ARGV[2] .. '}'
 end
 
 local function reserve(a)
@@ -161,6 +175,11 @@ local function reserve(a)
   local replaces = over > 0 and policy == 'kick_oldest'
   if tmax ~= '' and not replaces and tenant_count(t) >= tonumber(tmax) then
     return {'tenant'}
+  end
+  local g, gmax = a[11] or '', a[12] or ''
+  if g ~= '' and gmax ~= '' and not replaces
+     and redis.call('SCARD', P .. 'gs:' .. g) >= tonumber(gmax) then
+    return {'group'}
   end
   local result = {'ok', id}
   if over > 0 then
@@ -188,11 +207,11 @@ local function reserve(a)
     end
   end
   redis.call('HSET', P .. 's:' .. id, 't', t, 'l', l, 'n', n, 'ip', ip, 'ua', ua,
-    'st', ARGV[2], 'mc', a[7], 'tm', tmax)
+    'st', ARGV[2], 'mc', a[7], 'tm', tmax, 'g', g, 'gm', gmax)
   count(id, t, l)
   redis.call('SADD', P .. 'np:' .. n, id)
   redis.call('ZADD', PEND, expires, id)
-  if a[11] then redis.call('HSET', P .. 'd:' .. n, id, description(a, t, l)) end
+  if a[13] then redis.call('HSET', P .. 'd:' .. n, id, description(a, t, l)) end
   return result
 end
 """
@@ -237,14 +256,16 @@ for i = 5, #ARGV do
     redis.call('ZREM', PEND, id)
   else
     local key = P .. 's:' .. id
-    local h = redis.call('HMGET', key, 't', 'l', 'n', 'mc', 'tm')
+    local h = redis.call('HMGET', key, 't', 'l', 'n', 'mc', 'tm', 'g', 'gm')
     local ok = false
     if h[3] == node then
       -- Lapsed: held again if its line and tenant still have room.
       local mc, tm = tonumber(h[4]), h[5]
       ok = h[1] == ''
         or ((mc == 0 or redis.call('SCARD', P .. 'l:' .. h[1] .. ':' .. h[2]) < mc)
-          and (tm == '' or tenant_count(h[1]) < tonumber(tm)))
+          and (tm == '' or tenant_count(h[1]) < tonumber(tm))
+          and (not h[7] or h[7] == '' or h[6] == ''
+            or redis.call('SCARD', P .. 'gs:' .. h[6]) < tonumber(h[7])))
       if ok then
         redis.call('ZREM', GONE, id)
         redis.call('SREM', P .. 'g:' .. node, id)
@@ -344,6 +365,48 @@ redis.call('DEL', key)
 return ids
 """
 
+# ARGV: prefix, now, group. Returns the group's held ids.
+_GROUP_SESSIONS = (
+    _COMMON
+    + """
+purge()
+return redis.call('SMEMBERS', P .. 'gs:' .. ARGV[3])
+"""
+)
+
+# ARGV: prefix, now. Every group's count now (groups left empty are forgotten), and the
+# previous tick's time and counts, replaced by these: JSON [seconds, before, counts].
+_GROUP_TICK = (
+    _COMMON
+    + """
+purge()
+local counts = {}
+local flat = {}
+for _, g in ipairs(redis.call('SMEMBERS', P .. 'groups')) do
+  local n = redis.call('SCARD', P .. 'gs:' .. g)
+  if n == 0 then
+    redis.call('SREM', P .. 'groups', g)
+  else
+    counts[g] = n
+    table.insert(flat, g)
+    table.insert(flat, n)
+  end
+end
+local before = {}
+local prev = redis.call('HGETALL', P .. 'gprev')
+for i = 1, #prev, 2 do before[prev[i]] = tonumber(prev[i + 1]) end
+local last = tonumber(redis.call('GET', P .. 'gtick') or '')
+redis.call('SET', P .. 'gtick', ARGV[2])
+redis.call('DEL', P .. 'gprev')
+if #flat > 0 then redis.call('HSET', P .. 'gprev', unpack(flat)) end
+local seconds = 0
+if last then seconds = math.max(0, NOW - last) end
+if next(before) == nil then before = {_ = 0} end
+if next(counts) == nil then counts = {_ = 0} end
+return cjson.encode({seconds, before, counts})
+"""
+)
+
 # ARGV: prefix, now.
 _NEXT_ID = (
     _COMMON
@@ -368,6 +431,8 @@ def _reserve_args(req: SlotRequest) -> list[str]:
         req.policy.value,
         "" if req.tenant_max_viewers is None else str(req.tenant_max_viewers),
         repr(req.ttl_seconds),
+        req.group,
+        "" if req.group_max is None else str(req.group_max),
         *described,
     ]
 
@@ -378,6 +443,8 @@ def _reserved(req: SlotRequest, reply: list[str]) -> Reserved | SlotRefused:
         return SlotRefused(
             TENANT_MAX_VIEWERS, f"the plan allows {req.tenant_max_viewers} concurrent viewers"
         )
+    if status == "group":
+        return SlotRefused(GROUP_MAX_VIEWERS, f"the group allows {req.group_max} viewers")
     if status == "line":
         return SlotRefused(
             USER_MAX_CONNECTIONS, f"the line is at {req.max_connections} connections"
@@ -415,6 +482,8 @@ class RedisSessionSlots(SessionSlots):
         self._take_kicks = register(_TAKE_KICKS)
         self._end = register(_END)
         self._next_id = register(_NEXT_ID)
+        self._group_sessions = register(_GROUP_SESSIONS)
+        self._tick_groups = register(_GROUP_TICK)
         self._queued: list[tuple[SlotRequest, float, asyncio.Future[Reserved]]] = []
         self._sender: asyncio.Task[None] | None = None
 
@@ -515,10 +584,34 @@ class RedisSessionSlots(SessionSlots):
         tenant = "" if tenant_id is None else str(tenant_id)
         return int(await self._call(self._end, "0", session_id, tenant))
 
+    async def group_sessions(self, group: str, now: float) -> list[int]:
+        return sorted(int(i) for i in await self._call(self._group_sessions, repr(now), group))
+
+    async def group_tick(self, now: float) -> GroupTick:
+        seconds, before, counts = json.loads(await self._call(self._tick_groups, repr(now)))
+        before.pop("_", None)  # an empty table's stand-in (cjson writes {} as [])
+        counts.pop("_", None)
+        return GroupTick(float(seconds), before, counts)
+
+    async def describe(self, node_id: int, session_id: int, details: dict[str, Any]) -> None:
+        key = f"{self._prefix}d:{node_id}"
+        value = json.dumps(details)
+        await self._calls.call(lambda: self._redis.hset(key, str(session_id), value))
+
     async def descriptions(self, node_id: int) -> dict[int, dict[str, Any]]:
         key = f"{self._prefix}d:{node_id}"
         raw = await self._calls.call(lambda: self._redis.hgetall(key))
         return {int(k): json.loads(v) for k, v in raw.items()}
+
+    async def descriptions_of(
+        self, node_id: int, session_ids: Iterable[int]
+    ) -> dict[int, dict[str, Any]]:
+        ids = [str(i) for i in session_ids]
+        if not ids:
+            return {}
+        key = f"{self._prefix}d:{node_id}"
+        raw = await self._calls.call(lambda: self._redis.hmget(key, ids))
+        return {int(i): json.loads(v) for i, v in zip(ids, raw, strict=True) if v is not None}
 
     async def forget(self, node_id: int, session_ids: Iterable[int]) -> None:
         ids = [str(i) for i in session_ids]

@@ -29,7 +29,8 @@ from palinsesto.listeners import NodeSockets
 from palinsesto.node.channel import ChannelRunner, ChannelSpec, ChannelState, RunnerTuning
 from palinsesto.node.host import ChannelHost
 from palinsesto.node.outputs.ts import TsViewer
-from palinsesto.node.sessions import NodeSessions
+from palinsesto.node.sessions import NodeSession, NodeSessions
+from palinsesto.node.slate import SlateKind
 from palinsesto.node.source_policy import DEFAULT_PORTS, SourcePolicy
 from palinsesto.node.token_delivery import TokenDelivery
 from palinsesto.outbound.policy import AllowRule, OutboundPolicy
@@ -128,12 +129,33 @@ class RemoteNode(ChannelHost):
         self.sessions.hls_timeout = float(reply.hls_session_timeout_seconds)
         if reply.end_sessions:
             far = int(time.time()) + reply.token_ttl_seconds + 5
-            ended = self.sessions.end_by_panel(reply.end_sessions, far)
+            slated = self.sessions.slated_by_panel(reply.end_slated, far)
+            if slated:
+                self.spawn(self._end_with_slate(slated))
+            ended = self.sessions.end_by_panel(
+                tuple(i for i in reply.end_sessions if all(s.id != i for s in slated)), far
+            )
             if ended:
                 log.info("ended %d session(s) as the panel asked", ended)
         await self._assign(reply.assignments)
         if keys_changed:
             self._refresh_relay_tokens()
+
+    async def _end_with_slate(self, sessions: list[NodeSession]) -> None:
+        """TS players the panel ended with the "ended" slate: the clip, then the end of
+        the stream (without a clip here, the stream just ends)."""
+        try:
+            clip = await self.slates.clip(SlateKind.ended)
+        except Exception:  # noqa: BLE001 - no clip: the sessions still end
+            log.exception("the ended slate could not be made")
+            clip = b""
+        for session in sessions:
+            to_slate = session.to_slate
+            if clip and to_slate is not None and not session.ended:
+                to_slate(clip)
+            else:
+                self.sessions.end(session, "ended by the panel")
+        log.info("ended %d session(s) with a slate as the panel asked", len(sessions))
 
     async def _assign(self, assignments: tuple[Assignment, ...]) -> None:
         wanted = {a.channel.id: a for a in assignments}

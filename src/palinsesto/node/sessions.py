@@ -39,6 +39,8 @@ class NodeSession:
     # A TS session's live byte count (its viewer's) and how to cut its connection.
     bytes_fn: Callable[[], int] | None = None
     cut: Callable[[], None] | None = None
+    # A TS session: stop its live picture, send this clip, then end (the panel's slate).
+    to_slate: Callable[[bytes], None] | None = None
     ended: bool = False
     sending: int = 0  # VOD and catch-up: responses being sent now (never idle meanwhile)
 
@@ -124,6 +126,17 @@ class NodeSessions:
                 self.end(session, "ended by the panel")
                 ended += 1
         return ended
+
+    def slated_by_panel(self, session_ids: tuple[int, ...], far: int) -> list[NodeSession]:
+        """Of the sessions the panel ends with a slate, those whose TS player can show
+        it: refused from now as :meth:`end_by_panel` does, ended once the clip is sent."""
+        found = []
+        for session_id in session_ids:
+            session = self._sessions.get(session_id)
+            if session is not None and session.to_slate is not None and not session.ended:
+                self._refused[session_id] = session.expires
+                found.append(session)
+        return found
 
     def expire_idle(self) -> None:
         """End HLS, VOD and catch-up sessions not heard from for ``hls_timeout`` seconds

@@ -265,6 +265,18 @@ class TokenDelivery:
                 sessions.end(session, "viewer left")
 
         conn.on_lost = lost
+
+        def to_slate(clip: bytes) -> None:
+            # The panel ended this play with a slate: the player gets it after the last
+            # live packet, then the end of the stream.
+            runner.remove_viewer(viewer)
+            session.to_slate = None
+            if session.cut == conn.close and not conn.closed:
+                conn.on_lost = None
+                conn.write(clip)
+            sessions.end(session, "ended by the panel")
+
+        session.to_slate = to_slate
         runner.add_viewer(viewer)
 
     # ---- HLS ----

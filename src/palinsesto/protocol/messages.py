@@ -311,6 +311,9 @@ class PanelReply:
     token_ttl_seconds: int = 60
     hls_session_timeout_seconds: int = 30
     extra: dict[str, Any] = field(default_factory=dict)
+    # Of ``end_sessions``: those whose TS players get the "ended" slate before their
+    # stream closes (another panel's channel they watched stopped being carried).
+    end_slated: tuple[int, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -324,6 +327,7 @@ class PanelReply:
             "token_ttl_seconds": self.token_ttl_seconds,
             "hls_session_timeout_seconds": self.hls_session_timeout_seconds,
             **({"extra": self.extra} if self.extra else {}),
+            **({"end_slated": list(self.end_slated)} if self.end_slated else {}),
         }
 
     @classmethod
@@ -344,4 +348,5 @@ class PanelReply:
             _int(raw, "token_ttl_seconds", 60),
             _int(raw, "hls_session_timeout_seconds", 30),
             extra if isinstance(extra, dict) else {},
+            _ints(raw, "end_slated"),
         )

@@ -15,7 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from palinsesto.accounts.models import Tenant
+from palinsesto.catalog import syndication
 from palinsesto.catalog.models import Bouquet, BouquetItem, Channel, ItemType
+from palinsesto.catalog.syndication import OfferTerms
+from palinsesto.protocol.play_tokens import PlayTokens, window_subject
 from support.media import FFMPEG
 from support.node_world import PASSWORD, TenantSide, add_server, make_tenant
 from support.serve_process import serve_env, serve_process
@@ -104,6 +108,70 @@ def test_a_timeshift_window_plays_from_the_node_that_records_the_channel(
         hls = url.rsplit(".", 1)[0] + ".m3u8"
         run = subprocess.run(
             [FFMPEG, "-hide_banner", "-nostdin", "-i", hls, "-f", "null", "-"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr[-2000:]
+        frames = re.findall(r"frame=\s*(\d+)", run.stderr)
+        assert frames and int(frames[-1]) >= 25 * 5, run.stderr[-1000:]
+
+
+def _carried(panel: RunningServer, owner: TenantSide, partner: TenantSide, channel_id: int) -> int:
+    """``channel_id`` offered by ``owner`` to ``partner`` (approved at once) and put in the
+    partner's bouquet: the partner's entry."""
+    now = datetime.now(UTC)
+    with panel.ctx.db.transaction() as s:
+        code = s.get(Tenant, partner.id).partner_code  # type: ignore[union-attr]
+        terms = OfferTerms(code, None, (), None, False, True)
+        offer = syndication.make_offer(s, owner.id, channel_id, terms, now)
+        _, entry = syndication.request(s, partner.id, offer.id, now)
+        assert entry is not None
+        bouquet = s.query(Bouquet).filter_by(tenant_id=partner.id).one()
+        s.add(BouquetItem(bouquet_id=bouquet.id, item_type=ItemType.channel, item_id=entry.id))
+        entry_id = entry.id
+    panel.ctx.events.publish(partner.id, "catalog")
+    return entry_id
+
+
+def test_a_partners_catch_up_plays_from_the_owners_archive(
+    panel: RunningServer, tmp_path: Path
+) -> None:
+    """A syndicated channel's window, asked with the partner's line (the partner has no
+    nodes), is sent to the owner's node that records it, with a token for the owner's
+    channel; the partner's plays count against the offer as its live plays do."""
+    owner = make_tenant(panel, "archowner", max_connections=2)
+    partner = make_tenant(panel, "archpartner", max_connections=2)
+    channel_id = _add_archived(panel, owner)
+    entry_id = _carried(panel, owner, partner, channel_id)
+    _, token = add_server(panel, owner.id, "owner-recorder")
+    env = serve_env(tmp_path / "node", NODE_HEARTBEAT_SECONDS="0.5")
+    with serve_process(env, "--panel", panel.base_url, "--token", token, command="node") as n:
+        node_url = n.wait_for(NODE_LINE, timeout=30).group(1)
+        control = panel.ctx.services["nodes"]
+        deadline = time.monotonic() + 60
+        minute = 0.0
+        while time.monotonic() < deadline:
+            held = control.archives.stretches((owner.id, channel_id))
+            if held:
+                first, newest = held[0][0][0], held[0][-1][1]
+                if newest - max(first, newest // 60 * 60) >= 8:
+                    minute = newest // 60 * 60
+                    break
+            time.sleep(0.5)
+        assert minute, n.output[-3000:]
+        start = datetime.fromtimestamp(minute, UTC).strftime("%Y-%m-%d:%H-%M")
+        url = f"{panel.base_url}/timeshift/{partner.line}/{PASSWORD}/1/{start}/{entry_id}.ts"
+        with httpx.Client(timeout=10) as c:
+            r = c.get(url, follow_redirects=False)
+        assert r.status_code == 302, r.text
+        location = r.headers["location"]
+        assert location.startswith(f"{node_url}/archive/"), location
+        keys = PlayTokens(list(control.keys.keys))
+        token_part, start_part, minutes_part = location.split("/")[4:7]
+        subject = window_subject(int(start_part), int(minutes_part.split(".")[0]))
+        grant = keys.verify(token_part, time.time(), "127.0.0.1", subject=subject)
+        assert (grant.tenant_id, grant.channel_id) == (owner.id, channel_id)
+        run = subprocess.run(
+            [FFMPEG, "-hide_banner", "-nostdin", "-i", url, "-f", "null", "-"],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert run.returncode == 0, run.stderr[-2000:]

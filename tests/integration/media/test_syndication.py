@@ -12,16 +12,15 @@ import subprocess
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from palinsesto.cluster.models import Server
 from support.admin_api import TenantWorld, created, make_tenant, root_client
 from support.media import FFMPEG, PacedTsServer, make_sample_ts, play
+from support.node_world import FakeNode, add_server
 from support.server import RunningServer, make_settings, run_server
 
 GEOIP = Path("/work/shared/geoip-test-mmdb/GeoLite2-Country-Test.mmdb")
@@ -328,7 +327,8 @@ def test_bad_offers_are_refused_and_change_nothing(pair: Pair) -> None:
 
 async def test_no_second_ingest_when_the_owner_streams_from_its_nodes(pair: Pair) -> None:
     """Once the owner's channel runs on its own streaming nodes, this server does not start
-    it again for a partner's viewer: the play is refused with its reason."""
+    it again for a partner's viewer: the panel's node admission sends the viewer to the
+    owner's node, with a token in the owner's name for the owner's channel."""
     alpha, bravo, x = pair.alpha, pair.bravo, pair.channel
     with alpha.client() as a:
         offer = created(
@@ -352,13 +352,20 @@ async def test_no_second_ingest_when_the_owner_streams_from_its_nodes(pair: Pair
     async with httpx.AsyncClient(timeout=30) as c:
         async with c.stream("GET", url) as r:  # served here while alpha has no node
             assert r.status_code == 200
-    with pair.server.ctx.db.transaction() as session:  # alpha's node has registered
-        session.add(Server(tenant_id=alpha.id, name="edge", public_url="http://edge.test",
-                           last_heartbeat_at=datetime.now(UTC)))  # fmt: skip
-    pair.server.ctx.events.publish(alpha.id, "servers")
-    async with httpx.AsyncClient(timeout=30) as c:
-        refused = await c.get(url)
-    assert (refused.status_code, refused.text) == (503, "SYNDICATED_ON_NODES\n")
+    _, token = add_server(pair.server, alpha.id, "edge")  # alpha's node registers
+    node = FakeNode(pair.server, token, "http://edge.test:8001")
+    assert node.register().status_code == 200
+    panel_url = f"{pair.server.base_url}/live/{line['username']}/secret1/{entry_id}.ts"
+    for address in (url, panel_url):
+        async with httpx.AsyncClient(timeout=30) as c:  # the data plane, the panel's port
+            sent = await c.get(address)
+        assert sent.status_code == 302, sent.text
+        location = sent.headers["location"]
+        assert location.startswith("http://edge.test:8001/play/"), location
+        token = location.rsplit("/", 1)[1].removesuffix(".ts")
+        grant = node.tokens().verify(token, time.time(), "127.0.0.1")
+        assert (grant.tenant_id, grant.channel_id) == (alpha.id, x["id"])
+    assert _ffmpeg_pulls(pair.upstream.url) <= 1  # the engine's runner from before, if alive
 
 
 async def test_the_offers_territories_gate_the_partners_viewers(pair: Pair) -> None:

@@ -79,7 +79,8 @@ NO_CACHE = (("Cache-Control", "no-cache"), *CORS)
 # A viewer is told only that the channel is down; why is in the channel's failures.
 OFFLINE_BODY = b"STREAM_OFFLINE\n"
 # A partner's play of a channel whose owner runs it on its own streaming nodes: not served
-# by this engine (that would be a second ingest); node admission of partners is not built.
+# by this engine (that would be a second ingest). Sent to the owner's nodes when the app
+# gave the engine the panel's node admission (``engine.admit_elsewhere``), else refused.
 SYNDICATED_ON_NODES = b"SYNDICATED_ON_NODES\n"
 BLACKOUT = Refusal.blackout
 
@@ -224,8 +225,20 @@ class Delivery:
             if elsewhere is None:
                 return self._owner_checked_then_admit(grant, play, conn)
             if elsewhere:
-                return error(503, SYNDICATED_ON_NODES)
+                return self._sent_elsewhere(grant, play)
         return self._admit(grant, play, conn)
+
+    async def _sent_elsewhere(self, grant: Grant, play: PlaybackRequest) -> Reply:
+        """The owner's nodes serve it: a 302 there through the panel's node admission
+        (the offer's cap, the partner's line and plan), as on the panel's port."""
+        admit = self.engine.admit_elsewhere
+        if admit is None:
+            return error(503, SYNDICATED_ON_NODES)
+        status, body, location = await admit(grant, play)
+        if status != 302:
+            return error(status, body)
+        return Reply(302, b"", headers=(("Location", location), ("Cache-Control", "no-store"),
+                                        *CORS))  # fmt: skip
 
     async def _owner_checked_then_admit(
         self, grant: Grant, play: PlaybackRequest, conn: Connection
@@ -233,7 +246,7 @@ class Delivery:
         assert grant.syndicated is not None
         owner = grant.syndicated.owner_tenant_id
         if await asyncio.to_thread(self.engine.served_elsewhere, owner):
-            return error(503, SYNDICATED_ON_NODES)
+            return await self._sent_elsewhere(grant, play)
         outcome = self._admit(grant, play, conn)
         if outcome is None or isinstance(outcome, Reply | Written):
             return outcome

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,7 +35,7 @@ from palinsesto.node.vod_proxy import RemoteProxy
 from palinsesto.panel.local_node.delivery import Delivery
 from palinsesto.panel.local_node.vod_delivery import VodDelivery
 from palinsesto.panel.local_node.vod_hls_delivery import VodHlsDelivery
-from palinsesto.panel.playback.access import NotCached, PlaybackAccess
+from palinsesto.panel.playback.access import Grant, NotCached, PlaybackAccess, PlaybackRequest
 from palinsesto.panel.playback.admission import SessionRegistry, ViewingSession
 from palinsesto.panel.playback.hls_tokens import SegmentTokens
 from palinsesto.panel.playback.lines import LineDirectory
@@ -121,6 +121,11 @@ class LiveEngine(ChannelHost):
         self.served_elsewhere: Callable[[int], bool | None] = lambda tenant_id: False
         # The same answer from memory only (None: not cached); set by the app.
         self.served_elsewhere_cached: Callable[[int], bool | None] = lambda tenant_id: False
+        # A partner's play of a syndicated channel whose owner has nodes: the panel's node
+        # admission, (status, body, Location); set by the app (None: refused, 503).
+        self.admit_elsewhere: (
+            Callable[[Grant, PlaybackRequest], Awaitable[tuple[int, bytes, str]]] | None
+        ) = None
         events.subscribe(self._on_event)
 
     # ---- lifecycle (ChannelHost hooks) ----

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
@@ -32,6 +33,7 @@ from palinsesto.cluster.models import Server, ServerStatus
 from palinsesto.cluster.node_leases import NodeLease, NodeLeases
 from palinsesto.cluster.servers import hash_node_token
 from palinsesto.cluster.session_slots import (
+    GROUP_MAX_VIEWERS,
     NEW_SESSION,
     TENANT_MAX_VIEWERS,
     PlayLabel,
@@ -45,8 +47,13 @@ from palinsesto.db import Database
 from palinsesto.panel import placement as place
 from palinsesto.panel.nodes.archives import ClusterArchives, archive_node
 from palinsesto.panel.nodes.keyring import PlayKeyRing
-from palinsesto.panel.playback.access import Grant, PlaybackAccess
-from palinsesto.panel.playback.admission import TooManyConnections, TooManyViewers
+from palinsesto.panel.nodes.syndication_watch import SyndicationWatch, syndication_group
+from palinsesto.panel.playback.access import Grant, PlaybackAccess, SyndicatedTerms
+from palinsesto.panel.playback.admission import (
+    SyndicationFull,
+    TooManyConnections,
+    TooManyViewers,
+)
 from palinsesto.panel.playback.lines import LineView
 from palinsesto.panel.playback.vod_access import VodAccess, VodGrant
 from palinsesto.protocol.messages import (
@@ -61,6 +68,10 @@ from palinsesto.protocol.play_tokens import PlayKind, window_subject
 from palinsesto.protocol.sources import SourceKind
 from palinsesto.protocol.watermark import code_for
 from palinsesto.trust.watermark import record_mark
+
+# A session ended with a slate: its description becomes {SLATE_MARK: ENDED_SLATE}.
+SLATE_MARK = "slate"
+ENDED_SLATE = "ended"
 
 # What the admin's sessions list says a play is.
 OUTPUTS = {
@@ -160,6 +171,17 @@ def _view(lease: NodeLease, extra_viewers: int, max_egress: float) -> place.Node
     )
 
 
+def _host_tenant(grant: Grant) -> int:
+    """Whose nodes serve the play: a syndicated channel's owner's, else the line's tenant's."""
+    terms = grant.syndicated
+    return terms.owner_tenant_id if terms is not None else grant.line.tenant_id
+
+
+def _shown_item(grant: Grant) -> int | None:
+    """What the partner's sessions list names: its own entry, not the owner's channel id."""
+    return grant.syndicated.entry_id if grant.syndicated is not None else None
+
+
 def placement_of(
     channel_id: int, tenant_id: int, rows: Sequence[tuple[int, str]]
 ) -> place.Placement | None:
@@ -208,6 +230,10 @@ class NodeControl:
         ] = {}
         self._lock = threading.Lock()
         events.subscribe(self._on_change)
+        # Partners' viewers of syndicated channels: cut when it ends, their audience.
+        self.syndication = SyndicationWatch(
+            db, events, slots, partial(self.end_session, slate=ENDED_SLATE)
+        )
 
     @property
     def lease_seconds(self) -> float:
@@ -341,12 +367,18 @@ class NodeControl:
             await self.slots.release(ended)
         refused = await self.slots.renew(node.id, beat.alive, self.lease_seconds, now)
         kicks = await self.slots.take_kicks(node.id)
-        await self.slots.forget(node.id, (*ended, *refused))
+        slated: tuple[int, ...] = ()
+        if kicks:  # ended with a slate (end_session): its mark is where its description was
+            marked = await self.slots.descriptions_of(node.id, kicks)
+            slated = tuple(i for i, d in marked.items() if d.get(SLATE_MARK) == ENDED_SLATE)
+        await self.slots.forget(node.id, (*ended, *refused, *slated))
         if not known:  # the first beat this replica hears (another took the register)
             await self.place_pinned(node.tenant_id)
-        return await self._reply(node, tuple(dict.fromkeys((*kicks, *refused))))
+        return await self._reply(node, tuple(dict.fromkeys((*kicks, *refused))), slated)
 
-    async def _reply(self, node: NodeIdentity, end_sessions: tuple[int, ...]) -> PanelReply:
+    async def _reply(
+        self, node: NodeIdentity, end_sessions: tuple[int, ...], slated: tuple[int, ...] = ()
+    ) -> PanelReply:
         if self.keys.stale():
             await asyncio.to_thread(self.keys.refresh_if_stale)
         return PanelReply(
@@ -359,6 +391,7 @@ class NodeControl:
             end_sessions=end_sessions,
             token_ttl_seconds=self.settings.play_token_ttl_seconds,
             hls_session_timeout_seconds=self.settings.hls_session_timeout_seconds,
+            end_slated=slated,
         )
 
     # ---- channels on nodes ----
@@ -633,25 +666,34 @@ class NodeControl:
 
     async def admit(self, grant: Grant, kind: PlayKind, ip: str, user_agent: str) -> Admitted:
         """Reserve a slot on the node the viewer is sent to; the URL of the 302. Raises
-        NoNodeAvailable, TooManyConnections / TooManyViewers, SlotsUnavailable."""
+        NoNodeAvailable, TooManyConnections / TooManyViewers / SyndicationFull,
+        SlotsUnavailable.
+
+        A partner's play of a syndicated channel (``grant.syndicated``) goes to the
+        owner's nodes, placed as the owner's own viewers are (the same running channel,
+        never a second ingest), with a token in the owner's name that its nodes accept;
+        its slot is the partner's line's (its limits, its plan) and counts in the
+        syndication's group (the offer's cap, cluster-wide)."""
         line, channel = grant.line, grant.channel
+        host = _host_tenant(grant)
         now = time.time()
-        views, _ = await self._admission_views(line.tenant_id, now)
-        current = await self.placement(channel.id, line.tenant_id, cached=True)
-        node, placement = place.node_for_viewer(channel.id, line.tenant_id, views, current)
+        views, _ = await self._admission_views(host, now)
+        current = await self.placement(channel.id, host, cached=True)
+        node, placement = place.node_for_viewer(channel.id, host, views, current)
         if placement != current:
             if not await self.store_placement(placement, current):
                 # Another replica placed the channel's origin meanwhile: send the viewer
                 # where that placement says (its origin or an edge), as that replica would.
-                current = await self.placement(channel.id, line.tenant_id)
-                node, placement = place.node_for_viewer(channel.id, line.tenant_id, views, current)
+                current = await self.placement(channel.id, host)
+                node, placement = place.node_for_viewer(channel.id, host, views, current)
                 if placement != current:
                     await self.store_placement(placement, current)
             self._placed_at.setdefault(channel.id, now)
-        label = PlayLabel(line.username, channel.id, OUTPUTS[kind])
+        label = PlayLabel(line.username, _shown_item(grant) or channel.id, OUTPUTS[kind])
         reserved = await self._reserve(
-            line, grant.policy, grant.max_viewers, node.id, ip, user_agent, label, now
-        )
+            line, grant.policy, grant.max_viewers, node.id, ip, user_agent, label, now,
+            grant.syndicated,
+        )  # fmt: skip
         if channel.watermark:
             # The node plays the session's A/B sequence of code_for(session_id) and tags
             # its TS with the session id: the play is recorded before the viewer arrives.
@@ -662,8 +704,9 @@ class NodeControl:
                 await self.slots.release([reserved.session_id])  # no play without its mark
                 raise
         return await self._issue(
-            reserved, node.id, grant.line, kind, channel.id, ip, user_agent, b"", now
-        )
+            reserved, node.id, grant.line, kind, channel.id, ip, user_agent, b"", now,
+            host=host,
+        )  # fmt: skip
 
     async def _reserve(
         self,
@@ -675,11 +718,13 @@ class NodeControl:
         user_agent: str,
         label: PlayLabel,
         now: float,
+        syndicated: SyndicatedTerms | None = None,
     ) -> Reserved:
         """A slot of the line on ``node_id`` (a VOD or catch-up play counts against
         ``max_connections`` as a live one does), described by ``label`` for the sessions
         list of every replica: in the reservation's own round trip (a separate write cost
-        the panel as much CPU as the rest of an admission)."""
+        the panel as much CPU as the rest of an admission); a syndicated play's also in its
+        syndication's group, capped at the offer's ``max_viewers``."""
         request = SlotRequest(
             line.tenant_id,
             line.id,
@@ -692,12 +737,19 @@ class NodeControl:
             max_viewers,
             self.lease_seconds + self.settings.play_token_ttl_seconds,
             label,
+            syndication_group(syndicated.syndication_id) if syndicated is not None else "",
+            syndicated.max_viewers if syndicated is not None else None,
         )
         try:
             return await self.slots.reserve(request, now)
         except SlotRefused as exc:
             if exc.code == TENANT_MAX_VIEWERS:
                 raise TooManyViewers(str(exc)) from None
+            if exc.code == GROUP_MAX_VIEWERS and syndicated is not None:
+                raise SyndicationFull(
+                    "the channel's owner allows this panel "
+                    f"{syndicated.max_viewers} viewers at once"
+                ) from None
             raise TooManyConnections(str(exc)) from None
 
     async def _issue(
@@ -712,17 +764,22 @@ class NodeControl:
         subject: bytes,
         now: float,
         tail: str = "",
+        *,
+        host: int | None = None,
     ) -> Admitted:
         """Sign the play token for a reserved slot; the node URL it opens. ``tail``: what
-        follows the token in a VOD or catch-up URL (the subject, as the node reads it)."""
+        follows the token in a VOD or catch-up URL (the subject, as the node reads it).
+        ``host``: the tenant whose node serves it (the owner of a syndicated channel; else
+        the line's)."""
         session_id = reserved.session_id
+        host = line.tenant_id if host is None else host
         self._since_beat[node_id] += 1
-        self._count_viewer(line.tenant_id, node_id)
-        _, urls = await self._admission_views(line.tenant_id, now)
+        self._count_viewer(host, node_id)
+        _, urls = await self._admission_views(host, now)
         lease_url = urls.get(node_id, "")
         bind = ip if self.settings.play_token_bind_ip else None
         token = self.keys.tokens.issue(
-            tenant_id=line.tenant_id,
+            tenant_id=host,
             line_id=line.id,
             channel_id=item_id,
             session_id=session_id,
@@ -806,19 +863,24 @@ class NodeControl:
         """A catch-up play of ``minutes`` from ``start`` (unix s), sent to the node whose
         archive holds most of that window; :class:`NoArchive` when none holds any of it."""
         line, channel = grant.line, grant.channel
+        host = _host_tenant(grant)  # a syndicated channel's archive: its owner's nodes'
         now = time.time()
-        leases = await self._cached_leases(line.tenant_id, now)
+        leases = await self._cached_leases(host, now)
         end = min(start + minutes * 60.0, now)
         node_id = archive_node(leases, channel.id, float(start), end)
         if not node_id:
             raise NoArchive("NO_ARCHIVE: nothing recorded in that window")
-        label = PlayLabel(line.username, channel.id, OUTPUTS[PlayKind.archive])
-        reserved = await self._reserve(
-            line, grant.policy, grant.max_viewers, node_id, ip, user_agent, label, now
+        label = PlayLabel(
+            line.username, _shown_item(grant) or channel.id, OUTPUTS[PlayKind.archive]
         )
+        reserved = await self._reserve(
+            line, grant.policy, grant.max_viewers, node_id, ip, user_agent, label, now,
+            grant.syndicated,
+        )  # fmt: skip
         return await self._issue(
             reserved, node_id, line, PlayKind.archive, channel.id, ip, user_agent,
             window_subject(start, minutes), now, f"{start}/{minutes}.{output}",
+            host=host,
         )  # fmt: skip
 
     async def sessions(self, tenant_id: int | None) -> list[AdmittedSession]:
@@ -826,11 +888,15 @@ class NodeControl:
         admitted them: the shared slots say which are alive, their descriptions who
         watches what."""
         found: list[AdmittedSession] = []
-        for lease in await self.leases.nodes(tenant_id, time.time()):
+        # Every node: a partner's viewers of a syndicated channel are on its owner's nodes
+        # (and the owner's nodes list them only to the partner).
+        for lease in await self.leases.nodes(None, time.time()):
             if lease.state is NodeState.lost:
                 continue
             alive = set(await self.slots.sessions_of_node(lease.node_id))
             for session_id, details in (await self.slots.descriptions(lease.node_id)).items():
+                if tenant_id is not None and details.get("tenant_id") != tenant_id:
+                    continue
                 if session_id in alive:
                     found.append(
                         AdmittedSession(session_id=session_id, node_id=lease.node_id, **details)
@@ -901,14 +967,19 @@ class NodeControl:
             self._line_counts.clear()
         self._line_counts[key] = (time.monotonic(), count)
 
-    async def end_session(self, session_id: int, tenant_id: int | None) -> bool:
+    async def end_session(self, session_id: int, tenant_id: int | None, *, slate: str = "") -> bool:
         """End a session on a node, whichever replica admitted it (False: no session of
         that tenant has this id). Its slot is released and the node is told in the reply to
-        its next heartbeat ("sessions to end"), whichever replica that beat reaches."""
+        its next heartbeat ("sessions to end"), whichever replica that beat reaches.
+        ``slate`` (:data:`ENDED_SLATE`): its TS player gets that clip before the end; the
+        mark replaces its description until that heartbeat."""
         node_id = await self.slots.end(session_id, tenant_id)
         if not node_id:
             return False
-        await self.slots.forget(node_id, [session_id])
+        if slate:
+            await self.slots.describe(node_id, session_id, {SLATE_MARK: slate})
+        else:
+            await self.slots.forget(node_id, [session_id])
         return True
 
     async def ingest_node(self, tenant_id: int, channel_id: int) -> NodeLease | None:

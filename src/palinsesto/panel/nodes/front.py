@@ -264,8 +264,9 @@ class NodeFront:
             if not isinstance(parsed, LivePath | VodPath):
                 return False
             target = parsed
+        is_file = isinstance(target, VodPath)
         item_id = target.item_id if isinstance(target, VodPath) else target.stream_id
-        if not await self._has_nodes(target.username, target.password, item_id):
+        if not await self._has_nodes(target.username, target.password, item_id, live=not is_file):
             return False
         client = scope.get("client")
         if isinstance(target, VodPath):
@@ -292,12 +293,15 @@ class NodeFront:
             time.time(),
             _header(scope, b"host"),
         )
-        await self._admit(play, send)
-        return True
+        return await self._admit(play, send)
 
-    async def _has_nodes(self, username: str, password: str, item_id: int) -> bool:
+    async def _has_nodes(
+        self, username: str, password: str, item_id: int, *, live: bool = True
+    ) -> bool:
         """Whether the play is of a tenant whose plays go to nodes: ``username`` a line of
-        it, or a watch token of it (the watch page, the panel's previews)."""
+        it, or a watch token of it (the watch page, the panel's previews); or a line's play
+        (``live``: of channel ``item_id``) of another panel's channel it carries, whose
+        owner streams from its nodes (the owner's nodes serve it: one ingest)."""
         control = self.control
         if username == SIGNED_USER:
             tokens = control.access.watch_tokens
@@ -315,10 +319,30 @@ class NodeFront:
             if not isinstance(line, LineView):
                 return False
             tenant_id = line.tenant_id
+        if await self._nodes_of(tenant_id):
+            return True
+        if not live or username == SIGNED_USER:
+            return False
+        return await self._owner_on_nodes(tenant_id, item_id) is True
+
+    async def _nodes_of(self, tenant_id: int) -> bool:
+        control = self.control
         has_nodes = control.tenant_has_nodes(tenant_id, cached_only=True)
         if has_nodes is None:
             has_nodes = await asyncio.to_thread(control.tenant_has_nodes, tenant_id)
         return bool(has_nodes)
+
+    async def _owner_on_nodes(self, tenant_id: int, channel_id: int) -> bool | None:
+        """Whether ``channel_id`` of ``tenant_id`` is a syndicated entry whose owner
+        streams from its nodes (None: it is not a syndicated entry)."""
+        access = self.control.access
+        try:
+            terms = access.syndicated(tenant_id, channel_id, cached_only=True)
+        except NotCached:
+            terms = await asyncio.to_thread(access.syndicated, tenant_id, channel_id)
+        if terms is None:
+            return None
+        return await self._nodes_of(terms.owner_tenant_id)
 
     async def _timeshift(self, scope: Scope, send: Send) -> bool:
         """A catch-up play of a tenant with nodes (True: answered): authorized as a live
@@ -355,9 +379,12 @@ class NodeFront:
         except Exception as exc:  # noqa: BLE001 - mapped below, else re-raised
             await self._refuse(exc, send)
             return True
-        if grant.syndicated is not None:  # the owner's archive is on the owner's nodes
-            await _reply(send, 503, b"SYNDICATED_ON_NODES\n")
-            return True
+        if grant.syndicated is not None and not await self._nodes_of(
+            grant.syndicated.owner_tenant_id
+        ):
+            return False  # the owner's archive is recorded by the all-in-one's engine
+        # A syndicated channel's window comes from its owner's archive on the owner's
+        # nodes (control.admit_archive), as the all-in-one serves the owner's archive.
         admission = self.control.admit_archive(
             grant,
             int(target.start),
@@ -369,7 +396,9 @@ class NodeFront:
         await self._placed(admission, send)
         return True
 
-    async def _admit(self, play: PlaybackRequest, send: Send) -> None:
+    async def _admit(self, play: PlaybackRequest, send: Send) -> bool:
+        """Authorize and place a live play (True: answered; False: the application
+        serves it, a partner's play of a channel whose owner has no nodes)."""
         access = self.control.access
         try:
             grant = access.authorize_fast(play)
@@ -380,17 +409,19 @@ class NodeFront:
                     grant = await asyncio.to_thread(access.authorize_remembering, play)
         except Exception as exc:  # noqa: BLE001 - mapped below, else re-raised
             await self._refuse(exc, send)
-            return
-        await self._place(grant, play, send)
+            return True
+        return await self._place(grant, play, send)
 
-    async def _place(self, grant: Grant, play: PlaybackRequest, send: Send) -> None:
-        if grant.syndicated is not None:
-            # Another panel's channel: a node of this panel would refuse it (its tenant is
-            # the owner's), and running it here would be a second ingest. Not built yet.
-            await _reply(send, 503, b"SYNDICATED_ON_NODES\n")
-            return
+    async def _place(self, grant: Grant, play: PlaybackRequest, send: Send) -> bool:
+        if grant.syndicated is not None and not await self._nodes_of(
+            grant.syndicated.owner_tenant_id
+        ):
+            # Another panel's channel whose owner has no nodes runs where the owner's
+            # channels run: the all-in-one's engine (never a second ingest on a node).
+            return False
         kind = PlayKind.hls if play.output == "m3u8" else PlayKind.ts
         await self._placed(self.control.admit(grant, kind, play.ip, play.user_agent), send)
+        return True
 
     async def _admit_file(self, play: VodRequest, send: Send) -> bool:
         """A movie or episode: authorized as the all-in-one does (vod_access.py), then a
@@ -451,6 +482,25 @@ class NodeFront:
         if isinstance(exc, LoginThrottled):
             headers.append((b"retry-after", str(exc.retry_after).encode()))
         await _reply(send, status, body, headers=headers)
+
+
+async def admit_elsewhere(
+    control: NodeControl, grant: Grant, play: PlaybackRequest
+) -> tuple[int, bytes, str]:
+    """The all-in-one engine's way to the owner's nodes (local_node/delivery.py): a
+    partner's play of a syndicated channel whose owner streams from its nodes, admitted as
+    :class:`NodeFront` admits it. (status, body, Location): a 302 to the node, or the
+    refusal."""
+    kind = PlayKind.hls if play.output == "m3u8" else PlayKind.ts
+    try:
+        admitted = await control.admit(grant, kind, play.ip, play.user_agent)
+    except NoNodeAvailable as exc:
+        return 503, f"{exc}\n".encode(), ""
+    except (SlotsUnavailable, LeasesUnavailable):
+        return 503, b"session store unavailable\n", ""
+    except TooManyConnections as exc:
+        return 429, f"{exc.code}\n".encode(), ""
+    return 302, b"", admitted.url
 
 
 def _check_url(url: str) -> None:

@@ -38,16 +38,21 @@ class NodeService:
     def __init__(self, control: NodeControl) -> None:
         self.control = control
         self._task: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await asyncio.to_thread(self.control.keys.load)
-        self._task = asyncio.get_running_loop().create_task(self._sweep(), name="node-sweep")
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._sweep(), name="node-sweep")
+        self._watch = loop.create_task(self.control.syndication.run(), name="syndication-watch")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._watch):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self.control.syndication.flush()  # the audience measured since the last one
         await self.control.leases.close()
         await self.control.slots.close()
 

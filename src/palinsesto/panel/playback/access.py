@@ -85,6 +85,7 @@ class SyndicatedTerms:
     # per-partner cap is counted per syndication (panel/playback/admission.py).
     offer_id: int = 0
     max_viewers_total: int | None = None
+    entry_id: int = 0  # the partner's entry (its own channel id for the syndicated one)
 
     def over(self, now: float) -> bool:
         return self.until is not None and now >= self.until
@@ -442,6 +443,7 @@ class PlaybackAccess:
                         found.max_viewers,
                         found.offer_id,
                         found.max_viewers_total,
+                        channel_id,
                     )
         hit = _ChannelHit(version, info, terms, owner)
         with self._lock:

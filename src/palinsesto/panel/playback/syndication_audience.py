@@ -35,9 +35,13 @@ class SyndicationAudience:
         counts = self._sessions.syndication_counts()
         elapsed = 0.0 if self._last is None else max(0.0, now - self._last)
         self._last = now
+        self.integrate(elapsed, self._now, counts)
+
+    def integrate(self, seconds: float, before: dict[int, int], counts: dict[int, int]) -> None:
+        """``before`` watched for ``seconds``; ``counts`` watch now (a cluster's tick)."""
         # Viewers counted at the last tick watched the whole interval since (to a second).
-        for syndication_id, viewers in self._now.items():
-            self._pending.setdefault(syndication_id, _Pending()).seconds += viewers * elapsed
+        for syndication_id, viewers in before.items():
+            self._pending.setdefault(syndication_id, _Pending()).seconds += viewers * seconds
         for syndication_id, viewers in counts.items():
             pending = self._pending.setdefault(syndication_id, _Pending())
             pending.peak = max(pending.peak, viewers)

@@ -300,7 +300,9 @@ class AudienceOut(BaseModel):
     partner_tenant_id: int
     partner_name: str
     status: str
-    viewers_now: int = Field(description="the partner's viewers watching now (this server)")
+    viewers_now: int = Field(
+        description="the partner's viewers watching now (this server and the streaming nodes)"
+    )
     peak_viewers: int
     watch_seconds: int
 
@@ -323,12 +325,19 @@ def audience(principal: Staff, session: DbSession, ctx: Context) -> list[Audienc
 
 
 def _audience_of(session: Session, ctx: AppContext, row: Syndication) -> AudienceOut:
+    # The partner's viewers on this server's engine, and on the streaming nodes (counted
+    # cluster-wide; this replica's figures not stored yet are added).
     live = ctx.services.get("live")
-    tracker = getattr(live, "syndication_audience", None)
-    now, (peak, seconds) = 0, (0, 0)
-    if tracker is not None:
-        now = tracker.viewers_now(row.id)
-        peak, seconds = tracker.unrecorded(row.id)
+    nodes = ctx.services.get("nodes")
+    now, peak, seconds = 0, 0, 0
+    for tracker in (
+        getattr(live, "syndication_audience", None),
+        getattr(nodes, "syndication", None),
+    ):
+        if tracker is not None:
+            now += tracker.viewers_now(row.id)
+            unrecorded = tracker.unrecorded(row.id)
+            peak, seconds = max(peak, unrecorded[0]), seconds + unrecorded[1]
     channel = session.get(Channel, row.channel_id)
     partner = session.get(Tenant, row.partner_tenant_id)
     return AudienceOut(
