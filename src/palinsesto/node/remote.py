@@ -32,6 +32,7 @@ from palinsesto.node.outputs.ts import TsViewer
 from palinsesto.node.sessions import NodeSessions
 from palinsesto.node.source_policy import DEFAULT_PORTS, SourcePolicy
 from palinsesto.node.token_delivery import TokenDelivery
+from palinsesto.node.vod_hls_index import HlsIndexes
 from palinsesto.outbound.policy import AllowRule, OutboundPolicy
 from palinsesto.protocol.channels import ChannelInfo
 from palinsesto.protocol.messages import (
@@ -91,7 +92,11 @@ class RemoteNode(ChannelHost):
         self._base_outbound: OutboundPolicy = self.policy.outbound
         self._origins: set[str] = set()  # origin nodes the outbound policy lets through
         self.token_ttl = 60
-        self.delivery = TokenDelivery(self)
+        # Movies played as HLS: each file's keyframe index, built once (node/vod_hls_plays.py).
+        self.vod_hls_indexes = HlsIndexes(
+            settings.data_dir / "vod-hls", self.supervisor, lambda: self.ffmpeg
+        )
+        self.delivery: TokenDelivery = TokenDelivery(self)
 
     # ---- what the node may do ----
 

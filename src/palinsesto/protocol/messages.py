@@ -28,6 +28,9 @@ HEARTBEAT_PATH = f"{API_PREFIX}/heartbeat"
 # player's admission) fetches its facts here: ``GET`` answers an :class:`Assignment`, 404
 # when the channel is not for this node.
 CHANNEL_PATH = f"{API_PREFIX}/channels/{{channel_id}}"
+# A node relaying a remote movie or episode (``delivery = proxy``) asks its source here:
+# ``GET`` answers a :class:`VodSource`, 404 for an item of another tenant or not relayed.
+VOD_SOURCE_PATH = f"{API_PREFIX}/vod-sources/{{kind}}/{{item_id}}"
 
 
 class NodeState(enum.StrEnum):
@@ -295,6 +298,43 @@ class Assignment:
             watermark=c.get("watermark") is True,
         )
         return cls(info, bool(raw.get("always_on", False)), _str(raw, "origin_url", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class VodSource:
+    """Where a relayed movie or episode is, and the panel's outbound policy in its text
+    forms (``outbound_allow_networks``, denied host names, allow-all): the node fetches
+    the source only if this policy and its own both allow it."""
+
+    url: str
+    allow_networks: str = ""
+    denied_hosts: str = ""
+    allow_all: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "outbound": {
+                "allow_networks": self.allow_networks,
+                "denied_hosts": self.denied_hosts,
+                "allow_all": self.allow_all,
+            },
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> VodSource:
+        outbound = raw.get("outbound", {})
+        if not isinstance(outbound, dict):
+            raise ValueError("outbound: expected an object")
+        url = _str(raw, "url")
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("url: expected an http:// or https:// URL")
+        return cls(
+            url,
+            _str(outbound, "allow_networks", ""),
+            _str(outbound, "denied_hosts", ""),
+            outbound.get("allow_all") is True,
+        )
 
 
 @dataclass(frozen=True, slots=True)
