@@ -15,6 +15,7 @@ import asyncio
 import enum
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -81,6 +82,7 @@ class PanelLink:
         self.registered = False
         self.last_reply: PanelReply | None = None
         node.fetch_assignment = self.fetch_channel
+        node.public_host = urlsplit(registration.public_url).hostname or ""
         node.delivery.proxied.fetch_source = self.fetch_vod_source
 
     async def aclose(self) -> None:

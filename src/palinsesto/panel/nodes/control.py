@@ -338,6 +338,8 @@ class NodeControl:
             max_channels=node.max_channels,
             channels={c.channel_id: c.viewers for c in beat.channels} if beat else {},
             archives={a.channel_id: list(a.stretches) for a in beat.archives} if beat else {},
+            archive_bytes={a.channel_id: a.bytes for a in beat.archives} if beat else {},
+            srt_ingest=dict(beat.srt_ingest) if beat else {},
         )
         await self.leases.beat(lease, self.lease_seconds, now)
         self._since_beat.pop(node.id, None)
