@@ -189,6 +189,15 @@ def test_the_panels_movie_preview_plays_from_a_node(world: VodWorld, node: str) 
         mp4, mkv = world.movies["mp4"]["id"], world.movies["mkv"]["id"]
         forged = c.get(path.replace(f"/{mp4}.", f"/{mkv}."), follow_redirects=False)
         assert forged.status_code >= 400 and "location" not in forged.headers
+        # Its HLS form (what the panel's player uses for files browsers cannot decode) is
+        # cut on the node too, CORS open for the panel's page.
+        hls = path.rsplit(".", 1)[0] + ".m3u8"
+        redirect = c.get(hls, follow_redirects=False)
+        assert redirect.status_code == 302, redirect.text
+        assert redirect.headers["location"].startswith(f"{node}/vodhls/")
+        playlist = c.get(hls, follow_redirects=True)
+        assert playlist.status_code == 200 and "#EXT-X-ENDLIST" in playlist.text
+        assert playlist.headers["access-control-allow-origin"] == "*"
 
 
 def test_on_another_tenants_domain_the_line_does_not_play(
