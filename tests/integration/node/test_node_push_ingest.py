@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from palinsesto.accounts.models import Role
 from palinsesto.catalog.models import Bouquet, BouquetItem, Channel, ItemType
-from support.admin_api import root_client
+from support.admin_api import add_user, root_client
 from support.media import FFMPEG, count_frames
 from support.node_world import PASSWORD, TenantSide, add_server, make_tenant
 from support.serve_process import serve_env, serve_process
@@ -42,10 +43,14 @@ def _free_udp_port() -> int:
 
 
 def _add_push(
-    panel: RunningServer, side: TenantSide, name: str, source: dict[str, str], key: str
-) -> int:
+    panel: RunningServer, side: TenantSide, name: str, source: dict[str, str], key: str,
+    owner: int,
+) -> int:  # fmt: skip
+    """A push channel of ``side`` owned by the creator ``owner``, in its bouquet."""
     with panel.ctx.db.transaction() as s:
-        channel = Channel(tenant_id=side.id, name=name, sources=[source], stream_key=key)
+        channel = Channel(
+            tenant_id=side.id, name=name, sources=[source], stream_key=key, owner_user_id=owner
+        )
         s.add(channel)
         s.flush()
         bouquet = s.query(Bouquet).filter_by(tenant_id=side.id).one()
@@ -96,10 +101,12 @@ def test_the_ingest_address_shown_for_a_push_channel_is_where_publishing_works(
     panel: RunningServer, tmp_path: Path
 ) -> None:
     side = make_tenant(panel, "pushers", max_connections=2)
-    rtmp_id = _add_push(panel, side, "rtmp push", {"kind": "push_rtmp", "url": ""}, RTMP_KEY)
+    creator = add_user(panel, side.id, "pusher", Role.creator)
+    rtmp_push = {"kind": "push_rtmp", "url": ""}
+    rtmp_id = _add_push(panel, side, "rtmp push", rtmp_push, RTMP_KEY, creator.id)
     port = _free_udp_port()
     srt_source = {"kind": "push_srt", "url": "", "port": str(port)}
-    srt_id = _add_push(panel, side, "srt push", srt_source, SRT_KEY)
+    srt_id = _add_push(panel, side, "srt push", srt_source, SRT_KEY, creator.id)
     server_id, token = add_server(panel, side.id, "ingest-node")
     env = serve_env(tmp_path / "node", NODE_HEARTBEAT_SECONDS="0.5")
     with (
@@ -123,6 +130,13 @@ def test_the_ingest_address_shown_for_a_push_channel_is_where_publishing_works(
         assert "no push source" in pulled["note"]
         own = admin.get("/api/v1/live/ingest").json()
         assert own["rtmp_url"] is None and "streaming node" in own["note"]
+        # The creator's go-live page says the same of its own channels.
+        with panel.client(creator.token) as c:
+            for channel_id, shown in ((rtmp_id, rtmp), (srt_id, srt)):
+                go = c.get(f"/api/v1/creator/channels/{channel_id}/go-live").json()
+                assert (go["rtmp_url"], go["srt_url"], go["node_id"]) == (
+                    shown["rtmp_url"], shown["srt_url"], server_id,
+                ), go  # fmt: skip
 
         def panel_url(channel_id: int) -> str:
             return f"{panel.base_url}/live/{side.line}/{PASSWORD}/{channel_id}.ts"
