@@ -50,7 +50,7 @@ async def node_ingest(
     srt = node.srt_ingest.get(channel_id) if srt_push else None
     where = f"Node {node.node_id}"
     if rtmp is None and srt is None:
-        what = "RTMP ingest" if rtmp_push else "an SRT listener for it"
+        what = "RTMP ingest" if rtmp_push else "SRT listener for it"
         return NodeIngest(node.node_id, None, None, f"{where} carries this channel but has "
                           f"no {what} yet.")  # fmt: skip
     notes = []
