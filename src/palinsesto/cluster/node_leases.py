@@ -56,6 +56,8 @@ class NodeLease:
     channels: dict[int, int] = field(default_factory=dict)  # channel id -> viewers
     # channel id -> what the node's catch-up archive holds of it: (start, end) stretches
     archives: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
+    archive_bytes: dict[int, int] = field(default_factory=dict)  # channel id -> disk used
+    srt_ingest: dict[int, str] = field(default_factory=dict)  # channel id -> srt:// URL
     last_beat: float = 0.0
     beat_age: float = 0.0
     lease_until: float = 0.0
@@ -75,6 +77,8 @@ class NodeLease:
             "max_channels": self.max_channels,
             "channels": {str(k): v for k, v in self.channels.items()},
             "archives": {str(k): v for k, v in self.archives.items()},
+            "archive_bytes": {str(k): v for k, v in self.archive_bytes.items()},
+            "srt_ingest": {str(k): v for k, v in self.srt_ingest.items()},
             "last_beat": self.last_beat,
             "beat_age": self.beat_age,
             "lease_until": self.lease_until,
@@ -89,6 +93,10 @@ class NodeLease:
             int(k): [(float(a), float(b)) for a, b in v]
             for k, v in values.get("archives", {}).items()
         }
+        values["archive_bytes"] = {
+            int(k): int(v) for k, v in values.get("archive_bytes", {}).items()
+        }
+        values["srt_ingest"] = {int(k): str(v) for k, v in values.get("srt_ingest", {}).items()}
         return cls(**values)
 
 

@@ -15,6 +15,7 @@ import asyncio
 import enum
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -24,10 +25,12 @@ from palinsesto.protocol.messages import (
     CHANNEL_PATH,
     HEARTBEAT_PATH,
     REGISTER_PATH,
+    VOD_SOURCE_PATH,
     Assignment,
     NodeState,
     PanelReply,
     Registration,
+    VodSource,
 )
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,8 @@ class PanelLink:
         self.registered = False
         self.last_reply: PanelReply | None = None
         node.fetch_assignment = self.fetch_channel
+        node.public_host = urlsplit(registration.public_url).hostname or ""
+        node.delivery.proxied.fetch_source = self.fetch_vod_source
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -141,6 +146,19 @@ class PanelLink:
         if not isinstance(raw, dict):
             raise PanelUnavailable("the channel answer is not an object")
         return Assignment.from_json(raw)
+
+    async def fetch_vod_source(self, kind: str, item_id: int) -> VodSource | None:
+        """A relayed movie's or episode's source and the panel's outbound policy, or None
+        (not an item of this node's tenant that is relayed)."""
+        raw = await self._call("GET", VOD_SOURCE_PATH.format(kind=kind, item_id=item_id), None)
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise PanelUnavailable("the source answer is not an object")
+        try:
+            return VodSource.from_json(raw)
+        except ValueError as exc:
+            raise PanelUnavailable(f"unreadable source answer: {exc}") from None
 
     async def _adopt(self, reply: PanelReply) -> None:
         was = self.last_reply.state if self.last_reply is not None else None

@@ -22,6 +22,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import cast
 from urllib.parse import urlsplit
 
 from palinsesto.config import Settings
@@ -33,6 +34,7 @@ from palinsesto.node.sessions import NodeSession, NodeSessions
 from palinsesto.node.slate import SlateKind
 from palinsesto.node.source_policy import DEFAULT_PORTS, SourcePolicy
 from palinsesto.node.token_delivery import TokenDelivery
+from palinsesto.node.vod_hls_index import HlsIndexes
 from palinsesto.outbound.policy import AllowRule, OutboundPolicy
 from palinsesto.protocol.channels import ChannelInfo
 from palinsesto.protocol.messages import (
@@ -55,6 +57,8 @@ log = logging.getLogger(__name__)
 # RELAY_REFRESH_SECONDS and whenever the keys change, valid for RELAY_TOKEN_SECONDS.
 RELAY_TOKEN_SECONDS = 3600
 RELAY_REFRESH_SECONDS = 900
+# How often the disk a channel's archive uses is measured again for the heartbeat.
+ARCHIVE_BYTES_SECONDS = 30.0
 # A channel the panel said is not for this node is not asked about again for this long.
 UNKNOWN_CHANNEL_SECONDS = 10.0
 # The panel could not be asked: ask again after this long.
@@ -92,7 +96,13 @@ class RemoteNode(ChannelHost):
         self._base_outbound: OutboundPolicy = self.policy.outbound
         self._origins: set[str] = set()  # origin nodes the outbound policy lets through
         self.token_ttl = 60
-        self.delivery = TokenDelivery(self)
+        self.public_host = ""  # the host of the URL this node registered (panel link)
+        self._bytes_measured: dict[tuple[int, int], tuple[float, int]] = {}
+        # Movies played as HLS: each file's keyframe index, built once (node/vod_hls_plays.py).
+        self.vod_hls_indexes = HlsIndexes(
+            settings.data_dir / "vod-hls", self.supervisor, lambda: self.ffmpeg
+        )
+        self.delivery: TokenDelivery = TokenDelivery(self)
 
     # ---- what the node may do ----
 
@@ -384,18 +394,46 @@ class RemoteNode(ChannelHost):
             started=tuple(started),
             ended=tuple(ended),
             archives=self.archive_spans(),
+            srt_ingest=self.srt_ingest(),
         )
 
     def archive_spans(self) -> tuple[ArchiveSpans, ...]:
         """What this node's archive holds of each channel it records (the panel sends a
-        catch-up play here only for a time inside these)."""
+        catch-up play here only for a time inside these), with the disk it uses."""
         found = []
         for channel_id, assignment in sorted(self.assignments.items()):
             info = assignment.channel
             if info.archive_days <= 0 or assignment.origin_url:
                 continue
-            stretches = self.archive.spans((info.tenant_id, channel_id))[-MAX_STRETCHES:]
-            found.append(ArchiveSpans(channel_id, tuple(stretches)))
+            key = (info.tenant_id, channel_id)
+            stretches = self.archive.spans(key)[-MAX_STRETCHES:]
+            found.append(ArchiveSpans(channel_id, tuple(stretches), self._archive_bytes(key)))
+        return tuple(found)
+
+    def _archive_bytes(self, key: tuple[int, int]) -> int:
+        """The disk a channel's recordings use, measured at most every
+        :data:`ARCHIVE_BYTES_SECONDS` once there are any (a stat of each of its files)."""
+        now = time.monotonic()
+        known = self._bytes_measured.get(key)
+        if known is not None and known[1] and now - known[0] < ARCHIVE_BYTES_SECONDS:
+            return known[1]
+        used = int(cast(int, self.archive.status(key)["bytes"]))
+        self._bytes_measured[key] = (now, used)
+        return used
+
+    def srt_ingest(self) -> tuple[tuple[int, str], ...]:
+        """Where publishers reach this node's SRT listeners: the listener's own address
+        when it names one, else the host players reach this node at."""
+        found = []
+        for channel_id, listener in sorted(self.srt.listeners.items()):
+            host = listener.endpoint.host
+            if host in ("", "0.0.0.0", "::"):
+                host = self.public_host
+            if not host:
+                continue
+            if ":" in host:
+                host = f"[{host}]"
+            found.append((channel_id, f"srt://{host}:{listener.endpoint.port}"))
         return tuple(found)
 
     def running_channels(self) -> int:

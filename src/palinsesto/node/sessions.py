@@ -20,7 +20,9 @@ from palinsesto.protocol.messages import SessionEnd
 from palinsesto.protocol.play_tokens import PlayKind
 
 # Plays made of separate requests (playlist reloads, byte ranges): alive while requests come.
-REQUEST_KINDS = (PlayKind.hls, PlayKind.vod, PlayKind.archive)
+REQUEST_KINDS = (
+    PlayKind.hls, PlayKind.vod, PlayKind.archive, PlayKind.vod_hls, PlayKind.vod_proxy,
+)  # fmt: skip
 # Plays that watch a running channel (what the channel's viewer count means).
 CHANNEL_KINDS = (PlayKind.ts, PlayKind.hls)
 

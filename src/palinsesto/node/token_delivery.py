@@ -8,9 +8,11 @@ the token alone, and an expired token still opens them while its session is aliv
 (the panel admitted it; the session ends ``hls_session_timeout_seconds`` after its last
 request). ``/relay/<token>.ts`` (kind relay) is an edge node pulling the channel: not a
 viewer, no session. ``/vod/<token>/<path>`` (kind vod) is a movie's or episode's file
-(node/file_plays.py) and ``/archive/<token>/<start>/<minutes>.ts|m3u8`` (kind archive) a
-past window of a channel recorded here (node/archive_plays.py). ``/healthz`` says the
-process serves.
+(node/file_plays.py), ``/vodhls/<token>/<path>.m3u8`` (kind vod_hls) the same file as
+VOD HLS (node/vod_hls_plays.py), ``/vodproxy/<token>/<kind>.<ext>`` (kind vod_proxy) a
+relayed remote movie (node/vod_proxy_plays.py), and
+``/archive/<token>/<start>/<minutes>.ts|m3u8`` (kind archive) a past window of a channel
+recorded here (node/archive_plays.py). ``/healthz`` says the process serves.
 
 Playlist reloads are the most frequent request a node answers (every viewer, every few
 seconds): once a play's token has been checked in full, its path keeps what the check
@@ -39,6 +41,8 @@ from palinsesto.node.file_plays import FilePlays
 from palinsesto.node.outputs.ts import TsViewer
 from palinsesto.node.sei_tag import sei_nal
 from palinsesto.node.sessions import NodeSession
+from palinsesto.node.vod_hls_plays import VodHlsPlays
+from palinsesto.node.vod_proxy_plays import ProxyPlays
 from palinsesto.protocol.messages import Assignment
 from palinsesto.protocol.play_tokens import PlayGrant, PlayKind, TokenRefused
 from palinsesto.protocol.watermark import code_for
@@ -56,6 +60,9 @@ PLAY_HLS = re.compile(rf"^/play/{_TOKEN}\.m3u8$")
 SEGMENT = re.compile(rf"^/play/{_TOKEN}/(\d{{1,12}})\.ts$")
 RELAY = re.compile(rf"^/relay/{_TOKEN}\.ts$")
 VOD = re.compile(rf"^/vod/{_TOKEN}/(.{{1,1000}})$")
+VOD_PROXY = re.compile(rf"^/vodproxy/{_TOKEN}/(movie|series)\.[a-z0-9]{{1,8}}$")
+VOD_HLS = re.compile(rf"^/vodhls/{_TOKEN}/(.{{1,1000}})\.m3u8$")
+VOD_HLS_SEGMENT = re.compile(rf"^/vodhls/{_TOKEN}/(.{{1,1000}})/(\d{{1,6}})\.ts$")
 ARCHIVE = re.compile(rf"^/archive/{_TOKEN}/(\d{{1,12}})/(\d{{1,6}})\.(ts|m3u8)$")
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
@@ -104,6 +111,8 @@ class TokenDelivery:
         self._sweep_at = RELOADS_SWEPT_FROM
         self.files = FilePlays(self)
         self.archive = ArchivePlays(self)
+        self.vod_hls = VodHlsPlays(self)
+        self.proxied = ProxyPlays(self)
 
     def __call__(self, request: HttpRequest, conn: Connection) -> Outcome:
         if request.method not in ("GET", "HEAD"):
@@ -128,6 +137,13 @@ class TokenDelivery:
                 return self._guarded(self.relay(found[1], request, conn))
             if found := VOD.match(path):
                 return self._guarded(self.files.play(found[1], found[2], request, conn))
+            if found := VOD_PROXY.match(path):
+                return self._guarded(self.proxied.play(found[1], found[2], request, conn))
+            if found := VOD_HLS_SEGMENT.match(path):
+                seq = int(found[3])
+                return self._guarded(self.vod_hls.segment(found[1], found[2], seq, request))
+            if found := VOD_HLS.match(path):
+                return self._guarded(self.vod_hls.playlist(found[1], found[2], request))
             if found := ARCHIVE.match(path):
                 window = (int(found[2]), int(found[3]), found[4])
                 return self._guarded(self.archive.play(found[1], window, request, conn))

@@ -65,12 +65,13 @@ class RemoteProxy:
         headers: list[tuple[str, str]],
         put: Callable[[tuple[str, Any]], bool],
         stop: threading.Event,
+        policy: OutboundPolicy,
     ) -> None:
         """The worker thread: the upstream answer, then its body, then "end" (or "error")."""
         try:
             with open_url(
                 url,
-                self.policy,
+                policy,
                 timeout=self.timeout,
                 max_bytes=MAX_BYTES,
                 max_seconds=MAX_SECONDS,
@@ -92,14 +93,16 @@ class RemoteProxy:
         conn: Connection,
         counted: Callable[[int], None],
         label: str,
+        policy: OutboundPolicy | None = None,
     ) -> Reply | Written | None:
-        """Answer ``request`` with ``url``'s answer. ``label`` names the item in the log."""
+        """Answer ``request`` with ``url``'s answer. ``label`` names the item in the log;
+        ``policy``: where this relay may go (else the proxy's own policy)."""
         if self.active >= self.max_plays:
             log.warning("%s: %d remote plays already relayed", label, self.active)
             return Reply(503, UNAVAILABLE, headers=(CORS,))
         self.active += 1
         try:
-            return await self._relay(url, request, conn, counted, label)
+            return await self._relay(url, request, conn, counted, label, policy or self.policy)
         finally:
             self.active -= 1
 
@@ -110,6 +113,7 @@ class RemoteProxy:
         conn: Connection,
         counted: Callable[[int], None],
         label: str,
+        policy: OutboundPolicy,
     ) -> Reply | Written | None:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(QUEUE_CHUNKS)
@@ -130,7 +134,7 @@ class RemoteProxy:
         headers = [
             (name.title(), request.headers[name]) for name in PASSED_ON if name in request.headers
         ]
-        worker = loop.run_in_executor(self._threads, self._pump, url, headers, put, stop)
+        worker = loop.run_in_executor(self._threads, self._pump, url, headers, put, stop, policy)
         worker.add_done_callback(_log_failure)
         try:
             kind, value = await queue.get()

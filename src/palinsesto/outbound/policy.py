@@ -181,3 +181,29 @@ def policy_from_settings(settings: Settings) -> OutboundPolicy:
     return policy_from_text(
         settings.outbound_allow_networks, denied, allow_all=settings.live_allow_private_sources
     )
+
+
+@dataclass(frozen=True)
+class BothPolicies(OutboundPolicy):
+    """A target passes only if this policy and ``other`` both let it through: a node
+    relaying for its panel honours the panel's policy and its own (the panel decides what
+    the platform may reach, the node's operator what that machine's network may)."""
+
+    other: OutboundPolicy = field(default_factory=OutboundPolicy)
+
+    def permits(self, address: IPAddress, port: int, *, multicast: bool = False) -> bool:
+        return OutboundPolicy.permits(
+            self, address, port, multicast=multicast
+        ) and self.other.permits(address, port, multicast=multicast)
+
+    def check_host_name(self, host: str) -> None:
+        OutboundPolicy.check_host_name(self, host)
+        self.other.check_host_name(host)
+
+
+def both(first: OutboundPolicy, second: OutboundPolicy) -> OutboundPolicy:
+    """The policy that lets through what ``first`` and ``second`` both do (one lookup,
+    by ``first``'s resolver)."""
+    return BothPolicies(
+        first.allow, first.denied_hosts, first.allow_all, first.resolver, other=second
+    )

@@ -28,6 +28,9 @@ HEARTBEAT_PATH = f"{API_PREFIX}/heartbeat"
 # player's admission) fetches its facts here: ``GET`` answers an :class:`Assignment`, 404
 # when the channel is not for this node.
 CHANNEL_PATH = f"{API_PREFIX}/channels/{{channel_id}}"
+# A node relaying a remote movie or episode (``delivery = proxy``) asks its source here:
+# ``GET`` answers a :class:`VodSource`, 404 for an item of another tenant or not relayed.
+VOD_SOURCE_PATH = f"{API_PREFIX}/vod-sources/{{kind}}/{{item_id}}"
 
 
 class NodeState(enum.StrEnum):
@@ -172,15 +175,18 @@ MAX_STRETCHES = 200
 @dataclass(frozen=True, slots=True)
 class ArchiveSpans:
     """What a node's catch-up archive holds of one channel: recorded stretches (start, end)
-    in unix seconds, oldest first; the panel offers catch-up only inside them."""
+    in unix seconds, oldest first; the panel offers catch-up only inside them. ``bytes``:
+    the disk its recordings use (0 from a node that does not say)."""
 
     channel_id: int
     stretches: tuple[tuple[float, float], ...]
+    bytes: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
             "channel_id": self.channel_id,
             "stretches": [[round(a, 3), round(b, 3)] for a, b in self.stretches],
+            "bytes": self.bytes,
         }
 
     @classmethod
@@ -196,7 +202,21 @@ class ArchiveSpans:
             ):
                 raise ValueError("stretches: expected [start, end] pairs of numbers")
             stretches.append((float(pair[0]), float(pair[1])))
-        return cls(_int(raw, "channel_id"), tuple(stretches))
+        return cls(_int(raw, "channel_id"), tuple(stretches), max(0, _int(raw, "bytes", 0)))
+
+
+def _srt_urls(raw: dict[str, Any]) -> tuple[tuple[int, str], ...]:
+    value = raw.get("srt_ingest", {})
+    if not isinstance(value, dict):
+        raise ValueError("srt_ingest: expected an object")
+    found = []
+    for key, url in value.items():
+        if not str(key).isdigit() or not isinstance(url, str):
+            raise ValueError("srt_ingest: expected channel ids and srt:// URLs")
+        if not url.startswith("srt://") or len(url) > 300:
+            raise ValueError("srt_ingest: expected srt:// URLs")
+        found.append((int(key), url))
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,10 +234,14 @@ class Heartbeat:
     started: tuple[int, ...] = ()
     ended: tuple[SessionEnd, ...] = ()
     archives: tuple[ArchiveSpans, ...] = ()  # the channels this node records
+    # Where publishers reach the SRT listeners of the push_srt channels this node carries
+    # (channel id, ``srt://host:port``; the passphrase is the channel's stream key).
+    srt_ingest: tuple[tuple[int, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "archives": [a.to_json() for a in self.archives],
+            "srt_ingest": {str(k): v for k, v in self.srt_ingest},
             "viewers": self.viewers,
             "egress_mbps": self.egress_mbps,
             "cpu_percent": self.cpu_percent,
@@ -238,6 +262,7 @@ class Heartbeat:
             _ints(raw, "started"),
             tuple(SessionEnd.from_json(e) for e in _list(raw, "ended")),
             tuple(ArchiveSpans.from_json(a) for a in _list(raw, "archives")),
+            _srt_urls(raw),
         )
 
 
@@ -295,6 +320,43 @@ class Assignment:
             watermark=c.get("watermark") is True,
         )
         return cls(info, bool(raw.get("always_on", False)), _str(raw, "origin_url", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class VodSource:
+    """Where a relayed movie or episode is, and the panel's outbound policy in its text
+    forms (``outbound_allow_networks``, denied host names, allow-all): the node fetches
+    the source only if this policy and its own both allow it."""
+
+    url: str
+    allow_networks: str = ""
+    denied_hosts: str = ""
+    allow_all: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "outbound": {
+                "allow_networks": self.allow_networks,
+                "denied_hosts": self.denied_hosts,
+                "allow_all": self.allow_all,
+            },
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> VodSource:
+        outbound = raw.get("outbound", {})
+        if not isinstance(outbound, dict):
+            raise ValueError("outbound: expected an object")
+        url = _str(raw, "url")
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("url: expected an http:// or https:// URL")
+        return cls(
+            url,
+            _str(outbound, "allow_networks", ""),
+            _str(outbound, "denied_hosts", ""),
+            outbound.get("allow_all") is True,
+        )
 
 
 @dataclass(frozen=True, slots=True)

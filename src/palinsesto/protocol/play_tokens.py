@@ -41,6 +41,8 @@ class PlayKind(enum.IntEnum):
     relay = 3  # another node pulling the channel as an edge (no viewer, no slot)
     vod = 4  # a movie's or episode's file (channel = the item's id; subject = its path)
     archive = 5  # a past window of a channel's archive (subject = the window)
+    vod_hls = 6  # a movie's or episode's file as a VOD HLS playlist and its segments
+    vod_proxy = 7  # a remote movie relayed by the node (subject = its source URL)
 
 
 class TokenRefused(ValueError):
@@ -89,6 +91,26 @@ class SigningKey:
 def window_subject(start: int, minutes: int) -> bytes:
     """What an ``archive`` token is signed over: its window, as its URL spells it."""
     return f"{start}/{minutes}".encode()
+
+
+def peek(token: str) -> PlayGrant | None:
+    """What ``token`` says, NOT verified (None: malformed): only to learn what it must be
+    verified against (a relayed movie's source, which the node asks its panel for), never
+    to act on."""
+    if len(token) > 2 * _TOKEN_BYTES:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (ValueError, TypeError):
+        return None
+    if len(raw) != _TOKEN_BYTES:
+        return None
+    version, key_id, tenant, line, channel, session, kind, expires, bound = _BODY.unpack(
+        raw[: _BODY.size]
+    )
+    if version != VERSION or kind not in PlayKind._value2member_map_:
+        return None
+    return PlayGrant(key_id, tenant, line, channel, session, PlayKind(kind), expires, bound)
 
 
 def ip_digest(secret: bytes, address: str) -> bytes:

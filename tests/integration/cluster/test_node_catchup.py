@@ -20,6 +20,8 @@ from palinsesto.catalog import syndication
 from palinsesto.catalog.models import Bouquet, BouquetItem, Channel, ItemType
 from palinsesto.catalog.syndication import OfferTerms
 from palinsesto.protocol.play_tokens import PlayTokens, window_subject
+from support.admin_api import make_tenant as make_staffed_tenant
+from support.admin_api import root_client
 from support.media import FFMPEG
 from support.node_world import PASSWORD, TenantSide, add_server, make_tenant
 from support.serve_process import serve_env, serve_process
@@ -177,3 +179,43 @@ def test_a_partners_catch_up_plays_from_the_owners_archive(
         assert run.returncode == 0, run.stderr[-2000:]
         frames = re.findall(r"frame=\s*(\d+)", run.stderr)
         assert frames and int(frames[-1]) >= 25 * 5, run.stderr[-1000:]
+
+
+def test_the_archive_api_lists_what_each_node_records_to_its_tenant_only(
+    panel: RunningServer, tmp_path: Path
+) -> None:
+    side = make_tenant(panel, "archived", max_connections=2)
+    channel_id = _add_archived(panel, side)
+    server_id, token = add_server(panel, side.id, "recorder")
+    env = serve_env(tmp_path / "node", NODE_HEARTBEAT_SECONDS="0.5")
+    with serve_process(env, "--panel", panel.base_url, "--token", token, command="node") as n:
+        n.wait_for(NODE_LINE, timeout=30)
+        deadline = time.monotonic() + 60
+        with root_client(panel) as admin:
+            while True:
+                r = admin.get("/api/v1/archive", params={"tenant_id": side.id})
+                assert r.status_code == 200, r.text
+                [tenant] = r.json()["tenants"]
+                [row] = [c for c in tenant["channels"] if c["channel_id"] == channel_id]
+                if row["nodes"] and row["nodes"][0]["bytes"] > 0 and row["newest"]:
+                    if row["newest"] - row["oldest"] >= 4:
+                        break
+                assert time.monotonic() < deadline, (row, n.output[-3000:])
+                time.sleep(0.5)
+        [node] = row["nodes"]
+        assert node["node_id"] == server_id and node["recording"] is True
+        assert node["gaps"] == 0 and row["gaps"] == 0
+        assert time.time() - 30 < node["newest"] <= time.time() + 1
+        assert node["oldest"] < node["newest"]
+        assert (row["oldest"], row["newest"]) == (node["oldest"], node["newest"])
+        assert row["bytes"] == node["bytes"] and tenant["used_bytes"] == node["bytes"]
+        assert row["recording"] is True and row["archive_days"] == 1
+        # The bytes are the node's recordings' size (about what 4 s of the pattern take).
+        assert node["bytes"] > 50_000
+        assert side.channel not in [c["channel_id"] for c in tenant["channels"]]
+        # Another tenant's owner sees its own (empty) archive, and a 404 for this one.
+        other = make_staffed_tenant(panel, "archive-elsewhere")
+        with other.client("owner") as c:
+            mine = c.get("/api/v1/archive").json()["tenants"]
+            assert [(t["tenant_id"], t["channels"]) for t in mine] == [(other.id, [])]
+            assert c.get("/api/v1/archive", params={"tenant_id": side.id}).status_code == 404

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from palinsesto.node.dataplane import HttpRequest, Reply
 from palinsesto.node.supervisor import Supervisor
-from palinsesto.node.vod_hls import NotHlsPlayable, playlist, segment_argv
+from palinsesto.node.vod_hls import NotHlsPlayable, playlist
+from palinsesto.node.vod_hls_cut import SegmentFailed, cut_segment
 from palinsesto.node.vod_hls_index import HlsIndexes
 from palinsesto.panel.local_node.delivery import CORS, NO_CACHE, PLAYLIST_TYPE, error, refusal
 from palinsesto.panel.playback.access import NotCached
@@ -39,8 +40,6 @@ from palinsesto.panel.playback.stream_paths import VodSegmentPath
 from palinsesto.panel.playback.vod_access import VodAccess, VodGrant, VodRequest
 
 log = logging.getLogger(__name__)
-
-SEGMENT_TIMEOUT = 60.0  # ffmpeg cutting one segment (it reads ~10 s of the file)
 
 
 @dataclass(eq=False)
@@ -127,14 +126,11 @@ class VodHlsDelivery:
             return error(404, b"STREAM_NOT_FOUND\n")
         if target.seq >= len(found.segments):
             return error(404, b"no such segment\n")
-        argv = segment_argv(
-            self._ffmpeg(), str(found.path), found.segments[target.seq], list(found.streams)
-        )
-        rc, data, message = await self._supervisor.output(argv, SEGMENT_TIMEOUT)
-        if rc != 0 or not data:
-            reason = message.replace(str(found.path), found.path.name)
+        try:
+            data = await cut_segment(self._supervisor, self._ffmpeg(), found, target.seq)
+        except SegmentFailed as exc:
             item = f"{held.request.kind.value} {held.request.item_id}"
-            log.warning("segment %d of %s failed: %s", target.seq, item, reason)
+            log.warning("segment %d of %s failed: %s", target.seq, item, exc)
             return error(502, b"segment failed\n")
         self.sessions.touch(session)
         session.bytes_sent += len(data)

@@ -12,6 +12,7 @@ most); admission reads the leases themselves.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from palinsesto.cluster.node_leases import NodeLease
 from palinsesto.node.archive.index import covers
@@ -38,31 +39,54 @@ def archive_node(leases: Iterable[NodeLease], channel_id: int, start: float, end
     return best
 
 
+@dataclass(frozen=True, slots=True)
+class NodeArchive:
+    """What one node's archive holds of one channel."""
+
+    node_id: int
+    stretches: Stretches
+    bytes: int  # 0 when the node did not say
+
+
 class ClusterArchives:
     """The archive facts of every node, by (tenant, channel): what ``ArchiveStore`` answers
-    on the all-in-one (``recorded_any``, ``holds``), for the player API."""
+    on the all-in-one (``recorded_any``, ``holds``), for the player API, and per node what
+    the admin's archive status lists."""
+
+    quota_bytes = 0  # each node applies its own archive quota
 
     def __init__(self) -> None:
-        self._held: dict[tuple[int, int], list[Stretches]] = {}
+        self._held: dict[tuple[int, int], list[NodeArchive]] = {}
 
     def update(self, leases: Iterable[NodeLease]) -> None:
         """Adopt what the nodes reported (every lease the sweep read; lost nodes' archives
         are out of reach, so they hold nothing)."""
-        held: dict[tuple[int, int], list[Stretches]] = {}
-        for lease in leases:
+        held: dict[tuple[int, int], list[NodeArchive]] = {}
+        for lease in sorted(leases, key=lambda lease: lease.node_id):
             if lease.state is NodeState.lost:
                 continue
             for channel_id, stretches in lease.archives.items():
                 if stretches:
-                    held.setdefault((lease.tenant_id, channel_id), []).append(stretches)
+                    used = lease.archive_bytes.get(channel_id, 0)
+                    held.setdefault((lease.tenant_id, channel_id), []).append(
+                        NodeArchive(lease.node_id, stretches, used)
+                    )
         self._held = held
 
     def stretches(self, key: tuple[int, int]) -> list[Stretches]:
-        """Each node's recorded stretches of the channel (what the admin may show)."""
+        """Each node's recorded stretches of the channel."""
+        return [found.stretches for found in self._held.get(key, [])]
+
+    def by_node(self, key: tuple[int, int]) -> list[NodeArchive]:
+        """Each node's archive of the channel (what the admin's archive status lists)."""
         return list(self._held.get(key, []))
+
+    def channels_of(self, tenant_id: int) -> list[int]:
+        """The tenant's channels some node holds recordings of."""
+        return sorted(channel for tenant, channel in self._held if tenant == tenant_id)
 
     def recorded_any(self, key: tuple[int, int]) -> bool:
         return key in self._held
 
     def holds(self, key: tuple[int, int], start: float, end: float) -> bool:
-        return any(covers(stretches, start, end) for stretches in self._held.get(key, []))
+        return any(covers(found.stretches, start, end) for found in self._held.get(key, []))

@@ -80,6 +80,15 @@ OUTPUTS = {
     PlayKind.vod: "movie",  # or "series": the item's kind, as the all-in-one says
     PlayKind.archive: "timeshift",
     PlayKind.relay: "relay",
+    PlayKind.vod_hls: "movie-hls",  # or "series-hls"
+    PlayKind.vod_proxy: "movie",
+}
+# Plays whose node URL carries what their token is signed over after the token.
+URL_PREFIXES = {
+    PlayKind.vod: "vod",
+    PlayKind.vod_hls: "vodhls",
+    PlayKind.vod_proxy: "vodproxy",
+    PlayKind.archive: "archive",
 }
 
 log = logging.getLogger(__name__)
@@ -352,6 +361,8 @@ class NodeControl:
             max_channels=node.max_channels,
             channels={c.channel_id: c.viewers for c in beat.channels} if beat else {},
             archives={a.channel_id: list(a.stretches) for a in beat.archives} if beat else {},
+            archive_bytes={a.channel_id: a.bytes for a in beat.archives} if beat else {},
+            srt_ingest=dict(beat.srt_ingest) if beat else {},
         )
         await self.leases.beat(lease, self.lease_seconds, now)
         self._since_beat.pop(node.id, None)
@@ -789,10 +800,9 @@ class NodeControl:
             subject=subject,
         )
         self._line_counts.pop((line.tenant_id, line.id), None)
-        if kind is PlayKind.vod:
-            url = f"{lease_url}/vod/{token}/{tail}"
-        elif kind is PlayKind.archive:
-            url = f"{lease_url}/archive/{token}/{tail}"
+        prefix = URL_PREFIXES.get(kind)
+        if prefix is not None:
+            url = f"{lease_url}/{prefix}/{token}/{tail}"
         else:
             url = f"{lease_url}/play/{token}.{'m3u8' if kind is PlayKind.hls else 'ts'}"
         return Admitted(node_id, session_id, url, tuple(k.session_id for k in reserved.kicked))
@@ -812,19 +822,50 @@ class NodeControl:
             )
 
     async def admit_file(
-        self, grant: VodGrant, relative_path: str, ip: str, user_agent: str
+        self, grant: VodGrant, relative_path: str, ip: str, user_agent: str, hls: bool = False
     ) -> Admitted:
         """A movie's or episode's play, sent to the least loaded online node of the tenant:
         every node of a tenant sees the tenant's media folder (README, "Several machines"),
-        so any may serve it. ``relative_path``: the file inside the tenant's folder.
+        so any may serve it. ``relative_path``: the file inside the tenant's folder;
+        ``hls``: played as VOD HLS cut by the node (``/vodhls/``), else the file itself.
 
         The same device asking again for the same item while its play is held (players
         that seek by asking the original URL again) is the same play, as on the all-in-one
         (playback/vod_plays.py): the same session and node, no second slot. This replica
         remembers its own admissions for that."""
+        tail = quote(relative_path, safe="/")
+        kind = PlayKind.vod_hls if hls else PlayKind.vod
+        output = f"{grant.item.kind.value}-hls" if hls else grant.item.kind.value
+        return await self._admit_item(
+            grant, kind, relative_path.encode(), tail + (".m3u8" if hls else ""), output,
+            ip, user_agent,
+        )  # fmt: skip
+
+    async def admit_relayed(
+        self, grant: VodGrant, source_url: str, extension: str, ip: str, user_agent: str
+    ) -> Admitted:
+        """A remote movie or episode the node relays (``delivery = proxy``): the token is
+        signed over the source URL, which the node asks the panel for (node API
+        ``vod-sources``) and which no URL the viewer sees contains."""
+        tail = f"{grant.item.kind.value}.{extension}"
+        return await self._admit_item(
+            grant, PlayKind.vod_proxy, source_url.encode(), tail, grant.item.kind.value,
+            ip, user_agent,
+        )  # fmt: skip
+
+    async def _admit_item(
+        self,
+        grant: VodGrant,
+        kind: PlayKind,
+        subject: bytes,
+        tail: str,
+        output: str,
+        ip: str,
+        user_agent: str,
+    ) -> Admitted:
         line = grant.line
         now = time.time()
-        key = (line.tenant_id, line.id, grant.item.kind.value, grant.item.id, ip, user_agent)
+        key = (line.tenant_id, line.id, grant.item.kind.value, grant.item.id, kind, ip, user_agent)
         reserved, node_id = await self._held_play(key)
         if reserved is None:
             views, _ = await self._admission_views(line.tenant_id, now)
@@ -832,17 +873,15 @@ class NodeControl:
             if node is None:
                 raise place.NoNodeAvailable("no streaming server has room")
             node_id = node.id
-            label = PlayLabel(line.username, grant.item.id, grant.item.kind.value)
+            label = PlayLabel(line.username, grant.item.id, output)
             reserved = await self._reserve(
                 line, grant.policy, grant.max_viewers, node_id, ip, user_agent, label, now
             )
             if len(self._file_plays) > 100_000:
                 self._file_plays.clear()
             self._file_plays[key] = (reserved.session_id, node_id)
-        tail = quote(relative_path, safe="/")
-        subject = relative_path.encode()
         return await self._issue(
-            reserved, node_id, line, PlayKind.vod, grant.item.id, ip, user_agent, subject, now,
+            reserved, node_id, line, kind, grant.item.id, ip, user_agent, subject, now,
             tail,
         )  # fmt: skip
 

@@ -6,10 +6,13 @@ node, and an admission for every play.
   token>``; 401 for an unknown or revoked token, 422 with the sentence for a malformed
   body; the reply is a :class:`~palinsesto.protocol.messages.PanelReply`.
 * ``GET /node-api/v1/channels/{id}``: one Assignment of the node's own tenant (404 else).
+* ``GET /node-api/v1/vod-sources/{movie|series}/{id}``: a relayed item's source URL and
+  the outbound policy, for a node of the item's tenant (404 else).
 * ``/live/U/P/ID.ts|.m3u8`` and ``/U/P/ID[.ext]`` of a tenant that has nodes: sign-in
   (throttled), authorization, a session slot, a node, and a 302 to the node's
   ``/play/<token>.ts|.m3u8``. ``/movie/U/P/ID.ext`` and ``/series/U/P/ID.ext`` alike, to
-  the node's ``/vod/<token>/<path in the tenant's media folder>``; catch-up
+  the node's ``/vod/<token>/<path in the tenant's media folder>`` (``.m3u8``: its
+  ``/vodhls/``, the file as VOD HLS; a relayed remote source: its ``/vodproxy/``); catch-up
   (``/timeshift/...``, ``/streaming/timeshift.php``) to the node whose archive holds the
   window, ``/archive/<token>/<start>/<minutes>.ts|m3u8``. Lines of tenants
   without nodes, and every other path, go on to the application unchanged (the
@@ -43,6 +46,7 @@ from palinsesto.panel.nodes.control import (
     NodeIdentity,
     UnknownNode,
 )
+from palinsesto.panel.nodes.vod_sources import relayed_source
 from palinsesto.panel.placement import NoNodeAvailable
 from palinsesto.panel.playback.access import (
     Grant,
@@ -54,6 +58,7 @@ from palinsesto.panel.playback.lines import LineView, LoginThrottled
 from palinsesto.panel.playback.refusals import refusal_status
 from palinsesto.panel.playback.stream_paths import (
     LivePath,
+    VodKind,
     VodPath,
     fast_live_path,
     parse_delivery_path,
@@ -74,6 +79,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 4 * 1024 * 1024  # a heartbeat of a busy node: many sessions' ids
 _CHANNEL_PATH = re.compile(rf"^{API_PREFIX}/channels/([0-9]{{1,10}})$")
+_VOD_SOURCE_PATH = re.compile(rf"^{API_PREFIX}/vod-sources/(movie|series)/([0-9]{{1,10}})$")
 # Paths of the panel itself never go through admission (they have 3 segments too).
 _NOT_STREAMS = ("/api/", "/panel/", "/node-api/", "/hls/", "/timeshift", "/streaming/")
 
@@ -202,6 +208,10 @@ class NodeFront:
         if match and method in ("GET", "HEAD"):
             await self._channel(node, int(match[1]), send)
             return
+        match = _VOD_SOURCE_PATH.match(path)
+        if match and method in ("GET", "HEAD"):
+            await self._vod_source(node, VodKind(match[1]), int(match[2]), send)
+            return
         await _json(send, 404, {"detail": "not found"})
 
     async def _post(self, path: str, node: NodeIdentity, receive: Receive, send: Send) -> None:
@@ -247,6 +257,21 @@ class NodeFront:
             return
         await _json(send, 200, found)
 
+    async def _vod_source(
+        self, node: NodeIdentity, kind: VodKind, item_id: int, send: Send
+    ) -> None:
+        """A relayed item's source, for a node of its tenant (vod_sources.py)."""
+        control = self.control
+        ask = (control.settings, control.vod_access, node.tenant_id, kind, item_id)
+        try:
+            found = relayed_source(*ask, cached_only=True)
+        except NotCached:
+            found = await asyncio.to_thread(relayed_source, *ask)
+        if found is None:
+            await _json(send, 404, {"detail": f"no relayed {kind.value} {item_id}"})
+            return
+        await _json(send, 200, found.to_json())
+
     # ---- admission ----
 
     async def _admission(self, scope: Scope, send: Send) -> bool:
@@ -270,8 +295,6 @@ class NodeFront:
             return False
         client = scope.get("client")
         if isinstance(target, VodPath):
-            if target.extension == "m3u8":
-                return False  # movie HLS is cut where the file is read: not on nodes yet
             vod = VodRequest(
                 target.username,
                 target.password,
@@ -282,7 +305,7 @@ class NodeFront:
                 time.time(),
                 _header(scope, b"host"),
             )
-            return await self._admit_file(vod, send)
+            return await self._admit_file(vod, target.extension, send)
         play = PlaybackRequest(
             target.username,
             target.password,
@@ -423,12 +446,13 @@ class NodeFront:
         await self._placed(self.control.admit(grant, kind, play.ip, play.user_agent), send)
         return True
 
-    async def _admit_file(self, play: VodRequest, send: Send) -> bool:
+    async def _admit_file(self, play: VodRequest, extension: str, send: Send) -> bool:
         """A movie or episode: authorized as the all-in-one does (vod_access.py), then a
-        slot on a node and a 302 to its ``/vod/<token>/<path>``; a source that is an
-        http(s) URL is a 302 to it (the all-in-one's "direct source"), unless the item is
-        relayed (``delivery = proxy``: never shown to viewers): False, the application
-        answers that as it does for tenants without nodes."""
+        slot on a node and a 302 to its ``/vod/<token>/<path>`` (``.m3u8``: its
+        ``/vodhls/<token>/<path>.m3u8``, the file as VOD HLS cut on the node); a source that
+        is an http(s) URL is a 302 to it (the all-in-one's "direct source"), unless the item
+        is relayed (``delivery = proxy``: never shown to viewers): then a 302 to the node's
+        ``/vodproxy/<token>/<kind>.<ext>``, the node relaying the source."""
         control = self.control
         access = control.vod_access
         try:
@@ -447,12 +471,17 @@ class NodeFront:
             return True
         if isinstance(source, RemoteUrl):
             if grant.item.delivery is RemoteDelivery.proxy:
-                return False
+                admitted = control.admit_relayed(
+                    grant, source.url, extension, play.ip, play.user_agent
+                )
+                await self._placed(admitted, send)
+                return True
             await _redirect(send, source.url)
             return True
         folder = os.path.realpath(tenant_root(media_root, grant.line.tenant_id))
         relative = os.path.relpath(source.path, folder)
-        await self._placed(control.admit_file(grant, relative, play.ip, play.user_agent), send)
+        hls = extension == "m3u8"
+        await self._placed(control.admit_file(grant, relative, play.ip, play.user_agent, hls), send)
         return True
 
     async def _placed(self, admission: Awaitable[Admitted], send: Send) -> None:

@@ -1,6 +1,7 @@
 // Catch-up archive: per recorded channel, the oldest and newest recorded time, the disk it
 // uses, its gaps and whether it is recording now; the tenant's quota and what it uses of it
-// (GET /archive). Refreshed every few seconds while open.
+// (GET /archive); channels recorded on streaming nodes list each node's archive. Refreshed
+// every few seconds while open.
 
 import { get } from "../api.js";
 import { clear, h } from "../dom.js";
@@ -39,7 +40,9 @@ function recordingText(c) {
 function usage(tenant, showTenant) {
   const label = showTenant ? `Tenant ${tenant.tenant_id}: ` : "";
   if (!tenant.quota_bytes) {
-    return h("p", { "data-testid": "archive-usage", "data-bytes": tenant.used_bytes }, `${label}${size(tenant.used_bytes)} used (no quota).`);
+    const onNodes = tenant.channels.some((c) => (c.nodes || []).length);
+    const quota = onNodes ? "each streaming node applies its own quota" : "no quota";
+    return h("p", { "data-testid": "archive-usage", "data-bytes": tenant.used_bytes }, `${label}${size(tenant.used_bytes)} used (${quota}).`);
   }
   const share = Math.min(100, (100 * tenant.used_bytes) / tenant.quota_bytes);
   const id = `archive-quota-${tenant.tenant_id}`;
@@ -49,8 +52,23 @@ function usage(tenant, showTenant) {
     " The oldest recordings go first when the quota is reached.");
 }
 
+// Where the recordings are: this server, and/or each streaming node with its own span.
+function whereText(c) {
+  const nodes = c.nodes || [];
+  if (!nodes.length) return "This server";
+  return h("ul", { class: "plain" }, nodes.map((n) => h("li", { "data-archive-node": n.node_id },
+    `Node ${n.node_id}: `, moment(n.oldest), " – ", moment(n.newest),
+    `, ${n.gaps} ${n.gaps === 1 ? "gap" : "gaps"}, ${n.bytes ? size(n.bytes) : "size not reported"}${n.recording ? ", recording" : ""}`)));
+}
+
+function diskText(c) {
+  const nodes = c.nodes || [];
+  if (nodes.length && !c.files) return `${size(c.bytes)} on ${nodes.length} ${nodes.length === 1 ? "node" : "nodes"}`;
+  return `${size(c.bytes)} in ${c.files} ${c.files === 1 ? "file" : "files"}`;
+}
+
 function channelTable(tenant) {
-  const cols = ["Channel", "Days kept", "State", "Oldest", "Newest", "Span", "Disk used", "Gaps"];
+  const cols = ["Channel", "Days kept", "State", "Oldest", "Newest", "Span", "Disk used", "Gaps", "Where"];
   const head = h("tr", {}, cols.map((c) => h("th", { scope: "col" }, c)));
   const body = h("tbody", {}, tenant.channels.map((c) => h("tr", { "data-archive-channel": c.channel_id },
     h("th", { scope: "row", "data-label": "Channel" }, c.name),
@@ -59,8 +77,9 @@ function channelTable(tenant) {
     h("td", { "data-label": "Oldest", "data-testid": "oldest" }, moment(c.oldest)),
     h("td", { "data-label": "Newest", "data-testid": "newest" }, moment(c.newest)),
     h("td", { "data-label": "Span" }, span(c.oldest, c.newest)),
-    h("td", { "data-label": "Disk used", "data-testid": "bytes", "data-bytes": c.bytes }, `${size(c.bytes)} in ${c.files} ${c.files === 1 ? "file" : "files"}`),
-    h("td", { "data-label": "Gaps" }, String(c.gaps)))));
+    h("td", { "data-label": "Disk used", "data-testid": "bytes", "data-bytes": c.bytes }, diskText(c)),
+    h("td", { "data-label": "Gaps" }, String(c.gaps)),
+    h("td", { "data-label": "Where", "data-testid": "where" }, whereText(c)))));
   return h("table", { class: "data" }, h("caption", { class: "sr-only" }, "Recorded channels"), h("thead", {}, head), body);
 }
 

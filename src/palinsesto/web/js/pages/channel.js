@@ -36,15 +36,22 @@ export async function liveColumn(items, table, _ctx, round = ++liveRound) {
   }
 }
 
-/** The RTMP server URL for OBS, as the server computes it (GET /live/ingest): with a
- * channel, the node it is pinned to when its tenant has streaming nodes. */
-export async function ingestUrl(channelId) {
+/** Where to publish, as the server says (GET /live/ingest): with a channel whose tenant
+ * has streaming nodes, the node it is placed on and that node's RTMP and/or SRT address
+ * (only those that work); null when unknown. */
+export async function ingestInfo(channelId) {
   if (!has("/live/ingest")) return null;
   try {
-    return (await get("/live/ingest", channelId ? { channel_id: channelId } : {})).rtmp_url;
+    return await get("/live/ingest", channelId ? { channel_id: channelId } : {});
   } catch {
     return null;
   }
+}
+
+/** The RTMP server URL for OBS (see ingestInfo). */
+export async function ingestUrl(channelId) {
+  const info = await ingestInfo(channelId);
+  return info ? info.rtmp_url : null;
 }
 
 export async function liveStatus(channelId) {
@@ -210,9 +217,12 @@ export async function channelDetail(channel, ctx, { dialog, writable }) {
   const carried = Boolean(channel.syndication_id); // another panel's: its live state is the owner's
   if (has("/live/channels/{channel_id}") && !carried) sections.push(liveSection(channel, { dialog, writable }));
   if (channel.stream_key) {
-    const server = await ingestUrl(channel.id);
+    const info = (await ingestInfo(channel.id)) || { rtmp_url: null, srt_url: null, node_id: null, note: "RTMP ingest is turned off on this server." };
+    const local = info.node_id == null && info.rtmp_url; // this server's own ingest: no note needed
     sections.push(h("section", { class: "action" }, h("h3", {}, "Publish from OBS"),
-      server ? copyRow("Server", server, "Server URL") : h("p", { class: "muted" }, "RTMP ingest is turned off on this server."),
+      info.rtmp_url ? copyRow("Server", info.rtmp_url, "Server URL", { "data-testid": "ingest-rtmp" }) : null,
+      info.srt_url ? copyRow("SRT address", info.srt_url, "SRT address", { "data-testid": "ingest-srt" }) : null,
+      local ? null : h("p", { class: "muted", "data-testid": "ingest-note" }, info.note),
       copyRow("Stream key", channel.stream_key, "Stream key", { class: "secret", "data-testid": "stream-key" })));
   }
   if (carried) {

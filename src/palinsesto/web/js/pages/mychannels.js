@@ -38,7 +38,8 @@ async function channelCard(channel) {
   return h("section", { class: "card", dataset: { channel: channel.id } },
     h("h2", {}, channel.name, " ", h("span", { class: "muted" }, `(${go.status})`)),
     h("p", { class: "muted" }, go.note),
-    copyRow("Server", go.rtmp_url, "Server"),
+    go.rtmp_url ? copyRow("Server", go.rtmp_url, "Server") : null,
+    go.srt_url ? copyRow("SRT address", go.srt_url, "SRT address") : null,
     copyRow("Stream key", go.stream_key, "Key"),
     copyRow("Watch page", channel.watch_url, "Link"),
     h("h3", {}, "Scheduled shows (in the guide)"), list, form);

@@ -30,6 +30,7 @@ from palinsesto.panel.admin.api.routes.live import ingest_url
 from palinsesto.panel.admin.api.routes.watch import share_ref
 from palinsesto.panel.admin.api.types import MAX_ID, PathId
 from palinsesto.panel.admin.audience import AudienceBook
+from palinsesto.panel.nodes.ingest import node_ingest
 from palinsesto.trust.audit import snapshot
 
 router = APIRouter(prefix="/creator", tags=["creator"])
@@ -58,6 +59,8 @@ class GoLive(BaseModel):
     stream_key: str | None
     status: str
     note: str
+    srt_url: str | None = None  # a push_srt channel's listener on its node
+    node_id: int | None = None  # the node to publish to (tenants whose channels run on nodes)
 
 
 class AudienceRow(BaseModel):
@@ -158,14 +161,32 @@ def rotate_key(
 async def go_live(channel_id: PathId, principal: Creator, ctx: Context, request: Request) -> GoLive:
     """Where the encoder publishes (server URL and stream key) and whether it is live now."""
 
-    def load() -> tuple[int, str | None]:
+    def load() -> tuple[int, int, str | None, list[Any]]:
         with ctx.db.session() as session:
             channel = own_channel(session, principal, channel_id)
-            return channel.id, channel.stream_key
+            return channel.id, channel.tenant_id, channel.stream_key, list(channel.sources)
 
-    found_id, key = await run_in_threadpool(load)
+    found_id, tenant_id, key, sources = await run_in_threadpool(load)
+    control = ctx.services.get("nodes")
+    if control is not None and await run_in_threadpool(control.tenant_has_nodes, tenant_id):
+        # Published to the node the channel is placed on (panel/nodes/ingest.py).
+        found = await node_ingest(control, tenant_id, found_id, sources)
+        load_now = (await control.channel_loads(tenant_id)).get(found_id)
+        return GoLive(
+            channel_id=found_id,
+            rtmp_url=found.rtmp_url,
+            srt_url=found.srt_url,
+            node_id=found.node_id,
+            stream_key=key,
+            status=str(load_now["state"]) if load_now else "offline",
+            note=found.note,
+        )
     engine = ctx.services.get("live")
-    url = ingest_url(ctx.settings, engine.rtmp_port if engine else 0, request.url.hostname or "")
+    url = (
+        ingest_url(ctx.settings, engine.rtmp_port, request.url.hostname or "")
+        if engine is not None
+        else None  # a panel without a local node takes no publisher itself
+    )
     status = "offline"
     if engine is not None:
         runner = engine.runners.get(found_id)

@@ -32,6 +32,7 @@ from palinsesto.panel.admin.api.routes.lines import scope_clause as line_scope_c
 from palinsesto.panel.admin.api.scope import get_scoped
 from palinsesto.panel.admin.api.types import PathId, QueryId, SessionId
 from palinsesto.panel.admin.live_stats import ViewerHistory, filled
+from palinsesto.panel.nodes.ingest import node_ingest
 from palinsesto.panel.playback.access import channel_info
 from palinsesto.panel.playback.watch_tokens import WatchKind, issuing_watch_tokens, watch_path
 from palinsesto.protocol.channels import ChannelInfo
@@ -53,9 +54,17 @@ class SessionOut(BaseModel):
     channel_name: str = ""
 
 
+NO_LOCAL_INGEST = (
+    "This panel takes no publisher itself: each push channel is published to the streaming "
+    "node it is placed on (the channel's page says which, and its address)."
+)
+
+
 class IngestOut(BaseModel):
     rtmp_url: str | None
     note: str
+    srt_url: str | None = None  # a push_srt channel's listener on its node
+    node_id: int | None = None  # the node to publish to (tenants whose channels run on nodes)
 
 
 class PreviewOut(BaseModel):
@@ -363,27 +372,24 @@ async def ingest(
 ) -> IngestOut:
     """Where encoders (OBS) publish: server URL; the stream key is the channel's own.
 
-    With ``channel_id``, of a tenant that has nodes: the RTMP address of the node the
-    channel is pinned to (push channels are placed on one node)."""
+    With ``channel_id``, of a tenant that has nodes: the node the channel is placed on and
+    its address for the channel's push (panel/nodes/ingest.py), only where it works."""
     control = ctx.services.get("nodes")
     if channel_id is not None and control is not None:
         channel = await _scoped_channel(ctx, principal, channel_id, acting=True)
         has_nodes = await asyncio.to_thread(control.tenant_has_nodes, channel.tenant_id)
         if has_nodes:
-            node = await control.ingest_node(channel.tenant_id, channel.id)
-            if node is None or not node.rtmp_url:
-                return IngestOut(
-                    rtmp_url=None,
-                    note="No node carries this channel yet: it is placed on a node of the "
-                    "tenant once one is online with RTMP ingest.",
-                )
+            found = await node_ingest(control, channel.tenant_id, channel.id, channel.sources)
             return IngestOut(
-                rtmp_url=node.rtmp_url,
-                note=f"Node {node.node_id}: in OBS, Settings → Stream → Service: Custom; "
-                "Server: this URL; Stream key: the channel's.",
+                rtmp_url=found.rtmp_url,
+                srt_url=found.srt_url,
+                node_id=found.node_id,
+                note=found.note,
             )
     engine = ctx.services.get("live")
-    url = ingest_url(ctx.settings, engine.rtmp_port if engine else 0, request.url.hostname or "")
+    if engine is None:  # a panel without a local node takes no publisher itself
+        return IngestOut(rtmp_url=None, note=NO_LOCAL_INGEST)
+    url = ingest_url(ctx.settings, engine.rtmp_port, request.url.hostname or "")
     note = (
         "In OBS: Settings → Stream → Service: Custom; Server: this URL; Stream key: the channel's."
         if url
