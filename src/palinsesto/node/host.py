@@ -28,12 +28,15 @@ from palinsesto.node.slate import Slates
 from palinsesto.node.snapshot import ChannelSnapshots
 from palinsesto.node.source_policy import SourcePolicy, SourceRefused
 from palinsesto.node.supervisor import Supervisor
+from palinsesto.outbound.policy import REFUSED
 from palinsesto.outbound.pull_proxy import PullProxy
 from palinsesto.protocol.channels import ChannelInfo
 from palinsesto.protocol.sources import SourceKind
 from palinsesto.protocol.watermark import MarkParams
 
 log = logging.getLogger(__name__)
+
+OUTBOUND_HINT = "PALINSESTO_OUTBOUND_ALLOW_NETWORKS where this runs lets a private range through"
 
 
 class ChannelHost:
@@ -221,6 +224,9 @@ class ChannelHost:
             runner.archive = self.archive.writer(info.tenant_id, info.id)
         for problem in problems:
             runner.failures.append(Failure(time.time(), -1, problem))
+            # Its viewers read only STREAM_OFFLINE: the node's log says why, and what to set.
+            hint = f" ({OUTBOUND_HINT})" if REFUSED in problem else ""
+            log.warning("channel %s: %s%s", info.id, problem, hint)
         self.runners[info.id] = runner
         self._infos[info.id] = info
         return runner

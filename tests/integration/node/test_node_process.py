@@ -472,3 +472,24 @@ async def test_a_draining_origin_keeps_feeding_its_edges(tmp_path: Path) -> None
                 got, closed = await read_for(reader, 1)  # the drained node's own viewer
                 assert got > 0 and not closed
             writer.close()
+
+
+async def test_a_source_the_policy_refuses_is_logged_with_the_setting_that_allows_it(
+    tmp_path: Path,
+) -> None:
+    port = closed_port()
+    with stand_in_panel() as panel:
+        token, view = panel.add_node(5)
+        private = pattern_channel(
+            9, sources=({"kind": "http_ts", "url": f"http://127.0.0.1:{port}/feed.ts"},)
+        )
+        view.assignments = [Assignment(private)]
+        with node_process(tmp_path, panel.url, token) as node:
+            node.wait_for(r"Registered as node 5")
+            play_token = panel.issue(private, PlayKind.ts, session_id=700)
+            async with httpx.AsyncClient(timeout=30) as client:
+                refused = await client.get(f"{node.base_url}/play/{play_token}.ts")
+            assert (refused.status_code, refused.text) == (503, "STREAM_OFFLINE\n")
+            logged = node.wait_for(r"channel 9: source 0 refused: (.*)")
+            assert "not an address this server may fetch from" in logged.group(1)
+            assert "PALINSESTO_OUTBOUND_ALLOW_NETWORKS" in logged.group(1)

@@ -196,3 +196,24 @@ def test_a_chunk_over_the_route_limit_is_refused_and_abandoned_uploads_expire(
     assert store.expire(now=time.time() + store.expiry_seconds + 1) == 1
     with vod.admin() as c:
         assert c.get(f"/api/v1/uploads/{upload_id}").status_code == 404
+
+
+def test_a_chunk_sent_as_a_form_is_stored_as_the_bytes_it_is(vod: VodWorld) -> None:
+    """`curl --data-binary @film.mp4` names its body a form; a chunk is a file's bytes."""
+    data = vod.samples.mp4.read_bytes()
+    total = len(data)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    with vod.admin() as c:
+        r = c.post("/api/v1/uploads", json={"name": "Curl.Sent.2022.mp4", "total_bytes": total})
+        assert r.status_code == 201, r.text
+        upload_id = r.json()["id"]
+        half = total // 2
+        for first, last, expected in ((0, half - 1, 200), (half, total - 1, 201)):
+            r = c.put(
+                f"/api/v1/uploads/{upload_id}",
+                content=data[first : last + 1],
+                headers={**form, "Content-Range": f"bytes {first}-{last}/{total}"},
+            )
+            assert r.status_code == expected, r.text
+        assert r.json()["movie"]["name"] == "Curl Sent"
+    assert (vod.media_folder / "uploads" / "Curl.Sent.2022.mp4").read_bytes() == data

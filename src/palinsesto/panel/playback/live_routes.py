@@ -43,6 +43,9 @@ from palinsesto.panel.playback.watch_tokens import SIGNED_USER
 
 _SHORT_FILE = re.compile(r"^\d{1,10}(\.(ts|m3u8|ch))?$")
 _MAPPED_V4 = "::ffff:"  # how a dual-stack socket shows an IPv4 peer
+# ``palinsesto panel`` answers this for a right line whose play no node takes: its tenant
+# has no node online (as admission through the panel says it).
+NO_SERVER = "no streaming server online\n"
 
 
 def data_plane_base(settings: Settings, live_port: int, arrived_at: str | None) -> str:
@@ -94,8 +97,11 @@ def install_live_routes(app: FastAPI, ctx: AppContext) -> None:
         except DomainsStale:
             return await asyncio.to_thread(domains.tenant_for_host, host)
 
-    async def refused_here(request: Request, path: str, tenant_id: int) -> Response | None:
-        """On a tenant's domain: the refusal of another tenant's (or a wrong) line."""
+    async def refused_here(
+        request: Request, path: str, tenant_id: int | None, *, require_active: bool = False
+    ) -> Response | None:
+        """The refusal of a wrong line; on a tenant's domain (``tenant_id``), of another
+        tenant's line too."""
         found = stream_credentials(path, parse_query(request.scope["query_string"]), zone)
         if found is None or found[0] == SIGNED_USER:  # a watch token names its own tenant
             return None
@@ -106,7 +112,8 @@ def install_live_routes(app: FastAPI, ctx: AppContext) -> None:
                 *found,
                 ip=client[0] if client else "",
                 user_agent=request.headers.get("user-agent", ""),
-                require_active=False,  # an inactive line gets its slate from the data plane
+                # By default an inactive line gets its slate from the data plane.
+                require_active=require_active,
                 tenant_id=tenant_id,
             )
         except LineRefused as exc:
@@ -117,15 +124,28 @@ def install_live_routes(app: FastAPI, ctx: AppContext) -> None:
             return PlainTextResponse(f"{exc.code}\n", status_code=status, headers=headers)
         return None
 
+    async def without_data_plane(request: Request, path: str) -> Response:
+        """``palinsesto panel`` has no data plane: the plays it sends to nodes never get
+        here, so what does is a play no node can take. The line is checked first, so a
+        mistyped username reads as one (and counts with the sign-in throttle) rather than
+        as an outage, and an unknown username answers as a wrong password does."""
+        tenant_id = await host_tenant(request)
+        refused = await refused_here(request, path, tenant_id, require_active=True)
+        if refused is not None:
+            return refused
+        return PlainTextResponse(NO_SERVER, status_code=503)
+
     async def redirect(request: Request) -> Response:
         engine = ctx.services.get("live")
-        if engine is None or not engine.port:
-            return PlainTextResponse("STREAM_OFFLINE\n", status_code=503)
-        server = request.scope.get("server")
-        base = data_plane_base(ctx.settings, engine.port, server[0] if server else None)
         # The path as it came (still percent-encoded: a password may hold %2F).
         raw_path = request.scope.get("raw_path")
         path = raw_path.split(b"?")[0].decode("latin-1") if raw_path else request.url.path
+        if engine is None:
+            return await without_data_plane(request, path)
+        if not engine.port:
+            return PlainTextResponse("STREAM_OFFLINE\n", status_code=503)
+        server = request.scope.get("server")
+        base = data_plane_base(ctx.settings, engine.port, server[0] if server else None)
         tenant_id = await host_tenant(request)
         if tenant_id is not None:
             if (refused := await refused_here(request, path, tenant_id)) is not None:
