@@ -241,7 +241,7 @@ class NodeControl:
         events.subscribe(self._on_change)
         # Partners' viewers of syndicated channels: cut when it ends, their audience.
         self.syndication = SyndicationWatch(
-            db, events, slots, partial(self.end_session, slate=ENDED_SLATE)
+            db, events, slots, partial(self.end_session, slate=ENDED_SLATE), self.end_session
         )
 
     @property
