@@ -69,8 +69,9 @@ from palinsesto.protocol.sources import SourceKind
 from palinsesto.protocol.watermark import code_for
 from palinsesto.trust.watermark import record_mark
 
-# A session ended with a slate: its description becomes {SLATE_MARK: ENDED_SLATE}.
+# A session ended with a slate: its description becomes {SLATE_MARK: ENDED_SLATE, SLATE_AT: t}.
 SLATE_MARK = "slate"
+SLATE_AT = "slate_at"  # when it was marked (unix s): the prune keeps it a while
 ENDED_SLATE = "ended"
 
 # What the admin's sessions list says a play is.
@@ -603,7 +604,7 @@ class NodeControl:
         if now - self._pruned_at >= PRUNE_SECONDS:
             self._pruned_at = now
             for lease in every:
-                await self._prune_descriptions(lease.node_id)
+                await self._prune_descriptions(lease.node_id, now)
         for lease in every:
             tenants.add(lease.tenant_id)
             if lease.state is NodeState.lost:
@@ -942,11 +943,21 @@ class NodeControl:
                     )
         return sorted(found, key=lambda s: s.started_at)
 
-    async def _prune_descriptions(self, node_id: int) -> None:
-        """Descriptions of sessions whose slots lapsed unseen (a player that never came)."""
+    async def _prune_descriptions(self, node_id: int, now: float) -> None:
+        """Descriptions of sessions whose slots lapsed unseen (a player that never came).
+        A slate mark (:meth:`end_session`) is of an ended slot and waits for its node's
+        next heartbeat: kept :data:`PRUNE_SECONDS` (a node that never beats again drops it
+        then; one lost drops it at once, ``release_node``)."""
         alive = set(await self.slots.sessions_of_node(node_id))
         described = await self.slots.descriptions(node_id)
-        await self.slots.forget(node_id, [i for i in described if i not in alive])
+        await self.slots.forget(
+            node_id,
+            [
+                i
+                for i, d in described.items()
+                if i not in alive and not float(d.get(SLATE_AT, 0.0)) + PRUNE_SECONDS > now
+            ],
+        )
 
     # ---- what the panel shows ----
 
@@ -1016,7 +1027,8 @@ class NodeControl:
         if not node_id:
             return False
         if slate:
-            await self.slots.describe(node_id, session_id, {SLATE_MARK: slate})
+            mark = {SLATE_MARK: slate, SLATE_AT: time.time()}
+            await self.slots.describe(node_id, session_id, mark)
         else:
             await self.slots.forget(node_id, [session_id])
         return True
