@@ -848,7 +848,9 @@ class NodeControl:
         """A remote movie or episode the node relays (``delivery = proxy``): the token is
         signed over the source URL, which the node asks the panel for (node API
         ``vod-sources``) and which no URL the viewer sees contains."""
-        tail = f"{grant.item.kind.value}.{extension}"
+        # As asked (the player may care), in the form the node's path takes: any case and
+        # no extension at all are valid panel paths.
+        tail = grant.item.kind.value + (f".{extension.lower()}" if extension else "")
         return await self._admit_item(
             grant, PlayKind.vod_proxy, source_url.encode(), tail, grant.item.kind.value,
             ip, user_agent,
