@@ -480,6 +480,7 @@ def test_the_owners_suspension_cuts_the_partners_viewers_on_its_nodes(world: Wor
     it, and a new play is refused; resumed, the partner's line plays again."""
     row = _carry(world.alpha, world.bravo, world.channel)  # bravo's X was revoked above
     _bundle(world.bravo, "Bravo X again", row["entry_channel_id"], {"bravo-again": 1})
+    world.entries["bravo-again"] = row["entry_channel_id"]  # the next test's too
     url = world.play_url(1, "bravo-again", row["entry_channel_id"])
     tenants = world.admin.get("/api/v1/tenants", params={"q": "alpha"})
     assert tenants.status_code == 200, tenants.text
@@ -503,3 +504,22 @@ def test_the_owners_suspension_cuts_the_partners_viewers_on_its_nodes(world: Wor
     assert admit_302(url).startswith(f"{world.node.base_url}/play/")
     mine = world.bravo.get("/api/v1/syndication/requests").json()
     assert [s["status"] for s in mine if s["id"] == row["id"]] == ["active"], mine
+
+
+def test_a_partners_disabled_line_is_cut_on_the_owners_node(world: World) -> None:
+    """Bravo disables its line: its player on alpha's node is cut within seconds, as the
+    all-in-one's engine cuts a disabled line's viewers (whichever replica hears it)."""
+    url = world.play_url(0, "bravo-again", world.entries["bravo-again"])
+    lines = world.bravo.get("/api/v1/lines", params={"q": "bravo-again"}).json()["items"]
+    (line_id,) = [x["id"] for x in lines if x["username"] == "bravo-again"]
+    with TsPlayer(url) as player:
+        assert player.playing()
+        disabled_at = time.monotonic()
+        r = world.bravo.patch(f"/api/v1/lines/{line_id}", json={"enabled": False})
+        assert r.status_code == 200, r.text
+        wait_until(lambda: player.ended_at, CUT_WITHIN + 5, "the disabled line's player cut")
+        assert player.ended_at is not None
+        cut = player.ended_at - disabled_at
+        print(f"\nline disabled -> its stream ended on the owner's node: {cut:.2f} s")
+        assert cut < CUT_WITHIN, cut
+    assert admit(url).status_code == 403

@@ -56,6 +56,7 @@ from palinsesto.panel.playback.admission import (
 )
 from palinsesto.panel.playback.lines import LineView
 from palinsesto.panel.playback.vod_access import VodAccess, VodGrant
+from palinsesto.panel.playback.watch_tokens import is_signed_line
 from palinsesto.protocol.messages import (
     Assignment,
     ChannelLoad,
@@ -239,6 +240,9 @@ class NodeControl:
             int, tuple[list[NodeLease], dict[int, place.NodeView], dict[int, str]]
         ] = {}
         self._lock = threading.Lock()
+        # The loop the node service runs on (set by it): line changes are rechecked there.
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._rechecks: set[asyncio.Task[int]] = set()
         events.subscribe(self._on_change)
         # Partners' viewers of syndicated channels: cut when it ends, their audience.
         self.syndication = SyndicationWatch(
@@ -250,6 +254,11 @@ class NodeControl:
         return float(self.settings.node_lease_seconds)
 
     def _on_change(self, tenant_id: int, topic: str) -> None:
+        if topic == "lines":
+            loop = self.loop
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._spawn_recheck, tenant_id)
+            return
         if topic != "servers":
             return
         with self._lock:
@@ -1034,6 +1043,50 @@ class NodeControl:
         else:
             await self.slots.forget(node_id, [session_id])
         return True
+
+    def _spawn_recheck(self, tenant_id: int) -> None:
+        task = asyncio.get_running_loop().create_task(self.recheck_lines(tenant_id))
+        self._rechecks.add(task)
+        task.add_done_callback(self._rechecks.discard)
+
+    async def recheck_lines(self, tenant_id: int) -> int:
+        """End the node sessions of ``tenant_id``'s lines that may play no more (the line
+        disabled, banned, expired or deleted, its tenant suspended, the channel blocked
+        for it), as the all-in-one's engine does on the same ``lines`` change: wherever
+        they play (a partner's viewers are on another panel's nodes) and whichever replica
+        admitted them. Every replica hears the change; ending twice is a no-op. Returns
+        how many this call ended."""
+        try:
+            found = await self.sessions(tenant_id)
+        except Exception as exc:  # noqa: BLE001 - the store is away: nothing to decide
+            log.warning("line changes of tenant %d not applied on nodes: %s", tenant_id, exc)
+            return 0
+        if not found:
+            return 0
+        tenant = await asyncio.to_thread(self.access.tenant, tenant_id)
+        now = time.time()
+        ended = 0
+        for session in found:
+            if tenant.active and is_signed_line(session.line_id):
+                continue  # a signed browser play (playback/watch_tokens.py), not a line
+            if tenant.active:
+                line = await asyncio.to_thread(self.access.lines.lookup, session.username)
+                allowed = (
+                    line is not None
+                    and line.id == session.line_id
+                    and line.status(now) == "Active"
+                    and not (
+                        session.output in ("ts", "hls", "timeshift")
+                        and ("channel", session.channel_id) in line.blocked
+                    )
+                )
+                if allowed:
+                    continue
+            if await self.end_session(session.session_id, tenant_id):
+                ended += 1
+        if ended:
+            log.info("tenant %d: %d node session(s) ended after a line change", tenant_id, ended)
+        return ended
 
     async def ingest_node(self, tenant_id: int, channel_id: int) -> NodeLease | None:
         """The node a push channel is pinned to (its encoder publishes there)."""
