@@ -1,6 +1,7 @@
 """A panel's partner code: what another panel's owner types to offer it a channel privately.
 
-Tenants never see each other's numbers, so a private offer is addressed by a code the
+No route looks a tenant up by number or lists tenants (offers and syndications show the
+other side's name and id only), so a private offer is addressed by a code the
 receiving panel shows on its own pages and hands out itself (like a bank account number).
 The code is random, 60 bits, so it cannot be guessed or enumerated; the panel may replace
 it (the old one then addresses nothing). Written in Crockford's base32 in three groups of

@@ -78,6 +78,7 @@ class World:
     ranged: int  # alpha's Y, offered to bravo in Sweden only
     entries: dict[str, int]  # bravo's and charlie's entries, by name
     syndications: dict[str, int]
+    admin: httpx.Client  # the platform's admin (suspends and resumes panels)
 
     @property
     def urls(self) -> list[str]:
@@ -195,7 +196,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             panels, node, folder, alpha, bravo, charlie, channels[0], channels[1],
             {"bravo": bravo_x["entry_channel_id"], "nordic": bravo_y["entry_channel_id"],
              "charlie": charlie_x["entry_channel_id"]},
-            {"bravo": bravo_x["id"], "charlie": charlie_x["id"]},
+            {"bravo": bravo_x["id"], "charlie": charlie_x["id"]}, admin,
         )  # fmt: skip
 
 
@@ -471,3 +472,54 @@ def test_the_term_ends_in_panel_mode_and_cuts_the_partners_viewers(world: World)
         time.sleep(2 * HEARTBEAT_SECONDS)  # both replicas swept again meanwhile
         assert [e["actor"] for e in ended() or []] == ["system"]
     assert world.charlie.get("/api/v1/syndication/requests").json()[0]["status"] == "ended"
+
+
+def test_the_owners_suspension_cuts_the_partners_viewers_on_its_nodes(world: World) -> None:
+    """Alpha suspended: its channels play to no partner (the syndication stays). A partner's
+    player already on alpha's node is cut within seconds, as the all-in-one's engine cuts
+    it, and a new play is refused; resumed, the partner's line plays again."""
+    row = _carry(world.alpha, world.bravo, world.channel)  # bravo's X was revoked above
+    _bundle(world.bravo, "Bravo X again", row["entry_channel_id"], {"bravo-again": 1})
+    world.entries["bravo-again"] = row["entry_channel_id"]  # the next test's too
+    url = world.play_url(1, "bravo-again", row["entry_channel_id"])
+    tenants = world.admin.get("/api/v1/tenants", params={"q": "alpha"})
+    assert tenants.status_code == 200, tenants.text
+    (alpha_id,) = [t["id"] for t in tenants.json()["items"] if t["slug"] == "alpha"]
+    with TsPlayer(url) as player:
+        assert player.playing()
+        suspended_at = time.monotonic()
+        r = world.admin.post(f"/api/v1/tenants/{alpha_id}/suspend")
+        assert r.status_code == 200, r.text
+        try:
+            wait_until(lambda: player.ended_at, CUT_WITHIN + 5, "the partner's player cut")
+            assert player.ended_at is not None
+            cut = player.ended_at - suspended_at
+            print(f"\nowner suspended -> the partner's stream ended on the node: {cut:.2f} s")
+            assert cut < CUT_WITHIN, cut
+            refused = admit(url)
+            assert (refused.status_code, refused.text) == (503, "CHANNEL_UNAVAILABLE\n")
+        finally:
+            r = world.admin.post(f"/api/v1/tenants/{alpha_id}/resume")
+            assert r.status_code == 200, r.text
+    assert admit_302(url).startswith(f"{world.node.base_url}/play/")
+    mine = world.bravo.get("/api/v1/syndication/requests").json()
+    assert [s["status"] for s in mine if s["id"] == row["id"]] == ["active"], mine
+
+
+def test_a_partners_disabled_line_is_cut_on_the_owners_node(world: World) -> None:
+    """Bravo disables its line: its player on alpha's node is cut within seconds, as the
+    all-in-one's engine cuts a disabled line's viewers (whichever replica hears it)."""
+    url = world.play_url(0, "bravo-again", world.entries["bravo-again"])
+    lines = world.bravo.get("/api/v1/lines", params={"q": "bravo-again"}).json()["items"]
+    (line_id,) = [x["id"] for x in lines if x["username"] == "bravo-again"]
+    with TsPlayer(url) as player:
+        assert player.playing()
+        disabled_at = time.monotonic()
+        r = world.bravo.patch(f"/api/v1/lines/{line_id}", json={"enabled": False})
+        assert r.status_code == 200, r.text
+        wait_until(lambda: player.ended_at, CUT_WITHIN + 5, "the disabled line's player cut")
+        assert player.ended_at is not None
+        cut = player.ended_at - disabled_at
+        print(f"\nline disabled -> its stream ended on the owner's node: {cut:.2f} s")
+        assert cut < CUT_WITHIN, cut
+    assert admit(url).status_code == 403

@@ -419,3 +419,18 @@ def test_a_relayed_token_opens_only_its_source_and_the_policies_hold(
         _secret_kept(elsewhere, refused)
     finally:
         elsewhere.close()
+
+
+def test_a_relayed_movie_asked_without_or_with_an_upper_case_extension_plays(
+    world: VodWorld, node: str, origin: RemoteFiles
+) -> None:
+    """The panel takes ``/movie/U/P/ID`` and ``ID.MP4`` (its paths allow both): the node's
+    ``/vodproxy/`` URL it sends the player to must open too, not 404 with a slot held."""
+    url = _relayed(world, origin)
+    data = world.samples.mp4.read_bytes()
+    world.set_max_connections(50)
+    with httpx.Client(timeout=30, follow_redirects=True) as c:
+        for asked in (url.rsplit(".", 1)[0], url.rsplit(".", 1)[0] + ".MP4"):
+            r = c.get(asked, headers={"Range": "bytes=0-99"})
+            assert str(r.url).startswith(f"{node}/vodproxy/"), r.url
+            assert r.status_code == 206 and r.content == data[:100], (asked, r.status_code)

@@ -3,6 +3,8 @@ with clocks the test moves (no sleeping)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from palinsesto.accounts.models import ConnectionPolicy
@@ -87,3 +89,25 @@ def test_audience_integrates_viewers_over_time_and_keeps_what_was_not_stored() -
     audience.tick(1012.5)  # 2 viewers x 1.5 s
     assert audience.take() == {3: (3, 33)}
     assert audience.unrecorded(3) == (2, 0)  # the peak restarts from the viewers now
+
+
+def test_a_kick_frees_a_place_under_the_caps_only_if_it_counted_there() -> None:
+    """A line at its one connection that switches to the syndicated channel (kick_oldest)
+    replaces a play of something else: a new viewer of the syndication, refused when full."""
+    registry = SessionRegistry()
+    full = dataclasses.replace(_line(1, tenant_id=20), max_connections=1)
+    registry.admit(full, 7, "1.1.1.1", "tv", "ts", KICK, syndication=(3, 1), offer=(11, 1))
+    for line_id in (2, 3):
+        line = dataclasses.replace(_line(line_id, tenant_id=20), max_connections=1)
+        own = registry.admit(line, 8, "2.2.2.2", "tv", "ts", KICK)  # its panel's own channel
+        with pytest.raises(SyndicationFull):
+            registry.admit(line, 7, "2.2.2.2", "tv", "ts", KICK, syndication=(3, 1))
+        with pytest.raises(SyndicationTotalFull):
+            registry.admit(line, 7, "2.2.2.2", "tv", "ts", KICK, syndication=(4, None),
+                           offer=(11, 1))  # fmt: skip
+        assert not own.ended  # a refused play kicks nobody
+    assert registry.syndication_counts() == {3: 1} and registry.offer_count(11) == 1
+    # Replacing its own play of the syndication is not a new viewer: admitted.
+    again = registry.admit(full, 7, "1.1.1.1", "phone", "ts", KICK, syndication=(3, 1),
+                           offer=(11, 1))  # fmt: skip
+    assert again.syndication_id == 3 and registry.syndication_counts() == {3: 1}

@@ -56,6 +56,7 @@ from palinsesto.panel.playback.admission import (
 )
 from palinsesto.panel.playback.lines import LineView
 from palinsesto.panel.playback.vod_access import VodAccess, VodGrant
+from palinsesto.panel.playback.watch_tokens import is_signed_line
 from palinsesto.protocol.messages import (
     Assignment,
     ChannelLoad,
@@ -69,8 +70,9 @@ from palinsesto.protocol.sources import SourceKind
 from palinsesto.protocol.watermark import code_for
 from palinsesto.trust.watermark import record_mark
 
-# A session ended with a slate: its description becomes {SLATE_MARK: ENDED_SLATE}.
+# A session ended with a slate: its description becomes {SLATE_MARK: ENDED_SLATE, SLATE_AT: t}.
 SLATE_MARK = "slate"
+SLATE_AT = "slate_at"  # when it was marked (unix s): the prune keeps it a while
 ENDED_SLATE = "ended"
 
 # What the admin's sessions list says a play is.
@@ -238,10 +240,13 @@ class NodeControl:
             int, tuple[list[NodeLease], dict[int, place.NodeView], dict[int, str]]
         ] = {}
         self._lock = threading.Lock()
+        # The loop the node service runs on (set by it): line changes are rechecked there.
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._rechecks: set[asyncio.Task[int]] = set()
         events.subscribe(self._on_change)
         # Partners' viewers of syndicated channels: cut when it ends, their audience.
         self.syndication = SyndicationWatch(
-            db, events, slots, partial(self.end_session, slate=ENDED_SLATE)
+            db, events, slots, partial(self.end_session, slate=ENDED_SLATE), self.end_session
         )
 
     @property
@@ -249,6 +254,11 @@ class NodeControl:
         return float(self.settings.node_lease_seconds)
 
     def _on_change(self, tenant_id: int, topic: str) -> None:
+        if topic == "lines":
+            loop = self.loop
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._spawn_recheck, tenant_id)
+            return
         if topic != "servers":
             return
         with self._lock:
@@ -603,7 +613,7 @@ class NodeControl:
         if now - self._pruned_at >= PRUNE_SECONDS:
             self._pruned_at = now
             for lease in every:
-                await self._prune_descriptions(lease.node_id)
+                await self._prune_descriptions(lease.node_id, now)
         for lease in every:
             tenants.add(lease.tenant_id)
             if lease.state is NodeState.lost:
@@ -847,7 +857,9 @@ class NodeControl:
         """A remote movie or episode the node relays (``delivery = proxy``): the token is
         signed over the source URL, which the node asks the panel for (node API
         ``vod-sources``) and which no URL the viewer sees contains."""
-        tail = f"{grant.item.kind.value}.{extension}"
+        # As asked (the player may care), in the form the node's path takes: any case and
+        # no extension at all are valid panel paths.
+        tail = grant.item.kind.value + (f".{extension.lower()}" if extension else "")
         return await self._admit_item(
             grant, PlayKind.vod_proxy, source_url.encode(), tail, grant.item.kind.value,
             ip, user_agent,
@@ -942,11 +954,21 @@ class NodeControl:
                     )
         return sorted(found, key=lambda s: s.started_at)
 
-    async def _prune_descriptions(self, node_id: int) -> None:
-        """Descriptions of sessions whose slots lapsed unseen (a player that never came)."""
+    async def _prune_descriptions(self, node_id: int, now: float) -> None:
+        """Descriptions of sessions whose slots lapsed unseen (a player that never came).
+        A slate mark (:meth:`end_session`) is of an ended slot and waits for its node's
+        next heartbeat: kept :data:`PRUNE_SECONDS` (a node that never beats again drops it
+        then; one lost drops it at once, ``release_node``)."""
         alive = set(await self.slots.sessions_of_node(node_id))
         described = await self.slots.descriptions(node_id)
-        await self.slots.forget(node_id, [i for i in described if i not in alive])
+        await self.slots.forget(
+            node_id,
+            [
+                i
+                for i, d in described.items()
+                if i not in alive and not float(d.get(SLATE_AT, 0.0)) + PRUNE_SECONDS > now
+            ],
+        )
 
     # ---- what the panel shows ----
 
@@ -1016,10 +1038,55 @@ class NodeControl:
         if not node_id:
             return False
         if slate:
-            await self.slots.describe(node_id, session_id, {SLATE_MARK: slate})
+            mark = {SLATE_MARK: slate, SLATE_AT: time.time()}
+            await self.slots.describe(node_id, session_id, mark)
         else:
             await self.slots.forget(node_id, [session_id])
         return True
+
+    def _spawn_recheck(self, tenant_id: int) -> None:
+        task = asyncio.get_running_loop().create_task(self.recheck_lines(tenant_id))
+        self._rechecks.add(task)
+        task.add_done_callback(self._rechecks.discard)
+
+    async def recheck_lines(self, tenant_id: int) -> int:
+        """End the node sessions of ``tenant_id``'s lines that may play no more (the line
+        disabled, banned, expired or deleted, its tenant suspended, the channel blocked
+        for it), as the all-in-one's engine does on the same ``lines`` change: wherever
+        they play (a partner's viewers are on another panel's nodes) and whichever replica
+        admitted them. Every replica hears the change; ending twice is a no-op. Returns
+        how many this call ended."""
+        try:
+            found = await self.sessions(tenant_id)
+        except Exception as exc:  # noqa: BLE001 - the store is away: nothing to decide
+            log.warning("line changes of tenant %d not applied on nodes: %s", tenant_id, exc)
+            return 0
+        if not found:
+            return 0
+        tenant = await asyncio.to_thread(self.access.tenant, tenant_id)
+        now = time.time()
+        ended = 0
+        for session in found:
+            if tenant.active and is_signed_line(session.line_id):
+                continue  # a signed browser play (playback/watch_tokens.py), not a line
+            if tenant.active:
+                line = await asyncio.to_thread(self.access.lines.lookup, session.username)
+                allowed = (
+                    line is not None
+                    and line.id == session.line_id
+                    and line.status(now) == "Active"
+                    and not (
+                        session.output in ("ts", "hls", "timeshift")
+                        and ("channel", session.channel_id) in line.blocked
+                    )
+                )
+                if allowed:
+                    continue
+            if await self.end_session(session.session_id, tenant_id):
+                ended += 1
+        if ended:
+            log.info("tenant %d: %d node session(s) ended after a line change", tenant_id, ended)
+        return ended
 
     async def ingest_node(self, tenant_id: int, channel_id: int) -> NodeLease | None:
         """The node a push channel is pinned to (its encoder publishes there)."""

@@ -43,6 +43,7 @@ class NodeService:
     async def start(self) -> None:
         await asyncio.to_thread(self.control.keys.load)
         loop = asyncio.get_running_loop()
+        self.control.loop = loop  # line changes end node sessions (control.recheck_lines)
         self._task = loop.create_task(self._sweep(), name="node-sweep")
         self._watch = loop.create_task(self.control.syndication.run(), name="syndication-watch")
 

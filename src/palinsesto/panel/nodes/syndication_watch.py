@@ -7,9 +7,11 @@ of them at once:
 
 * **cut**: viewers of a syndication that is no longer running (revoked, withdrawn,
   cancelled, its term over) are ended like the admin's "end session" (their slots freed,
-  their nodes told in the reply to their next heartbeat). A catalogue change (what ending
-  a syndication publishes) wakes the watch at once; otherwise it looks every
-  :data:`TICK_SECONDS`.
+  their nodes told in the reply to their next heartbeat), with the "ended" slate. Those
+  of a syndication whose owner's panel is suspended are ended too, without it (the
+  syndication stays; admission refuses them until the owner is resumed, as the
+  all-in-one's engine cuts them). A catalogue change (what ending a syndication
+  publishes) wakes the watch at once; otherwise it looks every :data:`TICK_SECONDS`.
 * **audience**: each group's count now, and viewer-seconds from the store's group ticks
   (each interval counted by the one replica whose tick closed it), added to the
   syndication's row every :data:`FLUSH_SECONDS`. Counts only: nothing of a viewer leaves
@@ -28,6 +30,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import or_, select
 
+from palinsesto.accounts.models import Tenant, TenantStatus
 from palinsesto.catalog.models import Syndication, SyndicationOffer, SyndicationStatus
 from palinsesto.catalog.syndication import add_audience
 from palinsesto.cluster.events import ChangeEvents
@@ -73,8 +76,12 @@ class SyndicationWatch:
         events: ChangeEvents,
         slots: SessionSlots,
         end_session: Callable[[int, int | None], Awaitable[bool]],
+        pause_session: Callable[[int, int | None], Awaitable[bool]] | None = None,
     ) -> None:
+        """``end_session`` ends a viewer of a syndication that ended (with its slate);
+        ``pause_session`` one of a syndication whose owner is suspended (default: alike)."""
         self._db, self._slots, self._end_session = db, slots, end_session
+        self._pause_session = pause_session or end_session
         # Ends syndications whose term passed; set by the application (panel mode).
         self.end_expired: Callable[[], object] | None = None
         self._counts = _ClusterCounts()
@@ -136,32 +143,42 @@ class SyndicationWatch:
         if held:
             running = await asyncio.to_thread(self._running, list(held))
             for syndication_id, group in held.items():
-                if syndication_id not in running:
-                    await self._cut(group, now)
+                owner_active = running.get(syndication_id)
+                if owner_active is None:
+                    await self._cut(group, now, self._end_session, "is over")
+                elif not owner_active:
+                    await self._cut(group, now, self._pause_session, "'s owner is suspended")
         if time.monotonic() - self._flushed_at >= FLUSH_SECONDS:
             await self.flush()
 
-    async def _cut(self, group: str, now: float) -> None:
+    async def _cut(
+        self,
+        group: str,
+        now: float,
+        end: Callable[[int, int | None], Awaitable[bool]],
+        why: str,
+    ) -> None:
         for session_id in await self._slots.group_sessions(group, now):
-            if await self._end_session(session_id, None):
+            if await end(session_id, None):
                 self.cut_total += 1
-        log.info("syndication %s is over: its partner's viewers were cut", group)
+        log.info("syndication %s%s: its partner's viewers were cut", group, why)
 
-    def _running(self, syndication_ids: list[int]) -> set[int]:
-        """Which of these syndications are running now (active, term not over)."""
+    def _running(self, syndication_ids: list[int]) -> dict[int, bool]:
+        """Which of these syndications are running now (active, term not over), each
+        with whether its owner's panel is active (a suspended one plays to no partner)."""
         now = datetime.now(UTC)
         with self._db.session() as session:
-            return set(
-                session.scalars(
-                    select(Syndication.id)
-                    .join(SyndicationOffer, SyndicationOffer.id == Syndication.offer_id)
-                    .where(
-                        Syndication.id.in_(syndication_ids),
-                        Syndication.status == SyndicationStatus.active,
-                        or_(SyndicationOffer.until.is_(None), SyndicationOffer.until > now),
-                    )
+            rows = session.execute(
+                select(Syndication.id, Tenant.status)
+                .join(SyndicationOffer, SyndicationOffer.id == Syndication.offer_id)
+                .join(Tenant, Tenant.id == Syndication.owner_tenant_id)
+                .where(
+                    Syndication.id.in_(syndication_ids),
+                    Syndication.status == SyndicationStatus.active,
+                    or_(SyndicationOffer.until.is_(None), SyndicationOffer.until > now),
                 )
-            )
+            ).all()
+            return {int(sid): status is TenantStatus.active for sid, status in rows}
 
     async def flush(self) -> None:
         """Store the measured audience (kept for the next attempt if the database is away)."""

@@ -180,24 +180,32 @@ class SessionRegistry:
         # Kicking one of this line's own sessions frees a place, so the plan's limit is
         # checked only for a play that would not replace one.
         replaces = bool(limit) and len(active) >= limit and policy is ConnectionPolicy.kick_oldest
+        victims = self._victims(active, ip, user_agent, len(active) - limit + 1) if replaces else []
         if tenant_limit is not None and not replaces:
             if self._per_tenant.get(line.tenant_id, 0) >= tenant_limit:
                 self.refused += 1
                 raise TooManyViewers(f"the plan allows {tenant_limit} concurrent viewers")
-        if syndication is not None and syndication[1] is not None and not replaces:
-            if self._per_syndication.get(syndication[0], 0) >= syndication[1]:
+        # A syndication's (or offer's) cap: a kicked session frees a place in it only if it
+        # counted there (the line's other session may watch something else).
+        if syndication is not None and syndication[1] is not None:
+            freed = sum(v.syndication_id == syndication[0] for v in victims)
+            if self._per_syndication.get(syndication[0], 0) - freed >= syndication[1]:
                 self.refused += 1
                 raise SyndicationFull(
                     f"the channel's owner allows this panel {syndication[1]} viewers at once"
                 )
-        if offer is not None and not replaces and self._per_offer.get(offer[0], 0) >= offer[1]:
-            self.refused += 1
-            raise SyndicationTotalFull("the channel's owner allows its partners no more viewers")
+        if offer is not None:
+            freed = sum(v.offer_id == offer[0] for v in victims)
+            if self._per_offer.get(offer[0], 0) - freed >= offer[1]:
+                self.refused += 1
+                raise SyndicationTotalFull(
+                    "the channel's owner allows its partners no more viewers"
+                )
         if limit and len(active) >= limit:
             if policy is ConnectionPolicy.refuse:
                 self.refused += 1
                 raise TooManyConnections(f"line {line.username} is at {limit} connections")
-            for victim in self._victims(active, ip, user_agent, len(active) - limit + 1):
+            for victim in victims:
                 self.kicked += 1
                 self.end(victim, "kicked: connection limit")
         session = ViewingSession(
