@@ -9,7 +9,7 @@ the token alone, and an expired token still opens them while its session is aliv
 request). ``/relay/<token>.ts`` (kind relay) is an edge node pulling the channel: not a
 viewer, no session. ``/vod/<token>/<path>`` (kind vod) is a movie's or episode's file
 (node/file_plays.py), ``/vodhls/<token>/<path>.m3u8`` (kind vod_hls) the same file as
-VOD HLS (node/vod_hls_plays.py), ``/vodproxy/<token>/<kind>.<ext>`` (kind vod_proxy) a
+VOD HLS (node/vod_hls_plays.py), ``/vodproxy/<token>/<tag>/<kind>.<ext>`` (kind vod_proxy) a
 relayed remote movie (node/vod_proxy_plays.py), and
 ``/archive/<token>/<start>/<minutes>.ts|m3u8`` (kind archive) a past window of a channel
 recorded here (node/archive_plays.py). ``/healthz`` says the process serves.
@@ -60,7 +60,9 @@ PLAY_HLS = re.compile(rf"^/play/{_TOKEN}\.m3u8$")
 SEGMENT = re.compile(rf"^/play/{_TOKEN}/(\d{{1,12}})\.ts$")
 RELAY = re.compile(rf"^/relay/{_TOKEN}\.ts$")
 VOD = re.compile(rf"^/vod/{_TOKEN}/(.{{1,1000}})$")
-VOD_PROXY = re.compile(rf"^/vodproxy/{_TOKEN}/(movie|series)(?:\.[a-z0-9]{{1,8}})?$")
+VOD_PROXY = re.compile(
+    rf"^/vodproxy/{_TOKEN}/([0-9a-f]{{12}})/(movie|series)(?:\.[a-z0-9]{{1,8}})?$"
+)
 VOD_HLS = re.compile(rf"^/vodhls/{_TOKEN}/(.{{1,1000}})\.m3u8$")
 VOD_HLS_SEGMENT = re.compile(rf"^/vodhls/{_TOKEN}/(.{{1,1000}})/(\d{{1,6}})\.ts$")
 ARCHIVE = re.compile(rf"^/archive/{_TOKEN}/(\d{{1,12}})/(\d{{1,6}})\.(ts|m3u8)$")
@@ -138,7 +140,7 @@ class TokenDelivery:
             if found := VOD.match(path):
                 return self._guarded(self.files.play(found[1], found[2], request, conn))
             if found := VOD_PROXY.match(path):
-                return self._guarded(self.proxied.play(found[1], found[2], request, conn))
+                return self._guarded(self.proxied.play(found[1], found[2], found[3], request, conn))
             if found := VOD_HLS_SEGMENT.match(path):
                 seq = int(found[3])
                 return self._guarded(self.vod_hls.segment(found[1], found[2], seq, request))

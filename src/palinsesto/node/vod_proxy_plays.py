@@ -1,12 +1,14 @@
 """A remote movie or episode relayed by a node (``delivery = proxy``):
-``/vodproxy/<token>/<movie|series>.<ext>``, opened by a play token of kind ``vod_proxy``
-that the panel signed over the item's source URL.
+``/vodproxy/<token>/<tag>/<movie|series>.<ext>``, opened by a play token of kind
+``vod_proxy`` that the panel signed over the item's kind and its source's tag
+(:func:`~palinsesto.protocol.play_tokens.source_tag`).
 
-The source URL is in no URL the viewer sees: the node asks its panel for it (node API
-``vod-sources``, once per item and :data:`SOURCE_SECONDS`), with the panel's outbound
-policy, and checks the token against it. The token's fields are read unverified only to
-know which item to ask about; nothing is served before the signature over the source
-holds. The fetch goes where both the panel's policy and the node's own allow
+The source URL is in no URL the viewer sees: once the token holds, the node asks its
+panel for it (node API ``vod-sources``, once per item and :data:`SOURCE_SECONDS`), with
+the panel's outbound policy. A token that does not verify costs the panel nothing; one
+whose tag is not the kept source's asks the panel again (the item's source changed), and
+is refused when the panel's answer still differs. The fetch goes where both the panel's
+policy and the node's own allow
 (node/vod_proxy.py relays it: ``Range``/``If-Range`` passed on, 200/206/416 relayed,
 anything else of the origin's kept in the node's log).
 
@@ -26,7 +28,7 @@ from palinsesto.node.file_plays import session_cut
 from palinsesto.node.vod_proxy import RemoteProxy
 from palinsesto.outbound.policy import OutboundPolicy, both, policy_from_text
 from palinsesto.protocol.messages import VodSource
-from palinsesto.protocol.play_tokens import PlayKind, peek
+from palinsesto.protocol.play_tokens import PlayKind, relayed_subject, source_tag
 
 if TYPE_CHECKING:
     from palinsesto.node.token_delivery import TokenDelivery
@@ -48,32 +50,27 @@ class ProxyPlays:
         self.proxy = RemoteProxy(OutboundPolicy())  # each relay gets its own policy
         #: Asks the panel for a relayed item's source (set by the panel link).
         self.fetch_source: FetchVodSource | None = None
-        # (kind, item id) -> (until (monotonic s), when asked (unix s), the panel's answer)
-        self._sources: dict[tuple[str, int], tuple[float, float, VodSource | None]] = {}
+        # (kind, item id) -> (until (monotonic s), the panel's answer)
+        self._sources: dict[tuple[str, int], tuple[float, VodSource | None]] = {}
         self._asking: dict[tuple[str, int], asyncio.Future[VodSource | None]] = {}
         self._sending: dict[int, set[Connection]] = {}
 
     async def play(
-        self, token: str, kind: str, request: HttpRequest, conn: Connection
+        self, token: str, tag: str, kind: str, request: HttpRequest, conn: Connection
     ) -> Reply | Written | None:
-        said = peek(token)
-        if said is None or said.kind is not PlayKind.vod_proxy:
-            return Reply(403, b"malformed token\n", headers=CORS)
-        key = (kind, said.channel_id)
-        source = await self._source(key)
-        if source is None:
-            return NOT_FOUND
-        checked = self.delivery.check(token, request, PlayKind.vod_proxy, source.url.encode())
-        issued = said.expires - self.node.token_ttl
-        if isinstance(checked, Reply) and checked.status == 403 and self._older(key, issued):
-            # Signed over another source after the panel was asked: the item changed.
-            del self._sources[key]
-            source = await self._source(key)
-            if source is None:
-                return NOT_FOUND
-            checked = self.delivery.check(token, request, PlayKind.vod_proxy, source.url.encode())
+        checked = self.delivery.check(
+            token, request, PlayKind.vod_proxy, relayed_subject(kind, tag)
+        )
         if isinstance(checked, Reply):
             return checked
+        key = (kind, checked[0].channel_id)
+        source = await self._source(key)
+        if source is not None and source_tag(source.url) != tag:
+            # Signed for another source than the one kept: the item changed since.
+            self._sources.pop(key, None)
+            source = await self._source(key)
+        if source is None or source_tag(source.url) != tag:
+            return NOT_FOUND
         grant, session = checked
         node = self.node
         if session is None and not node.accepting:
@@ -121,7 +118,7 @@ class ProxyPlays:
         panel is away: the play is refused, the next one asks again)."""
         known = self._sources.get(key)
         if known is not None and known[0] > time.monotonic():
-            return known[2]
+            return known[1]
         pending = self._asking.get(key)
         if pending is None:
             pending = asyncio.ensure_future(self._ask(key))
@@ -141,11 +138,5 @@ class ProxyPlays:
         if len(self._sources) > 10_000:
             self._sources.clear()
         seconds = SOURCE_SECONDS if found is not None else NO_SOURCE_SECONDS
-        self._sources[key] = (time.monotonic() + seconds, time.time(), found)
+        self._sources[key] = (time.monotonic() + seconds, found)
         return found
-
-    def _older(self, key: tuple[str, int], issued: float) -> bool:
-        """Whether the kept answer for ``key`` was asked before ``issued`` (unix s; a
-        forged token may claim anything: it costs one question, as a first play does)."""
-        known = self._sources.get(key)
-        return known is not None and known[1] <= issued + 1

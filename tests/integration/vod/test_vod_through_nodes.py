@@ -395,12 +395,16 @@ def test_a_relayed_token_opens_only_its_source_and_the_policies_hold(
     url = _relayed(world, origin)
     with httpx.Client(timeout=30) as c:
         location = c.get(url, follow_redirects=False).headers["location"]
-        token = location.split("/")[4]
-        # The token is signed over the movie's source: as an episode, or as a file, no.
-        assert c.get(f"{node}/vodproxy/{token}/series.mp4").status_code in (403, 404)
+        token, tag = location.split("/")[4:6]
+        # The token is signed over the movie's kind and its source's tag: as an episode,
+        # for another source, or as a file, no; nor tampered.
+        assert c.get(f"{node}/vodproxy/{token}/{tag}/series.mp4").status_code == 403
+        other = f"{int(tag, 16) ^ 1:012x}"
+        assert c.get(f"{node}/vodproxy/{token}/{other}/movie.mp4").status_code == 403
         assert c.get(f"{node}/vod/{token}/feature.mp4").status_code == 403
         tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
-        assert c.get(f"{node}/vodproxy/{tampered}/movie.mp4").status_code == 403
+        assert c.get(f"{node}/vodproxy/{tampered}/{tag}/movie.mp4").status_code == 403
+        assert SECRET not in location and origin.base not in location
     # An origin the node's own policy lets through but the panel's does not (another
     # port): the node honours the panel's, refuses to fetch it (502, nothing of why), and
     # the origin never sees a request.

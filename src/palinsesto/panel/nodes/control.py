@@ -65,7 +65,7 @@ from palinsesto.protocol.messages import (
     PanelReply,
     Registration,
 )
-from palinsesto.protocol.play_tokens import PlayKind, window_subject
+from palinsesto.protocol.play_tokens import PlayKind, relayed_subject, source_tag, window_subject
 from palinsesto.protocol.sources import SourceKind
 from palinsesto.protocol.watermark import code_for
 from palinsesto.trust.watermark import record_mark
@@ -854,15 +854,16 @@ class NodeControl:
     async def admit_relayed(
         self, grant: VodGrant, source_url: str, extension: str, ip: str, user_agent: str
     ) -> Admitted:
-        """A remote movie or episode the node relays (``delivery = proxy``): the token is
-        signed over the source URL, which the node asks the panel for (node API
-        ``vod-sources``) and which no URL the viewer sees contains."""
+        """A remote movie or episode the node relays (``delivery = proxy``): the node asks
+        the panel for the source URL (node API ``vod-sources``), which no URL the viewer
+        sees contains; the token is signed over the item's kind and the source's tag, so a
+        forged one costs the panel nothing."""
+        kind, tag = grant.item.kind.value, source_tag(source_url)
         # As asked (the player may care), in the form the node's path takes: any case and
         # no extension at all are valid panel paths.
-        tail = grant.item.kind.value + (f".{extension.lower()}" if extension else "")
+        tail = f"{tag}/{kind}" + (f".{extension.lower()}" if extension else "")
         return await self._admit_item(
-            grant, PlayKind.vod_proxy, source_url.encode(), tail, grant.item.kind.value,
-            ip, user_agent,
+            grant, PlayKind.vod_proxy, relayed_subject(kind, tag), tail, kind, ip, user_agent,
         )  # fmt: skip
 
     async def _admit_item(
