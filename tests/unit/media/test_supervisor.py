@@ -134,9 +134,12 @@ async def test_children_die_with_a_crashed_parent() -> None:
     child_pid = int((await asyncio.wait_for(parent.stdout.readline(), 20)).decode())
     try:
         # The death signal is armed by setpriv before it execs the child: wait until the
-        # child really runs (its command line is the sleeper's), or the kill could race it.
+        # child really runs (its whole command line is the sleeper's: before the execs it
+        # is the parent's, then setpriv's, and both contain the sleeper's code too), or
+        # the kill could race it.
+        sleeper = b"\0".join([PY.encode(), b"-c", b"import time; time.sleep(60)"]) + b"\0"
         started = time.monotonic() + 10
-        while b"time.sleep" not in _cmdline(child_pid):
+        while _cmdline(child_pid) != sleeper:
             assert time.monotonic() < started, "the child never started"
             await asyncio.sleep(0.02)
         parent.kill()
