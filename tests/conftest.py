@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +11,18 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from support import media_cache  # noqa: E402
 from support.databases import BACKENDS, temporary_database  # noqa: E402
 from support.server import RunningServer, make_settings, run_server  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_media_samples(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Sample media is made once per run: under pytest-xdist, in the controller's temporary
+    directory (each worker's is a folder inside it), so every worker finds it."""
+    base = tmp_path_factory.getbasetemp()
+    run = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    media_cache.set_root(run / "media-samples")
 
 
 @pytest.fixture(params=BACKENDS)

@@ -14,24 +14,26 @@ from pathlib import Path
 
 import imageio_ffmpeg
 
+from support.media_cache import cached
+
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 SMALL = "320x180"
 
 
 def make_sample_ts(path: Path, seconds: float = 4.0, gop: int = 25) -> Path:
     """A short 320x180 H.264/AAC MPEG-TS with a keyframe every ``gop`` frames."""
-    subprocess.run(
-        [
-            FFMPEG, "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc2=size={SMALL}:rate=25",
-            "-f", "lavfi", "-i", "sine=frequency=440",
-            "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-g", str(gop),
-            "-sc_threshold", "0", "-c:a", "aac", "-b:a", "32k", "-f", "mpegts", str(path),
-        ],
-        check=True,
-        timeout=60,
-    )  # fmt: skip
-    return path
+    argv = [
+        FFMPEG, "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "lavfi", "-i", f"testsrc2=size={SMALL}:rate=25",
+        "-f", "lavfi", "-i", "sine=frequency=440",
+        "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-g", str(gop),
+        "-sc_threshold", "0", "-c:a", "aac", "-b:a", "32k", "-f", "mpegts",
+    ]  # fmt: skip
+    return cached(
+        path,
+        " ".join(argv),
+        lambda target: subprocess.run([*argv, str(target)], check=True, timeout=60),
+    )
 
 
 class PacedTsServer:

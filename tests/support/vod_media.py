@@ -9,12 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from support.media import FFMPEG
+from support.media_cache import cached
 
 
 def _ffmpeg(*args: str) -> None:
-    subprocess.run(
-        [FFMPEG, "-hide_banner", "-loglevel", "error", "-y", *args], check=True, timeout=300
-    )
+    """Run ffmpeg writing its last argument (the output file), once per test run."""
+    *head, output = args
+
+    def make(target: Path) -> None:
+        argv = [FFMPEG, "-hide_banner", "-loglevel", "error", "-y", *head, str(target)]
+        subprocess.run(argv, check=True, timeout=300)
+
+    cached(Path(output), " ".join(head), make)
 
 
 def make_mp4(path: Path, seconds: int = 90) -> Path:
