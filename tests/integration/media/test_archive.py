@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -73,11 +74,17 @@ async def _live_clock(url: str, samples: list[tuple[float, float]], stop: asynci
 
 
 async def _hold(url: str) -> tuple[int, asyncio.StreamWriter]:
-    """Open a play and keep it open without reading: (status, the socket)."""
+    """Open a play and keep it open without reading: (status, the socket). The socket's
+    receive buffer is kept small, so that a whole catch-up window cannot fit in loopback's
+    buffers and end its play while it is meant to be held."""
     rest = url.split("://", 1)[1]
     hostport, _, path = rest.partition("/")
     host, port = hostport.split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    reader, writer = await asyncio.open_connection(sock=sock)
     writer.write(f"GET /{path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     line = await asyncio.wait_for(reader.readline(), 20)
     return int(line.split()[1]), writer
