@@ -149,7 +149,7 @@ async def test_concurrent_plays_of_two_partners_fill_the_offer_exactly(
 
 async def test_ending_and_lapsing_leave_every_group(slots: SessionSlots) -> None:
     a = await slots.reserve(partner(5, 10), T0)
-    b = await slots.reserve(partner(6, 20, node=2), T0)
+    await slots.reserve(partner(6, 20, node=2), T0)
     assert await slots.renew(1, [a.session_id], TTL, T0 + 1) == []
     # b's player never came, a's node stops renewing: both lapse, out of all three groups.
     later = T0 + TTL + 2

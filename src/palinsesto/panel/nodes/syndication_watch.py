@@ -4,8 +4,8 @@ A partner's play of another panel's channel is admitted into its syndication's s
 group (control.py, cluster/session_slots.py), and into its offer's when the offer caps all
 its partners together, whichever replica admits it and whichever of the owner's nodes
 serves it. The watch reads the syndications' groups only: an offer's group is a cap, its
-viewers are each counted already in their own partner's audience. Every replica runs this watch; each step is safe on all
-of them at once:
+viewers are each counted already in their own partner's audience. Every replica runs this
+watch; each step is safe on all of them at once:
 
 * **cut**: viewers of a syndication that is no longer running (revoked, withdrawn,
   cancelled, its term over) are ended like the admin's "end session" (their slots freed,
