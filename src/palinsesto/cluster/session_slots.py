@@ -41,6 +41,11 @@ Contract:
   described, in the same atomic step, for the admin's sessions list on every replica
   (:meth:`SessionSlots.descriptions`); a refused one stores nothing. The description goes
   with the slot: released, ended, kicked, its node lost, or its grace after lapsing over.
+- A request may put its slot in *groups* (:attr:`SlotRequest.groups`), each counted across
+  tenants, lines and nodes and each with its own cap: a partner's viewers of a syndicated
+  channel, and all partners' viewers of its offer. A group at its cap refuses
+  (GROUP_MAX_VIEWERS, :attr:`SlotRefused.group` naming it), never kicks; the slot leaves
+  every group it is in when it ends or lapses, and is taken back only if each has room.
 - :class:`SlotsUnavailable`: the store cannot be reached. The panel then refuses new plays
   (503 with the reason) and must not cut any session because of it; the store recovers by
   itself once Redis answers again.
@@ -60,8 +65,9 @@ from palinsesto.config import Settings
 
 USER_MAX_CONNECTIONS = "USER_MAX_CONNECTIONS"
 TENANT_MAX_VIEWERS = "TENANT_MAX_VIEWERS"
-# A slot's group (SlotRequest.group) is full: a syndicated channel's offer caps how many of
-# one partner's viewers watch at once, wherever they are admitted.
+# One of a slot's groups (SlotRequest.groups) is full (SlotRefused.group says which): a
+# syndicated channel's offer caps how many of one partner's viewers, or of all its partners
+# together, watch at once, wherever they are admitted.
 GROUP_MAX_VIEWERS = "SYNDICATION_MAX_VIEWERS"
 # How long a slot that expired may still be renewed back (see the module doc).
 EXPIRED_GRACE_SECONDS = 3600.0
@@ -72,12 +78,14 @@ K = TypeVar("K")
 
 
 class SlotRefused(Exception):
-    """The play would exceed a limit. ``code``: USER_MAX_CONNECTIONS or TENANT_MAX_VIEWERS
-    (the player API's error codes; the panel answers 429)."""
+    """The play would exceed a limit. ``code``: USER_MAX_CONNECTIONS, TENANT_MAX_VIEWERS or
+    GROUP_MAX_VIEWERS (the player API's error codes; the panel answers 429); ``group``: the
+    full group's name for GROUP_MAX_VIEWERS, else ""."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, group: str = "") -> None:
         super().__init__(message)
         self.code = code
+        self.group = group
 
 
 class SlotsUnavailable(RuntimeError):
@@ -100,12 +108,23 @@ class SlotRequest:
     ttl_seconds: float  # the slot lapses unless renewed within this
     # The admission's: the slot is described with it (module doc); None = not described
     label: PlayLabel | None = None
-    # A group of slots counted together across tenants and lines ("" = none), and how many
-    # it may hold (None = no limit): a partner's viewers of one syndicated channel. A group
-    # at its limit refuses (GROUP_MAX_VIEWERS), never kicks, unless the play replaces one
-    # of its line's sessions (as the plan's limit).
-    group: str = ""
-    group_max: int | None = None
+    # The groups of slots it counts in, across tenants and lines: (name, how many the group
+    # may hold; None = no limit), checked in this order: a partner's viewers of one
+    # syndicated channel, all partners' viewers of its offer. A group at its limit refuses
+    # (GROUP_MAX_VIEWERS), never kicks, unless the play replaces one of its line's
+    # sessions (as the plan's limit). Names are single words (the Redis store joins them).
+    groups: tuple[tuple[str, int | None], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.groups:
+            names = [name for name, _ in self.groups]
+            if len(set(names)) != len(names) or any(n.split() != [n] for n in names):
+                raise ValueError(f"group names must be distinct single words: {names!r}")
+
+
+def group_refused(name: str, groups: tuple[tuple[str, int | None], ...]) -> SlotRefused:
+    """The refusal of a play whose group ``name`` (one of ``groups``) is full."""
+    return SlotRefused(GROUP_MAX_VIEWERS, f"the group allows {dict(groups)[name]} viewers", name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +186,7 @@ class _Slot:
     max_connections: int
     tenant_max_viewers: int | None
     confirmed: bool = False
-    group: str = ""
-    group_max: int | None = None
+    groups: tuple[tuple[str, int | None], ...] = ()
 
 
 def victim_rank(ip: str, user_agent: str, slot_ip: str, slot_ua: str) -> int:
@@ -233,9 +251,10 @@ class SessionSlots:
                     TENANT_MAX_VIEWERS,
                     f"the plan allows {req.tenant_max_viewers} concurrent viewers",
                 )
-        if req.group and req.group_max is not None and not replaces:
-            if len(self._by_group.get(req.group, ())) >= req.group_max:
-                raise SlotRefused(GROUP_MAX_VIEWERS, f"the group allows {req.group_max} viewers")
+        if req.groups and not replaces:
+            full = self._full_group(req.groups)
+            if full is not None:
+                raise group_refused(full, req.groups)
         kicked: list[Kicked] = []
         if over > 0:
             if req.policy is ConnectionPolicy.refuse:
@@ -255,8 +274,7 @@ class SessionSlots:
             now + req.ttl_seconds,
             req.max_connections,
             req.tenant_max_viewers,
-            group=req.group,
-            group_max=req.group_max,
+            groups=req.groups,
         )
         self._add(session_id, slot)
         heapq.heappush(self._pending, (slot.pending_until, session_id))
@@ -403,8 +421,8 @@ class SessionSlots:
         self._by_line.setdefault((slot.tenant_id, slot.line_id), set()).add(session_id)
         self._by_tenant.setdefault(slot.tenant_id, set()).add(session_id)
         self._by_node.setdefault(slot.node_id, set()).add(session_id)
-        if slot.group:
-            self._by_group.setdefault(slot.group, set()).add(session_id)
+        for name, _ in slot.groups:
+            self._by_group.setdefault(name, set()).add(session_id)
 
     def _drop(self, session_id: int) -> _Slot | None:
         slot = self._slots.pop(session_id, None)
@@ -413,8 +431,8 @@ class SessionSlots:
         _discard(self._by_line, (slot.tenant_id, slot.line_id), session_id)
         _discard(self._by_tenant, slot.tenant_id, session_id)
         _discard(self._by_node, slot.node_id, session_id)
-        if slot.group:
-            _discard(self._by_group, slot.group, session_id)
+        for name, _ in slot.groups:
+            _discard(self._by_group, name, session_id)
         return slot
 
     def _end_slot(self, session_id: int) -> None:
@@ -466,16 +484,22 @@ class SessionSlots:
         slot = entry[0]
         line = len(self._by_line.get((slot.tenant_id, slot.line_id), ()))
         tenant = len(self._by_tenant.get(slot.tenant_id, ()))
-        group = len(self._by_group.get(slot.group, ())) if slot.group else 0
         if (
             (slot.max_connections and line >= slot.max_connections)
             or (slot.tenant_max_viewers is not None and tenant >= slot.tenant_max_viewers)
-            or (slot.group_max is not None and group >= slot.group_max)
+            or self._full_group(slot.groups) is not None
         ):
             return None
         del self._lapsed[session_id]
         self._add(session_id, slot)
         return slot
+
+    def _full_group(self, groups: tuple[tuple[str, int | None], ...]) -> str | None:
+        """The first of ``groups`` at its cap, if any."""
+        for name, cap in groups:
+            if cap is not None and len(self._by_group.get(name, ())) >= cap:
+                return name
+        return None
 
     def _victims(self, line: set[int], ip: str, user_agent: str, count: int) -> list[int]:
         def rank(session_id: int) -> tuple[int, float, int]:

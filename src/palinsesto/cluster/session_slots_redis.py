@@ -17,9 +17,12 @@ touch keys they compute, so not a Redis Cluster):
   (:func:`~palinsesto.cluster.session_slots.description`), for the admin's sessions list on
   every replica: written by the reservation that won the slot, when it carried a label,
   deleted with the slot (``drop``; a lapsed slot's stays through its grace);
-- ``gs:<group>``: set of a group's held ids (the slot hash's ``g``, its cap ``gm``: a
-  syndicated channel's partner viewers); ``groups``: the groups that held any; ``gtick``,
-  ``gprev``: the last group tick's time and counts (:meth:`group_tick`);
+- ``gs:<group>``: set of a group's held ids (a syndicated channel's partner viewers, or all
+  partners' of its offer). The slot hash's ``g`` holds its groups' names, space-separated
+  (one or more), ``gm`` their caps in the same order ("-" = none; a missing cap is none,
+  so a slot written with one group and ``gm`` "" reads alike); ``groups``: the groups that
+  held any; ``gtick``, ``gprev``: the last group tick's time and counts
+  (:meth:`group_tick`);
 - ``ids``: the session id counter, started from Redis's clock (ms x 1000) the first time
   any script runs, and ``floor`` its first value: an unknown id below it was handed out
   before Redis lost its data, and its node's renew adopts it.
@@ -39,7 +42,6 @@ from palinsesto.cluster.redis_client import RedisCalls
 from palinsesto.cluster.redis_pipe import RedisPipe
 from palinsesto.cluster.session_slots import (
     EXPIRED_GRACE_SECONDS,
-    GROUP_MAX_VIEWERS,
     TENANT_MAX_VIEWERS,
     USER_MAX_CONNECTIONS,
     GroupTick,
@@ -49,6 +51,7 @@ from palinsesto.cluster.session_slots import (
     SlotRefused,
     SlotRequest,
     SlotsUnavailable,
+    group_refused,
 )
 
 # Shared by every script. ARGV[1] is the key prefix (ending in ':'), ARGV[2] now.
@@ -71,8 +74,10 @@ local function count(id, t, l)
     redis.call('HINCRBY', TC, t, 1)
     local g = redis.call('HGET', P .. 's:' .. id, 'g')
     if g and g ~= '' then
-      redis.call('SADD', P .. 'gs:' .. g, id)
-      redis.call('SADD', P .. 'groups', g)
+      for name in string.gmatch(g, '%S+') do
+        redis.call('SADD', P .. 'gs:' .. name, id)
+        redis.call('SADD', P .. 'groups', name)
+      end
     end
   end
 end
@@ -81,8 +86,25 @@ local function uncount(id, t, l)
   if t and t ~= '' and redis.call('SREM', P .. 'l:' .. t .. ':' .. l, id) == 1 then
     redis.call('HINCRBY', TC, t, -1)
     local g = redis.call('HGET', P .. 's:' .. id, 'g')
-    if g and g ~= '' then redis.call('SREM', P .. 'gs:' .. g, id) end
+    if g and g ~= '' then
+      for name in string.gmatch(g, '%S+') do redis.call('SREM', P .. 'gs:' .. name, id) end
+    end
   end
+end
+
+-- The first of a slot's groups (names ``g``, caps ``gm``, space-separated) at its cap, or
+-- nil when each has room.
+local function full_group(g, gm)
+  if not g or g == '' then return nil end
+  local caps = {}
+  for cap in string.gmatch(gm or '', '%S+') do caps[#caps + 1] = cap end
+  local i = 0
+  for name in string.gmatch(g, '%S+') do
+    i = i + 1
+    local cap = tonumber(caps[i] or '-')
+    if cap and redis.call('SCARD', P .. 'gs:' .. name) >= cap then return name end
+  end
+  return nil
 end
 
 local function detach(id, n)
@@ -137,10 +159,11 @@ end
 
 # One play, a list of 10 strings: id ("0": a new one, taken from the counter in this same
 # run, so an admission is one round trip), tenant, line, node, ip, ua, max_connections,
-# policy, tenant max ("" = none), ttl, group and its max ("" = none: a group of slots counted
-# together, a syndicated channel's partner viewers); then, if the play is labelled, 3 more:
-# username, item id, output, and the slot it wins is described (``d:<node>``) in this same
-# run. Returns {'ok', id, kicked id, its node, ...} or {'line'} / {'tenant'} / {'group'}.
+# policy, tenant max ("" = none), ttl, the groups' names and their caps (each space-separated,
+# "-" = no cap; "" = no groups: groups of slots counted together, a syndicated channel's
+# partner viewers and its offer's); then, if the play is labelled, 3 more: username, item
+# id, output, and the slot it wins is described (``d:<node>``) in this same run. Returns
+# {'ok', id, kicked id, its node, ...} or {'line'} / {'tenant'} / {'group', the full one}.
 # Needs init() first.
 _RESERVE_ONE = """
 -- The description's JSON, written here rather than by cjson.encode on a table: its
@@ -177,9 +200,9 @@ local function reserve(a)
     return {'tenant'}
   end
   local g, gmax = a[11] or '', a[12] or ''
-  if g ~= '' and gmax ~= '' and not replaces
-     and redis.call('SCARD', P .. 'gs:' .. g) >= tonumber(gmax) then
-    return {'group'}
+  if g ~= '' and not replaces then
+    local full = full_group(g, gmax)
+    if full then return {'group', full} end
   end
   local result = {'ok', id}
   if over > 0 then
@@ -264,8 +287,7 @@ for i = 5, #ARGV do
       ok = h[1] == ''
         or ((mc == 0 or redis.call('SCARD', P .. 'l:' .. h[1] .. ':' .. h[2]) < mc)
           and (tm == '' or tenant_count(h[1]) < tonumber(tm))
-          and (not h[7] or h[7] == '' or h[6] == ''
-            or redis.call('SCARD', P .. 'gs:' .. h[6]) < tonumber(h[7])))
+          and not full_group(h[6], h[7]))
       if ok then
         redis.call('ZREM', GONE, id)
         redis.call('SREM', P .. 'g:' .. node, id)
@@ -417,6 +439,14 @@ return redis.call('INCR', P .. 'ids')
 )
 
 
+def _group_args(groups: tuple[tuple[str, int | None], ...]) -> tuple[str, str]:
+    """The groups' names and caps as :data:`_RESERVE_ONE` takes them."""
+    if not groups:
+        return ("", "")
+    names = " ".join(name for name, _ in groups)
+    return (names, " ".join("-" if cap is None else str(cap) for _, cap in groups))
+
+
 def _reserve_args(req: SlotRequest) -> list[str]:
     label = req.label
     described = [] if label is None else [label.username, str(label.item_id), label.output]
@@ -431,8 +461,7 @@ def _reserve_args(req: SlotRequest) -> list[str]:
         req.policy.value,
         "" if req.tenant_max_viewers is None else str(req.tenant_max_viewers),
         repr(req.ttl_seconds),
-        req.group,
-        "" if req.group_max is None else str(req.group_max),
+        *_group_args(req.groups),
         *described,
     ]
 
@@ -444,7 +473,7 @@ def _reserved(req: SlotRequest, reply: list[str]) -> Reserved | SlotRefused:
             TENANT_MAX_VIEWERS, f"the plan allows {req.tenant_max_viewers} concurrent viewers"
         )
     if status == "group":
-        return SlotRefused(GROUP_MAX_VIEWERS, f"the group allows {req.group_max} viewers")
+        return group_refused(reply[1], req.groups)
     if status == "line":
         return SlotRefused(
             USER_MAX_CONNECTIONS, f"the line is at {req.max_connections} connections"

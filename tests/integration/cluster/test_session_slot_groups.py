@@ -1,5 +1,6 @@
 """Slot groups (cluster/session_slots.py): a syndicated channel's cap on one partner's
-viewers, counted across lines, nodes and replicas; run in process and against Redis."""
+viewers, and its offer's on all partners together, counted across lines, nodes and
+replicas; run in process and against Redis."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from palinsesto.accounts.models import ConnectionPolicy
 from palinsesto.cluster.session_slots import (
     GROUP_MAX_VIEWERS,
     NEW_SESSION,
+    Reserved,
     SessionSlots,
     SlotRefused,
     SlotRequest,
@@ -21,7 +23,15 @@ from support.slot_requests import T0, TTL, play
 
 def grouped(line: int, *, cap: int | None = 2, node: int = 1, **kw: object) -> SlotRequest:
     base = play(NEW_SESSION, line=line, node=node, limit=0, **kw)  # type: ignore[arg-type]
-    return dataclasses.replace(base, group="syn:5", group_max=cap)
+    return dataclasses.replace(base, groups=(("syn:5", cap),))
+
+
+def partner(
+    syndication: int, line: int, *, cap: int | None = None, total: int | None = 3, node: int = 1
+) -> SlotRequest:
+    """A play of partner ``syndication`` (its own cap) of offer 9 (``total`` for all)."""
+    base = play(NEW_SESSION, tenant=syndication, line=line, node=node, limit=0)
+    return dataclasses.replace(base, groups=((f"syn:{syndication}", cap), ("offer:9", total)))
 
 
 async def test_a_full_group_refuses_whatever_the_line(slots: SessionSlots) -> None:
@@ -82,3 +92,106 @@ async def test_group_ticks_count_each_interval_once(slots: SessionSlots) -> None
     # Another replica's tick right after sees only the interval since this one.
     again = await slots.group_tick(T0 + 2.5)
     assert (again.seconds, again.before, again.counts) == (0.5, {"syn:5": 2}, {"syn:5": 2})
+
+
+# ---- a slot in two groups: a partner's, and its offer's (all partners together) ----
+
+
+async def test_a_slot_counts_in_each_of_its_groups(slots: SessionSlots) -> None:
+    a = await slots.reserve(partner(5, 10), T0)
+    b = await slots.reserve(partner(6, 20, node=2), T0)
+    assert await slots.group_sessions("syn:5", T0) == [a.session_id]
+    assert await slots.group_sessions("syn:6", T0) == [b.session_id]
+    assert await slots.group_sessions("offer:9", T0) == sorted([a.session_id, b.session_id])
+    tick = await slots.group_tick(T0 + 1)
+    assert tick.counts == {"syn:5": 1, "syn:6": 1, "offer:9": 2}
+
+
+async def test_the_second_groups_cap_refuses_and_says_which(slots: SessionSlots) -> None:
+    await slots.reserve(partner(5, 10, cap=2), T0)
+    await slots.reserve(partner(5, 11, cap=2), T0)
+    # Partner 5 is at its own cap: refused for it, naming its group (checked first).
+    with pytest.raises(SlotRefused) as own:
+        await slots.reserve(partner(5, 12, cap=2), T0 + 1)
+    assert (own.value.code, own.value.group) == (GROUP_MAX_VIEWERS, "syn:5")
+    third = await slots.reserve(partner(6, 20, cap=2), T0 + 1)
+    # The offer holds 3 of 3: partner 6, with room of its own, is refused by the offer's.
+    with pytest.raises(SlotRefused) as total:
+        await slots.reserve(partner(6, 21, cap=2), T0 + 2)
+    assert (total.value.code, total.value.group) == (GROUP_MAX_VIEWERS, "offer:9")
+    assert "3" in str(total.value)
+    # The refused plays hold nothing, in no group; another offer's group is not this one's.
+    assert await slots.group_sessions("syn:6", T0 + 2) == [third.session_id]
+    assert len(await slots.group_sessions("offer:9", T0 + 2)) == 3
+    assert await slots.tenant_count(6, T0 + 2) == 1
+    other = dataclasses.replace(partner(7, 30), groups=(("syn:7", None), ("offer:8", 1)))
+    await slots.reserve(other, T0 + 2)
+    # One viewer leaves: the offer has room again, for either partner.
+    await slots.release([third.session_id])
+    await slots.reserve(partner(6, 21, cap=2), T0 + 3)
+
+
+async def test_concurrent_plays_of_two_partners_fill_the_offer_exactly(
+    slots: SessionSlots,
+) -> None:
+    results = await asyncio.gather(
+        *(slots.reserve(partner(5 + n % 2, 100 + n, node=1 + n % 4), T0) for n in range(30)),
+        return_exceptions=True,
+    )
+    won = [r for r in results if not isinstance(r, BaseException)]
+    assert len(won) == 3
+    refused = [r for r in results if isinstance(r, SlotRefused)]
+    assert len(refused) == 27 and {r.group for r in refused} == {"offer:9"}
+    assert await slots.group_sessions("offer:9", T0) == sorted(
+        r.session_id for r in won if isinstance(r, Reserved)
+    )
+
+
+async def test_ending_and_lapsing_leave_every_group(slots: SessionSlots) -> None:
+    a = await slots.reserve(partner(5, 10), T0)
+    await slots.reserve(partner(6, 20, node=2), T0)
+    assert await slots.renew(1, [a.session_id], TTL, T0 + 1) == []
+    # b's player never came, a's node stops renewing: both lapse, out of all three groups.
+    later = T0 + TTL + 2
+    for group in ("syn:5", "syn:6", "offer:9"):
+        assert await slots.group_sessions(group, later) == []
+    assert await slots.renew(1, [a.session_id], TTL, later + 1) == []
+    assert await slots.group_sessions("syn:5", later + 1) == [a.session_id]
+    assert await slots.group_sessions("offer:9", later + 1) == [a.session_id]
+    assert await slots.end(a.session_id, None) == 1
+    for group in ("syn:5", "offer:9"):
+        assert await slots.group_sessions(group, later + 2) == []
+    c = await slots.reserve(partner(6, 21), later + 2)
+    await slots.release([c.session_id])
+    assert await slots.group_sessions("offer:9", later + 3) == []
+    assert (await slots.group_tick(later + 3)).counts == {}
+
+
+async def test_a_lapsed_slot_is_taken_back_only_if_each_group_has_room(
+    slots: SessionSlots,
+) -> None:
+    a = await slots.reserve(partner(5, 10, cap=1, total=1), T0)
+    assert await slots.renew(1, [a.session_id], TTL, T0 + 1) == []
+    # a's node is out of reach; meanwhile partner 6 takes the offer's only place.
+    late = T0 + TTL + 2
+    b = await slots.reserve(partner(6, 20, total=1, node=2), late)
+    assert await slots.renew(2, [b.session_id], TTL, late) == []
+    # a's group (syn:5) has room, the offer's has none: a is not held again.
+    assert await slots.renew(1, [a.session_id], TTL, late + 1) == [a.session_id]
+    assert await slots.group_sessions("offer:9", late + 1) == [b.session_id]
+    assert await slots.group_sessions("syn:5", late + 1) == []
+    # The other way round: c's own partner's group fills while it is away.
+    c = await slots.reserve(partner(7, 30, cap=1, total=5, node=3), late + 1)
+    assert await slots.renew(3, [c.session_id], TTL, late + 2) == []
+    assert await slots.renew(2, [b.session_id], TTL, late + 20) == []  # b's node keeps on
+    later = late + 2 + TTL + 1  # c's node is out of reach now
+    d = await slots.reserve(partner(7, 31, cap=1, total=5, node=2), later)
+    assert await slots.renew(3, [c.session_id], TTL, later + 1) == [c.session_id]
+    assert await slots.group_sessions("syn:7", later + 1) == [d.session_id]
+
+
+def test_group_names_must_be_distinct_single_words() -> None:
+    base = play(NEW_SESSION)
+    for groups in ((("syn 5", 1),), (("", 1),), (("syn:5", 1), ("syn:5", 2))):
+        with pytest.raises(ValueError, match="group names"):
+            dataclasses.replace(base, groups=groups)

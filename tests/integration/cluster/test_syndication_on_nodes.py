@@ -44,6 +44,7 @@ PATTERN = {"kind": "test_pattern", "url": "testsrc://320x180@25"}
 GEOIP = Path("/work/shared/geoip-test-mmdb/GeoLite2-Country-Test.mmdb")
 GB, SE = "81.2.69.160", "89.160.20.112"  # per the test databases' README
 CAP = 3  # charlie's offer: its viewers at once
+TOTAL = 4  # a public offer's cap on all its partners' viewers together
 CUT_WITHIN = 5.0  # seconds from the revocation to the end of bravo's stream (acceptance)
 REGISTERED = re.compile(r"^Registered as node (\d+) ", re.M)
 
@@ -395,6 +396,50 @@ def test_the_offers_cap_admits_exactly_that_many_across_replicas(world: World) -
     row = wait_until(lambda: (r := audience(world, "charlie"))["viewers_now"] == CAP and r,
                      10, "charlie's viewers counted")  # fmt: skip
     assert row["peak_viewers"] >= CAP
+
+
+def test_an_offers_total_cap_admits_exactly_that_many_of_all_its_partners(world: World) -> None:
+    """A public offer of alpha's Z capped at TOTAL viewers for all its partners together,
+    carried by bravo and charlie: concurrent plays of both, over both replicas, get exactly
+    TOTAL 302s; the rest are refused with the all-in-one's SYNDICATION_TOTAL_VIEWERS."""
+    z = created(world.alpha.post("/api/v1/channels", json={"name": "Drums Total",
+                                                           "sources": [PATTERN]}))  # fmt: skip
+    terms = {"channel_id": z["id"], "auto_approve": True, "max_viewers_total": TOTAL}
+    offer = created(world.alpha.post("/api/v1/syndication/offers", json=terms))
+    urls: list[str] = []
+    for name, client, panel in (("bravo", world.bravo, 1), ("charlie", world.charlie, 0)):
+        row = created(client.post("/api/v1/syndication/requests", json={"offer_id": offer["id"]}))
+        world.syndications[f"{name}-total"] = row["id"]
+        _bundle(client, f"{name} total", row["entry_channel_id"], {f"{name}-total": 0})
+        urls += [
+            world.play_url(i, f"{name}-total", row["entry_channel_id"]) for i in (panel, 1 - panel)
+        ]
+    # The node is up (the owner's own viewer of X takes no place of Z's offer).
+    admit_302(world.play_url(0, "alpha-viewer", world.channel))
+
+    def attempt(n: int) -> httpx.Response:
+        with httpx.Client(timeout=30) as c:
+            return c.get(urls[n % 4], headers={"user-agent": f"total-{n}"}, follow_redirects=False)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(attempt, range(24)))
+    statuses = Counter(r.status_code for r in answers)
+    print(f"\n24 concurrent attempts of two partners over two replicas, total cap {TOTAL}: "
+          f"{dict(statuses)}")  # fmt: skip
+    assert statuses == {302: TOTAL, 429: 24 - TOTAL}, statuses
+    assert {r.text for r in answers if r.status_code == 429} == {"SYNDICATION_TOTAL_VIEWERS\n"}
+    for r in answers:
+        assert r.status_code != 302 or r.headers["location"].startswith(world.node.base_url)
+    # Full for either partner, on either replica.
+    for url in urls:
+        refused = admit(url)
+        assert (refused.status_code, refused.text) == (429, "SYNDICATION_TOTAL_VIEWERS\n")
+    # Each partner's audience counts its own viewers only; together they are the offer's.
+    now = wait_until(
+        lambda: (n := [audience(world, f"{p}-total")["viewers_now"] for p in ("bravo", "charlie")])
+        and sum(n) == TOTAL and n, 10, "the partners' viewers of the offer counted",
+    )  # fmt: skip
+    print(f"viewers now, bravo and charlie: {now}")
 
 
 def test_the_offers_territories_gate_the_partners_viewers(world: World) -> None:

@@ -47,10 +47,15 @@ from palinsesto.db import Database
 from palinsesto.panel import placement as place
 from palinsesto.panel.nodes.archives import ClusterArchives, archive_node
 from palinsesto.panel.nodes.keyring import PlayKeyRing
-from palinsesto.panel.nodes.syndication_watch import SyndicationWatch, syndication_group
+from palinsesto.panel.nodes.syndication_watch import (
+    SyndicationWatch,
+    offer_group,
+    syndication_group,
+)
 from palinsesto.panel.playback.access import Grant, PlaybackAccess, SyndicatedTerms
 from palinsesto.panel.playback.admission import (
     SyndicationFull,
+    SyndicationTotalFull,
     TooManyConnections,
     TooManyViewers,
 )
@@ -180,6 +185,16 @@ def _view(lease: NodeLease, extra_viewers: int, max_egress: float) -> place.Node
         egress_mbps=lease.egress_mbps,
         max_egress_mbps=max_egress,
     )
+
+
+def _slot_groups(terms: SyndicatedTerms) -> tuple[tuple[str, int | None], ...]:
+    """The slot groups of a partner's play: its syndication's (the per-partner cap, and the
+    audience's count), then, when the offer caps all its partners together, the offer's."""
+    partner = (syndication_group(terms.syndication_id), terms.max_viewers)
+    total = terms.total_cap()
+    if total is None:
+        return (partner,)
+    return (partner, (offer_group(total[0]), total[1]))
 
 
 def _host_tenant(grant: Grant) -> int:
@@ -694,7 +709,8 @@ class NodeControl:
         owner's nodes, placed as the owner's own viewers are (the same running channel,
         never a second ingest), with a token in the owner's name that its nodes accept;
         its slot is the partner's line's (its limits, its plan) and counts in the
-        syndication's group (the offer's cap, cluster-wide)."""
+        syndication's group (the offer's cap on this partner, cluster-wide) and, when the
+        offer caps all its partners together, in the offer's group too."""
         line, channel = grant.line, grant.channel
         host = _host_tenant(grant)
         now = time.time()
@@ -745,7 +761,8 @@ class NodeControl:
         ``max_connections`` as a live one does), described by ``label`` for the sessions
         list of every replica: in the reservation's own round trip (a separate write cost
         the panel as much CPU as the rest of an admission); a syndicated play's also in its
-        syndication's group, capped at the offer's ``max_viewers``."""
+        syndication's group, capped at the offer's ``max_viewers``, and in the offer's,
+        capped at its ``max_viewers_total`` (both checked in the same round trip)."""
         request = SlotRequest(
             line.tenant_id,
             line.id,
@@ -758,8 +775,7 @@ class NodeControl:
             max_viewers,
             self.lease_seconds + self.settings.play_token_ttl_seconds,
             label,
-            syndication_group(syndicated.syndication_id) if syndicated is not None else "",
-            syndicated.max_viewers if syndicated is not None else None,
+            _slot_groups(syndicated) if syndicated is not None else (),
         )
         try:
             return await self.slots.reserve(request, now)
@@ -767,6 +783,11 @@ class NodeControl:
             if exc.code == TENANT_MAX_VIEWERS:
                 raise TooManyViewers(str(exc)) from None
             if exc.code == GROUP_MAX_VIEWERS and syndicated is not None:
+                if exc.group != syndication_group(syndicated.syndication_id):
+                    # The offer's group: the all-in-one's refusal, word for word.
+                    raise SyndicationTotalFull(
+                        "the channel's owner allows its partners no more viewers"
+                    ) from None
                 raise SyndicationFull(
                     "the channel's owner allows this panel "
                     f"{syndicated.max_viewers} viewers at once"

@@ -1,9 +1,11 @@
 """Syndicated channels on streaming nodes: the partners' viewers, cluster-wide.
 
 A partner's play of another panel's channel is admitted into its syndication's slot
-group (control.py, cluster/session_slots.py), whichever replica admits it and whichever
-of the owner's nodes serves it. Every replica runs this watch; each step is safe on all
-of them at once:
+group (control.py, cluster/session_slots.py), and into its offer's when the offer caps all
+its partners together, whichever replica admits it and whichever of the owner's nodes
+serves it. The watch reads the syndications' groups only: an offer's group is a cap, its
+viewers are each counted already in their own partner's audience. Every replica runs this
+watch; each step is safe on all of them at once:
 
 * **cut**: viewers of a syndication that is no longer running (revoked, withdrawn,
   cancelled, its term over) are ended like the admin's "end session" (their slots freed,
@@ -44,6 +46,7 @@ TICK_SECONDS = 1.0
 FLUSH_SECONDS = 10.0
 SWEEP_SECONDS = 2.0  # how late an expired term may leave a partner's catalogue
 GROUP_PREFIX = "syn:"
+OFFER_GROUP_PREFIX = "offer:"
 
 
 def syndication_group(syndication_id: int) -> str:
@@ -51,7 +54,13 @@ def syndication_group(syndication_id: int) -> str:
     return f"{GROUP_PREFIX}{syndication_id}"
 
 
+def offer_group(offer_id: int) -> str:
+    """The slot group of all partners' viewers of an offer (its ``max_viewers_total``)."""
+    return f"{OFFER_GROUP_PREFIX}{offer_id}"
+
+
 def _syndication_ids(groups: Iterable[str]) -> dict[int, str]:
+    """The syndications' groups among ``groups`` (others, the offers', are left out)."""
     found = {}
     for group in groups:
         if group.startswith(GROUP_PREFIX) and group[len(GROUP_PREFIX) :].isdigit():
