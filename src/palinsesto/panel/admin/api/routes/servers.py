@@ -17,6 +17,7 @@ from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, PlatformAdmin, Staff
 from palinsesto.panel.admin.api.errors import Unavailable
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
 from palinsesto.panel.admin.api.scope import get_scoped, scoped_select, tenant_for_create
@@ -39,7 +40,7 @@ def _http_url(value: str | None) -> str | None:
     return value.rstrip("/")
 
 
-class ServerIn(BaseModel):
+class ServerIn(InputModel):
     name: Label = Field(min_length=1, max_length=100)
     public_url: str = Field(max_length=500, description="where viewers reach this node")
     role: ServerRole = ServerRole.edge
@@ -49,7 +50,7 @@ class ServerIn(BaseModel):
     _url = field_validator("public_url")(_http_url)
 
 
-class ServerPatch(BaseModel):
+class ServerPatch(InputModel):
     name: Label | None = Field(default=None, min_length=1, max_length=100)
     public_url: str | None = Field(default=None, max_length=500)
     role: ServerRole | None = None
@@ -98,7 +99,7 @@ class NodeLiveList(BaseModel):
     items: list[NodeLive]
 
 
-class DrainIn(BaseModel):
+class DrainIn(InputModel):
     draining: bool = Field(description="true: no new sessions or channels; false: resume")
 
 
