@@ -175,15 +175,18 @@ def nodes() -> None:
             state = "lost"
         else:
             state = "draining" if server.draining else "online"
+        # A lost node's last figures are not what it does now: unknown, like a node
+        # without a lease; its last heartbeat's age still shows.
+        live = lease if lease is not None and lease.state.value != "lost" else None
         table.add_row(
             str(server.id),
             escape(server.name),
             escape(slug),
             state,
             f"{age:.0f} s ago" if age is not None else "—",
-            str(lease.viewers) if lease is not None else "—",
-            f"{lease.egress_mbps:.1f} Mbit/s" if lease is not None else "—",
-            str(len(lease.channels)) if lease is not None else "—",
+            str(live.viewers) if live is not None else "—",
+            f"{live.egress_mbps:.1f} Mbit/s" if live is not None else "—",
+            str(len(live.channels)) if live is not None else "—",
         )
     console.print(table)
     if not settings.redis_url:

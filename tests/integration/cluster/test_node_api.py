@@ -174,6 +174,27 @@ def test_a_lost_nodes_slots_are_freed_and_no_node_means_503(panel: RunningServer
     assert play(panel, side, f"/live/{{u}}/{{p}}/{side.channel}.ts").status_code == 302
 
 
+def test_a_lost_nodes_load_reads_as_unknown_and_its_last_beat_stays(
+    panel: RunningServer,
+) -> None:
+    side = make_tenant(panel, "alpha")
+    _, token = add_server(panel, side.id, "edge-a")
+    node = FakeNode(panel, token, "http://edge-a.invalid:8001")
+    assert node.register().status_code == 200
+    assert node.beat(viewers=2).status_code == 200
+    with root_client(panel) as c:
+        (live,) = c.get("/api/v1/nodes/status").json()["items"]
+        assert (live["state"], live["viewers"], live["egress_mbps"]) == ("online", 2, 1.5)
+        deadline = time.monotonic() + 30  # the lease is 3 s
+        while live["state"] != "lost" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            (live,) = c.get("/api/v1/nodes/status").json()["items"]
+    assert live["state"] == "lost", live
+    assert live["heartbeat_age_seconds"] >= 3.0
+    unknown = {k: live[k] for k in ("viewers", "egress_mbps", "cpu_percent", "channels")}
+    assert unknown == dict.fromkeys(unknown), live
+
+
 def test_draining_nodes_get_no_new_viewers(panel: RunningServer) -> None:
     side = make_tenant(panel, "alpha", max_connections=5)
     server_id, token = add_server(panel, side.id, "edge-a")

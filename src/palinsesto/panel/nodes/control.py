@@ -951,19 +951,21 @@ class NodeControl:
     # ---- what the panel shows ----
 
     async def node_status(self, tenant_id: int | None) -> dict[int, dict[str, Any]]:
-        """Each node's state and load from the shared leases."""
+        """Each node's state and load from the shared leases. A lost node's load is None
+        (unknown): its last beat's figures are no longer true, only its beat's age is."""
         now = time.time()
-        return {
-            lease.node_id: {
+        status: dict[int, dict[str, Any]] = {}
+        for lease in await self.leases.nodes(tenant_id, now):
+            known = lease.state is not NodeState.lost
+            status[lease.node_id] = {
                 "state": lease.state.value,
                 "heartbeat_age_seconds": round(lease.beat_age, 1),
-                "viewers": lease.viewers,
-                "egress_mbps": lease.egress_mbps,
-                "cpu_percent": lease.cpu_percent,
-                "channels": len(lease.channels),
+                "viewers": lease.viewers if known else None,
+                "egress_mbps": lease.egress_mbps if known else None,
+                "cpu_percent": lease.cpu_percent if known else None,
+                "channels": len(lease.channels) if known else None,
             }
-            for lease in await self.leases.nodes(tenant_id, now)
-        }
+        return status
 
     async def channel_loads(self, tenant_id: int | None) -> dict[int, dict[str, Any]]:
         """Each channel's viewers summed over the live nodes that carry it (shared leases),

@@ -22,6 +22,8 @@ function age(seconds) {
 
 function describe(s) {
   if (s.state === "never") return "not registered yet";
+  // A lost node's figures are unknown (null): its last ones are not what it does now.
+  if (s.viewers === null || s.viewers === undefined) return `${s.state} · ${age(s.heartbeat_age_seconds)} · load unknown`;
   const load = `${s.viewers} viewers · ${s.egress_mbps.toFixed(1)} Mbit/s · ${s.channels} channels`;
   return `${s.state} · ${age(s.heartbeat_age_seconds)} · ${load}`;
 }

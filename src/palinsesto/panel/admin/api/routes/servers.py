@@ -89,10 +89,11 @@ class NodeLive(BaseModel):
     id: int
     state: str = Field(description="online, draining, lost, or never (no heartbeat yet)")
     heartbeat_age_seconds: float | None = None
-    viewers: int = 0
-    egress_mbps: float = 0.0
-    cpu_percent: float = 0.0
-    channels: int = 0
+    # None (unknown) while the node is lost or never beat: its last figures are stale.
+    viewers: int | None = None
+    egress_mbps: float | None = None
+    cpu_percent: float | None = None
+    channels: int | None = None
 
 
 class NodeLiveList(BaseModel):
