@@ -195,6 +195,18 @@ def test_a_lost_nodes_load_reads_as_unknown_and_its_last_beat_stays(
     assert unknown == dict.fromkeys(unknown), live
 
 
+def test_the_account_call_on_a_panel_names_no_rtmp_port_of_its_own(panel: RunningServer) -> None:
+    """`palinsesto panel` takes no RTMP (its nodes do): rtmp_port stays a str(int), as apps
+    parse it (reference §3.2), and is "0" rather than a port nothing listens on."""
+    side = make_tenant(panel, "alpha")
+    query = {"username": side.line, "password": "node-line-pw"}
+    r = httpx.get(f"{panel.base_url}/player_api.php", params=query, timeout=10)
+    assert r.status_code == 200, r.text
+    server = r.json()["server_info"]
+    assert server["rtmp_port"] == "0"
+    assert server["port"] == panel.base_url.rsplit(":", 1)[1]
+
+
 def test_draining_nodes_get_no_new_viewers(panel: RunningServer) -> None:
     side = make_tenant(panel, "alpha", max_connections=5)
     server_id, token = add_server(panel, side.id, "edge-a")
