@@ -207,6 +207,38 @@ def test_the_account_call_on_a_panel_names_no_rtmp_port_of_its_own(panel: Runnin
     assert server["port"] == panel.base_url.rsplit(":", 1)[1]
 
 
+def test_servers_show_the_role_the_placement_gives_not_a_stored_label(
+    panel: RunningServer,
+) -> None:
+    """A node originates some channels and relays others: /nodes/status counts both from
+    the placements; /servers no longer shows (or takes) a per-server role."""
+    side = make_tenant(panel, "alpha", max_connections=2)
+    nodes = {}
+    for name in ("edge-a", "edge-b"):
+        server_id, token = add_server(panel, side.id, name, capacity=1)
+        nodes[server_id] = FakeNode(panel, token, f"http://{name}.invalid:8001")
+        assert nodes[server_id].register().status_code == 200
+    url = f"/live/{{u}}/{{p}}/{side.channel}.ts"
+    first = play(panel, side, url)
+    assert first.status_code == 302
+    origin = next(i for i, n in nodes.items() if first.headers["location"].startswith(n.public_url))
+    assert nodes[origin].beat(viewers=1).status_code == 200  # the origin is full now
+    second = play(panel, side, url)
+    assert second.status_code == 302
+    (edge,) = set(nodes) - {origin}
+    assert second.headers["location"].startswith(nodes[edge].public_url)
+    with root_client(panel) as c:
+        status = {s["id"]: s for s in c.get("/api/v1/nodes/status").json()["items"]}
+        # The tenant's always-on channel has an origin too, on either node.
+        assert sum(s["origin_of"] for s in status.values()) == 2
+        assert status[origin]["origin_of"] >= 1 and status[origin]["edge_of"] == 0
+        assert status[edge]["edge_of"] == 1
+        listed = c.get("/api/v1/servers", params={"tenant_id": side.id}).json()["items"]
+        assert listed and all("role" not in s for s in listed)
+        r = c.patch(f"/api/v1/servers/{edge}", json={"role": "main"})
+        assert r.status_code == 422 and "role" in r.json()["error"]["fields"]
+
+
 def test_draining_nodes_get_no_new_viewers(panel: RunningServer) -> None:
     side = make_tenant(panel, "alpha", max_connections=5)
     server_id, token = add_server(panel, side.id, "edge-a")

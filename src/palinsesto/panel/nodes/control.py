@@ -964,8 +964,27 @@ class NodeControl:
                 "egress_mbps": lease.egress_mbps if known else None,
                 "cpu_percent": lease.cpu_percent if known else None,
                 "channels": len(lease.channels) if known else None,
+                "origin_of": None,
+                "edge_of": None,
             }
+            if known:
+                origins, edges = await self._roles_of(lease.node_id, lease.tenant_id)
+                status[lease.node_id].update(origin_of=origins, edge_of=edges)
         return status
+
+    async def _roles_of(self, node_id: int, tenant_id: int) -> tuple[int, int]:
+        """How many channels the node originates and relays, as the placements say."""
+        origins = edges = 0
+        for channel_id in await self.leases.channels_of_node(node_id):
+            rows = await self.leases.placements(channel_id)
+            found = placement_of(channel_id, tenant_id, rows)
+            if found is None or node_id not in found.nodes:
+                continue
+            if found.origin == node_id:
+                origins += 1
+            else:
+                edges += 1
+        return origins, edges
 
     async def channel_loads(self, tenant_id: int | None) -> dict[int, dict[str, Any]]:
         """Each channel's viewers summed over the live nodes that carry it (shared leases),
