@@ -24,7 +24,7 @@ from sqlalchemy import select, text
 from palinsesto.accounts.bootstrap import ensure_platform_admin, platform_admin_username
 from palinsesto.cli.common import console, err_console, open_database, settings_or_exit
 from palinsesto.config import ENV_PREFIX, Settings, join_host, split_host_port
-from palinsesto.listeners import ListenError, bind_tcp
+from palinsesto.listeners import ListenError, address_of, bind_tcp
 
 PERSIST_SECONDS = 30.0  # panel/nodes/control.py writes a node's heartbeat this often
 MIGRATION_LOCK = 0x70616C69  # "pali": the advisory lock replicas take around migrating
@@ -107,6 +107,8 @@ def panel() -> None:
         shown = "127.0.0.1" if bound_host in ("0.0.0.0", "::") else bound_host
         base = f"http://{join_host(shown)}:{bound_port}"
     say(f"Panel: {escape(base)}/panel/", soft_wrap=True)
+    # PUBLIC_URL is where viewers reach it (a proxy, say); this is the socket it serves on.
+    say(f"Listening on {escape(address_of(sock))}", soft_wrap=True)
     say(f"Admin user: {escape(admin_name or settings.admin_username)}", soft_wrap=True)
     say(
         f"Node API: {escape(base)}/node-api/v1 (palinsesto node --panel {escape(base)})",
@@ -175,15 +177,18 @@ def nodes() -> None:
             state = "lost"
         else:
             state = "draining" if server.draining else "online"
+        # A lost node's last figures are not what it does now: unknown, like a node
+        # without a lease; its last heartbeat's age still shows.
+        live = lease if lease is not None and lease.state.value != "lost" else None
         table.add_row(
             str(server.id),
             escape(server.name),
             escape(slug),
             state,
             f"{age:.0f} s ago" if age is not None else "—",
-            str(lease.viewers) if lease is not None else "—",
-            f"{lease.egress_mbps:.1f} Mbit/s" if lease is not None else "—",
-            str(len(lease.channels)) if lease is not None else "—",
+            str(live.viewers) if live is not None else "—",
+            f"{live.egress_mbps:.1f} Mbit/s" if live is not None else "—",
+            str(len(live.channels)) if live is not None else "—",
         )
     console.print(table)
     if not settings.redis_url:

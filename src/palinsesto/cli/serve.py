@@ -59,6 +59,7 @@ def serve(
             soft_wrap=True,
         )
     say(f"Panel: {escape(base)}/panel/", soft_wrap=True)
+    say(f"Listening on {escape(address_of(panel_socket))}", soft_wrap=True)
     say(f"Admin user: {escape(admin_name or settings.admin_username)}", soft_wrap=True)
     say(f"Admin API: {escape(base)}/api/v1/docs", soft_wrap=True)
     say(f"Live streams on {escape(address_of(node_sockets.live))}", soft_wrap=True)

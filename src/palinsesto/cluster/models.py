@@ -29,6 +29,8 @@ class Server(Base, TenantScoped):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     public_url: Mapped[str] = mapped_column(String(500))
+    # Unused: nothing ever read it, and a node's role is per channel (the placement's:
+    # /nodes/status counts both). No longer shown or set; a migration may drop it.
     role: Mapped[ServerRole] = mapped_column(
         Enum(ServerRole, native_enum=False, length=8), default=ServerRole.edge
     )

@@ -166,7 +166,9 @@ class PanelLink:
         self.interval = max(0.2, reply.heartbeat_seconds)
         await self.node.apply(reply)
         if reply.state is not was and was is not None:
-            log.warning("the panel set this node %s", reply.state.value)
+            # Back online is normal operation; draining or lost is worth a look.
+            level = logging.INFO if reply.state is NodeState.online else logging.WARNING
+            log.log(level, "the panel set this node %s", reply.state.value)
         if reply.state is NodeState.lost:
             # Our lease lapsed (the panel placed our channels elsewhere): introduce
             # ourselves again on the next turn.

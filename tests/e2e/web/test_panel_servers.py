@@ -68,3 +68,27 @@ def test_owner_enrols_a_node_sees_it_online_and_rotates_drains_revokes(
     page.get_by_role("button", name="Revoke token").click()
     expect(page.get_by_text("Token revoked")).to_be_visible()
     assert node.beat().status_code == 401
+
+
+def test_a_lost_node_shows_its_last_heartbeat_and_an_unknown_load(
+    panel: Panel, sqlite_server: RunningServer
+) -> None:
+    make_user(sqlite_server, "lena", Role.owner)
+    panel.sign_in("lena")
+    panel.open("Servers")
+    page = panel.page
+    page.get_by_role("button", name="New server").click()
+    form = page.get_by_role("dialog")
+    form.get_by_label("Name", exact=True).fill("edge-9")
+    form.get_by_label("Public address").fill("http://edge-9.invalid:8001")
+    form.get_by_role("button", name="Create").click()
+    node_token = page.get_by_test_id("node-token").inner_text()
+    page.keyboard.press("Escape")
+    node = FakeNode(sqlite_server, node_token, "http://edge-9.invalid:8001")
+    assert node.register().status_code == 200
+    assert node.beat(viewers=4).status_code == 200
+    expect(page.locator("tbody")).to_contain_text("4 viewers", timeout=10_000)
+    # No more heartbeats: once the lease (10 s) lapses the node is lost, its load unknown.
+    expect(page.locator("tbody")).to_contain_text("lost", timeout=40_000)
+    expect(page.locator("tbody")).to_contain_text("load unknown")
+    expect(page.locator("tbody")).not_to_contain_text("viewers")

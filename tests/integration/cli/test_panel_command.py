@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ from support.redis_servers import REDIS_URL, redis_prefix
 from support.serve_process import BIN, serve_env, serve_process
 
 NODE_API_LINE = re.compile(r"^Node API: (http://\S+)/node-api/v1 ", re.M)
+LISTENING_LINE = re.compile(r"^Listening on (\S+):(\d+)$", re.M)
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -81,3 +83,27 @@ def test_panel_serves_the_control_plane_only(tmp_path: Path) -> None:
                 assert "online" in row and " 7 " in row and "12.5 Mbit/s" in row, row
                 rotated = run(env, "keys", "rotate")
                 assert rotated.returncode == 0 and "New signing key 2" in rotated.stdout
+
+
+def test_panel_prints_the_address_it_listens_on_beside_the_public_one(tmp_path: Path) -> None:
+    """Behind a proxy PUBLIC_URL names the proxy: the operator also needs the socket the
+    replica serves on, to point the proxy at it."""
+    with temporary_database("postgresql", tmp_path, migrated=False) as url:
+        with redis_prefix() as prefix:
+            env = serve_env(tmp_path, DATABASE_URL=url, REDIS_URL=REDIS_URL,
+                            REDIS_KEY_PREFIX=prefix, PUBLIC_URL="https://tv.example.invalid",
+                            ADMIN_PASSWORD="panel-admin-password")  # fmt: skip
+            with serve_process(env, command="panel") as panel:
+                host, port = panel.wait_for(LISTENING_LINE).groups()
+                assert "Panel: https://tv.example.invalid/panel/" in panel.output
+                assert host == "127.0.0.1" and int(port) > 0, panel.output
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        if httpx.get(f"http://{host}:{port}/healthz", timeout=5).is_success:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    assert time.monotonic() < deadline, panel.output
+                    assert panel.proc.poll() is None, panel.output
+                    time.sleep(0.1)

@@ -197,6 +197,7 @@ def test_listening_on_every_interface_takes_the_live_port_there_too(tmp_path: Pa
         assert host == "0.0.0.0", server.output
         assert "PALINSESTO_PUBLIC_URL is not set" in server.output
         panel_port = int(server.base_url.rsplit(":", 1)[1])
+        assert f"Listening on 0.0.0.0:{panel_port}\n" in server.output  # the socket itself
         # A player that reached this machine on another of its addresses (127.0.0.2 is
         # loopback too) is sent to that address, whatever Host it claims, and the data
         # plane answers there.

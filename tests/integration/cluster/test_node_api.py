@@ -174,6 +174,71 @@ def test_a_lost_nodes_slots_are_freed_and_no_node_means_503(panel: RunningServer
     assert play(panel, side, f"/live/{{u}}/{{p}}/{side.channel}.ts").status_code == 302
 
 
+def test_a_lost_nodes_load_reads_as_unknown_and_its_last_beat_stays(
+    panel: RunningServer,
+) -> None:
+    side = make_tenant(panel, "alpha")
+    _, token = add_server(panel, side.id, "edge-a")
+    node = FakeNode(panel, token, "http://edge-a.invalid:8001")
+    assert node.register().status_code == 200
+    assert node.beat(viewers=2).status_code == 200
+    with root_client(panel) as c:
+        (live,) = c.get("/api/v1/nodes/status").json()["items"]
+        assert (live["state"], live["viewers"], live["egress_mbps"]) == ("online", 2, 1.5)
+        deadline = time.monotonic() + 30  # the lease is 3 s
+        while live["state"] != "lost" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            (live,) = c.get("/api/v1/nodes/status").json()["items"]
+    assert live["state"] == "lost", live
+    assert live["heartbeat_age_seconds"] >= 3.0
+    unknown = {k: live[k] for k in ("viewers", "egress_mbps", "cpu_percent", "channels")}
+    assert unknown == dict.fromkeys(unknown), live
+
+
+def test_the_account_call_on_a_panel_names_no_rtmp_port_of_its_own(panel: RunningServer) -> None:
+    """`palinsesto panel` takes no RTMP (its nodes do): rtmp_port stays a str(int), as apps
+    parse it (reference §3.2), and is "0" rather than a port nothing listens on."""
+    side = make_tenant(panel, "alpha")
+    query = {"username": side.line, "password": "node-line-pw"}
+    r = httpx.get(f"{panel.base_url}/player_api.php", params=query, timeout=10)
+    assert r.status_code == 200, r.text
+    server = r.json()["server_info"]
+    assert server["rtmp_port"] == "0"
+    assert server["port"] == panel.base_url.rsplit(":", 1)[1]
+
+
+def test_servers_show_the_role_the_placement_gives_not_a_stored_label(
+    panel: RunningServer,
+) -> None:
+    """A node originates some channels and relays others: /nodes/status counts both from
+    the placements; /servers no longer shows (or takes) a per-server role."""
+    side = make_tenant(panel, "alpha", max_connections=2)
+    nodes = {}
+    for name in ("edge-a", "edge-b"):
+        server_id, token = add_server(panel, side.id, name, capacity=1)
+        nodes[server_id] = FakeNode(panel, token, f"http://{name}.invalid:8001")
+        assert nodes[server_id].register().status_code == 200
+    url = f"/live/{{u}}/{{p}}/{side.channel}.ts"
+    first = play(panel, side, url)
+    assert first.status_code == 302
+    origin = next(i for i, n in nodes.items() if first.headers["location"].startswith(n.public_url))
+    assert nodes[origin].beat(viewers=1).status_code == 200  # the origin is full now
+    second = play(panel, side, url)
+    assert second.status_code == 302
+    (edge,) = set(nodes) - {origin}
+    assert second.headers["location"].startswith(nodes[edge].public_url)
+    with root_client(panel) as c:
+        status = {s["id"]: s for s in c.get("/api/v1/nodes/status").json()["items"]}
+        # The tenant's always-on channel has an origin too, on either node.
+        assert sum(s["origin_of"] for s in status.values()) == 2
+        assert status[origin]["origin_of"] >= 1 and status[origin]["edge_of"] == 0
+        assert status[edge]["edge_of"] == 1
+        listed = c.get("/api/v1/servers", params={"tenant_id": side.id}).json()["items"]
+        assert listed and all("role" not in s for s in listed)
+        r = c.patch(f"/api/v1/servers/{edge}", json={"role": "main"})
+        assert r.status_code == 422 and "role" in r.json()["error"]["fields"]
+
+
 def test_draining_nodes_get_no_new_viewers(panel: RunningServer) -> None:
     side = make_tenant(panel, "alpha", max_connections=5)
     server_id, token = add_server(panel, side.id, "edge-a")

@@ -342,9 +342,16 @@ async def test_the_panel_ends_sessions_drains_and_revokes(tmp_path: Path) -> Non
                 await asyncio.sleep(1.5)
                 drained = await client.get(f"{base}/play/{fresh}.ts")
                 assert drained.status_code == 503 and "NODE_DRAINING" in drained.text
+                node.wait_for(r"WARNING \S+: the panel set this node draining")
 
                 with panel.lock:
                     view.state = NodeState.online
+                # Back online is normal operation: said at INFO, not as a warning.
+                node.wait_for(r"INFO \S+: the panel set this node online")
+                assert "WARNING palinsesto.node.panel_link: the panel set this node online" not in (
+                    node.output
+                )
+                with panel.lock:
                     del panel.nodes[token]  # the node's token is revoked
                 node.wait_for(r"refused this node's token \(401")
                 revoked = await client.get(f"{base}/play/{fresh}.ts")

@@ -41,6 +41,9 @@ def test_account_call_types_follow_the_compat_profile(player) -> None:
     assert server["url"] == "127.0.0.1"
     assert server["port"] == port and isinstance(server["port"], str)
     assert isinstance(server["https_port"], str) and isinstance(server["rtmp_port"], str)
+    # The port its RTMP ingest really took (the tests bind port 0), not a default.
+    rtmp_port = player.server.ctx.services["live"].rtmp_port
+    assert rtmp_port > 0 and server["rtmp_port"] == str(rtmp_port)
     assert server["server_protocol"] == "http"
     assert server["timezone"] == "UTC"
     assert isinstance(server["timestamp_now"], int)

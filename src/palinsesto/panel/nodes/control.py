@@ -995,19 +995,40 @@ class NodeControl:
     # ---- what the panel shows ----
 
     async def node_status(self, tenant_id: int | None) -> dict[int, dict[str, Any]]:
-        """Each node's state and load from the shared leases."""
+        """Each node's state and load from the shared leases. A lost node's load is None
+        (unknown): its last beat's figures are no longer true, only its beat's age is."""
         now = time.time()
-        return {
-            lease.node_id: {
+        status: dict[int, dict[str, Any]] = {}
+        for lease in await self.leases.nodes(tenant_id, now):
+            known = lease.state is not NodeState.lost
+            status[lease.node_id] = {
                 "state": lease.state.value,
                 "heartbeat_age_seconds": round(lease.beat_age, 1),
-                "viewers": lease.viewers,
-                "egress_mbps": lease.egress_mbps,
-                "cpu_percent": lease.cpu_percent,
-                "channels": len(lease.channels),
+                "viewers": lease.viewers if known else None,
+                "egress_mbps": lease.egress_mbps if known else None,
+                "cpu_percent": lease.cpu_percent if known else None,
+                "channels": len(lease.channels) if known else None,
+                "origin_of": None,
+                "edge_of": None,
             }
-            for lease in await self.leases.nodes(tenant_id, now)
-        }
+            if known:
+                origins, edges = await self._roles_of(lease.node_id, lease.tenant_id)
+                status[lease.node_id].update(origin_of=origins, edge_of=edges)
+        return status
+
+    async def _roles_of(self, node_id: int, tenant_id: int) -> tuple[int, int]:
+        """How many channels the node originates and relays, as the placements say."""
+        origins = edges = 0
+        for channel_id in await self.leases.channels_of_node(node_id):
+            rows = await self.leases.placements(channel_id)
+            found = placement_of(channel_id, tenant_id, rows)
+            if found is None or node_id not in found.nodes:
+                continue
+            if found.origin == node_id:
+                origins += 1
+            else:
+                edges += 1
+        return origins, edges
 
     async def channel_loads(self, tenant_id: int | None) -> dict[int, dict[str, Any]]:
         """Each channel's viewers summed over the live nodes that carry it (shared leases),

@@ -106,12 +106,25 @@ class ViewerSurfaces:
     def server(self) -> ServerIdentity:
         # Read each time: tests and `serve` set the listen port after start-up.
         s = self.ctx.settings
-        key = (s.effective_public_url, s.timezone, s.rtmp_public_port)
+        key = (s.effective_public_url, s.timezone, self.rtmp_port)
         cached: tuple[tuple[str, str, int], ServerIdentity] | None = getattr(self, "_server", None)
         if cached is None or cached[0] != key:
             cached = (key, ServerIdentity.from_public_url(*key))
             self._server = cached
         return cached[1]
+
+    @property
+    def rtmp_port(self) -> int:
+        """``server_info.rtmp_port``: where this process takes RTMP (its ingest, or the
+        public address set for it), 0 where it takes none: ``palinsesto panel`` (its nodes
+        do) or ``rtmp_listen`` off. Apps use the port only for ``rtmp`` output URLs."""
+        s = self.ctx.settings
+        engine = self.ctx.services.get("live")
+        if engine is None or not s.rtmp_listen:
+            return 0
+        if s.rtmp_public_url:
+            return s.rtmp_public_port
+        return int(engine.rtmp_port) or s.rtmp_public_port
 
     @property
     def public_url(self) -> str:
@@ -139,7 +152,7 @@ class ViewerSurfaces:
             if len(known) > 10_000:
                 known.clear()
             s = self.ctx.settings
-            found = ServerIdentity.from_public_url(url, s.timezone, s.rtmp_public_port)
+            found = ServerIdentity.from_public_url(url, s.timezone, self.rtmp_port)
             known[url] = found
         return found
 

@@ -31,7 +31,10 @@ from palinsesto.panel.playback.lines import LineView
 
 # §1.3: ports the apps expect when the panel does not listen on that protocol itself.
 DEFAULT_HTTPS_PORT = "443"
-DEFAULT_RTMP_PORT = "1935"
+# §3.2: rtmp_port is a str(int) apps parse, and use only to build rtmp output URLs (which
+# need "rtmp" in allowed_output_formats): "0" where this server takes no RTMP, rather than
+# a port nothing listens on.
+NO_RTMP_PORT = "0"
 PANEL_VERSION = "1.5.12"  # §3.2: only sent when the XUI marker fields are switched on
 
 
@@ -44,7 +47,7 @@ class ServerIdentity:
     https_port: str
     protocol: str
     timezone: str
-    rtmp_port: str = DEFAULT_RTMP_PORT
+    rtmp_port: str = NO_RTMP_PORT
 
     @classmethod
     def from_public_url(
@@ -60,7 +63,7 @@ class ServerIdentity:
             https_port=port if protocol == "https" else DEFAULT_HTTPS_PORT,
             protocol=protocol,
             timezone=timezone,
-            rtmp_port=str(rtmp_port) if rtmp_port else DEFAULT_RTMP_PORT,
+            rtmp_port=str(rtmp_port) if rtmp_port else NO_RTMP_PORT,
         )
 
 

@@ -181,7 +181,7 @@ export const RESOURCES = [
   {
     key: "servers", title: "Servers", singular: "server", group: "Operations",
     paths: ["/servers"], read: READERS, write: MANAGERS,
-    columns: ["id", "name", "role", { name: "state", label: "Now", render: nodeStateCell }, "capacity", "draining"],
+    columns: ["id", "name", { name: "state", label: "Now", render: nodeStateCell }, "capacity", "draining"],
     emptyHelp: "A server is a streaming node (palinsesto node) of yours: create one, then start the node with the token shown.",
     formHints: { status: { hidden: true } },
     afterRender: nodeStates,

@@ -128,7 +128,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         fields: dict[str, str] = {}
         for err in exc.errors():
-            fields.setdefault(_field_name(tuple(err.get("loc", ()))), str(err.get("msg", "")))
+            message = str(err.get("msg", ""))
+            if err.get("type") == "extra_forbidden":
+                # pydantic's "Extra inputs are not permitted" does not say why.
+                message = "Unknown field: this request has no field of that name."
+            fields.setdefault(_field_name(tuple(err.get("loc", ()))), message)
         return JSONResponse(
             error_body("validation_error", "Some fields are not valid.", fields), status_code=422
         )

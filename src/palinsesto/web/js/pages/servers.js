@@ -20,9 +20,19 @@ function age(seconds) {
   return seconds < 90 ? `${Math.round(seconds)} s ago` : `${Math.round(seconds / 60)} min ago`;
 }
 
+// A node's role is per channel: origin of those it pulls, edge of those it relays.
+function roles(s) {
+  const parts = [];
+  if (s.origin_of) parts.push(`origin of ${s.origin_of}`);
+  if (s.edge_of) parts.push(`edge of ${s.edge_of}`);
+  return parts.length ? ` (${parts.join(", ")})` : "";
+}
+
 function describe(s) {
   if (s.state === "never") return "not registered yet";
-  const load = `${s.viewers} viewers · ${s.egress_mbps.toFixed(1)} Mbit/s · ${s.channels} channels`;
+  // A lost node's figures are unknown (null): its last ones are not what it does now.
+  if (s.viewers === null || s.viewers === undefined) return `${s.state} · ${age(s.heartbeat_age_seconds)} · load unknown`;
+  const load = `${s.viewers} viewers · ${s.egress_mbps.toFixed(1)} Mbit/s · ${s.channels} channels${roles(s)}`;
   return `${s.state} · ${age(s.heartbeat_age_seconds)} · ${load}`;
 }
 

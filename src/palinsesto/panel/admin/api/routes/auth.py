@@ -31,6 +31,7 @@ from palinsesto.panel.admin.api.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.types import PathId
 from palinsesto.panel.playback.domains import shared_domains
 from palinsesto.trust.audit import record
@@ -198,7 +199,7 @@ def who_am_i(principal: CurrentPrincipal) -> Me:
     )
 
 
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(InputModel):
     name: str = Field(min_length=1, max_length=100)
 
 
@@ -280,7 +281,7 @@ class TotpSetup(BaseModel):
     uri: str = Field(description="otpauth:// URI, for a QR code")
 
 
-class TotpCode(BaseModel):
+class TotpCode(InputModel):
     code: str = Field(min_length=6, max_length=64, description="the authenticator's code")
 
 
@@ -288,7 +289,7 @@ class TotpEnabled(BaseModel):
     recovery_codes: list[str] = Field(description="shown once; each signs in once")
 
 
-class TotpDisable(BaseModel):
+class TotpDisable(InputModel):
     password: str = Field(min_length=1, max_length=256)
     code: str = Field(min_length=6, max_length=64, description="a code or a recovery code")
 

@@ -27,6 +27,7 @@ from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import CurrentPrincipal, DbSession, Manager, Staff
 from palinsesto.panel.admin.api.errors import ValidationFailed
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.pagination import MAX_PER_PAGE, ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
 from palinsesto.panel.admin.api.scope import get_scoped, scoped_select, tenant_for_create
@@ -36,13 +37,13 @@ from palinsesto.trust.audit import snapshot
 router = APIRouter(tags=["bouquets"])
 
 
-class BouquetIn(BaseModel):
+class BouquetIn(InputModel):
     name: Label = Field(min_length=1, max_length=200)
     sort_order: int = Field(default=0, ge=-1_000_000, le=1_000_000)
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 
 
-class BouquetPatch(BaseModel):
+class BouquetPatch(InputModel):
     name: Label | None = Field(default=None, min_length=1, max_length=200)
     sort_order: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
 
@@ -56,13 +57,13 @@ class BouquetOut(BaseModel):
     created_at: datetime
 
 
-class Item(BaseModel):
+class Item(InputModel):
     model_config = ConfigDict(from_attributes=True)
     item_type: ItemType
     item_id: ObjectId
 
 
-class ItemsIn(BaseModel):
+class ItemsIn(InputModel):
     items: list[Item] = Field(max_length=100_000)
 
 
@@ -168,7 +169,7 @@ def set_bouquet_items(
     return _items_out(bouquet.id, rows)
 
 
-class CategoryIn(BaseModel):
+class CategoryIn(InputModel):
     category_id: ObjectId
 
 

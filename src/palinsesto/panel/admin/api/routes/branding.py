@@ -22,6 +22,7 @@ from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Principal
 from palinsesto.panel.admin.api.errors import NotFound
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.types import QueryId
 from palinsesto.panel.playback.domains import shared_domains
 from palinsesto.trust.audit import snapshot
@@ -33,7 +34,7 @@ HexColour = Annotated[
 ]
 
 
-class BrandingIn(BaseModel):
+class BrandingIn(InputModel):
     display_name: Label = Field(default="", max_length=200)
     primary_color: HexColour = ""
     accent_color: HexColour = ""

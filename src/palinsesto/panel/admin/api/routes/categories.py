@@ -14,6 +14,7 @@ from palinsesto.errors import AlreadyExists
 from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import DbSession, Manager, Staff
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
 from palinsesto.panel.admin.api.scope import get_scoped, scoped_select, tenant_for_create
@@ -23,14 +24,14 @@ from palinsesto.trust.audit import snapshot
 router = APIRouter(tags=["categories"])
 
 
-class CategoryIn(BaseModel):
+class CategoryIn(InputModel):
     kind: CategoryKind
     name: Label = Field(min_length=1, max_length=200)
     sort_order: int = Field(default=0, ge=-1_000_000, le=1_000_000)
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 
 
-class CategoryPatch(BaseModel):
+class CategoryPatch(InputModel):
     name: Label | None = Field(default=None, min_length=1, max_length=200)
     sort_order: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
 

@@ -30,6 +30,7 @@ from palinsesto.panel.admin.api.changes import audited, mark_changed
 from palinsesto.panel.admin.api.deps import DbSession, Manager, Principal, Staff
 from palinsesto.panel.admin.api.errors import NotFound, ValidationFailed
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.pagination import ListParams, Page, paginate, rendered_page
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
 from palinsesto.panel.admin.api.scope import (
@@ -84,7 +85,7 @@ def _stored_profile(value: str) -> str:
         return value
 
 
-class Source(BaseModel):
+class Source(InputModel):
     url: str = Field(default="", max_length=SOURCE_URL_MAX, description="none for push_* kinds")
     kind: SourceKind
 
@@ -94,7 +95,7 @@ class SourceOut(BaseModel):
     kind: str
 
 
-class ChannelIn(BaseModel):
+class ChannelIn(InputModel):
     name: Label = Field(min_length=1, max_length=CHANNEL_NAME_MAX)
     number: int | None = Field(default=None, ge=0, le=CHANNEL_NUMBER_MAX)
     logo: str = Field(default="", max_length=IMAGE_URL_MAX)
@@ -114,7 +115,7 @@ class ChannelIn(BaseModel):
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 
 
-class ChannelPatch(BaseModel):
+class ChannelPatch(InputModel):
     name: Label | None = Field(default=None, min_length=1, max_length=CHANNEL_NAME_MAX)
     number: int | None = Field(default=None, ge=0, le=CHANNEL_NUMBER_MAX)
     logo: str | None = Field(default=None, max_length=IMAGE_URL_MAX)
@@ -314,7 +315,7 @@ def _end_syndications(session: Session, principal: Principal, channel: Channel) 
 BULK_MAX = 1000
 
 
-class ChannelBulkChanges(BaseModel):
+class ChannelBulkChanges(InputModel):
     category_ids: list[ObjectId] | None = Field(
         default=None,
         max_length=CATEGORIES_PER_CHANNEL_MAX,
@@ -326,7 +327,7 @@ class ChannelBulkChanges(BaseModel):
     transcode_profile: ProfileChoice | None = None
 
 
-class ChannelBulkIn(BaseModel):
+class ChannelBulkIn(InputModel):
     ids: list[ObjectId] = Field(min_length=1, max_length=BULK_MAX)
     changes: ChannelBulkChanges | None = Field(default=None, description="what to set")
     delete: bool = Field(default=False, description="delete the channels (no changes then)")

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from palinsesto.db.base import utcnow
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Principal
 from palinsesto.panel.admin.api.errors import Conflict, NotFound, ValidationFailed
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.types import PathId
 from palinsesto.trust.audit import record
@@ -39,7 +40,7 @@ router = APIRouter(tags=["notices"])
 _TEXT = 20_000
 
 
-class CounterIn(BaseModel):
+class CounterIn(InputModel):
     reference: str = Field(default="", max_length=32, description="from the statement of reasons")
     name: str = Field(default="", max_length=200)
     email: str = Field(default="", max_length=254)
@@ -82,7 +83,7 @@ class CounterOut(BaseModel):
     restored_at: datetime | None
 
 
-class LegalActionIn(BaseModel):
+class LegalActionIn(InputModel):
     note: str = Field(
         min_length=10, max_length=_TEXT, description="the court, the case number, the date filed"
     )

@@ -24,6 +24,7 @@ from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import Context, Creator, DbSession, Principal
 from palinsesto.panel.admin.api.errors import NotFound
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
 from palinsesto.panel.admin.api.routes import schedule
 from palinsesto.panel.admin.api.routes.live import ingest_url
@@ -47,7 +48,7 @@ class CreatorChannel(BaseModel):
     watch_url: str
 
 
-class CreatorChannelPatch(BaseModel):
+class CreatorChannelPatch(InputModel):
     name: Label | None = Field(default=None, min_length=1, max_length=CHANNEL_NAME_MAX)
     logo: str | None = Field(default=None, max_length=IMAGE_URL_MAX)
     public_watch: bool | None = None

@@ -23,6 +23,7 @@ from palinsesto.accounts.security import hash_password
 from palinsesto.catalog.models import Channel
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager
 from palinsesto.panel.admin.api.errors import NotFound
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.routes.users import Password, Username
 from palinsesto.panel.admin.api.scope import scoped_select, tenant_for_create
 from palinsesto.panel.admin.api.types import EmailAddress, ObjectId
@@ -34,7 +35,7 @@ router = APIRouter(tags=["creators"])
 INVITE_INVALID = "This invitation link is not valid: it was used, it expired, or it was mistyped."
 
 
-class InviteIn(BaseModel):
+class InviteIn(InputModel):
     email: Annotated[EmailAddress, Field(min_length=3)]
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 
@@ -72,7 +73,7 @@ class InviteView(BaseModel):
     expires_at: datetime
 
 
-class AcceptIn(BaseModel):
+class AcceptIn(InputModel):
     username: Username
     password: Password
 

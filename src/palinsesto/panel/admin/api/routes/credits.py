@@ -15,6 +15,7 @@ from palinsesto.accounts.users import subtree
 from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import CurrentPrincipal, DbSession, Manager, Writer
 from palinsesto.panel.admin.api.errors import Forbidden, NotFound
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.scope import tenant_clause
 from palinsesto.panel.admin.api.types import ObjectId, QueryId
@@ -25,13 +26,13 @@ router = APIRouter(tags=["credits"])
 Amount = Annotated[int, Field(strict=True, ge=-1_000_000_000, le=1_000_000_000)]
 
 
-class Grant(BaseModel):
+class Grant(InputModel):
     user_id: ObjectId
     amount: Amount = Field(description="positive grants, negative removes; not zero")
     reason: str = Field(default="", max_length=200)
 
 
-class Transfer(BaseModel):
+class Transfer(InputModel):
     to_user_id: ObjectId
     amount: int = Field(strict=True, ge=1, le=1_000_000_000)
     reason: str = Field(default="", max_length=200)

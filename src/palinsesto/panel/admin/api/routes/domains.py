@@ -27,6 +27,7 @@ from palinsesto.accounts.models import TenantDomain
 from palinsesto.panel.admin.api.changes import audited, mark_changed
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager
 from palinsesto.panel.admin.api.errors import Conflict, ValidationFailed
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.scope import get_scoped, scoped_select, tenant_for_create
 from palinsesto.panel.admin.api.types import ObjectId, PathId, QueryId
 from palinsesto.panel.playback.domains import DOMAINS_TOPIC, PLATFORM_WIDE
@@ -34,7 +35,7 @@ from palinsesto.panel.playback.domains import DOMAINS_TOPIC, PLATFORM_WIDE
 router = APIRouter(tags=["domains"])
 
 
-class DomainIn(BaseModel):
+class DomainIn(InputModel):
     host: str = Field(min_length=1, max_length=253, examples=["tv.example.com"])
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 

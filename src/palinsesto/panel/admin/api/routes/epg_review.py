@@ -16,6 +16,7 @@ from palinsesto.epg.models import ChannelMapping, GuideChannel, MappingState, Ma
 from palinsesto.panel.admin.api.changes import audited, mark_changed
 from palinsesto.panel.admin.api.deps import DbSession, Manager, Principal, Staff
 from palinsesto.panel.admin.api.errors import ValidationFailed
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.pagination import ListParams, Page, paginate, rendered_page
 from palinsesto.panel.admin.api.routes.epg_schemas import GuideChannelOut
 from palinsesto.panel.admin.api.scope import get_scoped, scoped_select, tenant_for_create
@@ -35,7 +36,7 @@ class MappingOut(BaseModel):
     state: MappingState
 
 
-class ManualMappingIn(BaseModel):
+class ManualMappingIn(InputModel):
     guide_channel_id: ObjectId
 
 

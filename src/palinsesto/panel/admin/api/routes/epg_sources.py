@@ -22,6 +22,7 @@ from palinsesto.panel.admin.api.changes import audited, mark_changed
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Staff
 from palinsesto.panel.admin.api.errors import Conflict, ValidationFailed
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate, rendered_page
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
 from palinsesto.panel.admin.api.routes.epg_schemas import GuideChannelOut, RunOut, check_zone
@@ -39,7 +40,7 @@ def _check_url(value: str | None) -> str | None:
     return value
 
 
-class SourceIn(BaseModel):
+class SourceIn(InputModel):
     name: Label = Field(min_length=1, max_length=200)
     url: str = Field(default="", max_length=2000, description="empty for an uploaded document")
     refresh_hours: int = Field(default=24, ge=1, le=24 * 30)
@@ -52,7 +53,7 @@ class SourceIn(BaseModel):
     _zone = field_validator("timezone")(check_zone)
 
 
-class SourcePatch(BaseModel):
+class SourcePatch(InputModel):
     name: Label | None = Field(default=None, min_length=1, max_length=200)
     url: str | None = Field(default=None, max_length=2000)
     refresh_hours: int | None = Field(default=None, ge=1, le=24 * 30)

@@ -14,6 +14,7 @@ from palinsesto.catalog.vod import CONTAINER_PATTERN, DATE_PATTERN, check_episod
 from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Staff
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
 from palinsesto.panel.admin.api.scope import get_scoped
 from palinsesto.panel.admin.api.types import PathId
@@ -23,7 +24,7 @@ from palinsesto.trust.audit import snapshot
 router = APIRouter(tags=["series"])
 
 
-class EpisodeIn(BaseModel):
+class EpisodeIn(InputModel):
     season_number: int = Field(ge=0, le=10_000)
     episode_num: int = Field(ge=0, le=100_000)
     title: Label = Field(min_length=1, max_length=300)
@@ -41,7 +42,7 @@ class EpisodeIn(BaseModel):
     )
 
 
-class EpisodePatch(BaseModel):
+class EpisodePatch(InputModel):
     season_number: int | None = Field(default=None, ge=0, le=10_000)
     episode_num: int | None = Field(default=None, ge=0, le=100_000)
     title: Label | None = Field(default=None, min_length=1, max_length=300)

@@ -33,6 +33,7 @@ from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Staff
 from palinsesto.panel.admin.api.errors import Conflict
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
 from palinsesto.panel.admin.api.scope import get_scoped, scoped_select, tenant_for_create
@@ -43,7 +44,7 @@ from palinsesto.trust.audit import snapshot
 router = APIRouter(tags=["libraries"])
 
 
-class LibraryIn(BaseModel):
+class LibraryIn(InputModel):
     name: Label = Field(min_length=1, max_length=200)
     path: str = Field(
         max_length=1000, description="folder relative to the tenant's media folder ('' = all)"
@@ -53,7 +54,7 @@ class LibraryIn(BaseModel):
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 
 
-class LibraryPatch(BaseModel):
+class LibraryPatch(InputModel):
     name: Label | None = Field(default=None, min_length=1, max_length=200)
     category_id: ObjectId | None = None
 

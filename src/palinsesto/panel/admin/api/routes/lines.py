@@ -16,6 +16,7 @@ from palinsesto.accounts.users import CREDENTIAL_PATTERN, subtree
 from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import CurrentPrincipal, DbSession, Manager, Principal, Writer
 from palinsesto.panel.admin.api.errors import Forbidden, NotFound, ValidationFailed
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.pagination import ListParams, Page, paginate, rendered_page
 from palinsesto.panel.admin.api.patching import patch_changes
 from palinsesto.panel.admin.api.routes.credits import LedgerEntryOut
@@ -35,7 +36,7 @@ IpAddress = Annotated[str, Field(max_length=45)]
 UserAgent = Annotated[str, Field(max_length=500)]
 
 
-class LineFields(BaseModel):
+class LineFields(InputModel):
     exp_date: AwareDatetime | None = Field(default=None, description="none = never expires")
     max_connections: int = Field(default=1, ge=0, le=10_000, description="0 = unlimited")
     is_trial: bool = False
@@ -68,7 +69,7 @@ class LineIn(LineFields):
         return value
 
 
-class LinePatch(BaseModel):
+class LinePatch(InputModel):
     username: Credential | None = None
     password: Credential | None = None
     exp_date: AwareDatetime | None = None
@@ -114,7 +115,7 @@ class LineOut(BaseModel):
     updated_at: datetime
 
 
-class Purchase(BaseModel):
+class Purchase(InputModel):
     package_id: ObjectId
     username: Credential
     password: Credential | None = Field(default=None, description="generated when absent")
@@ -126,7 +127,7 @@ class Purchase(BaseModel):
     allowed_user_agents: list[UserAgent] = Field(default=[], max_length=100)
 
 
-class Extension(BaseModel):
+class Extension(InputModel):
     package_id: ObjectId
 
 
@@ -135,7 +136,7 @@ class Purchased(BaseModel):
     charge: LedgerEntryOut
 
 
-class BulkRequest(BaseModel):
+class BulkRequest(InputModel):
     action: service.BulkAction
     ids: list[ObjectId] = Field(min_length=1, max_length=10_000)
     days: int | None = Field(default=None, ge=1, le=36_500, description="for extend")

@@ -43,6 +43,7 @@ from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Principal, Staff
 from palinsesto.panel.admin.api.errors import Conflict, ValidationFailed
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.pagination import ListParams, Page, paginate, rendered_page
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
 from palinsesto.panel.admin.api.scope import get_scoped, scoped_select, tenant_for_create
@@ -253,7 +254,7 @@ def import_m3u(
 # -- sources -----------------------------------------------------------------------------
 
 
-class SourceIn(BaseModel):
+class SourceIn(InputModel):
     name: Label = Field(min_length=1, max_length=200)
     url: str = Field(min_length=1, max_length=URL_MAX, description="the playlist's address")
     category_id: ObjectId | None = Field(
@@ -267,7 +268,7 @@ class SourceIn(BaseModel):
     _url = field_validator("url")(_check_url)
 
 
-class SourcePatch(BaseModel):
+class SourcePatch(InputModel):
     name: Label | None = Field(default=None, min_length=1, max_length=200)
     url: str | None = Field(default=None, min_length=1, max_length=URL_MAX)
     category_id: ObjectId | None = None

@@ -16,6 +16,7 @@ from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Staff
 from palinsesto.panel.admin.api.errors import Conflict
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
 from palinsesto.panel.admin.api.scope import get_scoped, scoped_select, tenant_for_create
@@ -27,7 +28,7 @@ from palinsesto.trust.audit import snapshot
 router = APIRouter(tags=["movies"])
 
 
-class MovieFields(BaseModel):
+class MovieFields(InputModel):
     year: int | None = Field(default=None, ge=1800, le=3000)
     category_id: ObjectId | None = None
     stream_icon: str = Field(default="", max_length=1000)
@@ -56,7 +57,7 @@ class MovieIn(MovieFields):
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 
 
-class MoviePatch(BaseModel):
+class MoviePatch(InputModel):
     name: Label | None = Field(default=None, min_length=1, max_length=300)
     year: int | None = Field(default=None, ge=1800, le=3000)
     category_id: ObjectId | None = None

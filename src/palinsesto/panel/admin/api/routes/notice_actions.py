@@ -13,13 +13,14 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from palinsesto.db.base import utcnow
 from palinsesto.panel.admin.api.deps import DbSession, Manager, Principal
 from palinsesto.panel.admin.api.errors import Conflict, Forbidden, NotFound
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.lifting import lift
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.routes.notices import ActionOut
@@ -38,13 +39,13 @@ class ActionState(enum.StrEnum):
     due_for_review = "due_for_review"  # in force, and its review date has come
 
 
-class LiftIn(BaseModel):
+class LiftIn(InputModel):
     facts: str = Field(
         min_length=10, max_length=20_000, description="why the restriction ends, in words"
     )
 
 
-class ReviewIn(BaseModel):
+class ReviewIn(InputModel):
     note: str = Field(min_length=3, max_length=2000, description="what the review found")
     review_days: int | None = Field(
         default=None, ge=1, le=3650, description="review again after; none: no further review"

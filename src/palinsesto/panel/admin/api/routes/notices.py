@@ -36,6 +36,7 @@ from palinsesto.panel.admin.api.errors import (
     ValidationFailed,
 )
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.routes.tenants import move_tenant
 from palinsesto.panel.admin.api.types import MAX_ID, PathId, QueryId
@@ -66,7 +67,7 @@ router = APIRouter(tags=["notices"])
 _TEXT = 20_000
 
 
-class NoticeIn(BaseModel):
+class NoticeIn(InputModel):
     regime: NoticeRegime = Field(
         description="dsa: EU Digital Services Act Art. 16; dmca: 17 U.S.C. 512(c)(3)"
     )
@@ -133,7 +134,7 @@ class NoticeOut(BaseModel):
     decided_at: datetime | None
 
 
-class ActionIn(BaseModel):
+class ActionIn(InputModel):
     kind: ActionKind
     facts: str = Field(
         min_length=10, max_length=_TEXT, description="what the decision relies on, in words"
@@ -684,7 +685,7 @@ def _suspend_tenant(
 # ---- trusted notifiers ----
 
 
-class NotifierIn(BaseModel):
+class NotifierIn(InputModel):
     name: Label = Field(min_length=1, max_length=200, description="who the key belongs to")
     tenant_id: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="platform admins: a tenant, or none for all"

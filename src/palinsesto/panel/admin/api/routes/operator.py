@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from palinsesto.accounts.models import Tenant
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Principal
 from palinsesto.panel.admin.api.errors import NotFound, ValidationFailed
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.types import PathId
 from palinsesto.trust.audit import record, snapshot
 
@@ -25,7 +26,7 @@ _CONTACT = r"^(mailto:[^@\s]+@[^@\s]+|https://\S+)$"
 Days = Annotated[int | None, Field(default=None, ge=1, le=36500)]
 
 
-class OperatorIn(BaseModel):
+class OperatorIn(InputModel):
     operator_name: str = Field(default="", max_length=200, description="the legal entity")
     operator_address: str = Field(default="", max_length=500)
     operator_email: str = Field(default="", max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+$")

@@ -15,6 +15,7 @@ from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import CurrentPrincipal, DbSession, Manager
 from palinsesto.panel.admin.api.errors import Conflict
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
 from palinsesto.panel.admin.api.scope import get_scoped, scoped_select, tenant_for_create
@@ -24,7 +25,7 @@ from palinsesto.trust.audit import snapshot
 router = APIRouter(tags=["packages"])
 
 
-class PackageIn(BaseModel):
+class PackageIn(InputModel):
     name: Label = Field(min_length=1, max_length=100)
     duration_days: int = Field(ge=1, le=36_500)
     credits: int = Field(strict=True, ge=0, le=1_000_000_000)
@@ -35,7 +36,7 @@ class PackageIn(BaseModel):
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 
 
-class PackagePatch(BaseModel):
+class PackagePatch(InputModel):
     name: Label | None = Field(default=None, min_length=1, max_length=100)
     duration_days: int | None = Field(default=None, ge=1, le=36_500)
     credits: int | None = Field(default=None, strict=True, ge=0, le=1_000_000_000)

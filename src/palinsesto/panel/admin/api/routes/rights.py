@@ -27,6 +27,7 @@ from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import DbSession, Manager, Principal
 from palinsesto.panel.admin.api.errors import NotFound, ValidationFailed
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.types import MAX_ID, PathId
 from palinsesto.trust.models import BlackoutWindow, RightsEvidence, RightsRecord, TerritoryRule
 from palinsesto.trust.rights import (
@@ -48,7 +49,7 @@ ITEM_MODELS: dict[RightsItem, Any] = {
 Countries = Annotated[list[str], Field(default=[], max_length=300)]
 
 
-class _ItemRef(BaseModel):
+class _ItemRef(InputModel):
     tenant_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="platform admins")
     item_type: RightsItem
     item_id: int = Field(ge=1, le=MAX_ID)
@@ -58,7 +59,7 @@ def _countries(value: list[str]) -> list[str]:
     return normalise_countries(value)
 
 
-class EvidenceIn(BaseModel):
+class EvidenceIn(InputModel):
     filename: str = Field(min_length=1, max_length=255)
     content_type: str = Field(default="application/octet-stream", max_length=100)
     content_base64: str = Field(min_length=1)

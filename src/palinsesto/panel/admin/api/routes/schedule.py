@@ -18,6 +18,7 @@ from palinsesto.panel.admin.api.changes import audited, mark_changed
 from palinsesto.panel.admin.api.deps import DbSession, Manager, Principal, Staff
 from palinsesto.panel.admin.api.errors import NotFound
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
 from palinsesto.panel.admin.api.routes.epg_schemas import check_zone
 from palinsesto.panel.admin.api.scope import get_scoped
@@ -29,7 +30,7 @@ MAX_SHOW = timedelta(hours=24)
 Weekday = Annotated[int, Field(ge=1, le=7, description="ISO weekday, 1 = Monday")]
 
 
-class ShowIn(BaseModel):
+class ShowIn(InputModel):
     title: Label = Field(min_length=1, max_length=300)
     description: str = Field(default="", max_length=10_000)
     start: AwareDatetime
@@ -56,7 +57,7 @@ class ShowIn(BaseModel):
         return self
 
 
-class ShowPatch(BaseModel):
+class ShowPatch(InputModel):
     title: Label | None = Field(default=None, min_length=1, max_length=300)
     description: str | None = Field(default=None, max_length=10_000)
     live: bool | None = None

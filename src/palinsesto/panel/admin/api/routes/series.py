@@ -15,6 +15,7 @@ from palinsesto.catalog.vod import DATE_PATTERN, check_category, check_season_fr
 from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import DbSession, Manager, Staff
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
 from palinsesto.panel.admin.api.scope import get_scoped, scoped_select, tenant_for_create
@@ -26,7 +27,7 @@ router = APIRouter(tags=["series"])
 Backdrops = list[Annotated[str, Field(max_length=1000)]]
 
 
-class SeriesIn(BaseModel):
+class SeriesIn(InputModel):
     name: Label = Field(min_length=1, max_length=300)
     year: int | None = Field(default=None, ge=1800, le=3000)
     category_id: ObjectId | None = None
@@ -45,7 +46,7 @@ class SeriesIn(BaseModel):
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 
 
-class SeriesPatch(BaseModel):
+class SeriesPatch(InputModel):
     name: Label | None = Field(default=None, min_length=1, max_length=300)
     year: int | None = Field(default=None, ge=1800, le=3000)
     category_id: ObjectId | None = None
@@ -89,7 +90,7 @@ class SeriesOut(BaseModel):
     updated_at: datetime
 
 
-class SeasonIn(BaseModel):
+class SeasonIn(InputModel):
     season_number: int = Field(ge=0, le=10_000)
     name: Label = Field(default="", max_length=200)
     overview: str = Field(default="", max_length=20_000)
@@ -97,7 +98,7 @@ class SeasonIn(BaseModel):
     cover: str = Field(default="", max_length=1000)
 
 
-class SeasonPatch(BaseModel):
+class SeasonPatch(InputModel):
     season_number: int | None = Field(default=None, ge=0, le=10_000)
     name: Label | None = Field(default=None, max_length=200)
     overview: str | None = Field(default=None, max_length=20_000)

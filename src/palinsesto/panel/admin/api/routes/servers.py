@@ -12,11 +12,12 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from palinsesto.cluster import servers as service
-from palinsesto.cluster.models import Server, ServerRole, ServerStatus
+from palinsesto.cluster.models import Server, ServerStatus
 from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, PlatformAdmin, Staff
 from palinsesto.panel.admin.api.errors import Unavailable
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
 from palinsesto.panel.admin.api.scope import get_scoped, scoped_select, tenant_for_create
@@ -39,20 +40,18 @@ def _http_url(value: str | None) -> str | None:
     return value.rstrip("/")
 
 
-class ServerIn(BaseModel):
+class ServerIn(InputModel):
     name: Label = Field(min_length=1, max_length=100)
     public_url: str = Field(max_length=500, description="where viewers reach this node")
-    role: ServerRole = ServerRole.edge
     capacity: int = Field(default=1000, ge=0, le=10_000_000, description="max viewers")
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 
     _url = field_validator("public_url")(_http_url)
 
 
-class ServerPatch(BaseModel):
+class ServerPatch(InputModel):
     name: Label | None = Field(default=None, min_length=1, max_length=100)
     public_url: str | None = Field(default=None, max_length=500)
-    role: ServerRole | None = None
     status: ServerStatus | None = Field(default=None, description="set disabled to drain it")
     capacity: int | None = Field(default=None, ge=0, le=10_000_000)
 
@@ -65,7 +64,6 @@ class ServerOut(BaseModel):
     tenant_id: int
     name: str
     public_url: str
-    role: ServerRole
     status: ServerStatus
     capacity: int
     last_heartbeat_at: datetime | None
@@ -88,17 +86,22 @@ class NodeLive(BaseModel):
     id: int
     state: str = Field(description="online, draining, lost, or never (no heartbeat yet)")
     heartbeat_age_seconds: float | None = None
-    viewers: int = 0
-    egress_mbps: float = 0.0
-    cpu_percent: float = 0.0
-    channels: int = 0
+    # None (unknown) while the node is lost or never beat: its last figures are stale.
+    viewers: int | None = None
+    egress_mbps: float | None = None
+    cpu_percent: float | None = None
+    channels: int | None = None
+    # A node's role is per channel (the placement's): it pulls the ones it originates and
+    # relays the others from their origin.
+    origin_of: int | None = Field(default=None, description="channels it originates")
+    edge_of: int | None = Field(default=None, description="channels it relays from an origin")
 
 
 class NodeLiveList(BaseModel):
     items: list[NodeLive]
 
 
-class DrainIn(BaseModel):
+class DrainIn(InputModel):
     draining: bool = Field(description="true: no new sessions or channels; false: resume")
 
 
@@ -112,14 +115,11 @@ def list_servers(
     session: DbSession,
     params: Annotated[ListParams, Depends()],
     status: ServerStatus | None = None,
-    role: ServerRole | None = None,
     tenant_id: QueryId = None,
 ) -> Page[ServerOut]:
     stmt = scoped_select(principal, Server, tenant_id)
     if status:
         stmt = stmt.where(Server.status == status)
-    if role:
-        stmt = stmt.where(Server.role == role)
     sortable = {"id": Server.id, "name": Server.name, "status": Server.status}
     rows, total = paginate(session, stmt, params, sortable, Server.id)
     return page_of(rows, total, params, ServerOut)

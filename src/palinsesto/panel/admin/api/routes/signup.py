@@ -29,6 +29,7 @@ from palinsesto.context import AppContext
 from palinsesto.panel.admin.api.deps import Context
 from palinsesto.panel.admin.api.errors import NotFound, Throttled
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.routes.tenants import PlanOut
 from palinsesto.panel.admin.api.routes.users import Password, Username
 from palinsesto.trust.audit import record
@@ -36,7 +37,7 @@ from palinsesto.trust.audit import record
 router = APIRouter(tags=["signup"])
 
 
-class SignupIn(BaseModel):
+class SignupIn(InputModel):
     panel_name: Label = Field(min_length=1, max_length=200)
     slug: str = Field(min_length=1, max_length=63, description="the panel's short address")
     email: str = Field(min_length=3, max_length=255)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,7 @@ from palinsesto.context import AppContext
 from palinsesto.panel.admin.api.changes import audited, mark_changed
 from palinsesto.panel.admin.api.deps import Context, DbSession, Manager, Principal, Staff
 from palinsesto.panel.admin.api.errors import Forbidden
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.types import MAX_ID, ObjectId, PathId, QueryId
 from palinsesto.panel.admin.syndication_log import record_both
 from palinsesto.trust.audit import snapshot
@@ -63,10 +64,9 @@ def _partner_changed(session: Session, syndication: Syndication) -> None:
 # ---- offers (the owner) ----
 
 
-class OfferIn(BaseModel):
-    # An unknown field is refused, not ignored: a private offer sent with a misspelt (or
-    # the former ``partner_tenant_id``) partner field must not go out as a public one.
-    model_config = ConfigDict(extra="forbid")
+class OfferIn(InputModel):
+    # InputModel refuses unknown fields: a private offer sent with a misspelt (or the
+    # former ``partner_tenant_id``) partner field must not go out as a public one.
 
     channel_id: ObjectId
     partner_code: str | None = Field(
@@ -390,7 +390,7 @@ def directory(principal: Staff, session: DbSession) -> list[OfferOut]:
     return [_offer_out(session, o) for o in offers[:LIST_MAX]]
 
 
-class RequestIn(BaseModel):
+class RequestIn(InputModel):
     offer_id: int = Field(strict=True, ge=1, le=MAX_ID)
 
 

@@ -26,6 +26,7 @@ from palinsesto.panel.admin.api.deps import (
 )
 from palinsesto.panel.admin.api.errors import Conflict, NotFound
 from palinsesto.panel.admin.api.identifiers import Label
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.patching import apply_changes, patch_changes
 from palinsesto.panel.admin.api.types import PathId, TimeZone
@@ -35,7 +36,7 @@ from palinsesto.trust.audit import snapshot
 router = APIRouter(tags=["tenants"])
 
 
-class TenantIn(BaseModel):
+class TenantIn(InputModel):
     name: Label = Field(min_length=1, max_length=200)
     slug: str = Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and '-'")
     status: TenantStatus = TenantStatus.active
@@ -58,7 +59,7 @@ class TenantIn(BaseModel):
     )
 
 
-class TenantPatch(BaseModel):
+class TenantPatch(InputModel):
     name: Label | None = Field(default=None, min_length=1, max_length=200)
     status: TenantStatus | None = None
     max_channels: int | None = Field(default=None, ge=0, le=10_000_000)

@@ -31,6 +31,7 @@ from palinsesto.panel.admin.api.errors import (
     NotFound,
     Unavailable,
 )
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.routes.movies import MovieOut
 from palinsesto.panel.admin.api.scope import tenant_for_create
 from palinsesto.panel.admin.api.types import STREAMED_BODY, ObjectId, QueryId
@@ -54,7 +55,7 @@ class RangeNotSatisfiable(ApiError):
     code = "range_not_satisfiable"
 
 
-class UploadIn(BaseModel):
+class UploadIn(InputModel):
     name: str = Field(min_length=1, max_length=200, description="a plain file name, e.g. film.mp4")
     # Past 2 GiB, so not an int4; 2**53 is the largest size a JavaScript client counts exactly.
     total_bytes: int = Field(ge=1, le=2**53, description="the file's exact size")

@@ -15,6 +15,7 @@ from palinsesto.accounts.security import hash_password
 from palinsesto.panel.admin.api.changes import audited
 from palinsesto.panel.admin.api.deps import CurrentPrincipal, DbSession, Principal, Writer
 from palinsesto.panel.admin.api.errors import Forbidden, NotFound, ValidationFailed
+from palinsesto.panel.admin.api.inputs import InputModel
 from palinsesto.panel.admin.api.pagination import ListParams, Page, page_of, paginate
 from palinsesto.panel.admin.api.scope import tenant_for_create
 from palinsesto.panel.admin.api.types import EmailAddress, ObjectId, PathId, QueryId
@@ -27,7 +28,7 @@ Password = Annotated[str, Field(min_length=8, max_length=256)]
 Username = Annotated[str, Field(min_length=1, max_length=64, pattern=service.CREDENTIAL_PATTERN)]
 
 
-class UserIn(BaseModel):
+class UserIn(InputModel):
     username: Username
     password: Password
     role: TenantRole
@@ -38,7 +39,7 @@ class UserIn(BaseModel):
     tenant_id: ObjectId | None = Field(default=None, description="platform admins only")
 
 
-class UserPatch(BaseModel):
+class UserPatch(InputModel):
     password: Password | None = Field(default=None, description="set a new password")
     role: TenantRole | None = None
     parent_id: ObjectId | None = None
@@ -62,7 +63,7 @@ class UserOut(BaseModel):
     last_login_at: datetime | None
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(InputModel):
     current_password: str = Field(min_length=1, max_length=256)
     new_password: Password
 
