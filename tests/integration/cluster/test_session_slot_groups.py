@@ -12,8 +12,8 @@ import pytest
 from palinsesto.accounts.models import ConnectionPolicy
 from palinsesto.cluster.session_slots import (
     GROUP_MAX_VIEWERS,
-    Kicked,
     NEW_SESSION,
+    Kicked,
     Reserved,
     SessionSlots,
     SlotRefused,
@@ -110,9 +110,7 @@ async def test_at_a_full_group_a_play_that_kicks_one_of_its_group_gets_in(
     # Another device: the oldest goes, which was in the group: the play gets in.
     again = await slots.reserve(line_a(grouped(10), ua="Other"), T0 + 3)
     assert again.kicked == (Kicked(in_group.session_id, 1),)
-    assert await slots.group_sessions("syn:5", T0 + 3) == sorted(
-        [b.session_id, again.session_id]
-    )
+    assert await slots.group_sessions("syn:5", T0 + 3) == sorted([b.session_id, again.session_id])
     assert await slots.take_kicks(1) == [in_group.session_id]
     assert elsewhere.session_id in await slots.sessions_of_node(1)
 
