@@ -44,7 +44,9 @@ Contract:
 - A request may put its slot in *groups* (:attr:`SlotRequest.groups`), each counted across
   tenants, lines and nodes and each with its own cap: a partner's viewers of a syndicated
   channel, and all partners' viewers of its offer. A group at its cap refuses
-  (GROUP_MAX_VIEWERS, :attr:`SlotRefused.group` naming it), never kicks; the slot leaves
+  (GROUP_MAX_VIEWERS, :attr:`SlotRefused.group` naming it), never kicks. A play that
+  replaces its line's sessions (``kick_oldest``) picks its victims first: each frees a
+  place only in the groups it is in, and a refused play kicks nobody. The slot leaves
   every group it is in when it ends or lapses, and is taken back only if each has room.
 - :class:`SlotsUnavailable`: the store cannot be reached. The panel then refuses new plays
   (503 with the reason) and must not cut any session because of it; the store recovers by
@@ -111,8 +113,9 @@ class SlotRequest:
     # The groups of slots it counts in, across tenants and lines: (name, how many the group
     # may hold; None = no limit), checked in this order: a partner's viewers of one
     # syndicated channel, all partners' viewers of its offer. A group at its limit refuses
-    # (GROUP_MAX_VIEWERS), never kicks, unless the play replaces one of its line's
-    # sessions (as the plan's limit). Names are single words (the Redis store joins them).
+    # (GROUP_MAX_VIEWERS), never kicks; a play that replaces its line's sessions counts
+    # each victim out only of the groups that victim is in (it may have watched another
+    # channel). Names are single words (the Redis store joins them).
     groups: tuple[tuple[str, int | None], ...] = ()
 
     def __post_init__(self) -> None:
@@ -245,25 +248,28 @@ class SessionSlots:
         limit = req.max_connections
         over = len(line) - limit + 1 if limit else 0
         replaces = over > 0 and req.policy is ConnectionPolicy.kick_oldest
+        # Picked before any limit is checked (only a play that replaces pays for it): a
+        # group's place is freed only by a victim that counted in that group.
+        victims = self._victims(line, req.ip, req.user_agent, over) if replaces else []
+        # Every victim is of this tenant (its line's): a replacing play is no new viewer.
         if req.tenant_max_viewers is not None and not replaces:
             if len(self._by_tenant.get(req.tenant_id, ())) >= req.tenant_max_viewers:
                 raise SlotRefused(
                     TENANT_MAX_VIEWERS,
                     f"the plan allows {req.tenant_max_viewers} concurrent viewers",
                 )
-        if req.groups and not replaces:
-            full = self._full_group(req.groups)
+        if req.groups:
+            full = self._full_group(req.groups, victims)
             if full is not None:
                 raise group_refused(full, req.groups)
+        if over > 0 and not replaces:
+            raise SlotRefused(USER_MAX_CONNECTIONS, f"the line is at {limit} connections")
         kicked: list[Kicked] = []
-        if over > 0:
-            if req.policy is ConnectionPolicy.refuse:
-                raise SlotRefused(USER_MAX_CONNECTIONS, f"the line is at {limit} connections")
-            for victim in self._victims(line, req.ip, req.user_agent, over):
-                node = self._slots[victim].node_id
-                self._end_slot(victim)
-                self._kicks.setdefault(node, []).append(victim)
-                kicked.append(Kicked(victim, node))
+        for victim in victims:
+            node = self._slots[victim].node_id
+            self._end_slot(victim)
+            self._kicks.setdefault(node, []).append(victim)
+            kicked.append(Kicked(victim, node))
         slot = _Slot(
             req.tenant_id,
             req.line_id,
@@ -354,16 +360,22 @@ class SessionSlots:
         """The ids held by ``node_id`` (as of the last call that purged)."""
         return sorted(self._by_node.get(node_id, ()))
 
-    async def end(self, session_id: int, tenant_id: int | None) -> int:
+    async def end(
+        self, session_id: int, tenant_id: int | None, *, mark: dict[str, Any] | None = None
+    ) -> int:
         """An administrator ends a session, whichever replica admitted it: its slot is
-        freed and it goes on its node's kick queue (the node cuts it at its next
-        heartbeat). Its node's id, or 0 when no held session of ``tenant_id`` (None: any)
-        has this id."""
+        freed, its description dropped, and it goes on its node's kick queue (the node cuts
+        it at its next heartbeat). ``mark``: put where its description was, in the same
+        atomic step as the kick (an "end session" with a slate: the heartbeat that takes
+        the kick finds its mark; it waits there until the panel forgets it). Its node's id,
+        or 0 when no held session of ``tenant_id`` (None: any) has this id."""
         slot = self._slots.get(session_id)
         if slot is None or (tenant_id is not None and slot.tenant_id != tenant_id):
             return 0
         self._kicks.setdefault(slot.node_id, []).append(session_id)
         self._end_slot(session_id)
+        if mark is not None:
+            self._described.setdefault(slot.node_id, {})[session_id] = dict(mark)
         return slot.node_id
 
     # ---- groups: a syndicated channel's partner viewers, cluster-wide ----
@@ -385,12 +397,6 @@ class SessionSlots:
         return GroupTick(max(0.0, now - last[0]), last[1], counts)
 
     # ---- who watches what: the admin's sessions list on any replica ----
-
-    async def describe(self, node_id: int, session_id: int, details: dict[str, Any]) -> None:
-        """Put ``details`` where ``session_id``'s description is kept, for a session whose
-        slot has ended already (an "end session" with a slate: its mark waits there for
-        its node's next heartbeat, which forgets it)."""
-        self._described.setdefault(node_id, {})[session_id] = details
 
     async def descriptions(self, node_id: int) -> dict[int, dict[str, Any]]:
         """The descriptions of ``node_id``'s sessions (:func:`description`), written by
@@ -494,10 +500,16 @@ class SessionSlots:
         self._add(session_id, slot)
         return slot
 
-    def _full_group(self, groups: tuple[tuple[str, int | None], ...]) -> str | None:
-        """The first of ``groups`` at its cap, if any."""
+    def _full_group(
+        self, groups: tuple[tuple[str, int | None], ...], victims: Sequence[int] = ()
+    ) -> str | None:
+        """The first of ``groups`` at its cap, if any, once ``victims`` (the sessions the
+        play would kick) are gone: each frees a place only in the groups it counted in."""
         for name, cap in groups:
-            if cap is not None and len(self._by_group.get(name, ())) >= cap:
+            if cap is None:
+                continue
+            members = self._by_group.get(name, set())
+            if len(members) >= cap and len(members) - sum(v in members for v in victims) >= cap:
                 return name
         return None
 

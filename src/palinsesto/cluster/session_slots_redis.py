@@ -16,7 +16,8 @@ touch keys they compute, so not a Redis Cluster):
 - ``d:<node>``: hash, session id -> JSON description
   (:func:`~palinsesto.cluster.session_slots.description`), for the admin's sessions list on
   every replica: written by the reservation that won the slot, when it carried a label,
-  deleted with the slot (``drop``; a lapsed slot's stays through its grace);
+  deleted with the slot (``drop``; a lapsed slot's stays through its grace); a session
+  ended with a mark (``_END``) has the mark there instead, until the panel forgets it;
 - ``gs:<group>``: set of a group's held ids (a syndicated channel's partner viewers, or all
   partners' of its offer). The slot hash's ``g`` holds its groups' names, space-separated
   (one or more), ``gm`` their caps in the same order ("-" = none; a missing cap is none,
@@ -93,8 +94,9 @@ local function uncount(id, t, l)
 end
 
 -- The first of a slot's groups (names ``g``, caps ``gm``, space-separated) at its cap, or
--- nil when each has room.
-local function full_group(g, gm)
+-- nil when each has room, once ``victims`` (ids the play would kick; nil: none) are gone:
+-- each frees a place only in the groups it is in.
+local function full_group(g, gm, victims)
   if not g or g == '' then return nil end
   local caps = {}
   for cap in string.gmatch(gm or '', '%S+') do caps[#caps + 1] = cap end
@@ -102,7 +104,16 @@ local function full_group(g, gm)
   for name in string.gmatch(g, '%S+') do
     i = i + 1
     local cap = tonumber(caps[i] or '-')
-    if cap and redis.call('SCARD', P .. 'gs:' .. name) >= cap then return name end
+    if cap then
+      local key = P .. 'gs:' .. name
+      local held = redis.call('SCARD', key)
+      if held >= cap and victims then
+        for _, victim in ipairs(victims) do
+          held = held - redis.call('SISMEMBER', key, victim)
+        end
+      end
+      if held >= cap then return name end
+    end
   end
   return nil
 end
@@ -196,17 +207,10 @@ local function reserve(a)
   local over = 0
   if limit > 0 then over = redis.call('SCARD', line_key) - limit + 1 end
   local replaces = over > 0 and policy == 'kick_oldest'
-  if tmax ~= '' and not replaces and tenant_count(t) >= tonumber(tmax) then
-    return {'tenant'}
-  end
-  local g, gmax = a[11] or '', a[12] or ''
-  if g ~= '' and not replaces then
-    local full = full_group(g, gmax)
-    if full then return {'group', full} end
-  end
-  local result = {'ok', id}
-  if over > 0 then
-    if policy ~= 'kick_oldest' then return {'line'} end
+  -- Picked before any limit is checked (only a play that replaces pays for it): a group's
+  -- place is freed only by a victim that counted in that group.
+  local victims = nil
+  if replaces then
     local ranked = {}
     for _, other in ipairs(redis.call('SMEMBERS', line_key)) do
       local h = redis.call('HMGET', P .. 's:' .. other, 'ip', 'ua', 'st')
@@ -221,8 +225,22 @@ local function reserve(a)
       if x[2] ~= y[2] then return x[2] < y[2] end
       return x[3] < y[3]
     end)
-    for i = 1, over do
-      local victim = ranked[i][4]
+    victims = {}
+    for i = 1, over do victims[i] = ranked[i][4] end
+  end
+  -- Every victim is of this tenant (its line's): a replacing play is no new viewer.
+  if tmax ~= '' and not replaces and tenant_count(t) >= tonumber(tmax) then
+    return {'tenant'}
+  end
+  local g, gmax = a[11] or '', a[12] or ''
+  if g ~= '' then
+    local full = full_group(g, gmax, victims)
+    if full then return {'group', full} end
+  end
+  if over > 0 and not replaces then return {'line'} end
+  local result = {'ok', id}
+  if victims then
+    for _, victim in ipairs(victims) do
       local node = drop(victim)
       redis.call('RPUSH', P .. 'k:' .. node, victim)
       table.insert(result, victim)
@@ -362,7 +380,9 @@ _OF_NODE = """
 return redis.call('SUNION', ARGV[1] .. 'n:' .. ARGV[2], ARGV[1] .. 'np:' .. ARGV[2])
 """
 
-# ARGV: prefix, now, session, tenant ("" = any). Returns the node it was on, or 0.
+# ARGV: prefix, now, session, tenant ("" = any), mark (JSON, "" = none: written where the
+# description was, with the kick, so that no heartbeat takes one without the other).
+# Returns the node it was on, or 0.
 _END = (
     _COMMON
     + """
@@ -375,6 +395,7 @@ if redis.call('SISMEMBER', P .. 'n:' .. h[2], id) == 0
 end
 drop(id)
 redis.call('RPUSH', P .. 'k:' .. h[2], id)
+if ARGV[5] ~= '' then redis.call('HSET', P .. 'd:' .. h[2], id, ARGV[5]) end
 return tonumber(h[2])
 """
 )
@@ -609,9 +630,12 @@ class RedisSessionSlots(SessionSlots):
         reply = await self._calls.call(lambda: self._of_node(keys=[], args=[self._prefix, node_id]))
         return sorted(int(i) for i in reply)
 
-    async def end(self, session_id: int, tenant_id: int | None) -> int:
+    async def end(
+        self, session_id: int, tenant_id: int | None, *, mark: dict[str, Any] | None = None
+    ) -> int:
         tenant = "" if tenant_id is None else str(tenant_id)
-        return int(await self._call(self._end, "0", session_id, tenant))
+        marked = "" if mark is None else json.dumps(mark)
+        return int(await self._call(self._end, "0", session_id, tenant, marked))
 
     async def group_sessions(self, group: str, now: float) -> list[int]:
         return sorted(int(i) for i in await self._call(self._group_sessions, repr(now), group))
@@ -621,11 +645,6 @@ class RedisSessionSlots(SessionSlots):
         before.pop("_", None)  # an empty table's stand-in (cjson writes {} as [])
         counts.pop("_", None)
         return GroupTick(float(seconds), before, counts)
-
-    async def describe(self, node_id: int, session_id: int, details: dict[str, Any]) -> None:
-        key = f"{self._prefix}d:{node_id}"
-        value = json.dumps(details)
-        await self._calls.call(lambda: self._redis.hset(key, str(session_id), value))
 
     async def descriptions(self, node_id: int) -> dict[int, dict[str, Any]]:
         key = f"{self._prefix}d:{node_id}"

@@ -13,6 +13,7 @@ from palinsesto.accounts.models import ConnectionPolicy
 from palinsesto.cluster.session_slots import (
     GROUP_MAX_VIEWERS,
     NEW_SESSION,
+    Kicked,
     Reserved,
     SessionSlots,
     SlotRefused,
@@ -58,6 +59,85 @@ async def test_a_play_that_replaces_its_lines_session_is_not_a_new_viewer(
                                                     policy=kick), T0 + 1)  # fmt: skip
     assert [k.session_id for k in again.kicked] == [first.session_id]
     assert await slots.group_sessions("syn:5", T0 + 1) == [again.session_id]
+
+
+async def test_a_kicked_session_outside_the_group_frees_no_place_in_it(
+    slots: SessionSlots,
+) -> None:
+    # Three lines (one connection each, kick_oldest) each watch another channel, then
+    # switch to the syndicated one (cap 1): replacing a session outside the group frees
+    # no place in it, so only the first switch gets in, and a refused one kicks nothing.
+    kick = ConnectionPolicy.kick_oldest
+    others = [
+        await slots.reserve(play(NEW_SESSION, line=line, limit=1, policy=kick), T0)
+        for line in (10, 11, 12)
+    ]
+    first = await slots.reserve(
+        dataclasses.replace(grouped(10, cap=1), max_connections=1, policy=kick), T0 + 1
+    )
+    assert [k.session_id for k in first.kicked] == [others[0].session_id]
+    for line, other in ((11, others[1]), (12, others[2])):
+        with pytest.raises(SlotRefused) as refused:
+            await slots.reserve(
+                dataclasses.replace(grouped(line, cap=1), max_connections=1, policy=kick), T0 + 2
+            )
+        assert (refused.value.code, refused.value.group) == (GROUP_MAX_VIEWERS, "syn:5")
+        assert await slots.line_count(1, line, T0 + 2) == 1  # its other session plays on
+        assert other.session_id in await slots.sessions_of_node(1)
+    assert await slots.group_sessions("syn:5", T0 + 3) == [first.session_id]
+    assert await slots.take_kicks(1) == [others[0].session_id]
+
+
+async def test_at_a_full_group_a_play_that_kicks_one_of_its_group_gets_in(
+    slots: SessionSlots,
+) -> None:
+    kick = ConnectionPolicy.kick_oldest
+
+    def line_a(req: SlotRequest, ua: str = "VLC/3") -> SlotRequest:
+        return dataclasses.replace(req, max_connections=2, policy=kick, user_agent=ua)
+
+    # Line 10 (two connections) has its oldest session in the group, its other elsewhere;
+    # line 11 holds the group's other place (cap 2: full).
+    in_group = await slots.reserve(line_a(grouped(10)), T0)
+    elsewhere = await slots.reserve(line_a(play(NEW_SESSION, limit=0), ua="Kodi"), T0 + 1)
+    b = await slots.reserve(grouped(11), T0 + 1)
+    # The same device as ``elsewhere`` asks: that session would be the victim, outside the
+    # group: refused, nothing kicked.
+    with pytest.raises(SlotRefused) as refused:
+        await slots.reserve(line_a(grouped(10), ua="Kodi"), T0 + 2)
+    assert refused.value.group == "syn:5"
+    assert await slots.line_count(1, 10, T0 + 2) == 2
+    # Another device: the oldest goes, which was in the group: the play gets in.
+    again = await slots.reserve(line_a(grouped(10), ua="Other"), T0 + 3)
+    assert again.kicked == (Kicked(in_group.session_id, 1),)
+    assert await slots.group_sessions("syn:5", T0 + 3) == sorted([b.session_id, again.session_id])
+    assert await slots.take_kicks(1) == [in_group.session_id]
+    assert elsewhere.session_id in await slots.sessions_of_node(1)
+
+
+async def test_a_victim_frees_a_place_in_each_of_its_groups_only(slots: SessionSlots) -> None:
+    kick = ConnectionPolicy.kick_oldest
+    # Partner 5's line 10 (one connection) holds one of the offer's two places; partner 6
+    # the other. Line 10 plays partner 5's channel again: its victim was in both groups.
+    a = await slots.reserve(
+        dataclasses.replace(partner(5, 10, cap=1, total=2), max_connections=1, policy=kick), T0
+    )
+    await slots.reserve(partner(6, 20, total=2), T0)
+    again = await slots.reserve(
+        dataclasses.replace(partner(5, 10, cap=1, total=2), max_connections=1, policy=kick),
+        T0 + 1,
+    )
+    assert again.kicked == (Kicked(a.session_id, 1),)
+    # Partner 6's line 21 (one connection) watches its own channel, then switches: its
+    # victim is in no group; the offer is full: refused.
+    own = await slots.reserve(play(NEW_SESSION, tenant=6, line=21, limit=1, policy=kick), T0 + 2)
+    with pytest.raises(SlotRefused) as refused:
+        await slots.reserve(
+            dataclasses.replace(partner(6, 21, total=2), max_connections=1, policy=kick), T0 + 3
+        )
+    assert refused.value.group == "offer:9"
+    assert own.session_id in await slots.sessions_of_node(1)
+    assert len(await slots.group_sessions("offer:9", T0 + 3)) == 2
 
 
 async def test_concurrent_plays_fill_a_group_exactly(slots: SessionSlots) -> None:

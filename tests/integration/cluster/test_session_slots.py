@@ -334,6 +334,30 @@ async def test_a_description_goes_with_its_slot(slots: SessionSlots) -> None:
     assert await slots.descriptions(3) == {}
 
 
+async def test_ending_with_a_mark_queues_the_kick_and_the_mark_in_one_step(
+    slots: SessionSlots,
+) -> None:
+    held = (await slots.reserve(play(NEW_SESSION, limit=0, label=LABEL), T0)).session_id
+    plain = (await slots.reserve(play(NEW_SESSION, limit=0, label=LABEL), T0)).session_id
+    assert await slots.renew(1, [held, plain], TTL, T0 + 1) == []
+    mark = {"slate": "ended", "slate_at": T0 + 1.123456789}
+    # Another tenant's end changes nothing and leaves no mark.
+    assert await slots.end(held, 2, mark=mark) == 0
+    assert await slots.descriptions_of(1, [held]) == {held: described(play(0, label=LABEL), T0)}
+    assert await slots.end(held, 1, mark=mark) == 1
+    assert await slots.end(plain, None) == 1
+    # The node's heartbeat right after finds each kick with what replaced its description:
+    # the mark (exactly as given), or nothing.
+    assert await slots.take_kicks(1) == [held, plain]
+    assert await slots.descriptions_of(1, [held, plain]) == {held: mark}
+    assert await slots.sessions_of_node(1) == []
+    # An unknown or ended session gets no mark.
+    assert await slots.end(plain, None, mark=mark) == 0
+    assert await slots.descriptions(1) == {held: mark}
+    await slots.release_node(1)
+    assert await slots.descriptions(1) == {}
+
+
 async def test_a_lapsed_slot_keeps_its_description_until_its_grace_is_over(
     slots: SessionSlots,
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import random
@@ -30,6 +31,16 @@ from support.redis_servers import REDIS_URL, PrivateRedis, redis_prefix
 from support.slot_requests import T0, described, play
 
 LABEL = PlayLabel("viewer", 7, "ts")
+# The random run's plays: no group, a syndicated channel's alone, or a partner's with its
+# offer's total (caps small enough to fill).
+GROUP_MIXES: tuple[tuple[tuple[str, int | None], ...], ...] = (
+    (),
+    (),
+    (("syn:1", 2),),
+    (("syn:1", 1),),
+    (("syn:2", None), ("offer:9", 2)),
+    (("syn:2", 1), ("offer:9", 3)),
+)
 
 # One OS process: two clients (two connection pools) reserve its share of the plays, all
 # at once, starting at the same instant as the other process.
@@ -185,14 +196,17 @@ async def test_the_redis_store_decides_exactly_as_the_in_process_one() -> None:
                         ttl=rng.choice((5.0, 20.0)),
                         label=rng.choice((None, LABEL, PlayLabel('ä "q"', 2, "hls"))),
                     )
-                    answers = []
+                    # Small caps, so that groups fill and replacing plays kick sessions in
+                    # and out of them (victims are picked before the caps are checked).
+                    req = dataclasses.replace(req, groups=rng.choice(GROUP_MIXES))
+                    answers: list[object] = []
                     for store in (local, shared):
                         try:
                             answers.append(await store.reserve(req, now))
                         except SlotRefused as refused:
-                            answers.append(refused.code)
+                            answers.append((refused.code, refused.group))
                     assert answers[0] == answers[1], f"step {step}: reserve {req}"
-                elif action < 0.8:
+                elif action < 0.74:
                     node = rng.randrange(1, 4)
                     held = await local.sessions_of_node(node)
                     assert held == await shared.sessions_of_node(node), f"step {step}"
@@ -201,6 +215,18 @@ async def test_the_redis_store_decides_exactly_as_the_in_process_one() -> None:
                         listed.append(await shared.next_session_id())
                     got = [sorted(await s.renew(node, listed, 10.0, now)) for s in (local, shared)]
                     assert got[0] == got[1], f"step {step}: renew {node} {listed}"
+                    kicks = [await s.take_kicks(node) for s in (local, shared)]
+                    assert kicks[0] == kicks[1], f"step {step}: kicks of {node}"
+                elif action < 0.8:
+                    # An administrator ends one (with a slate mark or not; another tenant's
+                    # staff or an unknown id: nothing), and the node's kicks come at once.
+                    node = rng.randrange(1, 4)
+                    held = await local.sessions_of_node(node)
+                    target = rng.choice(held) if held and rng.random() < 0.9 else 12345
+                    tenant = rng.choice((None, 1, 2))
+                    mark = rng.choice((None, {"slate": "ended", "slate_at": now + 0.123}))
+                    ended = [await s.end(target, tenant, mark=mark) for s in (local, shared)]
+                    assert ended[0] == ended[1], f"step {step}: end {target} of {tenant}"
                     kicks = [await s.take_kicks(node) for s in (local, shared)]
                     assert kicks[0] == kicks[1], f"step {step}: kicks of {node}"
                 elif action < 0.97:
@@ -215,6 +241,9 @@ async def test_the_redis_store_decides_exactly_as_the_in_process_one() -> None:
                 for node in range(1, 4):
                     kept = [await s.descriptions(node) for s in (local, shared)]
                     assert kept[0] == kept[1], f"step {step}: descriptions of {node}"
+                for group in ("syn:1", "syn:2", "offer:9"):
+                    members = [await s.group_sessions(group, now) for s in (local, shared)]
+                    assert members[0] == members[1], f"step {step}: group {group}"
                 for tenant in (1, 2):
                     counts = [await s.tenant_count(tenant, now) for s in (local, shared)]
                     assert counts[0] == counts[1], f"step {step}: tenant {tenant}"

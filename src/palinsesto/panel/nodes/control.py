@@ -1076,16 +1076,11 @@ class NodeControl:
         that tenant has this id). Its slot is released and the node is told in the reply to
         its next heartbeat ("sessions to end"), whichever replica that beat reaches.
         ``slate`` (:data:`ENDED_SLATE`): its TS player gets that clip before the end; the
-        mark replaces its description until that heartbeat."""
-        node_id = await self.slots.end(session_id, tenant_id)
-        if not node_id:
-            return False
-        if slate:
-            mark = {SLATE_MARK: slate, SLATE_AT: time.time()}
-            await self.slots.describe(node_id, session_id, mark)
-        else:
-            await self.slots.forget(node_id, [session_id])
-        return True
+        mark replaces its description until that heartbeat, written in the same atomic
+        step as the kick (a heartbeat in between would take the kick without it). Without
+        one, the description goes with the slot."""
+        mark = {SLATE_MARK: slate, SLATE_AT: time.time()} if slate else None
+        return bool(await self.slots.end(session_id, tenant_id, mark=mark))
 
     def _spawn_recheck(self, tenant_id: int) -> None:
         task = asyncio.get_running_loop().create_task(self.recheck_lines(tenant_id))
