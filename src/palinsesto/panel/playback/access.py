@@ -47,6 +47,8 @@ from palinsesto.protocol.sources import SourceKind
 from palinsesto.trust.models import RightsRecord
 from palinsesto.trust.rights import Refusal, RightsItem, RightsStatus
 
+_MAX_ROW_ID = 2**31 - 1
+
 
 @dataclass(frozen=True, slots=True)
 class PlaybackRequest:
@@ -422,7 +424,8 @@ class PlaybackAccess:
         terms: SyndicatedTerms | None = None
         owner: tuple[int, int] | None = None
         with self._db.session() as session:
-            row = session.get(Channel, channel_id)
+            # Ids are int4 on PostgreSQL: a larger one (any URL may carry it) names nothing.
+            row = session.get(Channel, channel_id) if 0 < channel_id <= _MAX_ROW_ID else None
             info = (
                 channel_info(row, session)
                 if row is not None and row.tenant_id == tenant_id
