@@ -360,6 +360,11 @@ class SessionSlots:
         """The ids held by ``node_id`` (as of the last call that purged)."""
         return sorted(self._by_node.get(node_id, ()))
 
+    async def lapsed_of_node(self, node_id: int) -> list[int]:
+        """The ids of ``node_id`` that lapsed and that it may still renew back (within
+        ``EXPIRED_GRACE_SECONDS``, as of the last call that purged)."""
+        return sorted(i for i, (slot, _) in self._lapsed.items() if slot.node_id == node_id)
+
     async def end(
         self, session_id: int, tenant_id: int | None, *, mark: dict[str, Any] | None = None
     ) -> int:

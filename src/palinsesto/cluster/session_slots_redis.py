@@ -630,6 +630,11 @@ class RedisSessionSlots(SessionSlots):
         reply = await self._calls.call(lambda: self._of_node(keys=[], args=[self._prefix, node_id]))
         return sorted(int(i) for i in reply)
 
+    async def lapsed_of_node(self, node_id: int) -> list[int]:
+        key = f"{self._prefix}g:{node_id}"
+        reply = await self._calls.call(lambda: self._redis.smembers(key))
+        return sorted(int(i) for i in reply)
+
     async def end(
         self, session_id: int, tenant_id: int | None, *, mark: dict[str, Any] | None = None
     ) -> int:

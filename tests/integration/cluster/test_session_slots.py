@@ -358,6 +358,30 @@ async def test_ending_with_a_mark_queues_the_kick_and_the_mark_in_one_step(
     assert await slots.descriptions(1) == {}
 
 
+async def test_a_nodes_lapsed_slots_are_listed_while_it_may_renew_them_back(
+    slots: SessionSlots,
+) -> None:
+    """What the sweep keeps the descriptions of: held slots and lapsed ones in their grace."""
+    lapsing = (await slots.reserve(play(NEW_SESSION, ttl=5), T0)).session_id
+    held = (await slots.reserve(play(NEW_SESSION, ttl=5), T0)).session_id
+    elsewhere = (await slots.reserve(play(NEW_SESSION, line=11, ttl=5, node=2), T0)).session_id
+    assert await slots.lapsed_of_node(1) == []
+    assert await slots.renew(1, [held], TTL, T0 + 1) == []
+    assert await slots.line_count(1, 10, T0 + 6) == 1  # the other two lapsed
+    assert await slots.lapsed_of_node(1) == [lapsing]
+    assert await slots.lapsed_of_node(2) == [elsewhere]
+    assert await slots.renew(1, [held, lapsing], TTL, T0 + 7) == []  # renewed back
+    assert await slots.lapsed_of_node(1) == []
+    assert await slots.sessions_of_node(1) == sorted([held, lapsing])
+    # Past node 2's grace, node 1's two (lapsed again after their renewal) are in theirs.
+    late = T0 + 6 + EXPIRED_GRACE_SECONDS + 1
+    assert await slots.line_count(1, 10, late) == 0
+    assert await slots.lapsed_of_node(1) == sorted([held, lapsing])
+    assert await slots.lapsed_of_node(2) == []
+    assert await slots.line_count(1, 10, late + TTL + EXPIRED_GRACE_SECONDS) == 0
+    assert await slots.lapsed_of_node(1) == []
+
+
 async def test_a_lapsed_slot_keeps_its_description_until_its_grace_is_over(
     slots: SessionSlots,
 ) -> None:

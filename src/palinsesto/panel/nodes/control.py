@@ -977,11 +977,14 @@ class NodeControl:
         return sorted(found, key=lambda s: s.started_at)
 
     async def _prune_descriptions(self, node_id: int, now: float) -> None:
-        """Descriptions of sessions whose slots lapsed unseen (a player that never came).
+        """Descriptions the store holds for no slot (the store drops a description with
+        its slot; these were written apart from one, e.g. by a replica of an older
+        version). A lapsed slot's stays: its node may renew it back within the grace.
         A slate mark (:meth:`end_session`) is of an ended slot and waits for its node's
         next heartbeat: kept :data:`PRUNE_SECONDS` (a node that never beats again drops it
         then; one lost drops it at once, ``release_node``)."""
         alive = set(await self.slots.sessions_of_node(node_id))
+        alive.update(await self.slots.lapsed_of_node(node_id))
         described = await self.slots.descriptions(node_id)
         await self.slots.forget(
             node_id,
