@@ -86,11 +86,13 @@ async def test_failover_to_backup_and_back_to_the_primary(tmp_path: Path) -> Non
         await asyncio.sleep(1.0)
         assert not sink.closed and len(sink.data) > size_at_kill
         assert runner.failures and runner.failures[-1].source_index == 0
-        # The primary comes back on the same port: the runner returns to it, every time.
+        # The primary comes back on the same port: the runner returns to it, every time
+        # (and leaves it again when it fails: how fast is the 3 s check above; here the
+        # margin is for a loaded machine).
         for cycle in range(2):
             if cycle:
                 await upstream.stop()
-                assert await _until(lambda: runner.active_index == 1, 4.0), runner.status()
+                assert await _until(lambda: runner.active_index == 1, 10.0), runner.status()
             await upstream.start(port)
             assert await _until(
                 lambda: runner.active_index == 0 and runner.state is ChannelState.live, 10.0
